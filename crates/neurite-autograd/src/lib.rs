@@ -1,0 +1,1 @@
+//! neurite-autograd: see the crate description; filled by its issue.

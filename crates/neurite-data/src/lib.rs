@@ -1,0 +1,1 @@
+//! neurite-data: see the crate description; filled by its issue.

@@ -1,0 +1,1 @@
+//! neurite-metrics: see the crate description; filled by its issue.

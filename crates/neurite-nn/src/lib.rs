@@ -1,0 +1,1 @@
+//! neurite-nn: see the crate description; filled by its issue.

@@ -1,0 +1,1 @@
+//! neurite-optim: see the crate description; filled by its issue.

@@ -1,0 +1,28 @@
+//! # neurite-tensor
+//!
+//! n-dimensional `f32` arrays (plain [`ndarray`] arrays, no wrapper) and the
+//! numeric kernels neurite is built on: GEMM (BLAS `sgemm` or pure Rust),
+//! broadcasting element-wise ops, reductions, numerically stable softmax,
+//! im2col convolution and pooling, seeded random fills.
+//!
+//! Every public kernel that can meet bad input returns [`Result`] with a
+//! [`TensorError`] naming the operation and the shapes involved.
+//!
+//! ```
+//! use ndarray::array;
+//! let c = neurite_tensor::gemm::matmul(array![[1.0f32, 2.0]].view(), array![[3.0f32], [4.0]].view())?;
+//! assert_eq!(c[[0, 0]], 11.0);
+//! # Ok::<(), neurite_tensor::TensorError>(())
+//! ```
+
+#[cfg(feature = "openblas")]
+extern crate blas_src;
+
+pub mod error;
+pub mod gemm;
+
+pub use error::{Result, TensorError};
+pub use ndarray;
+
+/// The array type every kernel works on: a dynamic-rank `f32` ndarray.
+pub type Tensor = ndarray::ArrayD<f32>;
