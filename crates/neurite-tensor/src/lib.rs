@@ -18,6 +18,7 @@
 #[cfg(feature = "openblas")]
 extern crate blas_src;
 
+pub mod broadcast;
 pub mod error;
 pub mod gemm;
 
