@@ -1,1 +1,29 @@
-//! neurite-autograd: see the crate description; filled by its issue.
+//! # neurite-autograd
+//!
+//! Reverse-mode automatic differentiation over the kernels of
+//! `neurite-tensor`. A [`Var`] holds a value, an optional gradient and the op
+//! that produced it; [`Var::backward`] walks the graph in reverse
+//! topological order and accumulates gradients into the parameters.
+//!
+//! ```
+//! use neurite_autograd::{ops, Var};
+//! let w = Var::parameter(ndarray::arr2(&[[0.5f32], [-1.0]]).into_dyn());
+//! let x = Var::from_array(ndarray::arr2(&[[1.0f32, 2.0]]));
+//! let loss = ops::sum_all(&ops::matmul(&x, &w)?)?;
+//! loss.backward()?;
+//! assert_eq!(w.grad().unwrap(), ndarray::arr2(&[[1.0f32], [2.0]]).into_dyn());
+//! # Ok::<(), neurite_autograd::AutogradError>(())
+//! ```
+
+pub mod error;
+pub mod gradcheck;
+mod graph;
+mod no_grad;
+pub mod ops;
+mod var;
+
+pub use error::{AutogradError, Result};
+pub use gradcheck::{gradcheck, GradcheckOptions};
+pub use neurite_tensor::Tensor;
+pub use no_grad::{is_grad_enabled, no_grad, NoGradGuard};
+pub use var::{live_nodes, BackwardFn, Var};

@@ -1,0 +1,104 @@
+//! Gradient checking: analytic gradients from `backward()` against central
+//! finite differences.
+
+use crate::error::{AutogradError, Result};
+use crate::no_grad::no_grad;
+use crate::var::Var;
+use neurite_tensor::Tensor;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Tolerances of [`gradcheck`].
+///
+/// The forward pass runs in `f32`; the finite-difference quotient is formed
+/// in `f64` from the `f32` outputs. With the default step `eps = 1e-3`, an
+/// element passes when `|analytic - numeric| <= atol + rtol * |numeric|`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradcheckOptions {
+    /// Finite-difference step.
+    pub eps: f32,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Seed of the random upstream gradient that projects a non-scalar output to a scalar.
+    pub seed: u64,
+}
+
+impl Default for GradcheckOptions {
+    fn default() -> Self {
+        GradcheckOptions {
+            eps: 1e-3,
+            atol: 1e-2,
+            rtol: 1e-2,
+            seed: 0,
+        }
+    }
+}
+
+/// Checks the gradients of `f` at `inputs`: every input becomes a parameter,
+/// the output is projected to a scalar `L = sum(f(inputs) * R)` with a fixed
+/// random `R`, and `dL/d input` from `backward()` is compared element by
+/// element with `(L(x + eps) - L(x - eps)) / (2 eps)`.
+///
+/// Returns the first disagreement as [`AutogradError::GradcheckFailed`].
+///
+/// ```
+/// use neurite_autograd::{gradcheck, ops, GradcheckOptions};
+/// let x = ndarray::arr2(&[[0.3f32, -1.2], [2.0, 0.7]]).into_dyn();
+/// gradcheck(|v| ops::mul(&v[0], &v[0]), &[x], &GradcheckOptions::default())?;
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn gradcheck<F>(f: F, inputs: &[Tensor], options: &GradcheckOptions) -> Result<()>
+where
+    F: Fn(&[Var]) -> Result<Var>,
+{
+    let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
+    let out = f(&params)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let projection = out.value().mapv(|_| rng.random_range(-1.0f32..1.0));
+    if out.requires_grad() {
+        out.backward_with(projection.clone())?;
+    }
+    drop(out);
+
+    let project = |values: &[Tensor]| -> Result<f64> {
+        let vars: Vec<Var> = values.iter().map(|t| Var::constant(t.clone())).collect();
+        let y = no_grad(|| f(&vars))?;
+        let y = y.value();
+        Ok(y.iter()
+            .zip(projection.iter())
+            .map(|(&a, &r)| a as f64 * r as f64)
+            .sum())
+    };
+
+    let mut work: Vec<Tensor> = inputs.to_vec();
+    for (i, param) in params.iter().enumerate() {
+        let analytic = param.grad().unwrap_or_else(|| Tensor::zeros(inputs[i].raw_dim()));
+        for (j, &a) in analytic.iter().enumerate() {
+            let original = *work[i].iter().nth(j).expect("index in range");
+            set_flat(&mut work[i], j, original + options.eps);
+            let plus = project(&work)?;
+            set_flat(&mut work[i], j, original - options.eps);
+            let minus = project(&work)?;
+            set_flat(&mut work[i], j, original);
+            let numeric = (plus - minus) / (2.0 * options.eps as f64);
+            let a = a as f64;
+            if (a - numeric).abs() > options.atol + options.rtol * numeric.abs() || !a.is_finite() {
+                return Err(AutogradError::GradcheckFailed {
+                    input: i,
+                    index: j,
+                    analytic: a,
+                    numeric,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_flat(t: &mut Tensor, index: usize, value: f32) {
+    if let Some(x) = t.iter_mut().nth(index) {
+        *x = value;
+    }
+}

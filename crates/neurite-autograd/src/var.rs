@@ -1,0 +1,310 @@
+//! `Var`: a value in the computation graph, with its gradient and the op that made it.
+
+use crate::error::{AutogradError, Result};
+use crate::no_grad::is_grad_enabled;
+use neurite_tensor::Tensor;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of graph nodes (`Var`s with distinct identity) alive in the
+/// process right now. Used to check that graphs are freed after backward.
+///
+/// ```
+/// let before = neurite_autograd::live_nodes();
+/// let v = neurite_autograd::Var::scalar(1.0);
+/// assert!(neurite_autograd::live_nodes() >= before + 1 || before > 0);
+/// drop(v);
+/// ```
+pub fn live_nodes() -> usize {
+    LIVE_NODES.load(Ordering::Relaxed)
+}
+
+/// The backward function of an op: maps the gradient of the op's output to
+/// one optional gradient per parent (in the order the parents were given;
+/// `None` for a parent that gets no gradient).
+pub type BackwardFn = Box<dyn FnOnce(&Tensor) -> Result<Vec<Option<Tensor>>> + Send>;
+
+pub(crate) struct GradFn {
+    pub(crate) name: &'static str,
+    pub(crate) parents: Vec<Var>,
+    pub(crate) backward: BackwardFn,
+}
+
+pub(crate) struct Node {
+    pub(crate) id: usize,
+    pub(crate) value: RwLock<Tensor>,
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    pub(crate) requires_grad: bool,
+    pub(crate) is_leaf: bool,
+    pub(crate) grad_fn: Mutex<Option<GradFn>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        // Drop long parent chains iteratively so that very deep graphs
+        // (10,000 chained ops) cannot overflow the stack.
+        let mut pending: Vec<GradFn> = self.grad_fn.get_mut().take().into_iter().collect();
+        while let Some(gf) = pending.pop() {
+            for parent in gf.parents {
+                if let Ok(mut node) = Arc::try_unwrap(parent.node) {
+                    if let Some(g) = node.grad_fn.get_mut().take() {
+                        pending.push(g);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A node of the computation graph: a tensor value, an optional gradient,
+/// and (for results of ops) the op that produced it.
+///
+/// Cloning a `Var` is cheap (a reference count): clones share value and
+/// gradient. `Var` is `Send + Sync`: a model can be moved to or shared with
+/// another thread; values sit behind a read-write lock and gradients behind
+/// a mutex, so concurrent backward passes over disjoint graphs that share
+/// parameters accumulate correctly.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let x = Var::parameter(ndarray::arr1(&[1.0f32, 2.0, 3.0]).into_dyn());
+/// let y = ops::sum_all(&ops::mul(&x, &x)?)?; // y = sum(x^2)
+/// y.backward()?;
+/// assert_eq!(x.grad().unwrap(), ndarray::arr1(&[2.0f32, 4.0, 6.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+#[derive(Clone)]
+pub struct Var {
+    pub(crate) node: Arc<Node>,
+}
+
+impl Var {
+    fn new_node(value: Tensor, requires_grad: bool, is_leaf: bool, grad_fn: Option<GradFn>) -> Var {
+        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+        Var {
+            node: Arc::new(Node {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                value: RwLock::new(value),
+                grad: Mutex::new(None),
+                requires_grad,
+                is_leaf,
+                grad_fn: Mutex::new(grad_fn),
+            }),
+        }
+    }
+
+    /// A constant: takes part in computations but never gets a gradient.
+    ///
+    /// ```
+    /// let c = neurite_autograd::Var::constant(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// assert!(!c.requires_grad());
+    /// ```
+    pub fn constant(value: Tensor) -> Var {
+        Self::new_node(value, false, true, None)
+    }
+
+    /// A trainable leaf (a parameter): gradients of a backward pass
+    /// accumulate into it until [`Var::zero_grad`].
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])));
+    /// assert!(w.requires_grad() && w.is_leaf());
+    /// ```
+    pub fn parameter(value: Tensor) -> Var {
+        Self::new_node(value, true, true, None)
+    }
+
+    /// A constant from any ndarray array of `f32`.
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::from_array(ndarray::arr2(&[[1.0f32, 2.0]]));
+    /// assert_eq!(v.shape(), vec![1, 2]);
+    /// ```
+    pub fn from_array<D: ndarray::Dimension>(array: ndarray::Array<f32, D>) -> Var {
+        Self::constant(array.into_dyn())
+    }
+
+    /// A 0-dimensional constant.
+    ///
+    /// ```
+    /// assert_eq!(neurite_autograd::Var::scalar(2.5).item().unwrap(), 2.5);
+    /// ```
+    pub fn scalar(value: f32) -> Var {
+        Self::constant(ndarray::arr0(value).into_dyn())
+    }
+
+    /// The result of an op: `value` computed by the forward pass, `parents`
+    /// the op's inputs, and `backward` the function that turns the output's
+    /// gradient into the parents' gradients. This is how every op of
+    /// [`crate::ops`] is written, and how users add their own.
+    ///
+    /// If graph recording is off ([`crate::no_grad`]) or no parent requires
+    /// a gradient, the result is a constant and `backward` is dropped at once.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// // y = 3x, written as a custom op.
+    /// let x = Var::parameter(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
+    /// let y = Var::from_op(x.value().mapv(|v| 3.0 * v), "triple", &[&x], Box::new(|g| Ok(vec![Some(g * 3.0)])));
+    /// neurite_autograd::ops::sum_all(&y)?.backward()?;
+    /// assert_eq!(x.grad().unwrap(), ndarray::arr1(&[3.0f32, 3.0]).into_dyn());
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
+    pub fn from_op(value: Tensor, name: &'static str, parents: &[&Var], backward: BackwardFn) -> Var {
+        let requires_grad = is_grad_enabled() && parents.iter().any(|p| p.requires_grad());
+        if !requires_grad {
+            return Self::new_node(value, false, true, None);
+        }
+        let parents = parents.iter().map(|p| (*p).clone()).collect();
+        Self::new_node(
+            value,
+            true,
+            false,
+            Some(GradFn {
+                name,
+                parents,
+                backward,
+            }),
+        )
+    }
+
+    /// Read access to the value. Do not hold it across a call to
+    /// [`Var::value_mut`] on the same `Var` (that would deadlock).
+    pub fn value(&self) -> RwLockReadGuard<'_, Tensor> {
+        self.node.value.read()
+    }
+
+    /// Write access to the value, for optimizers updating parameters in place.
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// *w.value_mut() *= 2.0;
+    /// assert_eq!(w.value()[[0]], 2.0);
+    /// ```
+    pub fn value_mut(&self) -> RwLockWriteGuard<'_, Tensor> {
+        self.node.value.write()
+    }
+
+    /// Replaces the value (same or different shape).
+    pub fn set_value(&self, value: Tensor) {
+        *self.node.value.write() = value;
+    }
+
+    /// A copy of the value.
+    pub fn to_tensor(&self) -> Tensor {
+        self.node.value.read().clone()
+    }
+
+    /// The value of a one-element `Var` as a number.
+    ///
+    /// ```
+    /// assert!(neurite_autograd::Var::constant(ndarray::ArrayD::zeros(ndarray::IxDyn(&[2]))).item().is_err());
+    /// ```
+    pub fn item(&self) -> Result<f32> {
+        let v = self.value();
+        if v.len() != 1 {
+            return Err(AutogradError::Backward(format!(
+                "item() needs a value with exactly one element, found shape {:?}",
+                v.shape()
+            )));
+        }
+        Ok(*v.iter().next().expect("one element"))
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+
+    /// Number of axes of the value.
+    pub fn ndim(&self) -> usize {
+        self.value().ndim()
+    }
+
+    /// Number of elements of the value.
+    pub fn len(&self) -> usize {
+        self.value().len()
+    }
+
+    /// Whether the value has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.value().is_empty()
+    }
+
+    /// A copy of the accumulated gradient (leaves only), if any.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.node.grad.lock().clone()
+    }
+
+    /// Runs `f` on the accumulated gradient without copying it.
+    pub fn with_grad<T>(&self, f: impl FnOnce(Option<&Tensor>) -> T) -> T {
+        f(self.node.grad.lock().as_ref())
+    }
+
+    /// Takes the accumulated gradient out, leaving none.
+    pub fn take_grad(&self) -> Option<Tensor> {
+        self.node.grad.lock().take()
+    }
+
+    /// Replaces the accumulated gradient (e.g. after clipping).
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        *self.node.grad.lock() = grad;
+    }
+
+    /// Forgets the accumulated gradient.
+    pub fn zero_grad(&self) {
+        *self.node.grad.lock() = None;
+    }
+
+    /// Whether gradients flow to this `Var`.
+    pub fn requires_grad(&self) -> bool {
+        self.node.requires_grad
+    }
+
+    /// Whether this is a leaf (a parameter or constant), not an op result.
+    pub fn is_leaf(&self) -> bool {
+        self.node.is_leaf
+    }
+
+    /// A process-unique identity (clones share it).
+    pub fn id(&self) -> usize {
+        self.node.id
+    }
+
+    /// Name of the op that produced this `Var` while its graph is alive.
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.node.grad_fn.lock().as_ref().map(|g| g.name)
+    }
+
+    /// A constant with a copy of this value, cut from the graph.
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// assert!(!w.detach().requires_grad());
+    /// ```
+    pub fn detach(&self) -> Var {
+        Self::constant(self.to_tensor())
+    }
+
+    /// Whether two handles refer to the same node.
+    pub fn same(&self, other: &Var) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Var")
+            .field("id", &self.node.id)
+            .field("shape", &self.shape())
+            .field("requires_grad", &self.node.requires_grad)
+            .field("op", &self.op_name())
+            .finish()
+    }
+}
