@@ -1,1 +1,13 @@
-//! neurite-nn: see the crate description; filled by its issue.
+//! # neurite-nn
+//!
+//! Keras' layer set on top of `neurite-autograd`: the [`Layer`] trait and
+//! its built-in layers, activations, losses, initializers and regularizers,
+//! with Keras' names, defaults and semantics.
+
+pub mod context;
+pub mod error;
+pub mod layer;
+
+pub use context::ForwardContext;
+pub use error::{NnError, Result};
+pub use layer::{Layer, Parameter};

@@ -1,0 +1,72 @@
+//! The `Layer` trait: what every layer (built-in or user-written) provides.
+
+use crate::context::ForwardContext;
+use crate::error::Result;
+use neurite_autograd::Var;
+use rand_chacha::ChaCha8Rng;
+
+/// A named variable of a layer: a trainable weight (`dense_1.kernel`) or
+/// non-trainable state (`batch_normalization_1.moving_mean`).
+#[derive(Debug, Clone)]
+pub struct Parameter {
+    /// Full name, `<layer name>.<variable name>`; the key in saved weight files.
+    pub name: String,
+    /// The variable itself (shared with the layer: updating it updates the layer).
+    pub var: Var,
+    /// Whether optimizers update it.
+    pub trainable: bool,
+}
+
+/// A layer of a model, with Keras' life cycle: configured by its
+/// constructor, built lazily from the input shape ([`Layer::build`] creates
+/// the weights), then called on batches ([`Layer::forward`]).
+///
+/// Shapes given to `build` and `output_shape` exclude the batch axis, as
+/// Keras' `input_shape`; the `Var` given to `forward` includes it.
+///
+/// Users implement this trait for their own layers; see `docs/guide.md`.
+pub trait Layer: Send + Sync {
+    /// Keras class name, e.g. `"Dense"`; the key used to rebuild the layer from its config.
+    fn class_name(&self) -> &'static str;
+
+    /// The layer's name, unique within a model (`dense_1`); prefixes its parameter names.
+    fn name(&self) -> &str;
+
+    /// Renames the layer (models give unnamed layers a unique name when they are added).
+    fn set_name(&mut self, name: String);
+
+    /// Creates the weights for inputs of `input_shape` (without the batch
+    /// axis), drawing initial values from `rng`. Errors name the layer and
+    /// the shape when the layer cannot take such inputs.
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()>;
+
+    /// Whether [`Layer::build`] has run.
+    fn is_built(&self) -> bool;
+
+    /// The output shape (without the batch axis) for inputs of `input_shape`, computed without data.
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>>;
+
+    /// The forward pass on a batch `x` (batch axis first), recording the
+    /// graph unless under `no_grad`. Penalties go to `ctx.add_loss`.
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var>;
+
+    /// All variables of the layer, trainable or not, with full names.
+    /// Empty before `build`.
+    fn parameters(&self) -> Vec<Parameter>;
+
+    /// Whether the layer's weights are updated by training (Keras' `trainable`).
+    fn trainable(&self) -> bool;
+
+    /// Freezes (`false`) or unfreezes the layer's weights.
+    fn set_trainable(&mut self, trainable: bool);
+
+    /// The layer's configuration (Keras-like keys), enough to rebuild it with
+    /// [`crate::layer_from_config`].
+    fn config(&self) -> serde_json::Value;
+
+    /// The input shape declared on the layer (Keras' `input_shape=` /
+    /// `input_dim=` on a model's first layer), if any.
+    fn declared_input_shape(&self) -> Option<Vec<usize>> {
+        None
+    }
+}
