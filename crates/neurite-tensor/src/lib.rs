@@ -19,11 +19,19 @@
 extern crate blas_src;
 
 pub mod broadcast;
+pub mod conv;
 pub mod error;
 pub mod gemm;
+pub mod im2col;
+pub mod padding;
+pub mod pool;
 
+pub use conv::*;
 pub use error::{Result, TensorError};
+pub use im2col::{col2im, im2col, ConvGeometry};
 pub use ndarray;
+pub use padding::*;
+pub use pool::*;
 
 /// The array type every kernel works on: a dynamic-rank `f32` ndarray.
 pub type Tensor = ndarray::ArrayD<f32>;
