@@ -1,0 +1,159 @@
+//! The confusion matrix: counts of (true class, predicted class) pairs.
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use crate::error::{MetricError, Result};
+use crate::input::{check_labels, check_len, check_n_classes, check_non_empty, shape_str};
+
+/// A confusion matrix `C` where `C[[i, j]]` counts the samples of true class
+/// `i` predicted as class `j` (rows: truth, columns: prediction — as
+/// scikit-learn's `confusion_matrix`).
+///
+/// It is itself an accumulator: [`add`](ConfusionMatrix::add) batches or
+/// [`merge`](ConfusionMatrix::merge) matrices, then read precision, recall,
+/// F-scores, MCC, kappa or a report from it.
+///
+/// ```
+/// use neurite_metrics::ConfusionMatrix;
+///
+/// // scikit-learn's `confusion_matrix` documentation example
+/// let cm = ConfusionMatrix::from_labels(&[2, 0, 2, 2, 0, 1], &[0, 0, 2, 2, 0, 2], 3)?;
+/// assert_eq!(cm.counts(), ndarray::array![[2u64, 0, 0], [0, 0, 1], [1, 0, 2]]);
+/// assert_eq!(cm.total(), 6);
+/// # Ok::<(), neurite_metrics::MetricError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfusionMatrix {
+    counts: Array2<u64>,
+}
+
+impl ConfusionMatrix {
+    /// An all-zero matrix for `n_classes` classes (at least 1).
+    pub fn new(n_classes: usize) -> Result<Self> {
+        check_n_classes("confusion_matrix", n_classes, 1)?;
+        Ok(ConfusionMatrix {
+            counts: Array2::zeros((n_classes, n_classes)),
+        })
+    }
+
+    /// Counts the pairs `(y_true[i], y_pred[i])`; labels must be `< n_classes`.
+    pub fn from_labels(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Self> {
+        let mut cm = Self::new(n_classes)?;
+        cm.add(y_true, y_pred)?;
+        Ok(cm)
+    }
+
+    /// Wraps existing counts; they must form a non-empty square matrix.
+    pub fn from_counts(counts: Array2<u64>) -> Result<Self> {
+        if counts.nrows() != counts.ncols() || counts.nrows() == 0 {
+            return Err(MetricError::ShapeMismatch {
+                metric: "confusion_matrix",
+                expected: "a square (k, k) matrix with k >= 1".to_string(),
+                found: shape_str(counts.shape()),
+            });
+        }
+        Ok(ConfusionMatrix { counts })
+    }
+
+    /// Adds one batch of label pairs. On error nothing is added.
+    pub fn add(&mut self, y_true: &[usize], y_pred: &[usize]) -> Result<()> {
+        let metric = "confusion_matrix";
+        check_len(metric, y_true.len(), y_pred.len())?;
+        check_labels(metric, y_true, self.n_classes())?;
+        check_labels(metric, y_pred, self.n_classes())?;
+        for (&t, &p) in y_true.iter().zip(y_pred) {
+            self.counts[[t, p]] += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds the counts of `other`, which must have as many classes.
+    pub fn merge(&mut self, other: &ConfusionMatrix) -> Result<()> {
+        if other.n_classes() != self.n_classes() {
+            return Err(MetricError::ShapeMismatch {
+                metric: "confusion_matrix",
+                expected: shape_str(self.counts.shape()),
+                found: shape_str(other.counts.shape()),
+            });
+        }
+        self.counts += &other.counts;
+        Ok(())
+    }
+
+    /// Sets every count to zero.
+    pub fn reset(&mut self) {
+        self.counts.fill(0);
+    }
+
+    /// Number of classes `k` (the matrix is `k x k`).
+    pub fn n_classes(&self) -> usize {
+        self.counts.nrows()
+    }
+
+    /// The counts, rows = true class, columns = predicted class.
+    pub fn counts(&self) -> ArrayView2<'_, u64> {
+        self.counts.view()
+    }
+
+    /// Number of samples counted.
+    pub fn total(&self) -> u64 {
+        self.counts.sum()
+    }
+
+    /// Samples of each true class (row sums), scikit-learn's "support".
+    pub fn support(&self) -> Vec<u64> {
+        self.counts.sum_axis(Axis(1)).to_vec()
+    }
+
+    /// Samples predicted as each class (column sums).
+    pub fn predicted(&self) -> Vec<u64> {
+        self.counts.sum_axis(Axis(0)).to_vec()
+    }
+
+    /// Correct predictions of each class (the diagonal).
+    pub fn true_positives(&self) -> Vec<u64> {
+        self.counts.diag().to_vec()
+    }
+
+    /// Row-normalised matrix: each row divided by its sum, so entry `[i, j]`
+    /// is the fraction of class `i` predicted as `j` (the recall of class `i`
+    /// on the diagonal). A class with no sample gets a row of zeros, as
+    /// scikit-learn's `normalize="true"`.
+    ///
+    /// ```
+    /// use neurite_metrics::ConfusionMatrix;
+    /// let cm = ConfusionMatrix::from_labels(&[0, 0, 0, 1], &[0, 0, 1, 1], 3)?;
+    /// let n = cm.normalized();
+    /// assert_eq!(n.row(0).to_vec(), vec![2.0 / 3.0, 1.0 / 3.0, 0.0]);
+    /// assert_eq!(n.row(2).to_vec(), vec![0.0, 0.0, 0.0]);
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
+    pub fn normalized(&self) -> Array2<f64> {
+        let mut out = self.counts.mapv(|c| c as f64);
+        for mut row in out.rows_mut() {
+            let sum: f64 = row.sum();
+            if sum > 0.0 {
+                row /= sum;
+            }
+        }
+        out
+    }
+
+    /// Fraction of samples on the diagonal. [`MetricError::Empty`] when no sample.
+    pub fn accuracy(&self) -> Result<f64> {
+        check_non_empty("accuracy", self.total() as usize)?;
+        Ok(self.counts.diag().sum() as f64 / self.total() as f64)
+    }
+}
+
+/// The confusion matrix of label vectors (scikit-learn's `confusion_matrix`
+/// with `labels=range(n_classes)`). See [`ConfusionMatrix`].
+///
+/// ```
+/// let cm = neurite_metrics::confusion_matrix(&[1, 0, 1], &[1, 1, 1], 2)?;
+/// assert_eq!(cm.counts(), ndarray::array![[0u64, 1], [0, 2]]);
+/// # Ok::<(), neurite_metrics::MetricError>(())
+/// ```
+pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<ConfusionMatrix> {
+    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)
+}
