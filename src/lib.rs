@@ -1,6 +1,47 @@
 //! # neurite
 //!
-//! The umbrella crate: re-exports the neurite crates.
+//! A deep-learning library with Keras' ease on a fast CPU core:
+//! [`Sequential`] models built with `.add(layer)`, then
+//! [`compile`](Model::compile), [`fit`](Model::fit),
+//! [`evaluate`](Model::evaluate), [`predict`](Model::predict) and
+//! [`save`](Model::save). Underneath, the PyTorch-like path: [`autograd`]'s
+//! `Var`, ops and `backward()`, [`nn`]'s `Layer` trait, [`optim`]'s optimizers.
+//!
+//! ```
+//! use neurite::prelude::*;
+//! let x = ndarray::Array2::<f32>::from_shape_fn((64, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 11.0).into_dyn();
+//! let y = x.map_axis(ndarray::Axis(1), |r| if r[0] > r[1] { 1.0 } else { 0.0 }).into_dyn();
+//! let mut model = Sequential::new()
+//!     .add(Dense::new(8).activation(Activation::Relu).input_dim(2))
+//!     .add(Dense::new(1).activation(Activation::Sigmoid));
+//! model.compile(Adam::new(0.01), Loss::BinaryCrossentropy { from_logits: false }, &[Metric::Accuracy])?;
+//! let history = model.fit(&x, &y, FitOptions::new().epochs(3).batch_size(16).verbose(0))?;
+//! assert_eq!(history.get("loss").unwrap().len(), 3);
+//! let scores = model.evaluate(&x, &y)?;
+//! assert!(scores["accuracy"] >= 0.0);
+//! # Ok::<(), neurite::Error>(())
+//! ```
+
+pub mod callbacks;
+mod cross_validation;
+mod error;
+mod history;
+mod metric;
+mod model;
+mod plot;
+pub mod prelude;
+mod progress;
+mod save;
+mod summary;
+mod train;
+
+pub use cross_validation::{cross_validate, CrossValidation};
+pub use error::{Error, Result};
+pub use history::History;
+pub use metric::Metric;
+pub use model::{LayerStack, Model, Sequential};
+pub use train::FitOptions;
+
 pub use neurite_autograd as autograd;
 pub use neurite_data as data;
 pub use neurite_metrics as metrics;

@@ -1,0 +1,67 @@
+//! Watching a logged value for improvement (shared by EarlyStopping,
+//! ModelCheckpoint and ReduceLROnPlateau).
+
+use crate::error::{Error, Result};
+use super::Logs;
+
+/// Whether a monitored value improves by going down or up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `min` for losses and errors, `max` for accuracies and AUC, from the name (Keras' `auto`).
+    Auto,
+    /// Lower is better.
+    Min,
+    /// Higher is better.
+    Max,
+}
+
+/// Tracks the best value of one logged quantity.
+#[derive(Debug, Clone)]
+pub(crate) struct Monitor {
+    pub(crate) key: String,
+    pub(crate) lower_is_better: bool,
+    pub(crate) min_delta: f64,
+    pub(crate) best: Option<f64>,
+}
+
+impl Monitor {
+    pub(crate) fn new(key: &str, mode: Mode, min_delta: f64) -> Self {
+        let lower_is_better = match mode {
+            Mode::Min => true,
+            Mode::Max => false,
+            Mode::Auto => {
+                let k = key.trim_start_matches("val_");
+                !(k.contains("acc") || k.contains("auc") || k.starts_with("r2") || k.contains("precision") || k.contains("recall") || k.starts_with("f1"))
+            }
+        };
+        Monitor { key: key.to_string(), lower_is_better, min_delta: min_delta.abs(), best: None }
+    }
+
+    pub(crate) fn value(&self, logs: &Logs, who: &str) -> Result<f64> {
+        logs.get(&self.key).copied().ok_or_else(|| {
+            Error::Model(format!(
+                "{who}: monitored value '{}' is not logged; available: {:?}",
+                self.key,
+                logs.keys().collect::<Vec<_>>()
+            ))
+        })
+    }
+
+    /// Whether `value` improves on the best so far by more than `min_delta`; records it if so.
+    pub(crate) fn improved(&mut self, value: f64) -> bool {
+        let better = match self.best {
+            None => value.is_finite(),
+            Some(best) => {
+                if self.lower_is_better {
+                    value < best - self.min_delta
+                } else {
+                    value > best + self.min_delta
+                }
+            }
+        };
+        if better {
+            self.best = Some(value);
+        }
+        better
+    }
+}

@@ -1,0 +1,75 @@
+//! The error type of the umbrella crate: every crate's error, plus model,
+//! training and file errors.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while building, training, saving or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A layer, loss or initializer refused its input or configuration.
+    #[error(transparent)]
+    Nn(#[from] neurite_nn::NnError),
+    /// A graph or differentiation error.
+    #[error(transparent)]
+    Autograd(#[from] neurite_autograd::AutogradError),
+    /// An optimizer refused its configuration or state.
+    #[error(transparent)]
+    Optim(#[from] neurite_optim::OptimError),
+    /// A dataset or file-format error.
+    #[error(transparent)]
+    Data(#[from] neurite_data::DataError),
+    /// A metric refused its input.
+    #[error(transparent)]
+    Metric(#[from] neurite_metrics::MetricError),
+    /// The model is used in a way it cannot be (not compiled, no layers, bad options).
+    #[error("model: {0}")]
+    Model(String),
+    /// The data given to `fit`, `evaluate` or `predict` does not fit the model.
+    #[error("input: {0}")]
+    Input(String),
+    /// The training loss became NaN or infinite (TerminateOnNaN, or always when unrecoverable).
+    #[error("training stopped: the loss is {value} at epoch {epoch}, batch {batch}")]
+    NonFiniteLoss {
+        /// Epoch (0-based) in which it happened.
+        epoch: usize,
+        /// Batch (0-based) within the epoch.
+        batch: usize,
+        /// The loss value.
+        value: f32,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A saved file is corrupt, truncated or does not match the model.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the layer or parameter where it helps.
+        message: String,
+    },
+}
+
+impl From<neurite_tensor::TensorError> for Error {
+    fn from(e: neurite_tensor::TensorError) -> Self {
+        Error::Autograd(e.into())
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format { path: path.into(), message: message.into() }
+    }
+}
+
+/// Result of a neurite model operation.
+pub type Result<T> = std::result::Result<T, Error>;

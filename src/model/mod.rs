@@ -1,0 +1,248 @@
+//! `Model`: a network plus everything needed to train it; `Sequential` is a
+//! model whose network is a [`LayerStack`].
+
+mod stack;
+
+pub use stack::LayerStack;
+pub(crate) use stack::snake_case;
+
+use crate::error::{Error, Result};
+use crate::metric::Metric;
+use neurite_autograd::Var;
+use neurite_nn::{losses::Loss, ForwardContext, Layer, Parameter};
+use neurite_optim::Optimizer;
+use neurite_tensor::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// The model Keras users know: layers added in order, then `compile`,
+/// `fit`, `evaluate`, `predict`, `save`.
+///
+/// ```
+/// use neurite::prelude::*;
+/// let mut model = Sequential::new()
+///     .add(Dense::new(8).activation(Activation::Relu).input_shape([4]))
+///     .add(Dense::new(3).activation(Activation::Softmax));
+/// model.compile(Adam::default(), Loss::SparseCategoricalCrossentropy { from_logits: false }, &[Metric::Accuracy])?;
+/// let x = ndarray::Array2::<f32>::zeros((10, 4)).into_dyn();
+/// assert_eq!(model.predict(&x)?.shape(), &[10, 3]);
+/// # Ok::<(), neurite::Error>(())
+/// ```
+pub type Sequential = Model<LayerStack>;
+
+/// What `compile` fixed: the optimizer, the loss and the metrics.
+pub(crate) struct Compiled {
+    pub(crate) optimizer: Box<dyn Optimizer>,
+    pub(crate) loss: Loss,
+    pub(crate) metrics: Vec<Metric>,
+}
+
+/// A trainable network (any [`Layer`], including user-written ones) with
+/// its optimizer, loss, metrics, seed and training progress.
+///
+/// ```
+/// use neurite::prelude::*;
+/// // Any Layer can be trained through the same loop:
+/// let net = Dense::new(1).input_dim(2);
+/// let mut model = Model::from_network(net);
+/// model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])?;
+/// # Ok::<(), neurite::Error>(())
+/// ```
+pub struct Model<N: Layer> {
+    pub(crate) net: N,
+    pub(crate) seed: u64,
+    pub(crate) input_shape: Option<Vec<usize>>,
+    pub(crate) compiled: Option<Compiled>,
+    /// Epochs completed so far (where a resumed `fit` continues).
+    pub(crate) epochs_done: usize,
+    pub(crate) stop_training: bool,
+}
+
+impl Sequential {
+    /// An empty sequential model (seed 0; change it with [`Model::seed`]).
+    pub fn new() -> Self {
+        Model::from_network(LayerStack::new())
+    }
+
+    /// Appends a layer (builder style), as Keras' `model.add(layer)`.
+    pub fn add(mut self, layer: impl Layer + 'static) -> Self {
+        self.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed layer.
+    pub fn push(&mut self, layer: Box<dyn Layer>) {
+        self.net.push(layer);
+    }
+
+    /// The model's layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        self.net.layers()
+    }
+
+    /// Mutable access to the layers (e.g. `set_trainable(false)` to freeze one).
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
+        self.net.layers_mut()
+    }
+}
+
+impl Default for Sequential {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<N: Layer> Model<N> {
+    /// A model around any network.
+    pub fn from_network(net: N) -> Self {
+        Model { net, seed: 0, input_shape: None, compiled: None, epochs_done: 0, stop_training: false }
+    }
+
+    /// Sets the seed that drives weight initialisation, shuffling, dropout
+    /// and augmentation (same seed on one thread -> same numbers).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The model's seed.
+    pub fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The network.
+    pub fn network(&self) -> &N {
+        &self.net
+    }
+
+    /// Mutable access to the network.
+    pub fn network_mut(&mut self) -> &mut N {
+        &mut self.net
+    }
+
+    /// Number of epochs trained so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Builds the weights for samples of `input_shape` (without the batch axis).
+    pub fn build(&mut self, input_shape: &[usize]) -> Result<()> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        self.net.build(input_shape, &mut rng)?;
+        self.input_shape = Some(input_shape.to_vec());
+        Ok(())
+    }
+
+    /// Whether the weights exist.
+    pub fn is_built(&self) -> bool {
+        self.net.is_built()
+    }
+
+    /// The per-sample input shape, if known (declared on the first layer or from data).
+    pub fn input_shape(&self) -> Option<Vec<usize>> {
+        self.input_shape.clone().or_else(|| self.net.declared_input_shape())
+    }
+
+    /// Builds from the declared input shape if possible.
+    pub(crate) fn ensure_built_from(&mut self, sample_shape: &[usize]) -> Result<()> {
+        if self.net.is_built() {
+            return Ok(());
+        }
+        let shape = self.net.declared_input_shape().unwrap_or_else(|| sample_shape.to_vec());
+        self.build(&shape)
+    }
+
+    /// Fixes the optimizer, the loss and the metrics, as Keras' `compile`.
+    pub fn compile(&mut self, optimizer: impl Optimizer + 'static, loss: Loss, metrics: &[Metric]) -> Result<()> {
+        self.compile_boxed(Box::new(optimizer), loss, metrics)
+    }
+
+    /// [`Model::compile`] with an optimizer chosen at run time.
+    pub fn compile_boxed(&mut self, optimizer: Box<dyn Optimizer>, loss: Loss, metrics: &[Metric]) -> Result<()> {
+        for m in metrics {
+            m.accumulator()?;
+        }
+        self.compiled = Some(Compiled { optimizer, loss, metrics: metrics.to_vec() });
+        Ok(())
+    }
+
+    pub(crate) fn compiled(&self) -> Result<&Compiled> {
+        self.compiled.as_ref().ok_or_else(|| Error::Model("the model must be compiled before training or evaluation: call compile(optimizer, loss, metrics)".into()))
+    }
+
+    pub(crate) fn compiled_mut(&mut self) -> Result<&mut Compiled> {
+        self.compiled.as_mut().ok_or_else(|| Error::Model("the model must be compiled before training or evaluation: call compile(optimizer, loss, metrics)".into()))
+    }
+
+    /// The optimizer given to `compile`, if compiled.
+    pub fn optimizer(&self) -> Option<&dyn Optimizer> {
+        self.compiled.as_ref().map(|c| c.optimizer.as_ref())
+    }
+
+    /// Mutable access to the optimizer (e.g. to change its learning rate).
+    pub fn optimizer_mut(&mut self) -> Option<&mut (dyn Optimizer + 'static)> {
+        self.compiled.as_mut().map(|c| c.optimizer.as_mut())
+    }
+
+    /// The loss given to `compile`, if compiled.
+    pub fn loss(&self) -> Option<&Loss> {
+        self.compiled.as_ref().map(|c| &c.loss)
+    }
+
+    /// All variables of the network with their full names.
+    pub fn parameters(&self) -> Vec<Parameter> {
+        self.net.parameters()
+    }
+
+    /// Number of scalar weights: (trainable, non-trainable).
+    pub fn count_params(&self) -> (usize, usize) {
+        self.parameters().iter().fold((0, 0), |(t, n), p| {
+            if p.trainable {
+                (t + p.var.len(), n)
+            } else {
+                (t, n + p.var.len())
+            }
+        })
+    }
+
+    /// A copy of every variable's value, by name (Keras' `get_weights`).
+    pub fn get_weights(&self) -> Vec<(String, Tensor)> {
+        self.parameters().into_iter().map(|p| (p.name, p.var.to_tensor())).collect()
+    }
+
+    /// Sets variables by name from `weights` (as returned by [`Model::get_weights`]).
+    /// Every variable of the model must be given, with its shape.
+    pub fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        let params = self.parameters();
+        for p in &params {
+            let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) else {
+                return Err(Error::Model(format!("set_weights: no value given for parameter {}", p.name)));
+            };
+            if w.shape() != p.var.shape().as_slice() {
+                return Err(Error::Model(format!(
+                    "set_weights: parameter {} has shape {:?}, the value given has shape {:?}",
+                    p.name,
+                    p.var.shape(),
+                    w.shape()
+                )));
+            }
+        }
+        for p in params {
+            if let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) {
+                p.var.set_value(w.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forward pass of the network on a batch, recording the graph unless
+    /// under `no_grad` (for custom training loops).
+    pub fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        Ok(self.net.forward(x, ctx)?)
+    }
+
+    /// Asks a running `fit` to stop after the current epoch (what callbacks call).
+    pub fn stop_training(&mut self) {
+        self.stop_training = true;
+    }
+}

@@ -1,0 +1,190 @@
+//! `LayerStack`: the layer container behind `Sequential`, itself a `Layer`.
+
+use neurite_autograd::Var;
+use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// An ordered stack of layers, each fed the previous one's output: the
+/// network inside a [`crate::Sequential`]. It is a [`Layer`] itself, so stacks nest.
+///
+/// ```
+/// use neurite::prelude::*;
+/// let stack = LayerStack::new().with(Dense::new(4)).with(Dense::new(2));
+/// assert_eq!(stack.layers().len(), 2);
+/// assert_eq!(stack.layers()[1].name(), "dense_2");
+/// ```
+pub struct LayerStack {
+    name: String,
+    layers: Vec<Box<dyn Layer>>,
+    counts: HashMap<String, usize>,
+    trainable: bool,
+    built: bool,
+}
+
+impl Default for LayerStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Keras-style default name of a layer class: `Conv2D` -> `conv2d`, `MaxPooling2D` -> `max_pooling2d`.
+pub(crate) fn snake_case(class_name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = class_name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl LayerStack {
+    /// An empty stack.
+    pub fn new() -> Self {
+        LayerStack {
+            name: "sequential".into(),
+            layers: Vec::new(),
+            counts: HashMap::new(),
+            trainable: true,
+            built: false,
+        }
+    }
+
+    /// Appends a layer (builder style).
+    pub fn with(mut self, layer: impl Layer + 'static) -> Self {
+        self.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed layer. A layer still carrying its class's default
+    /// name (`dense`) is renamed uniquely (`dense_1`, `dense_2`, ...), as Keras does.
+    pub fn push(&mut self, mut layer: Box<dyn Layer>) {
+        let base = snake_case(layer.class_name());
+        if layer.name() == base || layer.name().is_empty() {
+            let count = self.counts.entry(base.clone()).or_insert(0);
+            *count += 1;
+            layer.set_name(format!("{base}_{count}"));
+        }
+        self.built = false;
+        self.layers.push(layer);
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// Mutable access to the layers (e.g. to freeze one).
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
+        &mut self.layers
+    }
+}
+
+impl Layer for LayerStack {
+    fn class_name(&self) -> &'static str {
+        "Sequential"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> neurite_nn::Result<()> {
+        if self.layers.is_empty() {
+            return Err(NnError::Config { layer: self.name.clone(), message: "the model has no layers".into() });
+        }
+        let mut shape = input_shape.to_vec();
+        for layer in &mut self.layers {
+            if !layer.is_built() {
+                layer.build(&shape, rng)?;
+            }
+            shape = layer.output_shape(&shape)?;
+        }
+        self.built = true;
+        Ok(())
+    }
+
+    fn is_built(&self) -> bool {
+        self.built && self.layers.iter().all(|l| l.is_built())
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> neurite_nn::Result<Vec<usize>> {
+        let mut shape = input_shape.to_vec();
+        for layer in &self.layers {
+            shape = layer.output_shape(&shape)?;
+        }
+        Ok(shape)
+    }
+
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        let mut h = x.clone();
+        for layer in &self.layers {
+            h = layer.forward(&h, ctx)?;
+        }
+        Ok(h)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                let trainable = self.trainable && l.trainable();
+                l.parameters().into_iter().map(move |mut p| {
+                    p.trainable &= trainable;
+                    p
+                })
+            })
+            .collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "layers": self.layers.iter().map(|l| serde_json::json!({
+                "class_name": l.class_name(),
+                "config": l.config(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn declared_input_shape(&self) -> Option<Vec<usize>> {
+        self.layers.first().and_then(|l| l.declared_input_shape())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn keras_default_names() {
+        assert_eq!(snake_case("Dense"), "dense");
+        assert_eq!(snake_case("Conv2D"), "conv2d");
+        assert_eq!(snake_case("MaxPooling2D"), "max_pooling2d");
+        assert_eq!(snake_case("GlobalAveragePooling2D"), "global_average_pooling2d");
+        assert_eq!(snake_case("LSTM"), "lstm");
+        assert_eq!(snake_case("BatchNormalization"), "batch_normalization");
+    }
+}

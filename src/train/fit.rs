@@ -1,0 +1,273 @@
+//! The training loop: `fit` and one training step.
+
+use super::batches::{check_pair, epoch_order, gather, mix_seed};
+use super::options::FitOptions;
+use crate::callbacks::{Logs, ModelHandle};
+use crate::error::{Error, Result};
+use crate::history::History;
+use crate::model::Model;
+use crate::progress::Progress;
+use neurite_autograd::{ops, Var};
+use neurite_metrics::streaming::StreamingMetric;
+use neurite_nn::losses::Reduction;
+use neurite_nn::{ForwardContext, Layer};
+use neurite_tensor::Tensor;
+use ndarray::{Axis, Ix1};
+
+impl<N: Layer> Model<N> {
+    /// Trains the model on `x` (samples along axis 0) against targets `y`,
+    /// as Keras' `fit`: batches, shuffling, validation, class and sample
+    /// weights, callbacks, progress. Returns the per-epoch [`History`].
+    ///
+    /// Builds the model from the data's sample shape if needed. A resumed
+    /// model (loaded from a checkpoint) continues at the epoch it reached,
+    /// with the same shuffles and dropout masks as an uninterrupted run.
+    pub fn fit(&mut self, x: &Tensor, y: &Tensor, mut options: FitOptions<'_>) -> Result<History> {
+        let n_all = check_pair("fit", x, y)?;
+        if options.batch_size == 0 {
+            return Err(Error::Input("fit: batch_size must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&options.validation_split) {
+            return Err(Error::Input(format!(
+                "fit: validation_split must be in [0, 1), found {}",
+                options.validation_split
+            )));
+        }
+        self.compiled()?;
+        self.ensure_built_from(&x.shape()[1..])?;
+        self.check_input("fit", x)?;
+
+        // Keras: the validation split is the last samples, taken before shuffling.
+        let n_train = if options.validation_split > 0.0 {
+            let n = ((n_all as f64) * (1.0 - options.validation_split as f64)) as usize;
+            if n == 0 || n == n_all {
+                return Err(Error::Input(format!(
+                    "fit: validation_split {} of {n_all} samples leaves no training or no validation samples",
+                    options.validation_split
+                )));
+            }
+            n
+        } else {
+            n_all
+        };
+        let split_val;
+        let validation = if n_train < n_all {
+            let idx: Vec<usize> = (n_train..n_all).collect();
+            split_val = (gather(x, &idx), gather(y, &idx));
+            Some((&split_val.0, &split_val.1))
+        } else {
+            options.validation_data
+        };
+        if let Some((vx, vy)) = validation {
+            check_pair("fit (validation data)", vx, vy)?;
+        }
+        let weights = self.sample_weights(y, n_train, &options)?;
+
+        let mut history = History::default();
+        let mut progress = Progress::new(options.verbose);
+        let mut callbacks = std::mem::take(&mut options.callbacks);
+        self.stop_training = false;
+        for cb in callbacks.iter_mut() {
+            cb.on_train_begin(self)?;
+        }
+        let start = options.initial_epoch.unwrap_or(self.epochs_done);
+        let batch_size = options.batch_size;
+        let n_batches = n_train.div_ceil(batch_size);
+        for epoch in start..options.epochs {
+            if self.stop_training {
+                break;
+            }
+            for cb in callbacks.iter_mut() {
+                cb.on_epoch_begin(epoch, self)?;
+            }
+            let mut metrics = self.metric_accumulators()?;
+            let order = epoch_order(n_train, options.shuffle, self.seed, epoch);
+            progress.start_epoch(epoch, options.epochs, n_batches);
+            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            for (batch, chunk) in order.chunks(batch_size).enumerate() {
+                let mut xb = gather(x, chunk);
+                if let Some(augment) = options.augmentation {
+                    augment(&mut xb, mix_seed(self.seed, epoch as u64, batch as u64 ^ 0xA5A5));
+                }
+                let yb = gather(y, chunk);
+                let wb = weights.as_ref().map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
+                let step_seed = mix_seed(self.seed ^ 0x5EED, epoch as u64, batch as u64);
+                let (loss, y_pred) = self.train_step(xb, &yb, wb, step_seed, epoch, batch)?;
+                loss_sum += loss as f64 * chunk.len() as f64;
+                seen += chunk.len();
+                for m in metrics.iter_mut() {
+                    m.update(yb.view(), y_pred.view())?;
+                }
+                let mut batch_logs = Logs::new();
+                batch_logs.insert("loss".into(), loss_sum / seen as f64);
+                for m in &metrics {
+                    batch_logs.insert(m.name().to_string(), m.result());
+                }
+                for cb in callbacks.iter_mut() {
+                    cb.on_batch_end(epoch, batch, &batch_logs, self)?;
+                }
+                progress.update(batch, &batch_logs);
+            }
+            let mut logs = Logs::new();
+            logs.insert("loss".into(), loss_sum / seen.max(1) as f64);
+            for m in &metrics {
+                logs.insert(m.name().to_string(), m.result());
+            }
+            if let Some((vx, vy)) = validation {
+                for (k, v) in self.evaluate_batched(vx, vy, batch_size)? {
+                    logs.insert(format!("val_{k}"), v);
+                }
+            }
+            if let Some(lr) = self.learning_rate() {
+                logs.insert("lr".into(), lr as f64);
+            }
+            self.epochs_done = epoch + 1;
+            history.push(epoch, &logs);
+            for cb in callbacks.iter_mut() {
+                cb.on_epoch_end(epoch, &logs, self)?;
+            }
+            progress.end_epoch(epoch, options.epochs, &logs);
+        }
+        for cb in callbacks.iter_mut() {
+            cb.on_train_end(self)?;
+        }
+        Ok(history)
+    }
+
+    /// One gradient step on a batch: forward, loss (+ regularization
+    /// penalties), backward, optimizer update. Returns the loss and the
+    /// predictions. A non-finite loss is an error and no update is applied.
+    pub fn train_on_batch(&mut self, x: Tensor, y: &Tensor) -> Result<(f32, Tensor)> {
+        check_pair("train_on_batch", &x, y)?;
+        self.compiled()?;
+        self.ensure_built_from(&x.shape()[1..])?;
+        self.check_input("train_on_batch", &x)?;
+        let seed = mix_seed(self.seed ^ 0xBA7C, self.epochs_done as u64, u64::MAX);
+        self.train_step(x, y, None, seed, self.epochs_done, 0)
+    }
+
+    fn train_step(
+        &mut self,
+        xb: Tensor,
+        yb: &Tensor,
+        wb: Option<Tensor>,
+        seed: u64,
+        epoch: usize,
+        batch: usize,
+    ) -> Result<(f32, Tensor)> {
+        let mut ctx = ForwardContext::training(seed);
+        let x = Var::constant(xb);
+        let y_pred = self.net.forward(&x, &mut ctx)?;
+        drop(x);
+        let compiled = self.compiled_mut()?;
+        let y_true = Var::constant(yb.clone());
+        let w = wb.map(Var::constant);
+        let mut loss = compiled.loss.compute(&y_true, &y_pred, w.as_ref(), Reduction::Mean)?;
+        for extra in ctx.take_losses() {
+            loss = ops::add(&loss, &extra)?;
+        }
+        let value = loss.item()?;
+        if !value.is_finite() {
+            return Err(Error::NonFiniteLoss { epoch, batch, value });
+        }
+        if !loss.requires_grad() {
+            return Err(Error::Model("the loss does not depend on any trainable weight (are all layers frozen?)".into()));
+        }
+        loss.backward()?;
+        let params = self.net.parameters();
+        let trainable: Vec<(&str, &Var)> =
+            params.iter().filter(|p| p.trainable).map(|p| (p.name.as_str(), &p.var)).collect();
+        let compiled = self.compiled_mut()?;
+        compiled.optimizer.step(&trainable)?;
+        for p in &params {
+            p.var.zero_grad();
+        }
+        Ok((value, y_pred.to_tensor()))
+    }
+
+    pub(crate) fn metric_accumulators(&self) -> Result<Vec<Box<dyn StreamingMetric>>> {
+        self.compiled()?.metrics.iter().map(|m| m.accumulator()).collect()
+    }
+
+    /// Checks the per-sample shape of `x` against the network (the error names the first layer that refuses it).
+    pub(crate) fn check_input(&self, what: &str, x: &Tensor) -> Result<()> {
+        if x.ndim() == 0 {
+            return Err(Error::Input(format!("{what}: x needs a batch axis, found a scalar")));
+        }
+        self.net.output_shape(&x.shape()[1..]).map_err(|e| Error::Input(format!("{what}: {e}")))?;
+        Ok(())
+    }
+
+    /// Per-sample loss weights from `sample_weight` and `class_weight`, for the first `n` samples.
+    fn sample_weights(&self, y: &Tensor, n: usize, options: &FitOptions<'_>) -> Result<Option<Vec<f32>>> {
+        let mut weights: Option<Vec<f32>> = None;
+        if let Some(sw) = options.sample_weight {
+            if sw.len() != y.len_of(Axis(0)) {
+                return Err(Error::Input(format!(
+                    "fit: sample_weight has {} values for {} samples",
+                    sw.len(),
+                    y.len_of(Axis(0))
+                )));
+            }
+            weights = Some(sw[..n].to_vec());
+        }
+        if let Some(cw) = &options.class_weight {
+            let classes = class_of_each_sample(y, n)?;
+            let w = weights.get_or_insert_with(|| vec![1.0; n]);
+            for (wi, c) in w.iter_mut().zip(classes) {
+                *wi *= cw.get(&c).copied().unwrap_or(1.0);
+            }
+        }
+        Ok(weights)
+    }
+
+    /// The optimizer's current learning rate, if compiled.
+    pub fn learning_rate(&self) -> Option<f32> {
+        self.compiled.as_ref().map(|c| c.optimizer.learning_rate())
+    }
+}
+
+/// Class index of each of the first `n` targets: sparse labels `(n,)`/`(n, 1)` or one-hot rows (argmax).
+fn class_of_each_sample(y: &Tensor, n: usize) -> Result<Vec<usize>> {
+    let bad = |v: f32| Error::Input(format!("fit: class_weight needs class-index or one-hot targets, found the value {v}"));
+    if y.ndim() == 1 || (y.ndim() == 2 && y.shape()[1] == 1) {
+        let flat = y.view().into_shape_with_order(y.len()).map_err(|e| Error::Input(e.to_string()))?;
+        let flat = flat.into_dimensionality::<Ix1>().map_err(|e| Error::Input(e.to_string()))?;
+        flat.iter()
+            .take(n)
+            .map(|&v| if v >= 0.0 && v.fract() == 0.0 { Ok(v as usize) } else { Err(bad(v)) })
+            .collect()
+    } else if y.ndim() == 2 {
+        Ok(y.outer_iter()
+            .take(n)
+            .map(|row| {
+                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+            })
+            .collect())
+    } else {
+        Err(Error::Input(format!("fit: class_weight needs targets of rank 1 or 2, found shape {:?}", y.shape())))
+    }
+}
+
+impl<N: Layer> ModelHandle for Model<N> {
+    fn get_weights(&self) -> Vec<(String, Tensor)> {
+        Model::get_weights(self)
+    }
+    fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        Model::set_weights(self, weights)
+    }
+    fn learning_rate(&self) -> Option<f32> {
+        Model::learning_rate(self)
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        if let Some(c) = self.compiled.as_mut() {
+            c.optimizer.set_learning_rate(lr);
+        }
+    }
+    fn stop_training(&mut self) {
+        Model::stop_training(self)
+    }
+    fn save(&self, dir: &std::path::Path) -> Result<()> {
+        Model::save(self, dir)
+    }
+}

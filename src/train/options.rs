@@ -1,0 +1,112 @@
+//! `FitOptions`: everything `fit` takes besides the data.
+
+use crate::callbacks::Callback;
+use neurite_tensor::Tensor;
+use std::collections::HashMap;
+
+/// Options of [`crate::Model::fit`], with Keras' defaults: 1 epoch, batch
+/// 32, shuffling on, verbose 1.
+///
+/// ```
+/// use neurite::FitOptions;
+/// let opts = FitOptions::new().epochs(10).batch_size(64).validation_split(0.1).verbose(2);
+/// assert_eq!(opts.get_epochs(), 10);
+/// ```
+pub struct FitOptions<'a> {
+    pub(crate) epochs: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) shuffle: bool,
+    pub(crate) verbose: u8,
+    pub(crate) validation_data: Option<(&'a Tensor, &'a Tensor)>,
+    pub(crate) validation_split: f32,
+    pub(crate) class_weight: Option<HashMap<usize, f32>>,
+    pub(crate) sample_weight: Option<&'a [f32]>,
+    pub(crate) initial_epoch: Option<usize>,
+    pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) augmentation: Option<&'a dyn Fn(&mut Tensor, u64)>,
+}
+
+impl Default for FitOptions<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> FitOptions<'a> {
+    /// Keras' defaults.
+    pub fn new() -> Self {
+        FitOptions {
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            verbose: 1,
+            validation_data: None,
+            validation_split: 0.0,
+            class_weight: None,
+            sample_weight: None,
+            initial_epoch: None,
+            callbacks: Vec::new(),
+            augmentation: None,
+        }
+    }
+    /// Train until this epoch count (counting epochs already done when resuming).
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+    /// The configured epoch count.
+    pub fn get_epochs(&self) -> usize {
+        self.epochs
+    }
+    /// Samples per gradient step.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+    /// Reshuffle the training samples every epoch (seeded by the model seed and epoch).
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+    /// 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+    /// Data evaluated at the end of every epoch (logged as `val_*`).
+    pub fn validation_data(mut self, x: &'a Tensor, y: &'a Tensor) -> Self {
+        self.validation_data = Some((x, y));
+        self
+    }
+    /// Hold out this fraction of the training data (the last samples, before shuffling, as Keras) for validation.
+    pub fn validation_split(mut self, fraction: f32) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+    /// Weight of each class in the loss (class index -> weight); missing classes weigh 1.
+    pub fn class_weight(mut self, weights: HashMap<usize, f32>) -> Self {
+        self.class_weight = Some(weights);
+        self
+    }
+    /// Weight of each training sample in the loss.
+    pub fn sample_weight(mut self, weights: &'a [f32]) -> Self {
+        self.sample_weight = Some(weights);
+        self
+    }
+    /// Start at this epoch (0-based); by default a model continues after the epochs it has done.
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = Some(epoch);
+        self
+    }
+    /// Adds a callback.
+    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+    /// Augments every training batch in place before the step:
+    /// `augment(batch_x, seed)`, with a seed derived from the model seed, epoch and batch.
+    pub fn augmentation(mut self, augment: &'a dyn Fn(&mut Tensor, u64)) -> Self {
+        self.augmentation = Some(augment);
+        self
+    }
+}
