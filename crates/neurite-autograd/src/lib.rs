@@ -26,4 +26,4 @@ pub use error::{AutogradError, Result};
 pub use gradcheck::{gradcheck, GradcheckOptions};
 pub use neurite_tensor::Tensor;
 pub use no_grad::{is_grad_enabled, no_grad, NoGradGuard};
-pub use var::{live_nodes, BackwardFn, Var};
+pub use var::{live_nodes, BackwardFn, BackwardWithOutputFn, Var};

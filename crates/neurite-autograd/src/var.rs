@@ -6,7 +6,7 @@ use neurite_tensor::Tensor;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
@@ -28,6 +28,12 @@ pub fn live_nodes() -> usize {
 /// one optional gradient per parent (in the order the parents were given;
 /// `None` for a parent that gets no gradient).
 pub type BackwardFn = Box<dyn FnOnce(&Tensor) -> Result<Vec<Option<Tensor>>> + Send>;
+
+/// The backward function of an op that reads its own output (sigmoid, tanh,
+/// exp, softmax, ...): called with the output's gradient and the output's
+/// value, returns one optional gradient per parent like [`BackwardFn`].
+/// See [`Var::from_op_with_output`].
+pub type BackwardWithOutputFn = Box<dyn FnOnce(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + Send>;
 
 pub(crate) struct GradFn {
     pub(crate) name: &'static str,
@@ -172,6 +178,65 @@ impl Var {
                 backward,
             }),
         )
+    }
+
+    /// Like [`Var::from_op`], for ops whose backward is cheaper from their
+    /// *output* (`sigmoid' = y (1 - y)`, `exp' = y`, softmax, ...): the
+    /// backward function receives the output value as its second argument,
+    /// read from the result node itself, so no copy of the output is kept.
+    /// (The closure holds only a weak reference to the result, so no
+    /// reference cycle is created.) Do not modify the result's value in place
+    /// between forward and backward.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// // y = e^x, with dy/dx = y.
+    /// let x = Var::parameter(ndarray::arr1(&[0.0f32, 1.0]).into_dyn());
+    /// let y = Var::from_op_with_output(
+    ///     x.value().mapv(f32::exp),
+    ///     "my_exp",
+    ///     &[&x],
+    ///     Box::new(|g, y| Ok(vec![Some(g * y)])),
+    /// );
+    /// neurite_autograd::ops::sum_all(&y)?.backward()?;
+    /// assert_eq!(x.grad().unwrap()[[1]], 1f32.exp());
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
+    pub fn from_op_with_output(
+        value: Tensor,
+        name: &'static str,
+        parents: &[&Var],
+        backward: BackwardWithOutputFn,
+    ) -> Var {
+        let requires_grad = is_grad_enabled() && parents.iter().any(|p| p.requires_grad());
+        if !requires_grad {
+            return Self::new_node(value, false, true, None);
+        }
+        let parents: Vec<Var> = parents.iter().map(|p| (*p).clone()).collect();
+        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+        let node = Arc::new_cyclic(|weak: &Weak<Node>| {
+            let weak = weak.clone();
+            let backward: BackwardFn = Box::new(move |g| {
+                let node = weak.upgrade().ok_or_else(|| {
+                    AutogradError::Backward(format!("op {name}: its output was freed before backward"))
+                })?;
+                let out = node.value.read();
+                backward(g, &out)
+            });
+            Node {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                value: RwLock::new(value),
+                grad: Mutex::new(None),
+                requires_grad: true,
+                is_leaf: false,
+                grad_fn: Mutex::new(Some(GradFn {
+                    name,
+                    parents,
+                    backward,
+                })),
+            }
+        });
+        Var { node }
     }
 
     /// Read access to the value. Do not hold it across a call to

@@ -2,9 +2,11 @@
 //! Gradients of broadcast operands are summed back to their shapes.
 
 use crate::error::Result;
+use crate::ops::util::{reduce_ref, reduce_to};
 use crate::var::Var;
-use neurite_tensor::broadcast::{broadcast_shape, sum_to_shape};
-use neurite_tensor::Tensor;
+use ndarray::{IxDyn, Zip};
+use neurite_tensor::broadcast::broadcast_shape;
+use neurite_tensor::{Tensor, TensorError};
 
 fn check(op: &'static str, a: &Var, b: &Var) -> Result<()> {
     broadcast_shape(op, &a.shape(), &b.shape())?;
@@ -27,7 +29,7 @@ pub fn add(a: &Var, b: &Var) -> Result<Var> {
         value,
         "add",
         &[a, b],
-        Box::new(move |g| Ok(vec![Some(sum_to_shape(g, &sa)?), Some(sum_to_shape(g, &sb)?)])),
+        Box::new(move |g| Ok(vec![Some(reduce_ref(g, &sa)?), Some(reduce_ref(g, &sb)?)])),
     ))
 }
 
@@ -40,7 +42,7 @@ pub fn sub(a: &Var, b: &Var) -> Result<Var> {
         value,
         "sub",
         &[a, b],
-        Box::new(move |g| Ok(vec![Some(sum_to_shape(g, &sa)?), Some(sum_to_shape(&-g, &sb)?)])),
+        Box::new(move |g| Ok(vec![Some(reduce_ref(g, &sa)?), Some(reduce_to(-g, &sb)?)])),
     ))
 }
 
@@ -55,12 +57,12 @@ pub fn mul(a: &Var, b: &Var) -> Result<Var> {
         &[a, b],
         Box::new(move |g| {
             let ga = if ac.requires_grad() {
-                Some(sum_to_shape(&(g * &*bc.value()), &ac.shape())?)
+                Some(reduce_to(g * &*bc.value(), &ac.shape())?)
             } else {
                 None
             };
             let gb = if bc.requires_grad() {
-                Some(sum_to_shape(&(g * &*ac.value()), &bc.shape())?)
+                Some(reduce_to(g * &*ac.value(), &bc.shape())?)
             } else {
                 None
             };
@@ -81,14 +83,14 @@ pub fn div(a: &Var, b: &Var) -> Result<Var> {
         Box::new(move |g| {
             let bv = bc.value();
             let ga = if ac.requires_grad() {
-                Some(sum_to_shape(&(g / &*bv), &ac.shape())?)
+                Some(reduce_to(g / &*bv, &ac.shape())?)
             } else {
                 None
             };
             let gb = if bc.requires_grad() {
                 // d(a/b)/db = -a / b^2
                 let t: Tensor = -(g * &*ac.value()) / &(&*bv * &*bv);
-                Some(sum_to_shape(&t, &bc.shape())?)
+                Some(reduce_to(t, &bc.shape())?)
             } else {
                 None
             };
@@ -143,6 +145,157 @@ pub fn pow_scalar(x: &Var, p: f32) -> Result<Var> {
         Box::new(move |g| {
             let d = xc.value().mapv(|v| p * v.powf(p - 1.0));
             Ok(vec![Some(g * &d)])
+        }),
+    ))
+}
+
+/// Both operands broadcast to their common shape, zipped element-wise through `f`.
+fn zip_broadcast(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+    let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    let (av, bv) = broadcast_pair(op, a, b, &shape)?;
+    Ok(Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)))
+}
+
+fn broadcast_pair<'a>(
+    op: &'static str,
+    a: &'a Tensor,
+    b: &'a Tensor,
+    shape: &[usize],
+) -> Result<(ndarray::ArrayViewD<'a, f32>, ndarray::ArrayViewD<'a, f32>)> {
+    let err = || TensorError::shape(op, a.shape(), b.shape(), "operands do not broadcast together");
+    Ok((
+        a.broadcast(IxDyn(shape)).ok_or_else(err)?,
+        b.broadcast(IxDyn(shape)).ok_or_else(err)?,
+    ))
+}
+
+/// Shared body of [`maximum`] and [`minimum`]: `a_wins(x, y)` says whether
+/// the element of `a` is the result.
+fn select_binary(a: &Var, b: &Var, op: &'static str, a_wins: fn(f32, f32) -> bool) -> Result<Var> {
+    let value = zip_broadcast(
+        op,
+        &a.value(),
+        &b.value(),
+        |x, y| if a_wins(x, y) { x } else { y },
+    )?;
+    let (ac, bc) = (a.clone(), b.clone());
+    Ok(Var::from_op(
+        value,
+        op,
+        &[a, b],
+        Box::new(move |g| {
+            let (av, bv) = (ac.value(), bc.value());
+            let (ab, bb) = broadcast_pair(op, &av, &bv, g.shape())?;
+            let ga = if ac.requires_grad() {
+                let full = Zip::from(g)
+                    .and(&ab)
+                    .and(&bb)
+                    .map_collect(|&g, &x, &y| if a_wins(x, y) { g } else { 0.0 });
+                Some(reduce_to(full, av.shape())?)
+            } else {
+                None
+            };
+            let gb = if bc.requires_grad() {
+                let full = Zip::from(g)
+                    .and(&ab)
+                    .and(&bb)
+                    .map_collect(|&g, &x, &y| if a_wins(x, y) { 0.0 } else { g });
+                Some(reduce_to(full, bv.shape())?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
+        }),
+    ))
+}
+
+/// Element-wise maximum with NumPy broadcasting.
+///
+/// The gradient flows to the larger operand; on a tie (`a == b`) all of it
+/// goes to the first operand `a` (as TensorFlow's `maximum`).
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let a = Var::parameter(ndarray::arr1(&[1.0f32, 5.0, 2.0]).into_dyn());
+/// let b = Var::parameter(ndarray::arr1(&[3.0f32, 4.0, 2.0]).into_dyn());
+/// let y = ops::maximum(&a, &b)?;
+/// assert_eq!(y.to_tensor(), ndarray::arr1(&[3.0f32, 5.0, 2.0]).into_dyn());
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(a.grad().unwrap(), ndarray::arr1(&[0.0f32, 1.0, 1.0]).into_dyn());
+/// assert_eq!(b.grad().unwrap(), ndarray::arr1(&[1.0f32, 0.0, 0.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn maximum(a: &Var, b: &Var) -> Result<Var> {
+    select_binary(a, b, "maximum", |x, y| x >= y)
+}
+
+/// Element-wise minimum with NumPy broadcasting.
+///
+/// The gradient flows to the smaller operand; on a tie all of it goes to
+/// the first operand `a`.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let a = Var::parameter(ndarray::arr1(&[1.0f32, 5.0]).into_dyn());
+/// let y = ops::minimum(&a, &Var::scalar(2.0))?; // broadcasts the scalar
+/// assert_eq!(y.to_tensor(), ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(a.grad().unwrap(), ndarray::arr1(&[1.0f32, 0.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn minimum(a: &Var, b: &Var) -> Result<Var> {
+    select_binary(a, b, "minimum", |x, y| x <= y)
+}
+
+/// `a ^ b` (element-wise) with NumPy broadcasting; both base and exponent
+/// may be differentiated.
+///
+/// `d/da = b a^(b-1)`; `d/db = a^b ln a` where `a > 0` and `0` elsewhere
+/// (as TensorFlow: the exponent gradient of a non-positive base is defined as 0).
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let a = Var::parameter(ndarray::arr1(&[2.0f32]).into_dyn());
+/// let b = Var::parameter(ndarray::arr1(&[3.0f32]).into_dyn());
+/// let y = ops::pow(&a, &b)?;
+/// assert_eq!(y.to_tensor()[[0]], 8.0);
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(a.grad().unwrap()[[0]], 12.0);
+/// assert!((b.grad().unwrap()[[0]] - 8.0 * 2f32.ln()).abs() < 1e-5);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn pow(a: &Var, b: &Var) -> Result<Var> {
+    let value = zip_broadcast("pow", &a.value(), &b.value(), f32::powf)?;
+    let (ac, bc) = (a.clone(), b.clone());
+    Ok(Var::from_op(
+        value,
+        "pow",
+        &[a, b],
+        Box::new(move |g| {
+            let (av, bv) = (ac.value(), bc.value());
+            let (ab, bb) = broadcast_pair("pow", &av, &bv, g.shape())?;
+            let ga = if ac.requires_grad() {
+                let full = Zip::from(g)
+                    .and(&ab)
+                    .and(&bb)
+                    .map_collect(|&g, &x, &p| g * p * x.powf(p - 1.0));
+                Some(reduce_to(full, av.shape())?)
+            } else {
+                None
+            };
+            let gb = if bc.requires_grad() {
+                let full = Zip::from(g).and(&ab).and(&bb).map_collect(|&g, &x, &p| {
+                    if x > 0.0 {
+                        g * x.powf(p) * x.ln()
+                    } else {
+                        0.0
+                    }
+                });
+                Some(reduce_to(full, bv.shape())?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
         }),
     ))
 }

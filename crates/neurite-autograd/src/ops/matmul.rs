@@ -6,16 +6,6 @@ use ndarray::{Ix2, Ix3};
 use neurite_tensor::gemm::{batched_matmul as bmm, matmul_t};
 use neurite_tensor::TensorError;
 
-fn as2(op: &'static str, v: &Var) -> Result<ndarray::Array2<f32>> {
-    let t = v.value();
-    Ok(t.view()
-        .into_dimensionality::<Ix2>()
-        .map_err(|_| {
-            TensorError::invalid(op, format!("expected a 2-d operand, found shape {:?}", t.shape()))
-        })?
-        .to_owned())
-}
-
 /// Matrix product of two 2-d `Var`s: `(m, k) · (k, n) -> (m, n)`.
 ///
 /// Backward: `dA = dC · Bᵀ`, `dB = Aᵀ · dC`, both as GEMMs with transposed views.
@@ -54,15 +44,24 @@ pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
                 .view()
                 .into_dimensionality::<Ix2>()
                 .map_err(|e| TensorError::invalid("matmul", e.to_string()))?;
+            // Borrow the operands in place (no copies): both are 2-d, checked in forward.
             let ga = if ac.requires_grad() {
-                let b2 = as2("matmul", &bc)?;
-                Some(matmul_t(g2, false, b2.view(), true)?.into_dyn())
+                let bv = bc.value();
+                let b2 = bv
+                    .view()
+                    .into_dimensionality::<Ix2>()
+                    .map_err(|e| TensorError::invalid("matmul", e.to_string()))?;
+                Some(matmul_t(g2, false, b2, true)?.into_dyn())
             } else {
                 None
             };
             let gb = if bc.requires_grad() {
-                let a2 = as2("matmul", &ac)?;
-                Some(matmul_t(a2.view(), true, g2, false)?.into_dyn())
+                let av = ac.value();
+                let a2 = av
+                    .view()
+                    .into_dimensionality::<Ix2>()
+                    .map_err(|e| TensorError::invalid("matmul", e.to_string()))?;
+                Some(matmul_t(a2, true, g2, false)?.into_dyn())
             } else {
                 None
             };
@@ -114,7 +113,7 @@ pub fn batched_matmul(a: &Var, b: &Var) -> Result<Var> {
                 let b3 = bv
                     .view()
                     .into_dimensionality::<Ix3>()
-                    .expect("checked in forward");
+                    .map_err(|e| TensorError::invalid("batched_matmul", e.to_string()))?;
                 Some(bmm(g3.view(), false, b3, true)?.into_dyn())
             } else {
                 None
@@ -124,7 +123,7 @@ pub fn batched_matmul(a: &Var, b: &Var) -> Result<Var> {
                 let a3 = av
                     .view()
                     .into_dimensionality::<Ix3>()
-                    .expect("checked in forward");
+                    .map_err(|e| TensorError::invalid("batched_matmul", e.to_string()))?;
                 Some(bmm(a3, true, g3.view(), false)?.into_dyn())
             } else {
                 None

@@ -1,0 +1,255 @@
+//! Every op against finite differences on random shapes (including
+//! broadcasting and size-1 axes), with inputs kept away from kinks and ties.
+
+use ndarray::IxDyn;
+use neurite_autograd::{gradcheck, ops, GradcheckOptions, Tensor, Var};
+use proptest::prelude::*;
+
+fn opts() -> GradcheckOptions {
+    GradcheckOptions::default()
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 12,
+        ..ProptestConfig::default()
+    }
+}
+
+/// A shape of rank 0..=max_rank with axes of length 1..=4.
+fn shape(max_rank: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=4, 0..=max_rank)
+}
+
+fn shape_min(min_rank: usize, max_rank: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=4, min_rank..=max_rank)
+}
+
+fn tensor_of(shape: Vec<usize>, lo: f32, hi: f32) -> impl Strategy<Value = Tensor> {
+    let n = shape.iter().product::<usize>();
+    prop::collection::vec(lo..hi, n).prop_map(move |v| Tensor::from_shape_vec(IxDyn(&shape), v).unwrap())
+}
+
+/// Values with magnitude in [0.1, 2] and a random sign: away from 0.
+fn tensor_away_from_zero(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
+    let n = shape.iter().product::<usize>();
+    (
+        prop::collection::vec(0.1f32..2.0, n),
+        prop::collection::vec(any::<bool>(), n),
+    )
+        .prop_map(move |(m, s)| {
+            let v = m
+                .iter()
+                .zip(&s)
+                .map(|(&m, &neg)| if neg { -m } else { m })
+                .collect();
+            Tensor::from_shape_vec(IxDyn(&shape), v).unwrap()
+        })
+}
+
+fn any_tensor(max_rank: usize) -> impl Strategy<Value = Tensor> {
+    shape(max_rank).prop_flat_map(|s| tensor_of(s, -2.0, 2.0))
+}
+
+/// Two shapes that broadcast together: `b` is `a` with some axes set to 1
+/// and possibly some leading axes dropped (or the reverse).
+fn broadcast_pair() -> impl Strategy<Value = (Tensor, Tensor)> {
+    (
+        shape(3),
+        prop::collection::vec(any::<bool>(), 3),
+        0usize..=3,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(full, ones, drop, swap)| {
+            let drop = drop.min(full.len());
+            let small: Vec<usize> = full
+                .iter()
+                .enumerate()
+                .skip(drop)
+                .map(|(i, &d)| if ones[i] { 1 } else { d })
+                .collect();
+            let (sa, sb) = if swap { (small, full) } else { (full, small) };
+            (tensor_of(sa, -2.0, 2.0), tensor_of(sb, -2.0, 2.0))
+        })
+}
+
+/// `(a, offset)`: `a` broadcasts to `offset`'s shape and `|offset| >= 0.1`,
+/// so `a` and `b = a + offset` differ everywhere by more than the step (no ties).
+fn separated_pair() -> impl Strategy<Value = (Tensor, Tensor)> {
+    broadcast_pair().prop_flat_map(|(a, b)| {
+        let out = neurite_tensor::broadcast::broadcast_shape("t", a.shape(), b.shape()).unwrap();
+        tensor_away_from_zero(out).prop_map(move |offset| (a.clone(), offset))
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn add_sub_mul_broadcast((a, b) in broadcast_pair()) {
+        gradcheck(|v| ops::add(&v[0], &v[1]), &[a.clone(), b.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::sub(&v[0], &v[1]), &[a.clone(), b.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::mul(&v[0], &v[1]), &[a, b], &opts()).unwrap();
+    }
+
+    #[test]
+    fn div_broadcast((a, _) in broadcast_pair(), b in shape(2).prop_flat_map(tensor_away_from_zero)) {
+        // b's shape may not broadcast with a: use a same-rank-compatible pair.
+        prop_assume!(neurite_tensor::broadcast::broadcast_shape("t", a.shape(), b.shape()).is_ok());
+        let b = b.mapv(|v| v.signum() * (v.abs() + 0.5));
+        gradcheck(|v| ops::div(&v[0], &v[1]), &[a, b], &opts()).unwrap();
+    }
+
+    #[test]
+    fn maximum_minimum_no_ties((a, offset) in separated_pair()) {
+        // a broadcasts to offset's shape; b = a + offset differs from a everywhere.
+        let b = &a + &offset;
+        gradcheck(|v| ops::maximum(&v[0], &v[1]), &[a.clone(), b.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::minimum(&v[0], &v[1]), &[a, b], &opts()).unwrap();
+    }
+
+    #[test]
+    fn pow_both_operands((a, b) in broadcast_pair()) {
+        let base = a.mapv(|v| v.abs() + 0.5);
+        let exponent = b.mapv(|v| v * 0.75);
+        gradcheck(|v| ops::pow(&v[0], &v[1]), &[base, exponent], &opts()).unwrap();
+    }
+
+    #[test]
+    fn scalar_ops(x in any_tensor(3), s in -2.0f32..2.0) {
+        gradcheck(|v| ops::mul_scalar(&v[0], s), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::add_scalar(&v[0], s), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::neg(&v[0]), &[x.clone()], &opts()).unwrap();
+        let pos = x.mapv(|v| v.abs() + 0.5);
+        gradcheck(|v| ops::pow_scalar(&v[0], s), &[pos], &opts()).unwrap();
+    }
+
+    #[test]
+    fn matmul_shapes(m in 1usize..5, k in 1usize..5, n in 1usize..5, seed in any::<u64>()) {
+        let mut rng = neurite_tensor::random::rng_from_seed(seed);
+        let a = neurite_tensor::random::uniform(&[m, k], -1.0, 1.0, &mut rng);
+        let b = neurite_tensor::random::uniform(&[k, n], -1.0, 1.0, &mut rng);
+        gradcheck(|v| ops::matmul(&v[0], &v[1]), &[a, b], &opts()).unwrap();
+        let a3 = neurite_tensor::random::uniform(&[2, m, k], -1.0, 1.0, &mut rng);
+        let b3 = neurite_tensor::random::uniform(&[2, k, n], -1.0, 1.0, &mut rng);
+        gradcheck(|v| ops::batched_matmul(&v[0], &v[1]), &[a3, b3], &opts()).unwrap();
+    }
+
+    #[test]
+    fn reductions(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0)), axis_pick in 0usize..3, keep in any::<bool>()) {
+        let axis = axis_pick % x.ndim();
+        gradcheck(|v| ops::sum_all(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::mean_all(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::sum_axis(&v[0], axis, keep), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::mean_axis(&v[0], axis, keep), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::variance_axis(&v[0], axis, keep), &[x.clone()], &opts()).unwrap();
+        let axes: Vec<usize> = (0..x.ndim()).filter(|&a| a != axis || x.ndim() == 1).collect();
+        gradcheck(|v| ops::sum_axes(&v[0], &axes, keep), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::mean_axes(&v[0], &axes, keep), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn max_min_axis_distinct(s in shape_min(1, 3), axis_pick in 0usize..3, keep in any::<bool>(), seed in any::<u64>()) {
+        // Distinct values spaced 0.1 apart, shuffled: no ties within eps.
+        use rand::seq::SliceRandom;
+        let n: usize = s.iter().product();
+        let mut vals: Vec<f32> = (0..n).map(|i| i as f32 * 0.1 - 1.0).collect();
+        vals.shuffle(&mut neurite_tensor::random::rng_from_seed(seed));
+        let x = Tensor::from_shape_vec(IxDyn(&s), vals).unwrap();
+        let axis = axis_pick % x.ndim();
+        gradcheck(|v| ops::max_axis(&v[0], axis, keep), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::min_axis(&v[0], axis, keep), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn smooth_activations(x in any_tensor(3)) {
+        gradcheck(|v| ops::sigmoid(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::tanh(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::gelu(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::softplus(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::swish(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::exp(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::square(&v[0]), &[x.clone()], &opts()).unwrap();
+        let pos = x.mapv(|v| v.abs() + 0.5);
+        gradcheck(|v| ops::ln(&v[0]), &[pos.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::sqrt(&v[0]), &[pos], &opts()).unwrap();
+    }
+
+    #[test]
+    fn kinked_activations(x in shape(3).prop_flat_map(tensor_away_from_zero), alpha in 0.05f32..1.5) {
+        gradcheck(|v| ops::relu(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::abs(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::leaky_relu(&v[0], alpha), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::elu(&v[0], alpha), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::elu(&v[0], -alpha), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::selu(&v[0]), &[x.clone()], &opts()).unwrap();
+        // Bounds placed between the magnitudes 0.05 and 0.1 never hit an input.
+        gradcheck(|v| ops::clip(&v[0], -0.05, 0.07), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::clip(&v[0], -3.0, 3.0), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn reshape_like(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0)), axis_pick in 0usize..4) {
+        let n = x.len();
+        gradcheck(|v| ops::reshape(&v[0], &[n]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::flatten(&v[0]), &[x.clone()], &opts()).unwrap();
+        let axis = axis_pick % (x.ndim() + 1);
+        gradcheck(|v| ops::squeeze(&ops::expand_dims(&v[0], axis)?, axis), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::expand_dims(&v[0], axis), &[x.clone()], &opts()).unwrap();
+        let mut perm: Vec<usize> = (0..x.ndim()).collect();
+        perm.rotate_left(axis_pick % x.ndim());
+        gradcheck(|v| ops::permute(&v[0], &perm), &[x.clone()], &opts()).unwrap();
+        if x.ndim() == 2 {
+            gradcheck(|v| ops::transpose(&v[0]), &[x.clone()], &opts()).unwrap();
+        }
+        let mut bshape = vec![2];
+        bshape.extend_from_slice(x.shape());
+        gradcheck(|v| ops::broadcast_to(&v[0], &bshape), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn slicing_joining(s in shape_min(1, 3), axis_pick in 0usize..3, seed in any::<u64>()) {
+        let mut rng = neurite_tensor::random::rng_from_seed(seed);
+        let axis = axis_pick % s.len();
+        let x = neurite_tensor::random::uniform(&s, -1.0, 1.0, &mut rng);
+        let len = s[axis];
+        gradcheck(|v| ops::slice_axis(&v[0], axis, len / 2, len), &[x.clone()], &opts()).unwrap();
+        let mut s2 = s.clone();
+        s2[axis] = 3;
+        let y = neurite_tensor::random::uniform(&s2, -1.0, 1.0, &mut rng);
+        gradcheck(|v| ops::concat(&[&v[0], &v[1]], axis), &[x.clone(), y], &opts()).unwrap();
+        let z = neurite_tensor::random::uniform(&s, -1.0, 1.0, &mut rng);
+        gradcheck(|v| ops::stack(&[&v[0], &v[1]], axis), &[x.clone(), z], &opts()).unwrap();
+        let idx: Vec<usize> = (0..5).map(|i| (i * 7 + seed as usize) % len).collect();
+        gradcheck(|v| ops::index_select(&v[0], axis, &idx), &[x], &opts()).unwrap();
+    }
+}
+
+#[test]
+fn size_one_axes_and_scalars_broadcast() {
+    let a = Tensor::from_shape_vec(IxDyn(&[1, 3, 1]), vec![0.5, -1.0, 2.0]).unwrap();
+    let b =
+        Tensor::from_shape_vec(IxDyn(&[2, 1, 4]), (0..8).map(|i| i as f32 * 0.3 - 1.0).collect()).unwrap();
+    let s = ndarray::arr0(1.5f32).into_dyn();
+    for f in [ops::add, ops::sub, ops::mul] {
+        gradcheck(|v| f(&v[0], &v[1]), &[a.clone(), b.clone()], &opts()).unwrap();
+        gradcheck(|v| f(&v[0], &v[1]), &[s.clone(), b.clone()], &opts()).unwrap();
+    }
+    gradcheck(|v| ops::div(&v[0], &v[1]), &[b.clone(), s.clone()], &opts()).unwrap();
+}
+
+#[test]
+fn gradcheck_catches_a_wrong_gradient() {
+    // A deliberately wrong backward (2x instead of 3x) must be rejected.
+    let wrong = |v: &[Var]| {
+        let x = &v[0];
+        Ok(Var::from_op(
+            x.value().mapv(|t| 3.0 * t),
+            "wrong",
+            &[x],
+            Box::new(|g| Ok(vec![Some(g * 2.0)])),
+        ))
+    };
+    let x = ndarray::arr1(&[1.0f32, 2.0]).into_dyn();
+    assert!(gradcheck(wrong, &[x], &opts()).is_err());
+}
