@@ -69,33 +69,3 @@ pub trait StreamingMetric: Send {
     /// Forgets everything seen, as if newly built (with the same options).
     fn reset(&mut self);
 }
-
-#[cfg(test)]
-pub(crate) mod test_util {
-    //! Helpers for testing that batch-wise results equal whole-set results.
-
-    use ndarray::{ArrayD, Axis, Slice};
-
-    use super::StreamingMetric;
-
-    /// Feeds `y_true`/`y_pred` to `metric` split along axis 0 at `cuts`
-    /// (sorted, each `<= n`), returning `try_result`.
-    pub(crate) fn run_split<M: StreamingMetric>(
-        metric: &mut M,
-        y_true: &ArrayD<f32>,
-        y_pred: &ArrayD<f32>,
-        cuts: &[usize],
-    ) -> Result<f64, crate::MetricError> {
-        metric.reset();
-        let n = y_true.len_of(Axis(0));
-        let mut bounds = vec![0];
-        bounds.extend(cuts.iter().map(|&c| c.min(n)));
-        bounds.push(n);
-        bounds.sort_unstable();
-        for w in bounds.windows(2) {
-            let s = Slice::from(w[0]..w[1]);
-            metric.update(y_true.slice_axis(Axis(0), s), y_pred.slice_axis(Axis(0), s))?;
-        }
-        metric.try_result()
-    }
-}
