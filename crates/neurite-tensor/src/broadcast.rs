@@ -78,7 +78,6 @@ pub fn sum_to_shape(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
             out = out.sum_axis(Axis(axis)).insert_axis(Axis(axis));
         }
     }
-    Ok(out
-        .into_shape_with_order(IxDyn(shape))
-        .map_err(|e| TensorError::invalid("sum_to_shape", e.to_string()))?)
+    out.into_shape_with_order(IxDyn(shape))
+        .map_err(|e| TensorError::invalid("sum_to_shape", e.to_string()))
 }

@@ -19,12 +19,19 @@
 extern crate blas_src;
 
 pub mod broadcast;
+pub mod compare;
 pub mod conv;
+pub mod elementwise;
 pub mod error;
 pub mod gemm;
 pub mod im2col;
 pub mod padding;
 pub mod pool;
+pub mod random;
+pub mod reduce;
+pub mod softmax;
+pub mod threads;
+pub mod unary;
 
 pub use conv::*;
 pub use error::{Result, TensorError};

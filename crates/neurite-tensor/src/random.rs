@@ -1,0 +1,84 @@
+//! Seeded random fills, on [`ChaCha8Rng`] for reproducibility.
+//!
+//! The same seed gives the same numbers on every platform (ChaCha is portable
+//! and the tensors are filled in row-major order, one draw per element except
+//! for the re-draws of [`truncated_normal`]).
+//!
+//! ```
+//! use neurite_tensor::random::{normal, rng_from_seed};
+//! let a = normal(&[2, 3], 0.0, 1.0, &mut rng_from_seed(42));
+//! let b = normal(&[2, 3], 0.0, 1.0, &mut rng_from_seed(42));
+//! assert_eq!(a, b);
+//! ```
+
+use crate::Tensor;
+use rand::{Rng, SeedableRng};
+pub use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal, Uniform};
+
+/// A ChaCha8 generator seeded from a `u64` (via `SeedableRng::seed_from_u64`).
+///
+/// ```
+/// use rand::Rng;
+/// let mut r = neurite_tensor::random::rng_from_seed(7);
+/// let x: f32 = r.random();
+/// assert_eq!(x, neurite_tensor::random::rng_from_seed(7).random::<f32>());
+/// ```
+pub fn rng_from_seed(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Uniform values in `[low, high)`.
+///
+/// For finite `low < high` this samples `rand`'s `Uniform` (never returns
+/// `high`); otherwise it is `low + (high - low) * u` with `u` in `[0, 1)`, as
+/// TensorFlow computes it: `low == high` fills with `low`, `low > high` gives
+/// values in `(high, low]`. Never panics.
+///
+/// ```
+/// use neurite_tensor::random::{rng_from_seed, uniform};
+/// let x = uniform(&[100], -0.5, 0.5, &mut rng_from_seed(1));
+/// assert!(x.iter().all(|&v| (-0.5..0.5).contains(&v)));
+/// ```
+pub fn uniform(shape: &[usize], low: f32, high: f32, rng: &mut impl Rng) -> Tensor {
+    match Uniform::new(low, high) {
+        Ok(dist) if low.is_finite() && high.is_finite() => {
+            Tensor::from_shape_simple_fn(shape, || dist.sample(rng))
+        }
+        _ => Tensor::from_shape_simple_fn(shape, || low + (high - low) * rng.random::<f32>()),
+    }
+}
+
+/// Normal (Gaussian) values with the given `mean` and standard deviation `std`
+/// (`mean + std * z`, `z` standard normal by the ziggurat method of `rand_distr`).
+///
+/// ```
+/// use neurite_tensor::random::{normal, rng_from_seed};
+/// let x = normal(&[4, 4], 1.0, 0.0, &mut rng_from_seed(3));
+/// assert!(x.iter().all(|&v| v == 1.0));
+/// ```
+pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Tensor {
+    Tensor::from_shape_simple_fn(shape, || {
+        let z: f32 = StandardNormal.sample(rng);
+        mean + std * z
+    })
+}
+
+/// Truncated normal with Keras' semantics: a draw more than two standard
+/// deviations from the mean is discarded and re-drawn, so every value lies in
+/// `[mean - 2|std|, mean + 2|std|]`. (The resulting standard deviation is about
+/// `0.88 * std`; Keras' `TruncatedNormal` initializer has the same property.)
+///
+/// ```
+/// use neurite_tensor::random::{rng_from_seed, truncated_normal};
+/// let x = truncated_normal(&[1000], 0.0, 0.05, &mut rng_from_seed(9));
+/// assert!(x.iter().all(|&v| v.abs() <= 0.1));
+/// ```
+pub fn truncated_normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Tensor {
+    Tensor::from_shape_simple_fn(shape, || loop {
+        let z: f32 = StandardNormal.sample(rng);
+        if z.abs() <= 2.0 {
+            return mean + std * z;
+        }
+    })
+}

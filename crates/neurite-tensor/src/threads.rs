@@ -1,0 +1,107 @@
+//! Number of threads used by the GEMM backend.
+//!
+//! What can be controlled depends on the backend compiled in
+//! ([`crate::gemm::backend`]):
+//!
+//! - **`openblas`** (feature `openblas`): [`set_num_threads`] calls OpenBLAS'
+//!   `openblas_set_num_threads`, effective for the next `sgemm`; [`num_threads`]
+//!   asks `openblas_get_num_threads`. OpenBLAS' own start-up default comes from
+//!   `OPENBLAS_NUM_THREADS` (else the number of cores).
+//! - **`matrixmultiply`** (pure Rust, the fallback): its thread count is read
+//!   **once**, from the environment variable `MATMUL_NUM_THREADS`, at the first
+//!   GEMM of the process, clamped to 1..=4; unset means "number of physical
+//!   cores". It cannot be changed afterwards, so [`set_num_threads`] only
+//!   records the request (returned by [`requested_threads`]) and [`num_threads`]
+//!   reports what matrixmultiply uses (as far as it can be known: the variable,
+//!   else the number of available cores, clamped like matrixmultiply does). Set
+//!   `MATMUL_NUM_THREADS` before the program starts to choose.
+//!
+//! **rayon**: the element-wise, softmax (and im2col/pooling) kernels run on
+//! rayon's global pool, sized by `RAYON_NUM_THREADS` (else the number of
+//! cores) when first used; this module does not resize it. GEMM threads and
+//! rayon threads never run at the same time in neurite's kernels (a GEMM call
+//! is not issued from inside a rayon task), so they do not compete for cores;
+//! see `docs/benchmarks.md` for the measurement.
+//!
+//! ```
+//! use neurite_tensor::threads::{num_threads, set_num_threads};
+//! set_num_threads(1);
+//! assert!(num_threads() >= 1);
+//! ```
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static REQUESTED: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(feature = "openblas")]
+mod ffi {
+    use std::os::raw::c_int;
+    extern "C" {
+        pub fn openblas_set_num_threads(num_threads: c_int);
+        pub fn openblas_get_num_threads() -> c_int;
+    }
+}
+
+/// Asks the GEMM backend to use `n` threads (`0` is taken as 1).
+///
+/// Effective immediately with OpenBLAS; with matrixmultiply only recorded (see
+/// the [module documentation](self) for why and for `MATMUL_NUM_THREADS`).
+///
+/// ```
+/// neurite_tensor::threads::set_num_threads(2);
+/// assert_eq!(neurite_tensor::threads::requested_threads(), Some(2));
+/// ```
+pub fn set_num_threads(n: usize) {
+    let n = n.max(1);
+    REQUESTED.store(n, Ordering::Relaxed);
+    #[cfg(feature = "openblas")]
+    {
+        let n = std::os::raw::c_int::try_from(n).unwrap_or(std::os::raw::c_int::MAX);
+        // SAFETY: plain C call into OpenBLAS with a positive thread count; OpenBLAS
+        // serialises the change of its thread pool internally.
+        unsafe { ffi::openblas_set_num_threads(n) };
+    }
+}
+
+/// The last value given to [`set_num_threads`] (at least 1), or `None` if it was never called.
+///
+/// ```
+/// neurite_tensor::threads::set_num_threads(0);
+/// assert_eq!(neurite_tensor::threads::requested_threads(), Some(1));
+/// ```
+pub fn requested_threads() -> Option<usize> {
+    match REQUESTED.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// Number of threads the GEMM backend uses (see the [module documentation](self)).
+///
+/// ```
+/// let n = neurite_tensor::threads::num_threads();
+/// assert!(n >= 1);
+/// ```
+pub fn num_threads() -> usize {
+    #[cfg(feature = "openblas")]
+    {
+        // SAFETY: plain C call into OpenBLAS, no arguments.
+        let n = unsafe { ffi::openblas_get_num_threads() };
+        usize::try_from(n).unwrap_or(1).max(1)
+    }
+    #[cfg(not(feature = "openblas"))]
+    {
+        matrixmultiply_threads()
+    }
+}
+
+/// Thread count matrixmultiply derives from `MATMUL_NUM_THREADS` (else the cores), clamped to 1..=4.
+#[cfg(not(feature = "openblas"))]
+fn matrixmultiply_threads() -> usize {
+    let from_env = std::env::var("MATMUL_NUM_THREADS")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().unwrap_or(1));
+    let n = from_env.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    n.clamp(1, 4)
+}
