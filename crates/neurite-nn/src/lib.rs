@@ -3,11 +3,38 @@
 //! Keras' layer set on top of `neurite-autograd`: the [`Layer`] trait and
 //! its built-in layers, activations, losses, initializers and regularizers,
 //! with Keras' names, defaults and semantics.
+//!
+//! ```
+//! use neurite_autograd::Var;
+//! use neurite_nn::layers::Dense;
+//! use neurite_nn::losses::{Loss, Reduction};
+//! use neurite_nn::{Activation, ForwardContext, Layer};
+//! let mut layer = Dense::new(1).activation(Activation::Sigmoid);
+//! layer.build(&[2], &mut neurite_tensor::random::rng_from_seed(0))?;
+//! let x = Var::from_array(ndarray::arr2(&[[0.5f32, -1.0], [1.0, 2.0]]));
+//! let y = Var::from_array(ndarray::arr2(&[[1.0f32], [0.0]]));
+//! let pred = layer.forward(&x, &mut ForwardContext::training(0))?;
+//! let loss = Loss::binary_crossentropy().compute(&y, &pred, None, Reduction::Mean)?;
+//! loss.backward()?;
+//! assert!(layer.parameters()[0].var.grad().is_some());
+//! # Ok::<(), neurite_nn::NnError>(())
+//! ```
 
+pub mod activation;
 pub mod context;
 pub mod error;
+pub mod initializers;
 pub mod layer;
+pub mod layers;
+pub mod losses;
+pub mod registry;
+pub mod regularizers;
 
+pub use activation::Activation;
 pub use context::ForwardContext;
 pub use error::{NnError, Result};
+pub use initializers::Initializer;
 pub use layer::{Layer, Parameter};
+pub use losses::{Loss, Reduction};
+pub use registry::layer_from_config;
+pub use regularizers::Regularizer;

@@ -1,0 +1,517 @@
+//! `Conv2D`: 2-d convolution on NHWC batches with `(kh, kw, in, out)` kernels.
+
+use super::ops_shim as ops;
+use super::{common_layer_methods, config_error, default_true, padding_serde, regularize, shape_error};
+use crate::activation::Activation;
+use crate::context::ForwardContext;
+use crate::error::{NnError, Result};
+use crate::initializers::Initializer;
+use crate::layer::{Layer, Parameter};
+use crate::regularizers::Regularizer;
+use neurite_autograd::Var;
+use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+fn ones2() -> (usize, usize) {
+    (1, 1)
+}
+
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+
+/// Configuration of a [`Conv2D`] layer (Keras' `Conv2D.get_config()` keys).
+///
+/// ```
+/// let c: neurite_nn::layers::Conv2DConfig = serde_json::from_value(serde_json::json!(
+///     {"name": "c", "filters": 8, "kernel_size": [3, 3], "padding": "same"})).unwrap();
+/// assert_eq!(c.strides, (1, 1));
+/// assert_eq!(c.padding, neurite_tensor::Padding::Same);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conv2DConfig {
+    /// Layer name (parameter prefix).
+    pub name: String,
+    /// Number of output channels.
+    pub filters: usize,
+    /// `(height, width)` of the kernel.
+    pub kernel_size: (usize, usize),
+    /// `(vertical, horizontal)` strides (default `(1, 1)`).
+    #[serde(default = "ones2")]
+    pub strides: (usize, usize),
+    /// `"valid"` (default) or `"same"`.
+    #[serde(default, with = "padding_serde")]
+    pub padding: Padding,
+    /// `(vertical, horizontal)` dilation rates (default `(1, 1)`).
+    #[serde(default = "ones2")]
+    pub dilation_rate: (usize, usize),
+    /// Activation applied to the output.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether a bias per filter is added.
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Initializer of the kernel (default glorot_uniform).
+    #[serde(default)]
+    pub kernel_initializer: Initializer,
+    /// Initializer of the bias (default zeros).
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+    /// Penalty on the kernel.
+    #[serde(default)]
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the bias.
+    #[serde(default)]
+    pub bias_regularizer: Option<Regularizer>,
+    /// Penalty on the layer's output.
+    #[serde(default)]
+    pub activity_regularizer: Option<Regularizer>,
+    /// Whether the weights are trained.
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+    /// Declared input shape `[h, w, c]`, for a model's first layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+}
+
+/// Keras' `Conv2D` (channels_last): inputs `(batch, h, w, c)`, kernel
+/// `(kh, kw, c, filters)`, output `(batch, oh, ow, filters)` with
+/// TensorFlow's `valid`/`same` padding arithmetic.
+///
+/// ```
+/// use neurite_autograd::Var;
+/// use neurite_nn::layers::Conv2D;
+/// use neurite_nn::{Activation, ForwardContext, Layer};
+/// use neurite_tensor::Padding;
+/// let mut c = Conv2D::new(4, (3, 3)).strides((2, 2)).padding(Padding::Same).activation(Activation::Relu);
+/// c.build(&[7, 7, 2], &mut neurite_tensor::random::rng_from_seed(0))?;
+/// assert_eq!(c.output_shape(&[7, 7, 2])?, vec![4, 4, 4]);
+/// let y = c.forward(&Var::from_array(ndarray::Array4::<f32>::ones((1, 7, 7, 2))), &mut ForwardContext::inference())?;
+/// assert_eq!(y.shape(), vec![1, 4, 4, 4]);
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Conv2D {
+    cfg: Conv2DConfig,
+    kernel: Option<Var>,
+    bias: Option<Var>,
+}
+
+impl Conv2D {
+    /// A convolution with `filters` output channels and a `kernel_size`
+    /// window, with Keras' defaults (stride 1, valid padding, no dilation,
+    /// linear activation, bias, glorot_uniform kernel).
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Conv2D::new(32, (3, 3)).config_struct().filters, 32);
+    /// ```
+    pub fn new(filters: usize, kernel_size: (usize, usize)) -> Self {
+        Conv2D {
+            cfg: Conv2DConfig {
+                name: "conv2d".into(),
+                filters,
+                kernel_size,
+                strides: (1, 1),
+                padding: Padding::Valid,
+                dilation_rate: (1, 1),
+                activation: Activation::Linear,
+                use_bias: true,
+                kernel_initializer: Initializer::GlorotUniform,
+                bias_initializer: Initializer::Zeros,
+                kernel_regularizer: None,
+                bias_regularizer: None,
+                activity_regularizer: None,
+                trainable: true,
+                input_shape: None,
+            },
+            kernel: None,
+            bias: None,
+        }
+    }
+
+    /// The layer from its configuration (unbuilt).
+    ///
+    /// ```
+    /// use neurite_nn::layers::Conv2D;
+    /// let c = Conv2D::new(2, (3, 3));
+    /// assert_eq!(Conv2D::from_config(c.config_struct().clone()).config_struct(), c.config_struct());
+    /// ```
+    pub fn from_config(cfg: Conv2DConfig) -> Self {
+        Conv2D {
+            cfg,
+            kernel: None,
+            bias: None,
+        }
+    }
+
+    /// The typed configuration.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Conv2D::new(3, (5, 5)).config_struct().kernel_size, (5, 5));
+    /// ```
+    pub fn config_struct(&self) -> &Conv2DConfig {
+        &self.cfg
+    }
+
+    /// Sets the layer name (builder form of [`Layer::set_name`]).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::Conv2D::new(1, (1, 1)).with_name("c1").name(), "c1");
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.name = name.into();
+        self
+    }
+
+    /// Sets the strides.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Conv2D::new(1, (3, 3)).strides((2, 1)).config_struct().strides, (2, 1));
+    /// ```
+    pub fn strides(mut self, strides: (usize, usize)) -> Self {
+        self.cfg.strides = strides;
+        self
+    }
+
+    /// Sets the padding.
+    ///
+    /// ```
+    /// use neurite_tensor::Padding;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).padding(Padding::Same);
+    /// assert_eq!(c.config_struct().padding, Padding::Same);
+    /// ```
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.cfg.padding = padding;
+        self
+    }
+
+    /// Sets the dilation rates.
+    ///
+    /// ```
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).dilation_rate((2, 2));
+    /// assert_eq!(c.config_struct().dilation_rate, (2, 2));
+    /// ```
+    pub fn dilation_rate(mut self, rate: (usize, usize)) -> Self {
+        self.cfg.dilation_rate = rate;
+        self
+    }
+
+    /// Sets the activation.
+    ///
+    /// ```
+    /// use neurite_nn::Activation;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).activation(Activation::Relu);
+    /// assert_eq!(c.config_struct().activation, Activation::Relu);
+    /// ```
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.cfg.activation = activation;
+        self
+    }
+
+    /// Whether to add a bias.
+    ///
+    /// ```
+    /// assert!(!neurite_nn::layers::Conv2D::new(1, (3, 3)).use_bias(false).config_struct().use_bias);
+    /// ```
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.cfg.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the kernel initializer.
+    ///
+    /// ```
+    /// use neurite_nn::initializers::Initializer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).kernel_initializer(Initializer::HeUniform);
+    /// assert_eq!(c.config_struct().kernel_initializer, Initializer::HeUniform);
+    /// ```
+    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
+        self.cfg.kernel_initializer = init;
+        self
+    }
+
+    /// Sets the bias initializer.
+    ///
+    /// ```
+    /// use neurite_nn::initializers::Initializer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).bias_initializer(Initializer::Ones);
+    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
+    /// ```
+    pub fn bias_initializer(mut self, init: Initializer) -> Self {
+        self.cfg.bias_initializer = init;
+        self
+    }
+
+    /// Sets the kernel regularizer.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).kernel_regularizer(Regularizer::l2(0.1));
+    /// assert_eq!(c.config_struct().kernel_regularizer, Some(Regularizer::l2(0.1)));
+    /// ```
+    pub fn kernel_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.kernel_regularizer = Some(reg);
+        self
+    }
+
+    /// Sets the bias regularizer.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).bias_regularizer(Regularizer::l2(0.1));
+    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
+    /// ```
+    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.bias_regularizer = Some(reg);
+        self
+    }
+
+    /// Sets the activity (output) regularizer.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).activity_regularizer(Regularizer::l1(0.1));
+    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
+    /// ```
+    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.activity_regularizer = Some(reg);
+        self
+    }
+
+    /// Declares the input shape `[h, w, c]` (without the batch axis).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).input_shape([28, 28, 1]);
+    /// assert_eq!(c.declared_input_shape(), Some(vec![28, 28, 1]));
+    /// ```
+    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
+        self.cfg.input_shape = Some(shape.as_ref().to_vec());
+        self
+    }
+
+    /// Installs `kernel` `(kh, kw, in, filters)` and `bias` `(filters,)` as
+    /// the layer's variables (shared, not copied: gradients flow into the
+    /// given `Var`s), marking the layer built. `bias` must be given iff `use_bias`.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Conv2D;
+    /// let mut c = Conv2D::new(2, (1, 1)).use_bias(false);
+    /// c.set_weights(Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 3, 2)).into_dyn()), None)?;
+    /// assert!(c.set_weights(Var::parameter(ndarray::Array4::<f32>::ones((3, 3, 3, 2)).into_dyn()), None).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
+        let ks = kernel.shape();
+        let (kh, kw) = self.cfg.kernel_size;
+        if ks.len() != 4 || ks[0] != kh || ks[1] != kw || ks[3] != self.cfg.filters || ks[2] == 0 {
+            return Err(shape_error(
+                &self.cfg.name,
+                format!("a kernel of shape ({kh}, {kw}, in, {})", self.cfg.filters),
+                &ks,
+            ));
+        }
+        let out = self.cfg.filters;
+        match (&bias, self.cfg.use_bias) {
+            (Some(b), true) if b.shape() == [out] => {}
+            (None, false) => {}
+            (b, use_bias) => {
+                return Err(config_error(
+                    &self.cfg.name,
+                    format!(
+                        "use_bias is {use_bias} but the bias given has shape {:?} (expected {})",
+                        b.as_ref().map(|b| b.shape()),
+                        if use_bias {
+                            format!("[{out}]")
+                        } else {
+                            "none".to_string()
+                        }
+                    ),
+                ))
+            }
+        }
+        self.kernel = Some(kernel);
+        self.bias = bias;
+        Ok(())
+    }
+
+    /// The kernel `(kh, kw, in, filters)`, once built.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut c = neurite_nn::layers::Conv2D::new(4, (3, 2));
+    /// c.build(&[5, 5, 3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// assert_eq!(c.kernel().unwrap().shape(), vec![3, 2, 3, 4]);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn kernel(&self) -> Option<&Var> {
+        self.kernel.as_ref()
+    }
+
+    /// The bias `(filters,)`, once built.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut c = neurite_nn::layers::Conv2D::new(4, (3, 3));
+    /// c.build(&[5, 5, 3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// assert_eq!(c.bias().unwrap().shape(), vec![4]);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn bias(&self) -> Option<&Var> {
+        self.bias.as_ref()
+    }
+
+    fn params(&self) -> Conv2dParams {
+        Conv2dParams {
+            strides: self.cfg.strides,
+            padding: self.cfg.padding,
+            dilation: self.cfg.dilation_rate,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let c = &self.cfg;
+        let name = &c.name;
+        if c.filters == 0 {
+            return Err(config_error(name, "filters must be at least 1, got 0"));
+        }
+        for (what, (a, b)) in [
+            ("kernel_size", c.kernel_size),
+            ("strides", c.strides),
+            ("dilation_rate", c.dilation_rate),
+        ] {
+            if a == 0 || b == 0 {
+                return Err(config_error(
+                    name,
+                    format!("{what} must be at least 1 on both axes, got ({a}, {b})"),
+                ));
+            }
+        }
+        if c.strides != (1, 1) && c.dilation_rate != (1, 1) {
+            return Err(config_error(
+                name,
+                format!(
+                    "strides {:?} > 1 together with dilation_rate {:?} > 1 are not supported (as Keras)",
+                    c.strides, c.dilation_rate
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Output shape for an `[h, w, c]` input, checking `c` against the kernel when built.
+    fn out_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let name = &self.cfg.name;
+        let expected =
+            |c: String| format!("(height, width, {c}) with the dilated kernel fitting for valid padding");
+        if input_shape.len() != 3 {
+            return Err(shape_error(name, "(height, width, channels)", input_shape));
+        }
+        let channels = match &self.kernel {
+            Some(k) => {
+                let kc = k.shape()[2];
+                if kc != input_shape[2] {
+                    return Err(shape_error(name, format!("(height, width, {kc})"), input_shape));
+                }
+                kc
+            }
+            None => input_shape[2],
+        };
+        let (kh, kw) = self.cfg.kernel_size;
+        let s = conv2d_output_shape(
+            &[1, input_shape[0], input_shape[1], input_shape[2]],
+            &[kh, kw, channels, self.cfg.filters],
+            &self.params(),
+        )
+        .map_err(|_| shape_error(name, expected(channels.to_string()), input_shape))?;
+        Ok(s[1..].to_vec())
+    }
+}
+
+impl Layer for Conv2D {
+    common_layer_methods!("Conv2D");
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        self.validate()?;
+        let name = &self.cfg.name;
+        if input_shape.len() != 3 || input_shape[2] == 0 {
+            return Err(shape_error(name, "(height, width, channels)", input_shape));
+        }
+        let (kh, kw) = self.cfg.kernel_size;
+        let shape = [kh, kw, input_shape[2], self.cfg.filters];
+        self.kernel = Some(Var::parameter(
+            self.cfg.kernel_initializer.initialize(&shape, rng)?,
+        ));
+        self.bias = if self.cfg.use_bias {
+            Some(Var::parameter(
+                self.cfg.bias_initializer.initialize(&[self.cfg.filters], rng)?,
+            ))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    fn is_built(&self) -> bool {
+        self.kernel.is_some()
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.validate()?;
+        self.out_shape(input_shape)
+    }
+
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        let name = &self.cfg.name;
+        let kernel = self
+            .kernel
+            .as_ref()
+            .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
+        let shape = x.shape();
+        if shape.len() != 4 {
+            return Err(shape_error(
+                name,
+                format!("(batch, height, width, {})", kernel.shape()[2]),
+                &shape,
+            ));
+        }
+        self.out_shape(&shape[1..]).map_err(|e| match e {
+            NnError::Shape { layer, expected, .. } => NnError::Shape {
+                layer,
+                expected: format!("(batch, {})", expected.trim_start_matches('(')),
+                found: shape.clone(),
+            },
+            other => other,
+        })?;
+        let y = ops::conv2d(x, kernel, self.bias.as_ref(), &self.params())?;
+        let y = self.cfg.activation.apply(&y)?;
+        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
+        if let Some(b) = &self.bias {
+            regularize(ctx, self.cfg.bias_regularizer, b)?;
+        }
+        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        Ok(y)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        let mut out = Vec::new();
+        if let Some(k) = &self.kernel {
+            out.push(Parameter {
+                name: format!("{}.kernel", self.cfg.name),
+                var: k.clone(),
+                trainable: self.cfg.trainable,
+            });
+        }
+        if let Some(b) = &self.bias {
+            out.push(Parameter {
+                name: format!("{}.bias", self.cfg.name),
+                var: b.clone(),
+                trainable: self.cfg.trainable,
+            });
+        }
+        out
+    }
+}

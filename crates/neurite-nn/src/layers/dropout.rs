@@ -1,0 +1,165 @@
+//! `Dropout`: zeroes a random fraction of the inputs while training.
+
+use super::ops_shim as ops;
+use super::{common_layer_methods, config_error, default_true, shape_error};
+use crate::context::ForwardContext;
+use crate::error::Result;
+use crate::layer::{Layer, Parameter};
+use neurite_autograd::Var;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Configuration of a [`Dropout`] layer.
+///
+/// ```
+/// let c: neurite_nn::layers::DropoutConfig =
+///     serde_json::from_value(serde_json::json!({"name": "d", "rate": 0.5})).unwrap();
+/// assert_eq!(c.rate, 0.5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DropoutConfig {
+    /// Layer name.
+    pub name: String,
+    /// Fraction of the inputs to drop, in `[0, 1)`.
+    pub rate: f32,
+    /// Kept for API symmetry (no weights).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+    /// Declared input shape, for a model's first layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+}
+
+/// Keras' `Dropout`: in training passes each input is zeroed with
+/// probability `rate` and the others are scaled by `1 / (1 - rate)`
+/// (inverted dropout, so the expected value is unchanged); in inference
+/// passes it is the identity. The mask comes from the pass's random stream
+/// ([`ForwardContext::rng`]), so one seed gives the same masks.
+///
+/// ```
+/// use neurite_autograd::Var;
+/// use neurite_nn::layers::Dropout;
+/// use neurite_nn::{ForwardContext, Layer};
+/// let d = Dropout::new(0.5);
+/// let x = Var::from_array(ndarray::Array2::<f32>::ones((4, 8)));
+/// let y = d.forward(&x, &mut ForwardContext::inference())?;
+/// assert_eq!(y.to_tensor(), x.to_tensor());
+/// let t = d.forward(&x, &mut ForwardContext::training(1))?;
+/// assert!(t.to_tensor().iter().all(|&v| v == 0.0 || v == 2.0));
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    cfg: DropoutConfig,
+}
+
+impl Dropout {
+    /// A dropout layer dropping a fraction `rate` of its inputs (checked to be in `[0, 1)` when built/used).
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Dropout::new(0.25).rate(), 0.25);
+    /// ```
+    pub fn new(rate: f32) -> Self {
+        Dropout {
+            cfg: DropoutConfig {
+                name: "dropout".into(),
+                rate,
+                trainable: true,
+                input_shape: None,
+            },
+        }
+    }
+
+    /// The layer from its configuration.
+    ///
+    /// ```
+    /// use neurite_nn::layers::Dropout;
+    /// let d = Dropout::new(0.1);
+    /// assert_eq!(Dropout::from_config(d.config_struct().clone()).rate(), 0.1);
+    /// ```
+    pub fn from_config(cfg: DropoutConfig) -> Self {
+        Dropout { cfg }
+    }
+
+    /// The typed configuration.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Dropout::new(0.1).config_struct().name, "dropout");
+    /// ```
+    pub fn config_struct(&self) -> &DropoutConfig {
+        &self.cfg
+    }
+
+    /// The drop rate.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::Dropout::new(0.3).rate(), 0.3);
+    /// ```
+    pub fn rate(&self) -> f32 {
+        self.cfg.rate
+    }
+
+    /// Sets the layer name (builder form of [`Layer::set_name`]).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::Dropout::new(0.1).with_name("drop").name(), "drop");
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.name = name.into();
+        self
+    }
+
+    /// Declares the input shape (without the batch axis).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::Dropout::new(0.1).input_shape([3]).declared_input_shape(), Some(vec![3]));
+    /// ```
+    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
+        self.cfg.input_shape = Some(shape.as_ref().to_vec());
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let r = self.cfg.rate;
+        if !(0.0..1.0).contains(&r) {
+            return Err(config_error(
+                &self.cfg.name,
+                format!("rate must be in [0, 1), got {r}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Layer for Dropout {
+    common_layer_methods!("Dropout");
+
+    fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+        self.validate()
+    }
+
+    fn is_built(&self) -> bool {
+        true
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        Ok(input_shape.to_vec())
+    }
+
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        self.validate()?;
+        if x.ndim() == 0 {
+            return Err(shape_error(&self.cfg.name, "(batch, ...)", &x.shape()));
+        }
+        if !ctx.is_training() || self.cfg.rate == 0.0 {
+            return Ok(x.clone());
+        }
+        Ok(ops::dropout(x, self.cfg.rate, ctx.rng())?)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        Vec::new()
+    }
+}

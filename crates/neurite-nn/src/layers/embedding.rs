@@ -1,0 +1,286 @@
+//! `Embedding`: integer indices to dense vectors, Keras semantics.
+
+use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::context::ForwardContext;
+use crate::error::Result;
+use crate::initializers::Initializer;
+use crate::layer::{Layer, Parameter};
+use crate::regularizers::Regularizer;
+use ndarray::{Array2, Ix2};
+use neurite_autograd::Var;
+use neurite_tensor::Tensor;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+fn uniform_005() -> Initializer {
+    Initializer::RandomUniform {
+        minval: -0.05,
+        maxval: 0.05,
+    }
+}
+
+/// Configuration of an [`Embedding`] layer (Keras' `get_config()` keys).
+///
+/// ```
+/// let c: neurite_nn::layers::EmbeddingConfig =
+///     serde_json::from_value(serde_json::json!({"name": "e", "input_dim": 100, "output_dim": 8})).unwrap();
+/// assert_eq!((c.input_dim, c.output_dim, c.mask_zero), (100, 8, false));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingConfig {
+    /// Layer name (parameter prefix).
+    pub name: String,
+    /// Size of the vocabulary: indices are in `[0, input_dim)`.
+    pub input_dim: usize,
+    /// Length of each embedding vector.
+    pub output_dim: usize,
+    /// Initializer of the `(input_dim, output_dim)` table (default uniform in `[-0.05, 0.05)`).
+    #[serde(default = "uniform_005")]
+    pub embeddings_initializer: Initializer,
+    /// Penalty on the table.
+    #[serde(default)]
+    pub embeddings_regularizer: Option<Regularizer>,
+    /// Keras' masking of index 0; only `false` is supported (masks are not propagated).
+    #[serde(default)]
+    pub mask_zero: bool,
+    /// Whether the table is trained.
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+    /// Declared input shape (without the batch axis), e.g. `[sequence_length]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+}
+
+/// Turns integer indices into dense vectors, as Keras' `Embedding`:
+/// `(batch, d1, ...)` indices (whole numbers stored as `f32`) give
+/// `(batch, d1, ..., output_dim)` rows of the table `<name>.embeddings`
+/// `(input_dim, output_dim)`. An index that is not a whole number in
+/// `[0, input_dim)` is an error naming the layer, the value and `input_dim`.
+/// The backward pass scatter-adds into the table; indices get no gradient.
+///
+/// ```
+/// use neurite_autograd::Var;
+/// use neurite_nn::layers::Embedding;
+/// use neurite_nn::{ForwardContext, Layer};
+/// let mut e = Embedding::new(10, 4);
+/// e.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+/// let y = e.forward(&Var::from_array(ndarray::arr2(&[[1.0f32, 9.0, 1.0]])), &mut ForwardContext::inference())?;
+/// assert_eq!(y.shape(), vec![1, 3, 4]);
+/// assert!(e.forward(&Var::from_array(ndarray::arr2(&[[10.0f32]])), &mut ForwardContext::inference()).is_err());
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    cfg: EmbeddingConfig,
+    embeddings: Option<Var>,
+}
+
+impl Embedding {
+    /// An embedding of `input_dim` indices into vectors of `output_dim`, with Keras' defaults.
+    ///
+    /// ```
+    /// let e = neurite_nn::layers::Embedding::new(1000, 64);
+    /// assert_eq!((e.config_struct().input_dim, e.config_struct().output_dim), (1000, 64));
+    /// ```
+    pub fn new(input_dim: usize, output_dim: usize) -> Self {
+        Self::from_config(EmbeddingConfig {
+            name: "embedding".into(),
+            input_dim,
+            output_dim,
+            embeddings_initializer: uniform_005(),
+            embeddings_regularizer: None,
+            mask_zero: false,
+            trainable: true,
+            input_shape: None,
+        })
+    }
+
+    /// The layer from its configuration (unbuilt; checked when built).
+    ///
+    /// ```
+    /// use neurite_nn::layers::Embedding;
+    /// use neurite_nn::Layer;
+    /// let a = Embedding::new(5, 2);
+    /// assert_eq!(Embedding::from_config(a.config_struct().clone()).config(), a.config());
+    /// ```
+    pub fn from_config(cfg: EmbeddingConfig) -> Self {
+        Embedding {
+            cfg,
+            embeddings: None,
+        }
+    }
+
+    /// The typed configuration.
+    ///
+    /// ```
+    /// assert!(!neurite_nn::layers::Embedding::new(5, 2).config_struct().mask_zero);
+    /// ```
+    pub fn config_struct(&self) -> &EmbeddingConfig {
+        &self.cfg
+    }
+
+    /// Sets the layer name (builder form of [`Layer::set_name`]).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::Embedding::new(5, 2).with_name("words").name(), "words");
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.name = name.into();
+        self
+    }
+
+    /// Sets the table initializer.
+    ///
+    /// ```
+    /// use neurite_nn::initializers::Initializer;
+    /// let e = neurite_nn::layers::Embedding::new(5, 2).embeddings_initializer(Initializer::Ones);
+    /// assert_eq!(e.config_struct().embeddings_initializer, Initializer::Ones);
+    /// ```
+    pub fn embeddings_initializer(mut self, init: Initializer) -> Self {
+        self.cfg.embeddings_initializer = init;
+        self
+    }
+
+    /// Sets the penalty on the table.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let e = neurite_nn::layers::Embedding::new(5, 2).embeddings_regularizer(Regularizer::l2(0.1));
+    /// assert_eq!(e.config_struct().embeddings_regularizer, Some(Regularizer::l2(0.1)));
+    /// ```
+    pub fn embeddings_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.embeddings_regularizer = Some(reg);
+        self
+    }
+
+    /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let e = neurite_nn::layers::Embedding::new(5, 2).input_shape([20]);
+    /// assert_eq!(e.declared_input_shape(), Some(vec![20]));
+    /// ```
+    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
+        self.cfg.input_shape = Some(shape.as_ref().to_vec());
+        self
+    }
+
+    /// The indices of `x` as `usize`, or an error naming the first bad value.
+    fn indices(&self, x: &Tensor) -> Result<Vec<usize>> {
+        let n = self.cfg.input_dim;
+        x.iter()
+            .enumerate()
+            .map(|(pos, &v)| {
+                if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && (v as usize) < n {
+                    Ok(v as usize)
+                } else {
+                    Err(config_error(
+                        &self.cfg.name,
+                        format!(
+                            "input value {v} (flat position {pos}) is not an integer index in [0, input_dim={n})"
+                        ),
+                    ))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Layer for Embedding {
+    common_layer_methods!("Embedding");
+
+    fn build(&mut self, _input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        let cfg = &self.cfg;
+        if cfg.input_dim == 0 || cfg.output_dim == 0 {
+            return Err(config_error(
+                &cfg.name,
+                format!(
+                    "input_dim and output_dim must be at least 1, got {} and {}",
+                    cfg.input_dim, cfg.output_dim
+                ),
+            ));
+        }
+        if cfg.mask_zero {
+            return Err(config_error(
+                &cfg.name,
+                "mask_zero=true is not supported (masks are not propagated)",
+            ));
+        }
+        let table = cfg
+            .embeddings_initializer
+            .initialize(&[cfg.input_dim, cfg.output_dim], rng)?;
+        self.embeddings = Some(Var::parameter(table));
+        Ok(())
+    }
+
+    fn is_built(&self) -> bool {
+        self.embeddings.is_some()
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let mut out = input_shape.to_vec();
+        out.push(self.cfg.output_dim);
+        Ok(out)
+    }
+
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        let Some(table) = &self.embeddings else {
+            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
+        };
+        let shape = x.shape();
+        if shape.is_empty() {
+            return Err(shape_error(
+                &self.cfg.name,
+                "(batch, ...) integer indices",
+                &shape,
+            ));
+        }
+        regularize(ctx, self.cfg.embeddings_regularizer, table)?;
+        let idx = self.indices(&x.value())?;
+        let d = self.cfg.output_dim;
+        let mut out = Array2::<f32>::zeros((idx.len(), d));
+        {
+            let t = table.value();
+            let t = t.view().into_dimensionality::<Ix2>().expect("table is 2-d");
+            for (mut row, &i) in out.rows_mut().into_iter().zip(&idx) {
+                row.assign(&t.row(i));
+            }
+        }
+        let mut out_shape = shape;
+        out_shape.push(d);
+        let value = out
+            .into_shape_with_order(out_shape)
+            .expect("same size")
+            .into_dyn();
+        let input_dim = self.cfg.input_dim;
+        Ok(Var::from_op(
+            value,
+            "embedding",
+            &[x, table],
+            Box::new(move |grad: &Tensor| {
+                let g = grad.as_standard_layout();
+                let g = g
+                    .to_shape((idx.len(), d))
+                    .expect("gradient has the output's shape");
+                let mut dt = Array2::<f32>::zeros((input_dim, d));
+                for (row, &i) in g.rows().into_iter().zip(&idx) {
+                    let mut target = dt.row_mut(i);
+                    target += &row;
+                }
+                Ok(vec![None, Some(dt.into_dyn())])
+            }),
+        ))
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        self.embeddings
+            .iter()
+            .map(|v| Parameter {
+                name: format!("{}.embeddings", self.cfg.name),
+                var: v.clone(),
+                trainable: self.cfg.trainable,
+            })
+            .collect()
+    }
+}

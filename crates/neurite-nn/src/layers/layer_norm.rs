@@ -1,0 +1,472 @@
+//! `LayerNormalization`, Keras semantics, with a fused hand-written backward.
+//!
+//! Each sample is normalized over the chosen axes (default the last):
+//! `y = gamma * (x - mean) / sqrt(var + epsilon) + beta`, with the mean and
+//! (biased) variance taken over those axes; `gamma`, `beta` have the shape of
+//! those axes. Training and inference compute the same thing.
+
+use super::norm_common::{expected_shape, resolve_axis, AxisMove};
+use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::context::ForwardContext;
+use crate::error::Result;
+use crate::initializers::Initializer;
+use crate::layer::{Layer, Parameter};
+use crate::regularizers::Regularizer;
+use ndarray::{Array1, Array2};
+use neurite_autograd::Var;
+use neurite_tensor::Tensor;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+fn last_axis() -> Vec<isize> {
+    vec![-1]
+}
+fn epsilon() -> f32 {
+    1e-3
+}
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+fn ones() -> Initializer {
+    Initializer::Ones
+}
+
+/// Keras writes `axis` as an int or a list of ints.
+mod axis_serde {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        One(isize),
+        Many(Vec<isize>),
+    }
+
+    pub fn serialize<S: Serializer>(axes: &[isize], s: S) -> std::result::Result<S::Ok, S::Error> {
+        match axes {
+            [one] => Repr::One(*one).serialize(s),
+            many => Repr::Many(many.to_vec()).serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<isize>, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::One(a) => vec![a],
+            Repr::Many(v) => v,
+        })
+    }
+}
+
+/// Configuration of a [`LayerNormalization`] layer (Keras' `get_config()` keys).
+///
+/// ```
+/// let c: neurite_nn::layers::LayerNormalizationConfig =
+///     serde_json::from_value(serde_json::json!({"name": "ln", "axis": [1, 2]})).unwrap();
+/// assert_eq!(c.axis, vec![1, 2]);
+/// assert_eq!(c.epsilon, 1e-3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerNormalizationConfig {
+    /// Layer name (parameter prefix).
+    pub name: String,
+    /// The normalized axes, counted with the batch axis; negative from the end (default `[-1]`).
+    #[serde(default = "last_axis", with = "axis_serde")]
+    pub axis: Vec<isize>,
+    /// Added to the variance before the square root (default 1e-3).
+    #[serde(default = "epsilon")]
+    pub epsilon: f32,
+    /// Whether to add the offset `beta`.
+    #[serde(default = "default_true")]
+    pub center: bool,
+    /// Whether to multiply by `gamma`.
+    #[serde(default = "default_true")]
+    pub scale: bool,
+    /// Initializer of `beta` (default zeros).
+    #[serde(default = "zeros")]
+    pub beta_initializer: Initializer,
+    /// Initializer of `gamma` (default ones).
+    #[serde(default = "ones")]
+    pub gamma_initializer: Initializer,
+    /// Penalty on `beta`.
+    #[serde(default)]
+    pub beta_regularizer: Option<Regularizer>,
+    /// Penalty on `gamma`.
+    #[serde(default)]
+    pub gamma_regularizer: Option<Regularizer>,
+    /// Whether `gamma`/`beta` are trained.
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+    /// Declared input shape (without the batch axis), for a model's first layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+}
+
+/// Layer normalization, as Keras' `LayerNormalization`.
+///
+/// Variables `<name>.gamma` and `<name>.beta`, shaped like the normalized axes.
+///
+/// ```
+/// use neurite_autograd::Var;
+/// use neurite_nn::layers::LayerNormalization;
+/// use neurite_nn::{ForwardContext, Layer};
+/// let mut ln = LayerNormalization::new();
+/// ln.build(&[4], &mut neurite_tensor::random::rng_from_seed(0))?;
+/// let y = ln.forward(&Var::from_array(ndarray::arr2(&[[1.0f32, 2.0, 3.0, 4.0]])), &mut ForwardContext::inference())?;
+/// let mean: f32 = y.value().iter().sum::<f32>() / 4.0;
+/// assert!(mean.abs() < 1e-6);
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LayerNormalization {
+    cfg: LayerNormalizationConfig,
+    gamma: Option<Var>,
+    beta: Option<Var>,
+    /// Rank of the inputs with the batch axis, the resolved sorted axes and their sizes (empty before build).
+    rank: usize,
+    axes: Vec<usize>,
+    sizes: Vec<usize>,
+}
+
+impl Default for LayerNormalization {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LayerNormalization {
+    /// A layer with Keras' defaults (axis -1, epsilon 1e-3, center and scale).
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().config_struct().axis, vec![-1]);
+    /// ```
+    pub fn new() -> Self {
+        Self::from_config(LayerNormalizationConfig {
+            name: "layer_normalization".into(),
+            axis: vec![-1],
+            epsilon: 1e-3,
+            center: true,
+            scale: true,
+            beta_initializer: Initializer::Zeros,
+            gamma_initializer: Initializer::Ones,
+            beta_regularizer: None,
+            gamma_regularizer: None,
+            trainable: true,
+            input_shape: None,
+        })
+    }
+
+    /// The layer from its configuration (unbuilt; checked when built).
+    ///
+    /// ```
+    /// use neurite_nn::layers::LayerNormalization;
+    /// use neurite_nn::Layer;
+    /// let a = LayerNormalization::new().epsilon(1e-5);
+    /// assert_eq!(LayerNormalization::from_config(a.config_struct().clone()).config(), a.config());
+    /// ```
+    pub fn from_config(cfg: LayerNormalizationConfig) -> Self {
+        LayerNormalization {
+            cfg,
+            gamma: None,
+            beta: None,
+            rank: 0,
+            axes: Vec::new(),
+            sizes: Vec::new(),
+        }
+    }
+
+    /// The typed configuration.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().config_struct().epsilon, 1e-3);
+    /// ```
+    pub fn config_struct(&self) -> &LayerNormalizationConfig {
+        &self.cfg
+    }
+
+    /// Sets the layer name (builder form of [`Layer::set_name`]).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().with_name("ln").name(), "ln");
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.name = name.into();
+        self
+    }
+
+    /// The normalized axes (counted with the batch axis, negative from the end).
+    ///
+    /// ```
+    /// let ln = neurite_nn::layers::LayerNormalization::new().axis([-2, -1]);
+    /// assert_eq!(ln.config_struct().axis, vec![-2, -1]);
+    /// ```
+    pub fn axis<A: AsRef<[isize]>>(mut self, axes: A) -> Self {
+        self.cfg.axis = axes.as_ref().to_vec();
+        self
+    }
+
+    /// Added to the variance before the square root (positive).
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().epsilon(1e-6).config_struct().epsilon, 1e-6);
+    /// ```
+    pub fn epsilon(mut self, epsilon: f32) -> Self {
+        self.cfg.epsilon = epsilon;
+        self
+    }
+
+    /// Whether to add `beta`.
+    ///
+    /// ```
+    /// assert!(!neurite_nn::layers::LayerNormalization::new().center(false).config_struct().center);
+    /// ```
+    pub fn center(mut self, center: bool) -> Self {
+        self.cfg.center = center;
+        self
+    }
+
+    /// Whether to multiply by `gamma`.
+    ///
+    /// ```
+    /// assert!(!neurite_nn::layers::LayerNormalization::new().scale(false).config_struct().scale);
+    /// ```
+    pub fn scale(mut self, scale: bool) -> Self {
+        self.cfg.scale = scale;
+        self
+    }
+
+    /// Sets the penalty on `gamma`.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let ln = neurite_nn::layers::LayerNormalization::new().gamma_regularizer(Regularizer::l2(0.1));
+    /// assert_eq!(ln.config_struct().gamma_regularizer, Some(Regularizer::l2(0.1)));
+    /// ```
+    pub fn gamma_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.gamma_regularizer = Some(reg);
+        self
+    }
+
+    /// Sets the penalty on `beta`.
+    ///
+    /// ```
+    /// use neurite_nn::regularizers::Regularizer;
+    /// let ln = neurite_nn::layers::LayerNormalization::new().beta_regularizer(Regularizer::l1(0.1));
+    /// assert_eq!(ln.config_struct().beta_regularizer, Some(Regularizer::l1(0.1)));
+    /// ```
+    pub fn beta_regularizer(mut self, reg: Regularizer) -> Self {
+        self.cfg.beta_regularizer = Some(reg);
+        self
+    }
+
+    /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let ln = neurite_nn::layers::LayerNormalization::new().input_shape([10, 16]);
+    /// assert_eq!(ln.declared_input_shape(), Some(vec![10, 16]));
+    /// ```
+    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
+        self.cfg.input_shape = Some(shape.as_ref().to_vec());
+        self
+    }
+
+    fn expected(&self) -> String {
+        let fixed: Vec<(usize, usize)> = self
+            .axes
+            .iter()
+            .copied()
+            .zip(self.sizes.iter().copied())
+            .collect();
+        expected_shape(self.rank, &fixed)
+    }
+
+    fn vector(var: &Option<Var>, d: usize, default: f32) -> Array1<f32> {
+        match var {
+            Some(v) => Array1::from_iter(v.value().iter().copied()),
+            None => Array1::from_elem(d, default),
+        }
+    }
+}
+
+impl Layer for LayerNormalization {
+    common_layer_methods!("LayerNormalization");
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        let cfg = &self.cfg;
+        if !(cfg.epsilon.is_finite() && cfg.epsilon > 0.0) {
+            return Err(config_error(
+                &cfg.name,
+                format!("epsilon must be positive, got {}", cfg.epsilon),
+            ));
+        }
+        let rank = input_shape.len() + 1;
+        let mut axes = Vec::new();
+        for &a in &cfg.axis {
+            let r = resolve_axis(a, rank).ok_or_else(|| {
+                config_error(
+                    &cfg.name,
+                    format!("axis {a} is not a feature axis of inputs of shape (batch, {input_shape:?})"),
+                )
+            })?;
+            if axes.contains(&r) {
+                return Err(config_error(
+                    &cfg.name,
+                    format!("axis {a} is given twice in {:?}", cfg.axis),
+                ));
+            }
+            axes.push(r);
+        }
+        if axes.is_empty() {
+            return Err(config_error(&cfg.name, "axis must name at least one axis"));
+        }
+        axes.sort_unstable();
+        let sizes: Vec<usize> = axes.iter().map(|&a| input_shape[a - 1]).collect();
+        self.gamma = if cfg.scale {
+            Some(Var::parameter(cfg.gamma_initializer.initialize(&sizes, rng)?))
+        } else {
+            None
+        };
+        self.beta = if cfg.center {
+            Some(Var::parameter(cfg.beta_initializer.initialize(&sizes, rng)?))
+        } else {
+            None
+        };
+        self.rank = rank;
+        self.axes = axes;
+        self.sizes = sizes;
+        Ok(())
+    }
+
+    fn is_built(&self) -> bool {
+        self.rank > 0
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if self.is_built()
+            && (input_shape.len() + 1 != self.rank
+                || self
+                    .axes
+                    .iter()
+                    .zip(&self.sizes)
+                    .any(|(&a, &s)| input_shape[a - 1] != s))
+        {
+            let mut found = vec![0];
+            found.extend_from_slice(input_shape);
+            return Err(shape_error(&self.cfg.name, self.expected(), &found));
+        }
+        Ok(input_shape.to_vec())
+    }
+
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        if !self.is_built() {
+            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
+        }
+        let shape = x.shape();
+        if shape.len() != self.rank || self.axes.iter().zip(&self.sizes).any(|(&a, &s)| shape[a] != s) {
+            return Err(shape_error(&self.cfg.name, self.expected(), &shape));
+        }
+        if let Some(g) = &self.gamma {
+            regularize(ctx, self.cfg.gamma_regularizer, g)?;
+        }
+        if let Some(b) = &self.beta {
+            regularize(ctx, self.cfg.beta_regularizer, b)?;
+        }
+        let d: usize = self.sizes.iter().product();
+        let mv = AxisMove::new(&shape, &self.axes);
+        let mut xhat = mv.to_rows(&x.value(), d);
+        let n = xhat.nrows();
+        let gamma = Self::vector(&self.gamma, d, 1.0);
+        let beta = Self::vector(&self.beta, d, 0.0);
+        let eps = self.cfg.epsilon;
+        let mut inv_std = Array1::<f32>::zeros(n);
+        let mut y = Array2::<f32>::zeros((n, d));
+        for ((mut xr, mut yr), is) in xhat
+            .rows_mut()
+            .into_iter()
+            .zip(y.rows_mut())
+            .zip(inv_std.iter_mut())
+        {
+            let mean = xr.sum() / d as f32;
+            let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+            let s = 1.0 / (var + eps).sqrt();
+            *is = s;
+            for j in 0..d {
+                let h = (xr[j] - mean) * s;
+                xr[j] = h;
+                yr[j] = gamma[j] * h + beta[j];
+            }
+        }
+        let value = mv.from_rows(y);
+
+        let mut parents = vec![x];
+        if let Some(g) = &self.gamma {
+            parents.push(g);
+        }
+        if let Some(b) = &self.beta {
+            parents.push(b);
+        }
+        let (has_gamma, has_beta) = (self.gamma.is_some(), self.beta.is_some());
+        let param_shape = self.sizes.clone();
+        let need_dx = x.requires_grad();
+        Ok(Var::from_op(
+            value,
+            "layer_normalization",
+            &parents,
+            Box::new(move |grad: &Tensor| {
+                let dy = mv.to_rows(grad, d);
+                let mut dbeta = Array1::<f32>::zeros(d);
+                let mut dgamma = Array1::<f32>::zeros(d);
+                let mut dx = if need_dx {
+                    Some(Array2::<f32>::zeros((n, d)))
+                } else {
+                    None
+                };
+                let inv_d = 1.0 / d as f32;
+                for (i, (dr, hr)) in dy.rows().into_iter().zip(xhat.rows()).enumerate() {
+                    let mut sum_g = 0.0f32;
+                    let mut sum_gh = 0.0f32;
+                    for j in 0..d {
+                        dbeta[j] += dr[j];
+                        dgamma[j] += dr[j] * hr[j];
+                        let g = dr[j] * gamma[j];
+                        sum_g += g;
+                        sum_gh += g * hr[j];
+                    }
+                    if let Some(dx) = dx.as_mut() {
+                        // dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
+                        let s = inv_std[i];
+                        let mut out = dx.row_mut(i);
+                        for j in 0..d {
+                            out[j] = s * (dr[j] * gamma[j] - inv_d * sum_g - hr[j] * inv_d * sum_gh);
+                        }
+                    }
+                }
+                let mut grads = vec![dx.map(|dx| mv.from_rows(dx))];
+                let to_param =
+                    |v: Array1<f32>| v.into_shape_with_order(param_shape.clone()).map(|a| a.into_dyn());
+                if has_gamma {
+                    grads.push(Some(to_param(dgamma).expect("d elements")));
+                }
+                if has_beta {
+                    grads.push(Some(to_param(dbeta).expect("d elements")));
+                }
+                Ok(grads)
+            }),
+        ))
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        let mut out = Vec::new();
+        for (suffix, var) in [("gamma", &self.gamma), ("beta", &self.beta)] {
+            if let Some(var) = var {
+                out.push(Parameter {
+                    name: format!("{}.{suffix}", self.cfg.name),
+                    var: var.clone(),
+                    trainable: self.cfg.trainable,
+                });
+            }
+        }
+        out
+    }
+}

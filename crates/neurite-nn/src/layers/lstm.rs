@@ -1,0 +1,277 @@
+//! `LSTM`: long short-term memory (Hochreiter & Schmidhuber 1997), Keras semantics.
+//!
+//! With `Z = x_t W + h_{t-1} U + b` split in Keras' gate order `[i, f, c, o]`:
+//!
+//! ```text
+//! i = σ(Z_i)   f = σ(Z_f)   g = act(Z_c)   o = σ(Z_o)
+//! c_t = f * c_{t-1} + i * g
+//! h_t = o * act(c_t)
+//! ```
+//!
+//! (σ is `recurrent_activation`, sigmoid by default; `act` is `activation`,
+//! tanh by default.) The whole sequence is one graph node with a hand-written
+//! backward through time; see [`super::recurrent`] for the layout.
+
+use super::recurrent::{
+    add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
+    recurrent_layer_common, rows_mut, to_time_major, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+};
+use crate::error::Result;
+use ndarray::{s, Array2, Ix2};
+use neurite_autograd::Var;
+use neurite_tensor::Tensor;
+
+/// Long short-term memory layer, as Keras' `LSTM`.
+///
+/// Input `(batch, timesteps, features)`; output `(batch, units)`, or
+/// `(batch, timesteps, units)` with [`LSTM::return_sequences`]. Weights:
+/// `<name>.kernel` `(features, 4 units)`, `<name>.recurrent_kernel`
+/// `(units, 4 units)`, `<name>.bias` `(4 units)`, columns in Keras' gate
+/// order `[i, f, c, o]`; glorot-uniform kernel, orthogonal recurrent kernel,
+/// zero bias with the forget-gate block set to 1 (`unit_forget_bias`).
+/// Initial states are zero; dropout, `return_state` and `stateful` are not supported.
+///
+/// ```
+/// use neurite_nn::{layers::LSTM, ForwardContext, Layer};
+/// let mut lstm = LSTM::new(8).return_sequences(true);
+/// lstm.build(&[5, 3], &mut neurite_tensor::random::rng_from_seed(0))?;
+/// let x = neurite_autograd::Var::constant(ndarray::Array3::<f32>::ones((2, 5, 3)).into_dyn());
+/// let y = lstm.forward(&x, &mut ForwardContext::inference())?;
+/// assert_eq!(y.shape(), vec![2, 5, 8]);
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+#[allow(clippy::upper_case_acronyms)]
+#[derive(Debug, Clone)]
+pub struct LSTM {
+    base: RnnBase,
+}
+
+recurrent_layer_common!(LSTM, RnnKind::Lstm);
+
+impl LSTM {
+    /// Whether the forget-gate bias starts at 1 instead of 0 (Keras' `unit_forget_bias`, default true).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut l = neurite_nn::layers::LSTM::new(2).unit_forget_bias(false);
+    /// l.build(&[3, 1], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();
+    /// assert!(l.parameters()[2].var.value().iter().all(|&b| b == 0.0));
+    /// ```
+    pub fn unit_forget_bias(mut self, yes: bool) -> Self {
+        self.base.cfg.unit_forget_bias = Some(yes);
+        self
+    }
+}
+
+/// The LSTM recurrence over a whole sequence as one differentiable op
+/// (what the [`LSTM`] layer runs): `x (batch, timesteps, features)`,
+/// `kernel (features, 4 units)`, `recurrent_kernel (units, 4 units)` in gate order `[i, f, c, o]`,
+/// optional `bias (4 units)`. The graph gets a single node whose backward
+/// runs through time by hand. Shape mismatches are [`crate::NnError::Shape`] errors.
+///
+/// ```
+/// use neurite_autograd::Var;
+/// use neurite_nn::layers::{fused_lstm, RecurrentOptions};
+/// let x = Var::from_array(ndarray::Array3::<f32>::ones((2, 5, 3)));
+/// let kernel = Var::parameter(ndarray::Array2::<f32>::from_elem((3, 4 * 2), 0.1).into_dyn());
+/// let recurrent = Var::parameter(ndarray::Array2::<f32>::from_elem((2, 4 * 2), 0.1).into_dyn());
+/// let bias = Some(&Var::parameter(ndarray::Array1::<f32>::zeros(8).into_dyn()));
+/// let opts = RecurrentOptions { return_sequences: true, ..Default::default() };
+/// let y = fused_lstm(&x, &kernel, &recurrent, bias, &opts)?;
+/// assert_eq!(y.shape(), vec![2, 5, 2]);
+/// neurite_autograd::ops::sum_all(&y)?.backward()?;
+/// assert_eq!(kernel.grad().unwrap().shape(), &[3, 4 * 2]);
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+pub fn fused_lstm(
+    x: &Var,
+    kernel: &Var,
+    recurrent_kernel: &Var,
+    bias: Option<&Var>,
+    options: &RecurrentOptions,
+) -> Result<Var> {
+    check_operands("fused_lstm", RnnKind::Lstm, x, kernel, recurrent_kernel, bias)?;
+    let opts = SeqOptions::from_options("fused_lstm", options)?;
+    lstm_op(x, kernel, recurrent_kernel, bias, opts)
+}
+
+/// The fused LSTM over a whole sequence: one graph node with parents
+/// `[x, kernel, recurrent_kernel, (bias)]`.
+fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
+    let w = kernel
+        .value()
+        .view()
+        .into_dimensionality::<Ix2>()
+        .expect("kernel is 2-d")
+        .to_owned();
+    let u_mat = recurrent
+        .value()
+        .view()
+        .into_dimensionality::<Ix2>()
+        .expect("recurrent kernel is 2-d")
+        .to_owned();
+    let units = u_mat.nrows();
+    let g = 4 * units;
+    let (x_tm, b, t) = {
+        let xv = x.value();
+        let shape = xv.shape();
+        (to_time_major(&xv, opts.go_backwards), shape[0], shape[1])
+    };
+    let act = opts.activation;
+    let ract = opts.recurrent_activation;
+
+    // Input projection of every timestep at once: Z = X W + b.
+    let mut z = Array2::<f32>::zeros((t * b, g));
+    gemm(x_tm.view(), false, w.view(), false, 0.0, &mut z.view_mut())?;
+    if let Some(bias) = bias {
+        let bv = bias.value();
+        let bv = bv
+            .view()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("bias is 1-d");
+        z += &bv;
+    }
+
+    // hs, cs: block k holds h_k, c_k for k = 0..=T (block 0 the zero initial state).
+    let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
+    let mut cs = Array2::<f32>::zeros(((t + 1) * b, units));
+    let mut tc = Array2::<f32>::zeros((t * b, units)); // act(c_t), for backward
+    for step in 0..t {
+        let r0 = step * b;
+        if step > 0 {
+            let h_prev = hs.slice(s![r0..r0 + b, ..]);
+            gemm(
+                h_prev,
+                false,
+                u_mat.view(),
+                false,
+                1.0,
+                &mut rows_mut(&mut z, r0, r0 + b),
+            )?;
+        }
+        let zs = &mut z.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+        let (c_before, c_after) = cs
+            .as_slice_mut()
+            .expect("standard layout")
+            .split_at_mut((r0 + b) * units);
+        let c_prev = &c_before[r0 * units..];
+        let c_new = &mut c_after[..b * units];
+        let h_new = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
+        let tcs = &mut tc.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
+        for bi in 0..b {
+            let row = &mut zs[bi * g..(bi + 1) * g];
+            let (zi, rest) = row.split_at_mut(units);
+            let (zf, rest) = rest.split_at_mut(units);
+            let (zc, zo) = rest.split_at_mut(units);
+            let o_range = bi * units..(bi + 1) * units;
+            let cp = &c_prev[o_range.clone()];
+            let cn = &mut c_new[o_range.clone()];
+            let hn = &mut h_new[o_range.clone()];
+            let th = &mut tcs[o_range];
+            for j in 0..units {
+                let i = ract.apply(zi[j]);
+                let f = ract.apply(zf[j]);
+                let gg = act.apply(zc[j]);
+                let o = ract.apply(zo[j]);
+                let c = f * cp[j] + i * gg;
+                let a = act.apply(c);
+                zi[j] = i;
+                zf[j] = f;
+                zc[j] = gg;
+                zo[j] = o;
+                cn[j] = c;
+                th[j] = a;
+                hn[j] = o * a;
+            }
+        }
+    }
+    let value = output_from_states(&hs, b, t, opts.return_sequences);
+
+    let need_dx = x.requires_grad();
+    let need_dw = kernel.requires_grad();
+    let need_du = recurrent.requires_grad();
+    let need_db = bias.is_some_and(|b| b.requires_grad());
+    let has_bias = bias.is_some();
+    let mut parents = vec![x, kernel, recurrent];
+    if let Some(bias) = bias {
+        parents.push(bias);
+    }
+    Ok(Var::from_op(
+        value,
+        "lstm",
+        &parents,
+        Box::new(move |grad: &Tensor| {
+            let mut dz = z; // gate activations, overwritten step by step with the gate gradients
+            let mut dh = Array2::<f32>::zeros((b, units));
+            let mut dc = vec![0.0f32; b * units];
+            for step in (0..t).rev() {
+                let r0 = step * b;
+                add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+                {
+                    let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+                    let c_prev = &cs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+                    let tcs = &tc.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+                    let dhs = dh.as_slice().expect("standard layout");
+                    for bi in 0..b {
+                        let row = &mut zs[bi * g..(bi + 1) * g];
+                        let (zi, rest) = row.split_at_mut(units);
+                        let (zf, rest) = rest.split_at_mut(units);
+                        let (zc, zo) = rest.split_at_mut(units);
+                        let o_range = bi * units..(bi + 1) * units;
+                        let cp = &c_prev[o_range.clone()];
+                        let th = &tcs[o_range.clone()];
+                        let dhr = &dhs[o_range.clone()];
+                        let dcr = &mut dc[o_range];
+                        for j in 0..units {
+                            let (i, f, gg, o) = (zi[j], zf[j], zc[j], zo[j]);
+                            let d_o = dhr[j] * th[j] * ract.derivative_from_output(o);
+                            let dcc = dcr[j] + dhr[j] * o * act.derivative_from_output(th[j]);
+                            zi[j] = dcc * gg * ract.derivative_from_output(i);
+                            zf[j] = dcc * cp[j] * ract.derivative_from_output(f);
+                            zc[j] = dcc * i * act.derivative_from_output(gg);
+                            zo[j] = d_o;
+                            dcr[j] = dcc * f;
+                        }
+                    }
+                }
+                if step > 0 {
+                    let dz_t = dz.slice(s![r0..r0 + b, ..]);
+                    gemm(dz_t, false, u_mat.view(), true, 0.0, &mut dh.view_mut())?;
+                }
+            }
+            let dx = if need_dx {
+                let mut dx_tm = Array2::<f32>::zeros((t * b, w.nrows()));
+                gemm(dz.view(), false, w.view(), true, 0.0, &mut dx_tm.view_mut())?;
+                Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
+            } else {
+                None
+            };
+            let dw = if need_dw {
+                let mut dw = Array2::<f32>::zeros(w.dim());
+                gemm(x_tm.view(), true, dz.view(), false, 0.0, &mut dw.view_mut())?;
+                Some(dw.into_dyn())
+            } else {
+                None
+            };
+            let du = if need_du {
+                let mut du = Array2::<f32>::zeros(u_mat.dim());
+                gemm(
+                    hs.slice(s![..t * b, ..]),
+                    true,
+                    dz.view(),
+                    false,
+                    0.0,
+                    &mut du.view_mut(),
+                )?;
+                Some(du.into_dyn())
+            } else {
+                None
+            };
+            let mut grads = vec![dx, dw, du];
+            if has_bias {
+                grads.push(need_db.then(|| column_sums(&dz).into_dyn()));
+            }
+            Ok(grads)
+        }),
+    ))
+}

@@ -1,0 +1,830 @@
+//! What `SimpleRNN`, `LSTM` and `GRU` share: configuration, weight
+//! creation (glorot-uniform kernel, orthogonal recurrent kernel), input
+//! validation, the time-major layout of the fused kernels and their
+//! element-wise activations.
+//!
+//! Every recurrent layer runs as **one graph node**: the input projection of
+//! all timesteps is one GEMM `[T*B, F] x [F, G]`, each step adds one GEMM
+//! `[B, U] x [U, G]` for the recurrence, and the hand-written backward
+//! through time collects the per-step gate gradients `dZ` so that the weight
+//! gradients are again two big GEMMs (`X^T dZ`, `H_prev^T dZ`) after the loop.
+//! Inside the kernels everything is time-major (`row = t * batch + b`), so a
+//! timestep is a contiguous `[B, G]` block.
+
+use super::{default_true, regularize};
+use crate::activation::Activation;
+use crate::context::ForwardContext;
+use crate::error::{NnError, Result};
+use crate::initializers::Initializer;
+use crate::layer::Parameter;
+use crate::regularizers::Regularizer;
+use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
+use neurite_autograd::Var;
+use neurite_tensor::Tensor;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// An element-wise activation usable inside the fused recurrent kernels
+/// (its derivative is computed from its output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellActivation {
+    Tanh,
+    Sigmoid,
+    Relu,
+    Linear,
+}
+
+impl CellActivation {
+    /// The kernel form of a configured activation; `layer` names the layer in the error.
+    pub(crate) fn from_activation(layer: &str, key: &str, a: Activation) -> Result<Self> {
+        match a {
+            Activation::Tanh => Ok(CellActivation::Tanh),
+            Activation::Sigmoid => Ok(CellActivation::Sigmoid),
+            Activation::Relu => Ok(CellActivation::Relu),
+            Activation::Linear => Ok(CellActivation::Linear),
+            other => Err(NnError::Config {
+                layer: layer.to_string(),
+                message: format!(
+                    "{key} {:?} is not supported in recurrent layers (use tanh, sigmoid, relu or linear)",
+                    other.name()
+                ),
+            }),
+        }
+    }
+
+    /// The activation of one value.
+    #[inline]
+    pub(crate) fn apply(self, x: f32) -> f32 {
+        match self {
+            CellActivation::Tanh => x.tanh(),
+            CellActivation::Sigmoid => sigmoid(x),
+            CellActivation::Relu => x.max(0.0),
+            CellActivation::Linear => x,
+        }
+    }
+
+    /// The derivative at the point whose activation is `y`.
+    #[inline]
+    pub(crate) fn derivative_from_output(self, y: f32) -> f32 {
+        match self {
+            CellActivation::Tanh => 1.0 - y * y,
+            CellActivation::Sigmoid => y * (1.0 - y),
+            CellActivation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            CellActivation::Linear => 1.0,
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Which recurrence a layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RnnKind {
+    Simple,
+    Lstm,
+    Gru,
+}
+
+impl RnnKind {
+    /// Number of gate blocks of `units` columns in the kernels.
+    pub(crate) fn gates(self) -> usize {
+        match self {
+            RnnKind::Simple => 1,
+            RnnKind::Lstm => 4,
+            RnnKind::Gru => 3,
+        }
+    }
+
+    pub(crate) fn class_name(self) -> &'static str {
+        match self {
+            RnnKind::Simple => "SimpleRNN",
+            RnnKind::Lstm => "LSTM",
+            RnnKind::Gru => "GRU",
+        }
+    }
+
+    fn default_name(self) -> &'static str {
+        match self {
+            RnnKind::Simple => "simple_rnn",
+            RnnKind::Lstm => "lstm",
+            RnnKind::Gru => "gru",
+        }
+    }
+}
+
+fn tanh() -> Activation {
+    Activation::Tanh
+}
+
+fn sigmoid_activation() -> Activation {
+    Activation::Sigmoid
+}
+
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+
+/// Configuration of a `SimpleRNN`, `LSTM` or `GRU` layer (Keras'
+/// `get_config()` keys; `unit_forget_bias` only for LSTM, `reset_after`
+/// only for GRU).
+///
+/// ```
+/// use neurite_nn::layers::RecurrentConfig;
+/// let c: RecurrentConfig = serde_json::from_value(serde_json::json!({"name": "lstm", "units": 8})).unwrap();
+/// assert_eq!(c.activation, neurite_nn::Activation::Tanh);
+/// assert_eq!(c.recurrent_activation, neurite_nn::Activation::Sigmoid);
+/// assert!(!c.return_sequences);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecurrentConfig {
+    /// Layer name (parameter prefix).
+    pub name: String,
+    /// Number of hidden units.
+    pub units: usize,
+    /// Activation of the candidate/output (default tanh). Tanh, sigmoid, relu or linear.
+    #[serde(default = "tanh")]
+    pub activation: Activation,
+    /// Activation of the gates (default sigmoid; unused by SimpleRNN). Tanh, sigmoid, relu or linear.
+    #[serde(default = "sigmoid_activation")]
+    pub recurrent_activation: Activation,
+    /// Whether the layer has a bias.
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Return the hidden state of every timestep instead of the last one.
+    #[serde(default)]
+    pub return_sequences: bool,
+    /// Process the sequence backwards (outputs in processing order).
+    #[serde(default)]
+    pub go_backwards: bool,
+    /// Initializer of the `(features, gates*units)` kernel (default glorot_uniform).
+    #[serde(default)]
+    pub kernel_initializer: Initializer,
+    /// Initializer of the `(units, gates*units)` recurrent kernel (default orthogonal).
+    #[serde(default = "Initializer::orthogonal")]
+    pub recurrent_initializer: Initializer,
+    /// Initializer of the bias (default zeros).
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+    /// LSTM only: start the forget-gate bias at 1 (Keras default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_forget_bias: Option<bool>,
+    /// GRU only: apply the reset gate after the recurrent matmul (Keras 3 default true; only true is supported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_after: Option<bool>,
+    /// Penalty on the kernel.
+    #[serde(default)]
+    pub kernel_regularizer: Option<Regularizer>,
+    /// Penalty on the recurrent kernel.
+    #[serde(default)]
+    pub recurrent_regularizer: Option<Regularizer>,
+    /// Penalty on the bias.
+    #[serde(default)]
+    pub bias_regularizer: Option<Regularizer>,
+    /// Whether the weights are trained.
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+    /// Declared input shape `(timesteps, features)`, for a model's first layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
+}
+
+impl RecurrentConfig {
+    pub(crate) fn new(kind: RnnKind, units: usize) -> Self {
+        RecurrentConfig {
+            name: kind.default_name().to_string(),
+            units,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            use_bias: true,
+            return_sequences: false,
+            go_backwards: false,
+            kernel_initializer: Initializer::GlorotUniform,
+            recurrent_initializer: Initializer::orthogonal(),
+            bias_initializer: Initializer::Zeros,
+            unit_forget_bias: (kind == RnnKind::Lstm).then_some(true),
+            reset_after: (kind == RnnKind::Gru).then_some(true),
+            kernel_regularizer: None,
+            recurrent_regularizer: None,
+            bias_regularizer: None,
+            trainable: true,
+            input_shape: None,
+        }
+    }
+}
+
+/// Options of the fused recurrent ops ([`crate::layers::fused_lstm`],
+/// [`crate::layers::fused_gru`], [`crate::layers::fused_simple_rnn`]); the
+/// defaults are Keras' (tanh, sigmoid, last output only, forwards).
+///
+/// ```
+/// let o = neurite_nn::layers::RecurrentOptions::default();
+/// assert_eq!(o.activation, neurite_nn::Activation::Tanh);
+/// assert!(!o.return_sequences && !o.go_backwards);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecurrentOptions {
+    /// Activation of the candidate/output (tanh, sigmoid, relu or linear).
+    pub activation: Activation,
+    /// Activation of the gates (tanh, sigmoid, relu or linear).
+    pub recurrent_activation: Activation,
+    /// Return every timestep's hidden state `(batch, timesteps, units)` instead of the last `(batch, units)`.
+    pub return_sequences: bool,
+    /// Process the sequence from the last timestep to the first.
+    pub go_backwards: bool,
+}
+
+impl Default for RecurrentOptions {
+    fn default() -> Self {
+        RecurrentOptions {
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            return_sequences: false,
+            go_backwards: false,
+        }
+    }
+}
+
+/// Options of one fused recurrent pass, in kernel form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeqOptions {
+    pub activation: CellActivation,
+    pub recurrent_activation: CellActivation,
+    pub return_sequences: bool,
+    pub go_backwards: bool,
+}
+
+impl SeqOptions {
+    pub(crate) fn from_options(op: &str, o: &RecurrentOptions) -> Result<Self> {
+        Ok(SeqOptions {
+            activation: CellActivation::from_activation(op, "activation", o.activation)?,
+            recurrent_activation: CellActivation::from_activation(
+                op,
+                "recurrent_activation",
+                o.recurrent_activation,
+            )?,
+            return_sequences: o.return_sequences,
+            go_backwards: o.go_backwards,
+        })
+    }
+}
+
+/// Checks the shapes of a fused op's operands: `x (B, T, F)`, `kernel (F, G)`,
+/// `recurrent_kernel (U, G)` with `G = gates * U`, and `bias` `(G)` (or
+/// `(2, G)` for GRU). Errors are [`NnError::Shape`] naming `op`.
+pub(crate) fn check_operands(
+    op: &str,
+    kind: RnnKind,
+    x: &Var,
+    kernel: &Var,
+    recurrent: &Var,
+    bias: Option<&Var>,
+) -> Result<()> {
+    let err = |expected: String, found: Vec<usize>| NnError::Shape {
+        layer: op.to_string(),
+        expected,
+        found,
+    };
+    let rs = recurrent.shape();
+    let gates = kind.gates();
+    if rs.len() != 2 || rs[0] == 0 || rs[1] != gates * rs[0] {
+        return Err(err(format!("recurrent_kernel (units, {gates} * units)"), rs));
+    }
+    let (u, g) = (rs[0], rs[1]);
+    let ks = kernel.shape();
+    if ks.len() != 2 || ks[1] != g {
+        return Err(err(format!("kernel (features, {g})"), ks));
+    }
+    let xs = x.shape();
+    if xs.len() != 3 || xs[2] != ks[0] {
+        return Err(err(format!("(batch, timesteps, {})", ks[0]), xs));
+    }
+    if let Some(bias) = bias {
+        let bs = bias.shape();
+        let want = if kind == RnnKind::Gru { vec![2, g] } else { vec![g] };
+        if bs != want {
+            return Err(err(format!("bias {want:?} for {u} units"), bs));
+        }
+    }
+    Ok(())
+}
+
+/// Configuration and weights shared by the three recurrent layers.
+#[derive(Debug, Clone)]
+pub(crate) struct RnnBase {
+    pub kind: RnnKind,
+    pub cfg: RecurrentConfig,
+    pub kernel: Option<Var>,
+    pub recurrent_kernel: Option<Var>,
+    pub bias: Option<Var>,
+    pub input_features: usize,
+}
+
+impl RnnBase {
+    pub(crate) fn new(kind: RnnKind, units: usize) -> Self {
+        Self::from_config(kind, RecurrentConfig::new(kind, units))
+    }
+
+    pub(crate) fn from_config(kind: RnnKind, mut cfg: RecurrentConfig) -> Self {
+        match kind {
+            RnnKind::Lstm => {
+                cfg.unit_forget_bias.get_or_insert(true);
+                cfg.reset_after = None;
+            }
+            RnnKind::Gru => {
+                cfg.reset_after.get_or_insert(true);
+                cfg.unit_forget_bias = None;
+            }
+            RnnKind::Simple => {
+                cfg.unit_forget_bias = None;
+                cfg.reset_after = None;
+            }
+        }
+        RnnBase {
+            kind,
+            cfg,
+            kernel: None,
+            recurrent_kernel: None,
+            bias: None,
+            input_features: 0,
+        }
+    }
+
+    fn config_error(&self, message: impl Into<String>) -> NnError {
+        NnError::Config {
+            layer: self.cfg.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The options of the fused op.
+    pub(crate) fn options(&self) -> RecurrentOptions {
+        RecurrentOptions {
+            activation: self.cfg.activation,
+            recurrent_activation: self.cfg.recurrent_activation,
+            return_sequences: self.cfg.return_sequences,
+            go_backwards: self.cfg.go_backwards,
+        }
+    }
+
+    fn shape_error(&self, found: &[usize], with_batch: bool) -> NnError {
+        let features = if self.is_built() {
+            self.input_features.to_string()
+        } else {
+            "features".to_string()
+        };
+        NnError::Shape {
+            layer: self.cfg.name.clone(),
+            expected: if with_batch {
+                format!("(batch, timesteps, {features})")
+            } else {
+                format!("(timesteps, {features})")
+            },
+            found: found.to_vec(),
+        }
+    }
+
+    pub(crate) fn is_built(&self) -> bool {
+        self.kernel.is_some()
+    }
+
+    pub(crate) fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        if self.cfg.units == 0 {
+            return Err(self.config_error("units must be at least 1"));
+        }
+        if self.cfg.reset_after == Some(false) {
+            return Err(self.config_error(
+                "reset_after=false (the Keras 2 GRU variant) is not supported; use reset_after=true",
+            ));
+        }
+        SeqOptions::from_options(&self.cfg.name, &self.options())?;
+        if input_shape.len() != 2 || input_shape[1] == 0 {
+            return Err(self.shape_error(input_shape, false));
+        }
+        let f = input_shape[1];
+        let u = self.cfg.units;
+        let g = self.kind.gates() * u;
+        let kernel = self.cfg.kernel_initializer.initialize(&[f, g], rng)?;
+        let recurrent = self.cfg.recurrent_initializer.initialize(&[u, g], rng)?;
+        let bias = if self.cfg.use_bias {
+            let init = self.cfg.bias_initializer;
+            Some(match self.kind {
+                RnnKind::Gru => init.initialize(&[2, g], rng)?,
+                RnnKind::Lstm if self.cfg.unit_forget_bias != Some(false) => {
+                    // Keras: concat(init((units,)), ones((units,)), init((2 units,))).
+                    let mut b = Tensor::zeros(ndarray::IxDyn(&[g]));
+                    b.slice_mut(s![..u]).assign(&init.initialize(&[u], rng)?);
+                    b.slice_mut(s![u..2 * u]).fill(1.0);
+                    b.slice_mut(s![2 * u..]).assign(&init.initialize(&[2 * u], rng)?);
+                    b
+                }
+                _ => init.initialize(&[g], rng)?,
+            })
+        } else {
+            None
+        };
+        self.kernel = Some(Var::parameter(kernel));
+        self.recurrent_kernel = Some(Var::parameter(recurrent));
+        self.bias = bias.map(Var::parameter);
+        self.input_features = f;
+        Ok(())
+    }
+
+    pub(crate) fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if input_shape.len() != 2 || (self.is_built() && input_shape[1] != self.input_features) {
+            return Err(self.shape_error(input_shape, false));
+        }
+        Ok(if self.cfg.return_sequences {
+            vec![input_shape[0], self.cfg.units]
+        } else {
+            vec![self.cfg.units]
+        })
+    }
+
+    pub(crate) fn parameters(&self) -> Vec<Parameter> {
+        let mut out = Vec::new();
+        for (suffix, var) in [
+            ("kernel", &self.kernel),
+            ("recurrent_kernel", &self.recurrent_kernel),
+            ("bias", &self.bias),
+        ] {
+            if let Some(var) = var {
+                out.push(Parameter {
+                    name: format!("{}.{suffix}", self.cfg.name),
+                    var: var.clone(),
+                    trainable: self.cfg.trainable,
+                });
+            }
+        }
+        out
+    }
+
+    /// Runs the layer on `x` with the fused kernel of its kind.
+    pub(crate) fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        let (Some(kernel), Some(recurrent)) = (&self.kernel, &self.recurrent_kernel) else {
+            return Err(NnError::NotBuilt(self.cfg.name.clone()));
+        };
+        let shape = x.shape();
+        if shape.len() != 3 || shape[2] != self.input_features {
+            return Err(self.shape_error(&shape, true));
+        }
+        let opts = self.options();
+        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
+        regularize(ctx, self.cfg.recurrent_regularizer, recurrent)?;
+        if let Some(bias) = &self.bias {
+            regularize(ctx, self.cfg.bias_regularizer, bias)?;
+        }
+        let bias = self.bias.as_ref();
+        match self.kind {
+            RnnKind::Simple => super::simple_rnn::fused_simple_rnn(x, kernel, recurrent, bias, &opts),
+            RnnKind::Lstm => super::lstm::fused_lstm(x, kernel, recurrent, bias, &opts),
+            RnnKind::Gru => super::gru::fused_gru(x, kernel, recurrent, bias, &opts),
+        }
+    }
+}
+
+/// The input `(B, T, F)` as a time-major `[T*B, F]` matrix (row `t*B + b`),
+/// with time reversed when `go_backwards`.
+pub(crate) fn to_time_major(x: &Tensor, go_backwards: bool) -> Array2<f32> {
+    let x3: ArrayView3<f32> = x
+        .view()
+        .into_dimensionality::<Ix3>()
+        .expect("rank checked by the layer");
+    let (b, t, f) = x3.dim();
+    let mut out = Array2::<f32>::zeros((t * b, f));
+    for step in 0..t {
+        let src = if go_backwards { t - 1 - step } else { step };
+        out.slice_mut(s![step * b..(step + 1) * b, ..])
+            .assign(&x3.index_axis(Axis(1), src));
+    }
+    out
+}
+
+/// Inverse of [`to_time_major`]: `[T*B, F]` back to `(B, T, F)`.
+pub(crate) fn from_time_major(m: &Array2<f32>, b: usize, t: usize, go_backwards: bool) -> Tensor {
+    let f = m.ncols();
+    let mut out = ndarray::Array3::<f32>::zeros((b, t, f));
+    for step in 0..t {
+        let dst = if go_backwards { t - 1 - step } else { step };
+        out.index_axis_mut(Axis(1), dst)
+            .assign(&m.slice(s![step * b..(step + 1) * b, ..]));
+    }
+    out.into_dyn()
+}
+
+/// The layer's output from the time-major hidden states `hs` (`[(T+1)*B, U]`,
+/// block 0 the zero initial state): all steps `(B, T, U)` or the last `(B, U)`.
+pub(crate) fn output_from_states(hs: &Array2<f32>, b: usize, t: usize, return_sequences: bool) -> Tensor {
+    if return_sequences {
+        let u = hs.ncols();
+        let mut out = ndarray::Array3::<f32>::zeros((b, t, u));
+        for step in 0..t {
+            out.index_axis_mut(Axis(1), step)
+                .assign(&hs.slice(s![(step + 1) * b..(step + 2) * b, ..]));
+        }
+        out.into_dyn()
+    } else {
+        hs.slice(s![t * b..(t + 1) * b, ..]).to_owned().into_dyn()
+    }
+}
+
+/// Adds the output gradient of step `step` (if the output has one there) to `dh` (`[B, U]`).
+pub(crate) fn add_output_grad(
+    dh: &mut Array2<f32>,
+    grad: &Tensor,
+    step: usize,
+    t: usize,
+    return_sequences: bool,
+) {
+    if return_sequences {
+        let g3 = grad
+            .view()
+            .into_dimensionality::<Ix3>()
+            .expect("gradient has the output's shape");
+        *dh += &g3.index_axis(Axis(1), step);
+    } else if step + 1 == t {
+        let g2 = grad
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .expect("gradient has the output's shape");
+        *dh += &g2;
+    }
+}
+
+/// `C = op(A) op(B) (+ beta C)` on 2-d views, mapping the kernel's error.
+#[inline]
+pub(crate) fn gemm(
+    a: ArrayView2<f32>,
+    ta: bool,
+    b: ArrayView2<f32>,
+    tb: bool,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+) -> neurite_autograd::Result<()> {
+    neurite_tensor::gemm::gemm(1.0, a, ta, b, tb, beta, c)?;
+    Ok(())
+}
+
+/// Column sums of a matrix (the bias gradient from `dZ`).
+pub(crate) fn column_sums(m: &Array2<f32>) -> ndarray::Array1<f32> {
+    m.sum_axis(Axis(0))
+}
+
+/// The contiguous rows `[r0, r1)` of a standard-layout matrix as a mutable view.
+pub(crate) fn rows_mut(m: &mut Array2<f32>, r0: usize, r1: usize) -> ArrayViewMut2<'_, f32> {
+    m.slice_mut(s![r0..r1, ..])
+}
+
+/// Builder methods and the [`crate::Layer`] implementation shared by
+/// `SimpleRNN`, `LSTM` and `GRU` (each a struct with one field `base: RnnBase`).
+macro_rules! recurrent_layer_common {
+    ($ty:ident, $kind:expr) => {
+        impl $ty {
+            #[doc = concat!(
+                "A `", stringify!($ty), "` layer with `units` hidden units and Keras' defaults ",
+                "(tanh activation, sigmoid recurrent activation, glorot_uniform kernel, orthogonal ",
+                "recurrent kernel, zero bias, last output only).\n\n",
+                "```\nlet layer = neurite_nn::layers::", stringify!($ty), "::new(16);\n",
+                "assert_eq!(layer.units(), 16);\n```"
+            )]
+            pub fn new(units: usize) -> Self {
+                $ty {
+                    base: $crate::layers::recurrent::RnnBase::new($kind, units),
+                }
+            }
+
+            #[doc = concat!(
+                "The layer from its configuration (unbuilt; checked when built).\n\n",
+                "```\nuse neurite_nn::Layer;\nuse neurite_nn::layers::", stringify!($ty), ";\n",
+                "let a = ", stringify!($ty), "::new(4).return_sequences(true);\n",
+                "let b = ", stringify!($ty), "::from_config(a.config_struct().clone());\n",
+                "assert_eq!(a.config(), b.config());\n```"
+            )]
+            pub fn from_config(cfg: $crate::layers::recurrent::RecurrentConfig) -> Self {
+                $ty {
+                    base: $crate::layers::recurrent::RnnBase::from_config($kind, cfg),
+                }
+            }
+
+            #[doc = concat!(
+                "The typed configuration.\n\n```\nassert_eq!(neurite_nn::layers::", stringify!($ty),
+                "::new(3).config_struct().units, 3);\n```"
+            )]
+            pub fn config_struct(&self) -> &$crate::layers::recurrent::RecurrentConfig {
+                &self.base.cfg
+            }
+
+            #[doc = concat!(
+                "Number of hidden units.\n\n```\nassert_eq!(neurite_nn::layers::", stringify!($ty),
+                "::new(3).units(), 3);\n```"
+            )]
+            pub fn units(&self) -> usize {
+                self.base.cfg.units
+            }
+
+            #[doc = concat!(
+                "Whether to return the hidden state of every timestep `(batch, timesteps, units)` ",
+                "instead of the last one `(batch, units)` (Keras' `return_sequences`, default false).\n\n",
+                "```\nuse neurite_nn::Layer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).return_sequences(true);\nassert_eq!(l.output_shape(&[5, 2]).unwrap(), vec![5, 3]);\n```"
+            )]
+            pub fn return_sequences(mut self, yes: bool) -> Self {
+                self.base.cfg.return_sequences = yes;
+                self
+            }
+
+            #[doc = concat!(
+                "Processes the sequence from the last timestep to the first; with `return_sequences` ",
+                "the outputs are in processing order, i.e. reversed (Keras' `go_backwards`).\n\n",
+                "```\nlet l = neurite_nn::layers::", stringify!($ty), "::new(3).go_backwards(true);\n",
+                "assert!(l.config_struct().go_backwards);\n```"
+            )]
+            pub fn go_backwards(mut self, yes: bool) -> Self {
+                self.base.cfg.go_backwards = yes;
+                self
+            }
+
+            #[doc = concat!(
+                "The output activation (Keras' `activation`, default tanh; tanh, sigmoid, relu or linear).\n\n",
+                "```\nuse neurite_nn::Activation;\nlet l = neurite_nn::layers::",
+                stringify!($ty), "::new(3).activation(Activation::Relu);\n",
+                "assert_eq!(l.config_struct().activation, Activation::Relu);\n```"
+            )]
+            pub fn activation(mut self, activation: $crate::activation::Activation) -> Self {
+                self.base.cfg.activation = activation;
+                self
+            }
+
+            #[doc = concat!(
+                "The gate activation (Keras' `recurrent_activation`, default sigmoid; unused by SimpleRNN).\n\n",
+                "```\nuse neurite_nn::Activation;\nlet l = neurite_nn::layers::",
+                stringify!($ty), "::new(3).recurrent_activation(Activation::Tanh);\n",
+                "assert_eq!(l.config_struct().recurrent_activation, Activation::Tanh);\n```"
+            )]
+            pub fn recurrent_activation(mut self, activation: $crate::activation::Activation) -> Self {
+                self.base.cfg.recurrent_activation = activation;
+                self
+            }
+
+            #[doc = concat!(
+                "Whether the layer has a bias (default true).\n\n```\nuse neurite_nn::Layer;\n",
+                "let mut l = neurite_nn::layers::", stringify!($ty), "::new(3).use_bias(false);\n",
+                "l.build(&[5, 2], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();\n",
+                "assert_eq!(l.parameters().len(), 2);\n```"
+            )]
+            pub fn use_bias(mut self, yes: bool) -> Self {
+                self.base.cfg.use_bias = yes;
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the kernel initializer (default glorot_uniform).\n\n```\n",
+                "use neurite_nn::initializers::Initializer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).kernel_initializer(Initializer::HeNormal);\n",
+                "assert_eq!(l.config_struct().kernel_initializer, Initializer::HeNormal);\n```"
+            )]
+            pub fn kernel_initializer(mut self, init: $crate::initializers::Initializer) -> Self {
+                self.base.cfg.kernel_initializer = init;
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the recurrent kernel initializer (default orthogonal).\n\n```\n",
+                "use neurite_nn::initializers::Initializer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).recurrent_initializer(Initializer::GlorotUniform);\n",
+                "assert_eq!(l.config_struct().recurrent_initializer, Initializer::GlorotUniform);\n```"
+            )]
+            pub fn recurrent_initializer(mut self, init: $crate::initializers::Initializer) -> Self {
+                self.base.cfg.recurrent_initializer = init;
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the bias initializer (default zeros).\n\n```\n",
+                "use neurite_nn::initializers::Initializer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).bias_initializer(Initializer::Ones);\n",
+                "assert_eq!(l.config_struct().bias_initializer, Initializer::Ones);\n```"
+            )]
+            pub fn bias_initializer(mut self, init: $crate::initializers::Initializer) -> Self {
+                self.base.cfg.bias_initializer = init;
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the kernel regularizer (its penalty is added in training passes).\n\n```\n",
+                "use neurite_nn::regularizers::Regularizer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).kernel_regularizer(Regularizer::l2(0.01));\n",
+                "assert_eq!(l.config_struct().kernel_regularizer, Some(Regularizer::l2(0.01)));\n```"
+            )]
+            pub fn kernel_regularizer(mut self, reg: $crate::regularizers::Regularizer) -> Self {
+                self.base.cfg.kernel_regularizer = Some(reg);
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the recurrent kernel regularizer.\n\n```\n",
+                "use neurite_nn::regularizers::Regularizer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).recurrent_regularizer(Regularizer::l1(0.01));\n",
+                "assert_eq!(l.config_struct().recurrent_regularizer, Some(Regularizer::l1(0.01)));\n```"
+            )]
+            pub fn recurrent_regularizer(mut self, reg: $crate::regularizers::Regularizer) -> Self {
+                self.base.cfg.recurrent_regularizer = Some(reg);
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the bias regularizer.\n\n```\n",
+                "use neurite_nn::regularizers::Regularizer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).bias_regularizer(Regularizer::l2(0.1));\n",
+                "assert_eq!(l.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));\n```"
+            )]
+            pub fn bias_regularizer(mut self, reg: $crate::regularizers::Regularizer) -> Self {
+                self.base.cfg.bias_regularizer = Some(reg);
+                self
+            }
+
+            #[doc = concat!(
+                "Declares the input shape `(timesteps, features)` (Keras' `input_shape=` on a model's first layer).\n\n",
+                "```\nuse neurite_nn::Layer;\nlet l = neurite_nn::layers::", stringify!($ty),
+                "::new(3).input_shape([10, 4]);\nassert_eq!(l.declared_input_shape(), Some(vec![10, 4]));\n```"
+            )]
+            pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
+                self.base.cfg.input_shape = Some(shape.as_ref().to_vec());
+                self
+            }
+
+            #[doc = concat!(
+                "Sets the layer name (builder form of `Layer::set_name`).\n\n```\nuse neurite_nn::Layer;\n",
+                "let l = neurite_nn::layers::", stringify!($ty), "::new(3).with_name(\"encoder\");\n",
+                "assert_eq!(l.name(), \"encoder\");\n```"
+            )]
+            pub fn with_name(mut self, name: impl Into<String>) -> Self {
+                self.base.cfg.name = name.into();
+                self
+            }
+        }
+
+        impl $crate::layer::Layer for $ty {
+            fn class_name(&self) -> &'static str {
+                self.base.kind.class_name()
+            }
+
+            fn name(&self) -> &str {
+                &self.base.cfg.name
+            }
+
+            fn set_name(&mut self, name: String) {
+                self.base.cfg.name = name;
+            }
+
+            fn build(&mut self, input_shape: &[usize], rng: &mut rand_chacha::ChaCha8Rng) -> $crate::error::Result<()> {
+                self.base.build(input_shape, rng)
+            }
+
+            fn is_built(&self) -> bool {
+                self.base.is_built()
+            }
+
+            fn output_shape(&self, input_shape: &[usize]) -> $crate::error::Result<Vec<usize>> {
+                self.base.output_shape(input_shape)
+            }
+
+            fn forward(
+                &self,
+                x: &neurite_autograd::Var,
+                ctx: &mut $crate::context::ForwardContext,
+            ) -> $crate::error::Result<neurite_autograd::Var> {
+                self.base.forward(x, ctx)
+            }
+
+            fn parameters(&self) -> Vec<$crate::layer::Parameter> {
+                self.base.parameters()
+            }
+
+            fn trainable(&self) -> bool {
+                self.base.cfg.trainable
+            }
+
+            fn set_trainable(&mut self, trainable: bool) {
+                self.base.cfg.trainable = trainable;
+            }
+
+            fn config(&self) -> serde_json::Value {
+                serde_json::to_value(&self.base.cfg).expect("layer configs serialize to JSON")
+            }
+
+            fn declared_input_shape(&self) -> Option<Vec<usize>> {
+                self.base.cfg.input_shape.clone()
+            }
+        }
+    };
+}
+pub(crate) use recurrent_layer_common;
