@@ -253,3 +253,138 @@ fn gradcheck_catches_a_wrong_gradient() {
     let x = ndarray::arr1(&[1.0f32, 2.0]).into_dyn();
     assert!(gradcheck(wrong, &[x], &opts()).is_err());
 }
+
+fn uniform(shape: &[usize], lo: f32, hi: f32, seed: u64) -> Tensor {
+    neurite_tensor::random::uniform(shape, lo, hi, &mut neurite_tensor::random::rng_from_seed(seed))
+}
+
+/// Distinct values 0.1 apart in random order: no ties for max pooling.
+fn distinct(shape: &[usize], seed: u64) -> Tensor {
+    use rand::seq::SliceRandom;
+    let n: usize = shape.iter().product();
+    let mut vals: Vec<f32> = (0..n).map(|i| i as f32 * 0.1 - 0.05 * n as f32).collect();
+    vals.shuffle(&mut neurite_tensor::random::rng_from_seed(seed));
+    Tensor::from_shape_vec(IxDyn(shape), vals).unwrap()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn softmax_log_softmax(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -3.0, 3.0)), axis_pick in 0usize..3) {
+        let axis = axis_pick % x.ndim();
+        gradcheck(|v| ops::softmax(&v[0], axis), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::log_softmax(&v[0], axis), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn cross_entropies(n in 1usize..4, t in 1usize..3, c in 1usize..5, seq in any::<bool>(), seed in any::<u64>()) {
+        let shape: Vec<usize> = if seq { vec![n, t, c] } else { vec![n, c] };
+        let rows: usize = shape[..shape.len() - 1].iter().product();
+        let logits = uniform(&shape, -3.0, 3.0, seed);
+        let targets = uniform(&shape, 0.0, 1.0, seed ^ 1);
+        gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
+        let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + seed as usize % 7) % c).collect();
+        gradcheck(|v| ops::sparse_softmax_cross_entropy(&v[0], &labels), &[logits.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits, targets], &opts()).unwrap();
+    }
+
+    #[test]
+    fn conv2d_and_fused_relu(n in 1usize..3, h in 3usize..6, w in 3usize..6, cin in 1usize..3, cout in 1usize..3,
+                             k in 1usize..4, stride in 1usize..3, same in any::<bool>(), dil in 1usize..3, seed in any::<u64>()) {
+        use neurite_autograd::ops::{Conv2dParams, Padding};
+        prop_assume!((k - 1) * dil < h.min(w));
+        let p = Conv2dParams { strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid }, dilation: (dil, dil) };
+        let x = uniform(&[n, h, w, cin], -1.0, 1.0, seed);
+        let kern = uniform(&[k, k, cin, cout], -1.0, 1.0, seed ^ 1);
+        let b = uniform(&[cout], -0.5, 0.5, seed ^ 2);
+        gradcheck(|v| ops::conv2d(&v[0], &v[1], Some(&v[2]), &p), &[x.clone(), kern.clone(), b.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::conv2d(&v[0], &v[1], None, &p), &[x.clone(), kern.clone()], &opts()).unwrap();
+        // The fused relu agrees with conv2d followed by relu, value and gradients,
+        // checked analytically at points away from the kink.
+        let fused = |v: &[Var]| ops::conv2d_relu(&v[0], &v[1], Some(&v[2]), &p);
+        let y = neurite_autograd::no_grad(|| ops::conv2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &p)).unwrap();
+        if y.value().iter().all(|v| v.abs() > 0.05) {
+            gradcheck(fused, &[x, kern, b], &opts()).unwrap();
+        }
+    }
+
+    #[test]
+    fn pooling(n in 1usize..3, h in 2usize..6, w in 2usize..6, c in 1usize..3, ps in 1usize..4, stride in 1usize..3,
+               same in any::<bool>(), seed in any::<u64>()) {
+        use neurite_autograd::ops::{Padding, Pool2dParams};
+        prop_assume!(ps <= h.min(w));
+        let p = Pool2dParams { pool_size: (ps, ps), strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid } };
+        let x = distinct(&[n, h, w, c], seed);
+        gradcheck(|v| ops::max_pool2d(&v[0], &p), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::avg_pool2d(&v[0], &p), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::global_avg_pool2d(&v[0]), &[x.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::global_max_pool2d(&v[0]), &[x], &opts()).unwrap();
+    }
+
+    #[test]
+    fn where_select_broadcast((a, b) in broadcast_pair(), seed in any::<u64>()) {
+        let out = neurite_tensor::broadcast::broadcast_shape("t", a.shape(), b.shape()).unwrap();
+        let cond = uniform(&out, 0.0, 1.0, seed).mapv(|v| if v > 0.5 { 1.0 } else { 0.0 });
+        gradcheck(|v| ops::where_select(&cond, &v[0], &v[1]), &[a, b], &opts()).unwrap();
+    }
+
+    #[test]
+    fn dropout_is_linear_in_its_mask(x in any_tensor(3), rate in 0.0f32..0.9, seed in any::<u64>()) {
+        use rand::SeedableRng;
+        // The same seed gives the same mask, so the op is a fixed linear map.
+        gradcheck(|v| ops::dropout(&v[0], rate, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)), &[x], &opts()).unwrap();
+    }
+}
+
+#[test]
+fn loss_values_match_the_unfused_composition() {
+    let logits = uniform(&[3, 4], -2.0, 2.0, 5);
+    let targets = uniform(&[3, 4], 0.0, 1.0, 6);
+    let (x, t) = (Var::constant(logits.clone()), Var::constant(targets.clone()));
+    let fused = ops::softmax_cross_entropy(&x, &t).unwrap().to_tensor();
+    let composed = ops::neg(
+        &ops::sum_axis(
+            &ops::mul(&t, &ops::log_softmax(&x, 1).unwrap()).unwrap(),
+            1,
+            false,
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .to_tensor();
+    for (a, b) in fused.iter().zip(composed.iter()) {
+        approx::assert_abs_diff_eq!(a, b, epsilon = 1e-5);
+    }
+    let sparse = ops::sparse_softmax_cross_entropy(&x, &[0, 3, 1])
+        .unwrap()
+        .to_tensor();
+    let ls = neurite_tensor::softmax::log_softmax(&logits, 1).unwrap();
+    for (i, l) in [0usize, 3, 1].into_iter().enumerate() {
+        approx::assert_abs_diff_eq!(sparse[[i]], -ls[[i, l]], epsilon = 1e-5);
+    }
+    let bce = ops::sigmoid_binary_cross_entropy(&x, &t).unwrap().to_tensor();
+    for i in 0..3 {
+        let expect: f32 = (0..4)
+            .map(|j| {
+                let p = 1.0 / (1.0 + (-logits[[i, j]]).exp());
+                -(targets[[i, j]] * p.ln() + (1.0 - targets[[i, j]]) * (1.0 - p).ln())
+            })
+            .sum::<f32>()
+            / 4.0;
+        approx::assert_abs_diff_eq!(bce[[i]], expect, epsilon = 1e-5);
+    }
+}
+
+#[test]
+fn loss_argument_errors_name_the_problem() {
+    let x = Var::constant(Tensor::zeros(IxDyn(&[2, 3])));
+    let e = ops::sparse_softmax_cross_entropy(&x, &[0, 3])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label 3") && e.contains("3 classes"), "{e}");
+    assert!(ops::sparse_softmax_cross_entropy(&x, &[0]).is_err());
+    assert!(ops::softmax_cross_entropy(&x, &Var::constant(Tensor::zeros(IxDyn(&[2, 2])))).is_err());
+    assert!(ops::sigmoid_binary_cross_entropy(&x, &Var::constant(Tensor::zeros(IxDyn(&[3, 2])))).is_err());
+    assert!(ops::softmax_cross_entropy(&Var::scalar(1.0), &Var::scalar(1.0)).is_err());
+}

@@ -3,13 +3,23 @@
 
 mod activation;
 mod arith;
+mod conv;
+mod loss;
 mod matmul;
 mod reduce;
+mod select;
 mod shape;
+mod softmax;
 mod util;
 
 pub use activation::*;
 pub use arith::*;
+pub use conv::*;
+pub use loss::*;
 pub use matmul::*;
 pub use reduce::*;
+pub use select::*;
 pub use shape::*;
+pub use softmax::*;
+
+pub use neurite_tensor::{Conv2dParams, Padding, Pool2dParams};
