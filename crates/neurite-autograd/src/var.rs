@@ -57,7 +57,14 @@ impl Drop for Node {
         // (10,000 chained ops) cannot overflow the stack.
         let mut pending: Vec<GradFn> = self.grad_fn.get_mut().take().into_iter().collect();
         while let Some(gf) = pending.pop() {
-            for parent in gf.parents {
+            let GradFn {
+                parents, backward, ..
+            } = gf;
+            // The closure may hold clones of the parents: drop it first so
+            // that `parents` holds the last references and the walk below
+            // (not a recursive drop) frees them.
+            drop(backward);
+            for parent in parents {
                 if let Ok(mut node) = Arc::try_unwrap(parent.node) {
                     if let Some(g) = node.grad_fn.get_mut().take() {
                         pending.push(g);
