@@ -278,6 +278,55 @@ impl BatchNormalization {
         self
     }
 
+    /// Installs `gamma` and `beta` (shape `(channels)`; given iff `scale` / `center`) as the
+    /// layer's trainable variables (shared, not copied: gradients flow into them). The layer
+    /// must be built (its moving statistics exist).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{layers::BatchNormalization, Layer};
+    /// let mut bn = BatchNormalization::new();
+    /// bn.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let g = Var::parameter(ndarray::Array1::<f32>::from_elem(3, 2.0).into_dyn());
+    /// bn.set_weights(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
+    /// assert!(bn.parameters()[0].var.same(&g));
+    /// assert!(bn.set_weights(None, None).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn set_weights(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
+        if !self.is_built() {
+            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
+        }
+        for (what, var, wanted) in [
+            ("gamma", &gamma, self.cfg.scale),
+            ("beta", &beta, self.cfg.center),
+        ] {
+            match var {
+                Some(v) if wanted && v.shape() != [self.channels] => {
+                    return Err(shape_error(
+                        &self.cfg.name,
+                        format!("{what} ({})", self.channels),
+                        &v.shape(),
+                    ))
+                }
+                Some(_) if wanted => {}
+                None if !wanted => {}
+                _ => {
+                    return Err(config_error(
+                        &self.cfg.name,
+                        format!(
+                            "{what} must be given iff {}",
+                            if what == "gamma" { "scale" } else { "center" }
+                        ),
+                    ))
+                }
+            }
+        }
+        self.gamma = gamma;
+        self.beta = beta;
+        Ok(())
+    }
+
     fn check_config(&self) -> Result<()> {
         let c = &self.cfg;
         if !(c.momentum.is_finite() && (0.0..=1.0).contains(&c.momentum)) {

@@ -166,6 +166,32 @@ impl Embedding {
         self
     }
 
+    /// Installs `table` `(input_dim, output_dim)` as the layer's embeddings (shared, not
+    /// copied: gradients flow into it), marking the layer built.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{layers::Embedding, ForwardContext, Layer};
+    /// let mut e = Embedding::new(3, 2);
+    /// e.set_embeddings(Var::parameter(ndarray::arr2(&[[0.0f32, 0.0], [1.0, 2.0], [3.0, 4.0]]).into_dyn()))?;
+    /// let y = e.forward(&Var::from_array(ndarray::arr1(&[2.0f32])), &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[3.0f32, 4.0]]).into_dyn());
+    /// assert!(e.set_embeddings(Var::scalar(1.0)).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn set_embeddings(&mut self, table: Var) -> Result<()> {
+        let want = [self.cfg.input_dim, self.cfg.output_dim];
+        if table.shape() != want {
+            return Err(shape_error(
+                &self.cfg.name,
+                format!("embeddings ({}, {})", want[0], want[1]),
+                &table.shape(),
+            ));
+        }
+        self.embeddings = Some(table);
+        Ok(())
+    }
+
     /// The indices of `x` as `usize`, or an error naming the first bad value.
     fn indices(&self, x: &Tensor) -> Result<Vec<usize>> {
         let n = self.cfg.input_dim;

@@ -271,6 +271,55 @@ impl LayerNormalization {
         self
     }
 
+    /// Installs `gamma` and `beta` (shaped like the normalized axes; given iff `scale` /
+    /// `center`) as the layer's variables (shared, not copied: gradients flow into them).
+    /// The layer must be built.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{layers::LayerNormalization, Layer};
+    /// let mut ln = LayerNormalization::new();
+    /// ln.build(&[5, 3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let g = Var::parameter(ndarray::Array1::<f32>::ones(3).into_dyn());
+    /// ln.set_weights(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
+    /// assert!(ln.parameters()[0].var.same(&g));
+    /// assert!(ln.set_weights(Some(g), None).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn set_weights(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
+        if !self.is_built() {
+            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
+        }
+        for (what, var, wanted) in [
+            ("gamma", &gamma, self.cfg.scale),
+            ("beta", &beta, self.cfg.center),
+        ] {
+            match var {
+                Some(v) if wanted && v.shape() != self.sizes => {
+                    return Err(shape_error(
+                        &self.cfg.name,
+                        format!("{what} {:?}", self.sizes),
+                        &v.shape(),
+                    ))
+                }
+                Some(_) if wanted => {}
+                None if !wanted => {}
+                _ => {
+                    return Err(config_error(
+                        &self.cfg.name,
+                        format!(
+                            "{what} must be given iff {}",
+                            if what == "gamma" { "scale" } else { "center" }
+                        ),
+                    ))
+                }
+            }
+        }
+        self.gamma = gamma;
+        self.beta = beta;
+        Ok(())
+    }
+
     fn expected(&self) -> String {
         let fixed: Vec<(usize, usize)> = self
             .axes

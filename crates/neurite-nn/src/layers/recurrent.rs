@@ -288,6 +288,26 @@ pub(crate) fn check_operands(
     recurrent: &Var,
     bias: Option<&Var>,
 ) -> Result<()> {
+    let features = check_weights(op, kind, kernel, recurrent, bias)?;
+    let xs = x.shape();
+    if xs.len() != 3 || xs[2] != features {
+        return Err(NnError::Shape {
+            layer: op.to_string(),
+            expected: format!("(batch, timesteps, {features})"),
+            found: xs,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the weight shapes (see [`check_operands`]); returns the number of input features.
+pub(crate) fn check_weights(
+    op: &str,
+    kind: RnnKind,
+    kernel: &Var,
+    recurrent: &Var,
+    bias: Option<&Var>,
+) -> Result<usize> {
     let err = |expected: String, found: Vec<usize>| NnError::Shape {
         layer: op.to_string(),
         expected,
@@ -300,12 +320,8 @@ pub(crate) fn check_operands(
     }
     let (u, g) = (rs[0], rs[1]);
     let ks = kernel.shape();
-    if ks.len() != 2 || ks[1] != g {
+    if ks.len() != 2 || ks[1] != g || ks[0] == 0 {
         return Err(err(format!("kernel (features, {g})"), ks));
-    }
-    let xs = x.shape();
-    if xs.len() != 3 || xs[2] != ks[0] {
-        return Err(err(format!("(batch, timesteps, {})", ks[0]), xs));
     }
     if let Some(bias) = bias {
         let bs = bias.shape();
@@ -314,7 +330,7 @@ pub(crate) fn check_operands(
             return Err(err(format!("bias {want:?} for {u} units"), bs));
         }
     }
-    Ok(())
+    Ok(ks[0])
 }
 
 /// Configuration and weights shared by the three recurrent layers.
@@ -435,6 +451,33 @@ impl RnnBase {
         self.recurrent_kernel = Some(Var::parameter(recurrent));
         self.bias = bias.map(Var::parameter);
         self.input_features = f;
+        Ok(())
+    }
+
+    pub(crate) fn set_weights(&mut self, kernel: Var, recurrent: Var, bias: Option<Var>) -> Result<()> {
+        let name = self.cfg.name.clone();
+        if bias.is_some() != self.cfg.use_bias {
+            return Err(self.config_error(format!(
+                "use_bias is {} but {} bias was given",
+                self.cfg.use_bias,
+                if bias.is_some() { "a" } else { "no" }
+            )));
+        }
+        if recurrent.shape() != [self.cfg.units, self.kind.gates() * self.cfg.units] {
+            return Err(NnError::Shape {
+                layer: name,
+                expected: format!(
+                    "recurrent_kernel ({}, {})",
+                    self.cfg.units,
+                    self.kind.gates() * self.cfg.units
+                ),
+                found: recurrent.shape(),
+            });
+        }
+        self.input_features = check_weights(&name, self.kind, &kernel, &recurrent, bias.as_ref())?;
+        self.kernel = Some(kernel);
+        self.recurrent_kernel = Some(recurrent);
+        self.bias = bias;
         Ok(())
     }
 
@@ -759,6 +802,27 @@ macro_rules! recurrent_layer_common {
             pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
                 self.base.cfg.input_shape = Some(shape.as_ref().to_vec());
                 self
+            }
+
+            #[doc = concat!(
+                "Installs `kernel`, `recurrent_kernel` and `bias` as the layer's variables (shared, ",
+                "not copied: gradients flow into the given `Var`s), marking the layer built. Shapes as ",
+                "built by `build`; `bias` must be given iff `use_bias`.\n\n",
+                "```\nuse neurite_nn::Layer;\nlet mut l = neurite_nn::layers::", stringify!($ty), "::new(3);\n",
+                "l.build(&[5, 2], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();\n",
+                "let p: Vec<_> = l.parameters().into_iter().map(|p| p.var).collect();\n",
+                "let mut other = neurite_nn::layers::", stringify!($ty), "::new(3);\n",
+                "other.set_weights(p[0].clone(), p[1].clone(), Some(p[2].clone())).unwrap();\n",
+                "assert!(other.is_built());\n",
+                "assert!(other.set_weights(p[1].clone(), p[1].clone(), None).is_err());\n```"
+            )]
+            pub fn set_weights(
+                &mut self,
+                kernel: neurite_autograd::Var,
+                recurrent_kernel: neurite_autograd::Var,
+                bias: Option<neurite_autograd::Var>,
+            ) -> $crate::error::Result<()> {
+                self.base.set_weights(kernel, recurrent_kernel, bias)
             }
 
             #[doc = concat!(
