@@ -39,6 +39,8 @@
 //! # Ok::<(), neurite_metrics::MetricError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod accuracy;
 mod agreement;
 mod confusion;

@@ -136,9 +136,11 @@ pub fn roc_auc_score(y_true: &[usize], y_score: &[f32]) -> Result<f64> {
         .map_err(|e| rename(e, "roc_auc"))
 }
 
+/// Names the score, not the curve it is computed from, in `Undefined` and `Empty`.
 fn rename(e: MetricError, metric: &'static str) -> MetricError {
     match e {
         MetricError::Undefined { reason, .. } => MetricError::Undefined { metric, reason },
+        MetricError::Empty { .. } => MetricError::Empty { metric },
         other => other,
     }
 }
