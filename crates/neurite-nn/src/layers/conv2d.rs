@@ -1,6 +1,5 @@
 //! `Conv2D`: 2-d convolution on NHWC batches with `(kh, kw, in, out)` kernels.
 
-use super::ops_shim as ops;
 use super::{common_layer_methods, config_error, default_true, padding_serde, regularize, shape_error};
 use crate::activation::Activation;
 use crate::context::ForwardContext;
@@ -8,6 +7,7 @@ use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
 use crate::layer::{Layer, Parameter};
 use crate::regularizers::Regularizer;
+use neurite_autograd::ops;
 use neurite_autograd::Var;
 use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding};
 use rand_chacha::ChaCha8Rng;
@@ -486,8 +486,14 @@ impl Layer for Conv2D {
             },
             other => other,
         })?;
-        let y = ops::conv2d(x, kernel, self.bias.as_ref(), &self.params())?;
-        let y = self.cfg.activation.apply(&y)?;
+        let y = if self.cfg.activation == Activation::Relu {
+            // One fused node: convolution, bias and ReLU.
+            ops::conv2d_relu(x, kernel, self.bias.as_ref(), &self.params())?
+        } else {
+            self.cfg
+                .activation
+                .apply(&ops::conv2d(x, kernel, self.bias.as_ref(), &self.params())?)?
+        };
         regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
         if let Some(b) = &self.bias {
             regularize(ctx, self.cfg.bias_regularizer, b)?;

@@ -1,10 +1,10 @@
 //! `Dropout`: zeroes a random fraction of the inputs while training.
 
-use super::ops_shim as ops;
 use super::{common_layer_methods, config_error, default_true, shape_error};
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
+use neurite_autograd::ops;
 use neurite_autograd::Var;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

@@ -23,7 +23,6 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
-mod ops_shim;
 mod pooling;
 mod reshape;
 

@@ -1,11 +1,11 @@
 //! 2-d pooling layers: `MaxPooling2D`, `AveragePooling2D`,
 //! `GlobalAveragePooling2D`, `GlobalMaxPooling2D` (NHWC, Keras semantics).
 
-use super::ops_shim as ops;
 use super::{common_layer_methods, config_error, default_true, padding_serde, shape_error};
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
+use neurite_autograd::ops;
 use neurite_autograd::Var;
 use neurite_tensor::{pool2d_output_shape, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
