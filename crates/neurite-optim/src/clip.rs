@@ -17,6 +17,16 @@ fn scale_grad(var: &Var, mul: f32, div: f32) {
     }
 }
 
+/// Keras `clip_by_global_norm`'s factor `c * min(1/norm, 1/c)`, NaN for a
+/// non-finite norm (Keras adds `norm - norm` for that).
+pub(crate) fn global_clip_scale(c: f32, norm: f32) -> f32 {
+    if norm.is_finite() {
+        c * (1.0 / norm).min(1.0 / c)
+    } else {
+        f32::NAN
+    }
+}
+
 /// The L2 norm of all gradients together (parameters without a gradient
 /// count as zero), computed in `f64`.
 ///
@@ -109,7 +119,7 @@ pub fn clip_grad_global_norm(params: &[(&str, &Var)], max_norm: f32) -> Result<f
     check_positive("clip_grad_global_norm", "max_norm", max_norm)?;
     let norm = global_grad_norm(params);
     if norm > max_norm || !norm.is_finite() {
-        let scale = max_norm * (1.0 / norm).min(1.0 / max_norm) + (norm - norm);
+        let scale = global_clip_scale(max_norm, norm);
         for (_, var) in params {
             scale_grad(var, scale, 1.0);
         }

@@ -349,7 +349,7 @@ impl Common {
                     total += var.with_grad(|g| g.map_or(0.0, |g| self.penalised_sq_norm(&base, &w, g)));
                 }
                 let norm = total.sqrt() as f32;
-                Some(c * (1.0 / norm).min(1.0 / c) + (norm - norm))
+                Some(crate::clip::global_clip_scale(c, norm))
             }
             None => None,
         };
