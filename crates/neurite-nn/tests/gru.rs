@@ -34,7 +34,10 @@ fn gru_two_hand_computed_steps() {
     )
     .unwrap();
     let x = Var::from_array(Array3::from_shape_vec((1, 2, 1), vec![0.5f32, -1.0]).unwrap());
-    let y = gru.forward(&x, &mut ForwardContext::inference()).unwrap().to_tensor();
+    let y = gru
+        .forward(&x, &mut ForwardContext::inference())
+        .unwrap()
+        .to_tensor();
     assert!((y[[0, 0, 0]] - 0.101183).abs() < 1e-5, "{}", y[[0, 0, 0]]);
     assert!((y[[0, 1, 0]] + 0.052156).abs() < 1e-5, "{}", y[[0, 1, 0]]);
 }
@@ -47,9 +50,14 @@ fn gru_matches_scalar_reference_in_every_mode() {
     let rk = rand(&[u, 3 * u], 0.5, 13);
     let bias = rand(&[2, 3 * u], 0.5, 14);
     for (return_sequences, go_backwards) in [(false, false), (true, false), (false, true), (true, true)] {
-        let mut gru = GRU::new(u).return_sequences(return_sequences).go_backwards(go_backwards);
-        gru.set_weights(param(w.clone()), param(rk.clone()), Some(param(bias.clone()))).unwrap();
-        let y = gru.forward(&Var::constant(x.clone()), &mut ForwardContext::inference()).unwrap();
+        let mut gru = GRU::new(u)
+            .return_sequences(return_sequences)
+            .go_backwards(go_backwards);
+        gru.set_weights(param(w.clone()), param(rk.clone()), Some(param(bias.clone())))
+            .unwrap();
+        let y = gru
+            .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
+            .unwrap();
         let r = reference(Cell::Gru, &x, &w, &rk, Some(&bias), go_backwards);
         assert_matches(&y.to_tensor(), &r, return_sequences, 1e-5);
     }
@@ -79,10 +87,16 @@ fn gru_errors() {
     let mut gru = GRU::new(2).with_name("gru_2");
     gru.build(&[3, 4], &mut rng_from_seed(0)).unwrap();
     let msg = gru
-        .forward(&Var::from_array(Array3::<f32>::zeros((1, 3, 5))), &mut ForwardContext::inference())
+        .forward(
+            &Var::from_array(Array3::<f32>::zeros((1, 3, 5))),
+            &mut ForwardContext::inference(),
+        )
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("gru_2") && msg.contains("(batch, timesteps, 4)") && msg.contains("[1, 3, 5]"), "{msg}");
+    assert!(
+        msg.contains("gru_2") && msg.contains("(batch, timesteps, 4)") && msg.contains("[1, 3, 5]"),
+        "{msg}"
+    );
     let cfg = serde_json::json!({"name": "g", "units": 2, "reset_after": false});
     let mut old = layer_from_config("GRU", &cfg).unwrap();
     let err = old.build(&[3, 4], &mut rng_from_seed(0)).unwrap_err();

@@ -24,7 +24,10 @@ fn simple_rnn_two_hand_computed_steps() {
     )
     .unwrap();
     let x = Var::from_array(Array3::from_shape_vec((1, 2, 1), vec![0.5f32, -1.0]).unwrap());
-    let y = rnn.forward(&x, &mut ForwardContext::inference()).unwrap().to_tensor();
+    let y = rnn
+        .forward(&x, &mut ForwardContext::inference())
+        .unwrap()
+        .to_tensor();
     assert!((y[[0, 0, 0]] - 0.462117).abs() < 1e-5, "{}", y[[0, 0, 0]]);
     assert!((y[[0, 1, 0]] + 0.508989).abs() < 1e-5, "{}", y[[0, 1, 0]]);
 }
@@ -37,10 +40,18 @@ fn simple_rnn_matches_scalar_reference() {
     let rk = rand(&[u, u], 0.5, 23);
     let bias = rand(&[u], 0.5, 24);
     for (return_sequences, go_backwards) in [(false, false), (true, false), (false, true), (true, true)] {
-        let mut rnn = SimpleRNN::new(u).return_sequences(return_sequences).go_backwards(go_backwards);
-        rnn.set_weights(Var::parameter(w.clone()), Var::parameter(rk.clone()), Some(Var::parameter(bias.clone())))
+        let mut rnn = SimpleRNN::new(u)
+            .return_sequences(return_sequences)
+            .go_backwards(go_backwards);
+        rnn.set_weights(
+            Var::parameter(w.clone()),
+            Var::parameter(rk.clone()),
+            Some(Var::parameter(bias.clone())),
+        )
+        .unwrap();
+        let y = rnn
+            .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
             .unwrap();
-        let y = rnn.forward(&Var::constant(x.clone()), &mut ForwardContext::inference()).unwrap();
         let r = reference(Cell::Simple, &x, &w, &rk, Some(&bias), go_backwards);
         assert_matches(&y.to_tensor(), &r, return_sequences, 1e-5);
     }
@@ -55,13 +66,20 @@ fn go_backwards_is_reversed_input() {
     let layers: Vec<(Box<dyn Layer>, Box<dyn Layer>)> = vec![
         (Box::new(LSTM::new(3).go_backwards(true)), Box::new(LSTM::new(3))),
         (Box::new(GRU::new(3).go_backwards(true)), Box::new(GRU::new(3))),
-        (Box::new(SimpleRNN::new(3).go_backwards(true)), Box::new(SimpleRNN::new(3))),
+        (
+            Box::new(SimpleRNN::new(3).go_backwards(true)),
+            Box::new(SimpleRNN::new(3)),
+        ),
     ];
     for (mut back, mut fwd) in layers {
         back.build(&[4, 3], &mut rng_from_seed(9)).unwrap();
         fwd.build(&[4, 3], &mut rng_from_seed(9)).unwrap();
-        let a = back.forward(&Var::constant(x.clone()), &mut ForwardContext::inference()).unwrap();
-        let b = fwd.forward(&Var::constant(reversed.clone()), &mut ForwardContext::inference()).unwrap();
+        let a = back
+            .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
+            .unwrap();
+        let b = fwd
+            .forward(&Var::constant(reversed.clone()), &mut ForwardContext::inference())
+            .unwrap();
         assert_eq!(a.to_tensor(), b.to_tensor(), "{}", back.class_name());
     }
 }
@@ -82,7 +100,10 @@ fn simple_rnn_errors_and_config() {
     assert!(matches!(err, NnError::Shape { .. }));
     rnn.build(&[3, 2], &mut rng_from_seed(0)).unwrap();
     let msg = rnn
-        .forward(&Var::from_array(ndarray::Array4::<f32>::zeros((1, 3, 2, 1))), &mut ForwardContext::inference())
+        .forward(
+            &Var::from_array(ndarray::Array4::<f32>::zeros((1, 3, 2, 1))),
+            &mut ForwardContext::inference(),
+        )
         .unwrap_err()
         .to_string();
     assert!(msg.contains("rnn_a") && msg.contains("[1, 3, 2, 1]"), "{msg}");
@@ -91,7 +112,10 @@ fn simple_rnn_errors_and_config() {
     assert_eq!(again.config(), rnn.config());
     assert!(layer_from_config("SimpleRNN", &serde_json::json!({"name": "x"})).is_err());
     let mut zero = SimpleRNN::new(0);
-    assert!(matches!(zero.build(&[3, 2], &mut rng_from_seed(0)), Err(NnError::Config { .. })));
+    assert!(matches!(
+        zero.build(&[3, 2], &mut rng_from_seed(0)),
+        Err(NnError::Config { .. })
+    ));
 }
 
 proptest! {
