@@ -425,3 +425,30 @@ fn activation_serde_uses_keras_names() {
     );
     assert!(serde_json::from_value::<Activation>(serde_json::json!("nope")).is_err());
 }
+
+#[test]
+fn conv2d_relu_matches_relu_of_linear_conv() {
+    let mut lin = Conv2D::new(3, (2, 2)).padding(Padding::Same);
+    lin.build(&[4, 4, 2], &mut rng_from_seed(9)).unwrap();
+    let mut relu = Conv2D::new(3, (2, 2))
+        .padding(Padding::Same)
+        .activation(Activation::Relu);
+    relu.set_weights(lin.kernel().unwrap().clone(), lin.bias().cloned())
+        .unwrap();
+    let x = Var::constant(neurite_tensor::random::normal(
+        &[2, 4, 4, 2],
+        0.0,
+        1.0,
+        &mut rng_from_seed(10),
+    ));
+    let a = lin
+        .forward(&x, &mut infer())
+        .unwrap()
+        .to_tensor()
+        .mapv(|v| v.max(0.0));
+    let b = relu.forward(&x, &mut infer()).unwrap().to_tensor();
+    assert!(a.iter().any(|&v| v == 0.0) && a.iter().any(|&v| v > 0.0));
+    for (p, q) in a.iter().zip(b.iter()) {
+        assert_abs_diff_eq!(p, q, epsilon = 1e-5);
+    }
+}
