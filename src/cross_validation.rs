@@ -64,10 +64,14 @@ where
     let mut folds = Vec::with_capacity(splits.len());
     for (fold, (train, test)) in splits.iter().enumerate() {
         if let Some(bad) = train.iter().chain(test).find(|&&i| i >= n) {
-            return Err(Error::Input(format!("cross_validate: fold {fold} uses index {bad} but there are {n} samples")));
+            return Err(Error::Input(format!(
+                "cross_validate: fold {fold} uses index {bad} but there are {n} samples"
+            )));
         }
         if train.is_empty() || test.is_empty() {
-            return Err(Error::Input(format!("cross_validate: fold {fold} has an empty train or test part")));
+            return Err(Error::Input(format!(
+                "cross_validate: fold {fold} has an empty train or test part"
+            )));
         }
         let mut model = build_model(fold)?;
         model.fit(&gather(x, train), &gather(y, train), fit_options(fold))?;

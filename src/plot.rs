@@ -24,16 +24,22 @@ impl History {
     /// # Ok::<(), neurite::Error>(())
     /// ```
     pub fn to_svg(&self) -> Result<String> {
-        let mut keys: Vec<&String> =
-            self.history.keys().filter(|k| !k.starts_with("val_") && k.as_str() != "lr").collect();
+        let mut keys: Vec<&String> = self
+            .history
+            .keys()
+            .filter(|k| !k.starts_with("val_") && k.as_str() != "lr")
+            .collect();
         keys.sort_by_key(|k| (k.as_str() != "loss", k.to_string()));
         if keys.is_empty() || self.epochs.is_empty() {
-            return Err(Error::Model("history plot: nothing to plot (no epoch was recorded)".into()));
+            return Err(Error::Model(
+                "history plot: nothing to plot (no epoch was recorded)".into(),
+            ));
         }
         let panel_h = 300u32;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (640, panel_h * keys.len() as u32)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (640, panel_h * keys.len() as u32)).into_drawing_area();
             root.fill(&WHITE).map_err(draw_err)?;
             let panels = root.split_evenly((keys.len(), 1));
             let epochs: Vec<f64> = self.epochs.iter().map(|&e| e as f64 + 1.0).collect();
@@ -42,8 +48,14 @@ impl History {
                 let train = &self.history[key];
                 let val_key = format!("val_{key}");
                 let val = self.history.get(&val_key);
-                let all = train.iter().chain(val.into_iter().flatten()).copied().filter(|v| v.is_finite());
-                let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+                let all = train
+                    .iter()
+                    .chain(val.into_iter().flatten())
+                    .copied()
+                    .filter(|v| v.is_finite());
+                let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
                 let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
                 let pad = ((hi - lo) * 0.05).max(1e-6);
                 let mut chart = ChartBuilder::on(panel)
@@ -66,7 +78,9 @@ impl History {
                         .draw_series(LineSeries::new(series(v), orange.stroke_width(2)))
                         .map_err(draw_err)?
                         .label(val_key.as_str())
-                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], orange.stroke_width(2)));
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 16, y)], orange.stroke_width(2))
+                        });
                 }
                 chart
                     .configure_series_labels()

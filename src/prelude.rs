@@ -11,7 +11,8 @@
 //! ```
 
 pub use crate::callbacks::{
-    Callback, CsvLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNan,
+    Callback, CsvLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLrOnPlateau,
+    TerminateOnNan,
 };
 pub use crate::{cross_validate, FitOptions, History, LayerStack, Metric, Model, Sequential};
 pub use neurite_autograd::{no_grad, ops, Var};

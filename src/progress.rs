@@ -15,13 +15,27 @@ pub(crate) struct Progress {
 /// `loss: 0.1234 - accuracy: 0.9876`, in the order Keras prints.
 pub(crate) fn format_logs(logs: &Logs) -> String {
     let mut keys: Vec<&String> = logs.keys().collect();
-    keys.sort_by_key(|k| (k.starts_with("val_"), k.as_str() != "loss" && k.as_str() != "val_loss", k.as_str() == "lr", k.to_string()));
-    keys.iter().map(|k| format!("{k}: {:.4}", logs[*k])).collect::<Vec<_>>().join(" - ")
+    keys.sort_by_key(|k| {
+        (
+            k.starts_with("val_"),
+            k.as_str() != "loss" && k.as_str() != "val_loss",
+            k.as_str() == "lr",
+            k.to_string(),
+        )
+    });
+    keys.iter()
+        .map(|k| format!("{k}: {:.4}", logs[*k]))
+        .collect::<Vec<_>>()
+        .join(" - ")
 }
 
 impl Progress {
     pub(crate) fn new(verbose: u8) -> Self {
-        Progress { verbose, bar: None, started: Instant::now() }
+        Progress {
+            verbose,
+            bar: None,
+            started: Instant::now(),
+        }
     }
 
     pub(crate) fn start_epoch(&mut self, epoch: usize, epochs: usize, batches: usize) {
@@ -55,11 +69,21 @@ impl Progress {
                 bar.set_message(format_logs(logs));
                 bar.finish();
                 if bar.is_hidden() {
-                    eprintln!("Epoch {}/{} - {secs:.1}s - {}", epoch + 1, epochs, format_logs(logs));
+                    eprintln!(
+                        "Epoch {}/{} - {secs:.1}s - {}",
+                        epoch + 1,
+                        epochs,
+                        format_logs(logs)
+                    );
                 }
             }
             None if self.verbose >= 2 => {
-                eprintln!("Epoch {}/{} - {secs:.1}s - {}", epoch + 1, epochs, format_logs(logs));
+                eprintln!(
+                    "Epoch {}/{} - {secs:.1}s - {}",
+                    epoch + 1,
+                    epochs,
+                    format_logs(logs)
+                );
             }
             None => {}
         }

@@ -19,7 +19,9 @@ fn thousands(n: usize) -> String {
 fn shape_text(shape: Option<&[usize]>) -> String {
     match shape {
         Some(s) => {
-            let dims: Vec<String> = std::iter::once("None".to_string()).chain(s.iter().map(|d| d.to_string())).collect();
+            let dims: Vec<String> = std::iter::once("None".to_string())
+                .chain(s.iter().map(|d| d.to_string()))
+                .collect();
             if dims.len() == 2 {
                 format!("({},)", dims.join(", ")).replace(",)", ")")
             } else {
@@ -56,21 +58,34 @@ impl<N: Layer + 'static> Model<N> {
             } else {
                 None
             };
-            rows.push((format!("{} ({})", layer.name(), layer.class_name()), shape_text(shape.as_deref()), params));
+            rows.push((
+                format!("{} ({})", layer.name(), layer.class_name()),
+                shape_text(shape.as_deref()),
+                params,
+            ));
         }
         let (trainable, non_trainable) = self.count_params();
-        let line = "_".repeat(65);
+        let line = "_".repeat(72);
         let mut out = format!("Model: \"{}\"\n{line}\n", self.net.name());
-        out.push_str(&format!(" {:<28}{:<26}{:>9}\n", "Layer (type)", "Output Shape", "Param #"));
-        out.push_str(&format!("{}\n", "=".repeat(65)));
+        out.push_str(&format!(
+            " {:<35}{:<26}{:>10}\n",
+            "Layer (type)", "Output Shape", "Param #"
+        ));
+        out.push_str(&format!("{}\n", "=".repeat(72)));
         for (name, shape, params) in rows {
             let p = params.map(thousands).unwrap_or_else(|| "0 (unbuilt)".into());
-            out.push_str(&format!(" {name:<28}{shape:<26}{p:>9}\n"));
+            out.push_str(&format!(" {name:<35}{shape:<26}{p:>10}\n"));
         }
-        out.push_str(&format!("{}\n", "=".repeat(65)));
-        out.push_str(&format!("Total params: {}\n", thousands(trainable + non_trainable)));
+        out.push_str(&format!("{}\n", "=".repeat(72)));
+        out.push_str(&format!(
+            "Total params: {}\n",
+            thousands(trainable + non_trainable)
+        ));
         out.push_str(&format!("Trainable params: {}\n", thousands(trainable)));
-        out.push_str(&format!("Non-trainable params: {}\n{line}\n", thousands(non_trainable)));
+        out.push_str(&format!(
+            "Non-trainable params: {}\n{line}\n",
+            thousands(non_trainable)
+        ));
         out
     }
 

@@ -24,7 +24,12 @@ pub struct CsvLogger {
 impl CsvLogger {
     /// Logs to `path` (truncated at the start of training unless `append`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        CsvLogger { path: path.into(), append: false, file: None, keys: Vec::new() }
+        CsvLogger {
+            path: path.into(),
+            append: false,
+            file: None,
+            keys: Vec::new(),
+        }
     }
 
     /// Appends to an existing file instead of truncating it.
@@ -58,7 +63,9 @@ impl Callback for CsvLogger {
     }
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, _model: &mut dyn ModelHandle) -> Result<()> {
-        let Some(file) = self.file.as_mut() else { return Ok(()) };
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
         let mut out = String::new();
         if self.keys.is_empty() {
             self.keys = logs.keys().cloned().collect();
@@ -77,7 +84,9 @@ impl Callback for CsvLogger {
             }
         }
         out.push('\n');
-        file.write_all(out.as_bytes()).and_then(|_| file.flush()).map_err(|e| Error::io(&self.path, e))
+        file.write_all(out.as_bytes())
+            .and_then(|_| file.flush())
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     fn on_train_end(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {

@@ -96,13 +96,16 @@ impl Callback for EarlyStopping {
             return Ok(());
         }
         self.wait += 1;
-        if self.wait > self.patience {
+        // Keras: stop once `patience` epochs in a row brought no improvement.
+        if self.wait >= self.patience && epoch > 0 {
             self.stopped_epoch = Some(epoch);
             model.stop_training();
         }
         Ok(())
     }
 
+    /// As Keras 3: the best epoch's weights are restored when training ends
+    /// (stopped early or not) if `restore_best_weights` is set.
     fn on_train_end(&mut self, model: &mut dyn ModelHandle) -> Result<()> {
         if let Some(weights) = self.best_weights.take() {
             model.set_weights(&weights)?;

@@ -18,7 +18,9 @@ pub struct LearningRateScheduler {
 impl LearningRateScheduler {
     /// A scheduler from a function of the epoch (0-based) and the current rate.
     pub fn new(schedule: impl FnMut(usize, f32) -> f32 + 'static) -> Self {
-        LearningRateScheduler { schedule: Box::new(schedule) }
+        LearningRateScheduler {
+            schedule: Box::new(schedule),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Watching a logged value for improvement (shared by EarlyStopping,
 //! ModelCheckpoint and ReduceLROnPlateau).
 
-use crate::error::{Error, Result};
 use super::Logs;
+use crate::error::{Error, Result};
 
 /// Whether a monitored value improves by going down or up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +31,20 @@ impl Monitor {
             Mode::Max => false,
             Mode::Auto => {
                 let k = key.trim_start_matches("val_");
-                !(k.contains("acc") || k.contains("auc") || k.starts_with("r2") || k.contains("precision") || k.contains("recall") || k.starts_with("f1"))
+                !(k.contains("acc")
+                    || k.contains("auc")
+                    || k.starts_with("r2")
+                    || k.contains("precision")
+                    || k.contains("recall")
+                    || k.starts_with("f1"))
             }
         };
-        Monitor { key: key.to_string(), lower_is_better, min_delta: min_delta.abs(), best: None }
+        Monitor {
+            key: key.to_string(),
+            lower_is_better,
+            min_delta: min_delta.abs(),
+            best: None,
+        }
     }
 
     pub(crate) fn value(&self, logs: &Logs, who: &str) -> Result<f64> {

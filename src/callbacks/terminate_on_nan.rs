@@ -17,9 +17,19 @@ use crate::error::{Error, Result};
 pub struct TerminateOnNan;
 
 impl Callback for TerminateOnNan {
-    fn on_batch_end(&mut self, epoch: usize, batch: usize, logs: &Logs, _model: &mut dyn ModelHandle) -> Result<()> {
+    fn on_batch_end(
+        &mut self,
+        epoch: usize,
+        batch: usize,
+        logs: &Logs,
+        _model: &mut dyn ModelHandle,
+    ) -> Result<()> {
         match logs.get("loss") {
-            Some(&loss) if !loss.is_finite() => Err(Error::NonFiniteLoss { epoch, batch, value: loss as f32 }),
+            Some(&loss) if !loss.is_finite() => Err(Error::NonFiniteLoss {
+                epoch,
+                batch,
+                value: loss as f32,
+            }),
             _ => Ok(()),
         }
     }

@@ -4,7 +4,6 @@
 mod stack;
 
 pub use stack::LayerStack;
-pub(crate) use stack::snake_case;
 
 use crate::error::{Error, Result};
 use crate::metric::Metric;
@@ -95,7 +94,14 @@ impl Default for Sequential {
 impl<N: Layer> Model<N> {
     /// A model around any network.
     pub fn from_network(net: N) -> Self {
-        Model { net, seed: 0, input_shape: None, compiled: None, epochs_done: 0, stop_training: false }
+        Model {
+            net,
+            seed: 0,
+            input_shape: None,
+            compiled: None,
+            epochs_done: 0,
+            stop_training: false,
+        }
     }
 
     /// Sets the seed that drives weight initialisation, shuffling, dropout
@@ -140,7 +146,9 @@ impl<N: Layer> Model<N> {
 
     /// The per-sample input shape, if known (declared on the first layer or from data).
     pub fn input_shape(&self) -> Option<Vec<usize>> {
-        self.input_shape.clone().or_else(|| self.net.declared_input_shape())
+        self.input_shape
+            .clone()
+            .or_else(|| self.net.declared_input_shape())
     }
 
     /// Builds from the declared input shape if possible.
@@ -148,21 +156,44 @@ impl<N: Layer> Model<N> {
         if self.net.is_built() {
             return Ok(());
         }
-        let shape = self.net.declared_input_shape().unwrap_or_else(|| sample_shape.to_vec());
+        let shape = self
+            .net
+            .declared_input_shape()
+            .unwrap_or_else(|| sample_shape.to_vec());
         self.build(&shape)
     }
 
     /// Fixes the optimizer, the loss and the metrics, as Keras' `compile`.
-    pub fn compile(&mut self, optimizer: impl Optimizer + 'static, loss: Loss, metrics: &[Metric]) -> Result<()> {
+    pub fn compile(
+        &mut self,
+        optimizer: impl Optimizer + 'static,
+        loss: Loss,
+        metrics: &[Metric],
+    ) -> Result<()> {
         self.compile_boxed(Box::new(optimizer), loss, metrics)
     }
 
     /// [`Model::compile`] with an optimizer chosen at run time.
-    pub fn compile_boxed(&mut self, optimizer: Box<dyn Optimizer>, loss: Loss, metrics: &[Metric]) -> Result<()> {
+    pub fn compile_boxed(
+        &mut self,
+        optimizer: Box<dyn Optimizer>,
+        loss: Loss,
+        metrics: &[Metric],
+    ) -> Result<()> {
         for m in metrics {
             m.accumulator()?;
         }
-        self.compiled = Some(Compiled { optimizer, loss, metrics: metrics.to_vec() });
+        // As Keras: a model whose first layer declares its input shape is built now.
+        if !self.net.is_built() {
+            if let Some(shape) = self.net.declared_input_shape() {
+                self.build(&shape)?;
+            }
+        }
+        self.compiled = Some(Compiled {
+            optimizer,
+            loss,
+            metrics: metrics.to_vec(),
+        });
         Ok(())
     }
 
@@ -207,7 +238,10 @@ impl<N: Layer> Model<N> {
 
     /// A copy of every variable's value, by name (Keras' `get_weights`).
     pub fn get_weights(&self) -> Vec<(String, Tensor)> {
-        self.parameters().into_iter().map(|p| (p.name, p.var.to_tensor())).collect()
+        self.parameters()
+            .into_iter()
+            .map(|p| (p.name, p.var.to_tensor()))
+            .collect()
     }
 
     /// Sets variables by name from `weights` (as returned by [`Model::get_weights`]).
@@ -216,7 +250,10 @@ impl<N: Layer> Model<N> {
         let params = self.parameters();
         for p in &params {
             let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) else {
-                return Err(Error::Model(format!("set_weights: no value given for parameter {}", p.name)));
+                return Err(Error::Model(format!(
+                    "set_weights: no value given for parameter {}",
+                    p.name
+                )));
             };
             if w.shape() != p.var.shape().as_slice() {
                 return Err(Error::Model(format!(
@@ -244,5 +281,18 @@ impl<N: Layer> Model<N> {
     /// Asks a running `fit` to stop after the current epoch (what callbacks call).
     pub fn stop_training(&mut self) {
         self.stop_training = true;
+    }
+}
+
+impl<N: Layer> std::fmt::Debug for Model<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("network", &self.net.name())
+            .field("class_name", &self.net.class_name())
+            .field("built", &self.net.is_built())
+            .field("compiled", &self.compiled.is_some())
+            .field("seed", &self.seed)
+            .field("epochs_done", &self.epochs_done)
+            .finish()
     }
 }

@@ -105,7 +105,10 @@ impl Layer for LayerStack {
 
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> neurite_nn::Result<()> {
         if self.layers.is_empty() {
-            return Err(NnError::Config { layer: self.name.clone(), message: "the model has no layers".into() });
+            return Err(NnError::Config {
+                layer: self.name.clone(),
+                message: "the model has no layers".into(),
+            });
         }
         let mut shape = input_shape.to_vec();
         for layer in &mut self.layers {

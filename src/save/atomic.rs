@@ -22,7 +22,11 @@ fn sibling(dir: &Path, suffix: &str, hidden: bool) -> Result<PathBuf> {
         .ok_or_else(|| Error::Model(format!("save: {} is not a directory name", dir.display())))?
         .to_string_lossy()
         .to_string();
-    let file = if hidden { format!(".{name}{suffix}") } else { format!("{name}{suffix}") };
+    let file = if hidden {
+        format!(".{name}{suffix}")
+    } else {
+        format!("{name}{suffix}")
+    };
     Ok(dir.with_file_name(file))
 }
 
@@ -46,7 +50,9 @@ pub(crate) fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
         for (name, bytes) in files {
             let path = partial.join(name);
             let mut f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(&path, e))?;
+            f.write_all(bytes)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     })();
@@ -85,7 +91,10 @@ pub(crate) fn resolve(dir: &Path) -> Result<PathBuf> {
     }
     Err(Error::io(
         dir,
-        std::io::Error::new(std::io::ErrorKind::NotFound, "no saved model here (config.json and model.safetensors are missing)"),
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no saved model here (config.json and model.safetensors are missing)",
+        ),
     ))
 }
 

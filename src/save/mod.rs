@@ -25,8 +25,10 @@ impl<N: Layer> Model<N> {
     /// `dir` loadable.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let mut files = vec![("config.json", serde_json::to_vec_pretty(&self.config_json())
-            .map_err(|e| Error::Model(format!("save: {e}")))?)];
+        let mut files = vec![(
+            "config.json",
+            serde_json::to_vec_pretty(&self.config_json()).map_err(|e| Error::Model(format!("save: {e}")))?,
+        )];
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
         files.push(("model.safetensors", weights::to_bytes(&self.get_weights(), meta)?));
@@ -42,7 +44,7 @@ impl<N: Layer> Model<N> {
             json!({
                 "loss": c.loss,
                 "metrics": c.metrics,
-                "optimizer": {"name": c.optimizer.name(), "config": c.optimizer.config()},
+                "optimizer": c.optimizer.config(),
             })
         });
         json!({
@@ -73,18 +75,29 @@ impl<N: Layer> Model<N> {
         let mut values = Vec::new();
         for p in self.parameters() {
             let t = tensors.get(&p.name).ok_or_else(|| {
-                Error::format(&path, format!("parameter {} of the model is missing from the file", p.name))
+                Error::format(
+                    &path,
+                    format!("parameter {} of the model is missing from the file", p.name),
+                )
             })?;
             if t.shape() != p.var.shape().as_slice() {
                 return Err(Error::format(
                     &path,
-                    format!("parameter {}: the model has shape {:?}, the file has {:?}", p.name, p.var.shape(), t.shape()),
+                    format!(
+                        "parameter {}: the model has shape {:?}, the file has {:?}",
+                        p.name,
+                        p.var.shape(),
+                        t.shape()
+                    ),
                 ));
             }
             values.push((p.name, t.clone()));
         }
         if let Some(extra) = tensors.keys().find(|k| !values.iter().any(|(n, _)| n == *k)) {
-            return Err(Error::format(&path, format!("tensor {extra} in the file matches no parameter of the model")));
+            return Err(Error::format(
+                &path,
+                format!("tensor {extra} in the file matches no parameter of the model"),
+            ));
         }
         self.set_weights(&values)
     }
@@ -96,7 +109,10 @@ impl<N: Layer> Model<N> {
         let state = OptimizerState::from_safetensors(&atomic::read(&path)?)
             .map_err(|e| Error::format(&path, e.to_string()))?;
         let compiled = self.compiled_mut()?;
-        compiled.optimizer.load_state(state).map_err(|e| Error::format(&path, e.to_string()))?;
+        compiled
+            .optimizer
+            .load_state(state)
+            .map_err(|e| Error::format(&path, e.to_string()))?;
         Ok(())
     }
 }
@@ -104,9 +120,13 @@ impl<N: Layer> Model<N> {
 fn read_config(dir: &Path) -> Result<Value> {
     let path = dir.join("config.json");
     let bytes = atomic::read(&path)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(Error::format(&path, format!("not a neurite model config (\"format\" must be \"{FORMAT}\")")));
+        return Err(Error::format(
+            &path,
+            format!("not a neurite model config (\"format\" must be \"{FORMAT}\")"),
+        ));
     }
     Ok(v)
 }
@@ -115,7 +135,12 @@ fn saved_input_shape(config: &Value, dir: &Path) -> Result<Vec<usize>> {
     serde_json::from_value::<Option<Vec<usize>>>(config.get("input_shape").cloned().unwrap_or(Value::Null))
         .ok()
         .flatten()
-        .ok_or_else(|| Error::format(dir.join("config.json"), "no input_shape recorded: the model was saved unbuilt"))
+        .ok_or_else(|| {
+            Error::format(
+                dir.join("config.json"),
+                "no input_shape recorded: the model was saved unbuilt",
+            )
+        })
 }
 
 impl Sequential {
@@ -155,9 +180,7 @@ impl Sequential {
                 .map_err(|e| Error::format(&cpath, format!("compile.loss: {e}")))?;
             let metrics: Vec<Metric> = serde_json::from_value(compile["metrics"].clone())
                 .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
-            let name = compile.pointer("/optimizer/name").and_then(Value::as_str).unwrap_or("");
-            let opt_config = compile.pointer("/optimizer/config").cloned().unwrap_or(Value::Null);
-            let optimizer = neurite_optim::optimizer_from_config(name, &opt_config)
+            let optimizer = neurite_optim::optimizer_from_config(&compile["optimizer"])
                 .map_err(|e| Error::format(&cpath, format!("compile.optimizer: {e}")))?;
             model.compile_boxed(optimizer, loss, &metrics)?;
             if dir.join("optimizer.safetensors").exists() {

@@ -39,10 +39,16 @@ pub(crate) fn from_bytes(bytes: &[u8], path: &Path) -> Result<HashMap<String, Te
     let mut out = HashMap::new();
     for (name, view) in st.iter() {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::format(path, format!("tensor {name} has dtype {:?}, expected F32", view.dtype())));
+            return Err(Error::format(
+                path,
+                format!("tensor {name} has dtype {:?}, expected F32", view.dtype()),
+            ));
         }
-        let data: Vec<f32> =
-            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         let t = Tensor::from_shape_vec(ndarray::IxDyn(view.shape()), data)
             .map_err(|e| Error::format(path, format!("tensor {name}: {e}")))?;
         out.insert(name.to_string(), t);

@@ -1,8 +1,8 @@
 //! Splitting samples into batches and gathering them.
 
 use crate::error::{Error, Result};
-use neurite_tensor::Tensor;
 use ndarray::Axis;
+use neurite_tensor::Tensor;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -52,7 +52,10 @@ pub(crate) fn check_pair(what: &str, x: &Tensor, y: &Tensor) -> Result<usize> {
         )));
     }
     if n == 0 {
-        return Err(Error::Input(format!("{what}: no samples (x has shape {:?})", x.shape())));
+        return Err(Error::Input(format!(
+            "{what}: no samples (x has shape {:?})",
+            x.shape()
+        )));
     }
     Ok(n)
 }

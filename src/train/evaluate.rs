@@ -4,11 +4,11 @@ use super::batches::check_pair;
 use crate::callbacks::Logs;
 use crate::error::{Error, Result};
 use crate::model::Model;
+use ndarray::{Axis, Slice};
 use neurite_autograd::{no_grad, Var};
 use neurite_nn::losses::Reduction;
 use neurite_nn::{ForwardContext, Layer};
 use neurite_tensor::Tensor;
-use ndarray::{Axis, Slice};
 
 impl<N: Layer> Model<N> {
     /// Loss and metrics on `x`, `y` (batches of 32), as Keras' `evaluate`:
@@ -33,7 +33,10 @@ impl<N: Layer> Model<N> {
             let (loss, y_pred) = no_grad(|| -> Result<(f32, Tensor)> {
                 let mut ctx = ForwardContext::inference();
                 let y_pred = self.net.forward(&Var::constant(xb), &mut ctx)?;
-                let loss = compiled.loss.compute(&Var::constant(yb.clone()), &y_pred, None, Reduction::Mean)?;
+                let loss =
+                    compiled
+                        .loss
+                        .compute(&Var::constant(yb.clone()), &y_pred, None, Reduction::Mean)?;
                 Ok((loss.item()?, y_pred.to_tensor()))
             })?;
             loss_sum += loss as f64 * rows as f64;
@@ -57,7 +60,10 @@ impl<N: Layer> Model<N> {
     /// [`Model::predict`] with a chosen batch size.
     pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
         if x.ndim() == 0 || x.len_of(Axis(0)) == 0 {
-            return Err(Error::Input(format!("predict: x needs at least one sample, found shape {:?}", x.shape())));
+            return Err(Error::Input(format!(
+                "predict: x needs at least one sample, found shape {:?}",
+                x.shape()
+            )));
         }
         self.require_built("predict")?;
         self.check_input("predict", x)?;
@@ -66,11 +72,15 @@ impl<N: Layer> Model<N> {
         for start in (0..n).step_by(batch_size.max(1)) {
             let s = Slice::from(start..(start + batch_size).min(n));
             let xb = x.slice_axis(Axis(0), s).to_owned();
-            let out = no_grad(|| self.net.forward(&Var::constant(xb), &mut ForwardContext::inference()))?;
+            let out = no_grad(|| {
+                self.net
+                    .forward(&Var::constant(xb), &mut ForwardContext::inference())
+            })?;
             outputs.push(out.to_tensor());
         }
         let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
-        Ok(ndarray::concatenate(Axis(0), &views)?)
+        ndarray::concatenate(Axis(0), &views)
+            .map_err(|e| Error::Model(format!("predict: batch outputs do not stack: {e}")))
     }
 
     fn require_built(&self, what: &str) -> Result<()> {

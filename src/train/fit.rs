@@ -7,12 +7,12 @@ use crate::error::{Error, Result};
 use crate::history::History;
 use crate::model::Model;
 use crate::progress::Progress;
+use ndarray::{Axis, Ix1, Ix4};
 use neurite_autograd::{ops, Var};
 use neurite_metrics::streaming::StreamingMetric;
 use neurite_nn::losses::Reduction;
 use neurite_nn::{ForwardContext, Layer};
 use neurite_tensor::Tensor;
-use ndarray::{Axis, Ix1};
 
 impl<N: Layer> Model<N> {
     /// Trains the model on `x` (samples along axis 0) against targets `y`,
@@ -87,10 +87,22 @@ impl<N: Layer> Model<N> {
             for (batch, chunk) in order.chunks(batch_size).enumerate() {
                 let mut xb = gather(x, chunk);
                 if let Some(augment) = options.augmentation {
-                    augment(&mut xb, mix_seed(self.seed, epoch as u64, batch as u64 ^ 0xA5A5));
+                    let mut images = xb.into_dimensionality::<Ix4>().map_err(|_| {
+                        Error::Input(format!(
+                            "fit: augmentation needs NHWC image batches (rank 4), found samples of shape {:?}",
+                            &x.shape()[1..]
+                        ))
+                    })?;
+                    augment.apply_batch(
+                        &mut images,
+                        mix_seed(self.seed, epoch as u64, batch as u64 ^ 0xA5A5),
+                    );
+                    xb = images.into_dyn();
                 }
                 let yb = gather(y, chunk);
-                let wb = weights.as_ref().map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
+                let wb = weights
+                    .as_ref()
+                    .map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
                 let step_seed = mix_seed(self.seed ^ 0x5EED, epoch as u64, batch as u64);
                 let (loss, y_pred) = self.train_step(xb, &yb, wb, step_seed, epoch, batch)?;
                 loss_sum += loss as f64 * chunk.len() as f64;
@@ -162,7 +174,9 @@ impl<N: Layer> Model<N> {
         let compiled = self.compiled_mut()?;
         let y_true = Var::constant(yb.clone());
         let w = wb.map(Var::constant);
-        let mut loss = compiled.loss.compute(&y_true, &y_pred, w.as_ref(), Reduction::Mean)?;
+        let mut loss = compiled
+            .loss
+            .compute(&y_true, &y_pred, w.as_ref(), Reduction::Mean)?;
         for extra in ctx.take_losses() {
             loss = ops::add(&loss, &extra)?;
         }
@@ -171,12 +185,17 @@ impl<N: Layer> Model<N> {
             return Err(Error::NonFiniteLoss { epoch, batch, value });
         }
         if !loss.requires_grad() {
-            return Err(Error::Model("the loss does not depend on any trainable weight (are all layers frozen?)".into()));
+            return Err(Error::Model(
+                "the loss does not depend on any trainable weight (are all layers frozen?)".into(),
+            ));
         }
         loss.backward()?;
         let params = self.net.parameters();
-        let trainable: Vec<(&str, &Var)> =
-            params.iter().filter(|p| p.trainable).map(|p| (p.name.as_str(), &p.var)).collect();
+        let trainable: Vec<(&str, &Var)> = params
+            .iter()
+            .filter(|p| p.trainable)
+            .map(|p| (p.name.as_str(), &p.var))
+            .collect();
         let compiled = self.compiled_mut()?;
         compiled.optimizer.step(&trainable)?;
         for p in &params {
@@ -192,9 +211,13 @@ impl<N: Layer> Model<N> {
     /// Checks the per-sample shape of `x` against the network (the error names the first layer that refuses it).
     pub(crate) fn check_input(&self, what: &str, x: &Tensor) -> Result<()> {
         if x.ndim() == 0 {
-            return Err(Error::Input(format!("{what}: x needs a batch axis, found a scalar")));
+            return Err(Error::Input(format!(
+                "{what}: x needs a batch axis, found a scalar"
+            )));
         }
-        self.net.output_shape(&x.shape()[1..]).map_err(|e| Error::Input(format!("{what}: {e}")))?;
+        self.net
+            .output_shape(&x.shape()[1..])
+            .map_err(|e| Error::Input(format!("{what}: {e}")))?;
         Ok(())
     }
 
@@ -229,23 +252,47 @@ impl<N: Layer> Model<N> {
 
 /// Class index of each of the first `n` targets: sparse labels `(n,)`/`(n, 1)` or one-hot rows (argmax).
 fn class_of_each_sample(y: &Tensor, n: usize) -> Result<Vec<usize>> {
-    let bad = |v: f32| Error::Input(format!("fit: class_weight needs class-index or one-hot targets, found the value {v}"));
+    let bad = |v: f32| {
+        Error::Input(format!(
+            "fit: class_weight needs class-index or one-hot targets, found the value {v}"
+        ))
+    };
     if y.ndim() == 1 || (y.ndim() == 2 && y.shape()[1] == 1) {
-        let flat = y.view().into_shape_with_order(y.len()).map_err(|e| Error::Input(e.to_string()))?;
-        let flat = flat.into_dimensionality::<Ix1>().map_err(|e| Error::Input(e.to_string()))?;
+        let flat = y
+            .view()
+            .into_shape_with_order(y.len())
+            .map_err(|e| Error::Input(e.to_string()))?;
+        let flat = flat
+            .into_dimensionality::<Ix1>()
+            .map_err(|e| Error::Input(e.to_string()))?;
         flat.iter()
             .take(n)
-            .map(|&v| if v >= 0.0 && v.fract() == 0.0 { Ok(v as usize) } else { Err(bad(v)) })
+            .map(|&v| {
+                if v >= 0.0 && v.fract() == 0.0 {
+                    Ok(v as usize)
+                } else {
+                    Err(bad(v))
+                }
+            })
             .collect()
     } else if y.ndim() == 2 {
         Ok(y.outer_iter()
             .take(n)
             .map(|row| {
-                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+                row.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                    )
+                    .0
             })
             .collect())
     } else {
-        Err(Error::Input(format!("fit: class_weight needs targets of rank 1 or 2, found shape {:?}", y.shape())))
+        Err(Error::Input(format!(
+            "fit: class_weight needs targets of rank 1 or 2, found shape {:?}",
+            y.shape()
+        )))
     }
 }
 

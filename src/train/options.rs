@@ -1,6 +1,7 @@
 //! `FitOptions`: everything `fit` takes besides the data.
 
 use crate::callbacks::Callback;
+use neurite_data::Augment;
 use neurite_tensor::Tensor;
 use std::collections::HashMap;
 
@@ -23,7 +24,7 @@ pub struct FitOptions<'a> {
     pub(crate) sample_weight: Option<&'a [f32]>,
     pub(crate) initial_epoch: Option<usize>,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
-    pub(crate) augmentation: Option<&'a dyn Fn(&mut Tensor, u64)>,
+    pub(crate) augmentation: Option<&'a dyn Augment>,
 }
 
 impl Default for FitOptions<'_> {
@@ -103,9 +104,10 @@ impl<'a> FitOptions<'a> {
         self.callbacks.push(callback);
         self
     }
-    /// Augments every training batch in place before the step:
-    /// `augment(batch_x, seed)`, with a seed derived from the model seed, epoch and batch.
-    pub fn augmentation(mut self, augment: &'a dyn Fn(&mut Tensor, u64)) -> Self {
+    /// Augments every training batch (NHWC images) before the step, e.g. with a
+    /// `neurite::data::Pipeline` of random flips and crops. Each batch's
+    /// randomness is derived from the model seed, the epoch and the batch index.
+    pub fn augmentation(mut self, augment: &'a dyn Augment) -> Self {
         self.augmentation = Some(augment);
         self
     }

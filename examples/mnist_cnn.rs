@@ -1,0 +1,82 @@
+//! The classic Keras MNIST CNN: Conv32-Pool-Conv64-Pool-Conv64-Flatten-
+//! Dense64-Dense10, Adam, sparse categorical cross-entropy, batch 32.
+//!
+//! ```text
+//! cargo run --release --example mnist_cnn -- --data ../shared/data/mnist --epochs 5
+//! ```
+//! `--data` is a folder holding the four MNIST IDX files (raw or .gz);
+//! `--limit N` trains on the first N training images (for a quick run).
+
+mod common;
+
+use common::{confusion_table, print_json, Args};
+use neurite::prelude::*;
+use std::time::Instant;
+
+fn main() -> neurite::Result<()> {
+    let args = Args::parse("mnist_cnn [--data DIR] [--epochs N] [--batch-size N] [--limit N] [--seed N]");
+    let dir = args.string("data", "data/mnist");
+    let epochs: usize = args.number("epochs", 5);
+    let batch_size: usize = args.number("batch-size", 32);
+    let limit: usize = args.number("limit", usize::MAX);
+    let seed: u64 = args.number("seed", 0);
+
+    if !std::path::Path::new(&dir).is_dir() {
+        eprintln!(
+            "mnist_cnn: no MNIST folder at {dir:?}. Pass --data DIR with train-images-idx3-ubyte(.gz), \
+             train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) \
+             (in this project's checkout: --data ../shared/data/mnist)."
+        );
+        std::process::exit(2);
+    }
+    let (mut train, test) = neurite::data::mnist::load(&dir)?; // x: (n, 28, 28, 1) in [0, 1]
+    if limit < train.len() {
+        train = train.subset(&(0..limit).collect::<Vec<_>>())?;
+    }
+    println!("MNIST: {} training and {} test images", train.len(), test.len());
+
+    let mut model = Sequential::new()
+        .seed(seed)
+        .add(
+            Conv2D::new(32, (3, 3))
+                .activation(Activation::Relu)
+                .input_shape([28, 28, 1]),
+        )
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(Flatten::new())
+        .add(Dense::new(64).activation(Activation::Relu))
+        .add(Dense::new(10).activation(Activation::Softmax));
+    model.compile(
+        Adam::default(),
+        Loss::SparseCategoricalCrossentropy { from_logits: false },
+        &[Metric::Accuracy],
+    )?;
+    model.print_summary();
+
+    let start = Instant::now();
+    let history = model.fit(
+        &train.x,
+        &train.y,
+        FitOptions::new().epochs(epochs).batch_size(batch_size),
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    let scores = model.evaluate(&test.x, &test.y)?;
+    let pred = model.predict(&test.x)?;
+    println!(
+        "test loss {:.4}, test accuracy {:.4}",
+        scores["loss"], scores["accuracy"]
+    );
+    println!("{}", confusion_table(&test.y, &pred, 10, None)?);
+    print_json(serde_json::json!({
+        "example": "mnist_cnn",
+        "epochs": history.epochs.len(),
+        "seconds": (seconds * 10.0).round() / 10.0,
+        "train_samples_per_sec": ((train.len() * history.epochs.len()) as f64 / seconds * 10.0).round() / 10.0,
+        "test_accuracy": (scores["accuracy"] * 10000.0).round() / 10000.0,
+        "test_loss": (scores["loss"] * 10000.0).round() / 10000.0,
+    }));
+    Ok(())
+}
