@@ -1,6 +1,6 @@
 //! AdaGrad.
 
-use crate::core::{optimizer_impl, run1, Common, Pre, Rule};
+use crate::core::{optimizer_impl, run1, Common, PreOp, Rule};
 use crate::error::{check_non_negative, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
@@ -47,10 +47,10 @@ impl Rule for AdagradRule {
             epsilon: self.epsilon as f32,
         }
     }
-    fn update(
+    fn update<P: PreOp>(
         &self,
         k: &AdagradConsts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],

@@ -1,6 +1,6 @@
 //! Adam and AdamW.
 
-use crate::core::{optimizer_impl, run2, run3, Common, Pre, Rule};
+use crate::core::{optimizer_impl, run2, run3, Common, PreOp, Rule};
 use crate::error::{check_non_negative, check_range, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
@@ -11,6 +11,7 @@ pub(crate) struct AdamRule {
     beta_2: f64,
     epsilon: f64,
     amsgrad: bool,
+    pytorch_epsilon: bool,
 }
 
 impl AdamRule {
@@ -21,6 +22,7 @@ impl AdamRule {
             beta_2: 0.999,
             epsilon: 1e-7,
             amsgrad: false,
+            pytorch_epsilon: false,
         }
     }
 }
@@ -54,6 +56,7 @@ impl Rule for AdamRule {
         map.insert("beta_2".into(), Value::from(self.beta_2));
         map.insert("epsilon".into(), Value::from(self.epsilon));
         map.insert("amsgrad".into(), Value::from(self.amsgrad));
+        map.insert("pytorch_epsilon".into(), Value::from(self.pytorch_epsilon));
     }
     fn begin_step(&mut self, t: u64, lr: f32) -> AdamConsts {
         let t = t as f64;
@@ -63,13 +66,19 @@ impl Rule for AdamRule {
             alpha: (lr as f64 * (1.0 - beta_2_power).sqrt() / (1.0 - beta_1_power)) as f32,
             one_minus_beta_1: (1.0 - self.beta_1) as f32,
             one_minus_beta_2: (1.0 - self.beta_2) as f32,
-            epsilon: self.epsilon as f32,
+            // PyTorch adds epsilon to sqrt(v / (1 - beta_2^t)); moved onto
+            // Keras' sqrt(v) that is epsilon * sqrt(1 - beta_2^t).
+            epsilon: if self.pytorch_epsilon {
+                (self.epsilon * (1.0 - beta_2_power).sqrt()) as f32
+            } else {
+                self.epsilon as f32
+            },
         }
     }
-    fn update(
+    fn update<P: PreOp>(
         &self,
         k: &AdamConsts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
@@ -132,6 +141,19 @@ macro_rules! adam_setters {
             /// ```
             pub fn amsgrad(mut self, amsgrad: bool) -> Self {
                 self.rule.amsgrad = amsgrad;
+                self
+            }
+            /// PyTorch's epsilon placement: `w -= lr * m_hat / (sqrt(v_hat) + epsilon)`
+            /// with bias-corrected `m_hat`, `v_hat` (Keras adds epsilon to the
+            /// uncorrected `sqrt(v)`). Combine with `.epsilon(1e-8)` for PyTorch's default.
+            ///
+            /// ```
+            /// use neurite_optim::Optimizer;
+            #[doc = concat!("let opt = neurite_optim::", stringify!($ty), "::default().pytorch_epsilon(true).epsilon(1e-8);")]
+            /// assert_eq!(opt.config()["pytorch_epsilon"], true);
+            /// ```
+            pub fn pytorch_epsilon(mut self, pytorch_epsilon: bool) -> Self {
+                self.rule.pytorch_epsilon = pytorch_epsilon;
                 self
             }
         }

@@ -1,6 +1,6 @@
 //! Adamax.
 
-use crate::core::{optimizer_impl, run2, Common, Pre, Rule};
+use crate::core::{optimizer_impl, run2, Common, PreOp, Rule};
 use crate::error::{check_non_negative, check_range, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
@@ -46,10 +46,10 @@ impl Rule for AdamaxRule {
             epsilon: self.epsilon as f32,
         }
     }
-    fn update(
+    fn update<P: PreOp>(
         &self,
         k: &AdamaxConsts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],

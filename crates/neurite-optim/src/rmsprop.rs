@@ -1,6 +1,6 @@
 //! RMSprop.
 
-use crate::core::{optimizer_impl, run1, run2, run3, Common, Pre, Rule};
+use crate::core::{optimizer_impl, run1, run2, run3, Common, PreOp, Rule};
 use crate::error::{check_non_negative, check_range, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
@@ -69,10 +69,10 @@ impl Rule for RmspropRule {
             epsilon: self.epsilon as f32,
         }
     }
-    fn update(
+    fn update<P: PreOp>(
         &self,
         k: &RmspropConsts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],

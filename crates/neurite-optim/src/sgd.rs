@@ -1,6 +1,6 @@
 //! Stochastic gradient descent with optional (Nesterov) momentum.
 
-use crate::core::{optimizer_impl, run0, run1, Common, Pre, Rule};
+use crate::core::{optimizer_impl, run0, run1, Common, PreOp, Rule};
 use crate::error::{check_range, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
@@ -40,10 +40,10 @@ impl Rule for SgdRule {
             momentum: self.momentum as f32,
         }
     }
-    fn update(
+    fn update<P: PreOp>(
         &self,
         k: &SgdConsts,
-        pre: &Pre,
+        pre: &P,
         w: ArrayViewMutD<f32>,
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],

@@ -212,7 +212,7 @@ proptest! {
         prop_assert!(x <= l * (1.0 + 1e-6) && x >= l / 25.0 / 1e4 * (1.0 - 1e-6));
         // Monotone up to the peak, down after.
         let (r0, r1) = (oc.rate(step % total), oc.rate(step % total + 1));
-        if step % total + 1 <= peak.saturating_sub(1) {
+        if step % total < peak.saturating_sub(1) {
             prop_assert!(r1 >= r0);
         } else if step % total > peak {
             prop_assert!(r1 <= r0);

@@ -47,7 +47,9 @@ fn assert_close(name: &str, got: &[[f32; 2]], want: &[[f64; 2]], tol: f64) {
 }
 
 /// (name, optimizer, Keras 3.15.1 values of w after steps 1, 2, 3)
-fn keras_cases() -> Vec<(&'static str, Box<dyn Optimizer>, [[f64; 2]; 3])> {
+type Case = (&'static str, Box<dyn Optimizer>, [[f64; 2]; 3]);
+
+fn keras_cases() -> Vec<Case> {
     vec![
         (
             "sgd",
@@ -288,6 +290,44 @@ fn penalties_and_adam_match_their_written_out_rules() {
         want.push(w);
     }
     assert_close("adam_formula", &run(&mut Adam::new(0.1)), &want, 1e-7);
+
+    // Adam as PyTorch writes it (torch.optim.Adam, eps = 1e-8 added to the
+    // bias-corrected sqrt(v_hat)) versus `.pytorch_epsilon(true).epsilon(1e-8)`.
+    // A tiny gradient scale makes epsilon matter.
+    let (mut w, mut m, mut v) = ([1.0f64, -2.0], [0.0f64; 2], [0.0f64; 2]);
+    let mut want = vec![];
+    let torch_eps = 1e-8;
+    for t in 1..=3 {
+        let g = grad(w);
+        let g = [g[0] * 1e-7, g[1] * 1e-7];
+        for i in 0..2 {
+            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            let m_hat = m[i] / (1.0 - b1.powi(t));
+            let v_hat = v[i] / (1.0 - b2.powi(t));
+            w[i] -= lr * m_hat / (v_hat.sqrt() + torch_eps);
+        }
+        want.push(w);
+    }
+    let run_tiny = |mut opt: Adam| {
+        let wv = Var::parameter(ndarray::arr1(&[1.0f32, -2.0]).into_dyn());
+        let mut got = vec![];
+        for _ in 0..3 {
+            let g = {
+                let x = wv.value();
+                ndarray::arr1(&[A[0] * (x[[0]] - C[0]) * 1e-7, A[1] * (x[[1]] - C[1]) * 1e-7]).into_dyn()
+            };
+            wv.set_grad(Some(g));
+            opt.step(&[("w", &wv)]).unwrap();
+            got.push([wv.value()[[0]], wv.value()[[1]]]);
+        }
+        got
+    };
+    let got = run_tiny(Adam::new(0.1).pytorch_epsilon(true).epsilon(1e-8));
+    assert_close("adam_pytorch_epsilon", &got, &want, 1e-6);
+    // Keras' placement (epsilon on the uncorrected sqrt(v)) is far from it here.
+    let keras = run_tiny(Adam::new(0.1).epsilon(1e-8));
+    assert!((keras[2][0] as f64 - want[2][0]).abs() > 0.01);
 
     // Adam with l2 = 0.5 and global_clipnorm = 1: the penalty is part of the clipped gradient.
     let (mut w, mut m, mut v) = ([1.0f64, -2.0], [0.0f64; 2], [0.0f64; 2]);
