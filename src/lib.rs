@@ -48,3 +48,7 @@ pub use neurite_metrics as metrics;
 pub use neurite_nn as nn;
 pub use neurite_optim as optim;
 pub use neurite_tensor as tensor;
+
+/// The user guide (`docs/guide.md`); its code blocks are compiled and run as doctests.
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
