@@ -481,7 +481,7 @@ impl Layer for BatchNormalization {
                 yr[j] = gamma[j] * h + beta[j];
             }
         }
-        let value = mv.from_rows(y);
+        let value = mv.back_from_rows(y);
 
         let mut parents = vec![x];
         if let Some(g) = &self.gamma {
@@ -525,7 +525,7 @@ impl Layer for BatchNormalization {
                             }
                         }
                     }
-                    Some(mv.from_rows(dx))
+                    Some(mv.back_from_rows(dx))
                 } else {
                     None
                 };

@@ -156,15 +156,19 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
             let hn = &mut h_new[o_range.clone()];
             let rr = &mut rhs[o_range];
             for j in 0..units {
-                let zg = ract.apply(xzg[j] + irow[j]);
-                let r = ract.apply(xrg[j] + irow[units + j]);
+                xzg[j] += irow[j];
+                xrg[j] += irow[units + j];
+            }
+            ract.apply_slice(xzg);
+            ract.apply_slice(xrg);
+            for j in 0..units {
                 let ih = irow[2 * units + j];
-                let hh = act.apply(xh[j] + r * ih);
-                xzg[j] = zg;
-                xrg[j] = r;
-                xh[j] = hh;
                 rr[j] = ih;
-                hn[j] = zg * hp[j] + (1.0 - zg) * hh;
+                xh[j] += xrg[j] * ih;
+            }
+            act.apply_slice(xh);
+            for j in 0..units {
+                hn[j] = xzg[j] * hp[j] + (1.0 - xzg[j]) * xh[j];
             }
         }
     }

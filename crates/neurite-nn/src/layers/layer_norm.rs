@@ -446,7 +446,7 @@ impl Layer for LayerNormalization {
                 yr[j] = gamma[j] * h + beta[j];
             }
         }
-        let value = mv.from_rows(y);
+        let value = mv.back_from_rows(y);
 
         let mut parents = vec![x];
         if let Some(g) = &self.gamma {
@@ -491,7 +491,7 @@ impl Layer for LayerNormalization {
                         }
                     }
                 }
-                let mut grads = vec![dx.map(|dx| mv.from_rows(dx))];
+                let mut grads = vec![dx.map(|dx| mv.back_from_rows(dx))];
                 let to_param =
                     |v: Array1<f32>| v.into_shape_with_order(param_shape.clone()).map(|a| a.into_dyn());
                 if has_gamma {

@@ -168,20 +168,17 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
             let cn = &mut c_new[o_range.clone()];
             let hn = &mut h_new[o_range.clone()];
             let th = &mut tcs[o_range];
+            ract.apply_slice(zi);
+            ract.apply_slice(zf);
+            act.apply_slice(zc);
+            ract.apply_slice(zo);
             for j in 0..units {
-                let i = ract.apply(zi[j]);
-                let f = ract.apply(zf[j]);
-                let gg = act.apply(zc[j]);
-                let o = ract.apply(zo[j]);
-                let c = f * cp[j] + i * gg;
-                let a = act.apply(c);
-                zi[j] = i;
-                zf[j] = f;
-                zc[j] = gg;
-                zo[j] = o;
-                cn[j] = c;
-                th[j] = a;
-                hn[j] = o * a;
+                cn[j] = zf[j] * cp[j] + zi[j] * zc[j];
+            }
+            th.copy_from_slice(cn);
+            act.apply_slice(th);
+            for j in 0..units {
+                hn[j] = zo[j] * th[j];
             }
         }
     }

@@ -34,7 +34,7 @@ impl AxisMove {
         } else {
             t.view().permuted_axes(IxDyn(&self.perm))
         };
-        let rows = if cols == 0 { 0 } else { moved.len() / cols };
+        let rows = moved.len().checked_div(cols).unwrap_or(0);
         let data: Vec<f32> = if moved.is_standard_layout() {
             moved
                 .as_slice()
@@ -47,7 +47,7 @@ impl AxisMove {
     }
 
     /// Inverse of [`AxisMove::to_rows`]: back to the original shape (standard layout).
-    pub(crate) fn from_rows(&self, m: Array2<f32>) -> Tensor {
+    pub(crate) fn back_from_rows(&self, m: Array2<f32>) -> Tensor {
         let t = m
             .into_shape_with_order(IxDyn(&self.permuted_shape))
             .expect("same number of elements");

@@ -129,7 +129,8 @@ fn simple_rnn_op(
         }
         let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
         let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
-        hn.iter_mut().zip(zs).for_each(|(h, &v)| *h = act.apply(v));
+        hn.copy_from_slice(zs);
+        act.apply_slice(hn);
     }
     let value = output_from_states(&hs, b, t, opts.return_sequences);
 

@@ -2,7 +2,8 @@
 //! written as plain scalar loops (the reference the fused kernels are
 //! compared with), random tensors and gradcheck options.
 
-#![allow(dead_code)]
+// The reference is written as index loops on purpose (it mirrors the equations).
+#![allow(dead_code, clippy::needless_range_loop)]
 
 use neurite_autograd::{AutogradError, GradcheckOptions, Tensor, Var};
 use neurite_nn::NnError;
