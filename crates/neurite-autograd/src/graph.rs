@@ -2,9 +2,10 @@
 //! accumulation into leaves, and freeing the graph as it is consumed.
 
 use crate::error::{AutogradError, Result};
+use crate::var::GradFn;
 use crate::var::Var;
 use neurite_tensor::Tensor;
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 impl Var {
     /// Back-propagates from a one-element `Var` (a loss): every parameter it
@@ -57,51 +58,80 @@ impl Var {
                 "the output does not depend on any parameter (or was computed under no_grad)".into(),
             ));
         }
-        let order = topological_order(self);
-        let mut grads: HashMap<usize, Tensor> = HashMap::new();
-        grads.insert(self.id(), gradient);
-        for var in order.iter().rev() {
-            let Some(grad) = grads.remove(&var.id()) else {
-                continue;
-            };
-            if var.is_leaf() {
-                accumulate_leaf(var, grad);
-                continue;
-            }
-            let grad_fn = var.node.grad_fn.lock().take().ok_or_else(|| {
-                AutogradError::Backward(
-                    "this graph was already consumed by an earlier backward(); run the forward pass again"
-                        .into(),
-                )
-            })?;
-            let parent_grads = (grad_fn.backward)(&grad)?;
-            debug_assert_eq!(parent_grads.len(), grad_fn.parents.len(), "op {}", grad_fn.name);
-            for (parent, pgrad) in grad_fn.parents.iter().zip(parent_grads) {
-                let Some(pgrad) = pgrad else { continue };
-                if !parent.requires_grad() {
-                    continue;
-                }
-                let pshape = parent.shape();
-                if pgrad.shape() != pshape.as_slice() {
-                    return Err(AutogradError::Backward(format!(
-                        "op {} returned a gradient of shape {:?} for an input of shape {pshape:?}",
-                        grad_fn.name,
-                        pgrad.shape()
-                    )));
-                }
-                match grads.get_mut(&parent.id()) {
-                    Some(acc) => *acc += &pgrad,
-                    None => {
-                        grads.insert(parent.id(), pgrad);
-                    }
-                }
+        if self.is_leaf() {
+            // d self / d self: the gradient itself.
+            accumulate(self, gradient);
+            return Ok(());
+        }
+        let pass = NEXT_PASS.fetch_add(1, Ordering::Relaxed);
+        let order = topological_order(self, pass);
+        *self.node.grad.lock() = Some(gradient);
+        let result = propagate(&order);
+        if result.is_err() {
+            // Leave no half-collected gradients behind in the op results.
+            for var in &order {
+                var.node.grad.lock().take();
             }
         }
-        Ok(())
+        result
     }
 }
 
-fn accumulate_leaf(var: &Var, grad: Tensor) {
+/// Ids of backward passes, for the per-node visit marks (0 means "never visited").
+static NEXT_PASS: AtomicUsize = AtomicUsize::new(1);
+
+/// Runs the backward closures of `order` (op results, parents before
+/// children) from the last to the first. Each op result's collected gradient
+/// sits in its own `grad` slot (no map); gradients for leaves are added to
+/// the leaves at once.
+fn propagate(order: &[Var]) -> Result<()> {
+    for var in order.iter().rev() {
+        let Some(grad) = var.node.grad.lock().take() else {
+            continue;
+        };
+        let grad_fn = var.node.grad_fn.lock().take().ok_or_else(|| {
+            AutogradError::Backward(
+                "this graph was already consumed by an earlier backward(); run the forward pass again".into(),
+            )
+        })?;
+        let GradFn {
+            name,
+            parents,
+            backward,
+        } = grad_fn;
+        let parent_grads = backward(&grad)?;
+        drop(grad);
+        if parent_grads.len() != parents.len() {
+            return Err(AutogradError::Backward(format!(
+                "op {name} returned {} gradients for {} inputs",
+                parent_grads.len(),
+                parents.len()
+            )));
+        }
+        for (parent, pgrad) in parents.iter().zip(parent_grads) {
+            let Some(pgrad) = pgrad else { continue };
+            if !parent.requires_grad() {
+                continue;
+            }
+            {
+                let pv = parent.value();
+                if pgrad.shape() != pv.shape() {
+                    return Err(AutogradError::Backward(format!(
+                        "op {name} returned a gradient of shape {:?} for an input of shape {:?}",
+                        pgrad.shape(),
+                        pv.shape()
+                    )));
+                }
+            }
+            // Leaves keep it; op results hand it on when their turn comes.
+            accumulate(parent, pgrad);
+        }
+    }
+    Ok(())
+}
+
+/// Adds `grad` to the gradient slot of `var` (moved in when the slot is empty).
+fn accumulate(var: &Var, grad: Tensor) {
     let mut slot = var.node.grad.lock();
     match slot.as_mut() {
         Some(acc) => *acc += &grad,
@@ -109,31 +139,27 @@ fn accumulate_leaf(var: &Var, grad: Tensor) {
     }
 }
 
-/// Nodes reachable from `root` through recorded ops, each after all of its
-/// parents (iterative depth-first search, so deep graphs cannot overflow).
-fn topological_order(root: &Var) -> Vec<Var> {
+/// Op results reachable from `root` through recorded ops, each after all of
+/// its parents (iterative depth-first search, so deep graphs cannot
+/// overflow; a node is expanded once per pass, tracked by its `mark`).
+/// Leaves are left out: their gradients are accumulated as they arrive.
+fn topological_order(root: &Var, pass: usize) -> Vec<Var> {
     let mut order = Vec::new();
-    let mut visited = HashSet::new();
     let mut stack: Vec<(Var, bool)> = vec![(root.clone(), false)];
     while let Some((var, children_done)) = stack.pop() {
         if children_done {
             order.push(var);
             continue;
         }
-        if !visited.insert(var.id()) {
+        if var.node.mark.swap(pass, Ordering::Relaxed) == pass {
             continue;
         }
-        let parents: Vec<Var> = var
-            .node
-            .grad_fn
-            .lock()
-            .as_ref()
-            .map(|g| g.parents.iter().filter(|p| p.requires_grad()).cloned().collect())
-            .unwrap_or_default();
-        stack.push((var, true));
-        for p in parents {
-            if !visited.contains(&p.id()) {
-                stack.push((p, false));
+        stack.push((var.clone(), true));
+        if let Some(g) = var.node.grad_fn.lock().as_ref() {
+            for p in &g.parents {
+                if p.requires_grad() && !p.is_leaf() && p.node.mark.load(Ordering::Relaxed) != pass {
+                    stack.push((p.clone(), false));
+                }
             }
         }
     }

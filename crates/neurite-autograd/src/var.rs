@@ -43,7 +43,12 @@ pub(crate) struct GradFn {
 
 pub(crate) struct Node {
     pub(crate) id: usize,
+    /// Id of the last backward pass that visited this node (0: none yet);
+    /// replaces a visited-set in the topological sort.
+    pub(crate) mark: AtomicUsize,
     pub(crate) value: RwLock<Tensor>,
+    /// Leaves: the accumulated gradient. Op results: the gradient collected
+    /// from consumers during a backward pass (always taken by the pass).
     pub(crate) grad: Mutex<Option<Tensor>>,
     pub(crate) requires_grad: bool,
     pub(crate) is_leaf: bool,
@@ -103,6 +108,7 @@ impl Var {
         Var {
             node: Arc::new(Node {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                mark: AtomicUsize::new(0),
                 value: RwLock::new(value),
                 grad: Mutex::new(None),
                 requires_grad,
@@ -232,6 +238,7 @@ impl Var {
             });
             Node {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                mark: AtomicUsize::new(0),
                 value: RwLock::new(value),
                 grad: Mutex::new(None),
                 requires_grad: true,

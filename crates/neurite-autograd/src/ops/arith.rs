@@ -2,15 +2,31 @@
 //! Gradients of broadcast operands are summed back to their shapes.
 
 use crate::error::Result;
-use crate::ops::util::{reduce_ref, reduce_to};
+use crate::ops::util::{reduce_ref, reduce_to, trailing_broadcast};
 use crate::var::Var;
 use ndarray::{IxDyn, Zip};
 use neurite_tensor::broadcast::broadcast_shape;
 use neurite_tensor::{Tensor, TensorError};
 
-fn check(op: &'static str, a: &Var, b: &Var) -> Result<()> {
-    broadcast_shape(op, &a.shape(), &b.shape())?;
-    Ok(())
+/// The value of a broadcasting binary op: `f(a, b)`, through the one-pass
+/// row loop when one operand's shape is a suffix of the other's (bias adds,
+/// equal shapes), else through ndarray's general broadcasting zip.
+/// `f_swapped(b, a)` must equal `f(a, b)`.
+fn binary_value(
+    op: &'static str,
+    a: &Var,
+    b: &Var,
+    f: impl Fn(f32, f32) -> f32 + Copy,
+    f_swapped: impl Fn(f32, f32) -> f32,
+) -> Result<Tensor> {
+    let (av, bv) = (a.value(), b.value());
+    if let Some(v) = trailing_broadcast(&av, &bv, f) {
+        return Ok(v);
+    }
+    if let Some(v) = trailing_broadcast(&bv, &av, f_swapped) {
+        return Ok(v);
+    }
+    zip_broadcast(op, &av, &bv, f)
 }
 
 /// `a + b` with NumPy broadcasting.
@@ -22,8 +38,7 @@ fn check(op: &'static str, a: &Var, b: &Var) -> Result<()> {
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn add(a: &Var, b: &Var) -> Result<Var> {
-    check("add", a, b)?;
-    let value = &*a.value() + &*b.value();
+    let value = binary_value("add", a, b, |x, y| x + y, |x, y| y + x)?;
     let (sa, sb) = (a.shape(), b.shape());
     Ok(Var::from_op(
         value,
@@ -35,8 +50,7 @@ pub fn add(a: &Var, b: &Var) -> Result<Var> {
 
 /// `a - b` with NumPy broadcasting.
 pub fn sub(a: &Var, b: &Var) -> Result<Var> {
-    check("sub", a, b)?;
-    let value = &*a.value() - &*b.value();
+    let value = binary_value("sub", a, b, |x, y| x - y, |y, x| x - y)?;
     let (sa, sb) = (a.shape(), b.shape());
     Ok(Var::from_op(
         value,
@@ -48,8 +62,7 @@ pub fn sub(a: &Var, b: &Var) -> Result<Var> {
 
 /// `a * b` (element-wise) with NumPy broadcasting.
 pub fn mul(a: &Var, b: &Var) -> Result<Var> {
-    check("mul", a, b)?;
-    let value = &*a.value() * &*b.value();
+    let value = binary_value("mul", a, b, |x, y| x * y, |x, y| y * x)?;
     let (ac, bc) = (a.clone(), b.clone());
     Ok(Var::from_op(
         value,
@@ -73,8 +86,7 @@ pub fn mul(a: &Var, b: &Var) -> Result<Var> {
 
 /// `a / b` (element-wise) with NumPy broadcasting.
 pub fn div(a: &Var, b: &Var) -> Result<Var> {
-    check("div", a, b)?;
-    let value = &*a.value() / &*b.value();
+    let value = binary_value("div", a, b, |x, y| x / y, |y, x| x / y)?;
     let (ac, bc) = (a.clone(), b.clone());
     Ok(Var::from_op(
         value,
