@@ -1,7 +1,7 @@
 //! AdaGrad.
 
-use crate::core::{optimizer_impl, run1, Common, PreOp, Rule};
-use crate::error::{check_non_negative, Result};
+use crate::core::{Common, PreOp, Rule, optimizer_impl, run1};
+use crate::error::{Result, check_non_negative};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 

@@ -3,7 +3,7 @@
 //! per-parameter slot storage, validation, and the step driver that runs an
 //! optimizer's element-wise rule in place with `ndarray::Zip`.
 
-use crate::error::{check_non_negative, check_positive, invalid, OptimError, Result};
+use crate::error::{OptimError, Result, check_non_negative, check_positive, invalid};
 use crate::schedule::{Constant, LearningRateSchedule};
 use crate::state::OptimizerState;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// Tensors with at least this many elements are updated with
 /// `Zip::par_for_each` (rayon); smaller ones on the calling thread.
 /// Measured with `benches/benches/optim.rs` (see `docs/optim.md`).
-pub const DEFAULT_PARALLEL_THRESHOLD: usize = 1 << 16;
+pub const DEFAULT_PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// What happens to a gradient element before an optimizer's rule sees it,
 /// and the decoupled weight decay applied to the weight first:

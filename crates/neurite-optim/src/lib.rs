@@ -50,8 +50,8 @@ pub use crate::error::{OptimError, Result};
 pub use crate::nadam::Nadam;
 pub use crate::rmsprop::Rmsprop;
 pub use crate::schedule::{
-    schedule_from_config, Anneal, Constant, CosineDecay, ExponentialDecay, InverseTimeDecay,
-    LearningRateSchedule, OneCycle, PiecewiseConstantDecay,
+    Anneal, Constant, CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRateSchedule, OneCycle,
+    PiecewiseConstantDecay, schedule_from_config,
 };
 pub use crate::sgd::Sgd;
 pub use crate::state::{OptimizerState, SAFETENSORS_FORMAT};
@@ -80,22 +80,74 @@ pub trait Optimizer: Send {
     /// without one are skipped). Increments the iteration count. Checks
     /// everything (hyper-parameters, duplicate names, gradient and slot
     /// shapes) before changing anything.
+    ///
+    /// ```
+    /// use neurite_optim::{Optimizer, Sgd};
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// w.set_grad(Some(ndarray::arr1(&[1.0f32, 2.0]).into_dyn())); // wrong shape
+    /// assert!(Sgd::new(0.1).step(&[("w", &w)]).is_err());
+    /// assert_eq!(w.value()[[0]], 1.0);
+    /// ```
     fn step(&mut self, params: &[(&str, &Var)]) -> Result<()>;
     /// The current rate (the schedule evaluated at the current iteration).
+    ///
+    /// ```
+    /// use neurite_optim::{Adam, Optimizer};
+    /// assert_eq!(Adam::default().learning_rate(), 0.001);
+    /// ```
     fn learning_rate(&self) -> f32;
     /// Replaces the schedule by a constant rate.
+    ///
+    /// ```
+    /// use neurite_optim::{Adam, ExponentialDecay, Optimizer};
+    /// let mut opt = Adam::with_schedule(Box::new(ExponentialDecay::new(0.1, 10, 0.5)));
+    /// opt.set_learning_rate(0.02);
+    /// assert_eq!(opt.config()["learning_rate"].as_f64().unwrap() as f32, 0.02);
+    /// ```
     fn set_learning_rate(&mut self, lr: f32);
     /// Number of steps taken.
+    ///
+    /// ```
+    /// use neurite_optim::{Optimizer, Sgd};
+    /// let mut opt = Sgd::default();
+    /// opt.step(&[])?;
+    /// assert_eq!(opt.iterations(), 1);
+    /// # Ok::<(), neurite_optim::OptimError>(())
+    /// ```
     fn iterations(&self) -> u64;
     /// Keras' name of the optimizer (`"adam"`, `"SGD"`, ...).
+    ///
+    /// ```
+    /// use neurite_optim::Optimizer;
+    /// assert_eq!(neurite_optim::Sgd::default().name(), "SGD");
+    /// ```
     fn name(&self) -> &str;
     /// Hyper-parameters with Keras-like keys (see [`optimizer_from_config`]).
+    ///
+    /// ```
+    /// use neurite_optim::Optimizer;
+    /// let c = neurite_optim::Adam::default().config();
+    /// assert_eq!((c["name"].as_str(), c["epsilon"].as_f64()), (Some("adam"), Some(1e-7)));
+    /// ```
     fn config(&self) -> Value;
     /// Iteration count, per-parameter slot tensors and optimizer variables.
+    ///
+    /// ```
+    /// use neurite_optim::Optimizer;
+    /// assert!(neurite_optim::Adam::default().state().slots.is_empty());
+    /// ```
     fn state(&self) -> OptimizerState;
     /// Restores a state from [`Optimizer::state`]. Unknown or missing slots
     /// are errors; parameters are matched by name at the next step, where a
     /// slot whose shape differs from its parameter is an error.
+    ///
+    /// ```
+    /// use neurite_optim::{Optimizer, OptimizerState};
+    /// let mut opt = neurite_optim::Adam::default();
+    /// opt.load_state(OptimizerState { iterations: 7, ..Default::default() })?;
+    /// assert_eq!(opt.iterations(), 7);
+    /// # Ok::<(), neurite_optim::OptimError>(())
+    /// ```
     fn load_state(&mut self, state: OptimizerState) -> Result<()>;
     /// [`Optimizer::load_state`] after checking the state against the
     /// parameters it will be used with: every parameter it names must be
@@ -301,7 +353,7 @@ pub fn optimizer_from_config(config: &Value) -> Result<Box<dyn Optimizer>> {
                 "optimizer config",
                 "name",
                 format!("unknown optimizer `{other}`"),
-            ))
+            ));
         }
     };
     Ok(opt)

@@ -1,7 +1,7 @@
 //! Nadam.
 
-use crate::core::{optimizer_impl, run2, Common, PreOp, Rule};
-use crate::error::{check_non_negative, check_range, OptimError, Result};
+use crate::core::{Common, PreOp, Rule, optimizer_impl, run2};
+use crate::error::{OptimError, Result, check_non_negative, check_range};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -101,7 +101,7 @@ impl Rule for NadamRule {
             None => {
                 return Err(bad(format!(
                     "`u_product` is missing after {iterations} iterations"
-                )))
+                )));
             }
         };
         Ok(())

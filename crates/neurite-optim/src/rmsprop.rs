@@ -1,7 +1,7 @@
 //! RMSprop.
 
-use crate::core::{optimizer_impl, run1, run2, run3, Common, PreOp, Rule};
-use crate::error::{check_non_negative, check_range, Result};
+use crate::core::{Common, PreOp, Rule, optimizer_impl, run1, run2, run3};
+use crate::error::{Result, check_non_negative, check_range};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 

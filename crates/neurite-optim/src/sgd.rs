@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with optional (Nesterov) momentum.
 
-use crate::core::{optimizer_impl, run0, run1, Common, PreOp, Rule};
-use crate::error::{check_range, Result};
+use crate::core::{Common, PreOp, Rule, optimizer_impl, run0, run1};
+use crate::error::{Result, check_range};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -21,11 +21,7 @@ impl Rule for SgdRule {
         "SGD"
     }
     fn slot_names(&self) -> &'static [&'static str] {
-        if self.momentum != 0.0 {
-            &["momentum"]
-        } else {
-            &[]
-        }
+        if self.momentum != 0.0 { &["momentum"] } else { &[] }
     }
     fn validate(&self) -> Result<()> {
         check_range("SGD", "momentum", self.momentum as f32, 0.0, 1.0, true)

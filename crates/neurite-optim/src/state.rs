@@ -149,7 +149,7 @@ impl OptimizerState {
             other => {
                 return Err(OptimError::Serialization(format!(
                     "metadata `format` is {other:?}, expected {SAFETENSORS_FORMAT:?}"
-                )))
+                )));
             }
         }
         let iterations = meta
