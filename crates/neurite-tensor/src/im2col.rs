@@ -207,11 +207,11 @@ pub(crate) fn im2col_image(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
                 };
                 let src = &image[ih * in_row_len..][..in_row_len];
                 if let Some(iw0) = contiguous {
-                    dst.copy_from_slice(&src[iw0 * c..][..row_len]);
+                    copy_small(dst, &src[iw0 * c..][..row_len]);
                 } else {
                     for (kw, d) in dst.chunks_exact_mut(c).enumerate() {
                         match g.in_col(ow, kw) {
-                            Some(iw) => d.copy_from_slice(&src[iw * c..][..c]),
+                            Some(iw) => copy_small(d, &src[iw * c..][..c]),
                             None => d.fill(0.0),
                         }
                     }
@@ -252,6 +252,28 @@ pub(crate) fn col2im_image_add(cols: &[f32], g: &ConvGeometry, image: &mut [f32]
     }
 }
 
+/// `dst.copy_from_slice(src)` without a `memcpy` call for the short rows of
+/// few-channel images (a 3x3 window on one channel copies 3 floats).
+#[inline(always)]
+fn copy_small(dst: &mut [f32], src: &[f32]) {
+    if dst.len() >= 16 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (a, b) in (&mut d).zip(&mut s) {
+        let b: &[f32; 4] = b.try_into().expect("chunk of 4");
+        a.copy_from_slice(b);
+    }
+    match (d.into_remainder(), s.remainder()) {
+        ([a0], [b0]) => *a0 = *b0,
+        ([a0, a1], [b0, b1]) => (*a0, *a1) = (*b0, *b1),
+        ([a0, a1, a2], [b0, b1, b2]) => (*a0, *a1, *a2) = (*b0, *b1, *b2),
+        _ => {}
+    }
+}
+
 #[inline(always)]
 fn add_assign(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -278,8 +300,8 @@ pub(crate) fn im2col_batch(input: &[f32], g: &ConvGeometry, first: usize, count:
         .for_each(|(c, x)| im2col_image(x, g, c));
 }
 
-/// Overwrites images `first..first + count` of the contiguous NHWC batch
-/// `out` with the col2im of `cols`, one rayon task per image.
+/// Adds the col2im of `cols` onto images `first..first + count` of the
+/// contiguous NHWC batch `out` (zeroed by the caller), one rayon task per image.
 pub(crate) fn col2im_batch(cols: &[f32], g: &ConvGeometry, first: usize, count: usize, out: &mut [f32]) {
     let img = g.image_len();
     let per = g.rows_per_image() * g.patch_len();

@@ -64,7 +64,8 @@ impl Default for Pool2dParams {
 /// Argmax positions of a max-pooling forward pass, needed by its backward.
 ///
 /// For each output element, the flat index `(h * W + w) * C + c` *within its
-/// image* of the input element that won.
+/// image* of the input element that won, as `u32` (half the memory of
+/// `usize`; [`max_pool2d`] rejects images of more than `u32::MAX` elements).
 ///
 /// ```
 /// use ndarray::Array4;
@@ -81,7 +82,7 @@ impl Default for Pool2dParams {
 pub struct MaxPoolIndices {
     input_shape: [usize; 4],
     output_shape: Vec<usize>,
-    argmax: Vec<usize>,
+    argmax: Vec<u32>,
 }
 
 impl MaxPoolIndices {
@@ -117,7 +118,7 @@ impl MaxPoolIndices {
     /// assert_eq!(idx.argmax(), &[1]);
     /// # Ok::<(), neurite_tensor::TensorError>(())
     /// ```
-    pub fn argmax(&self) -> &[usize] {
+    pub fn argmax(&self) -> &[u32] {
         &self.argmax
     }
 }
@@ -219,9 +220,18 @@ pub fn pool2d_output_shape(input: &[usize], p: &Pool2dParams) -> Result<[usize; 
 /// ```
 pub fn max_pool2d(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<(Array4<f32>, MaxPoolIndices)> {
     let g = pool_geometry("max_pool2d", input.shape(), p)?;
+    if u32::try_from(g.image_len()).is_err() {
+        return Err(TensorError::invalid(
+            "max_pool2d",
+            format!(
+                "an image of shape {:?} has more than u32::MAX elements",
+                &input.shape()[1..]
+            ),
+        ));
+    }
     let out_shape = g.out_shape();
     let mut out = Array4::<f32>::zeros(out_shape);
-    let mut argmax = vec![0usize; out.len()];
+    let mut argmax = vec![0u32; out.len()];
     let (img, oimg, c) = (g.image_len(), g.out_image_len(), g.channels);
     if out.is_empty() {
         return Ok((out, indices(g.out_shape(), input.shape(), argmax)));
@@ -243,20 +253,22 @@ pub fn max_pool2d(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<(Array4<f3
                         for w in cols.clone() {
                             let base = (h * g.in_w + w) * c;
                             let src = &x[base..base + c];
+                            let base = base as u32;
                             if first {
                                 best.copy_from_slice(src);
-                                for (ch, i) in bidx.iter_mut().enumerate() {
+                                for (i, ch) in bidx.iter_mut().zip(0u32..) {
                                     *i = base + ch;
                                 }
                                 first = false;
                             } else {
-                                for (ch, ((b, i), &v)) in
-                                    best.iter_mut().zip(bidx.iter_mut()).zip(src).enumerate()
+                                // Branch-free select so the channel loop vectorises; a NaN wins once.
+                                for ((b, i), (&v, ch)) in
+                                    best.iter_mut().zip(bidx.iter_mut()).zip(src.iter().zip(0u32..))
                                 {
-                                    if v > *b || (v.is_nan() && !b.is_nan()) {
-                                        *b = v;
-                                        *i = base + ch;
-                                    }
+                                    #[allow(clippy::eq_op)]
+                                    let take = (v > *b) | ((v != v) & (*b == *b));
+                                    *b = if take { v } else { *b };
+                                    *i = if take { base + ch } else { *i };
                                 }
                             }
                         }
@@ -268,7 +280,7 @@ pub fn max_pool2d(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<(Array4<f3
     Ok((out, indices(out_shape, input.shape(), argmax)))
 }
 
-fn indices(out_shape: [usize; 4], input_shape: &[usize], argmax: Vec<usize>) -> MaxPoolIndices {
+fn indices(out_shape: [usize; 4], input_shape: &[usize], argmax: Vec<u32>) -> MaxPoolIndices {
     MaxPoolIndices {
         input_shape: [input_shape[0], input_shape[1], input_shape[2], input_shape[3]],
         output_shape: out_shape.to_vec(),
@@ -279,7 +291,7 @@ fn indices(out_shape: [usize; 4], input_shape: &[usize], argmax: Vec<usize>) -> 
 /// Scatter-adds per-image gradients to their argmax positions.
 fn scatter_argmax(
     grad: &[f32],
-    argmax: &[usize],
+    argmax: &[u32],
     input_shape: [usize; 4],
     per_image_out: usize,
 ) -> Array4<f32> {
@@ -295,7 +307,7 @@ fn scatter_argmax(
         .zip(argmax.par_chunks(per_image_out))
         .for_each(|((dx, g), idx)| {
             for (&i, &v) in idx.iter().zip(g) {
-                dx[i] += v;
+                dx[i as usize] += v;
             }
         });
     dx

@@ -51,7 +51,7 @@ fn out_dims(x: &Array4<f32>, p: &Pool2dParams) -> (usize, usize) {
 }
 
 /// Naive max pooling: values and first-maximum flat index within the image.
-fn naive_max(x: &Array4<f32>, p: &Pool2dParams) -> (Array4<f32>, Vec<usize>) {
+fn naive_max(x: &Array4<f32>, p: &Pool2dParams) -> (Array4<f32>, Vec<u32>) {
     let (n, h, w, c) = x.dim();
     let (oh, ow) = out_dims(x, p);
     let mut y = Array4::<f32>::zeros((n, oh, ow, c));
@@ -63,11 +63,11 @@ fn naive_max(x: &Array4<f32>, p: &Pool2dParams) -> (Array4<f32>, Vec<usize>) {
                 assert!(!cells.is_empty());
                 for q in 0..c {
                     let mut best = f32::NEG_INFINITY;
-                    let mut at = usize::MAX;
+                    let mut at = u32::MAX;
                     for &(hh, ww) in &cells {
                         if x[[b, hh, ww, q]] > best {
                             best = x[[b, hh, ww, q]];
-                            at = (hh * w + ww) * c + q;
+                            at = ((hh * w + ww) * c + q) as u32;
                         }
                     }
                     y[[b, i, j, q]] = best;
@@ -177,7 +177,7 @@ proptest! {
         let per = y.len() / shape[0];
         let mut want = vec![0.0f64; c.x.len()];
         for (o, (&i, g)) in want_idx.iter().zip(gy.iter()).enumerate() {
-            want[(o / per) * img + i] += *g as f64;
+            want[(o / per) * img + i as usize] += *g as f64;
         }
         for (a, b) in dx.iter().zip(&want) {
             prop_assert!(close(*a, *b), "{} vs {}", a, b);
