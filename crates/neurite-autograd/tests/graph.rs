@@ -50,7 +50,8 @@ fn no_grad_records_nothing() {
     ));
     {
         let _guard = NoGradGuard::new();
-        let _nested = no_grad(|| ());
+        // A nested scope restores "off", not "on", when it ends.
+        no_grad(|| assert!(!neurite_autograd::is_grad_enabled()));
         assert!(!neurite_autograd::is_grad_enabled());
         let z = ops::add(&w, &w).unwrap();
         assert!(!z.requires_grad());
@@ -91,6 +92,23 @@ fn backward_on_a_consumed_graph_errors() {
     // h was freed by the first pass, so a second loss through it errors too.
     let e = l2.backward().unwrap_err();
     assert!(e.to_string().contains("already consumed"), "{e}");
+}
+
+#[test]
+fn a_failed_backward_leaves_no_partial_gradients() {
+    let w = param(&[1.0, 2.0]);
+    let h = ops::tanh(&w).unwrap();
+    // An op whose backward returns a gradient of the wrong shape.
+    let bad = Var::from_op(
+        h.value().sum_axis(ndarray::Axis(0)),
+        "bad",
+        &[&h],
+        Box::new(|_| Ok(vec![Some(Tensor::zeros(IxDyn(&[3])))])),
+    );
+    let y = ops::add(&bad, &ops::sum_all(&h).unwrap()).unwrap();
+    let e = y.backward().unwrap_err();
+    assert!(e.to_string().contains("op bad"), "{e}");
+    assert!(h.grad().is_none() && bad.grad().is_none() && y.grad().is_none());
 }
 
 #[test]
