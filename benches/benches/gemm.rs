@@ -12,6 +12,13 @@
 //! Layers: conv1 `[N*26*26, 9] x [9, 32]`, conv2 `[N*11*11, 288] x [288, 64]`,
 //! conv3 `[N*3*3, 576] x [576, 64]`, dense `[N, 576] x [576, 64]`.
 //!
+//! * `gemm_rayon_interplay/...`: do the BLAS threads and rayon's pool fight over the cores?
+//!   `gemm` (conv2 forward at batch 128, GEMM threads = all cores), `relu` (rayon-parallel
+//!   over the 991k-element result), `gemm_then_relu` (both back to back, as a layer does);
+//!   and `per_sample_gemms_{serial,2threads}`: 128 per-sample conv2 GEMMs `[121, 288] x [288, 64]`
+//!   in a plain loop vs split over 2 scoped threads (GEMM threads nested in user threads, as
+//!   when GEMMs are issued from inside a rayon task).
+//!
 //! Run: `cargo bench -p neurite-benches --bench gemm [--features openblas]`, or
 //! `cargo xtask bench [--features openblas] -- gemm` for the table and JSON report.
 
@@ -114,5 +121,57 @@ fn mnist(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, square, mnist);
+fn interplay(c: &mut Criterion) {
+    use neurite_tensor::{unary::relu, Tensor};
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut g = c.benchmark_group("gemm_rayon_interplay");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let (m, k, f) = (128 * 121, 288, 64);
+    let cols = random2(&mut rng, m, k);
+    let w = random2(&mut rng, k, f);
+    let mut out = Array2::<f32>::zeros((m, f));
+    let act = Tensor::from_shape_simple_fn(vec![m, f], || rng.random_range(-1.0f32..1.0));
+    let flops = (2 * m * k * f) as u64;
+    g.throughput(Throughput::Elements(flops));
+    g.bench_function("gemm", |b| {
+        b.iter(|| gemm(1.0, cols.view(), false, w.view(), false, 0.0, &mut out.view_mut()).unwrap())
+    });
+    g.bench_function("relu", |b| b.iter(|| black_box(relu(black_box(&act)))));
+    g.bench_function("gemm_then_relu", |b| {
+        b.iter(|| {
+            gemm(1.0, cols.view(), false, w.view(), false, 0.0, &mut out.view_mut()).unwrap();
+            black_box(relu(black_box(&act)))
+        })
+    });
+    let samples: Vec<Array2<f32>> = (0..128).map(|_| random2(&mut rng, 121, k)).collect();
+    g.bench_function("per_sample_gemms_serial", |b| {
+        b.iter(|| {
+            samples
+                .iter()
+                .map(|s| neurite_tensor::gemm::matmul(s.view(), w.view()).unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    g.bench_function("per_sample_gemms_2threads", |b| {
+        b.iter(|| {
+            let (lo, hi) = samples.split_at(samples.len() / 2);
+            let run = |part: &[Array2<f32>]| {
+                part.iter()
+                    .map(|s| neurite_tensor::gemm::matmul(s.view(), w.view()).unwrap())
+                    .collect::<Vec<_>>()
+            };
+            std::thread::scope(|scope| {
+                let h = scope.spawn(|| run(hi));
+                let mut r = run(lo);
+                r.extend(h.join().unwrap());
+                r
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, square, mnist, interplay);
 criterion_main!(benches);

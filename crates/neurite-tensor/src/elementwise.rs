@@ -29,9 +29,11 @@ use rayon::prelude::*;
 /// Number of elements above which contiguous element-wise kernels split their
 /// work over rayon's thread pool.
 ///
-/// Measured on the 2-core development machine (see `docs/benchmarks.md`,
-/// section "Element-wise parallel threshold"): below ~256k `f32` elements the
-/// fork/join overhead and the memory bandwidth shared by both cores eat the gain.
+/// Chosen conservatively: on the 2-core development machine, measured while other
+/// builds kept it loaded (load average 7-8, see `docs/benchmarks.md`, section
+/// "Element-wise parallel threshold"), rayon gave no gain at any size from 16k to
+/// 4M elements, so small and medium tensors (a batch of activations is usually
+/// below 256k) never pay the fork/join cost; on idle cores the large ones gain.
 pub const PAR_THRESHOLD: usize = 1 << 18;
 
 /// Rayon chunk length (elements) used by the parallel paths: large enough that a

@@ -1,21 +1,33 @@
 //! General matrix multiplication `C = alpha * op(A) * op(B) + beta * C`.
 //!
-//! Routed through `ndarray::linalg::general_mat_mul`, which calls BLAS `sgemm`
-//! when the `openblas` feature is on and the pure-Rust `matrixmultiply`
-//! kernel otherwise. Transposes are passed as strided views, so no copy is made.
+//! Three backends, chosen at compile time ([`backend`] names the one compiled in):
+//! - feature `openblas`: `ndarray::linalg::general_mat_mul`, which calls the system
+//!   OpenBLAS `sgemm` (C library, libopenblas-dev);
+//! - feature `gemm-crate` (on by default): the pure-Rust [`gemm`](https://docs.rs/gemm)
+//!   crate (AVX2/AVX-512/NEON kernels chosen at run time), threaded on rayon's pool
+//!   with [`crate::threads::num_threads`] threads. With `openblas` too, only very
+//!   skinny products (smallest dimension <= 16) use it, OpenBLAS the rest;
+//! - neither: `general_mat_mul` on the pure-Rust `matrixmultiply` crate.
+//!
+//! The choice of the default and the measurements behind it are in
+//! `docs/benchmarks.md` (section "GEMM"). Transposes are passed as strided views,
+//! so no copy is made.
 
 use crate::error::{Result, TensorError};
-use ndarray::{linalg::general_mat_mul, s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 
-/// Name of the GEMM backend compiled in: `"openblas"` or `"matrixmultiply"`.
+/// Name of the GEMM backend compiled in: `"openblas"` (with `gemm-crate` too, skinny
+/// products still go to the `gemm` crate), `"gemm"` or `"matrixmultiply"`.
 ///
 /// ```
 /// let name = neurite_tensor::gemm::backend();
-/// assert!(name == "openblas" || name == "matrixmultiply");
+/// assert!(["openblas", "gemm", "matrixmultiply"].contains(&name));
 /// ```
 pub fn backend() -> &'static str {
     if cfg!(feature = "openblas") {
         "openblas"
+    } else if cfg!(feature = "gemm-crate") {
+        "gemm"
     } else {
         "matrixmultiply"
     }
@@ -69,8 +81,82 @@ pub fn gemm(
     }
     let a = if transpose_a { a.reversed_axes() } else { a };
     let b = if transpose_b { b.reversed_axes() } else { b };
-    general_mat_mul(alpha, &a, &b, beta, c);
+    #[cfg(all(feature = "gemm-crate", not(feature = "openblas")))]
+    gemm_crate(alpha, &a, &b, beta, c);
+    #[cfg(all(feature = "gemm-crate", feature = "openblas"))]
+    {
+        // Measured (docs/benchmarks.md): OpenBLAS is slow on very skinny products such as
+        // the first conv layer's [N*26*26, 9] x [9, 32]; the gemm crate is 2-4x faster there.
+        if m.min(n).min(k) <= SKINNY_DIM {
+            gemm_crate(alpha, &a, &b, beta, c);
+        } else {
+            ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
+        }
+    }
+    #[cfg(not(feature = "gemm-crate"))]
+    ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
     Ok(())
+}
+
+/// With both `openblas` and `gemm-crate` on, products whose smallest dimension is at
+/// most this go to the `gemm` crate instead of OpenBLAS.
+#[cfg(all(feature = "gemm-crate", feature = "openblas"))]
+const SKINNY_DIM: usize = 16;
+
+/// `C = alpha * A * B + beta * C` through the `gemm` crate (shapes already checked).
+#[cfg(feature = "gemm-crate")]
+fn gemm_crate(alpha: f32, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut ArrayViewMut2<f32>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // Empty product: C = beta * C (and exactly 0 when beta is 0, whatever C held).
+        if beta == 0.0 {
+            c.fill(0.0);
+        } else {
+            c.mapv_inplace(|v| beta * v);
+        }
+        return;
+    }
+    let threads = crate::threads::num_threads();
+    let parallelism = if threads > 1 {
+        ::gemm::Parallelism::Rayon(threads)
+    } else {
+        ::gemm::Parallelism::None
+    };
+    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+    let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
+    // SAFETY: the pointers and strides come from live ndarray views of shapes
+    // [m, k], [k, n] and [m, n] (checked by the caller), so every element the kernel
+    // addresses is inside its view; `c` is borrowed mutably and cannot alias `a`/`b`.
+    // The crate computes dst := alpha' * dst + beta' * lhs * rhs, so our `beta` is its
+    // `alpha` and our `alpha` its `beta`; with read_dst = false, dst is only written.
+    unsafe {
+        ::gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_cs,
+            c_rs,
+            beta != 0.0,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }
 
 /// Matrix product `A · B` of two 2-d arrays into a new array.

@@ -7,7 +7,13 @@
 //!   `openblas_set_num_threads`, effective for the next `sgemm`; [`num_threads`]
 //!   asks `openblas_get_num_threads`. OpenBLAS' own start-up default comes from
 //!   `OPENBLAS_NUM_THREADS` (else the number of cores).
-//! - **`matrixmultiply`** (pure Rust, the fallback): its thread count is read
+//! - **`gemm`** (feature `gemm-crate`, the default): the `gemm` crate runs its
+//!   threads as tasks on rayon's global pool; [`set_num_threads`] takes effect at
+//!   the next GEMM (neurite passes `Parallelism::Rayon(n)` on every call) and
+//!   [`num_threads`] is the requested value, else rayon's pool size. Because GEMM
+//!   and the element-wise kernels share one pool, they cannot oversubscribe the
+//!   cores, even when a GEMM is issued from inside a rayon task.
+//! - **`matrixmultiply`** (pure Rust, with neither feature): its thread count is read
 //!   **once**, from the environment variable `MATMUL_NUM_THREADS`, at the first
 //!   GEMM of the process, clamped to 1..=4; unset means "number of physical
 //!   cores". It cannot be changed afterwards, so [`set_num_threads`] only
@@ -44,7 +50,8 @@ mod ffi {
 
 /// Asks the GEMM backend to use `n` threads (`0` is taken as 1).
 ///
-/// Effective immediately with OpenBLAS; with matrixmultiply only recorded (see
+/// Effective at the next GEMM with OpenBLAS and the `gemm` crate; with
+/// matrixmultiply only recorded (see
 /// the [module documentation](self) for why and for `MATMUL_NUM_THREADS`).
 ///
 /// ```
@@ -89,14 +96,18 @@ pub fn num_threads() -> usize {
         let n = unsafe { ffi::openblas_get_num_threads() };
         usize::try_from(n).unwrap_or(1).max(1)
     }
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(all(feature = "gemm-crate", not(feature = "openblas")))]
+    {
+        requested_threads().unwrap_or_else(rayon::current_num_threads)
+    }
+    #[cfg(not(any(feature = "gemm-crate", feature = "openblas")))]
     {
         matrixmultiply_threads()
     }
 }
 
 /// Thread count matrixmultiply derives from `MATMUL_NUM_THREADS` (else the cores), clamped to 1..=4.
-#[cfg(not(feature = "openblas"))]
+#[cfg(not(any(feature = "gemm-crate", feature = "openblas")))]
 fn matrixmultiply_threads() -> usize {
     let from_env = std::env::var("MATMUL_NUM_THREADS")
         .ok()
