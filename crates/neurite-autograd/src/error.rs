@@ -3,6 +3,15 @@
 use neurite_tensor::TensorError;
 
 /// What went wrong while building or differentiating a graph.
+///
+/// ```
+/// use neurite_autograd::{ops, AutogradError, Var};
+/// let e = ops::matmul(&Var::scalar(1.0), &Var::scalar(2.0)).unwrap_err();
+/// assert!(matches!(e, AutogradError::Tensor(_)));
+/// let e = ops::mul_scalar(&Var::parameter(ndarray::arr1(&[1.0f32, 2.0]).into_dyn()), 2.0)?.backward().unwrap_err();
+/// assert!(matches!(e, AutogradError::Backward(_)));
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AutogradError {
     /// A tensor kernel refused its inputs (shapes, axes, parameters).
@@ -29,4 +38,12 @@ pub enum AutogradError {
 }
 
 /// Result of an autograd operation.
+///
+/// ```
+/// fn double(x: &neurite_autograd::Var) -> neurite_autograd::Result<neurite_autograd::Var> {
+///     neurite_autograd::ops::mul_scalar(x, 2.0)
+/// }
+/// assert_eq!(double(&neurite_autograd::Var::scalar(1.0))?.item()?, 2.0);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub type Result<T> = std::result::Result<T, AutogradError>;

@@ -13,6 +13,11 @@ use rand_chacha::ChaCha8Rng;
 /// The forward pass runs in `f32`; the finite-difference quotient is formed
 /// in `f64` from the `f32` outputs. With the default step `eps = 1e-3`, an
 /// element passes when `|analytic - numeric| <= atol + rtol * |numeric|`.
+///
+/// ```
+/// let strict = neurite_autograd::GradcheckOptions { atol: 1e-3, rtol: 1e-3, ..Default::default() };
+/// assert_eq!(strict.eps, 1e-3);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradcheckOptions {
     /// Finite-difference step.

@@ -3,7 +3,16 @@
 //! Reverse-mode automatic differentiation over the kernels of
 //! `neurite-tensor`. A [`Var`] holds a value, an optional gradient and the op
 //! that produced it; [`Var::backward`] walks the graph in reverse
-//! topological order and accumulates gradients into the parameters.
+//! topological order and accumulates gradients into the parameters; the
+//! graph is freed as it is consumed.
+//!
+//! [`ops`] holds the differentiable operations (arithmetic with
+//! broadcasting, matmul, reductions, shape ops, activations, softmax, fused
+//! per-sample losses, conv2d and pooling, dropout, `where_select`); each op
+//! is one call to [`Var::from_op`] with its forward value and backward
+//! closure side by side, so users add their own the same way.
+//! [`gradcheck`] compares any op's gradients with finite differences;
+//! [`no_grad`] switches recording off (inference, optimizer updates).
 //!
 //! ```
 //! use neurite_autograd::{ops, Var};

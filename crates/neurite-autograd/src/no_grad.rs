@@ -46,6 +46,11 @@ pub struct NoGradGuard {
 
 impl NoGradGuard {
     /// Switches recording off until the guard is dropped.
+    ///
+    /// ```
+    /// let _guard = neurite_autograd::NoGradGuard::new();
+    /// assert!(!neurite_autograd::is_grad_enabled());
+    /// ```
     pub fn new() -> Self {
         let previous = GRAD_ENABLED.with(|g| g.replace(false));
         NoGradGuard { previous }

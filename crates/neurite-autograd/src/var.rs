@@ -27,12 +27,26 @@ pub fn live_nodes() -> usize {
 /// The backward function of an op: maps the gradient of the op's output to
 /// one optional gradient per parent (in the order the parents were given;
 /// `None` for a parent that gets no gradient).
+///
+/// ```
+/// let double: neurite_autograd::BackwardFn = Box::new(|g| Ok(vec![Some(g * 2.0)]));
+/// assert_eq!(double(&ndarray::arr1(&[1.0f32]).into_dyn())?[0].as_ref().unwrap()[[0]], 2.0);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub type BackwardFn = Box<dyn FnOnce(&Tensor) -> Result<Vec<Option<Tensor>>> + Send>;
 
 /// The backward function of an op that reads its own output (sigmoid, tanh,
 /// exp, softmax, ...): called with the output's gradient and the output's
 /// value, returns one optional gradient per parent like [`BackwardFn`].
 /// See [`Var::from_op_with_output`].
+///
+/// ```
+/// // d tanh / dx = 1 - y^2, from the output y.
+/// let f: neurite_autograd::BackwardWithOutputFn = Box::new(|g, y| Ok(vec![Some(g * &y.mapv(|y| 1.0 - y * y))]));
+/// let out = f(&ndarray::arr1(&[1.0f32]).into_dyn(), &ndarray::arr1(&[0.5f32]).into_dyn())?;
+/// assert_eq!(out[0].as_ref().unwrap()[[0]], 0.75);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub type BackwardWithOutputFn = Box<dyn FnOnce(&Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + Send>;
 
 pub(crate) struct GradFn {
@@ -86,8 +100,9 @@ impl Drop for Node {
 /// Cloning a `Var` is cheap (a reference count): clones share value and
 /// gradient. `Var` is `Send + Sync`: a model can be moved to or shared with
 /// another thread; values sit behind a read-write lock and gradients behind
-/// a mutex, so concurrent backward passes over disjoint graphs that share
-/// parameters accumulate correctly.
+/// a mutex, so concurrent backward passes over separate graphs that share
+/// parameters accumulate correctly (the graphs must not share op results:
+/// a backward pass consumes the results it walks through).
 ///
 /// ```
 /// use neurite_autograd::{ops, Var};
@@ -255,6 +270,11 @@ impl Var {
 
     /// Read access to the value. Do not hold it across a call to
     /// [`Var::value_mut`] on the same `Var` (that would deadlock).
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::from_array(ndarray::arr1(&[1.0f32, 2.0]));
+    /// assert_eq!(v.value().sum(), 3.0);
+    /// ```
     pub fn value(&self) -> RwLockReadGuard<'_, Tensor> {
         self.node.value.read()
     }
@@ -271,11 +291,22 @@ impl Var {
     }
 
     /// Replaces the value (same or different shape).
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// w.set_value(ndarray::arr1(&[4.0f32, 5.0]).into_dyn());
+    /// assert_eq!(w.shape(), vec![2]);
+    /// ```
     pub fn set_value(&self, value: Tensor) {
         *self.node.value.write() = value;
     }
 
     /// A copy of the value.
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::scalar(1.5);
+    /// assert_eq!(v.to_tensor(), ndarray::arr0(1.5f32).into_dyn());
+    /// ```
     pub fn to_tensor(&self) -> Tensor {
         self.node.value.read().clone()
     }
@@ -297,66 +328,145 @@ impl Var {
     }
 
     /// The shape of the value.
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::from_array(ndarray::Array2::<f32>::zeros((2, 3)));
+    /// assert_eq!(v.shape(), vec![2, 3]);
+    /// ```
     pub fn shape(&self) -> Vec<usize> {
         self.value().shape().to_vec()
     }
 
     /// Number of axes of the value.
+    ///
+    /// ```
+    /// assert_eq!(neurite_autograd::Var::scalar(1.0).ndim(), 0);
+    /// ```
     pub fn ndim(&self) -> usize {
         self.value().ndim()
     }
 
     /// Number of elements of the value.
+    ///
+    /// ```
+    /// assert_eq!(neurite_autograd::Var::from_array(ndarray::Array2::<f32>::zeros((2, 3))).len(), 6);
+    /// ```
     pub fn len(&self) -> usize {
         self.value().len()
     }
 
     /// Whether the value has no elements.
+    ///
+    /// ```
+    /// assert!(neurite_autograd::Var::from_array(ndarray::Array1::<f32>::zeros(0)).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.value().is_empty()
     }
 
     /// A copy of the accumulated gradient (leaves only), if any.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// assert!(w.grad().is_none());
+    /// ops::sum_all(&w)?.backward()?;
+    /// assert_eq!(w.grad().unwrap()[[0]], 1.0);
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
     pub fn grad(&self) -> Option<Tensor> {
         self.node.grad.lock().clone()
     }
 
     /// Runs `f` on the accumulated gradient without copying it.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32, 1.0]).into_dyn());
+    /// ops::sum_all(&w)?.backward()?;
+    /// let norm = w.with_grad(|g| g.map_or(0.0, |g| g.iter().map(|v| v * v).sum::<f32>().sqrt()));
+    /// assert_eq!(norm, 2f32.sqrt());
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
     pub fn with_grad<T>(&self, f: impl FnOnce(Option<&Tensor>) -> T) -> T {
         f(self.node.grad.lock().as_ref())
     }
 
     /// Takes the accumulated gradient out, leaving none.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// ops::sum_all(&w)?.backward()?;
+    /// assert!(w.take_grad().is_some() && w.grad().is_none());
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
     pub fn take_grad(&self) -> Option<Tensor> {
         self.node.grad.lock().take()
     }
 
     /// Replaces the accumulated gradient (e.g. after clipping).
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// w.set_grad(Some(ndarray::arr1(&[0.5f32]).into_dyn()));
+    /// assert_eq!(w.grad().unwrap()[[0]], 0.5);
+    /// ```
     pub fn set_grad(&self, grad: Option<Tensor>) {
         *self.node.grad.lock() = grad;
     }
 
     /// Forgets the accumulated gradient.
+    ///
+    /// ```
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// w.set_grad(Some(ndarray::arr1(&[0.5f32]).into_dyn()));
+    /// w.zero_grad();
+    /// assert!(w.grad().is_none());
+    /// ```
     pub fn zero_grad(&self) {
         *self.node.grad.lock() = None;
     }
 
     /// Whether gradients flow to this `Var`.
+    ///
+    /// ```
+    /// assert!(!neurite_autograd::Var::scalar(1.0).requires_grad());
+    /// ```
     pub fn requires_grad(&self) -> bool {
         self.node.requires_grad
     }
 
     /// Whether this is a leaf (a parameter or constant), not an op result.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// assert!(!ops::neg(&w)?.is_leaf());
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
     pub fn is_leaf(&self) -> bool {
         self.node.is_leaf
     }
 
     /// A process-unique identity (clones share it).
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::scalar(1.0);
+    /// assert_eq!(v.id(), v.clone().id());
+    /// ```
     pub fn id(&self) -> usize {
         self.node.id
     }
 
     /// Name of the op that produced this `Var` while its graph is alive.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// assert_eq!(ops::neg(&w)?.op_name(), Some("neg"));
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
     pub fn op_name(&self) -> Option<&'static str> {
         self.node.grad_fn.lock().as_ref().map(|g| g.name)
     }
@@ -372,6 +482,11 @@ impl Var {
     }
 
     /// Whether two handles refer to the same node.
+    ///
+    /// ```
+    /// let v = neurite_autograd::Var::scalar(1.0);
+    /// assert!(v.same(&v.clone()) && !v.same(&neurite_autograd::Var::scalar(1.0)));
+    /// ```
     pub fn same(&self, other: &Var) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
     }

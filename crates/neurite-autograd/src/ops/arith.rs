@@ -49,6 +49,13 @@ pub fn add(a: &Var, b: &Var) -> Result<Var> {
 }
 
 /// `a - b` with NumPy broadcasting.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let y = ops::sub(&Var::from_array(ndarray::arr1(&[5.0f32, 7.0])), &Var::scalar(2.0))?;
+/// assert_eq!(y.to_tensor(), ndarray::arr1(&[3.0f32, 5.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn sub(a: &Var, b: &Var) -> Result<Var> {
     let value = binary_value("sub", a, b, |x, y| x - y, |y, x| x - y)?;
     let (sa, sb) = (a.shape(), b.shape());
@@ -61,6 +68,15 @@ pub fn sub(a: &Var, b: &Var) -> Result<Var> {
 }
 
 /// `a * b` (element-wise) with NumPy broadcasting.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let a = Var::parameter(ndarray::arr1(&[2.0f32, 3.0]).into_dyn());
+/// let y = ops::mul(&a, &Var::from_array(ndarray::arr1(&[4.0f32, 5.0])))?;
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(a.grad().unwrap(), ndarray::arr1(&[4.0f32, 5.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn mul(a: &Var, b: &Var) -> Result<Var> {
     let value = binary_value("mul", a, b, |x, y| x * y, |x, y| y * x)?;
     let (ac, bc) = (a.clone(), b.clone());
@@ -85,6 +101,16 @@ pub fn mul(a: &Var, b: &Var) -> Result<Var> {
 }
 
 /// `a / b` (element-wise) with NumPy broadcasting.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let b = Var::parameter(ndarray::arr1(&[2.0f32]).into_dyn());
+/// let y = ops::div(&Var::scalar(1.0), &b)?;
+/// assert_eq!(y.to_tensor()[[0]], 0.5);
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(b.grad().unwrap()[[0]], -0.25);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn div(a: &Var, b: &Var) -> Result<Var> {
     let value = binary_value("div", a, b, |x, y| x / y, |y, x| x / y)?;
     let (ac, bc) = (a.clone(), b.clone());
@@ -112,6 +138,12 @@ pub fn div(a: &Var, b: &Var) -> Result<Var> {
 }
 
 /// `-x`.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// assert_eq!(ops::neg(&Var::scalar(2.0))?.item()?, -2.0);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn neg(x: &Var) -> Result<Var> {
     let value = -&*x.value();
     Ok(Var::from_op(value, "neg", &[x], Box::new(|g| Ok(vec![Some(-g)]))))
@@ -136,6 +168,12 @@ pub fn mul_scalar(x: &Var, s: f32) -> Result<Var> {
 }
 
 /// `x + s` for a constant number `s`.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// assert_eq!(ops::add_scalar(&Var::scalar(2.0), 0.5)?.item()?, 2.5);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn add_scalar(x: &Var, s: f32) -> Result<Var> {
     let value = &*x.value() + s;
     Ok(Var::from_op(
@@ -147,6 +185,16 @@ pub fn add_scalar(x: &Var, s: f32) -> Result<Var> {
 }
 
 /// `x ^ p` (element-wise) for a constant exponent `p`.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let x = Var::parameter(ndarray::arr1(&[3.0f32]).into_dyn());
+/// let y = ops::pow_scalar(&x, 2.0)?;
+/// assert_eq!(y.to_tensor()[[0]], 9.0);
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(x.grad().unwrap()[[0]], 6.0);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn pow_scalar(x: &Var, p: f32) -> Result<Var> {
     let value = x.value().mapv(|v| v.powf(p));
     let xc = x.clone();

@@ -28,6 +28,12 @@ pub fn sum_all(x: &Var) -> Result<Var> {
 }
 
 /// Mean of all elements, as a 0-d `Var`. The mean of no elements is an error.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// assert_eq!(ops::mean_all(&Var::from_array(ndarray::arr1(&[1.0f32, 2.0])))?.item()?, 1.5);
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn mean_all(x: &Var) -> Result<Var> {
     let n = x.len();
     if n == 0 {
@@ -79,20 +85,26 @@ pub fn sum_axis(x: &Var, axis: usize, keepdims: bool) -> Result<Var> {
         &[x],
         Box::new(move |g| {
             let g = if keepdims {
-                g.clone()
+                g.view()
             } else {
-                g.clone().insert_axis(Axis(axis))
+                g.view().insert_axis(Axis(axis))
             };
-            Ok(vec![Some(
-                g.broadcast(IxDyn(&shape))
-                    .expect("keepdims shape broadcasts")
-                    .to_owned(),
-            )])
+            let b = g.broadcast(IxDyn(&shape)).ok_or_else(|| {
+                TensorError::shape("sum_axis", g.shape(), &shape, "gradient does not broadcast back")
+            })?;
+            Ok(vec![Some(b.to_owned())])
         }),
     ))
 }
 
 /// Mean along `axis`, keeping it as a size-1 axis when `keepdims`.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let y = ops::mean_axis(&Var::from_array(ndarray::arr2(&[[1.0f32, 3.0], [5.0, 7.0]])), 0, false)?;
+/// assert_eq!(y.to_tensor(), ndarray::arr1(&[3.0f32, 5.0]).into_dyn());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
 pub fn mean_axis(x: &Var, axis: usize, keepdims: bool) -> Result<Var> {
     check_axis("mean_axis", x, axis)?;
     let n = x.shape()[axis];
