@@ -14,6 +14,11 @@
 //!   backward); `raw_kernels` is the same computation by hand with ndarray
 //!   and the same GEMM kernel (`matmul_t`), forward and backward written out.
 //!
+//! * `autograd_conv_relu/{separate,fused}`: Conv2D(64, 3x3) + ReLU on
+//!   (32, 13, 13, 32) (the MNIST CNN's second conv), forward + backward into
+//!   input, kernel and bias: `relu(conv2d(..))` (two nodes) vs the fused
+//!   `conv2d_relu` (one node, relu in place, mask from the saved output).
+//!
 //! Run: `cargo bench -p neurite-benches --bench autograd`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -127,7 +132,10 @@ fn step_raw(m: &Mlp) -> (f32, [Tensor; 4]) {
     });
     let dw1 = matmul_t(m.x.view(), true, dh.view(), false).unwrap();
     let db1 = dh.sum_axis(Axis(0));
-    (loss / n, [dw1.into_dyn(), db1.into_dyn(), dw2.into_dyn(), db2.into_dyn()])
+    (
+        loss / n,
+        [dw1.into_dyn(), db1.into_dyn(), dw2.into_dyn(), db2.into_dyn()],
+    )
 }
 
 fn bench_mlp(c: &mut Criterion) {
@@ -153,14 +161,39 @@ fn bench_mlp(c: &mut Criterion) {
     }
 
     let mut g = c.benchmark_group("autograd_mlp_step");
-    g.bench_function("autograd", |b| b.iter(|| black_box(step_autograd(&x, &m.labels, &params))));
+    g.bench_function("autograd", |b| {
+        b.iter(|| black_box(step_autograd(&x, &m.labels, &params)))
+    });
     g.bench_function("raw_kernels", |b| b.iter(|| black_box(step_raw(&m))));
+    g.finish();
+}
+
+fn bench_conv_relu(c: &mut Criterion) {
+    let mut rng = rng_from_seed(9);
+    let x = Var::parameter(uniform(&[32, 13, 13, 32], -1.0, 1.0, &mut rng));
+    let k = Var::parameter(uniform(&[3, 3, 32, 64], -0.1, 0.1, &mut rng));
+    let b = Var::parameter(uniform(&[64], -0.1, 0.1, &mut rng));
+    let p = ops::Conv2dParams::default();
+    let mut g = c.benchmark_group("autograd_conv_relu");
+    g.sample_size(20);
+    let run = |y: Var| {
+        ops::sum_all(&y).unwrap().backward().unwrap();
+        for v in [&x, &k, &b] {
+            black_box(v.take_grad());
+        }
+    };
+    g.bench_function("separate", |bch| {
+        bch.iter(|| run(ops::relu(&ops::conv2d(&x, &k, Some(&b), &p).unwrap()).unwrap()))
+    });
+    g.bench_function("fused", |bch| {
+        bch.iter(|| run(ops::conv2d_relu(&x, &k, Some(&b), &p).unwrap()))
+    });
     g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = bench_chain, bench_mlp
+    targets = bench_chain, bench_mlp, bench_conv_relu
 }
 criterion_main!(benches);
