@@ -1,0 +1,410 @@
+//! End-to-end benchmark of neurite on the seed models (issue 9): trains or predicts one
+//! workload on synthetic data of the real shapes and prints **one JSON line**.
+//!
+//! ```text
+//! e2e --workload cnn-train --batch 32 [--steps N] [--warmup N] [--repeats R] [--threads T]
+//! e2e --list
+//! ```
+//!
+//! Workloads (the same five, with the same shapes, optimizers, losses and data sizes, are
+//! written for PyTorch and Keras in `bench/reference/`):
+//!
+//! | workload | model | optimizer, loss |
+//! |---|---|---|
+//! | `cnn-train` | `mnist_cnn`: 28x28x1, Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10 | Adam, sparse CE |
+//! | `cnn-predict` | the same model, inference only (`predict_batched`) | — |
+//! | `mlp-train` | Dense(64, relu, input 100) -> Dense(10, softmax) | SGD(0.01, momentum 0.9, Nesterov), categorical CE (one-hot) |
+//! | `lstm-train` | LSTM(64) on 20 steps x 100 features -> Dense(10, softmax) | Adam, sparse CE |
+//!
+//! **What one run measures.** Training: one epoch of `model.fit` (`epochs = done + 1`,
+//! `verbose(0)`, shuffling on, no metrics) over a synthetic set of `steps * batch`
+//! samples, so a run is exactly `steps` optimizer steps *including* what a user pays
+//! for in `fit` (shuffle, gathering the batch rows, loss, backward, optimizer update) —
+//! the same thing Keras' `fit` does in the Keras reference and the explicit loop over
+//! shuffled batches does in the PyTorch reference. Prediction: one
+//! `model.predict_batched(&x, batch)` over `steps * batch` samples. The first `warmup`
+//! runs are discarded (allocator warm-up, first-touch of the weights and the optimizer
+//! state); the reported `samples_per_sec` is the median over `repeats` timed runs, and
+//! every timed run is listed in `runs`.
+//!
+//! Data: images uniform in [0, 1), sequences and MLP inputs N(0, 1), labels `i*7 % 10`;
+//! all from fixed seeds, so every run sees the same numbers.
+//!
+//! **Threads**: `--threads T` (default 2) sets `RAYON_NUM_THREADS`, `MATMUL_NUM_THREADS`
+//! and `OPENBLAS_NUM_THREADS` (unless already set) before any thread starts, and asks the
+//! GEMM backend for `T` threads through [`neurite::tensor::threads::set_num_threads`].
+//!
+//! **Peak memory**: `peak_rss_mb` is the process' high-water resident set (`VmHWM` of
+//! `/proc/self/status`, MiB) at the end — run one workload per process (as
+//! `cargo xtask bench --e2e` does) so that it belongs to that workload; it includes the
+//! synthetic data set.
+//!
+//! **FLOPs**: `flops_per_sample` counts 2 FLOPs per multiply-add of the convolutions,
+//! dense layers and LSTM gate products of the forward pass (element-wise work, pooling
+//! and the optimizer are not counted); a training sample is counted as 3 forward passes
+//! (forward, gradient w.r.t. the inputs, gradient w.r.t. the weights).
+
+use neurite::prelude::*;
+use neurite::tensor::random::{normal, rng_from_seed, uniform};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The workloads, as named on the command line.
+const WORKLOADS: [&str; 4] = ["cnn-train", "cnn-predict", "mlp-train", "lstm-train"];
+
+/// Number of classes of every workload.
+const CLASSES: usize = 10;
+/// LSTM sequence length and features.
+const LSTM_STEPS: usize = 20;
+const LSTM_FEATURES: usize = 100;
+const LSTM_UNITS: usize = 64;
+/// MLP input width and hidden units.
+const MLP_INPUT: usize = 100;
+const MLP_HIDDEN: usize = 64;
+
+/// Command-line options of one run.
+#[derive(Debug, Clone, PartialEq)]
+struct Options {
+    workload: String,
+    batch: usize,
+    steps: usize,
+    warmup: usize,
+    repeats: usize,
+    threads: usize,
+}
+
+/// The default number of batches per run: each run takes a few seconds at today's speed
+/// and the data set stays small next to the model's own memory.
+fn default_steps(workload: &str, batch: usize) -> usize {
+    match workload {
+        "cnn-train" => (2048 / batch).max(4),
+        "cnn-predict" => (4096 / batch).max(4),
+        "mlp-train" => (65536 / batch).max(4),
+        _ => (4096 / batch).max(4),
+    }
+}
+
+const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train --batch B \
+[--steps N] [--warmup N] [--repeats R] [--threads T]   |   e2e --list";
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut workload = None;
+    let mut batch = None;
+    let mut steps = None;
+    let mut warmup = 1;
+    let mut repeats = 5;
+    let mut threads = 2;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> Result<String, String> {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        let number = |name: &str, v: String| -> Result<usize, String> {
+            v.parse::<usize>()
+                .map_err(|_| format!("{name}: expected a non-negative integer, found {v:?}"))
+        };
+        match a.as_str() {
+            "--workload" => workload = Some(value("--workload")?),
+            "--batch" => batch = Some(number("--batch", value("--batch")?)?),
+            "--steps" => steps = Some(number("--steps", value("--steps")?)?),
+            "--warmup" => warmup = number("--warmup", value("--warmup")?)?,
+            "--repeats" => repeats = number("--repeats", value("--repeats")?)?,
+            "--threads" => threads = number("--threads", value("--threads")?)?,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    let workload = workload.ok_or_else(|| format!("--workload is required\n{USAGE}"))?;
+    if !WORKLOADS.contains(&workload.as_str()) {
+        return Err(format!(
+            "unknown workload {workload:?}; expected one of {WORKLOADS:?}"
+        ));
+    }
+    let batch = batch.ok_or_else(|| format!("--batch is required\n{USAGE}"))?;
+    if batch == 0 || repeats == 0 || threads == 0 || steps == Some(0) {
+        return Err("--batch, --steps, --repeats and --threads must be at least 1".into());
+    }
+    let steps = steps.unwrap_or_else(|| default_steps(&workload, batch));
+    Ok(Options {
+        workload,
+        batch,
+        steps,
+        warmup,
+        repeats,
+        threads,
+    })
+}
+
+/// Multiply-adds of a "valid" 2-D convolution with square stride 1 on an NHWC sample.
+fn conv_macs(h: usize, w: usize, c: usize, k: usize, filters: usize) -> (usize, usize, usize) {
+    let (oh, ow) = (h - k + 1, w - k + 1);
+    (oh * ow * filters * k * k * c, oh, ow)
+}
+
+/// Forward multiply-adds of one `mnist_cnn` sample (28x28x1).
+fn cnn_forward_macs() -> usize {
+    let (m1, h, w) = conv_macs(28, 28, 1, 3, 32);
+    let (h, w) = (h / 2, w / 2);
+    let (m2, h, w) = conv_macs(h, w, 32, 3, 64);
+    let (h, w) = (h / 2, w / 2);
+    let (m3, h, w) = conv_macs(h, w, 64, 3, 64);
+    let flat = h * w * 64;
+    m1 + m2 + m3 + flat * 64 + 64 * CLASSES
+}
+
+/// FLOPs of one sample of `workload` (2 per multiply-add; training = 3 forward passes).
+fn flops_per_sample(workload: &str) -> f64 {
+    let forward_macs = match workload {
+        "cnn-train" | "cnn-predict" => cnn_forward_macs(),
+        "mlp-train" => MLP_INPUT * MLP_HIDDEN + MLP_HIDDEN * CLASSES,
+        "lstm-train" => LSTM_STEPS * (LSTM_FEATURES + LSTM_UNITS) * 4 * LSTM_UNITS + LSTM_UNITS * CLASSES,
+        other => unreachable!("workload {other} was validated"),
+    };
+    let passes = if workload.ends_with("-train") { 3 } else { 1 };
+    (2 * forward_macs * passes) as f64
+}
+
+/// The `mnist_cnn` model, compiled with Adam and sparse categorical cross-entropy.
+fn cnn_model() -> neurite::Result<Sequential> {
+    let mut model = Sequential::new()
+        .seed(0)
+        .add(
+            Conv2D::new(32, (3, 3))
+                .activation(Activation::Relu)
+                .input_shape([28, 28, 1]),
+        )
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(Flatten::new())
+        .add(Dense::new(64).activation(Activation::Relu))
+        .add(Dense::new(CLASSES).activation(Activation::Softmax));
+    model.compile(Adam::default(), Loss::sparse_categorical_crossentropy(), &[])?;
+    Ok(model)
+}
+
+/// Class ids `i*7 % 10` as f32 (sparse labels).
+fn sparse_labels(n: usize) -> Tensor {
+    Tensor::from_shape_fn(ndarray::IxDyn(&[n]), |i| ((i[0] * 7) % CLASSES) as f32)
+}
+
+/// The model and the data (x, y) of one workload with `n` samples.
+fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
+    let mut rng = rng_from_seed(42);
+    Ok(match workload {
+        "cnn-train" | "cnn-predict" => {
+            let x = uniform(&[n, 28, 28, 1], 0.0, 1.0, &mut rng);
+            (cnn_model()?, x, sparse_labels(n))
+        }
+        "mlp-train" => {
+            let mut model = Sequential::new()
+                .seed(0)
+                .add(
+                    Dense::new(MLP_HIDDEN)
+                        .activation(Activation::Relu)
+                        .input_dim(MLP_INPUT),
+                )
+                .add(Dense::new(CLASSES).activation(Activation::Softmax));
+            model.compile(
+                Sgd::new(0.01).momentum(0.9).nesterov(true),
+                Loss::categorical_crossentropy(),
+                &[],
+            )?;
+            let x = normal(&[n, MLP_INPUT], 0.0, 1.0, &mut rng);
+            let y = Tensor::from_shape_fn(ndarray::IxDyn(&[n, CLASSES]), |i| {
+                if (i[0] * 7) % CLASSES == i[1] {
+                    1.0
+                } else {
+                    0.0
+                }
+            });
+            (model, x, y)
+        }
+        "lstm-train" => {
+            let mut model = Sequential::new()
+                .seed(0)
+                .add(LSTM::new(LSTM_UNITS).input_shape([LSTM_STEPS, LSTM_FEATURES]))
+                .add(Dense::new(CLASSES).activation(Activation::Softmax));
+            model.compile(Adam::default(), Loss::sparse_categorical_crossentropy(), &[])?;
+            let x = normal(&[n, LSTM_STEPS, LSTM_FEATURES], 0.0, 1.0, &mut rng);
+            (model, x, sparse_labels(n))
+        }
+        other => unreachable!("workload {other} was validated"),
+    })
+}
+
+/// The process' peak resident set in MiB (`VmHWM`), if the kernel reports it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Median of a non-empty slice.
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Runs the workload: `warmup` discarded runs, then `repeats` timed runs; returns the
+/// samples per second of each timed run.
+fn measure(opts: &Options) -> neurite::Result<Vec<f64>> {
+    let n = opts.steps * opts.batch;
+    let (mut model, x, y) = setup(&opts.workload, n)?;
+    let mut rates = Vec::with_capacity(opts.repeats);
+    for run in 0..opts.warmup + opts.repeats {
+        let start = Instant::now();
+        if opts.workload == "cnn-predict" {
+            let out = model.predict_batched(&x, opts.batch)?;
+            std::hint::black_box(&out);
+        } else {
+            let epochs = model.epochs_done() + 1;
+            let history = model.fit(
+                &x,
+                &y,
+                FitOptions::new().epochs(epochs).batch_size(opts.batch).verbose(0),
+            )?;
+            std::hint::black_box(&history);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        if run >= opts.warmup {
+            rates.push(n as f64 / seconds);
+        }
+    }
+    Ok(rates)
+}
+
+/// The JSON line of a finished workload (written by hand: this package has no JSON
+/// dependency and the fields are numbers and fixed identifiers).
+fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
+    let runs: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
+    let peak = peak_mb.map_or("null".to_string(), |p| format!("{p:.1}"));
+    format!(
+        "{{\"framework\":\"neurite\",\"model\":\"{}\",\"batch\":{},\"samples_per_sec\":{:.1},\
+         \"runs\":[{}],\"peak_rss_mb\":{},\"steps\":{},\"threads\":{},\"flops_per_sample\":{},\
+         \"gemm_backend\":\"{}\"}}",
+        opts.workload,
+        opts.batch,
+        median(rates),
+        runs.join(","),
+        peak,
+        opts.steps,
+        opts.threads,
+        flops_per_sample(&opts.workload),
+        neurite::tensor::gemm::backend(),
+    )
+}
+
+/// Fixes the thread counts before any pool exists.
+fn set_threads(threads: usize) {
+    for var in ["RAYON_NUM_THREADS", "MATMUL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
+        if std::env::var_os(var).is_none() {
+            // Called first thing in `main`, before any other thread exists.
+            std::env::set_var(var, threads.to_string());
+        }
+    }
+    neurite::tensor::threads::set_num_threads(threads);
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--list") {
+        for w in WORKLOADS {
+            println!("{w}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    set_threads(opts.threads);
+    match measure(&opts) {
+        Ok(rates) => {
+            println!("{}", json_line(&opts, &rates, peak_rss_mb()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("e2e: {} batch {}: {e}", opts.workload, opts.batch);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_options_and_defaults() {
+        let o = parse_args(&s(&["--workload", "cnn-train", "--batch", "32"])).unwrap();
+        assert_eq!(o.steps, 64);
+        assert_eq!((o.warmup, o.repeats, o.threads), (1, 5, 2));
+        let o = parse_args(&s(&["--workload", "lstm-train", "--batch", "32", "--steps", "3"])).unwrap();
+        assert_eq!(o.steps, 3);
+        assert!(parse_args(&s(&["--workload", "gan", "--batch", "32"])).is_err());
+        assert!(parse_args(&s(&["--workload", "cnn-train"])).is_err());
+        assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "0"])).is_err());
+        assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "x"])).is_err());
+    }
+
+    #[test]
+    fn flop_counts_follow_the_layer_shapes() {
+        // conv1 26*26*32*9 + conv2 11*11*64*288 + conv3 3*3*64*576 + 576*64 + 64*10
+        assert_eq!(cnn_forward_macs(), 194_688 + 2_230_272 + 331_776 + 36_864 + 640);
+        assert_eq!(flops_per_sample("cnn-predict"), 2.0 * 2_794_240.0);
+        assert_eq!(flops_per_sample("cnn-train"), 6.0 * 2_794_240.0);
+        assert_eq!(flops_per_sample("mlp-train"), 6.0 * 7_040.0);
+        assert_eq!(
+            flops_per_sample("lstm-train"),
+            6.0 * (20.0 * 164.0 * 256.0 + 640.0)
+        );
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn tiny_runs_of_every_workload_produce_a_json_line() {
+        for w in WORKLOADS {
+            let opts = Options {
+                workload: w.to_string(),
+                batch: 4,
+                steps: 2,
+                warmup: 0,
+                repeats: 1,
+                threads: 1,
+            };
+            let rates = measure(&opts).unwrap();
+            assert_eq!(rates.len(), 1);
+            assert!(rates[0] > 0.0);
+            let line = json_line(&opts, &rates, Some(12.0));
+            assert!(
+                line.starts_with("{\"framework\":\"neurite\",\"model\":\""),
+                "{line}"
+            );
+            assert!(line.contains("\"peak_rss_mb\":12.0"), "{line}");
+        }
+        assert!(peak_rss_mb().unwrap() > 0.0);
+    }
+}
