@@ -2,7 +2,7 @@
 //!
 //! ## `cargo xtask bench [--quick] [--features F] [-- <criterion args / filter>]`
 //!
-//! 1. Runs `cargo bench -p neurite-benches [--features F] -- [--quick] [args]`: every
+//! 1. Runs `cargo bench -p neurite-benches --bench '*' [--features F] -- [--quick] [args]`: every
 //!    criterion bench file of `benches/benches/` (new files are picked up by cargo; no
 //!    list is kept here). `--quick` is criterion's own quick mode (few samples, short
 //!    measurement): for smoke runs, not for numbers you publish.
@@ -225,7 +225,10 @@ fn bench(args: &[String]) -> Result<(), String> {
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).args(["bench", "-p", "neurite-benches"]);
+    // `--bench '*'`: every bench target (not the lib's unit tests, whose libtest harness
+    // would reject criterion's options such as `--quick`).
+    cmd.current_dir(&root)
+        .args(["bench", "-p", "neurite-benches", "--bench", "*"]);
     for f in &opts.features {
         cmd.args(["--features", f]);
     }
