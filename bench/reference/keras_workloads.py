@@ -1,0 +1,105 @@
+"""The five end-to-end workloads of issue 9 in Keras 3 (reference for neurite's e2e bench).
+
+    KERAS_BACKEND=tensorflow python keras_workloads.py        # or KERAS_BACKEND=jax
+    KERAS_BACKEND=jax python keras_workloads.py --workload cnn-train --batch 32
+
+Same models, optimizers, losses, data shapes and sizes as `benches/src/bin/e2e.rs`
+(NHWC images, softmax outputs, sparse or one-hot cross-entropy, Adam with Keras'
+defaults, SGD(0.01, momentum 0.9, Nesterov) for the MLP). A training run is one
+`model.fit(x, y, batch_size=B, epochs=1, shuffle=True, verbose=0)` over the whole
+synthetic set; a prediction run is one `model.predict(x, batch_size=B, verbose=0)`.
+Keras' defaults are kept (`jit_compile="auto"`), i.e. what a Keras user gets; the
+warm-up run absorbs tracing and compilation. The framework is reported as
+`keras-<backend>`.
+"""
+
+import os
+
+import common
+
+ARGS = common.parse_args(__doc__)
+common.set_thread_env(ARGS.threads)
+BACKEND = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(ARGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+
+def backend_version():
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return f"keras {keras.__version__}, tensorflow {tf.__version__}"
+    if BACKEND == "jax":
+        import jax
+
+        return f"keras {keras.__version__}, jax {jax.__version__}"
+    return f"keras {keras.__version__}, {BACKEND}"
+
+
+def cnn():
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(common.CLASSES, activation="softmax"),
+    ])
+
+
+def setup(workload, n):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(42)
+    labels = (np.arange(n) * 7 % common.CLASSES).astype(np.int32)
+    if workload.startswith("cnn"):
+        model = cnn()
+        model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+        return model, rng.random((n, 28, 28, 1), dtype=np.float32), labels
+    if workload == "mlp-train":
+        model = keras.Sequential([
+            keras.Input((common.MLP_INPUT,)),
+            layers.Dense(common.MLP_HIDDEN, activation="relu"),
+            layers.Dense(common.CLASSES, activation="softmax"),
+        ])
+        sgd = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True)
+        model.compile(optimizer=sgd, loss="categorical_crossentropy")
+        x = rng.standard_normal((n, common.MLP_INPUT), dtype=np.float32)
+        return model, x, np.eye(common.CLASSES, dtype=np.float32)[labels]
+    model = keras.Sequential([
+        keras.Input((common.LSTM_STEPS, common.LSTM_FEATURES)),
+        layers.LSTM(common.LSTM_UNITS),
+        layers.Dense(common.CLASSES, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    x = rng.standard_normal((n, common.LSTM_STEPS, common.LSTM_FEATURES), dtype=np.float32)
+    return model, x, labels
+
+
+def main():
+    version = backend_version()
+    for workload, batch, steps in common.runs_of(ARGS):
+        n = steps * batch
+        model, x, y = setup(workload, n)
+        if workload == "cnn-predict":
+            def run_once():
+                return model.predict(x, batch_size=batch, verbose=0)
+        else:
+            def run_once():
+                model.fit(x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+        rates = common.measure(run_once, n, ARGS.warmup, ARGS.repeats)
+        common.emit(f"keras-{BACKEND}", version, workload, batch, steps, ARGS.threads, rates)
+
+
+if __name__ == "__main__":
+    main()
