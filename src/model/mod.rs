@@ -64,6 +64,7 @@ impl Sequential {
     }
 
     /// Appends a layer (builder style), as Keras' `model.add(layer)`.
+    #[allow(clippy::should_implement_trait)] // Keras' name; not an arithmetic `Add`.
     pub fn add(mut self, layer: impl Layer + 'static) -> Self {
         self.push(Box::new(layer));
         self
