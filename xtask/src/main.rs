@@ -20,15 +20,20 @@
 //! `Throughput::Bytes` is reported as GB/s. A benchmark without throughput gets only
 //! its time.
 //!
-//! `--e2e` is reserved for the end-to-end training benchmarks (issue 9) and fails with
-//! a clear error until they exist.
+//! ## `cargo xtask bench --e2e [--features F] [--quick]` and `--compare --python PATH`
+//!
+//! End-to-end training/inference of the seed models instead of the criterion benches;
+//! results merged into the same `bench-report.json`. See the [`e2e`] module.
+
+mod e2e;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::SystemTime;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--features F] [--e2e] [-- <criterion args/filter>]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--features F] [--e2e] \
+[--compare --python PATH] [-- <criterion args/filter>]";
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Default, PartialEq)]
@@ -36,6 +41,10 @@ struct BenchArgs {
     quick: bool,
     features: Vec<String>,
     e2e: bool,
+    /// Also run the Python references of `bench/reference/` (implies `--e2e`).
+    compare: bool,
+    /// Python interpreter for `--compare`.
+    python: Option<String>,
     passthrough: Vec<String>,
 }
 
@@ -46,6 +55,8 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
         match a.as_str() {
             "--quick" => out.quick = true,
             "--e2e" => out.e2e = true,
+            "--compare" => out.compare = true,
+            "--python" => out.python = Some(it.next().ok_or("--python needs a path")?.clone()),
             "--features" => {
                 let f = it
                     .next()
@@ -215,11 +226,17 @@ fn target_dir(root: &Path) -> PathBuf {
 
 fn bench(args: &[String]) -> Result<(), String> {
     let opts = parse_bench_args(args)?;
-    if opts.e2e {
-        return Err("--e2e (end-to-end training benchmarks) is not implemented yet, see issue 9".into());
-    }
     let root = workspace_root();
     let target = target_dir(&root);
+    if opts.e2e || opts.compare {
+        let cfg = e2e::E2eConfig {
+            features: opts.features,
+            quick: opts.quick,
+            compare: opts.compare,
+            python: opts.python.map(PathBuf::from),
+        };
+        return e2e::run(&root, &target, &cfg);
+    }
     // Criterion writes estimates after this instant; a 2 s margin covers coarse mtimes.
     let start = SystemTime::now() - std::time::Duration::from_secs(2);
 
@@ -302,8 +319,8 @@ mod tests {
             BenchArgs {
                 quick: true,
                 features: vec!["openblas".into()],
-                e2e: false,
-                passthrough: s(&["gemm", "--exact"])
+                passthrough: s(&["gemm", "--exact"]),
+                ..BenchArgs::default()
             }
         );
         assert_eq!(
@@ -315,9 +332,13 @@ mod tests {
     }
 
     #[test]
-    fn e2e_is_a_clear_error() {
-        let e = bench(&s(&["--e2e"])).unwrap_err();
-        assert!(e.contains("not implemented") && e.contains("issue 9"), "{e}");
+    fn parses_e2e_and_compare() {
+        let a = parse_bench_args(&s(&["--e2e", "--compare", "--python", "/v/bin/python"])).unwrap();
+        assert!(a.e2e && a.compare);
+        assert_eq!(a.python.as_deref(), Some("/v/bin/python"));
+        assert!(parse_bench_args(&s(&["--python"])).is_err());
+        let e = bench(&s(&["--compare"])).unwrap_err();
+        assert!(e.contains("--python"), "{e}");
     }
 
     fn write_bench(root: &Path, dir: &str, full_id: &str, median: f64, throughput: Value) {
