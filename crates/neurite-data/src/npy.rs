@@ -1,0 +1,337 @@
+//! NumPy `.npy` and `.npz` files.
+//!
+//! Reads `.npy` versions 1.0, 2.0 and 3.0 with bool, int8..int64, uint8..uint64, float16,
+//! float32 and float64 data, little- or big-endian, C or Fortran order; values are converted to
+//! `f32` (optionally u8 / 255). `.npz` archives (`np.savez`, stored, and `np.savez_compressed`,
+//! deflated) are read member by member. Writing produces `<f4` `.npy` 1.0 files and `.npz`
+//! archives that NumPy reads.
+
+use std::io::{Cursor, Read, Write};
+use std::path::Path;
+
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
+
+use crate::dataset::Dataset;
+use crate::error::{DataError, Result};
+use crate::io;
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+
+/// The element type of an `.npy` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Int,
+    UInt,
+    Float,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Dtype {
+    kind: Kind,
+    size: usize,
+    big_endian: bool,
+}
+
+fn parse_descr(d: &str) -> Option<Dtype> {
+    let b = d.as_bytes();
+    if b.len() < 3 {
+        return None;
+    }
+    let big_endian = match b[0] {
+        b'<' | b'|' | b'=' => false,
+        b'>' => true,
+        _ => return None,
+    };
+    let size: usize = d[2..].parse().ok()?;
+    let kind = match b[1] {
+        b'b' if size == 1 => Kind::Bool,
+        b'i' if matches!(size, 1 | 2 | 4 | 8) => Kind::Int,
+        b'u' if matches!(size, 1 | 2 | 4 | 8) => Kind::UInt,
+        b'f' if matches!(size, 2 | 4 | 8) => Kind::Float,
+        _ => return None,
+    };
+    Some(Dtype {
+        kind,
+        size,
+        big_endian,
+    })
+}
+
+/// The text after `'key':` in a header dict.
+fn value_after<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    for q in ['\'', '"'] {
+        let pat = format!("{q}{key}{q}");
+        if let Some(p) = header.find(&pat) {
+            let rest = header[p + pat.len()..].trim_start();
+            return rest.strip_prefix(':').map(str::trim_start);
+        }
+    }
+    None
+}
+
+fn half_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f32;
+    match exp {
+        0 => sign * frac * 2f32.powi(-24),
+        31 if frac == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+fn convert(body: &[u8], dt: Dtype, scale_u8: bool) -> Vec<f32> {
+    let word = |c: &[u8]| -> u64 {
+        let mut v = 0u64;
+        if dt.big_endian {
+            for &b in c {
+                v = (v << 8) | b as u64;
+            }
+        } else {
+            for &b in c.iter().rev() {
+                v = (v << 8) | b as u64;
+            }
+        }
+        v
+    };
+    body.chunks_exact(dt.size)
+        .map(|c| {
+            let v = word(c);
+            match (dt.kind, dt.size) {
+                (Kind::Bool, _) => (v != 0) as u8 as f32,
+                (Kind::UInt, 1) if scale_u8 => v as f32 / 255.0,
+                (Kind::UInt, _) => v as f32,
+                (Kind::Int, 1) => v as u8 as i8 as f32,
+                (Kind::Int, 2) => v as u16 as i16 as f32,
+                (Kind::Int, 4) => v as u32 as i32 as f32,
+                (Kind::Int, _) => v as i64 as f32,
+                (Kind::Float, 2) => half_to_f32(v as u16),
+                (Kind::Float, 4) => f32::from_bits(v as u32),
+                (Kind::Float, _) => f64::from_bits(v) as f32,
+            }
+        })
+        .collect()
+}
+
+/// Parses `.npy` bytes to `f32` (u8 data divided by 255 when `scale_u8`); `path` names the
+/// source in errors.
+pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> {
+    let path = path.as_ref();
+    let err = |m: String| DataError::format(path, m);
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err(err(
+            "not an .npy file: it must start with the magic string \\x93NUMPY".into(),
+        ));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err(err("truncated .npy header".into()));
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        v => return Err(err(format!("unsupported .npy format version {v}.{}", bytes[7]))),
+    };
+    let end = start
+        .checked_add(hlen)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| {
+            err(format!(
+                "truncated: the header is {hlen} bytes but the file has only {}",
+                bytes.len()
+            ))
+        })?;
+    let header =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| err("the .npy header is not text".into()))?;
+    let descr = value_after(header, "descr")
+        .ok_or_else(|| err(format!("no 'descr' in the .npy header {header:?}")))?;
+    let descr = match descr.chars().next() {
+        Some(q @ ('\'' | '"')) => descr[1..]
+            .split(q)
+            .next()
+            .ok_or_else(|| err("unterminated 'descr' string".into()))?,
+        _ => {
+            return Err(err(format!(
+                "unsupported dtype {}: only plain numeric and bool arrays are read",
+                descr.split('}').next().unwrap_or(descr).trim()
+            )))
+        }
+    };
+    let dt = parse_descr(descr).ok_or_else(|| {
+        err(format!(
+            "unsupported dtype {descr:?}: only bool, int, uint and float arrays are read"
+        ))
+    })?;
+    let fortran = match value_after(header, "fortran_order") {
+        Some(v) if v.starts_with("True") => true,
+        Some(v) if v.starts_with("False") => false,
+        _ => return Err(err(format!("no valid 'fortran_order' in the header {header:?}"))),
+    };
+    let shape_txt = value_after(header, "shape")
+        .and_then(|v| v.strip_prefix('('))
+        .and_then(|v| v.split(')').next())
+        .ok_or_else(|| err(format!("no valid 'shape' in the header {header:?}")))?;
+    let shape: Vec<usize> = shape_txt
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| err(format!("bad dimension {s:?} in shape ({shape_txt})")))
+        })
+        .collect::<Result<_>>()?;
+    // The element count, and the product of the non-zero dimensions (ndarray's limit), must
+    // both fit in isize bytes.
+    let fits = |zero_ok: bool| {
+        shape
+            .iter()
+            .filter(|&&d| zero_ok || d != 0)
+            .try_fold(dt.size, |a, &d| a.checked_mul(d))
+            .filter(|&b| b <= isize::MAX as usize)
+    };
+    let need = fits(true);
+    let nonzero = fits(false);
+    let (Some(need), Some(_)) = (need, nonzero) else {
+        return Err(err(format!("shape {shape:?} is too large")));
+    };
+    let body = &bytes[end..];
+    if body.len() < need {
+        return Err(err(format!(
+            "truncated: shape {shape:?} of {descr} needs {need} data bytes but only {} follow the header",
+            body.len()
+        )));
+    }
+    if body.len() > need {
+        return Err(err(format!(
+            "{} unexpected bytes after the data of shape {shape:?}",
+            body.len() - need
+        )));
+    }
+    let v = convert(body, dt, scale_u8);
+    let arr = if fortran {
+        ArrayD::from_shape_vec(IxDyn(&shape).f(), v)
+            .map_err(|e| err(e.to_string()))?
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| err(e.to_string()))?
+    };
+    Ok(arr)
+}
+
+/// Reads an `.npy` file as `f32` (values unchanged).
+pub fn read(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
+    read_with(path, false)
+}
+
+/// Reads an `.npy` file as `f32`; u8 data divided by 255 when `scale_u8`.
+pub fn read_with(path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> {
+    let path = path.as_ref();
+    parse(&io::read_file(path)?, path, scale_u8)
+}
+
+/// `.npy` 1.0 bytes of an `f32` array (`<f4`, C order).
+pub fn to_bytes<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Vec<u8> {
+    let dims: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + a.len() * 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in a.as_standard_layout().iter() {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Writes an `f32` array as `.npy`.
+pub fn write<S: Data<Elem = f32>, D: Dimension>(path: impl AsRef<Path>, a: &ArrayBase<S, D>) -> Result<()> {
+    let path = path.as_ref();
+    std::fs::write(path, to_bytes(a)).map_err(|e| DataError::io(path, e))
+}
+
+/// Parses `.npz` bytes: `(name, array)` for every member, in archive order, names without
+/// the `.npy` suffix.
+pub fn parse_npz(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Vec<(String, ArrayD<f32>)>> {
+    let path = path.as_ref();
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| DataError::format(path, format!("not a valid .npz (zip) archive: {e}")))?;
+    let mut out = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| DataError::format(path, format!("archive member {i}: {e}")))?;
+        let name = f.name().to_string();
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)
+            .map_err(|e| DataError::format(path, format!("archive member {name:?}: {e}")))?;
+        let member = path.join(&name);
+        let arr = parse(&buf, &member, scale_u8)?;
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        out.push((key, arr));
+    }
+    Ok(out)
+}
+
+/// Reads every array of an `.npz` file (values unchanged).
+pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
+    let path = path.as_ref();
+    parse_npz(&io::read_file(path)?, path, false)
+}
+
+/// Writes `.npz` (deflated when `compressed`, as `np.savez_compressed`).
+pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &ArrayD<f32>)], compressed: bool) -> Result<()> {
+    let path = path.as_ref();
+    let method = if compressed {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(method)
+        .large_file(true);
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let zerr = |e: zip::result::ZipError| DataError::io(path, std::io::Error::other(e));
+    for (name, a) in arrays {
+        w.start_file(format!("{name}.npy"), opts).map_err(zerr)?;
+        w.write_all(&to_bytes(*a)).map_err(|e| DataError::io(path, e))?;
+    }
+    let bytes = w.finish().map_err(zerr)?.into_inner();
+    std::fs::write(path, bytes).map_err(|e| DataError::io(path, e))
+}
+
+/// A [`Dataset`] from two arrays of an `.npz` file, e.g. Keras' `mnist.npz` with
+/// `("x_train", "y_train")`. u8 features are divided by 255 when `scale_u8`; labels are kept.
+pub fn load_npz_dataset(path: impl AsRef<Path>, x_key: &str, y_key: &str, scale_u8: bool) -> Result<Dataset> {
+    let path = path.as_ref();
+    let bytes = io::read_file(path)?;
+    let x = parse_npz(&bytes, path, scale_u8)?;
+    let y = parse_npz(&bytes, path, false)?;
+    let names: Vec<&str> = x.iter().map(|(n, _)| n.as_str()).collect();
+    let pick = |v: &[(String, ArrayD<f32>)], k: &str| {
+        v.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| {
+                DataError::format(path, format!("no array {k:?} in the archive; it has {names:?}"))
+            })
+    };
+    let xa = pick(&x, x_key)?;
+    let ya = pick(&y, y_key)?;
+    Dataset::new(xa, ya).map_err(|e| DataError::format(path, e.to_string()))
+}
