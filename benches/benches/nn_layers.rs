@@ -17,7 +17,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn step(layer: &dyn Layer, x: &Var) {
-    let y = layer.forward(x, &mut ForwardContext::training(0)).expect("forward");
+    let y = layer
+        .forward(x, &mut ForwardContext::training(0))
+        .expect("forward");
     let loss = ops::sum_all(&y).expect("sum");
     loss.backward().expect("backward");
     for p in layer.parameters() {
@@ -28,7 +30,9 @@ fn step(layer: &dyn Layer, x: &Var) {
 
 fn dense(c: &mut Criterion) {
     let mut g = c.benchmark_group("dense_fwd_bwd");
-    g.sample_size(50).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    g.sample_size(50)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     let mut rng = rng_from_seed(0);
     let mut layer = Dense::new(64).activation(Activation::Relu);
     layer.build(&[100], &mut rng).expect("build");
@@ -40,8 +44,13 @@ fn dense(c: &mut Criterion) {
 
 fn conv(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv2d_layer_fwd_bwd");
-    g.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    for (name, (h, w, ch), filters) in [("conv32_28x28x1", (28, 28, 1), 32), ("conv64_13x13x32", (13, 13, 32), 64)] {
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for (name, (h, w, ch), filters) in [
+        ("conv32_28x28x1", (28, 28, 1), 32),
+        ("conv64_13x13x32", (13, 13, 32), 64),
+    ] {
         let mut rng = rng_from_seed(1);
         let mut layer = Conv2D::new(filters, (3, 3)).activation(Activation::Relu);
         layer.build(&[h, w, ch], &mut rng).expect("build");

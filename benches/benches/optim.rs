@@ -19,14 +19,21 @@ use std::time::Duration;
 const SIZES: [usize; 7] = [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22];
 
 fn param(n: usize) -> Var {
-    let w = Var::parameter(ArrayD::from_shape_fn(IxDyn(&[n]), |i| (i[0] % 97) as f32 / 97.0 - 0.5));
-    w.set_grad(Some(ArrayD::from_shape_fn(IxDyn(&[n]), |i| (i[0] % 13) as f32 / 13.0 - 0.5)));
+    let w = Var::parameter(ArrayD::from_shape_fn(IxDyn(&[n]), |i| {
+        (i[0] % 97) as f32 / 97.0 - 0.5
+    }));
+    w.set_grad(Some(ArrayD::from_shape_fn(IxDyn(&[n]), |i| {
+        (i[0] % 13) as f32 / 13.0 - 0.5
+    })));
     w
 }
 
 fn bench_rule(c: &mut Criterion, group_name: &str, make: &dyn Fn(usize) -> Box<dyn Optimizer>) {
     let mut group = c.benchmark_group(group_name);
-    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(20);
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(20);
     for &n in &SIZES {
         group.throughput(Throughput::Elements(n as u64));
         for (label, threshold) in [("seq", usize::MAX), ("par", 0)] {
@@ -41,8 +48,12 @@ fn bench_rule(c: &mut Criterion, group_name: &str, make: &dyn Fn(usize) -> Box<d
 }
 
 fn optim(c: &mut Criterion) {
-    bench_rule(c, "optim_adam_step", &|t| Box::new(Adam::default().parallel_threshold(t)));
-    bench_rule(c, "optim_sgd_step", &|t| Box::new(Sgd::new(0.01).parallel_threshold(t)));
+    bench_rule(c, "optim_adam_step", &|t| {
+        Box::new(Adam::default().parallel_threshold(t))
+    });
+    bench_rule(c, "optim_sgd_step", &|t| {
+        Box::new(Sgd::new(0.01).parallel_threshold(t))
+    });
 }
 
 criterion_group!(benches, optim);
