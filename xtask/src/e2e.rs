@@ -91,6 +91,8 @@ pub struct E2eResult {
     pub peak_rss_mb: Option<f64>,
     /// FLOPs per sample (neurite's binary reports them).
     pub flops_per_sample: Option<f64>,
+    /// neurite's GEMM backend, or the reference's framework version.
+    pub version: Option<String>,
 }
 
 impl E2eResult {
@@ -126,6 +128,10 @@ impl E2eResult {
                 .unwrap_or_default(),
             peak_rss_mb: number("peak_rss_mb"),
             flops_per_sample: number("flops_per_sample"),
+            version: ["gemm_backend", "version"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(Value::as_str))
+                .map(str::to_string),
         })
     }
 
@@ -346,7 +352,14 @@ pub fn run(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<(), String> {
         None
     };
     let neurite = run_neurite(root, target, cfg)?;
-    println!("\nneurite end-to-end ({THREADS} threads; x best(9) = ratio to the best of issue 9's table)\n");
+    let backend = neurite
+        .first()
+        .and_then(|r| r.version.clone())
+        .unwrap_or_default();
+    println!(
+        "\nneurite end-to-end ({THREADS} threads, GEMM backend {backend}; \
+         x best(9) = ratio to the best of issue 9's table)\n"
+    );
     print!("{}", neurite_table(&neurite));
     let mut all = neurite.clone();
     if let Some(python) = python {
@@ -355,6 +368,14 @@ pub fn run(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<(), String> {
             return Err(format!("no reference framework ran with {}", python.display()));
         }
         println!("\nneurite vs references (ratio = neurite / framework samples/s)\n");
+        let mut seen = Vec::new();
+        for r in &refs {
+            if !seen.contains(&r.framework) {
+                println!("  {}: {}", r.framework, r.version.as_deref().unwrap_or("?"));
+                seen.push(r.framework.clone());
+            }
+        }
+        println!();
         print!("{}", compare_table(&neurite, &refs));
         all.extend(refs);
     }
@@ -384,6 +405,7 @@ mod tests {
         );
         assert_eq!(r.runs, [990.0, 1010.0]);
         assert_eq!(r.peak_rss_mb, Some(27.5));
+        assert_eq!(r.version.as_deref(), Some("gemm"));
         assert!((r.gflops().unwrap() - 16.76544).abs() < 1e-9);
         let py = r#"{"framework": "pytorch", "model": "mlp-train", "batch": 32, "samples_per_sec": 7619.9}"#;
         let p = E2eResult::from_output(py).unwrap();
