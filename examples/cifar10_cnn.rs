@@ -12,11 +12,10 @@
 
 mod common;
 
-use common::{confusion_table, print_json, Args};
+use common::{confusion_table, finish, timed_fit, Args};
 use neurite::data::augment::{RandomCrop, RandomFlip};
 use neurite::data::Pipeline;
 use neurite::prelude::*;
-use std::time::Instant;
 
 const CLASSES: [&str; 10] = [
     "airplane",
@@ -92,30 +91,21 @@ fn main() -> neurite::Result<()> {
     )?;
     model.print_summary();
 
-    let start = Instant::now();
-    let history = model.fit(
-        &train.x,
-        &train.y,
-        FitOptions::new()
-            .epochs(epochs)
-            .batch_size(batch_size)
-            .augmentation(&augmentation),
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    let options = FitOptions::new()
+        .epochs(epochs)
+        .batch_size(batch_size)
+        .augmentation(&augmentation);
+    let (history, seconds) = timed_fit(&mut model, &train.x, &train.y, options)?;
     let scores = model.evaluate(&test.x, &test.y)?;
     let pred = model.predict(&test.x)?;
-    println!(
-        "test loss {:.4}, test accuracy {:.4}",
-        scores["loss"], scores["accuracy"]
-    );
     println!("{}", confusion_table(&test.y, &pred, 10, Some(&CLASSES))?);
-    print_json(serde_json::json!({
-        "example": "cifar10_cnn",
-        "epochs": history.epochs.len(),
-        "seconds": (seconds * 10.0).round() / 10.0,
-        "train_samples_per_sec": ((train.len() * history.epochs.len()) as f64 / seconds * 10.0).round() / 10.0,
-        "train_samples": train.len(),
-        "test_accuracy": (scores["accuracy"] * 10000.0).round() / 10000.0,
-    }));
+    finish(
+        "cifar10_cnn",
+        &history,
+        seconds,
+        train.len(),
+        &scores,
+        serde_json::json!({"train_samples": train.len()}),
+    );
     Ok(())
 }

@@ -11,10 +11,9 @@
 
 mod common;
 
-use common::{print_json, Args};
+use common::{finish, timed_fit, Args};
 use neurite::prelude::*;
 use neurite::tensor::random::{normal, rng_from_seed};
-use std::time::Instant;
 
 fn make_data(n: usize, seed: u64) -> (Tensor, Tensor) {
     let x = normal(&[n, 5], 0.0, 1.0, &mut rng_from_seed(seed));
@@ -48,24 +47,16 @@ fn main() -> neurite::Result<()> {
         &[Metric::Accuracy],
     )?;
     model.print_summary();
-    let start = Instant::now();
-    let history = model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2),
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    let options = FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2);
+    let (history, seconds) = timed_fit(&mut model, &x_train, &y_train, options)?;
     let scores = model.evaluate(&x_test, &y_test)?;
-    println!(
-        "test loss {:.4}, test accuracy {:.4}",
-        scores["loss"], scores["accuracy"]
+    finish(
+        "dense_binary",
+        &history,
+        seconds,
+        4000,
+        &scores,
+        serde_json::json!({}),
     );
-    print_json(serde_json::json!({
-        "example": "dense_binary",
-        "epochs": history.epochs.len(),
-        "seconds": (seconds * 100.0).round() / 100.0,
-        "train_samples_per_sec": ((4000 * history.epochs.len()) as f64 / seconds).round(),
-        "test_accuracy": (scores["accuracy"] * 10000.0).round() / 10000.0,
-    }));
     Ok(())
 }

@@ -14,10 +14,9 @@
 
 mod common;
 
-use common::{print_json, Args};
+use common::{finish, timed_fit, Args};
 use neurite::prelude::*;
 use neurite::tensor::random::{normal, rng_from_seed, uniform};
-use std::time::Instant;
 
 const STEPS: usize = 20;
 const FEATURES: usize = 100;
@@ -63,24 +62,16 @@ fn main() -> neurite::Result<()> {
         &[Metric::Accuracy],
     )?;
     model.print_summary();
-    let start = Instant::now();
-    let history = model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::new().epochs(epochs).batch_size(batch_size),
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    let options = FitOptions::new().epochs(epochs).batch_size(batch_size);
+    let (history, seconds) = timed_fit(&mut model, &x_train, &y_train, options)?;
     let scores = model.evaluate(&x_test, &y_test)?;
-    println!(
-        "test loss {:.4}, test accuracy {:.4}",
-        scores["loss"], scores["accuracy"]
+    finish(
+        "lstm_sequence",
+        &history,
+        seconds,
+        2000,
+        &scores,
+        serde_json::json!({}),
     );
-    print_json(serde_json::json!({
-        "example": "lstm_sequence",
-        "epochs": history.epochs.len(),
-        "seconds": (seconds * 100.0).round() / 100.0,
-        "train_samples_per_sec": ((2000 * history.epochs.len()) as f64 / seconds).round(),
-        "test_accuracy": (scores["accuracy"] * 10000.0).round() / 10000.0,
-    }));
     Ok(())
 }

@@ -13,10 +13,9 @@
 
 mod common;
 
-use common::{print_json, Args};
+use common::{finish, timed_fit, Args};
 use neurite::prelude::*;
 use neurite::tensor::random::{normal, rng_from_seed};
-use std::time::Instant;
 
 fn make_data(n: usize, centres: &Tensor, seed: u64) -> (Tensor, Tensor) {
     let noise = normal(&[n, 100], 0.0, 2.0, &mut rng_from_seed(seed));
@@ -53,24 +52,9 @@ fn main() -> neurite::Result<()> {
         &[Metric::Accuracy],
     )?;
     model.print_summary();
-    let start = Instant::now();
-    let history = model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2),
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    let options = FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2);
+    let (history, seconds) = timed_fit(&mut model, &x_train, &y_train, options)?;
     let scores = model.evaluate(&x_test, &y_test)?;
-    println!(
-        "test loss {:.4}, test accuracy {:.4}",
-        scores["loss"], scores["accuracy"]
-    );
-    print_json(serde_json::json!({
-        "example": "mlp",
-        "epochs": history.epochs.len(),
-        "seconds": (seconds * 100.0).round() / 100.0,
-        "train_samples_per_sec": ((5000 * history.epochs.len()) as f64 / seconds).round(),
-        "test_accuracy": (scores["accuracy"] * 10000.0).round() / 10000.0,
-    }));
+    finish("mlp", &history, seconds, 5000, &scores, serde_json::json!({}));
     Ok(())
 }

@@ -98,3 +98,49 @@ pub fn confusion_table(
     )?;
     Ok(cm.to_table(names)?)
 }
+
+/// Runs `fit` and returns its history with the wall-clock seconds it took.
+pub fn timed_fit(
+    model: &mut Sequential,
+    x: &Tensor,
+    y: &Tensor,
+    options: FitOptions<'_>,
+) -> neurite::Result<(History, f64)> {
+    let start = std::time::Instant::now();
+    let history = model.fit(x, y, options)?;
+    Ok((history, start.elapsed().as_secs_f64()))
+}
+
+fn round_to(v: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (v * p).round() / p
+}
+
+/// Prints the test scores and, last, the example's JSON line: `example`,
+/// `epochs`, `seconds`, `train_samples_per_sec`, `test_accuracy` (when the
+/// model reports accuracy), `test_loss`, plus the `extra` fields.
+pub fn finish(
+    example: &str,
+    history: &History,
+    seconds: f64,
+    train_samples: usize,
+    scores: &neurite::callbacks::Logs,
+    extra: serde_json::Value,
+) {
+    let epochs = history.epochs.len();
+    let mut line = serde_json::json!({
+        "example": example,
+        "epochs": epochs,
+        "seconds": round_to(seconds, 2),
+        "train_samples_per_sec": round_to((train_samples * epochs) as f64 / seconds, 1),
+        "test_loss": round_to(scores["loss"], 4),
+    });
+    if let Some(acc) = scores.get("accuracy") {
+        println!("test loss {:.4}, test accuracy {acc:.4}", scores["loss"]);
+        line["test_accuracy"] = serde_json::json!(round_to(*acc, 4));
+    }
+    if let (Some(obj), serde_json::Value::Object(more)) = (line.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    print_json(line);
+}
