@@ -187,3 +187,24 @@ fn history_plots_to_svg() {
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.contains("<svg") && svg.contains("val_accuracy"));
 }
+
+#[test]
+fn validation_data_overrides_validation_split() {
+    let (x, y) = three_classes(100);
+    let (vx, vy) = three_classes(37);
+    let mut model = classifier(6);
+    let h = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(2)
+                .verbose(0)
+                .validation_split(0.5)
+                .validation_data(&vx, &vy),
+        )
+        .unwrap();
+    let after = model.evaluate(&vx, &vy).unwrap();
+    assert_eq!(h.last("val_loss"), Some(after["loss"]));
+    assert_eq!(h.last("val_accuracy"), Some(after["accuracy"]));
+}

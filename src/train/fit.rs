@@ -38,7 +38,8 @@ impl<N: Layer> Model<N> {
         self.check_input("fit", x)?;
 
         // Keras: the validation split is the last samples, taken before shuffling.
-        let n_train = if options.validation_split > 0.0 {
+        // As Keras: validation_data, when given, overrides validation_split.
+        let n_train = if options.validation_split > 0.0 && options.validation_data.is_none() {
             let n = ((n_all as f64) * (1.0 - options.validation_split as f64)) as usize;
             if n == 0 || n == n_all {
                 return Err(Error::Input(format!(

@@ -79,7 +79,8 @@ impl<'a> FitOptions<'a> {
         self.validation_data = Some((x, y));
         self
     }
-    /// Hold out this fraction of the training data (the last samples, before shuffling, as Keras) for validation.
+    /// Hold out this fraction of the training data (the last samples, before shuffling, as Keras) for
+    /// validation. Ignored when [`FitOptions::validation_data`] is given, as in Keras.
     pub fn validation_split(mut self, fraction: f32) -> Self {
         self.validation_split = fraction;
         self
