@@ -942,3 +942,39 @@ macro_rules! recurrent_layer_common {
     };
 }
 pub(crate) use recurrent_layer_common;
+
+/// What every fused recurrent op reads first: owned copies of the kernel `W`
+/// `(features, gates*units)` and recurrent kernel `U` `(units, gates*units)`,
+/// the input laid out time-major `(T*batch, features)`, the batch size and
+/// the number of steps.
+pub(crate) struct SeqInputs {
+    pub(crate) w: Array2<f32>,
+    pub(crate) u: Array2<f32>,
+    pub(crate) x_tm: Array2<f32>,
+    pub(crate) batch: usize,
+    pub(crate) steps: usize,
+}
+
+impl SeqInputs {
+    /// Reads the operands (already validated by `check_operands`).
+    pub(crate) fn read(x: &Var, kernel: &Var, recurrent: &Var, go_backwards: bool) -> Self {
+        let as2 = |v: &Var, what: &str| {
+            v.value()
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .expect(what)
+                .to_owned()
+        };
+        let w = as2(kernel, "kernel is 2-d");
+        let u = as2(recurrent, "recurrent kernel is 2-d");
+        let xv = x.value();
+        let (batch, steps) = (xv.shape()[0], xv.shape()[1]);
+        SeqInputs {
+            w,
+            u,
+            x_tm: to_time_major(&xv, go_backwards),
+            batch,
+            steps,
+        }
+    }
+}

@@ -3,10 +3,10 @@
 
 use super::recurrent::{
     add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
-    recurrent_layer_common, to_time_major, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
 };
 use crate::error::Result;
-use ndarray::{s, Array2, Ix2};
+use ndarray::{s, Array2};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 
@@ -84,24 +84,14 @@ fn simple_rnn_op(
     bias: Option<&Var>,
     opts: SeqOptions,
 ) -> Result<Var> {
-    let w = kernel
-        .value()
-        .view()
-        .into_dimensionality::<Ix2>()
-        .expect("kernel is 2-d")
-        .to_owned();
-    let u_mat = recurrent
-        .value()
-        .view()
-        .into_dimensionality::<Ix2>()
-        .expect("recurrent kernel is 2-d")
-        .to_owned();
+    let SeqInputs {
+        w,
+        u: u_mat,
+        x_tm,
+        batch: b,
+        steps: t,
+    } = SeqInputs::read(x, kernel, recurrent, opts.go_backwards);
     let units = u_mat.nrows();
-    let (x_tm, b, t) = {
-        let xv = x.value();
-        let shape = xv.shape();
-        (to_time_major(&xv, opts.go_backwards), shape[0], shape[1])
-    };
     let act = opts.activation;
 
     let mut z = Array2::<f32>::zeros((t * b, units));
