@@ -148,8 +148,19 @@ fn bench_conv_gemm(c: &mut Criterion) {
 }
 
 fn bench_pool(c: &mut Criterion) {
+    pool_group(c, false);
+    pool_group(c, true);
+}
+
+/// `max_pool2d_fwd` (inference) or `max_pool2d_fwd_bwd` (training) on the MNIST CNN's pools.
+fn pool_group(c: &mut Criterion, with_backward: bool) {
     let p = Pool2dParams::new((2, 2));
-    let mut g = configure(c, "max_pool2d_fwd_bwd");
+    let name = if with_backward {
+        "max_pool2d_fwd_bwd"
+    } else {
+        "max_pool2d_fwd"
+    };
+    let mut g = configure(c, name);
     for &(name, (h, w, ch)) in &POOLS {
         for &n in &BATCHES {
             let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -160,8 +171,11 @@ fn bench_pool(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new(name, format!("b{n}")), |bch| {
                 bch.iter(|| {
                     let (y, idx) = max_pool2d(x.view(), &p).expect("pool");
+                    if !with_backward {
+                        return black_box((y, None));
+                    }
                     let dx = max_pool2d_backward(gy.view(), &idx, [n, h, w, ch]).expect("pool backward");
-                    black_box((y, dx))
+                    black_box((y, Some(dx)))
                 })
             });
         }

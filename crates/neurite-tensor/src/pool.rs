@@ -12,6 +12,8 @@
 //! Every kernel is parallel over the batch (rayon, one task per image).
 
 use crate::error::{Result, TensorError};
+use crate::fill::{par_build, par_build_pair};
+use crate::max_pool_kernel::{max_pool_image, max_pool_image_backward, ImageWindows};
 use crate::padding::{conv_output_size, Padding};
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
 use rayon::prelude::*;
@@ -143,6 +145,14 @@ impl PoolGeometry {
     fn out_shape(&self) -> [usize; 4] {
         [self.batch, self.rows.len(), self.cols.len(), self.channels]
     }
+    fn image_windows(&self) -> ImageWindows<'_> {
+        ImageWindows {
+            rows: &self.rows,
+            cols: &self.cols,
+            in_w: self.in_w,
+            channels: self.channels,
+        }
+    }
 }
 
 fn check_rank4(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
@@ -230,53 +240,19 @@ pub fn max_pool2d(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<(Array4<f3
         ));
     }
     let out_shape = g.out_shape();
-    let mut out = Array4::<f32>::zeros(out_shape);
-    let mut argmax = vec![0u32; out.len()];
-    let (img, oimg, c) = (g.image_len(), g.out_image_len(), g.channels);
-    if out.is_empty() {
-        return Ok((out, indices(g.out_shape(), input.shape(), argmax)));
+    let (img, oimg) = (g.image_len(), g.out_image_len());
+    let out_len = out_shape.iter().product::<usize>();
+    if out_len == 0 {
+        let out = Array4::<f32>::zeros(out_shape);
+        return Ok((out, indices(out_shape, input.shape(), Vec::new())));
     }
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout is contiguous");
-    out.as_slice_mut()
-        .expect("fresh array is contiguous")
-        .par_chunks_mut(oimg)
-        .zip(argmax.par_chunks_mut(oimg))
-        .zip(x.par_chunks(img))
-        .for_each(|((y, idx), x)| {
-            let mut o = 0;
-            for rows in &g.rows {
-                for cols in &g.cols {
-                    let (best, bidx) = (&mut y[o..o + c], &mut idx[o..o + c]);
-                    let mut first = true;
-                    for h in rows.clone() {
-                        for w in cols.clone() {
-                            let base = (h * g.in_w + w) * c;
-                            let src = &x[base..base + c];
-                            let base = base as u32;
-                            if first {
-                                best.copy_from_slice(src);
-                                for (i, ch) in bidx.iter_mut().zip(0u32..) {
-                                    *i = base + ch;
-                                }
-                                first = false;
-                            } else {
-                                // Branch-free select so the channel loop vectorises; a NaN wins once.
-                                for ((b, i), (&v, ch)) in
-                                    best.iter_mut().zip(bidx.iter_mut()).zip(src.iter().zip(0u32..))
-                                {
-                                    #[allow(clippy::eq_op)]
-                                    let take = (v > *b) | ((v != v) & (*b == *b));
-                                    *b = if take { v } else { *b };
-                                    *i = if take { base + ch } else { *i };
-                                }
-                            }
-                        }
-                    }
-                    o += c;
-                }
-            }
-        });
+    let windows = g.image_windows();
+    let (out, argmax) = par_build_pair((out_len, oimg, 0.0f32), (out_len, oimg, 0u32), |n, y, idx| {
+        max_pool_image(&x[n * img..(n + 1) * img], y, idx, &windows)
+    });
+    let out = Array4::from_shape_vec(out_shape, out).expect("pooled length matches its shape");
     Ok((out, indices(out_shape, input.shape(), argmax)))
 }
 
@@ -295,22 +271,16 @@ fn scatter_argmax(
     input_shape: [usize; 4],
     per_image_out: usize,
 ) -> Array4<f32> {
-    let mut dx = Array4::<f32>::zeros(input_shape);
     let img = input_shape[1] * input_shape[2] * input_shape[3];
-    if dx.is_empty() || per_image_out == 0 {
-        return dx;
+    let len = input_shape[0] * img;
+    if len == 0 || per_image_out == 0 {
+        return Array4::zeros(input_shape);
     }
-    dx.as_slice_mut()
-        .expect("fresh array is contiguous")
-        .par_chunks_mut(img)
-        .zip(grad.par_chunks(per_image_out))
-        .zip(argmax.par_chunks(per_image_out))
-        .for_each(|((dx, g), idx)| {
-            for (&i, &v) in idx.iter().zip(g) {
-                dx[i as usize] += v;
-            }
-        });
-    dx
+    let dx = par_build(len, img, 0.0f32, |n, dx| {
+        let out = n * per_image_out..(n + 1) * per_image_out;
+        max_pool_image_backward(dx, &grad[out.clone()], &argmax[out])
+    });
+    Array4::from_shape_vec(input_shape, dx).expect("gradient length matches the input shape")
 }
 
 /// Backward of [`max_pool2d`]: routes each output gradient to the input cell

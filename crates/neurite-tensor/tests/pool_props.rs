@@ -65,8 +65,10 @@ fn naive_max(x: &Array4<f32>, p: &Pool2dParams) -> (Array4<f32>, Vec<u32>) {
                     let mut best = f32::NEG_INFINITY;
                     let mut at = u32::MAX;
                     for &(hh, ww) in &cells {
-                        if x[[b, hh, ww, q]] > best {
-                            best = x[[b, hh, ww, q]];
+                        let v = x[[b, hh, ww, q]];
+                        // The first NaN of a window wins and stays.
+                        if v > best || (v.is_nan() && !best.is_nan()) {
+                            best = v;
                             at = ((hh * w + ww) * c + q) as u32;
                         }
                     }
@@ -121,9 +123,13 @@ struct Case {
     p: Pool2dParams,
 }
 
+/// `case(NAN_LEVELS)`: uniform values with about one NaN in ten.
+const NAN_LEVELS: u32 = u32::MAX;
+
 prop_compose! {
     fn case(levels: u32)(
-        n in 1usize..3, c in 1usize..4,
+        // 15..36 channels exercise the kernel's 16-lane blocks and their tails.
+        n in 1usize..3, c in prop_oneof![1usize..4, 15usize..36],
         ph in 1usize..4, pw in 1usize..4,
         sh in 1usize..4, sw in 1usize..4,
         same in any::<bool>(),
@@ -135,7 +141,11 @@ prop_compose! {
         let (h, w) = if same { (1 + eh, 1 + ew * 2) } else { (ph + eh, pw + ew) };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = Array4::from_shape_simple_fn((n, h, w, c), || {
-            if levels == 0 { rng.random_range(-1.0f32..1.0) } else { rng.random_range(0..levels) as f32 - 1.0 }
+            match levels {
+                0 => rng.random_range(-1.0f32..1.0),
+                NAN_LEVELS => if rng.random_range(0..10) == 0 { f32::NAN } else { rng.random_range(-1.0f32..1.0) },
+                _ => rng.random_range(0..levels) as f32 - 1.0,
+            }
         });
         Case { x, p: Pool2dParams { pool_size: (ph, pw), strides: (sh, sw), padding } }
     }
@@ -162,6 +172,17 @@ proptest! {
         let (y, idx) = max_pool2d(c.x.view(), &c.p).unwrap();
         let (want, want_idx) = naive_max(&c.x, &c.p);
         prop_assert_eq!(&y, &want);
+        prop_assert_eq!(idx.argmax(), want_idx.as_slice());
+    }
+
+    /// NaNs propagate: the first NaN of a window is its maximum.
+    #[test]
+    fn max_pool_nan_goes_to_first_nan(c in case(NAN_LEVELS)) {
+        let (y, idx) = max_pool2d(c.x.view(), &c.p).unwrap();
+        let (want, want_idx) = naive_max(&c.x, &c.p);
+        for (a, b) in y.iter().zip(want.iter()) {
+            prop_assert!(a == b || (a.is_nan() && b.is_nan()), "{} vs {}", a, b);
+        }
         prop_assert_eq!(idx.argmax(), want_idx.as_slice());
     }
 
