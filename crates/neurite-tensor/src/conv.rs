@@ -4,23 +4,33 @@
 //! whose result already is the NHWC output. Backward: `dW = cols^T · dY`,
 //! `db = Σ dY`, `dX = col2im(dY · W^T)`.
 //!
-//! The batch is processed in chunks so that the im2col matrix stays below
-//! [`COLS_BUDGET`] floats; the buffer is a per-thread scratch reused between
-//! calls. im2col / col2im run one rayon task per image; the GEMMs use the
-//! backend's own threads (BLAS or matrixmultiply). A 1x1, stride-1
+//! The batch is split into tasks of whole images whose im2col matrix stays
+//! below [`COLS_BUDGET`] floats (so it is still in the core's cache when the
+//! GEMM reads it), and at least [`MIN_TASKS`] tasks when the batch has that
+//! many images. Tasks run in parallel on rayon; each does im2col into a
+//! per-thread scratch buffer, a single-threaded GEMM into its rows of the
+//! output, then adds the bias and applies ReLU ([`conv2d_relu`]) on those rows
+//! while they are in cache. A batch that makes a single task uses the GEMM
+//! backend's threads instead. In backward, each task computes its share of
+//! `dW` and `db` (summed in task order afterwards, so the result does not
+//! depend on the number of threads) and its images' `dX`. A 1x1, stride-1
 //! convolution skips im2col: the input already is the `[N*H*W, C]` matrix.
 
 use crate::error::{Result, TensorError};
-use crate::gemm::gemm;
-use crate::im2col::{col2im_batch, im2col_batch, ConvGeometry};
+use crate::fill::{par_build, par_build_pair};
+use crate::gemm::{gemm, gemm_single_thread};
+use crate::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::padding::Padding;
-use ndarray::{s, Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
-use rayon::prelude::*;
+use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
 use std::cell::RefCell;
 
-/// Upper bound (in `f32`s) of the im2col scratch matrix; larger batches are
-/// processed in chunks of whole images (at least one image per chunk).
-pub const COLS_BUDGET: usize = 1 << 23;
+/// Upper bound (in `f32`s, 512 KiB) of the im2col matrix of one task; a task
+/// holds at least one image whatever its size.
+pub const COLS_BUDGET: usize = 1 << 17;
+
+/// A batch of at least this many images is split into at least this many
+/// tasks, so that both cores get work and the last task is not a straggler.
+pub const MIN_TASKS: usize = 8;
 
 /// Strides, padding and dilation of a 2-d convolution (Keras' `Conv2D` arguments).
 ///
@@ -143,10 +153,108 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// Images per im2col chunk.
-fn chunk_images(g: &ConvGeometry) -> usize {
-    let per = (g.rows_per_image() * g.patch_len()).max(1);
-    (COLS_BUDGET / per).clamp(1, g.batch.max(1))
+/// How a batch is split into tasks of whole images (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct TaskPlan {
+    /// Images per task (the last task may have fewer).
+    images: usize,
+    /// Number of tasks.
+    tasks: usize,
+    /// Output rows (`OH*OW`) per image.
+    rows_per_image: usize,
+    /// Whether the GEMMs use the backend's threads (a single task) or run on the task's thread.
+    parallel_gemm: bool,
+}
+
+impl TaskPlan {
+    fn new(g: &ConvGeometry) -> Self {
+        let rows_per_image = g.rows_per_image();
+        let per_image = (rows_per_image * g.patch_len()).max(1);
+        let by_budget = (COLS_BUDGET / per_image).max(1);
+        let by_balance = g.batch.div_ceil(MIN_TASKS).max(1);
+        let images = by_budget.min(by_balance);
+        let tasks = g.batch.div_ceil(images);
+        TaskPlan {
+            images,
+            tasks,
+            rows_per_image,
+            parallel_gemm: tasks <= 1,
+        }
+    }
+
+    /// First image and image count of task `t`.
+    fn images_of(&self, t: usize, batch: usize) -> (usize, usize) {
+        let first = t * self.images;
+        (first, self.images.min(batch - first))
+    }
+
+    /// `C = alpha * op(A) * op(B) + beta * C` with the plan's threading.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        &self,
+        a: ArrayView2<f32>,
+        ta: bool,
+        b: ArrayView2<f32>,
+        tb: bool,
+        beta: f32,
+        c: &mut ArrayViewMut2<f32>,
+    ) {
+        let r = if self.parallel_gemm {
+            gemm(1.0, a, ta, b, tb, beta, c)
+        } else {
+            gemm_single_thread(1.0, a, ta, b, tb, beta, c)
+        };
+        r.expect("conv GEMM shapes follow from the checked geometry");
+    }
+}
+
+/// The im2col rows of images `first..first + count` as a `[rows, k]` view:
+/// the input itself for a pointwise convolution, else built in `buf`.
+fn image_cols<'a>(
+    x: &'a [f32],
+    g: &ConvGeometry,
+    first: usize,
+    count: usize,
+    buf: &'a mut [f32],
+) -> ArrayView2<'a, f32> {
+    let (k, img) = (g.patch_len(), g.image_len());
+    let rows = count * g.rows_per_image();
+    let data: &[f32] = if g.is_pointwise() {
+        &x[first * img..][..count * img]
+    } else {
+        let per = g.rows_per_image() * k;
+        for (i, cols) in buf[..count * per].chunks_exact_mut(per).enumerate() {
+            im2col_image(&x[(first + i) * img..][..img], g, cols);
+        }
+        &buf[..count * per]
+    };
+    ArrayView2::from_shape((rows, k), data).expect("cols are (rows, k)")
+}
+
+/// Adds `bias` to every `f`-wide row of `y` and applies ReLU when asked.
+fn bias_and_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool, f: usize) {
+    match (bias, relu) {
+        (Some(b), true) => y.chunks_exact_mut(f).for_each(|r| {
+            r.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0));
+        }),
+        (Some(b), false) => y.chunks_exact_mut(f).for_each(|r| {
+            r.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+        }),
+        (None, true) => y.iter_mut().for_each(|v| *v = v.max(0.0)),
+        (None, false) => {}
+    }
+}
+
+fn check_bias(bias: Option<&ArrayView1<f32>>, kernel: &[usize], f: usize) -> Result<()> {
+    match bias {
+        Some(b) if b.len() != f => Err(TensorError::shape(
+            "conv2d",
+            b.shape(),
+            kernel,
+            format!("bias must have one value per output channel ({f})"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn kernel_matrix<'a>(kernel: &'a ndarray::CowArray<'a, f32, ndarray::Ix4>) -> ArrayView2<'a, f32> {
@@ -182,91 +290,71 @@ pub fn conv2d(
     bias: Option<ArrayView1<f32>>,
     p: &Conv2dParams,
 ) -> Result<Array4<f32>> {
+    conv_forward(input, kernel, bias, p, false)
+}
+
+/// [`conv2d`] followed by ReLU, applied to each task's rows right after its
+/// GEMM (no second pass over the output).
+///
+/// ```
+/// use ndarray::{array, Array4};
+/// use neurite_tensor::{conv2d_relu, Conv2dParams};
+/// let x = Array4::from_shape_vec((1, 1, 2, 1), vec![1.0f32, -3.0]).unwrap();
+/// let w = Array4::<f32>::ones((1, 1, 1, 1));
+/// let y = conv2d_relu(x.view(), w.view(), Some(array![0.5f32].view()), &Conv2dParams::default())?;
+/// assert_eq!(y.into_raw_vec_and_offset().0, vec![1.5, 0.0]);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn conv2d_relu(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+) -> Result<Array4<f32>> {
+    conv_forward(input, kernel, bias, p, true)
+}
+
+fn conv_forward(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+    relu: bool,
+) -> Result<Array4<f32>> {
     let g = geometry(input.shape(), kernel.shape(), p)?;
     let f = kernel.shape()[3];
-    if let Some(b) = &bias {
-        if b.len() != f {
-            return Err(TensorError::shape(
-                "conv2d",
-                b.shape(),
-                kernel.shape(),
-                format!("bias must have one value per output channel ({f})"),
-            ));
-        }
-    }
-    let rows = g.batch * g.rows_per_image();
-    let mut out = Array4::<f32>::zeros((g.batch, g.out_h, g.out_w, f));
+    check_bias(bias.as_ref(), kernel.shape(), f)?;
+    let out_shape = (g.batch, g.out_h, g.out_w, f);
+    let (k, rows) = (g.patch_len(), g.batch * g.rows_per_image());
     if rows == 0 || f == 0 {
-        return Ok(out);
+        return Ok(Array4::zeros(out_shape));
     }
-    let out_slice = out.as_slice_mut().expect("fresh array is contiguous");
-    let beta = match &bias {
-        Some(b) => {
-            let b = b.to_vec();
-            out_slice.par_chunks_mut(f * 1024).for_each(|blk| {
-                for r in blk.chunks_exact_mut(f) {
-                    r.copy_from_slice(&b);
-                }
-            });
-            1.0
-        }
-        None => 0.0,
-    };
-    let k = g.patch_len();
+    let bias = bias.map(|b| b.to_vec());
     if k == 0 {
-        return Ok(out);
+        let mut y = vec![0.0f32; rows * f];
+        bias_and_relu(&mut y, bias.as_deref(), relu, f);
+        return Ok(Array4::from_shape_vec(out_shape, y).expect("output shape"));
     }
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let mut y = ArrayViewMut2::from_shape((rows, f), out_slice).expect("output is (rows, f)");
-    if g.is_pointwise() {
-        let xm = ArrayView2::from_shape((rows, k), x).expect("pointwise input is (rows, c)");
-        gemm(1.0, xm, false, w, false, beta, &mut y)?;
-        return Ok(out);
-    }
-    let per_img_rows = g.rows_per_image();
-    let chunk = chunk_images(&g);
-    with_scratch(chunk * per_img_rows * k, |buf| -> Result<()> {
-        let mut first = 0;
-        while first < g.batch {
-            let count = chunk.min(g.batch - first);
-            let crow = count * per_img_rows;
-            im2col_batch(x, &g, first, count, buf);
-            let cols = ArrayView2::from_shape((crow, k), &buf[..crow * k]).expect("cols shape");
-            let mut yc = y.slice_mut(s![first * per_img_rows..first * per_img_rows + crow, ..]);
-            gemm(1.0, cols, false, w, false, beta, &mut yc)?;
-            first += count;
-        }
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Column sums of a row-major `[rows, f]` slice, computed in fixed blocks in
-/// parallel and combined in order (deterministic whatever the thread count).
-fn column_sums(dy: &[f32], f: usize) -> Array1<f32> {
-    const BLOCK_ROWS: usize = 2048;
-    let partials: Vec<Vec<f32>> = dy
-        .par_chunks(BLOCK_ROWS * f)
-        .map(|blk| {
-            let mut acc = vec![0.0f32; f];
-            for r in blk.chunks_exact(f) {
-                for (a, v) in acc.iter_mut().zip(r) {
-                    *a += v;
-                }
-            }
-            acc
-        })
-        .collect();
-    let mut total = Array1::<f32>::zeros(f);
-    for part in partials {
-        for (t, v) in total.iter_mut().zip(part) {
-            *t += v;
-        }
-    }
-    total
+    let plan = TaskPlan::new(&g);
+    let scratch = if g.is_pointwise() {
+        0
+    } else {
+        plan.images * plan.rows_per_image * k
+    };
+    let y = par_build(rows * f, plan.images * plan.rows_per_image * f, 0.0, |t, y| {
+        let (first, count) = plan.images_of(t, g.batch);
+        with_scratch(scratch, |buf| {
+            let cols = image_cols(x, &g, first, count, buf);
+            let mut ym = ArrayViewMut2::from_shape((cols.nrows(), f), &mut *y).expect("output rows");
+            plan.gemm(cols, false, w, false, 0.0, &mut ym);
+        });
+        bias_and_relu(y, bias.as_deref(), relu, f);
+    });
+    Ok(Array4::from_shape_vec(out_shape, y).expect("output length matches its shape"))
 }
 
 /// Gradients of [`conv2d`]: given the forward `input` and `kernel` and
@@ -296,6 +384,56 @@ pub fn conv2d_backward(
     p: &Conv2dParams,
     need_input_grad: bool,
 ) -> Result<Conv2dGrads> {
+    conv_backward(input, kernel, grad_output, None, p, need_input_grad)
+}
+
+/// Gradients of [`conv2d_relu`], given its `output`: the gradient is masked by
+/// `output > 0` inside each task (no masked copy of the whole batch), then as
+/// [`conv2d_backward`].
+///
+/// Errors when `output` or `grad_output` do not have the forward output's shape.
+///
+/// ```
+/// use ndarray::{array, Array4};
+/// use neurite_tensor::{conv2d_relu, conv2d_relu_backward, Conv2dParams};
+/// let x = Array4::from_shape_vec((1, 1, 2, 1), vec![1.0f32, -3.0]).unwrap();
+/// let w = Array4::<f32>::ones((1, 1, 1, 1));
+/// let p = Conv2dParams::default();
+/// let y = conv2d_relu(x.view(), w.view(), None, &p)?;
+/// let gy = Array4::<f32>::ones((1, 1, 2, 1));
+/// let g = conv2d_relu_backward(x.view(), w.view(), y.view(), gy.view(), &p, true)?;
+/// // Only the first position was active: dW = x0, db = 1, dX = (w, 0).
+/// assert_eq!((g.kernel[[0, 0, 0, 0]], g.bias[0]), (1.0, 1.0));
+/// assert_eq!(g.input.unwrap().into_raw_vec_and_offset().0, vec![1.0, 0.0]);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn conv2d_relu_backward(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    output: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    p: &Conv2dParams,
+    need_input_grad: bool,
+) -> Result<Conv2dGrads> {
+    if output.shape() != grad_output.shape() {
+        return Err(TensorError::shape(
+            "conv2d_relu_backward",
+            output.shape(),
+            grad_output.shape(),
+            "the forward output and its gradient must have the same shape",
+        ));
+    }
+    conv_backward(input, kernel, grad_output, Some(output), p, need_input_grad)
+}
+
+fn conv_backward(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    relu_output: Option<ArrayView4<f32>>,
+    p: &Conv2dParams,
+    need_input_grad: bool,
+) -> Result<Conv2dGrads> {
     let g = geometry(input.shape(), kernel.shape(), p)?;
     let f = kernel.shape()[3];
     let out_shape = [g.batch, g.out_h, g.out_w, f];
@@ -307,85 +445,103 @@ pub fn conv2d_backward(
             "grad_output must have the shape of the forward output",
         ));
     }
-    let k = g.patch_len();
-    let rows = g.batch * g.rows_per_image();
+    let (k, rows) = (g.patch_len(), g.batch * g.rows_per_image());
     let kdim = kernel.raw_dim();
-    let mut dw = Array4::<f32>::zeros(kdim);
-    let mut dx = need_input_grad.then(|| Array4::<f32>::zeros(input.raw_dim()));
     if rows == 0 || f == 0 {
         return Ok(Conv2dGrads {
-            input: dx,
-            kernel: dw,
+            input: need_input_grad.then(|| Array4::zeros(input.raw_dim())),
+            kernel: Array4::zeros(kdim),
             bias: Array1::zeros(f),
         });
     }
     let dy = grad_output.as_standard_layout();
     let dy = dy.as_slice().expect("standard layout is contiguous");
-    let db = column_sums(dy, f);
-    if k == 0 {
-        return Ok(Conv2dGrads {
-            input: dx,
-            kernel: dw,
-            bias: db,
-        });
-    }
-    let dym = ArrayView2::from_shape((rows, f), dy).expect("grad_output is (rows, f)");
+    let y = relu_output.as_ref().map(|y| y.as_standard_layout());
+    let y = y
+        .as_ref()
+        .map(|y| y.as_slice().expect("standard layout is contiguous"));
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let mut dwm = ArrayViewMut2::from_shape((k, f), dw.as_slice_mut().expect("fresh array is contiguous"))
-        .expect("dW is (k, f)");
-    if g.is_pointwise() {
-        let xm = ArrayView2::from_shape((rows, k), x).expect("pointwise input is (rows, c)");
-        gemm(1.0, xm, true, dym, false, 0.0, &mut dwm)?;
-        if let Some(dx) = dx.as_mut() {
-            let mut dxm = ArrayViewMut2::from_shape((rows, k), dx.as_slice_mut().expect("contiguous"))
-                .expect("pointwise dX is (rows, c)");
-            gemm(1.0, dym, false, w, true, 0.0, &mut dxm)?;
-        }
-        return Ok(Conv2dGrads {
-            input: dx,
-            kernel: dw,
-            bias: db,
-        });
-    }
-    let per_img_rows = g.rows_per_image();
-    let chunk = chunk_images(&g);
-    with_scratch(chunk * per_img_rows * k, |buf| -> Result<()> {
-        let mut first = 0;
-        while first < g.batch {
-            let count = chunk.min(g.batch - first);
-            let crow = count * per_img_rows;
-            let r0 = first * per_img_rows;
-            let dyc = dym.slice(s![r0..r0 + crow, ..]);
-            im2col_batch(x, &g, first, count, buf);
-            {
-                let cols = ArrayView2::from_shape((crow, k), &buf[..crow * k]).expect("cols shape");
-                let beta = if first == 0 { 0.0 } else { 1.0 };
-                gemm(1.0, cols, true, dyc, false, beta, &mut dwm)?;
-            }
-            if let Some(dx) = dx.as_mut() {
-                {
-                    let mut dcols =
-                        ArrayViewMut2::from_shape((crow, k), &mut buf[..crow * k]).expect("dcols shape");
-                    gemm(1.0, dyc, false, w, true, 0.0, &mut dcols)?;
+    let plan = TaskPlan::new(&g);
+    let task_rows = plan.images * plan.rows_per_image;
+    let cols_len = if g.is_pointwise() { 0 } else { task_rows * k };
+    let dcols_len = if need_input_grad && !g.is_pointwise() {
+        task_rows * k
+    } else {
+        0
+    };
+    let mask_len = if y.is_some() { task_rows * f } else { 0 };
+    // Per task: its dW (k*f) then its db (f), summed in task order below.
+    let partial = k * f + f;
+    let task = |t: usize, dx: Option<&mut [f32]>, part: &mut [f32]| {
+        let (first, count) = plan.images_of(t, g.batch);
+        let r = first * plan.rows_per_image..(first + count) * plan.rows_per_image;
+        with_scratch(cols_len + dcols_len + mask_len, |buf| {
+            let (cols_buf, rest) = buf.split_at_mut(cols_len);
+            let (dcols_buf, mask_buf) = rest.split_at_mut(dcols_len);
+            let dy_t: &[f32] = match y {
+                Some(y) => {
+                    let m = &mut mask_buf[..r.len() * f];
+                    let (src, out) = (&dy[r.start * f..r.end * f], &y[r.start * f..r.end * f]);
+                    for ((m, &d), &o) in m.iter_mut().zip(src).zip(out) {
+                        *m = if o > 0.0 { d } else { 0.0 };
+                    }
+                    m
                 }
-                col2im_batch(
-                    &buf[..crow * k],
-                    &g,
-                    first,
-                    count,
-                    dx.as_slice_mut().expect("fresh array is contiguous"),
-                );
+                None => &dy[r.start * f..r.end * f],
+            };
+            let (dw_part, db_part) = part.split_at_mut(k * f);
+            for row in dy_t.chunks_exact(f) {
+                db_part.iter_mut().zip(row).for_each(|(a, v)| *a += v);
             }
-            first += count;
-        }
-        Ok(())
-    })?;
+            let dym = ArrayView2::from_shape((r.len(), f), dy_t).expect("dY rows");
+            let cols = image_cols(x, &g, first, count, cols_buf);
+            let mut dwm = ArrayViewMut2::from_shape((k, f), dw_part).expect("dW is (k, f)");
+            plan.gemm(cols, true, dym, false, 0.0, &mut dwm);
+            let Some(dx) = dx else { return };
+            if g.is_pointwise() {
+                let mut dxm = ArrayViewMut2::from_shape((r.len(), k), dx).expect("pointwise dX rows");
+                plan.gemm(dym, false, w, true, 0.0, &mut dxm);
+                return;
+            }
+            let dcols = &mut dcols_buf[..r.len() * k];
+            let mut dcm = ArrayViewMut2::from_shape((r.len(), k), &mut *dcols).expect("dcols rows");
+            plan.gemm(dym, false, w, true, 0.0, &mut dcm);
+            let (img, per) = (g.image_len(), plan.rows_per_image * k);
+            for (d, c) in dx.chunks_exact_mut(img).zip(dcols.chunks_exact(per)) {
+                col2im_image_add(c, &g, d);
+            }
+        });
+    };
+    let (dx, partials) = if need_input_grad {
+        let img = g.image_len();
+        let (dx, partials) = par_build_pair(
+            (g.batch * img, plan.images * img, 0.0f32),
+            (plan.tasks * partial, partial, 0.0f32),
+            |t, dx, part| task(t, Some(dx), part),
+        );
+        (
+            Some(Array4::from_shape_vec(input.raw_dim(), dx).expect("dX shape")),
+            partials,
+        )
+    } else {
+        (
+            None,
+            par_build(plan.tasks * partial, partial, 0.0f32, |t, part| {
+                task(t, None, part)
+            }),
+        )
+    };
+    let mut total = partials[..partial].to_vec();
+    for part in partials.chunks_exact(partial).skip(1) {
+        total.iter_mut().zip(part).for_each(|(a, v)| *a += v);
+    }
+    let db = Array1::from_vec(total.split_off(k * f));
     Ok(Conv2dGrads {
         input: dx,
-        kernel: dw,
+        kernel: Array4::from_shape_vec(kdim, total).expect("dW shape"),
         bias: db,
     })
 }

@@ -61,6 +61,47 @@ pub fn gemm(
     beta: f32,
     c: &mut ArrayViewMut2<f32>,
 ) -> Result<()> {
+    gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, false)
+}
+
+/// [`gemm`] on the calling thread only, for callers that already split their
+/// work over rayon (one product per task, e.g. the convolution kernels).
+///
+/// With the `gemm` crate compiled in (the default, also alongside `openblas`)
+/// it runs that crate without parallelism; with matrixmultiply alone it is the
+/// same as [`gemm`].
+///
+/// ```
+/// use ndarray::array;
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let mut c = ndarray::Array2::<f32>::zeros((2, 2));
+/// neurite_tensor::gemm::gemm_single_thread(1.0, a.view(), false, a.view(), false, 0.0, &mut c.view_mut())?;
+/// assert_eq!(c, array![[7.0, 10.0], [15.0, 22.0]]);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn gemm_single_thread(
+    alpha: f32,
+    a: ArrayView2<f32>,
+    transpose_a: bool,
+    b: ArrayView2<f32>,
+    transpose_b: bool,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+) -> Result<()> {
+    gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_impl(
+    alpha: f32,
+    a: ArrayView2<f32>,
+    transpose_a: bool,
+    b: ArrayView2<f32>,
+    transpose_b: bool,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+    single_thread: bool,
+) -> Result<()> {
     let (m, k) = op_shape(&a, transpose_a);
     let (k2, n) = op_shape(&b, transpose_b);
     if k != k2 {
@@ -82,19 +123,24 @@ pub fn gemm(
     let a = if transpose_a { a.reversed_axes() } else { a };
     let b = if transpose_b { b.reversed_axes() } else { b };
     #[cfg(all(feature = "gemm-crate", not(feature = "openblas")))]
-    gemm_crate(alpha, &a, &b, beta, c);
+    gemm_crate(alpha, &a, &b, beta, c, single_thread);
     #[cfg(all(feature = "gemm-crate", feature = "openblas"))]
     {
         // Measured (docs/benchmarks.md): OpenBLAS is slow on very skinny products such as
         // the first conv layer's [N*26*26, 9] x [9, 32]; the gemm crate is 2-4x faster there.
-        if m.min(n).min(k) <= SKINNY_DIM {
-            gemm_crate(alpha, &a, &b, beta, c);
+        // Single-threaded calls come from rayon tasks: the gemm crate keeps them on the task's
+        // thread, where OpenBLAS would start its own threads.
+        if single_thread || m.min(n).min(k) <= SKINNY_DIM {
+            gemm_crate(alpha, &a, &b, beta, c, single_thread);
         } else {
             ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
         }
     }
     #[cfg(not(feature = "gemm-crate"))]
-    ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
+    {
+        let _ = single_thread;
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
+    }
     Ok(())
 }
 
@@ -105,7 +151,14 @@ const SKINNY_DIM: usize = 16;
 
 /// `C = alpha * A * B + beta * C` through the `gemm` crate (shapes already checked).
 #[cfg(feature = "gemm-crate")]
-fn gemm_crate(alpha: f32, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut ArrayViewMut2<f32>) {
+fn gemm_crate(
+    alpha: f32,
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+    single_thread: bool,
+) {
     let (m, k) = a.dim();
     let n = b.ncols();
     if m == 0 || n == 0 {
@@ -120,7 +173,11 @@ fn gemm_crate(alpha: f32, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c
         }
         return;
     }
-    let threads = crate::threads::num_threads();
+    let threads = if single_thread {
+        1
+    } else {
+        crate::threads::num_threads()
+    };
     let parallelism = if threads > 1 {
         ::gemm::Parallelism::Rayon(threads)
     } else {

@@ -6,7 +6,7 @@
 //! where the reference is accumulated in f64.
 
 use ndarray::{Array1, Array4, ArrayView4};
-use neurite_tensor::{conv2d, conv2d_backward, Conv2dParams, Padding};
+use neurite_tensor::{conv2d, conv2d_backward, conv2d_relu, conv2d_relu_backward, Conv2dParams, Padding};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -135,7 +135,8 @@ fn assert_close<D: ndarray::Dimension>(
 
 prop_compose! {
     fn case()(
-        n in 1usize..3, c in 1usize..4, f in 1usize..4,
+        // 9..20 images: several tasks per batch (see conv::MIN_TASKS).
+        n in prop_oneof![1usize..3, 9usize..20], c in 1usize..4, f in 1usize..4,
         kh in 1usize..4, kw in 1usize..4,
         sh in 1usize..4, sw in 1usize..4,
         dh in 1usize..4, dw in 1usize..4,
@@ -193,6 +194,32 @@ proptest! {
         prop_assert!(g2.input.is_none());
         prop_assert_eq!(&g2.kernel, &g.kernel);
         prop_assert_eq!(&g2.bias, &g.bias);
+    }
+
+    /// conv2d_relu == max(conv2d + b, 0), bit for bit.
+    #[test]
+    fn relu_forward_is_relu_of_forward(c in case()) {
+        let y = conv2d(c.x.view(), c.w.view(), Some(c.b.view()), &c.p).unwrap();
+        let r = conv2d_relu(c.x.view(), c.w.view(), Some(c.b.view()), &c.p).unwrap();
+        prop_assert_eq!(r, y.mapv(|v| v.max(0.0)));
+    }
+
+    /// conv2d_relu_backward == conv2d_backward of the gradient masked by output > 0.
+    #[test]
+    fn relu_backward_masks_the_gradient(c in case(), seed in any::<u64>(), need_dx in any::<bool>()) {
+        let y = conv2d_relu(c.x.view(), c.w.view(), Some(c.b.view()), &c.p).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let gy = rand_array(&mut rng, y.dim());
+        let g = conv2d_relu_backward(c.x.view(), c.w.view(), y.view(), gy.view(), &c.p, need_dx).unwrap();
+        let masked = ndarray::Zip::from(&gy).and(&y).map_collect(|&g, &o| if o > 0.0 { g } else { 0.0 });
+        let (dx, dw, db) = naive_backward(&c, masked.view());
+        let scale = ((gy.len() * c.w.len()) as f64 / 8.0).sqrt();
+        prop_assert_eq!(g.input.is_some(), need_dx);
+        if let Some(gx) = &g.input {
+            assert_close("dX", gx, &dx, scale)?;
+        }
+        assert_close("dW", &g.kernel, &dw, scale)?;
+        assert_close("db", &g.bias, &db, scale)?;
     }
 
     /// <conv(x, W), g> == <x, dX(g)> == <W, dW(g)>: backward is the adjoint of forward.

@@ -6,8 +6,8 @@ use crate::error::Result;
 use crate::var::Var;
 use ndarray::{ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
 use neurite_tensor::{
-    avg_pool2d_backward, conv2d_backward, global_avg_pool2d_backward, global_max_pool2d_backward,
-    max_pool2d_backward, Conv2dParams, Pool2dParams, Tensor, TensorError,
+    avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, global_avg_pool2d_backward,
+    global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams, Tensor, TensorError,
 };
 
 fn view4<'a>(op: &'static str, what: &str, t: &'a Tensor) -> Result<ArrayView4<'a, f32>> {
@@ -36,7 +36,7 @@ fn shape4(s: &[usize]) -> [usize; 4] {
 /// Shared body of [`conv2d`] and [`conv2d_relu`].
 fn conv_impl(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams, relu: bool) -> Result<Var> {
     let op = if relu { "conv2d_relu" } else { "conv2d" };
-    let mut value = {
+    let value = {
         let (xv, kv) = (x.value(), kernel.value());
         let bv = bias.map(|b| b.value());
         let b1 = match &bv {
@@ -45,35 +45,30 @@ fn conv_impl(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams, relu: 
             })?),
             None => None,
         };
-        neurite_tensor::conv2d(view4(op, "input", &xv)?, view4(op, "kernel", &kv)?, b1, p)?.into_dyn()
+        let (xv, kv) = (view4(op, "input", &xv)?, view4(op, "kernel", &kv)?);
+        if relu {
+            neurite_tensor::conv2d_relu(xv, kv, b1, p)?.into_dyn()
+        } else {
+            neurite_tensor::conv2d(xv, kv, b1, p)?.into_dyn()
+        }
     };
-    if relu {
-        value.mapv_inplace(|v| v.max(0.0));
-    }
     let mut parents = vec![x, kernel];
     if let Some(b) = bias {
         parents.push(b);
     }
     let (xc, kc, has_bias, params) = (x.clone(), kernel.clone(), bias.is_some(), *p);
     let backward = move |g: &Tensor, y: Option<&Tensor>| -> Result<Vec<Option<Tensor>>> {
-        let masked;
-        let g = match y {
-            Some(y) => {
-                masked = ndarray::Zip::from(g)
-                    .and(y)
-                    .map_collect(|&g, &y| if y > 0.0 { g } else { 0.0 });
-                &masked
-            }
-            None => g,
-        };
         let (xv, kv) = (xc.value(), kc.value());
-        let grads = conv2d_backward(
+        let (xv, kv, gv) = (
             view4(op, "input", &xv)?,
             view4(op, "kernel", &kv)?,
             view4(op, "gradient", g)?,
-            &params,
-            xc.requires_grad(),
-        )?;
+        );
+        let need_dx = xc.requires_grad();
+        let grads = match y {
+            Some(y) => conv2d_relu_backward(xv, kv, view4(op, "output", y)?, gv, &params, need_dx)?,
+            None => conv2d_backward(xv, kv, gv, &params, need_dx)?,
+        };
         let mut out = vec![grads.input.map(|d| d.into_dyn()), Some(grads.kernel.into_dyn())];
         if has_bias {
             out.push(Some(grads.bias.into_dyn()));
@@ -110,9 +105,10 @@ pub fn conv2d(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Re
     conv_impl(x, kernel, bias, p, false)
 }
 
-/// [`conv2d`] followed by ReLU in one node: the activation is applied in
-/// place on the convolution's output and its mask is taken from the saved
-/// output in backward (one tensor and one node fewer per layer).
+/// [`conv2d`] followed by ReLU in one node: the activation is applied to each
+/// block of the convolution's output right after its GEMM, and the backward
+/// masks the gradient with the saved output inside the kernel (one tensor and
+/// one node fewer per layer, no extra pass over the batch).
 ///
 /// ```
 /// use neurite_autograd::{ops, Var};
