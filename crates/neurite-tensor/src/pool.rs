@@ -250,10 +250,38 @@ pub fn max_pool2d(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<(Array4<f3
     let x = x.as_slice().expect("standard layout is contiguous");
     let windows = g.image_windows();
     let (out, argmax) = par_build_pair((out_len, oimg, 0.0f32), (out_len, oimg, 0u32), |n, y, idx| {
-        max_pool_image(&x[n * img..(n + 1) * img], y, idx, &windows)
+        max_pool_image(&x[n * img..(n + 1) * img], y, Some(idx), &windows)
     });
     let out = Array4::from_shape_vec(out_shape, out).expect("pooled length matches its shape");
     Ok((out, indices(out_shape, input.shape(), argmax)))
+}
+
+/// [`max_pool2d`] without the argmax, for inference: the same values, and
+/// nothing kept for a backward pass.
+///
+/// ```
+/// use ndarray::Array4;
+/// use neurite_tensor::{max_pool2d, max_pool2d_values, Pool2dParams};
+/// let x = Array4::from_shape_fn((1, 4, 4, 1), |(_, h, w, _)| (h * 4 + w) as f32);
+/// let p = Pool2dParams::new((2, 2));
+/// assert_eq!(max_pool2d_values(x.view(), &p)?, max_pool2d(x.view(), &p)?.0);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn max_pool2d_values(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<Array4<f32>> {
+    let g = pool_geometry("max_pool2d", input.shape(), p)?;
+    let out_shape = g.out_shape();
+    let (img, oimg) = (g.image_len(), g.out_image_len());
+    let out_len = out_shape.iter().product::<usize>();
+    if out_len == 0 {
+        return Ok(Array4::zeros(out_shape));
+    }
+    let x = input.as_standard_layout();
+    let x = x.as_slice().expect("standard layout is contiguous");
+    let windows = g.image_windows();
+    let out = par_build(out_len, oimg, 0.0f32, |n, y| {
+        max_pool_image(&x[n * img..(n + 1) * img], y, None, &windows)
+    });
+    Ok(Array4::from_shape_vec(out_shape, out).expect("pooled length matches its shape"))
 }
 
 fn indices(out_shape: [usize; 4], input_shape: &[usize], argmax: Vec<u32>) -> MaxPoolIndices {

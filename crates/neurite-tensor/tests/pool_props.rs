@@ -7,7 +7,7 @@
 use ndarray::{Array2, Array4};
 use neurite_tensor::{
     avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d,
-    global_max_pool2d_backward, max_pool2d, max_pool2d_backward, Padding, Pool2dParams,
+    global_max_pool2d_backward, max_pool2d, max_pool2d_backward, max_pool2d_values, Padding, Pool2dParams,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -173,6 +173,15 @@ proptest! {
         let (want, want_idx) = naive_max(&c.x, &c.p);
         prop_assert_eq!(&y, &want);
         prop_assert_eq!(idx.argmax(), want_idx.as_slice());
+    }
+
+    /// The inference variant returns the same values.
+    #[test]
+    fn max_pool_values_match_max_pool(c in case(NAN_LEVELS)) {
+        let (y, _) = max_pool2d(c.x.view(), &c.p).unwrap();
+        let v = max_pool2d_values(c.x.view(), &c.p).unwrap();
+        prop_assert_eq!(y.shape(), v.shape());
+        prop_assert!(y.iter().zip(v.iter()).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
     }
 
     /// NaNs propagate: the first NaN of a window is its maximum.

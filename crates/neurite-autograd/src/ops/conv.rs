@@ -141,6 +141,11 @@ pub fn conv2d_relu(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams) 
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn max_pool2d(x: &Var, p: &Pool2dParams) -> Result<Var> {
+    if !(crate::is_grad_enabled() && x.requires_grad()) {
+        // Inference: no backward will run, so skip the argmax.
+        let y = neurite_tensor::max_pool2d_values(view4("max_pool2d", "input", &x.value())?, p)?;
+        return Ok(Var::from_array(y.into_dyn()));
+    }
     let (value, indices, in_shape) = {
         let xv = x.value();
         let (y, idx) = neurite_tensor::max_pool2d(view4("max_pool2d", "input", &xv)?, p)?;
