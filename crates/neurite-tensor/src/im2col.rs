@@ -164,6 +164,17 @@ impl ConvGeometry {
             .filter(|&ih| ih < self.in_h)
     }
 
+    /// Whether every window lies inside the image: no padding and dilation 1.
+    #[inline(always)]
+    fn windows_inside_image(&self) -> bool {
+        self.pad_top == 0
+            && self.pad_left == 0
+            && self.dilation_h == 1
+            && self.dilation_w == 1
+            && (self.out_h == 0 || (self.out_h - 1) * self.stride_h + self.kernel_h <= self.in_h)
+            && (self.out_w == 0 || (self.out_w - 1) * self.stride_w + self.kernel_w <= self.in_w)
+    }
+
     /// First input column of output column `ow` when the whole dilation-1
     /// window row lies inside the image (then it is one contiguous slice).
     #[inline(always)]
@@ -208,6 +219,20 @@ fn im2col_image_avx2(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
 
 #[inline(always)]
 fn im2col_image_portable(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
+    if g.windows_inside_image() {
+        return match g.kernel_w * g.channels {
+            1 => im2col_inside::<1>(image, g, cols),
+            2 => im2col_inside::<2>(image, g, cols),
+            3 => im2col_inside::<3>(image, g, cols),
+            4 => im2col_inside::<4>(image, g, cols),
+            5 => im2col_inside::<5>(image, g, cols),
+            6 => im2col_inside::<6>(image, g, cols),
+            7 => im2col_inside::<7>(image, g, cols),
+            8 => im2col_inside::<8>(image, g, cols),
+            9 => im2col_inside::<9>(image, g, cols),
+            _ => im2col_inside::<0>(image, g, cols),
+        };
+    }
     let c = g.channels;
     let row_len = g.kernel_w * c;
     let k = g.kernel_h * row_len;
@@ -234,6 +259,35 @@ fn im2col_image_portable(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
                             None => d.fill(0.0),
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// im2col when every window lies inside the image (no padding, dilation 1):
+/// each cols row is `KH` contiguous input slices of `KW*C` floats. `ROW` is
+/// that length when known at compile time (short rows of few-channel
+/// images then copy as fixed-size moves), `0` otherwise.
+#[inline(always)]
+fn im2col_inside<const ROW: usize>(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
+    let row_len = g.kernel_w * g.channels;
+    debug_assert!(ROW == 0 || ROW == row_len);
+    let k = g.kernel_h * row_len;
+    let in_row_len = g.in_w * g.channels;
+    let mut rows = cols.chunks_exact_mut(k);
+    for oh in 0..g.out_h {
+        for ow in 0..g.out_w {
+            let row = rows.next().expect("cols has OH*OW rows");
+            let base = oh * g.stride_h * in_row_len + ow * g.stride_w * g.channels;
+            for (kh, dst) in row.chunks_exact_mut(row_len).enumerate() {
+                let src = &image[base + kh * in_row_len..][..row_len];
+                if ROW == 0 {
+                    dst.copy_from_slice(src);
+                } else {
+                    let src: &[f32; ROW] = src.try_into().expect("ROW floats");
+                    let dst: &mut [f32; ROW] = dst.try_into().expect("ROW floats");
+                    *dst = *src;
                 }
             }
         }
