@@ -19,6 +19,7 @@ impl<N: Layer> Model<N> {
 
     /// [`Model::evaluate`] with a chosen batch size.
     pub fn evaluate_batched(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Logs> {
+        neurite_tensor::memory::tune_allocator();
         let n = check_pair("evaluate", x, y)?;
         let compiled = self.compiled()?;
         self.require_built("evaluate")?;
@@ -59,6 +60,7 @@ impl<N: Layer> Model<N> {
 
     /// [`Model::predict`] with a chosen batch size.
     pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
+        neurite_tensor::memory::tune_allocator();
         if x.ndim() == 0 || x.len_of(Axis(0)) == 0 {
             return Err(Error::Input(format!(
                 "predict: x needs at least one sample, found shape {:?}",

@@ -23,6 +23,8 @@ impl<N: Layer> Model<N> {
     /// model (loaded from a checkpoint) continues at the epoch it reached,
     /// with the same shuffles and dropout masks as an uninterrupted run.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, mut options: FitOptions<'_>) -> Result<History> {
+        // Reuse freed step buffers instead of page-faulting them back (see neurite_tensor::memory).
+        neurite_tensor::memory::tune_allocator();
         let n_all = check_pair("fit", x, y)?;
         if options.batch_size == 0 {
             return Err(Error::Input("fit: batch_size must be at least 1".into()));
@@ -151,6 +153,7 @@ impl<N: Layer> Model<N> {
     /// penalties), backward, optimizer update. Returns the loss and the
     /// predictions. A non-finite loss is an error and no update is applied.
     pub fn train_on_batch(&mut self, x: Tensor, y: &Tensor) -> Result<(f32, Tensor)> {
+        neurite_tensor::memory::tune_allocator();
         check_pair("train_on_batch", &x, y)?;
         self.compiled()?;
         self.ensure_built_from(&x.shape()[1..])?;

@@ -27,6 +27,7 @@ mod fill;
 pub mod gemm;
 pub mod im2col;
 mod max_pool_kernel;
+pub mod memory;
 pub mod padding;
 pub mod pool;
 pub mod random;
