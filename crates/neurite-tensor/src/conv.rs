@@ -17,8 +17,8 @@
 //! convolution skips im2col: the input already is the `[N*H*W, C]` matrix.
 
 use crate::error::{Result, TensorError};
-use crate::fill::{par_build, par_build_pair};
-use crate::gemm::{gemm, gemm_single_thread};
+use crate::fill::{par_build, par_build_pair, par_build_with};
+use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
 use crate::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::padding::Padding;
 use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
@@ -345,14 +345,14 @@ fn conv_forward(
     } else {
         plan.images * plan.rows_per_image * k
     };
-    let y = par_build(rows * f, plan.images * plan.rows_per_image * f, 0.0, |t, y| {
+    let y = par_build_with(rows * f, plan.images * plan.rows_per_image * f, |t, y| {
         let (first, count) = plan.images_of(t, g.batch);
-        with_scratch(scratch, |buf| {
+        let y = with_scratch(scratch, |buf| {
             let cols = image_cols(x, &g, first, count, buf);
-            let mut ym = ArrayViewMut2::from_shape((cols.nrows(), f), &mut *y).expect("output rows");
-            plan.gemm(cols, false, w, false, 0.0, &mut ym);
+            gemm_into_uninit(cols, w, y, !plan.parallel_gemm)
         });
         bias_and_relu(y, bias.as_deref(), relu, f);
+        y
     });
     Ok(Array4::from_shape_vec(out_shape, y).expect("output length matches its shape"))
 }

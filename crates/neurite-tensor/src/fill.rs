@@ -31,6 +31,35 @@ where
     out
 }
 
+/// Like [`par_build`] without the pre-fill, for kernels that write every
+/// element anyway (e.g. a GEMM with `beta = 0`): `write(i, chunk)` receives
+/// the chunk uninitialised and must return it initialised, which safe code can
+/// only do through an initialising function such as
+/// [`crate::gemm::gemm_into_uninit`]. Panics if it returns another slice.
+pub(crate) fn par_build_with<T, F>(len: usize, chunk: usize, write: F) -> Vec<T>
+where
+    T: Copy + Send + Sync,
+    F: for<'a> Fn(usize, &'a mut [MaybeUninit<T>]) -> &'a mut [T] + Send + Sync,
+{
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let chunk = if chunk == 0 { len.max(1) } else { chunk };
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, part)| {
+            let (ptr, n) = (part.as_ptr() as *const T, part.len());
+            let done = write(i, part);
+            assert!(
+                std::ptr::eq(done.as_ptr(), ptr) && done.len() == n,
+                "par_build_with: the writer must return the chunk it was given"
+            );
+        });
+    // SAFETY: every chunk came back as a `&mut [T]` over its own memory, which
+    // safe code can only obtain by initialising all of it; `T: Copy`.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// Like [`par_build`] for two buffers split into the same number of chunks
 /// (`chunk_a` and `chunk_b` elements): `write(i, a_chunk, b_chunk)`.
 pub(crate) fn par_build_pair<A, B, F>(
@@ -66,7 +95,7 @@ where
 }
 
 /// Writes `init` into every slot of `part` and returns it as initialised.
-fn init_chunk<T: Copy>(part: &mut [MaybeUninit<T>], init: T) -> &mut [T] {
+pub(crate) fn init_chunk<T: Copy>(part: &mut [MaybeUninit<T>], init: T) -> &mut [T] {
     for slot in part.iter_mut() {
         slot.write(init);
     }
@@ -77,7 +106,7 @@ fn init_chunk<T: Copy>(part: &mut [MaybeUninit<T>], init: T) -> &mut [T] {
 
 #[cfg(test)]
 mod tests {
-    use super::{par_build, par_build_pair};
+    use super::{init_chunk, par_build, par_build_pair, par_build_with};
     use proptest::prelude::*;
 
     proptest! {
@@ -94,6 +123,20 @@ mod tests {
                 .map(|k| if (k % step) % 2 == 0 { ((k / step) * 1_000_000 + k % step) as i64 } else { -1 })
                 .collect();
             prop_assert_eq!(v, expected);
+        }
+
+        /// The writer's chunks, in order.
+        #[test]
+        fn with_writer_covers_every_chunk(len in 0usize..3000, chunk in 0usize..400) {
+            let v = par_build_with(len, chunk, |i, part| {
+                let part = init_chunk(part, 0u64);
+                for (j, x) in part.iter_mut().enumerate() {
+                    *x = (i * 10_000 + j) as u64;
+                }
+                part
+            });
+            let step = if chunk == 0 { len.max(1) } else { chunk };
+            prop_assert_eq!(v, (0..len).map(|k| ((k / step) * 10_000 + k % step) as u64).collect::<Vec<_>>());
         }
 
         /// Both buffers are covered, chunk by matching chunk.

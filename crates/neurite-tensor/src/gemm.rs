@@ -91,6 +91,64 @@ pub fn gemm_single_thread(
     gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, true)
 }
 
+/// `C = A · B` into uninitialised row-major storage `c` (`A` is `[m, k]`,
+/// `B` `[k, n]`, `c.len() == m * n`), returning `c` initialised. Used where a
+/// fresh output is fully overwritten, to skip zero-filling it first.
+///
+/// Panics if `c` has the wrong length (callers size it from the same shapes).
+pub(crate) fn gemm_into_uninit<'a>(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: &'a mut [std::mem::MaybeUninit<f32>],
+    single_thread: bool,
+) -> &'a mut [f32] {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    assert!(b.nrows() == k && c.len() == m * n, "gemm_into_uninit: shapes do not agree");
+    #[cfg(feature = "gemm-crate")]
+    if k > 0 && m > 0 && n > 0 {
+        let threads = if single_thread { 1 } else { crate::threads::num_threads() };
+        let parallelism = if threads > 1 {
+            ::gemm::Parallelism::Rayon(threads)
+        } else {
+            ::gemm::Parallelism::None
+        };
+        let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+        let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+        // SAFETY: `a` and `b` are live views of shapes [m, k] and [k, n] (checked above) and
+        // `c` holds m*n slots written row-major (row stride n, column stride 1). With
+        // read_dst = false the crate never reads `c`, and it writes every one of its m*n
+        // elements (dst := 1 * lhs * rhs), so `c` is fully initialised when it returns.
+        unsafe {
+            ::gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr().cast::<f32>(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                a_cs,
+                a_rs,
+                b.as_ptr(),
+                b_cs,
+                b_rs,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            return &mut *(c as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]);
+        }
+    }
+    let c = crate::fill::init_chunk(c, 0.0);
+    let mut cm = ArrayViewMut2::from_shape((m, n), &mut *c).expect("c is (m, n)");
+    gemm_impl(1.0, a, false, b, false, 0.0, &mut cm, single_thread).expect("shapes checked above");
+    c
+}
+
 #[allow(clippy::too_many_arguments)]
 fn gemm_impl(
     alpha: f32,
