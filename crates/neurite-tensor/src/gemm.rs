@@ -103,10 +103,17 @@ pub(crate) fn gemm_into_uninit<'a>(
     single_thread: bool,
 ) -> &'a mut [f32] {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    assert!(b.nrows() == k && c.len() == m * n, "gemm_into_uninit: shapes do not agree");
+    assert!(
+        b.nrows() == k && c.len() == m * n,
+        "gemm_into_uninit: shapes do not agree"
+    );
     #[cfg(feature = "gemm-crate")]
     if k > 0 && m > 0 && n > 0 {
-        let threads = if single_thread { 1 } else { crate::threads::num_threads() };
+        let threads = if single_thread {
+            1
+        } else {
+            crate::threads::num_threads()
+        };
         let parallelism = if threads > 1 {
             ::gemm::Parallelism::Rayon(threads)
         } else {
