@@ -14,8 +14,9 @@
 
 use super::recurrent::{
     add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
-    recurrent_layer_common, rows_mut, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
+    recurrent_layer_common, CellActivation, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
 };
+use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{s, Array2};
 use neurite_autograd::Var;
@@ -122,54 +123,35 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
         z += &bv;
     }
 
+    // U packed once for the per-step products h_{t-1} U.
+    let u_packed = PackedPanels::pack(u_mat.view());
     // hs, cs: block k holds h_k, c_k for k = 0..=T (block 0 the zero initial state).
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut cs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut tc = Array2::<f32>::zeros((t * b, units)); // act(c_t), for backward
-    for step in 0..t {
-        let r0 = step * b;
-        if step > 0 {
-            let h_prev = hs.slice(s![r0..r0 + b, ..]);
-            gemm(
-                h_prev,
-                false,
-                u_mat.view(),
-                false,
-                1.0,
-                &mut rows_mut(&mut z, r0, r0 + b),
-            )?;
-        }
-        let zs = &mut z.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
-        let (c_before, c_after) = cs
-            .as_slice_mut()
-            .expect("standard layout")
-            .split_at_mut((r0 + b) * units);
-        let c_prev = &c_before[r0 * units..];
-        let c_new = &mut c_after[..b * units];
-        let h_new = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
-        let tcs = &mut tc.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
-        for bi in 0..b {
-            let row = &mut zs[bi * g..(bi + 1) * g];
-            let (zi, rest) = row.split_at_mut(units);
-            let (zf, rest) = rest.split_at_mut(units);
-            let (zc, zo) = rest.split_at_mut(units);
-            let o_range = bi * units..(bi + 1) * units;
-            let cp = &c_prev[o_range.clone()];
-            let cn = &mut c_new[o_range.clone()];
-            let hn = &mut h_new[o_range.clone()];
-            let th = &mut tcs[o_range];
-            ract.apply_slice(zi);
-            ract.apply_slice(zf);
-            act.apply_slice(zc);
-            ract.apply_slice(zo);
-            for j in 0..units {
-                cn[j] = zf[j] * cp[j] + zi[j] * zc[j];
+    {
+        let zall = z.as_slice_mut().expect("standard layout");
+        let hall = hs.as_slice_mut().expect("standard layout");
+        let call = cs.as_slice_mut().expect("standard layout");
+        let tall = tc.as_slice_mut().expect("standard layout");
+        for step in 0..t {
+            let r0 = step * b;
+            let zs = &mut zall[r0 * g..(r0 + b) * g];
+            let (h_before, h_after) = hall.split_at_mut((r0 + b) * units);
+            if step > 0 {
+                small_gemm(b, &h_before[r0 * units..], units, &u_packed, zs, g, true);
             }
-            th.copy_from_slice(cn);
-            act.apply_slice(th);
-            for j in 0..units {
-                hn[j] = zo[j] * th[j];
-            }
+            let (c_before, c_after) = call.split_at_mut((r0 + b) * units);
+            lstm_forward_gates(
+                zs,
+                &c_before[r0 * units..],
+                &mut c_after[..b * units],
+                &mut h_after[..b * units],
+                &mut tall[r0 * units..(r0 + b) * units],
+                units,
+                act,
+                ract,
+            );
         }
     }
     let value = output_from_states(&hs, b, t, opts.return_sequences);
@@ -189,41 +171,35 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
         &parents,
         Box::new(move |grad: &Tensor| {
             let mut dz = z; // gate activations, overwritten step by step with the gate gradients
+            let ut_packed = PackedPanels::pack(u_mat.t());
             let mut dh = Array2::<f32>::zeros((b, units));
             let mut dc = vec![0.0f32; b * units];
+            let mut scratch = vec![0.0f32; 5 * units];
             for step in (0..t).rev() {
                 let r0 = step * b;
                 add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
-                {
-                    let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
-                    let c_prev = &cs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    let tcs = &tc.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    let dhs = dh.as_slice().expect("standard layout");
-                    for bi in 0..b {
-                        let row = &mut zs[bi * g..(bi + 1) * g];
-                        let (zi, rest) = row.split_at_mut(units);
-                        let (zf, rest) = rest.split_at_mut(units);
-                        let (zc, zo) = rest.split_at_mut(units);
-                        let o_range = bi * units..(bi + 1) * units;
-                        let cp = &c_prev[o_range.clone()];
-                        let th = &tcs[o_range.clone()];
-                        let dhr = &dhs[o_range.clone()];
-                        let dcr = &mut dc[o_range];
-                        for j in 0..units {
-                            let (i, f, gg, o) = (zi[j], zf[j], zc[j], zo[j]);
-                            let d_o = dhr[j] * th[j] * ract.derivative_from_output(o);
-                            let dcc = dcr[j] + dhr[j] * o * act.derivative_from_output(th[j]);
-                            zi[j] = dcc * gg * ract.derivative_from_output(i);
-                            zf[j] = dcc * cp[j] * ract.derivative_from_output(f);
-                            zc[j] = dcc * i * act.derivative_from_output(gg);
-                            zo[j] = d_o;
-                            dcr[j] = dcc * f;
-                        }
-                    }
-                }
+                let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+                lstm_backward_gates(
+                    zs,
+                    &cs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
+                    &tc.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
+                    dh.as_slice().expect("standard layout"),
+                    &mut dc,
+                    &mut scratch,
+                    units,
+                    act,
+                    ract,
+                );
                 if step > 0 {
-                    let dz_t = dz.slice(s![r0..r0 + b, ..]);
-                    gemm(dz_t, false, u_mat.view(), true, 0.0, &mut dh.view_mut())?;
+                    small_gemm(
+                        b,
+                        zs,
+                        g,
+                        &ut_packed,
+                        dh.as_slice_mut().expect("standard layout"),
+                        units,
+                        false,
+                    );
                 }
             }
             let dx = if need_dx {
@@ -261,4 +237,173 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
             Ok(grads)
         }),
     ))
+}
+
+/// The gate math of one forward step for the `rows` rows of a timestep:
+/// `zs` (`[rows, 4 units]`, pre-activations `[i, f, c, o]`, replaced by the
+/// gate values), `c_prev` (`[rows, units]`) in, `c_new`, `h_new` and
+/// `tcs = act(c_new)` out. Compiled twice, for the baseline target and for
+/// AVX2+FMA, the latter chosen at run time.
+#[allow(clippy::too_many_arguments)]
+fn lstm_forward_gates(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    c_new: &mut [f32],
+    h_new: &mut [f32],
+    tcs: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        unsafe { lstm_forward_gates_avx2(zs, c_prev, c_new, h_new, tcs, units, act, ract) };
+        return;
+    }
+    lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract);
+}
+
+/// [`lstm_forward_gates`] compiled for AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_forward_gates_avx2(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    c_new: &mut [f32],
+    h_new: &mut [f32],
+    tcs: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lstm_forward_gates_body(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    c_new: &mut [f32],
+    h_new: &mut [f32],
+    tcs: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    let g = 4 * units;
+    let rows = zs.len() / g;
+    for bi in 0..rows {
+        let row = &mut zs[bi * g..(bi + 1) * g];
+        let (zif, rest) = row.split_at_mut(2 * units);
+        let (zc, zo) = rest.split_at_mut(units);
+        ract.apply_slice(zif);
+        act.apply_slice(zc);
+        ract.apply_slice(zo);
+        let (zi, zf) = zif.split_at(units);
+        let o_range = bi * units..(bi + 1) * units;
+        let cp = &c_prev[o_range.clone()];
+        let cn = &mut c_new[o_range.clone()];
+        let th = &mut tcs[o_range.clone()];
+        for j in 0..units {
+            cn[j] = zf[j] * cp[j] + zi[j] * zc[j];
+        }
+        th.copy_from_slice(cn);
+        act.apply_slice(th);
+        let hn = &mut h_new[o_range];
+        for j in 0..units {
+            hn[j] = zo[j] * th[j];
+        }
+    }
+}
+
+/// The gate math of one backward step: `zs` (`[rows, 4 units]`, the gate
+/// values of the forward) is replaced by the pre-activation gradients
+/// `dZ`; `c_prev`, `tcs = act(c_t)` and `dhs = dL/dh_t` are read and `dc`
+/// (`dL/dc_t` in, `dL/dc_{t-1}` out) is updated. `scratch` holds
+/// `5 units` floats. Dispatched as [`lstm_forward_gates`].
+#[allow(clippy::too_many_arguments)]
+fn lstm_backward_gates(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    tcs: &[f32],
+    dhs: &[f32],
+    dc: &mut [f32],
+    scratch: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        unsafe { lstm_backward_gates_avx2(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract) };
+        return;
+    }
+    lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract);
+}
+
+/// [`lstm_backward_gates`] compiled for AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_backward_gates_avx2(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    tcs: &[f32],
+    dhs: &[f32],
+    dc: &mut [f32],
+    scratch: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lstm_backward_gates_body(
+    zs: &mut [f32],
+    c_prev: &[f32],
+    tcs: &[f32],
+    dhs: &[f32],
+    dc: &mut [f32],
+    scratch: &mut [f32],
+    units: usize,
+    act: CellActivation,
+    ract: CellActivation,
+) {
+    let g = 4 * units;
+    let rows = zs.len() / g;
+    let (d_if, rest) = scratch[..5 * units].split_at_mut(2 * units);
+    let (d_g, rest) = rest.split_at_mut(units);
+    let (d_o, d_th) = rest.split_at_mut(units);
+    for bi in 0..rows {
+        let row = &mut zs[bi * g..(bi + 1) * g];
+        let o_range = bi * units..(bi + 1) * units;
+        let th = &tcs[o_range.clone()];
+        ract.derivative_slice(&row[..2 * units], d_if);
+        act.derivative_slice(&row[2 * units..3 * units], d_g);
+        ract.derivative_slice(&row[3 * units..], d_o);
+        act.derivative_slice(th, d_th);
+        let (zi, rest) = row.split_at_mut(units);
+        let (zf, rest) = rest.split_at_mut(units);
+        let (zc, zo) = rest.split_at_mut(units);
+        let (d_i, d_f) = d_if.split_at(units);
+        let cp = &c_prev[o_range.clone()];
+        let dhr = &dhs[o_range.clone()];
+        let dcr = &mut dc[o_range];
+        for j in 0..units {
+            let (i, f, gg, o) = (zi[j], zf[j], zc[j], zo[j]);
+            let dcc = dcr[j] + dhr[j] * o * d_th[j];
+            zi[j] = dcc * gg * d_i[j];
+            zf[j] = dcc * cp[j] * d_f[j];
+            zc[j] = dcc * i * d_g[j];
+            zo[j] = dhr[j] * th[j] * d_o[j];
+            dcr[j] = dcc * f;
+        }
+    }
 }

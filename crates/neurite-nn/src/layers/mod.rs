@@ -47,6 +47,7 @@ mod lstm;
 mod norm_common;
 pub(crate) mod recurrent;
 mod simple_rnn;
+mod small_gemm;
 
 pub use batch_norm::{BatchNormalization, BatchNormalizationConfig};
 pub use embedding::{Embedding, EmbeddingConfig};

@@ -53,14 +53,28 @@ impl CellActivation {
     }
 
     /// The activation of every value of `xs`, in place (the match is outside
-    /// the loop, so the loop body is branch-free and vectorizes).
-    #[inline]
+    /// the loop, so the loop body is branch-free and vectorizes; always
+    /// inlined, so that it is compiled for the target features of its caller).
+    #[inline(always)]
     pub(crate) fn apply_slice(self, xs: &mut [f32]) {
         match self {
             CellActivation::Tanh => xs.iter_mut().for_each(|v| *v = fast_tanh(*v)),
             CellActivation::Sigmoid => xs.iter_mut().for_each(|v| *v = sigmoid(*v)),
             CellActivation::Relu => xs.iter_mut().for_each(|v| *v = v.max(0.0)),
             CellActivation::Linear => {}
+        }
+    }
+
+    /// `out[j]` = the derivative at the point whose activation is `ys[j]`
+    /// (match outside the loop, as [`CellActivation::apply_slice`]).
+    #[inline(always)]
+    pub(crate) fn derivative_slice(self, ys: &[f32], out: &mut [f32]) {
+        let pairs = out.iter_mut().zip(ys);
+        match self {
+            CellActivation::Tanh => pairs.for_each(|(d, &y)| *d = 1.0 - y * y),
+            CellActivation::Sigmoid => pairs.for_each(|(d, &y)| *d = y * (1.0 - y)),
+            CellActivation::Relu => pairs.for_each(|(d, &y)| *d = if y > 0.0 { 1.0 } else { 0.0 }),
+            CellActivation::Linear => out.fill(1.0),
         }
     }
 
@@ -669,11 +683,6 @@ pub(crate) fn gemm(
 /// Column sums of a matrix (the bias gradient from `dZ`).
 pub(crate) fn column_sums(m: &Array2<f32>) -> ndarray::Array1<f32> {
     m.sum_axis(Axis(0))
-}
-
-/// The contiguous rows `[r0, r1)` of a standard-layout matrix as a mutable view.
-pub(crate) fn rows_mut(m: &mut Array2<f32>, r0: usize, r1: usize) -> ArrayViewMut2<'_, f32> {
-    m.slice_mut(s![r0..r1, ..])
 }
 
 /// Builder methods and the [`crate::Layer`] implementation shared by
