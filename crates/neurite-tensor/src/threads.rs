@@ -22,12 +22,14 @@
 //!   else the number of available cores, clamped like matrixmultiply does). Set
 //!   `MATMUL_NUM_THREADS` before the program starts to choose.
 //!
-//! **rayon**: the element-wise, softmax (and im2col/pooling) kernels run on
+//! **rayon**: the element-wise, softmax, convolution and pooling kernels run on
 //! rayon's global pool, sized by `RAYON_NUM_THREADS` (else the number of
-//! cores) when first used; this module does not resize it. GEMM threads and
-//! rayon threads never run at the same time in neurite's kernels (a GEMM call
-//! is not issued from inside a rayon task), so they do not compete for cores;
-//! see `docs/benchmarks.md` for the measurement.
+//! cores) when first used; this module does not resize it. The convolution
+//! splits a batch into rayon tasks that each call
+//! [`gemm_single_thread`](crate::gemm::gemm_single_thread) (the `gemm` crate
+//! without parallelism, also in `openblas` builds), so BLAS threads are never
+//! started from inside a rayon task; every other GEMM is issued outside rayon
+//! tasks, with the backend's threads. See `docs/benchmarks.md`.
 //!
 //! ```
 //! use neurite_tensor::threads::{num_threads, set_num_threads};
