@@ -4,10 +4,10 @@
 //! whose result already is the NHWC output. Backward: `dW = cols^T · dY`,
 //! `db = Σ dY`, `dX = col2im(dY · W^T)`.
 //!
-//! The batch is split into tasks of whole images whose im2col matrix stays
-//! below [`COLS_BUDGET`] floats (so it is still in the core's cache when the
-//! GEMM reads it), and at least [`MIN_TASKS`] tasks when the batch has that
-//! many images. Tasks run in parallel on rayon; each does im2col into a
+//! The batch is split into tasks of whole images whose im2col matrix and
+//! output rows stay below [`COLS_BUDGET`] floats (so they are still in the
+//! core's cache when the GEMM and the epilogue read them), and at least
+//! [`MIN_TASKS`] tasks when the batch has that many images. Tasks run in parallel on rayon; each does im2col into a
 //! per-thread scratch buffer, a single-threaded GEMM into its rows of the
 //! output, then adds the bias and applies ReLU ([`conv2d_relu`]) on those rows
 //! while they are in cache. A batch that makes a single task uses the GEMM
@@ -24,8 +24,8 @@ use crate::padding::Padding;
 use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
 use std::cell::RefCell;
 
-/// Upper bound (in `f32`s, 512 KiB) of the im2col matrix of one task; a task
-/// holds at least one image whatever its size.
+/// Upper bound (in `f32`s, 512 KiB) of the im2col matrix plus the output rows
+/// of one task; a task holds at least one image whatever its size.
 pub const COLS_BUDGET: usize = 1 << 17;
 
 /// A batch of at least this many images is split into at least this many
@@ -167,9 +167,10 @@ struct TaskPlan {
 }
 
 impl TaskPlan {
-    fn new(g: &ConvGeometry) -> Self {
+    /// `filters`: output channels, whose rows share the cache with the im2col rows.
+    fn new(g: &ConvGeometry, filters: usize) -> Self {
         let rows_per_image = g.rows_per_image();
-        let per_image = (rows_per_image * g.patch_len()).max(1);
+        let per_image = (rows_per_image * (g.patch_len() + filters)).max(1);
         let by_budget = (COLS_BUDGET / per_image).max(1);
         let by_balance = g.batch.div_ceil(MIN_TASKS).max(1);
         let images = by_budget.min(by_balance);
@@ -339,7 +340,7 @@ fn conv_forward(
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let plan = TaskPlan::new(&g);
+    let plan = TaskPlan::new(&g, f);
     let scratch = if g.is_pointwise() {
         0
     } else {
@@ -464,7 +465,7 @@ fn conv_backward(
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let plan = TaskPlan::new(&g);
+    let plan = TaskPlan::new(&g, f);
     let task_rows = plan.images * plan.rows_per_image;
     let cols_len = if g.is_pointwise() { 0 } else { task_rows * k };
     let dcols_len = if need_input_grad && !g.is_pointwise() {

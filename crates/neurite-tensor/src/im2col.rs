@@ -294,9 +294,71 @@ fn im2col_inside<const ROW: usize>(image: &[f32], g: &ConvGeometry, cols: &mut [
     }
 }
 
+/// col2im when every window lies inside the image: the adjoint of
+/// [`im2col_inside`] (`ROW` as there).
+#[inline(always)]
+fn col2im_inside<const ROW: usize>(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
+    let row_len = g.kernel_w * g.channels;
+    debug_assert!(ROW == 0 || ROW == row_len);
+    let k = g.kernel_h * row_len;
+    let in_row_len = g.in_w * g.channels;
+    let mut rows = cols.chunks_exact(k);
+    for oh in 0..g.out_h {
+        for ow in 0..g.out_w {
+            let row = rows.next().expect("cols has OH*OW rows");
+            let base = oh * g.stride_h * in_row_len + ow * g.stride_w * g.channels;
+            for (kh, src) in row.chunks_exact(row_len).enumerate() {
+                let dst = &mut image[base + kh * in_row_len..][..row_len];
+                if ROW == 0 {
+                    add_assign(dst, src);
+                } else {
+                    let src: &[f32; ROW] = src.try_into().expect("ROW floats");
+                    let dst: &mut [f32; ROW] = dst.try_into().expect("ROW floats");
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// col2im of one image: adds the rows of `cols` (`[OH*OW, KH*KW*C]`) onto
 /// `image` (`[H, W, C]`), which the caller has initialised (usually to zero).
+///
+/// Dispatched like [`im2col_image`] (AVX2 copy when present, fixed-size rows
+/// when every window is inside the image).
 pub(crate) fn col2im_image_add(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { col2im_image_add_avx2(cols, g, image) };
+    }
+    col2im_image_add_portable(cols, g, image)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn col2im_image_add_avx2(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
+    col2im_image_add_portable(cols, g, image)
+}
+
+#[inline(always)]
+fn col2im_image_add_portable(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
+    if g.windows_inside_image() {
+        return match g.kernel_w * g.channels {
+            1 => col2im_inside::<1>(cols, g, image),
+            2 => col2im_inside::<2>(cols, g, image),
+            3 => col2im_inside::<3>(cols, g, image),
+            4 => col2im_inside::<4>(cols, g, image),
+            5 => col2im_inside::<5>(cols, g, image),
+            6 => col2im_inside::<6>(cols, g, image),
+            7 => col2im_inside::<7>(cols, g, image),
+            8 => col2im_inside::<8>(cols, g, image),
+            9 => col2im_inside::<9>(cols, g, image),
+            _ => col2im_inside::<0>(cols, g, image),
+        };
+    }
     let c = g.channels;
     let row_len = g.kernel_w * c;
     let k = g.kernel_h * row_len;
