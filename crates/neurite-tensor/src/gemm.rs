@@ -109,43 +109,19 @@ pub(crate) fn gemm_into_uninit<'a>(
     );
     #[cfg(feature = "gemm-crate")]
     if k > 0 && m > 0 && n > 0 {
-        let threads = if single_thread {
-            1
-        } else {
-            crate::threads::num_threads()
-        };
-        let parallelism = if threads > 1 {
-            ::gemm::Parallelism::Rayon(threads)
-        } else {
-            ::gemm::Parallelism::None
-        };
-        let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
-        let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
         // SAFETY: `a` and `b` are live views of shapes [m, k] and [k, n] (checked above) and
-        // `c` holds m*n slots written row-major (row stride n, column stride 1). With
-        // read_dst = false the crate never reads `c`, and it writes every one of its m*n
-        // elements (dst := 1 * lhs * rhs), so `c` is fully initialised when it returns.
+        // `c` holds m*n slots addressed row-major (row stride n, column stride 1). With
+        // beta = 0 the crate never reads `c` and writes every one of its m*n elements, so
+        // `c` is fully initialised when it returns.
         unsafe {
-            ::gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr().cast::<f32>(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                a_cs,
-                a_rs,
-                b.as_ptr(),
-                b_cs,
-                b_rs,
-                0.0,
+            gemm_crate_raw(
                 1.0,
-                false,
-                false,
-                false,
-                parallelism,
+                &a,
+                &b,
+                0.0,
+                c.as_mut_ptr().cast::<f32>(),
+                (n as isize, 1),
+                single_thread,
             );
             return &mut *(c as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]);
         }
@@ -238,6 +214,30 @@ fn gemm_crate(
         }
         return;
     }
+    let strides = (c.strides()[0], c.strides()[1]);
+    // SAFETY: `c` is a live mutable view of shape [m, n] with these strides (checked by
+    // the caller), borrowed mutably so it cannot alias `a`/`b`.
+    unsafe { gemm_crate_raw(alpha, a, b, beta, c.as_mut_ptr(), strides, single_thread) }
+}
+
+/// `dst = alpha * A * B + beta * dst` through the `gemm` crate, `A` `[m, k]` and `B`
+/// `[k, n]` non-empty; `dst` is read only when `beta != 0`.
+///
+/// # Safety
+/// `dst` with `(row, column)` strides `dst_strides` must address `m * n` writable
+/// `f32`s (initialised if `beta != 0`) that do not overlap `a` or `b`.
+#[cfg(feature = "gemm-crate")]
+unsafe fn gemm_crate_raw(
+    alpha: f32,
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    beta: f32,
+    dst: *mut f32,
+    (c_rs, c_cs): (isize, isize),
+    single_thread: bool,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
     let threads = if single_thread {
         1
     } else {
@@ -250,10 +250,8 @@ fn gemm_crate(
     };
     let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
     let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
-    let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
-    // SAFETY: the pointers and strides come from live ndarray views of shapes
-    // [m, k], [k, n] and [m, n] (checked by the caller), so every element the kernel
-    // addresses is inside its view; `c` is borrowed mutably and cannot alias `a`/`b`.
+    // SAFETY: `a` and `b` are live views of shapes [m, k] and [k, n]; `dst` is valid for
+    // [m, n] with the given strides (the caller's contract).
     // The crate computes dst := alpha' * dst + beta' * lhs * rhs, so our `beta` is its
     // `alpha` and our `alpha` its `beta`; with read_dst = false, dst is only written.
     unsafe {
@@ -261,7 +259,7 @@ fn gemm_crate(
             m,
             n,
             k,
-            c.as_mut_ptr(),
+            dst,
             c_cs,
             c_rs,
             beta != 0.0,

@@ -50,13 +50,15 @@ fn max_pool_image_portable(x: &[f32], y: &mut [f32], mut idx: Option<&mut [u32]>
                 }
                 c0 += LANES;
             }
-            for ch in c0..c {
-                let (best, arg) = window_max_scalar(x, rows, cols, g.in_w, c, ch);
-                y[o + ch] = best;
-                if let Some(idx) = idx.as_deref_mut() {
-                    idx[o + ch] = arg;
-                }
-            }
+            window_max_tail(
+                x,
+                rows,
+                cols,
+                g,
+                c0,
+                &mut y[o..o + c],
+                idx.as_deref_mut().map(|i| &mut i[o..o + c]),
+            );
             o += c;
         }
     }
@@ -65,7 +67,7 @@ fn max_pool_image_portable(x: &[f32], y: &mut [f32], mut idx: Option<&mut [u32]>
 /// AVX2 version: 8 channels per `__m256`, compare and blend over the window.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{window_max_scalar, ImageWindows};
+    use super::ImageWindows;
     use std::arch::x86_64::*;
 
     const W: usize = 8;
@@ -120,13 +122,15 @@ mod avx2 {
                     }
                     c0 += W;
                 }
-                for ch in c0..c {
-                    let (best, arg) = window_max_scalar(x, rows, cols, g.in_w, c, ch);
-                    y[o + ch] = best;
-                    if let Some(idx) = idx.as_deref_mut() {
-                        idx[o + ch] = arg;
-                    }
-                }
+                super::window_max_tail(
+                    x,
+                    rows,
+                    cols,
+                    g,
+                    c0,
+                    &mut y[o..o + c],
+                    idx.as_deref_mut().map(|i| &mut i[o..o + c]),
+                );
                 o += c;
             }
         }
@@ -167,6 +171,26 @@ fn window_max_block(
         }
     }
     (best, arg)
+}
+
+/// Channels `c0..` of one output pixel (`y` and `idx` are that pixel's `C` slots), one at a time.
+#[inline(always)]
+fn window_max_tail(
+    x: &[f32],
+    rows: &Range<usize>,
+    cols: &Range<usize>,
+    g: &ImageWindows,
+    c0: usize,
+    y: &mut [f32],
+    mut idx: Option<&mut [u32]>,
+) {
+    for ch in c0..g.channels {
+        let (best, arg) = window_max_scalar(x, rows, cols, g.in_w, g.channels, ch);
+        y[ch] = best;
+        if let Some(idx) = idx.as_deref_mut() {
+            idx[ch] = arg;
+        }
+    }
 }
 
 #[inline(always)]
