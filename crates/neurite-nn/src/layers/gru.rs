@@ -17,6 +17,7 @@ use super::recurrent::{
     add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
     recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
 };
+use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{s, Array2, Axis, Ix2};
 use neurite_autograd::Var;
@@ -114,18 +115,21 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut rh = Array2::<f32>::zeros((t * b, units)); // R_h per step, for backward
     let mut inner = Array2::<f32>::zeros((b, g));
+    let u_packed = PackedPanels::pack(u_mat.view()); // packed once for the per-step h_{t-1} U
     for step in 0..t {
         let r0 = step * b;
         inner.assign(&b_rec.broadcast((b, g)).expect("bias row has 3 units"));
         if step > 0 {
-            gemm(
-                hs.slice(s![r0..r0 + b, ..]),
-                false,
-                u_mat.view(),
-                false,
-                1.0,
-                &mut inner.view_mut(),
-            )?;
+            let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            small_gemm(
+                b,
+                h_prev,
+                units,
+                &u_packed,
+                inner.as_slice_mut().expect("standard layout"),
+                g,
+                true,
+            );
         }
         let xs = &mut xz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
         let (h_before, h_after) = hs
@@ -181,6 +185,7 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
             let mut dzx = xz; // gate values, overwritten with the input-side gate gradients
             let mut dzr = Array2::<f32>::zeros((t * b, g)); // recurrent-side gate gradients
             let mut dh = Array2::<f32>::zeros((b, units));
+            let ut_packed = PackedPanels::pack(u_mat.t());
             for step in (0..t).rev() {
                 let r0 = step * b;
                 add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
@@ -216,14 +221,16 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
                     }
                 }
                 if step > 0 {
-                    gemm(
-                        dzr.slice(s![r0..r0 + b, ..]),
-                        false,
-                        u_mat.view(),
+                    let dzr_t = &dzr.as_slice().expect("standard layout")[r0 * g..(r0 + b) * g];
+                    small_gemm(
+                        b,
+                        dzr_t,
+                        g,
+                        &ut_packed,
+                        dh.as_slice_mut().expect("standard layout"),
+                        units,
                         true,
-                        1.0,
-                        &mut dh.view_mut(),
-                    )?;
+                    );
                 }
             }
             let dx = if need_dx {

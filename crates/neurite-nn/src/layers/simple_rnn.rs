@@ -5,6 +5,7 @@ use super::recurrent::{
     add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
     recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
 };
+use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{s, Array2};
 use neurite_autograd::Var;
@@ -104,18 +105,13 @@ fn simple_rnn_op(
             .expect("bias is 1-d");
     }
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
+    let u_packed = PackedPanels::pack(u_mat.view()); // packed once for the per-step h_{t-1} U
     for step in 0..t {
         let r0 = step * b;
         if step > 0 {
-            let mut zt = z.slice_mut(s![r0..r0 + b, ..]);
-            gemm(
-                hs.slice(s![r0..r0 + b, ..]),
-                false,
-                u_mat.view(),
-                false,
-                1.0,
-                &mut zt,
-            )?;
+            let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            let zt = &mut z.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
+            small_gemm(b, h_prev, units, &u_packed, zt, units, true);
         }
         let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
         let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
@@ -140,6 +136,7 @@ fn simple_rnn_op(
         Box::new(move |grad: &Tensor| {
             let mut dz = z; // pre-activations no longer needed: reused for dZ
             let mut dh = Array2::<f32>::zeros((b, units));
+            let ut_packed = PackedPanels::pack(u_mat.t());
             for step in (0..t).rev() {
                 let r0 = step * b;
                 add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
@@ -152,14 +149,16 @@ fn simple_rnn_op(
                     }
                 }
                 if step > 0 {
-                    gemm(
-                        dz.slice(s![r0..r0 + b, ..]),
+                    let dz_t = &dz.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+                    small_gemm(
+                        b,
+                        dz_t,
+                        units,
+                        &ut_packed,
+                        dh.as_slice_mut().expect("standard layout"),
+                        units,
                         false,
-                        u_mat.view(),
-                        true,
-                        0.0,
-                        &mut dh.view_mut(),
-                    )?;
+                    );
                 }
             }
             let dx = if need_dx {
