@@ -32,6 +32,11 @@ pub const COLS_BUDGET: usize = 1 << 17;
 /// tasks, so that both cores get work and the last task is not a straggler.
 pub const MIN_TASKS: usize = 8;
 
+/// Output rows a task gets at least (cache budget permitting), so that the
+/// small images of deep layers (e.g. 3x3 outputs) do not make GEMMs too short
+/// to amortise packing the kernel matrix.
+pub const MIN_TASK_ROWS: usize = 144;
+
 /// Strides, padding and dilation of a 2-d convolution (Keras' `Conv2D` arguments).
 ///
 /// ```
@@ -173,7 +178,9 @@ impl TaskPlan {
         let per_image = (rows_per_image * (g.patch_len() + filters)).max(1);
         let by_budget = (COLS_BUDGET / per_image).max(1);
         let by_balance = g.batch.div_ceil(MIN_TASKS).max(1);
-        let images = by_budget.min(by_balance);
+        // Small images: enough rows per task that the GEMM amortises packing the kernel.
+        let by_rows = MIN_TASK_ROWS.div_ceil(rows_per_image.max(1)).min(by_budget);
+        let images = by_budget.min(by_balance).max(by_rows);
         let tasks = g.batch.div_ceil(images);
         TaskPlan {
             images,
