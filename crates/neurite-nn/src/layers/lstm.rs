@@ -13,14 +13,18 @@
 //! backward through time; see [`super::recurrent`] for the layout.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
-    recurrent_layer_common, CellActivation, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
+    add_output_grad, check_operands, column_sums, from_time_major, output_from_states,
+    recurrent_layer_common, CellActivation, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+};
+use super::seq_chunks::{
+    chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array2};
+use ndarray::{s, Array1, Array2, ArrayView3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
+use std::ops::Range;
 
 /// Long short-term memory layer, as Keras' `LSTM`.
 ///
@@ -97,38 +101,145 @@ pub fn fused_lstm(
 }
 
 /// The fused LSTM over a whole sequence: one graph node with parents
-/// `[x, kernel, recurrent_kernel, (bias)]`.
+/// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
+/// that run forward and backward on separate threads (see [`super::seq_chunks`]).
 fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
-    let SeqInputs {
-        w,
-        u: u_mat,
-        x_tm,
-        batch: b,
-        steps: t,
-    } = SeqInputs::read(x, kernel, recurrent, opts.go_backwards);
-    let units = u_mat.nrows();
+    let weights = LstmWeights::read(kernel, recurrent, bias);
+    let xv = x.value();
+    let chunks_rows = plan_chunks(xv.shape()[0]);
+    let single_thread = chunks_rows.len() > 1;
+    let chunks = {
+        let (xv3, weights) = (input_view(&xv), &weights);
+        map_chunks(chunks_rows, |rows| {
+            lstm_chunk_forward(xv3, rows, weights, opts, single_thread)
+        })
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    drop(xv);
+    let value = concat_batch(
+        chunks
+            .iter()
+            .map(|c| output_from_states(&c.hs, c.rows.len(), c.steps, opts.return_sequences))
+            .collect(),
+    );
+
+    let needs = Needs {
+        dx: x.requires_grad(),
+        dw: kernel.requires_grad(),
+        du: recurrent.requires_grad(),
+        db: bias.is_some_and(|b| b.requires_grad()),
+    };
+    let has_bias = bias.is_some();
+    let mut parents = vec![x, kernel, recurrent];
+    if let Some(bias) = bias {
+        parents.push(bias);
+    }
+    Ok(Var::from_op(
+        value,
+        "lstm",
+        &parents,
+        Box::new(move |grad: &Tensor| {
+            let ut_packed = PackedPanels::pack(weights.u.t());
+            let parts = map_chunks(chunks, |chunk| {
+                let g = chunk_rows(grad, chunk.rows.clone());
+                lstm_chunk_backward(chunk, &g, &weights, &ut_packed, needs, opts, single_thread)
+            })
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(ChunkGrads::combine(parts, has_bias))
+        }),
+    ))
+}
+
+/// The LSTM's weights, owned by the op: `W`, `U` (also packed for the
+/// per-step products) and the bias.
+struct LstmWeights {
+    w: Array2<f32>,
+    u: Array2<f32>,
+    u_packed: PackedPanels,
+    bias: Option<Array1<f32>>,
+}
+
+impl LstmWeights {
+    fn read(kernel: &Var, recurrent: &Var, bias: Option<&Var>) -> Self {
+        let as2 = |v: &Var| {
+            v.value()
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .expect("checked 2-d")
+                .to_owned()
+        };
+        let u = as2(recurrent);
+        LstmWeights {
+            w: as2(kernel),
+            u_packed: PackedPanels::pack(u.view()),
+            u,
+            bias: bias.map(|b| {
+                b.value()
+                    .view()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .expect("checked 1-d")
+                    .to_owned()
+            }),
+        }
+    }
+}
+
+/// Which gradients the backward computes.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    dx: bool,
+    dw: bool,
+    du: bool,
+    db: bool,
+}
+
+/// One chunk's forward pass, kept for its backward: the batch rows it
+/// covers, its time-major input, the gate values `z` (`[T*rows, 4 units]`),
+/// the states `hs`, `cs` (`[(T+1)*rows, units]`, block 0 the zero initial
+/// state) and `tc = act(c_t)` (`[T*rows, units]`).
+struct LstmChunk {
+    rows: Range<usize>,
+    steps: usize,
+    x_tm: Array2<f32>,
+    z: Array2<f32>,
+    hs: Array2<f32>,
+    cs: Array2<f32>,
+    tc: Array2<f32>,
+}
+
+/// The forward recurrence of the batch rows `rows` of `x` (`(B, T, F)`).
+fn lstm_chunk_forward(
+    x: ArrayView3<f32>,
+    rows: Range<usize>,
+    weights: &LstmWeights,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<LstmChunk> {
+    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
+    let (b, t) = (rows.len(), x.dim().1);
+    let units = weights.u.nrows();
     let g = 4 * units;
-    let act = opts.activation;
-    let ract = opts.recurrent_activation;
+    let (act, ract) = (opts.activation, opts.recurrent_activation);
 
     // Input projection of every timestep at once: Z = X W + b.
     let mut z = Array2::<f32>::zeros((t * b, g));
-    gemm(x_tm.view(), false, w.view(), false, 0.0, &mut z.view_mut())?;
-    if let Some(bias) = bias {
-        let bv = bias.value();
-        let bv = bv
-            .view()
-            .into_dimensionality::<ndarray::Ix1>()
-            .expect("bias is 1-d");
-        z += &bv;
+    chunk_gemm(
+        single_thread,
+        x_tm.view(),
+        false,
+        weights.w.view(),
+        false,
+        &mut z.view_mut(),
+    )?;
+    if let Some(bias) = &weights.bias {
+        z += bias;
     }
 
-    // U packed once for the per-step products h_{t-1} U.
-    let u_packed = PackedPanels::pack(u_mat.view());
-    // hs, cs: block k holds h_k, c_k for k = 0..=T (block 0 the zero initial state).
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut cs = Array2::<f32>::zeros(((t + 1) * b, units));
-    let mut tc = Array2::<f32>::zeros((t * b, units)); // act(c_t), for backward
+    let mut tc = Array2::<f32>::zeros((t * b, units));
     {
         let zall = z.as_slice_mut().expect("standard layout");
         let hall = hs.as_slice_mut().expect("standard layout");
@@ -139,7 +250,7 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
             let zs = &mut zall[r0 * g..(r0 + b) * g];
             let (h_before, h_after) = hall.split_at_mut((r0 + b) * units);
             if step > 0 {
-                small_gemm(b, &h_before[r0 * units..], units, &u_packed, zs, g, true);
+                small_gemm(b, &h_before[r0 * units..], units, &weights.u_packed, zs, g, true);
             }
             let (c_before, c_after) = call.split_at_mut((r0 + b) * units);
             lstm_forward_gates(
@@ -154,89 +265,116 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
             );
         }
     }
-    let value = output_from_states(&hs, b, t, opts.return_sequences);
+    Ok(LstmChunk {
+        rows,
+        steps: t,
+        x_tm,
+        z,
+        hs,
+        cs,
+        tc,
+    })
+}
 
-    let need_dx = x.requires_grad();
-    let need_dw = kernel.requires_grad();
-    let need_du = recurrent.requires_grad();
-    let need_db = bias.is_some_and(|b| b.requires_grad());
-    let has_bias = bias.is_some();
-    let mut parents = vec![x, kernel, recurrent];
-    if let Some(bias) = bias {
-        parents.push(bias);
+/// One chunk's backward through time, from `grad` (its rows of the output
+/// gradient): its rows of `dX` and its partial weight gradients.
+fn lstm_chunk_backward(
+    chunk: LstmChunk,
+    grad: &Tensor,
+    weights: &LstmWeights,
+    ut_packed: &PackedPanels,
+    needs: Needs,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<ChunkGrads> {
+    let LstmChunk {
+        rows,
+        steps: t,
+        x_tm,
+        z,
+        hs,
+        cs,
+        tc,
+    } = chunk;
+    let b = rows.len();
+    let units = weights.u.nrows();
+    let g = 4 * units;
+    let (act, ract) = (opts.activation, opts.recurrent_activation);
+    let mut dz = z; // gate activations, overwritten step by step with the gate gradients
+    let mut dh = Array2::<f32>::zeros((b, units));
+    let mut dc = vec![0.0f32; b * units];
+    let mut scratch = vec![0.0f32; 5 * units];
+    for step in (0..t).rev() {
+        let r0 = step * b;
+        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+        lstm_backward_gates(
+            zs,
+            &cs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
+            &tc.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
+            dh.as_slice().expect("standard layout"),
+            &mut dc,
+            &mut scratch,
+            units,
+            act,
+            ract,
+        );
+        if step > 0 {
+            small_gemm(
+                b,
+                zs,
+                g,
+                ut_packed,
+                dh.as_slice_mut().expect("standard layout"),
+                units,
+                false,
+            );
+        }
     }
-    Ok(Var::from_op(
-        value,
-        "lstm",
-        &parents,
-        Box::new(move |grad: &Tensor| {
-            let mut dz = z; // gate activations, overwritten step by step with the gate gradients
-            let ut_packed = PackedPanels::pack(u_mat.t());
-            let mut dh = Array2::<f32>::zeros((b, units));
-            let mut dc = vec![0.0f32; b * units];
-            let mut scratch = vec![0.0f32; 5 * units];
-            for step in (0..t).rev() {
-                let r0 = step * b;
-                add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
-                let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
-                lstm_backward_gates(
-                    zs,
-                    &cs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
-                    &tc.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units],
-                    dh.as_slice().expect("standard layout"),
-                    &mut dc,
-                    &mut scratch,
-                    units,
-                    act,
-                    ract,
-                );
-                if step > 0 {
-                    small_gemm(
-                        b,
-                        zs,
-                        g,
-                        &ut_packed,
-                        dh.as_slice_mut().expect("standard layout"),
-                        units,
-                        false,
-                    );
-                }
-            }
-            let dx = if need_dx {
-                let mut dx_tm = Array2::<f32>::zeros((t * b, w.nrows()));
-                gemm(dz.view(), false, w.view(), true, 0.0, &mut dx_tm.view_mut())?;
-                Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
-            } else {
-                None
-            };
-            let dw = if need_dw {
-                let mut dw = Array2::<f32>::zeros(w.dim());
-                gemm(x_tm.view(), true, dz.view(), false, 0.0, &mut dw.view_mut())?;
-                Some(dw.into_dyn())
-            } else {
-                None
-            };
-            let du = if need_du {
-                let mut du = Array2::<f32>::zeros(u_mat.dim());
-                gemm(
-                    hs.slice(s![..t * b, ..]),
-                    true,
-                    dz.view(),
-                    false,
-                    0.0,
-                    &mut du.view_mut(),
-                )?;
-                Some(du.into_dyn())
-            } else {
-                None
-            };
-            let mut grads = vec![dx, dw, du];
-            if has_bias {
-                grads.push(need_db.then(|| column_sums(&dz).into_dyn()));
-            }
-            Ok(grads)
-        }),
-    ))
+    let dx = if needs.dx {
+        let mut dx_tm = Array2::<f32>::zeros((t * b, weights.w.nrows()));
+        chunk_gemm(
+            single_thread,
+            dz.view(),
+            false,
+            weights.w.view(),
+            true,
+            &mut dx_tm.view_mut(),
+        )?;
+        Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
+    } else {
+        None
+    };
+    let dw = if needs.dw {
+        let mut dw = Array2::<f32>::zeros(weights.w.dim());
+        chunk_gemm(
+            single_thread,
+            x_tm.view(),
+            true,
+            dz.view(),
+            false,
+            &mut dw.view_mut(),
+        )?;
+        Some(dw)
+    } else {
+        None
+    };
+    let du = if needs.du {
+        let mut du = Array2::<f32>::zeros(weights.u.dim());
+        chunk_gemm(
+            single_thread,
+            hs.slice(s![..t * b, ..]),
+            true,
+            dz.view(),
+            false,
+            &mut du.view_mut(),
+        )?;
+        Some(du)
+    } else {
+        None
+    };
+    let db = needs.db.then(|| column_sums(&dz));
+    Ok(ChunkGrads { dx, dw, du, db })
 }
 
 /// The gate math of one forward step for the `rows` rows of a timestep:

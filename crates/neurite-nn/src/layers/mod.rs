@@ -46,6 +46,7 @@ mod layer_norm;
 mod lstm;
 mod norm_common;
 pub(crate) mod recurrent;
+mod seq_chunks;
 mod simple_rnn;
 mod small_gemm;
 

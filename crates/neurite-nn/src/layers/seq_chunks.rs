@@ -1,0 +1,210 @@
+//! Splitting a recurrent layer's batch into chunks that run on separate threads.
+//!
+//! The sequences of a batch are independent: the recurrence of rows
+//! `0..16` never reads rows `16..32`. A fused recurrent op therefore cuts its
+//! batch into one chunk per rayon thread ([`plan_chunks`]) and runs each
+//! chunk's whole pass — input projection, the `T` sequential steps, and in
+//! the backward the steps back through time and the chunk's share of `dW`,
+//! `dU`, `db` — as one task ([`map_chunks`]). That turns `T` tiny,
+//! latency-bound products per layer into two independent streams with a
+//! single join, where splitting each step's product would join `T` times.
+//! Inside a task every GEMM runs single-threaded
+//! ([`neurite_tensor::gemm::gemm_single_thread`]); with one chunk (one
+//! thread, or a batch under `2 * MIN_CHUNK_ROWS`) the op runs as before, with
+//! the backend's threaded GEMM. Weight-gradient partials are summed in chunk
+//! order ([`ChunkGrads::combine`]), so results depend on the thread count
+//! only through f32 summation order.
+
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
+use neurite_tensor::Tensor;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Fewest sequences a chunk gets (below this, a per-step product is too small to be worth a thread).
+pub(crate) const MIN_CHUNK_ROWS: usize = 8;
+
+/// The batch rows of each chunk: one chunk per rayon thread, each at least
+/// [`MIN_CHUNK_ROWS`] rows, sizes as equal as possible; a single chunk `0..batch`
+/// when the batch is too small or rayon has one thread.
+pub(crate) fn plan_chunks(batch: usize) -> Vec<Range<usize>> {
+    let n = rayon::current_num_threads().min(batch / MIN_CHUNK_ROWS).max(1);
+    (0..n).map(|i| batch * i / n..batch * (i + 1) / n).collect()
+}
+
+/// `f` applied to every item, in order; on rayon's pool when there is more than one.
+pub(crate) fn map_chunks<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync + Send,
+{
+    if items.len() <= 1 {
+        items.into_iter().map(f).collect()
+    } else {
+        items.into_par_iter().map(f).collect()
+    }
+}
+
+/// The rows `rows` of the input `(B, T, F)` as a time-major `[T*rows, F]`
+/// matrix (row `t*rows + b`), with time reversed when `go_backwards`.
+pub(crate) fn chunk_time_major(x: ArrayView3<f32>, rows: Range<usize>, go_backwards: bool) -> Array2<f32> {
+    let x = x.slice(s![rows, .., ..]);
+    let (b, t, f) = x.dim();
+    let mut out = Array2::<f32>::zeros((t * b, f));
+    for step in 0..t {
+        let src = if go_backwards { t - 1 - step } else { step };
+        out.slice_mut(s![step * b..(step + 1) * b, ..])
+            .assign(&x.index_axis(Axis(1), src));
+    }
+    out
+}
+
+/// The rows `rows` (along the batch axis) of an output gradient, owned.
+pub(crate) fn chunk_rows(grad: &Tensor, rows: Range<usize>) -> Tensor {
+    grad.slice_axis(Axis(0), rows.into()).to_owned()
+}
+
+/// Per-chunk tensors joined back along the batch axis (in chunk order).
+pub(crate) fn concat_batch(parts: Vec<Tensor>) -> Tensor {
+    if parts.len() == 1 {
+        return parts.into_iter().next().expect("one part");
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("chunks agree on every axis but the batch")
+}
+
+/// `C = op(A) op(B)` on the calling thread only (inside a chunk task) or with
+/// the backend's threads (`single_thread == false`), mapping the kernel's error.
+pub(crate) fn chunk_gemm(
+    single_thread: bool,
+    a: ArrayView2<f32>,
+    ta: bool,
+    b: ArrayView2<f32>,
+    tb: bool,
+    c: &mut ArrayViewMut2<f32>,
+) -> neurite_autograd::Result<()> {
+    if single_thread {
+        neurite_tensor::gemm::gemm_single_thread(1.0, a, ta, b, tb, 0.0, c)?;
+    } else {
+        neurite_tensor::gemm::gemm(1.0, a, ta, b, tb, 0.0, c)?;
+    }
+    Ok(())
+}
+
+/// What one chunk's backward produced: its rows of `dX` (`(rows, T, F)`)
+/// and its partial sums of the weight gradients (`None` where not needed).
+pub(crate) struct ChunkGrads {
+    pub dx: Option<Tensor>,
+    pub dw: Option<Array2<f32>>,
+    pub du: Option<Array2<f32>>,
+    pub db: Option<Array1<f32>>,
+}
+
+impl ChunkGrads {
+    /// The op's gradients `[dx, dW, dU, (db)]` from the chunks' (in chunk
+    /// order): `dx` joined along the batch, the others summed in order.
+    pub(crate) fn combine(parts: Vec<ChunkGrads>, has_bias: bool) -> Vec<Option<Tensor>> {
+        let mut dx = Vec::new();
+        let (mut dw, mut du, mut db) = (None, None, None);
+        for part in parts {
+            dx.extend(part.dx);
+            add_into(&mut dw, part.dw);
+            add_into(&mut du, part.du);
+            add_into(&mut db, part.db);
+        }
+        let dx = (!dx.is_empty()).then(|| concat_batch(dx));
+        let mut grads = vec![dx, dw.map(|a| a.into_dyn()), du.map(|a| a.into_dyn())];
+        if has_bias {
+            grads.push(db.map(|a| a.into_dyn()));
+        }
+        grads
+    }
+}
+
+/// `acc += part` (or `acc = part` at the first one).
+fn add_into<D: ndarray::Dimension>(
+    acc: &mut Option<ndarray::Array<f32, D>>,
+    part: Option<ndarray::Array<f32, D>>,
+) {
+    match (acc.as_mut(), part) {
+        (Some(a), Some(p)) => *a += &p,
+        (None, Some(p)) => *acc = Some(p),
+        _ => {}
+    }
+}
+
+/// The input `(B, T, F)` of a recurrent op as a 3-d view.
+pub(crate) fn input_view(x: &Tensor) -> ArrayView3<'_, f32> {
+    x.view()
+        .into_dimensionality::<Ix3>()
+        .expect("rank checked by the op")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The chunks cover `0..batch` in order, without gaps or overlap, and
+        /// (when there is more than one) each has at least `MIN_CHUNK_ROWS` rows.
+        #[test]
+        fn chunks_partition_the_batch(batch in 1usize..300) {
+            let chunks = plan_chunks(batch);
+            prop_assert_eq!(chunks[0].start, 0);
+            prop_assert_eq!(chunks.last().unwrap().end, batch);
+            for w in chunks.windows(2) {
+                prop_assert_eq!(w[0].end, w[1].start);
+            }
+            if chunks.len() > 1 {
+                prop_assert!(chunks.iter().all(|r| r.len() >= MIN_CHUNK_ROWS));
+            }
+        }
+
+        /// Time-major chunks of every chunk's rows, put side by side per step,
+        /// are the time-major layout of the whole batch.
+        #[test]
+        fn chunk_time_major_matches_whole_batch(b in 1usize..20, t in 1usize..6, f in 1usize..4, back: bool) {
+            let x = ndarray::Array3::from_shape_fn((b, t, f), |(i, j, k)| (i * 100 + j * 10 + k) as f32);
+            let whole = chunk_time_major(x.view(), 0..b, back);
+            let split = b / 2;
+            for (rows, part) in [(0..split, chunk_time_major(x.view(), 0..split, back)),
+                                 (split..b, chunk_time_major(x.view(), split..b, back))] {
+                let n = rows.len();
+                for step in 0..t {
+                    for (r, row) in rows.clone().enumerate() {
+                        prop_assert_eq!(part.row(step * n + r), whole.row(step * b + row));
+                    }
+                }
+            }
+            // And the whole-batch layout is the plain definition.
+            for step in 0..t {
+                let src = if back { t - 1 - step } else { step };
+                for i in 0..b {
+                    for k in 0..f {
+                        prop_assert_eq!(whole[[step * b + i, k]], x[[i, src, k]]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn combine_joins_dx_and_sums_weights() {
+        let part = |v: f32, rows: usize| ChunkGrads {
+            dx: Some(ndarray::Array3::from_elem((rows, 2, 3), v).into_dyn()),
+            dw: Some(Array2::from_elem((3, 4), v)),
+            du: None,
+            db: Some(Array1::from_elem(4, v)),
+        };
+        let g = ChunkGrads::combine(vec![part(1.0, 2), part(2.0, 1)], true);
+        assert_eq!(g.len(), 4);
+        let dx = g[0].as_ref().unwrap();
+        assert_eq!(dx.shape(), &[3, 2, 3]);
+        assert_eq!(dx[[1, 0, 0]], 1.0);
+        assert_eq!(dx[[2, 1, 2]], 2.0);
+        assert!(g[1].as_ref().unwrap().iter().all(|&v| v == 3.0));
+        assert!(g[2].is_none());
+        assert!(g[3].as_ref().unwrap().iter().all(|&v| v == 3.0));
+    }
+}
