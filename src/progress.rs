@@ -56,7 +56,7 @@ impl Progress {
     pub(crate) fn update(&mut self, batch: usize, logs: &Logs) {
         if let Some(bar) = &self.bar {
             bar.set_position(batch as u64 + 1);
-            if batch % 8 == 0 {
+            if batch.is_multiple_of(8) {
                 bar.set_message(format_logs(logs));
             }
         }

@@ -65,7 +65,7 @@ impl ModelCheckpoint {
 
 impl Callback for ModelCheckpoint {
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
-        if (epoch + 1) % self.period != 0 {
+        if !(epoch + 1).is_multiple_of(self.period) {
             return Ok(());
         }
         if self.save_best_only {

@@ -31,7 +31,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, layout: &Layout, scale: bool) -> 
             format!("empty file: no {} records", layout.name),
         ));
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(DataError::format(
             path,
             format!(

@@ -134,7 +134,7 @@ impl Reshape {
         let expected = || format!("a shape with {known}·k elements to reshape to {target:?}");
         match unknown.first() {
             Some(&i) => {
-                if known == 0 || count % known != 0 {
+                if known == 0 || !count.is_multiple_of(known) {
                     return Err(shape_error(name, expected(), found));
                 }
                 out[i] = count / known;
