@@ -208,3 +208,35 @@ fn validation_data_overrides_validation_split() {
     assert_eq!(h.last("val_loss"), Some(after["loss"]));
     assert_eq!(h.last("val_accuracy"), Some(after["accuracy"]));
 }
+
+/// `predict` runs `Conv2D(relu)` + `MaxPooling2D` as one fused kernel; its
+/// outputs equal the layers' own forwards called one by one.
+#[test]
+fn predict_with_fused_conv_pool_equals_layer_by_layer() {
+    use neurite::nn::ForwardContext;
+    let mut model = Sequential::new()
+        .add(
+            Conv2D::new(6, (3, 3))
+                .activation(Activation::Relu)
+                .input_shape([9, 9, 2]),
+        )
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(4, (2, 2)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Flatten::new())
+        .add(Dense::new(3).activation(Activation::Softmax))
+        .seed(3);
+    model.build(&[9, 9, 2]).unwrap();
+    let x = neurite::tensor::random::normal(
+        &[5, 9, 9, 2],
+        0.0,
+        1.0,
+        &mut neurite::tensor::random::rng_from_seed(1),
+    );
+    let fused = model.predict(&x).unwrap();
+    let mut h = neurite::autograd::Var::constant(x);
+    for layer in model.layers() {
+        h = neurite::autograd::no_grad(|| layer.forward(&h, &mut ForwardContext::inference())).unwrap();
+    }
+    assert_eq!(fused, h.to_tensor());
+}

@@ -133,10 +133,22 @@ impl Layer for LayerStack {
         Ok(shape)
     }
 
+    /// Each layer in turn; an adjacent pair with a fused kernel for this call
+    /// ([`Layer::forward_fused`], e.g. `Conv2D(relu)` + `MaxPooling2D` in
+    /// inference) runs as one step.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
         let mut h = x.clone();
-        for layer in &self.layers {
-            h = layer.forward(&h, ctx)?;
+        let mut i = 0;
+        while i < self.layers.len() {
+            let layer = &self.layers[i];
+            let fused = match self.layers.get(i + 1) {
+                Some(next) => layer.forward_fused(next.as_ref(), &h, ctx),
+                None => None,
+            };
+            (h, i) = match fused {
+                Some(out) => (out?, i + 2),
+                None => (layer.forward(&h, ctx)?, i + 1),
+            };
         }
         Ok(h)
     }

@@ -69,4 +69,44 @@ pub trait Layer: Send + Sync {
     fn declared_input_shape(&self) -> Option<Vec<usize>> {
         None
     }
+
+    /// This layer and `next` run as one fused kernel on `x`, when the layer
+    /// has such a kernel for that pair and no graph needs recording (e.g.
+    /// `Conv2D(relu)` followed by `MaxPooling2D` under `no_grad`, see
+    /// [`crate::layers::Conv2D`]). `None` (the default) means "call the two
+    /// `forward`s"; containers such as a model's layer stack ask every
+    /// adjacent pair. A fused result equals `next.forward(self.forward(x))`
+    /// up to f32 rounding.
+    ///
+    /// ```
+    /// use neurite_nn::layers::{Conv2D, Dense, MaxPooling2D};
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut conv = Conv2D::new(4, (3, 3)).activation(neurite_nn::Activation::Relu);
+    /// conv.build(&[6, 6, 1], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let x = neurite_autograd::Var::constant(ndarray::Array4::<f32>::ones((2, 6, 6, 1)).into_dyn());
+    /// let pool = MaxPooling2D::new((2, 2));
+    /// let fused = neurite_autograd::no_grad(|| conv.forward_fused(&pool, &x, &mut ForwardContext::inference()));
+    /// assert_eq!(fused.unwrap()?.shape(), vec![2, 2, 2, 4]);
+    /// // No fused kernel for Conv2D followed by Dense.
+    /// assert!(conv.forward_fused(&Dense::new(3), &x, &mut ForwardContext::inference()).is_none());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_fused(&self, next: &dyn Layer, x: &Var, ctx: &mut ForwardContext) -> Option<Result<Var>> {
+        let _ = (next, x, ctx);
+        None
+    }
+
+    /// For a max-pooling layer, its pooling parameters, so that the layer
+    /// before it can fuse the pooling into its own pass
+    /// ([`Layer::forward_fused`]); `None` (the default) for every other layer.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let p = neurite_nn::layers::MaxPooling2D::new((2, 2));
+    /// assert_eq!(p.max_pool_params().unwrap().pool_size, (2, 2));
+    /// assert!(neurite_nn::layers::AveragePooling2D::new((2, 2)).max_pool_params().is_none());
+    /// ```
+    fn max_pool_params(&self) -> Option<neurite_tensor::Pool2dParams> {
+        None
+    }
 }

@@ -109,7 +109,7 @@ pub fn conv2d_output_shape(input: &[usize], kernel: &[usize], p: &Conv2dParams) 
     Ok([g.batch, g.out_h, g.out_w, kernel[3]])
 }
 
-fn geometry(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<ConvGeometry> {
+pub(crate) fn geometry(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<ConvGeometry> {
     if input.len() != 4 {
         return Err(TensorError::shape(
             "conv2d",
@@ -146,7 +146,7 @@ thread_local! {
 
 /// Runs `f` on a scratch slice of `len` floats (contents unspecified), reusing
 /// a per-thread buffer so repeated calls do not page-fault fresh memory.
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < len {
@@ -160,20 +160,20 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 
 /// How a batch is split into tasks of whole images (see the module docs).
 #[derive(Debug, Clone, Copy)]
-struct TaskPlan {
+pub(crate) struct TaskPlan {
     /// Images per task (the last task may have fewer).
-    images: usize,
+    pub(crate) images: usize,
     /// Number of tasks.
-    tasks: usize,
+    pub(crate) tasks: usize,
     /// Output rows (`OH*OW`) per image.
-    rows_per_image: usize,
+    pub(crate) rows_per_image: usize,
     /// Whether the GEMMs use the backend's threads (a single task) or run on the task's thread.
-    parallel_gemm: bool,
+    pub(crate) parallel_gemm: bool,
 }
 
 impl TaskPlan {
     /// `filters`: output channels, whose rows share the cache with the im2col rows.
-    fn new(g: &ConvGeometry, filters: usize) -> Self {
+    pub(crate) fn new(g: &ConvGeometry, filters: usize) -> Self {
         let rows_per_image = g.rows_per_image();
         let per_image = (rows_per_image * (g.patch_len() + filters)).max(1);
         let by_budget = (COLS_BUDGET / per_image).max(1);
@@ -191,14 +191,14 @@ impl TaskPlan {
     }
 
     /// First image and image count of task `t`.
-    fn images_of(&self, t: usize, batch: usize) -> (usize, usize) {
+    pub(crate) fn images_of(&self, t: usize, batch: usize) -> (usize, usize) {
         let first = t * self.images;
         (first, self.images.min(batch - first))
     }
 
     /// `C = alpha * op(A) * op(B) + beta * C` with the plan's threading.
     #[allow(clippy::too_many_arguments)]
-    fn gemm(
+    pub(crate) fn gemm(
         &self,
         a: ArrayView2<f32>,
         ta: bool,
@@ -218,7 +218,7 @@ impl TaskPlan {
 
 /// The im2col rows of images `first..first + count` as a `[rows, k]` view:
 /// the input itself for a pointwise convolution, else built in `buf`.
-fn image_cols<'a>(
+pub(crate) fn image_cols<'a>(
     x: &'a [f32],
     g: &ConvGeometry,
     first: usize,
@@ -240,7 +240,7 @@ fn image_cols<'a>(
 }
 
 /// Adds `bias` to every `f`-wide row of `y` and applies ReLU when asked.
-fn bias_and_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool, f: usize) {
+pub(crate) fn bias_and_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool, f: usize) {
     match (bias, relu) {
         (Some(b), true) => y.chunks_exact_mut(f).for_each(|r| {
             r.iter_mut().zip(b).for_each(|(v, b)| *v = (*v + b).max(0.0));
@@ -253,7 +253,7 @@ fn bias_and_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool, f: usize) {
     }
 }
 
-fn check_bias(bias: Option<&ArrayView1<f32>>, kernel: &[usize], f: usize) -> Result<()> {
+pub(crate) fn check_bias(bias: Option<&ArrayView1<f32>>, kernel: &[usize], f: usize) -> Result<()> {
     match bias {
         Some(b) if b.len() != f => Err(TensorError::shape(
             "conv2d",
@@ -265,7 +265,7 @@ fn check_bias(bias: Option<&ArrayView1<f32>>, kernel: &[usize], f: usize) -> Res
     }
 }
 
-fn kernel_matrix<'a>(kernel: &'a ndarray::CowArray<'a, f32, ndarray::Ix4>) -> ArrayView2<'a, f32> {
+pub(crate) fn kernel_matrix<'a>(kernel: &'a ndarray::CowArray<'a, f32, ndarray::Ix4>) -> ArrayView2<'a, f32> {
     let sh = kernel.shape();
     let (k, f) = (sh[0] * sh[1] * sh[2], sh[3]);
     ArrayView2::from_shape((k, f), kernel.as_slice().expect("standard layout is contiguous"))

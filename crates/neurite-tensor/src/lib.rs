@@ -21,6 +21,7 @@ extern crate blas_src;
 pub mod broadcast;
 pub mod compare;
 pub mod conv;
+pub mod conv_pool;
 pub mod elementwise;
 pub mod error;
 mod fill;
@@ -37,6 +38,7 @@ pub mod threads;
 pub mod unary;
 
 pub use conv::*;
+pub use conv_pool::conv2d_relu_max_pool2d;
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, im2col, ConvGeometry};
 pub use ndarray;

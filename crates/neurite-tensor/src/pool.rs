@@ -126,7 +126,7 @@ impl MaxPoolIndices {
 }
 
 /// Per-axis window ranges (already clipped to the input) of a pooling op.
-struct PoolGeometry {
+pub(crate) struct PoolGeometry {
     batch: usize,
     in_h: usize,
     in_w: usize,
@@ -136,16 +136,16 @@ struct PoolGeometry {
 }
 
 impl PoolGeometry {
-    fn image_len(&self) -> usize {
+    pub(crate) fn image_len(&self) -> usize {
         self.in_h * self.in_w * self.channels
     }
-    fn out_image_len(&self) -> usize {
+    pub(crate) fn out_image_len(&self) -> usize {
         self.rows.len() * self.cols.len() * self.channels
     }
-    fn out_shape(&self) -> [usize; 4] {
+    pub(crate) fn out_shape(&self) -> [usize; 4] {
         [self.batch, self.rows.len(), self.cols.len(), self.channels]
     }
-    fn image_windows(&self) -> ImageWindows<'_> {
+    pub(crate) fn image_windows(&self) -> ImageWindows<'_> {
         ImageWindows {
             rows: &self.rows,
             cols: &self.cols,
@@ -188,7 +188,7 @@ fn windows(
         .collect())
 }
 
-fn pool_geometry(op: &'static str, input: &[usize], p: &Pool2dParams) -> Result<PoolGeometry> {
+pub(crate) fn pool_geometry(op: &'static str, input: &[usize], p: &Pool2dParams) -> Result<PoolGeometry> {
     let [n, h, w, c] = check_rank4(op, input)?;
     Ok(PoolGeometry {
         batch: n,

@@ -9,7 +9,7 @@ use crate::layer::{Layer, Parameter};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding};
+use neurite_tensor::{conv2d_output_shape, conv2d_relu_max_pool2d, Conv2dParams, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -364,6 +364,55 @@ impl Conv2D {
         self.bias.as_ref()
     }
 
+    /// The kernel and the output shape `(batch, oh, ow, filters)` for the
+    /// batch `x`, or the layer's error for an input it cannot take.
+    fn checked_input(&self, x: &Var) -> Result<(&Var, Vec<usize>)> {
+        let name = &self.cfg.name;
+        let kernel = self
+            .kernel
+            .as_ref()
+            .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
+        let shape = x.shape();
+        if shape.len() != 4 {
+            return Err(shape_error(
+                name,
+                format!("(batch, height, width, {})", kernel.shape()[2]),
+                &shape,
+            ));
+        }
+        let out = self.out_shape(&shape[1..]).map_err(|e| match e {
+            NnError::Shape { layer, expected, .. } => NnError::Shape {
+                layer,
+                expected: format!("(batch, {})", expected.trim_start_matches('(')),
+                found: shape.clone(),
+            },
+            other => other,
+        })?;
+        Ok((kernel, [&shape[..1], &out[..]].concat()))
+    }
+
+    /// The fused inference pass of [`Layer::forward_fused`]: convolution, ReLU
+    /// and `pool` (the parameters of the layer `next`, which also checks the
+    /// convolution's output shape and names itself in errors).
+    fn forward_relu_max_pool(&self, next: &dyn Layer, pool: &Pool2dParams, x: &Var) -> Result<Var> {
+        let (kernel, conv_shape) = self.checked_input(x)?;
+        next.output_shape(&conv_shape[1..])?;
+        let (xg, kg) = (x.value(), kernel.value());
+        let bg = self.bias.as_ref().map(|b| b.value());
+        fn as4(t: &neurite_tensor::Tensor) -> ndarray::ArrayView4<'_, f32> {
+            t.view()
+                .into_dimensionality::<ndarray::Ix4>()
+                .expect("rank checked above")
+        }
+        let bias = bg.as_ref().map(|b| {
+            b.view()
+                .into_dimensionality::<ndarray::Ix1>()
+                .expect("bias is 1-d")
+        });
+        let y = conv2d_relu_max_pool2d(as4(&xg), as4(&kg), bias, &self.params(), pool)?;
+        Ok(Var::constant(y.into_dyn()))
+    }
+
     fn params(&self) -> Conv2dParams {
         Conv2dParams {
             strides: self.cfg.strides,
@@ -465,27 +514,7 @@ impl Layer for Conv2D {
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        let name = &self.cfg.name;
-        let kernel = self
-            .kernel
-            .as_ref()
-            .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
-        let shape = x.shape();
-        if shape.len() != 4 {
-            return Err(shape_error(
-                name,
-                format!("(batch, height, width, {})", kernel.shape()[2]),
-                &shape,
-            ));
-        }
-        self.out_shape(&shape[1..]).map_err(|e| match e {
-            NnError::Shape { layer, expected, .. } => NnError::Shape {
-                layer,
-                expected: format!("(batch, {})", expected.trim_start_matches('(')),
-                found: shape.clone(),
-            },
-            other => other,
-        })?;
+        let (kernel, _) = self.checked_input(x)?;
         let y = if self.cfg.activation == Activation::Relu {
             // One fused node: convolution, bias and ReLU.
             ops::conv2d_relu(x, kernel, self.bias.as_ref(), &self.params())?
@@ -500,6 +529,24 @@ impl Layer for Conv2D {
         }
         regularize(ctx, self.cfg.activity_regularizer, &y)?;
         Ok(y)
+    }
+
+    /// With ReLU activation, followed by `MaxPooling2D`, in inference mode and
+    /// with no gradient to record: one pass of
+    /// [`neurite_tensor::conv2d_relu_max_pool2d`], which never writes the
+    /// convolution output to memory (the same values, as long as the
+    /// convolution output holds no NaN).
+    fn forward_fused(&self, next: &dyn Layer, x: &Var, ctx: &mut ForwardContext) -> Option<Result<Var>> {
+        let pool = next.max_pool_params()?;
+        let kernel = self.kernel.as_ref()?;
+        let records_graph = neurite_autograd::is_grad_enabled()
+            && (x.requires_grad()
+                || kernel.requires_grad()
+                || self.bias.as_ref().is_some_and(|b| b.requires_grad()));
+        if self.cfg.activation != Activation::Relu || ctx.is_training() || records_graph {
+            return None;
+        }
+        Some(self.forward_relu_max_pool(next, &pool, x))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

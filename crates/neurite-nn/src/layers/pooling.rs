@@ -223,6 +223,10 @@ macro_rules! pooling_layer {
                 Ok($op(x, &self.cfg.params())?)
             }
 
+            fn max_pool_params(&self) -> Option<Pool2dParams> {
+                ($class == "MaxPooling2D").then(|| self.cfg.params())
+            }
+
             fn parameters(&self) -> Vec<Parameter> {
                 Vec::new()
             }

@@ -1,0 +1,82 @@
+//! `Layer::forward_fused`: `Conv2D(relu)` followed by `MaxPooling2D` runs as one
+//! kernel in inference, with the same values as the two layers one after the
+//! other; it declines (returns `None`) whenever a graph must be recorded, in
+//! training mode, for other activations and for other next layers, and a
+//! pooling window that does not fit is the pooling layer's named error.
+
+use ndarray::Array4;
+use neurite_autograd::{no_grad, Var};
+use neurite_nn::layers::{AveragePooling2D, Conv2D, MaxPooling2D};
+use neurite_nn::{Activation, ForwardContext, Layer};
+use neurite_tensor::random::{normal, rng_from_seed};
+use neurite_tensor::Padding;
+use proptest::prelude::*;
+
+fn built_conv(filters: usize, k: usize, stride: usize, same: bool, input: [usize; 3], seed: u64) -> Conv2D {
+    let mut conv = Conv2D::new(filters, (k, k))
+        .strides((stride, stride))
+        .padding(if same { Padding::Same } else { Padding::Valid })
+        .activation(Activation::Relu)
+        .bias_initializer(neurite_nn::Initializer::RandomNormal {
+            mean: 0.0,
+            stddev: 0.5,
+        });
+    conv.build(&input, &mut rng_from_seed(seed)).unwrap();
+    conv
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn fused_conv_pool_equals_the_two_layers(
+        n in 1usize..12, h in 4usize..14, c in 1usize..4, filters in 1usize..24,
+        k in 1usize..4, stride in 1usize..3, same: bool, pool in 1usize..4, pool_same: bool, seed in 0u64..100,
+    ) {
+        let conv = built_conv(filters, k, stride, same, [h, h, c], seed);
+        let next = MaxPooling2D::new((pool, pool)).padding(if pool_same { Padding::Same } else { Padding::Valid });
+        let x = Var::constant(normal(&[n, h, h, c], 0.0, 1.0, &mut rng_from_seed(seed + 1)));
+        let mut ctx = ForwardContext::inference();
+        let unfused = no_grad(|| conv.forward(&x, &mut ctx).and_then(|y| next.forward(&y, &mut ctx)));
+        let fused = no_grad(|| conv.forward_fused(&next, &x, &mut ctx)).expect("a fused path");
+        match (fused, unfused) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a.to_tensor(), b.to_tensor()),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "fused {:?} vs unfused {:?}", a.map(|v| v.shape()), b.map(|v| v.shape())),
+        }
+    }
+}
+
+#[test]
+fn declines_when_it_cannot_fuse() {
+    let conv = built_conv(3, 3, 1, false, [8, 8, 1], 0);
+    let pool = MaxPooling2D::new((2, 2));
+    let x = Var::constant(Array4::<f32>::ones((2, 8, 8, 1)).into_dyn());
+    // Parameters require grad and grad is on: a graph must be recorded.
+    assert!(conv
+        .forward_fused(&pool, &x, &mut ForwardContext::inference())
+        .is_none());
+    // Training mode, even under no_grad.
+    assert!(no_grad(|| conv.forward_fused(&pool, &x, &mut ForwardContext::training(0))).is_none());
+    // Another pooling layer.
+    let avg = AveragePooling2D::new((2, 2));
+    assert!(no_grad(|| conv.forward_fused(&avg, &x, &mut ForwardContext::inference())).is_none());
+    // Another activation.
+    let mut tanh = Conv2D::new(3, (3, 3)).activation(Activation::Tanh);
+    tanh.build(&[8, 8, 1], &mut rng_from_seed(0)).unwrap();
+    assert!(no_grad(|| tanh.forward_fused(&pool, &x, &mut ForwardContext::inference())).is_none());
+    // Not built: the unfused forward reports it.
+    let unbuilt = Conv2D::new(3, (3, 3)).activation(Activation::Relu);
+    assert!(no_grad(|| unbuilt.forward_fused(&pool, &x, &mut ForwardContext::inference())).is_none());
+}
+
+#[test]
+fn a_pool_too_big_for_the_conv_output_is_the_pooling_layers_error() {
+    let conv = built_conv(2, 3, 1, false, [4, 4, 1], 0);
+    let pool = MaxPooling2D::new((3, 3)).with_name("pool_a");
+    let x = Var::constant(Array4::<f32>::ones((1, 4, 4, 1)).into_dyn());
+    let err = no_grad(|| conv.forward_fused(&pool, &x, &mut ForwardContext::inference()))
+        .expect("fused path")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pool_a"), "{err}");
+}
