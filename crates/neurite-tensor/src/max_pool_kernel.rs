@@ -31,7 +31,12 @@ pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, 
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { avx2::max_pool_image(x, y, idx, g) };
+        return unsafe {
+            match idx {
+                Some(idx) => avx2::max_pool_image(x, y, Some(idx), g),
+                None => avx2::max_pool_values(x, y, g),
+            }
+        };
     }
     max_pool_image_portable(x, y, idx, g)
 }
@@ -132,6 +137,101 @@ mod avx2 {
                     idx.as_deref_mut().map(|i| &mut i[o..o + c]),
                 );
                 o += c;
+            }
+        }
+    }
+
+    /// [`max_pool_image`] without the argmax (inference). Each output pixel
+    /// keeps up to 8 registers (64 channels) of running maxima while it
+    /// walks its window cell by cell, so the window loop's overhead is paid
+    /// once per 64 channels and the registers' `max` chains run side by
+    /// side. `max(v, best)` keeps `best` on ties, as the blend does; a
+    /// running sum of the cells (NaN if any cell is NaN, or on inf - inf)
+    /// sends a block whose window may hold a NaN to the exact lane-by-lane
+    /// rule, so the values equal [`max_pool_image`]'s.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn max_pool_values(x: &[f32], y: &mut [f32], g: &ImageWindows) {
+        let c = g.channels;
+        let full = c / W;
+        let mut o = 0;
+        for rows in g.rows {
+            for cols in g.cols {
+                // Every cell's channels must be inside `x` (checked once per window).
+                let last = ((rows.end - 1) * g.in_w + cols.end - 1) * c + c;
+                assert!(
+                    last <= x.len() && o + c <= y.len(),
+                    "pooling window outside the image"
+                );
+                let mut b0 = 0;
+                while b0 < full {
+                    let nb = (full - b0).min(8);
+                    let (yo, c0) = (&mut y[o..o + c], b0 * W);
+                    // SAFETY (every arm): channels c0 + nb * W <= c of every window
+                    // cell lie inside `x` (asserted above), and `yo` holds c floats.
+                    unsafe {
+                        match nb {
+                            1 => window_group::<1>(x, yo, rows, cols, g, c0),
+                            2 => window_group::<2>(x, yo, rows, cols, g, c0),
+                            3 => window_group::<3>(x, yo, rows, cols, g, c0),
+                            4 => window_group::<4>(x, yo, rows, cols, g, c0),
+                            5 => window_group::<5>(x, yo, rows, cols, g, c0),
+                            6 => window_group::<6>(x, yo, rows, cols, g, c0),
+                            7 => window_group::<7>(x, yo, rows, cols, g, c0),
+                            _ => window_group::<8>(x, yo, rows, cols, g, c0),
+                        }
+                    }
+                    b0 += nb;
+                }
+                super::window_max_tail(x, rows, cols, g, full * W, &mut y[o..o + c], None);
+                o += c;
+            }
+        }
+    }
+
+    /// Channels `c0..c0 + NB * W` of one window's maximum into `y` (the
+    /// output pixel's `C` slots).
+    ///
+    /// # Safety
+    /// AVX2 available; `c0 + NB * W <= C` and every cell of the window inside `x`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn window_group<const NB: usize>(
+        x: &[f32],
+        y: &mut [f32],
+        rows: &std::ops::Range<usize>,
+        cols: &std::ops::Range<usize>,
+        g: &ImageWindows,
+        c0: usize,
+    ) {
+        let c = g.channels;
+        let xp = x.as_ptr();
+        let start = (rows.start * g.in_w + cols.start) * c + c0;
+        let mut best = [_mm256_setzero_ps(); NB];
+        let mut sum = _mm256_setzero_ps();
+        for (b, v) in best.iter_mut().enumerate() {
+            *v = _mm256_loadu_ps(xp.add(start + b * W));
+            sum = _mm256_add_ps(sum, *v);
+        }
+        for h in rows.clone() {
+            for w in cols.clone() {
+                let base = (h * g.in_w + w) * c + c0;
+                if base == start {
+                    continue;
+                }
+                for (b, m) in best.iter_mut().enumerate() {
+                    let v = _mm256_loadu_ps(xp.add(base + b * W));
+                    *m = _mm256_max_ps(v, *m);
+                    sum = _mm256_add_ps(sum, v);
+                }
+            }
+        }
+        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(sum, sum)) == 0 {
+            for (b, &m) in best.iter().enumerate() {
+                _mm256_storeu_ps(y.as_mut_ptr().add(c0 + b * W), m);
+            }
+        } else {
+            for ch in c0..c0 + NB * W {
+                y[ch] = super::window_max_scalar(x, rows, cols, g.in_w, c, ch).0;
             }
         }
     }
@@ -250,6 +350,7 @@ mod tests {
                     state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     match state >> 60 {
                         0 => f32::NAN,
+                        1 => -0.0,
                         v => (v % 5) as f32 - 2.0,
                     }
                 })
@@ -259,10 +360,15 @@ mod tests {
             max_pool_image(&x, &mut y1, Some(&mut i1), &g);
             max_pool_image_portable(&x, &mut y2, Some(&mut i2), &g);
             prop_assert_eq!(&i1, &i2);
-            prop_assert!(y1.iter().zip(&y2).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
+            let same = |a: &f32, b: &f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            prop_assert!(y1.iter().zip(&y2).all(|(a, b)| same(a, b)));
+            // Values only (the inference kernel): the same values, -0.0 vs 0.0 ties included.
             let mut y3 = vec![0.0; out];
             max_pool_image(&x, &mut y3, None, &g);
-            prop_assert!(y1.iter().zip(&y3).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
+            prop_assert!(y1.iter().zip(&y3).all(|(a, b)| same(a, b)));
+            let mut y4 = vec![0.0; out];
+            max_pool_image_portable(&x, &mut y4, None, &g);
+            prop_assert!(y1.iter().zip(&y4).all(|(a, b)| same(a, b)));
         }
     }
 }
