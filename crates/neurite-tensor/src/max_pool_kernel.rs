@@ -230,8 +230,8 @@ mod avx2 {
                 _mm256_storeu_ps(y.as_mut_ptr().add(c0 + b * W), m);
             }
         } else {
-            for ch in c0..c0 + NB * W {
-                y[ch] = super::window_max_scalar(x, rows, cols, g.in_w, c, ch).0;
+            for (ch, out) in y.iter_mut().enumerate().skip(c0).take(NB * W) {
+                *out = super::window_max_scalar(x, rows, cols, g.in_w, c, ch).0;
             }
         }
     }
