@@ -18,7 +18,7 @@ use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
 use crate::layer::Parameter;
 use crate::regularizers::Regularizer;
-use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Ix3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
@@ -601,18 +601,9 @@ impl RnnBase {
 /// The input `(B, T, F)` as a time-major `[T*B, F]` matrix (row `t*B + b`),
 /// with time reversed when `go_backwards`.
 pub(crate) fn to_time_major(x: &Tensor, go_backwards: bool) -> Array2<f32> {
-    let x3: ArrayView3<f32> = x
-        .view()
-        .into_dimensionality::<Ix3>()
-        .expect("rank checked by the layer");
-    let (b, t, f) = x3.dim();
-    let mut out = Array2::<f32>::zeros((t * b, f));
-    for step in 0..t {
-        let src = if go_backwards { t - 1 - step } else { step };
-        out.slice_mut(s![step * b..(step + 1) * b, ..])
-            .assign(&x3.index_axis(Axis(1), src));
-    }
-    out
+    let x3 = super::seq_chunks::input_view(x);
+    let batch = x3.dim().0;
+    super::seq_chunks::chunk_time_major(x3, 0..batch, go_backwards)
 }
 
 /// Inverse of [`to_time_major`]: `[T*B, F]` back to `(B, T, F)`.
