@@ -380,14 +380,9 @@ impl Conv2D {
                 &shape,
             ));
         }
-        let out = self.out_shape(&shape[1..]).map_err(|e| match e {
-            NnError::Shape { layer, expected, .. } => NnError::Shape {
-                layer,
-                expected: format!("(batch, {})", expected.trim_start_matches('(')),
-                found: shape.clone(),
-            },
-            other => other,
-        })?;
+        let out = self
+            .out_shape(&shape[1..])
+            .map_err(|e| with_batch_axis(e, &shape))?;
         Ok((kernel, [&shape[..1], &out[..]].concat()))
     }
 
@@ -396,7 +391,9 @@ impl Conv2D {
     /// convolution's output shape and names itself in errors).
     fn forward_relu_max_pool(&self, next: &dyn Layer, pool: &Pool2dParams, x: &Var) -> Result<Var> {
         let (kernel, conv_shape) = self.checked_input(x)?;
-        next.output_shape(&conv_shape[1..])?;
+        // The error the pooling layer's own forward would give on the conv output.
+        next.output_shape(&conv_shape[1..])
+            .map_err(|e| with_batch_axis(e, &conv_shape))?;
         let (xg, kg) = (x.value(), kernel.value());
         let bg = self.bias.as_ref().map(|b| b.value());
         fn as4(t: &neurite_tensor::Tensor) -> ndarray::ArrayView4<'_, f32> {
@@ -477,6 +474,20 @@ impl Conv2D {
         )
         .map_err(|_| shape_error(name, expected(channels.to_string()), input_shape))?;
         Ok(s[1..].to_vec())
+    }
+}
+
+/// A per-sample shape error (`(height, width, channels) ...`, found `[h, w, c]`)
+/// restated for the batch `shape` a forward pass received, as the layers'
+/// own forward checks word it.
+fn with_batch_axis(e: NnError, shape: &[usize]) -> NnError {
+    match e {
+        NnError::Shape { layer, expected, .. } => NnError::Shape {
+            layer,
+            expected: format!("(batch, {}", expected.trim_start_matches('(')),
+            found: shape.to_vec(),
+        },
+        other => other,
     }
 }
 

@@ -14,14 +14,19 @@
 //! One graph node per sequence, hand-written backward through time.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
-    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
+    add_output_grad, check_operands, column_sums, from_time_major, output_from_states,
+    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+};
+use super::seq_chunks::{
+    chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
+    Needs,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array2, Axis, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView3, Axis, Ix2};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
+use std::ops::Range;
 
 /// Gated recurrent unit layer, as Keras 3's `GRU` (`reset_after=true`).
 ///
@@ -82,50 +87,147 @@ pub fn fused_gru(
 }
 
 /// The fused GRU over a whole sequence: one graph node with parents
-/// `[x, kernel, recurrent_kernel, (bias)]`.
+/// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
+/// that run forward and backward on separate threads (see [`super::seq_chunks`]).
 fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
-    let SeqInputs {
-        w,
-        u: u_mat,
-        x_tm,
-        batch: b,
-        steps: t,
-    } = SeqInputs::read(x, kernel, recurrent, opts.go_backwards);
-    let units = u_mat.nrows();
+    let weights = GruWeights::read(kernel, recurrent, bias);
+    let xv = x.value();
+    let chunks_rows = plan_chunks(xv.shape()[0]);
+    let single_thread = chunks_rows.len() > 1;
+    let chunks = {
+        let (xv3, weights) = (input_view(&xv), &weights);
+        map_chunks(chunks_rows, |rows| {
+            gru_chunk_forward(xv3, rows, weights, opts, single_thread)
+        })
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    drop(xv);
+    let value = concat_batch(
+        chunks
+            .iter()
+            .map(|c| output_from_states(&c.hs, c.rows.len(), c.steps, opts.return_sequences))
+            .collect(),
+    );
+
+    let needs = Needs {
+        dx: x.requires_grad(),
+        dw: kernel.requires_grad(),
+        du: recurrent.requires_grad(),
+        db: bias.is_some_and(|b| b.requires_grad()),
+    };
+    let has_bias = bias.is_some();
+    let mut parents = vec![x, kernel, recurrent];
+    if let Some(bias) = bias {
+        parents.push(bias);
+    }
+    Ok(Var::from_op(
+        value,
+        "gru",
+        &parents,
+        Box::new(move |grad: &Tensor| {
+            let ut_packed = PackedPanels::pack(weights.u.t());
+            let parts = map_chunks(chunks, |chunk| {
+                let g = chunk_rows(grad, chunk.rows.clone());
+                gru_chunk_backward(chunk, &g, &weights, &ut_packed, needs, opts, single_thread)
+            })
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(ChunkGrads::combine(parts, has_bias))
+        }),
+    ))
+}
+
+/// The GRU's weights, owned by the op: `W`, `U` (also packed for the per-step
+/// products) and the input-side and recurrent-side bias rows (zeros without bias).
+struct GruWeights {
+    w: Array2<f32>,
+    u: Array2<f32>,
+    u_packed: PackedPanels,
+    b_in: Array1<f32>,
+    b_rec: Array1<f32>,
+}
+
+impl GruWeights {
+    fn read(kernel: &Var, recurrent: &Var, bias: Option<&Var>) -> Self {
+        let as2 = |v: &Var| {
+            v.value()
+                .view()
+                .into_dimensionality::<Ix2>()
+                .expect("checked 2-d")
+                .to_owned()
+        };
+        let (w, u) = (as2(kernel), as2(recurrent));
+        let g = 3 * u.nrows();
+        let (b_in, b_rec) = match bias {
+            Some(bias) => {
+                let bv = as2(bias);
+                (bv.row(0).to_owned(), bv.row(1).to_owned())
+            }
+            None => (Array1::zeros(g), Array1::zeros(g)),
+        };
+        GruWeights {
+            w,
+            u_packed: PackedPanels::pack(u.view()),
+            u,
+            b_in,
+            b_rec,
+        }
+    }
+}
+
+/// One chunk's forward pass, kept for its backward: the batch rows it
+/// covers, its time-major input, the gate values `xz` (`[T*rows, 3 units]`),
+/// the states `hs` (`[(T+1)*rows, units]`, block 0 the zero initial state)
+/// and `rh`, the recurrent candidate term `R_h` of every step.
+struct GruChunk {
+    rows: Range<usize>,
+    steps: usize,
+    x_tm: Array2<f32>,
+    xz: Array2<f32>,
+    hs: Array2<f32>,
+    rh: Array2<f32>,
+}
+
+/// The forward recurrence of the batch rows `rows` of `x` (`(B, T, F)`).
+fn gru_chunk_forward(
+    x: ArrayView3<f32>,
+    rows: Range<usize>,
+    weights: &GruWeights,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<GruChunk> {
+    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
+    let (b, t) = (rows.len(), x.dim().1);
+    let units = weights.u.nrows();
     let g = 3 * units;
     let act = opts.activation;
     let ract = opts.recurrent_activation;
-    let (b_in, b_rec) = match bias {
-        Some(bias) => {
-            let bv = bias
-                .value()
-                .view()
-                .into_dimensionality::<Ix2>()
-                .expect("bias is 2-d")
-                .to_owned();
-            (bv.row(0).to_owned(), bv.row(1).to_owned())
-        }
-        None => (ndarray::Array1::zeros(g), ndarray::Array1::zeros(g)),
-    };
 
     let mut xz = Array2::<f32>::zeros((t * b, g));
-    gemm(x_tm.view(), false, w.view(), false, 0.0, &mut xz.view_mut())?;
-    xz += &b_in;
+    chunk_gemm(
+        single_thread,
+        x_tm.view(),
+        false,
+        weights.w.view(),
+        false,
+        &mut xz.view_mut(),
+    )?;
+    xz += &weights.b_in;
 
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut rh = Array2::<f32>::zeros((t * b, units)); // R_h per step, for backward
     let mut inner = Array2::<f32>::zeros((b, g));
-    let u_packed = PackedPanels::pack(u_mat.view()); // packed once for the per-step h_{t-1} U
     for step in 0..t {
         let r0 = step * b;
-        inner.assign(&b_rec.broadcast((b, g)).expect("bias row has 3 units"));
+        inner.assign(&weights.b_rec.broadcast((b, g)).expect("bias row has 3 units"));
         if step > 0 {
             let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
             small_gemm(
                 b,
                 h_prev,
                 units,
-                &u_packed,
+                &weights.u_packed,
                 inner.as_slice_mut().expect("standard layout"),
                 g,
                 true,
@@ -166,110 +268,136 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
             }
         }
     }
-    let value = output_from_states(&hs, b, t, opts.return_sequences);
+    Ok(GruChunk {
+        rows,
+        steps: t,
+        x_tm,
+        xz,
+        hs,
+        rh,
+    })
+}
 
-    let need_dx = x.requires_grad();
-    let need_dw = kernel.requires_grad();
-    let need_du = recurrent.requires_grad();
-    let need_db = bias.is_some_and(|b| b.requires_grad());
-    let has_bias = bias.is_some();
-    let mut parents = vec![x, kernel, recurrent];
-    if let Some(bias) = bias {
-        parents.push(bias);
+/// One chunk's backward through time, from `grad` (its rows of the output
+/// gradient): its rows of `dX` and its partial weight gradients.
+fn gru_chunk_backward(
+    chunk: GruChunk,
+    grad: &Tensor,
+    weights: &GruWeights,
+    ut_packed: &PackedPanels,
+    needs: Needs,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<ChunkGrads> {
+    let GruChunk {
+        rows,
+        steps: t,
+        x_tm,
+        xz,
+        hs,
+        rh,
+    } = chunk;
+    let b = rows.len();
+    let units = weights.u.nrows();
+    let g = 3 * units;
+    let act = opts.activation;
+    let ract = opts.recurrent_activation;
+    let mut dzx = xz; // gate values, overwritten with the input-side gate gradients
+    let mut dzr = Array2::<f32>::zeros((t * b, g)); // recurrent-side gate gradients
+    let mut dh = Array2::<f32>::zeros((b, units));
+    for step in (0..t).rev() {
+        let r0 = step * b;
+        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        {
+            let xs = &mut dzx.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+            let rs = &mut dzr.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
+            let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            let rhs = &rh.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            let dhs = dh.as_slice_mut().expect("standard layout");
+            for bi in 0..b {
+                let row = &mut xs[bi * g..(bi + 1) * g];
+                let (xzr, xh) = row.split_at_mut(2 * units);
+                let (xzg, xrg) = xzr.split_at_mut(units);
+                let rrow = &mut rs[bi * g..(bi + 1) * g];
+                let o_range = bi * units..(bi + 1) * units;
+                let hp = &h_prev[o_range.clone()];
+                let ihs = &rhs[o_range.clone()];
+                let dhr = &mut dhs[o_range];
+                for j in 0..units {
+                    let (zg, r, hh) = (xzg[j], xrg[j], xh[j]);
+                    let d = dhr[j];
+                    let dz_pre = d * (hp[j] - hh) * ract.derivative_from_output(zg);
+                    let dhh_pre = d * (1.0 - zg) * act.derivative_from_output(hh);
+                    let dr_pre = dhh_pre * ihs[j] * ract.derivative_from_output(r);
+                    xzg[j] = dz_pre;
+                    xrg[j] = dr_pre;
+                    xh[j] = dhh_pre;
+                    rrow[j] = dz_pre;
+                    rrow[units + j] = dr_pre;
+                    rrow[2 * units + j] = dhh_pre * r;
+                    dhr[j] = d * zg; // direct path h_{t-1} -> h_t
+                }
+            }
+        }
+        if step > 0 {
+            let dzr_t = &dzr.as_slice().expect("standard layout")[r0 * g..(r0 + b) * g];
+            small_gemm(
+                b,
+                dzr_t,
+                g,
+                ut_packed,
+                dh.as_slice_mut().expect("standard layout"),
+                units,
+                true,
+            );
+        }
     }
-    Ok(Var::from_op(
-        value,
-        "gru",
-        &parents,
-        Box::new(move |grad: &Tensor| {
-            let mut dzx = xz; // gate values, overwritten with the input-side gate gradients
-            let mut dzr = Array2::<f32>::zeros((t * b, g)); // recurrent-side gate gradients
-            let mut dh = Array2::<f32>::zeros((b, units));
-            let ut_packed = PackedPanels::pack(u_mat.t());
-            for step in (0..t).rev() {
-                let r0 = step * b;
-                add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
-                {
-                    let xs = &mut dzx.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
-                    let rs = &mut dzr.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
-                    let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    let rhs = &rh.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    let dhs = dh.as_slice_mut().expect("standard layout");
-                    for bi in 0..b {
-                        let row = &mut xs[bi * g..(bi + 1) * g];
-                        let (xzr, xh) = row.split_at_mut(2 * units);
-                        let (xzg, xrg) = xzr.split_at_mut(units);
-                        let rrow = &mut rs[bi * g..(bi + 1) * g];
-                        let o_range = bi * units..(bi + 1) * units;
-                        let hp = &h_prev[o_range.clone()];
-                        let ihs = &rhs[o_range.clone()];
-                        let dhr = &mut dhs[o_range];
-                        for j in 0..units {
-                            let (zg, r, hh) = (xzg[j], xrg[j], xh[j]);
-                            let d = dhr[j];
-                            let dz_pre = d * (hp[j] - hh) * ract.derivative_from_output(zg);
-                            let dhh_pre = d * (1.0 - zg) * act.derivative_from_output(hh);
-                            let dr_pre = dhh_pre * ihs[j] * ract.derivative_from_output(r);
-                            xzg[j] = dz_pre;
-                            xrg[j] = dr_pre;
-                            xh[j] = dhh_pre;
-                            rrow[j] = dz_pre;
-                            rrow[units + j] = dr_pre;
-                            rrow[2 * units + j] = dhh_pre * r;
-                            dhr[j] = d * zg; // direct path h_{t-1} -> h_t
-                        }
-                    }
-                }
-                if step > 0 {
-                    let dzr_t = &dzr.as_slice().expect("standard layout")[r0 * g..(r0 + b) * g];
-                    small_gemm(
-                        b,
-                        dzr_t,
-                        g,
-                        &ut_packed,
-                        dh.as_slice_mut().expect("standard layout"),
-                        units,
-                        true,
-                    );
-                }
-            }
-            let dx = if need_dx {
-                let mut dx_tm = Array2::<f32>::zeros((t * b, w.nrows()));
-                gemm(dzx.view(), false, w.view(), true, 0.0, &mut dx_tm.view_mut())?;
-                Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
-            } else {
-                None
-            };
-            let dw = if need_dw {
-                let mut dw = Array2::<f32>::zeros(w.dim());
-                gemm(x_tm.view(), true, dzx.view(), false, 0.0, &mut dw.view_mut())?;
-                Some(dw.into_dyn())
-            } else {
-                None
-            };
-            let du = if need_du {
-                let mut du = Array2::<f32>::zeros(u_mat.dim());
-                gemm(
-                    hs.slice(s![..t * b, ..]),
-                    true,
-                    dzr.view(),
-                    false,
-                    0.0,
-                    &mut du.view_mut(),
-                )?;
-                Some(du.into_dyn())
-            } else {
-                None
-            };
-            let mut grads = vec![dx, dw, du];
-            if has_bias {
-                grads.push(need_db.then(|| {
-                    ndarray::stack(Axis(0), &[column_sums(&dzx).view(), column_sums(&dzr).view()])
-                        .expect("two rows of 3 units")
-                        .into_dyn()
-                }));
-            }
-            Ok(grads)
-        }),
-    ))
+    let dx = if needs.dx {
+        let mut dx_tm = Array2::<f32>::zeros((t * b, weights.w.nrows()));
+        chunk_gemm(
+            single_thread,
+            dzx.view(),
+            false,
+            weights.w.view(),
+            true,
+            &mut dx_tm.view_mut(),
+        )?;
+        Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
+    } else {
+        None
+    };
+    let dw = if needs.dw {
+        let mut dw = Array2::<f32>::zeros(weights.w.dim());
+        chunk_gemm(
+            single_thread,
+            x_tm.view(),
+            true,
+            dzx.view(),
+            false,
+            &mut dw.view_mut(),
+        )?;
+        Some(dw)
+    } else {
+        None
+    };
+    let du = if needs.du {
+        let mut du = Array2::<f32>::zeros(weights.u.dim());
+        chunk_gemm(
+            single_thread,
+            hs.slice(s![..t * b, ..]),
+            true,
+            dzr.view(),
+            false,
+            &mut du.view_mut(),
+        )?;
+        Some(du)
+    } else {
+        None
+    };
+    let db = needs.db.then(|| {
+        ndarray::stack(Axis(0), &[column_sums(&dzx).view(), column_sums(&dzr).view()])
+            .expect("two rows of 3 units")
+            .into_dyn()
+    });
+    Ok(ChunkGrads { dx, dw, du, db })
 }

@@ -18,10 +18,11 @@ use super::recurrent::{
 };
 use super::seq_chunks::{
     chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
+    Needs, SeqWeights,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array1, Array2, ArrayView3};
+use ndarray::{s, Array2, ArrayView3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use std::ops::Range;
@@ -104,7 +105,7 @@ pub fn fused_lstm(
 /// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
 /// that run forward and backward on separate threads (see [`super::seq_chunks`]).
 fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
-    let weights = LstmWeights::read(kernel, recurrent, bias);
+    let weights = SeqWeights::read(kernel, recurrent, bias);
     let xv = x.value();
     let chunks_rows = plan_chunks(xv.shape()[0]);
     let single_thread = chunks_rows.len() > 1;
@@ -152,49 +153,6 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
     ))
 }
 
-/// The LSTM's weights, owned by the op: `W`, `U` (also packed for the
-/// per-step products) and the bias.
-struct LstmWeights {
-    w: Array2<f32>,
-    u: Array2<f32>,
-    u_packed: PackedPanels,
-    bias: Option<Array1<f32>>,
-}
-
-impl LstmWeights {
-    fn read(kernel: &Var, recurrent: &Var, bias: Option<&Var>) -> Self {
-        let as2 = |v: &Var| {
-            v.value()
-                .view()
-                .into_dimensionality::<ndarray::Ix2>()
-                .expect("checked 2-d")
-                .to_owned()
-        };
-        let u = as2(recurrent);
-        LstmWeights {
-            w: as2(kernel),
-            u_packed: PackedPanels::pack(u.view()),
-            u,
-            bias: bias.map(|b| {
-                b.value()
-                    .view()
-                    .into_dimensionality::<ndarray::Ix1>()
-                    .expect("checked 1-d")
-                    .to_owned()
-            }),
-        }
-    }
-}
-
-/// Which gradients the backward computes.
-#[derive(Debug, Clone, Copy)]
-struct Needs {
-    dx: bool,
-    dw: bool,
-    du: bool,
-    db: bool,
-}
-
 /// One chunk's forward pass, kept for its backward: the batch rows it
 /// covers, its time-major input, the gate values `z` (`[T*rows, 4 units]`),
 /// the states `hs`, `cs` (`[(T+1)*rows, units]`, block 0 the zero initial
@@ -213,7 +171,7 @@ struct LstmChunk {
 fn lstm_chunk_forward(
     x: ArrayView3<f32>,
     rows: Range<usize>,
-    weights: &LstmWeights,
+    weights: &SeqWeights,
     opts: SeqOptions,
     single_thread: bool,
 ) -> neurite_autograd::Result<LstmChunk> {
@@ -281,7 +239,7 @@ fn lstm_chunk_forward(
 fn lstm_chunk_backward(
     chunk: LstmChunk,
     grad: &Tensor,
-    weights: &LstmWeights,
+    weights: &SeqWeights,
     ut_packed: &PackedPanels,
     needs: Needs,
     opts: SeqOptions,
@@ -373,7 +331,7 @@ fn lstm_chunk_backward(
     } else {
         None
     };
-    let db = needs.db.then(|| column_sums(&dz));
+    let db = needs.db.then(|| column_sums(&dz).into_dyn());
     Ok(ChunkGrads { dx, dw, du, db })
 }
 

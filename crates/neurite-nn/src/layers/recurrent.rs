@@ -18,7 +18,7 @@ use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
 use crate::layer::Parameter;
 use crate::regularizers::Regularizer;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis, Ix3};
+use ndarray::{s, Array2, Axis, Ix3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
@@ -598,15 +598,7 @@ impl RnnBase {
     }
 }
 
-/// The input `(B, T, F)` as a time-major `[T*B, F]` matrix (row `t*B + b`),
-/// with time reversed when `go_backwards`.
-pub(crate) fn to_time_major(x: &Tensor, go_backwards: bool) -> Array2<f32> {
-    let x3 = super::seq_chunks::input_view(x);
-    let batch = x3.dim().0;
-    super::seq_chunks::chunk_time_major(x3, 0..batch, go_backwards)
-}
-
-/// Inverse of [`to_time_major`]: `[T*B, F]` back to `(B, T, F)`.
+/// Inverse of the time-major layout ([`super::seq_chunks::chunk_time_major`]): `[T*B, F]` back to `(B, T, F)`.
 pub(crate) fn from_time_major(m: &Array2<f32>, b: usize, t: usize, go_backwards: bool) -> Tensor {
     let f = m.ncols();
     let mut out = ndarray::Array3::<f32>::zeros((b, t, f));
@@ -655,20 +647,6 @@ pub(crate) fn add_output_grad(
             .expect("gradient has the output's shape");
         *dh += &g2;
     }
-}
-
-/// `C = op(A) op(B) (+ beta C)` on 2-d views, mapping the kernel's error.
-#[inline]
-pub(crate) fn gemm(
-    a: ArrayView2<f32>,
-    ta: bool,
-    b: ArrayView2<f32>,
-    tb: bool,
-    beta: f32,
-    c: &mut ArrayViewMut2<f32>,
-) -> neurite_autograd::Result<()> {
-    neurite_tensor::gemm::gemm(1.0, a, ta, b, tb, beta, c)?;
-    Ok(())
 }
 
 /// Column sums of a matrix (the bias gradient from `dZ`).
@@ -942,39 +920,3 @@ macro_rules! recurrent_layer_common {
     };
 }
 pub(crate) use recurrent_layer_common;
-
-/// What every fused recurrent op reads first: owned copies of the kernel `W`
-/// `(features, gates*units)` and recurrent kernel `U` `(units, gates*units)`,
-/// the input laid out time-major `(T*batch, features)`, the batch size and
-/// the number of steps.
-pub(crate) struct SeqInputs {
-    pub(crate) w: Array2<f32>,
-    pub(crate) u: Array2<f32>,
-    pub(crate) x_tm: Array2<f32>,
-    pub(crate) batch: usize,
-    pub(crate) steps: usize,
-}
-
-impl SeqInputs {
-    /// Reads the operands (already validated by `check_operands`).
-    pub(crate) fn read(x: &Var, kernel: &Var, recurrent: &Var, go_backwards: bool) -> Self {
-        let as2 = |v: &Var, what: &str| {
-            v.value()
-                .view()
-                .into_dimensionality::<ndarray::Ix2>()
-                .expect(what)
-                .to_owned()
-        };
-        let w = as2(kernel, "kernel is 2-d");
-        let u = as2(recurrent, "recurrent kernel is 2-d");
-        let xv = x.value();
-        let (batch, steps) = (xv.shape()[0], xv.shape()[1]);
-        SeqInputs {
-            w,
-            u,
-            x_tm: to_time_major(&xv, go_backwards),
-            batch,
-            steps,
-        }
-    }
-}

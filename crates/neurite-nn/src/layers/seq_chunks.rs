@@ -15,7 +15,9 @@
 //! order ([`ChunkGrads::combine`]), so results depend on the thread count
 //! only through f32 summation order.
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
+use super::small_gemm::PackedPanels;
+use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
+use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -91,13 +93,58 @@ pub(crate) fn chunk_gemm(
     Ok(())
 }
 
+/// The weights of an LSTM or SimpleRNN op, owned by it: `W`, `U` (also
+/// packed for the per-step products) and the 1-d bias.
+pub(crate) struct SeqWeights {
+    pub w: Array2<f32>,
+    pub u: Array2<f32>,
+    pub u_packed: PackedPanels,
+    pub bias: Option<ndarray::Array1<f32>>,
+}
+
+impl SeqWeights {
+    /// Copies the (already validated) operands.
+    pub(crate) fn read(kernel: &Var, recurrent: &Var, bias: Option<&Var>) -> Self {
+        let as2 = |v: &Var| {
+            v.value()
+                .view()
+                .into_dimensionality::<ndarray::Ix2>()
+                .expect("checked 2-d")
+                .to_owned()
+        };
+        let u = as2(recurrent);
+        SeqWeights {
+            w: as2(kernel),
+            u_packed: PackedPanels::pack(u.view()),
+            u,
+            bias: bias.map(|b| {
+                b.value()
+                    .view()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .expect("checked 1-d")
+                    .to_owned()
+            }),
+        }
+    }
+}
+
+/// Which gradients a fused recurrent op's backward computes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Needs {
+    pub dx: bool,
+    pub dw: bool,
+    pub du: bool,
+    pub db: bool,
+}
+
 /// What one chunk's backward produced: its rows of `dX` (`(rows, T, F)`)
-/// and its partial sums of the weight gradients (`None` where not needed).
+/// and its partial sums of the weight gradients (`None` where not needed;
+/// the bias gradient has the bias' shape, `(G)` or GRU's `(2, G)`).
 pub(crate) struct ChunkGrads {
     pub dx: Option<Tensor>,
     pub dw: Option<Array2<f32>>,
     pub du: Option<Array2<f32>>,
-    pub db: Option<Array1<f32>>,
+    pub db: Option<Tensor>,
 }
 
 impl ChunkGrads {
@@ -115,7 +162,7 @@ impl ChunkGrads {
         let dx = (!dx.is_empty()).then(|| concat_batch(dx));
         let mut grads = vec![dx, dw.map(|a| a.into_dyn()), du.map(|a| a.into_dyn())];
         if has_bias {
-            grads.push(db.map(|a| a.into_dyn()));
+            grads.push(db);
         }
         grads
     }
@@ -143,6 +190,7 @@ pub(crate) fn input_view(x: &Tensor) -> ArrayView3<'_, f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array1;
     use proptest::prelude::*;
 
     proptest! {
@@ -195,7 +243,7 @@ mod tests {
             dx: Some(ndarray::Array3::from_elem((rows, 2, 3), v).into_dyn()),
             dw: Some(Array2::from_elem((3, 4), v)),
             du: None,
-            db: Some(Array1::from_elem(4, v)),
+            db: Some(Array1::from_elem(4, v).into_dyn()),
         };
         let g = ChunkGrads::combine(vec![part(1.0, 2), part(2.0, 1)], true);
         assert_eq!(g.len(), 4);

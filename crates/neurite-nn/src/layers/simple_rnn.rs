@@ -2,14 +2,19 @@
 //! One graph node per sequence, hand-written backward through time.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, from_time_major, gemm, output_from_states,
-    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqInputs, SeqOptions,
+    add_output_grad, check_operands, column_sums, from_time_major, output_from_states,
+    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+};
+use super::seq_chunks::{
+    chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
+    Needs, SeqWeights,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array2};
+use ndarray::{s, Array2, ArrayView3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
+use std::ops::Range;
 
 /// Fully-connected recurrent layer, as Keras' `SimpleRNN`:
 /// `h_t = act(x_t W + h_{t-1} U + b)` (tanh by default).
@@ -77,7 +82,8 @@ pub fn fused_simple_rnn(
 }
 
 /// The fused SimpleRNN over a whole sequence: one graph node with parents
-/// `[x, kernel, recurrent_kernel, (bias)]`.
+/// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
+/// that run forward and backward on separate threads (see [`super::seq_chunks`]).
 fn simple_rnn_op(
     x: &Var,
     kernel: &Var,
@@ -85,45 +91,32 @@ fn simple_rnn_op(
     bias: Option<&Var>,
     opts: SeqOptions,
 ) -> Result<Var> {
-    let SeqInputs {
-        w,
-        u: u_mat,
-        x_tm,
-        batch: b,
-        steps: t,
-    } = SeqInputs::read(x, kernel, recurrent, opts.go_backwards);
-    let units = u_mat.nrows();
-    let act = opts.activation;
+    let weights = SeqWeights::read(kernel, recurrent, bias);
+    let xv = x.value();
+    let chunks_rows = plan_chunks(xv.shape()[0]);
+    let single_thread = chunks_rows.len() > 1;
+    let chunks = {
+        let (xv3, weights) = (input_view(&xv), &weights);
+        map_chunks(chunks_rows, |rows| {
+            simple_chunk_forward(xv3, rows, weights, opts, single_thread)
+        })
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    drop(xv);
+    let value = concat_batch(
+        chunks
+            .iter()
+            .map(|c| output_from_states(&c.hs, c.rows.len(), c.steps, opts.return_sequences))
+            .collect(),
+    );
 
-    let mut z = Array2::<f32>::zeros((t * b, units));
-    gemm(x_tm.view(), false, w.view(), false, 0.0, &mut z.view_mut())?;
-    if let Some(bias) = bias {
-        let bv = bias.value();
-        z += &bv
-            .view()
-            .into_dimensionality::<ndarray::Ix1>()
-            .expect("bias is 1-d");
-    }
-    let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
-    let u_packed = PackedPanels::pack(u_mat.view()); // packed once for the per-step h_{t-1} U
-    for step in 0..t {
-        let r0 = step * b;
-        if step > 0 {
-            let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-            let zt = &mut z.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
-            small_gemm(b, h_prev, units, &u_packed, zt, units, true);
-        }
-        let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-        let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
-        hn.copy_from_slice(zs);
-        act.apply_slice(hn);
-    }
-    let value = output_from_states(&hs, b, t, opts.return_sequences);
-
-    let need_dx = x.requires_grad();
-    let need_dw = kernel.requires_grad();
-    let need_du = recurrent.requires_grad();
-    let need_db = bias.is_some_and(|b| b.requires_grad());
+    let needs = Needs {
+        dx: x.requires_grad(),
+        dw: kernel.requires_grad(),
+        du: recurrent.requires_grad(),
+        db: bias.is_some_and(|b| b.requires_grad()),
+    };
     let has_bias = bias.is_some();
     let mut parents = vec![x, kernel, recurrent];
     if let Some(bias) = bias {
@@ -134,66 +127,164 @@ fn simple_rnn_op(
         "simple_rnn",
         &parents,
         Box::new(move |grad: &Tensor| {
-            let mut dz = z; // pre-activations no longer needed: reused for dZ
-            let mut dh = Array2::<f32>::zeros((b, units));
-            let ut_packed = PackedPanels::pack(u_mat.t());
-            for step in (0..t).rev() {
-                let r0 = step * b;
-                add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
-                {
-                    let h = &hs.as_slice().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
-                    let dzs = &mut dz.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    let dhs = dh.as_slice().expect("standard layout");
-                    for ((d, &hv), &dv) in dzs.iter_mut().zip(h).zip(dhs) {
-                        *d = dv * act.derivative_from_output(hv);
-                    }
-                }
-                if step > 0 {
-                    let dz_t = &dz.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-                    small_gemm(
-                        b,
-                        dz_t,
-                        units,
-                        &ut_packed,
-                        dh.as_slice_mut().expect("standard layout"),
-                        units,
-                        false,
-                    );
-                }
-            }
-            let dx = if need_dx {
-                let mut dx_tm = Array2::<f32>::zeros((t * b, w.nrows()));
-                gemm(dz.view(), false, w.view(), true, 0.0, &mut dx_tm.view_mut())?;
-                Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
-            } else {
-                None
-            };
-            let dw = if need_dw {
-                let mut dw = Array2::<f32>::zeros(w.dim());
-                gemm(x_tm.view(), true, dz.view(), false, 0.0, &mut dw.view_mut())?;
-                Some(dw.into_dyn())
-            } else {
-                None
-            };
-            let du = if need_du {
-                let mut du = Array2::<f32>::zeros(u_mat.dim());
-                gemm(
-                    hs.slice(s![..t * b, ..]),
-                    true,
-                    dz.view(),
-                    false,
-                    0.0,
-                    &mut du.view_mut(),
-                )?;
-                Some(du.into_dyn())
-            } else {
-                None
-            };
-            let mut grads = vec![dx, dw, du];
-            if has_bias {
-                grads.push(need_db.then(|| column_sums(&dz).into_dyn()));
-            }
-            Ok(grads)
+            let ut_packed = PackedPanels::pack(weights.u.t());
+            let parts = map_chunks(chunks, |chunk| {
+                let g = chunk_rows(grad, chunk.rows.clone());
+                simple_chunk_backward(chunk, &g, &weights, &ut_packed, needs, opts, single_thread)
+            })
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(ChunkGrads::combine(parts, has_bias))
         }),
     ))
+}
+
+/// One chunk's forward pass, kept for its backward: the batch rows it
+/// covers, its time-major input, the pre-activations `z` (`[T*rows, units]`)
+/// and the states `hs` (`[(T+1)*rows, units]`, block 0 the zero initial state).
+struct SimpleChunk {
+    rows: Range<usize>,
+    steps: usize,
+    x_tm: Array2<f32>,
+    z: Array2<f32>,
+    hs: Array2<f32>,
+}
+
+/// The forward recurrence of the batch rows `rows` of `x` (`(B, T, F)`).
+fn simple_chunk_forward(
+    x: ArrayView3<f32>,
+    rows: Range<usize>,
+    weights: &SeqWeights,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<SimpleChunk> {
+    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
+    let (b, t) = (rows.len(), x.dim().1);
+    let units = weights.u.nrows();
+    let act = opts.activation;
+    let mut z = Array2::<f32>::zeros((t * b, units));
+    chunk_gemm(
+        single_thread,
+        x_tm.view(),
+        false,
+        weights.w.view(),
+        false,
+        &mut z.view_mut(),
+    )?;
+    if let Some(bias) = &weights.bias {
+        z += bias;
+    }
+    let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
+    for step in 0..t {
+        let r0 = step * b;
+        if step > 0 {
+            let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            let zt = &mut z.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
+            small_gemm(b, h_prev, units, &weights.u_packed, zt, units, true);
+        }
+        let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+        let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
+        hn.copy_from_slice(zs);
+        act.apply_slice(hn);
+    }
+    Ok(SimpleChunk {
+        rows,
+        steps: t,
+        x_tm,
+        z,
+        hs,
+    })
+}
+
+/// One chunk's backward through time, from `grad` (its rows of the output
+/// gradient): its rows of `dX` and its partial weight gradients.
+fn simple_chunk_backward(
+    chunk: SimpleChunk,
+    grad: &Tensor,
+    weights: &SeqWeights,
+    ut_packed: &PackedPanels,
+    needs: Needs,
+    opts: SeqOptions,
+    single_thread: bool,
+) -> neurite_autograd::Result<ChunkGrads> {
+    let SimpleChunk {
+        rows,
+        steps: t,
+        x_tm,
+        z,
+        hs,
+    } = chunk;
+    let b = rows.len();
+    let units = weights.u.nrows();
+    let act = opts.activation;
+    let mut dz = z; // pre-activations no longer needed: reused for dZ
+    let mut dh = Array2::<f32>::zeros((b, units));
+    for step in (0..t).rev() {
+        let r0 = step * b;
+        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        {
+            let h = &hs.as_slice().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
+            let dzs = &mut dz.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
+            let dhs = dh.as_slice().expect("standard layout");
+            for ((d, &hv), &dv) in dzs.iter_mut().zip(h).zip(dhs) {
+                *d = dv * act.derivative_from_output(hv);
+            }
+        }
+        if step > 0 {
+            let dz_t = &dz.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
+            small_gemm(
+                b,
+                dz_t,
+                units,
+                ut_packed,
+                dh.as_slice_mut().expect("standard layout"),
+                units,
+                false,
+            );
+        }
+    }
+    let dx = if needs.dx {
+        let mut dx_tm = Array2::<f32>::zeros((t * b, weights.w.nrows()));
+        chunk_gemm(
+            single_thread,
+            dz.view(),
+            false,
+            weights.w.view(),
+            true,
+            &mut dx_tm.view_mut(),
+        )?;
+        Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
+    } else {
+        None
+    };
+    let dw = if needs.dw {
+        let mut dw = Array2::<f32>::zeros(weights.w.dim());
+        chunk_gemm(
+            single_thread,
+            x_tm.view(),
+            true,
+            dz.view(),
+            false,
+            &mut dw.view_mut(),
+        )?;
+        Some(dw)
+    } else {
+        None
+    };
+    let du = if needs.du {
+        let mut du = Array2::<f32>::zeros(weights.u.dim());
+        chunk_gemm(
+            single_thread,
+            hs.slice(s![..t * b, ..]),
+            true,
+            dz.view(),
+            false,
+            &mut du.view_mut(),
+        )?;
+        Some(du)
+    } else {
+        None
+    };
+    let db = needs.db.then(|| column_sums(&dz).into_dyn());
+    Ok(ChunkGrads { dx, dw, du, db })
 }
