@@ -14,16 +14,15 @@
 //! One graph node per sequence, hand-written backward through time.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, from_time_major, output_from_states,
-    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+    add_output_grad, check_operands, column_sums, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind,
+    SeqOptions,
 };
 use super::seq_chunks::{
-    chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
-    Needs,
+    chunk_gemm, chunk_time_major, chunked_cell, chunked_op, ChunkBackward, ChunkGrads, Needs,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array1, Array2, ArrayView3, Axis, Ix2};
+use ndarray::{Array1, Array2, ArrayView3, Axis, Ix2};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use std::ops::Range;
@@ -87,56 +86,19 @@ pub fn fused_gru(
 }
 
 /// The fused GRU over a whole sequence: one graph node with parents
-/// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
-/// that run forward and backward on separate threads (see [`super::seq_chunks`]).
+/// `[x, kernel, recurrent_kernel, (bias)]`, run in batch chunks ([`chunked_op`]).
 fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
-    let weights = GruWeights::read(kernel, recurrent, bias);
-    let xv = x.value();
-    let chunks_rows = plan_chunks(xv.shape()[0]);
-    let single_thread = chunks_rows.len() > 1;
-    let chunks = {
-        let (xv3, weights) = (input_view(&xv), &weights);
-        map_chunks(chunks_rows, |rows| {
-            gru_chunk_forward(xv3, rows, weights, opts, single_thread)
-        })
-        .into_iter()
-        .collect::<std::result::Result<Vec<_>, _>>()?
-    };
-    drop(xv);
-    let value = concat_batch(
-        chunks
-            .iter()
-            .map(|c| output_from_states(&c.hs, c.rows.len(), c.steps, opts.return_sequences))
-            .collect(),
-    );
-
-    let needs = Needs {
-        dx: x.requires_grad(),
-        dw: kernel.requires_grad(),
-        du: recurrent.requires_grad(),
-        db: bias.is_some_and(|b| b.requires_grad()),
-    };
-    let has_bias = bias.is_some();
-    let mut parents = vec![x, kernel, recurrent];
-    if let Some(bias) = bias {
-        parents.push(bias);
-    }
-    Ok(Var::from_op(
-        value,
-        "gru",
-        &parents,
-        Box::new(move |grad: &Tensor| {
-            let ut_packed = PackedPanels::pack(weights.u.t());
-            let parts = map_chunks(chunks, |chunk| {
-                let g = chunk_rows(grad, chunk.rows.clone());
-                gru_chunk_backward(chunk, &g, &weights, &ut_packed, needs, opts, single_thread)
-            })
-            .into_iter()
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-            Ok(ChunkGrads::combine(parts, has_bias))
-        }),
-    ))
+    let cell = GruCell(GruWeights::read(kernel, recurrent, bias));
+    chunked_op("gru", cell, [x, kernel, recurrent], bias, opts)
 }
+
+chunked_cell!(
+    /// The GRU's weights as a [`ChunkedCell`](super::seq_chunks::ChunkedCell).
+    GruCell(GruWeights),
+    GruChunk,
+    gru_chunk_forward,
+    gru_chunk_backward
+);
 
 /// The GRU's weights, owned by the op: `W`, `U` (also packed for the per-step
 /// products) and the input-side and recurrent-side bias rows (zeros without bias).
@@ -352,52 +314,24 @@ fn gru_chunk_backward(
             );
         }
     }
-    let dx = if needs.dx {
-        let mut dx_tm = Array2::<f32>::zeros((t * b, weights.w.nrows()));
-        chunk_gemm(
-            single_thread,
-            dzx.view(),
-            false,
-            weights.w.view(),
-            true,
-            &mut dx_tm.view_mut(),
-        )?;
-        Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
-    } else {
-        None
-    };
-    let dw = if needs.dw {
-        let mut dw = Array2::<f32>::zeros(weights.w.dim());
-        chunk_gemm(
-            single_thread,
-            x_tm.view(),
-            true,
-            dzx.view(),
-            false,
-            &mut dw.view_mut(),
-        )?;
-        Some(dw)
-    } else {
-        None
-    };
-    let du = if needs.du {
-        let mut du = Array2::<f32>::zeros(weights.u.dim());
-        chunk_gemm(
-            single_thread,
-            hs.slice(s![..t * b, ..]),
-            true,
-            dzr.view(),
-            false,
-            &mut du.view_mut(),
-        )?;
-        Some(du)
-    } else {
-        None
-    };
     let db = needs.db.then(|| {
         ndarray::stack(Axis(0), &[column_sums(&dzx).view(), column_sums(&dzr).view()])
             .expect("two rows of 3 units")
             .into_dyn()
     });
-    Ok(ChunkGrads { dx, dw, du, db })
+    ChunkGrads::from_gate_grads(
+        ChunkBackward {
+            x_tm: &x_tm,
+            hs: &hs,
+            dz_in: &dzx,
+            dz_rec: &dzr,
+            rows: b,
+            steps: t,
+        },
+        (&weights.w, &weights.u),
+        db,
+        needs,
+        opts,
+        single_thread,
+    )
 }

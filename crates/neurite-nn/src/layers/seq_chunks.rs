@@ -15,6 +15,7 @@
 //! order ([`ChunkGrads::combine`]), so results depend on the thread count
 //! only through f32 summation order.
 
+use super::recurrent::{from_time_major, output_from_states, SeqOptions};
 use super::small_gemm::PackedPanels;
 use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
 use neurite_autograd::Var;
@@ -177,6 +178,195 @@ fn add_into<D: ndarray::Dimension>(
         (Some(a), Some(p)) => *a += &p,
         (None, Some(p)) => *acc = Some(p),
         _ => {}
+    }
+}
+
+/// A recurrent cell whose fused op runs in batch chunks ([`chunked_op`]):
+/// its weights, and one chunk's forward and backward through time.
+pub(crate) trait ChunkedCell: Send + Sync + 'static {
+    /// What a chunk's forward keeps for its backward.
+    type Chunk: Send + Sync + 'static;
+
+    /// The recurrent kernel `U` (`[units, gates * units]`).
+    fn recurrent(&self) -> &Array2<f32>;
+
+    /// The forward recurrence of the batch rows `rows` of `x` (`(B, T, F)`).
+    fn forward(
+        &self,
+        x: ArrayView3<f32>,
+        rows: Range<usize>,
+        opts: SeqOptions,
+        single_thread: bool,
+    ) -> neurite_autograd::Result<Self::Chunk>;
+
+    /// A chunk's batch rows and hidden states `[(T+1) * rows, units]` (block 0 the initial state).
+    fn states(chunk: &Self::Chunk) -> (&Range<usize>, &Array2<f32>);
+
+    /// One chunk's backward through time from `grad` (its rows of the output
+    /// gradient), with `ut_packed` = `Uᵀ` packed: its rows of `dX` and its
+    /// partial weight gradients.
+    fn backward(
+        &self,
+        chunk: Self::Chunk,
+        grad: &Tensor,
+        ut_packed: &PackedPanels,
+        needs: Needs,
+        opts: SeqOptions,
+        single_thread: bool,
+    ) -> neurite_autograd::Result<ChunkGrads>;
+}
+
+/// Declares `$cell($weights)` as a [`ChunkedCell`] whose chunks are `$chunk`
+/// (a struct with `rows: Range<usize>` and `hs: Array2<f32>` fields), run by
+/// the functions `$forward(x, rows, &weights, opts, single_thread)` and
+/// `$backward(chunk, grad, &weights, ut_packed, needs, opts, single_thread)`.
+macro_rules! chunked_cell {
+    ($(#[$doc:meta])* $cell:ident($weights:ty), $chunk:ty, $forward:ident, $backward:ident) => {
+        $(#[$doc])*
+        struct $cell($weights);
+
+        impl $crate::layers::seq_chunks::ChunkedCell for $cell {
+            type Chunk = $chunk;
+
+            fn recurrent(&self) -> &ndarray::Array2<f32> {
+                &self.0.u
+            }
+
+            fn forward(
+                &self,
+                x: ndarray::ArrayView3<f32>,
+                rows: std::ops::Range<usize>,
+                opts: $crate::layers::recurrent::SeqOptions,
+                single_thread: bool,
+            ) -> neurite_autograd::Result<$chunk> {
+                $forward(x, rows, &self.0, opts, single_thread)
+            }
+
+            fn states(chunk: &$chunk) -> (&std::ops::Range<usize>, &ndarray::Array2<f32>) {
+                (&chunk.rows, &chunk.hs)
+            }
+
+            fn backward(
+                &self,
+                chunk: $chunk,
+                grad: &neurite_tensor::Tensor,
+                ut_packed: &$crate::layers::small_gemm::PackedPanels,
+                needs: $crate::layers::seq_chunks::Needs,
+                opts: $crate::layers::recurrent::SeqOptions,
+                single_thread: bool,
+            ) -> neurite_autograd::Result<$crate::layers::seq_chunks::ChunkGrads> {
+                $backward(chunk, grad, &self.0, ut_packed, needs, opts, single_thread)
+            }
+        }
+    };
+}
+pub(crate) use chunked_cell;
+
+/// A fused recurrent op over a whole sequence, as one graph node `name` with
+/// parents `[x, kernel, recurrent_kernel, (bias)]`: the batch is cut into
+/// chunks ([`plan_chunks`]) whose forward and, later, backward run as
+/// parallel tasks; the output joins the chunks' states along the batch.
+pub(crate) fn chunked_op<C: ChunkedCell>(
+    name: &'static str,
+    cell: C,
+    [x, kernel, recurrent]: [&Var; 3],
+    bias: Option<&Var>,
+    opts: SeqOptions,
+) -> crate::error::Result<Var> {
+    let xv = x.value();
+    let (batch, steps) = (xv.shape()[0], xv.shape()[1]);
+    let rows = plan_chunks(batch);
+    let single_thread = rows.len() > 1;
+    let chunks = {
+        let (x3, cell) = (input_view(&xv), &cell);
+        map_chunks(rows, |r| cell.forward(x3, r, opts, single_thread))
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    };
+    drop(xv);
+    let value = concat_batch(
+        chunks
+            .iter()
+            .map(|c| {
+                let (r, hs) = C::states(c);
+                output_from_states(hs, r.len(), steps, opts.return_sequences)
+            })
+            .collect(),
+    );
+    let needs = Needs {
+        dx: x.requires_grad(),
+        dw: kernel.requires_grad(),
+        du: recurrent.requires_grad(),
+        db: bias.is_some_and(|b| b.requires_grad()),
+    };
+    let has_bias = bias.is_some();
+    let mut parents = vec![x, kernel, recurrent];
+    parents.extend(bias);
+    Ok(Var::from_op(
+        value,
+        name,
+        &parents,
+        Box::new(move |grad: &Tensor| {
+            let ut_packed = PackedPanels::pack(cell.recurrent().t());
+            let parts = map_chunks(chunks, |chunk| {
+                let g = chunk_rows(grad, C::states(&chunk).0.clone());
+                cell.backward(chunk, &g, &ut_packed, needs, opts, single_thread)
+            })
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(ChunkGrads::combine(parts, has_bias))
+        }),
+    ))
+}
+
+/// A chunk's input-side results of the backward through time, read by
+/// [`ChunkGrads::from_gate_grads`].
+pub(crate) struct ChunkBackward<'a> {
+    /// The chunk's time-major input `[T*rows, F]`.
+    pub x_tm: &'a Array2<f32>,
+    /// Its hidden states `[(T+1)*rows, units]` (block 0 the initial state).
+    pub hs: &'a Array2<f32>,
+    /// Gradients of the input-side pre-activations `x W + b`, `[T*rows, G]`.
+    pub dz_in: &'a Array2<f32>,
+    /// Gradients of the recurrent-side pre-activations `h U`, `[T*rows, G]`
+    /// (the same matrix as `dz_in` except for GRU's `reset_after` form).
+    pub dz_rec: &'a Array2<f32>,
+    /// Batch rows and steps of the chunk.
+    pub rows: usize,
+    pub steps: usize,
+}
+
+impl ChunkGrads {
+    /// `dX = dZ_in Wᵀ` (back to `(rows, T, F)`), `dW = Xᵀ dZ_in`,
+    /// `dU = H_{0..T-1}ᵀ dZ_rec`, each only if needed, and `db` as given.
+    pub(crate) fn from_gate_grads(
+        c: ChunkBackward,
+        (w, u): (&Array2<f32>, &Array2<f32>),
+        db: Option<Tensor>,
+        needs: Needs,
+        opts: SeqOptions,
+        single_thread: bool,
+    ) -> neurite_autograd::Result<ChunkGrads> {
+        let (b, t) = (c.rows, c.steps);
+        let product = |a: ArrayView2<f32>, ta: bool, m: &Array2<f32>, shape: (usize, usize), tb: bool| {
+            let mut out = Array2::<f32>::zeros(shape);
+            chunk_gemm(single_thread, a, ta, m.view(), tb, &mut out.view_mut()).map(|_| out)
+        };
+        let dx = if needs.dx {
+            let dx_tm = product(c.dz_in.view(), false, w, (t * b, w.nrows()), true)?;
+            Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
+        } else {
+            None
+        };
+        let dw = needs
+            .dw
+            .then(|| product(c.x_tm.view(), true, c.dz_in, w.dim(), false))
+            .transpose()?;
+        let du = needs
+            .du
+            .then(|| product(c.hs.slice(s![..t * b, ..]), true, c.dz_rec, u.dim(), false))
+            .transpose()?;
+        Ok(ChunkGrads { dx, dw, du, db })
     }
 }
 

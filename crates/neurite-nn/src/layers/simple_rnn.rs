@@ -2,16 +2,15 @@
 //! One graph node per sequence, hand-written backward through time.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, from_time_major, output_from_states,
-    recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
+    add_output_grad, check_operands, column_sums, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind,
+    SeqOptions,
 };
 use super::seq_chunks::{
-    chunk_gemm, chunk_rows, chunk_time_major, concat_batch, input_view, map_chunks, plan_chunks, ChunkGrads,
-    Needs, SeqWeights,
+    chunk_gemm, chunk_time_major, chunked_cell, chunked_op, ChunkBackward, ChunkGrads, Needs, SeqWeights,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
-use ndarray::{s, Array2, ArrayView3};
+use ndarray::{Array2, ArrayView3};
 use neurite_autograd::Var;
 use neurite_tensor::Tensor;
 use std::ops::Range;
@@ -82,8 +81,7 @@ pub fn fused_simple_rnn(
 }
 
 /// The fused SimpleRNN over a whole sequence: one graph node with parents
-/// `[x, kernel, recurrent_kernel, (bias)]`. The batch is cut into chunks
-/// that run forward and backward on separate threads (see [`super::seq_chunks`]).
+/// `[x, kernel, recurrent_kernel, (bias)]`, run in batch chunks ([`chunked_op`]).
 fn simple_rnn_op(
     x: &Var,
     kernel: &Var,
@@ -91,53 +89,17 @@ fn simple_rnn_op(
     bias: Option<&Var>,
     opts: SeqOptions,
 ) -> Result<Var> {
-    let weights = SeqWeights::read(kernel, recurrent, bias);
-    let xv = x.value();
-    let chunks_rows = plan_chunks(xv.shape()[0]);
-    let single_thread = chunks_rows.len() > 1;
-    let chunks = {
-        let (xv3, weights) = (input_view(&xv), &weights);
-        map_chunks(chunks_rows, |rows| {
-            simple_chunk_forward(xv3, rows, weights, opts, single_thread)
-        })
-        .into_iter()
-        .collect::<std::result::Result<Vec<_>, _>>()?
-    };
-    drop(xv);
-    let value = concat_batch(
-        chunks
-            .iter()
-            .map(|c| output_from_states(&c.hs, c.rows.len(), c.steps, opts.return_sequences))
-            .collect(),
-    );
-
-    let needs = Needs {
-        dx: x.requires_grad(),
-        dw: kernel.requires_grad(),
-        du: recurrent.requires_grad(),
-        db: bias.is_some_and(|b| b.requires_grad()),
-    };
-    let has_bias = bias.is_some();
-    let mut parents = vec![x, kernel, recurrent];
-    if let Some(bias) = bias {
-        parents.push(bias);
-    }
-    Ok(Var::from_op(
-        value,
-        "simple_rnn",
-        &parents,
-        Box::new(move |grad: &Tensor| {
-            let ut_packed = PackedPanels::pack(weights.u.t());
-            let parts = map_chunks(chunks, |chunk| {
-                let g = chunk_rows(grad, chunk.rows.clone());
-                simple_chunk_backward(chunk, &g, &weights, &ut_packed, needs, opts, single_thread)
-            })
-            .into_iter()
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-            Ok(ChunkGrads::combine(parts, has_bias))
-        }),
-    ))
+    let cell = SimpleCell(SeqWeights::read(kernel, recurrent, bias));
+    chunked_op("simple_rnn", cell, [x, kernel, recurrent], bias, opts)
 }
+
+chunked_cell!(
+    /// The SimpleRNN's weights as a [`ChunkedCell`](super::seq_chunks::ChunkedCell).
+    SimpleCell(SeqWeights),
+    SimpleChunk,
+    simple_chunk_forward,
+    simple_chunk_backward
+);
 
 /// One chunk's forward pass, kept for its backward: the batch rows it
 /// covers, its time-major input, the pre-activations `z` (`[T*rows, units]`)
@@ -243,48 +205,20 @@ fn simple_chunk_backward(
             );
         }
     }
-    let dx = if needs.dx {
-        let mut dx_tm = Array2::<f32>::zeros((t * b, weights.w.nrows()));
-        chunk_gemm(
-            single_thread,
-            dz.view(),
-            false,
-            weights.w.view(),
-            true,
-            &mut dx_tm.view_mut(),
-        )?;
-        Some(from_time_major(&dx_tm, b, t, opts.go_backwards))
-    } else {
-        None
-    };
-    let dw = if needs.dw {
-        let mut dw = Array2::<f32>::zeros(weights.w.dim());
-        chunk_gemm(
-            single_thread,
-            x_tm.view(),
-            true,
-            dz.view(),
-            false,
-            &mut dw.view_mut(),
-        )?;
-        Some(dw)
-    } else {
-        None
-    };
-    let du = if needs.du {
-        let mut du = Array2::<f32>::zeros(weights.u.dim());
-        chunk_gemm(
-            single_thread,
-            hs.slice(s![..t * b, ..]),
-            true,
-            dz.view(),
-            false,
-            &mut du.view_mut(),
-        )?;
-        Some(du)
-    } else {
-        None
-    };
     let db = needs.db.then(|| column_sums(&dz).into_dyn());
-    Ok(ChunkGrads { dx, dw, du, db })
+    ChunkGrads::from_gate_grads(
+        ChunkBackward {
+            x_tm: &x_tm,
+            hs: &hs,
+            dz_in: &dz,
+            dz_rec: &dz,
+            rows: b,
+            steps: t,
+        },
+        (&weights.w, &weights.u),
+        db,
+        needs,
+        opts,
+        single_thread,
+    )
 }
