@@ -197,6 +197,25 @@ fn axis_error(e: TensorError, axis: &str) -> TensorError {
     }
 }
 
+/// Calls `$f::<ROW>(args)` with `ROW` the window-row length `$len` when it is
+/// 1..=9 (few-channel images: fixed-size copies), else `$f::<0>` (any length).
+macro_rules! with_row_len {
+    ($len:expr, $f:ident($($arg:expr),*)) => {
+        match $len {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            9 => $f::<9>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
 /// im2col of one image: `image` is `[H, W, C]` (contiguous), `cols` is
 /// `[OH*OW, KH*KW*C]` (contiguous) and is fully overwritten.
 ///
@@ -220,18 +239,7 @@ fn im2col_image_avx2(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
 #[inline(always)]
 fn im2col_image_portable(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
     if g.windows_inside_image() {
-        return match g.kernel_w * g.channels {
-            1 => im2col_inside::<1>(image, g, cols),
-            2 => im2col_inside::<2>(image, g, cols),
-            3 => im2col_inside::<3>(image, g, cols),
-            4 => im2col_inside::<4>(image, g, cols),
-            5 => im2col_inside::<5>(image, g, cols),
-            6 => im2col_inside::<6>(image, g, cols),
-            7 => im2col_inside::<7>(image, g, cols),
-            8 => im2col_inside::<8>(image, g, cols),
-            9 => im2col_inside::<9>(image, g, cols),
-            _ => im2col_inside::<0>(image, g, cols),
-        };
+        return with_row_len!(g.kernel_w * g.channels, im2col_inside(image, g, cols));
     }
     let c = g.channels;
     let row_len = g.kernel_w * c;
@@ -346,18 +354,7 @@ fn col2im_image_add_avx2(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
 #[inline(always)]
 fn col2im_image_add_portable(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
     if g.windows_inside_image() {
-        return match g.kernel_w * g.channels {
-            1 => col2im_inside::<1>(cols, g, image),
-            2 => col2im_inside::<2>(cols, g, image),
-            3 => col2im_inside::<3>(cols, g, image),
-            4 => col2im_inside::<4>(cols, g, image),
-            5 => col2im_inside::<5>(cols, g, image),
-            6 => col2im_inside::<6>(cols, g, image),
-            7 => col2im_inside::<7>(cols, g, image),
-            8 => col2im_inside::<8>(cols, g, image),
-            9 => col2im_inside::<9>(cols, g, image),
-            _ => col2im_inside::<0>(cols, g, image),
-        };
+        return with_row_len!(g.kernel_w * g.channels, col2im_inside(cols, g, image));
     }
     let c = g.channels;
     let row_len = g.kernel_w * c;

@@ -33,7 +33,7 @@ pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, 
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe {
             match idx {
-                Some(idx) => avx2::max_pool_image(x, y, Some(idx), g),
+                Some(idx) => avx2::max_pool_image(x, y, idx, g),
                 None => avx2::max_pool_values(x, y, g),
             }
         };
@@ -77,24 +77,19 @@ mod avx2 {
 
     const W: usize = 8;
 
-    /// Same contract as [`super::max_pool_image`]; needs AVX2.
+    /// [`super::max_pool_image`] with the argmax written to `idx` (`y`'s length); needs AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) fn max_pool_image(x: &[f32], y: &mut [f32], mut idx: Option<&mut [u32]>, g: &ImageWindows) {
+    pub(super) fn max_pool_image(x: &[f32], y: &mut [f32], idx: &mut [u32], g: &ImageWindows) {
         let c = g.channels;
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mut o = 0;
         for rows in g.rows {
             for cols in g.cols {
-                // Every cell's block must be inside `x` (checked once per window).
-                let last = ((rows.end - 1) * g.in_w + cols.end - 1) * c + c;
-                assert!(
-                    last <= x.len() && o + c <= y.len(),
-                    "pooling window outside the image"
-                );
+                assert_window_inside(x, y, rows, cols, g, o);
                 let mut c0 = 0;
                 while c0 + W <= c {
                     let start = (rows.start * g.in_w + cols.start) * c + c0;
-                    // SAFETY: `start + W <= last <= x.len()` for every cell of the window below.
+                    // SAFETY: every cell's block lies inside `x` (`assert_window_inside`).
                     let mut best = unsafe { _mm256_loadu_ps(x.as_ptr().add(start)) };
                     let mut arg = _mm256_add_epi32(_mm256_set1_epi32(start as i32), lanes);
                     for h in rows.clone() {
@@ -103,7 +98,7 @@ mod avx2 {
                             if base == start {
                                 continue;
                             }
-                            // SAFETY: as above, `base + W <= last <= x.len()`.
+                            // SAFETY: as above.
                             let v = unsafe { _mm256_loadu_ps(x.as_ptr().add(base)) };
                             // Take v unless v <= best (false for a NaN v), never once best is NaN.
                             let not_le = _mm256_cmp_ps::<_CMP_NLE_UQ>(v, best);
@@ -118,27 +113,38 @@ mod avx2 {
                             ));
                         }
                     }
-                    // SAFETY: `o + c0 + W <= o + c <= y.len()` (asserted above); `idx` has `y`'s length.
+                    // SAFETY: `o + c0 + W <= o + c <= y.len()` (`assert_window_inside`).
                     unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(o + c0), best) };
-                    if let Some(idx) = idx.as_deref_mut() {
-                        let dst = &mut idx[o + c0..o + c0 + W];
-                        // SAFETY: `dst` holds exactly W u32s.
-                        unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), arg) };
-                    }
+                    let dst = &mut idx[o + c0..o + c0 + W];
+                    // SAFETY: `dst` holds exactly W u32s.
+                    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), arg) };
                     c0 += W;
                 }
-                super::window_max_tail(
-                    x,
-                    rows,
-                    cols,
-                    g,
-                    c0,
-                    &mut y[o..o + c],
-                    idx.as_deref_mut().map(|i| &mut i[o..o + c]),
-                );
+                super::window_max_tail(x, rows, cols, g, c0, &mut y[o..o + c], Some(&mut idx[o..o + c]));
                 o += c;
             }
         }
+    }
+
+    /// Asserts that every cell's `C` channels of the window lie inside `x`
+    /// (the last one ends at `((rows.end - 1) W + cols.end - 1) C + C`) and the
+    /// output pixel at `o` inside `y`: checked once per window, so the vector
+    /// loads and stores need no bounds checks.
+    #[inline(always)]
+    fn assert_window_inside(
+        x: &[f32],
+        y: &[f32],
+        rows: &std::ops::Range<usize>,
+        cols: &std::ops::Range<usize>,
+        g: &ImageWindows,
+        o: usize,
+    ) {
+        let c = g.channels;
+        let last = ((rows.end - 1) * g.in_w + cols.end - 1) * c + c;
+        assert!(
+            last <= x.len() && o + c <= y.len(),
+            "pooling window outside the image"
+        );
     }
 
     /// [`max_pool_image`] without the argmax (inference). Each output pixel
@@ -156,12 +162,7 @@ mod avx2 {
         let mut o = 0;
         for rows in g.rows {
             for cols in g.cols {
-                // Every cell's channels must be inside `x` (checked once per window).
-                let last = ((rows.end - 1) * g.in_w + cols.end - 1) * c + c;
-                assert!(
-                    last <= x.len() && o + c <= y.len(),
-                    "pooling window outside the image"
-                );
+                assert_window_inside(x, y, rows, cols, g, o);
                 let mut b0 = 0;
                 while b0 < full {
                     let nb = (full - b0).min(8);

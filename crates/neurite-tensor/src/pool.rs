@@ -136,7 +136,7 @@ pub(crate) struct PoolGeometry {
 }
 
 impl PoolGeometry {
-    pub(crate) fn image_len(&self) -> usize {
+    fn image_len(&self) -> usize {
         self.in_h * self.in_w * self.channels
     }
     pub(crate) fn out_image_len(&self) -> usize {

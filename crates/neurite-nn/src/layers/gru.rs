@@ -17,9 +17,7 @@ use super::recurrent::{
     add_output_grad, check_operands, column_sums, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind,
     SeqOptions,
 };
-use super::seq_chunks::{
-    chunk_gemm, chunk_time_major, chunked_cell, chunked_op, ChunkBackward, ChunkGrads, Needs,
-};
+use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs};
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{Array1, Array2, ArrayView3, Axis, Ix2};
@@ -159,23 +157,19 @@ fn gru_chunk_forward(
     opts: SeqOptions,
     single_thread: bool,
 ) -> neurite_autograd::Result<GruChunk> {
-    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
     let g = 3 * units;
     let act = opts.activation;
     let ract = opts.recurrent_activation;
-
-    let mut xz = Array2::<f32>::zeros((t * b, g));
-    chunk_gemm(
+    let (x_tm, mut xz) = input_projection(
+        x,
+        rows.clone(),
+        &weights.w,
+        Some(&weights.b_in),
+        opts.go_backwards,
         single_thread,
-        x_tm.view(),
-        false,
-        weights.w.view(),
-        false,
-        &mut xz.view_mut(),
     )?;
-    xz += &weights.b_in;
 
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut rh = Array2::<f32>::zeros((t * b, units)); // R_h per step, for backward

@@ -17,7 +17,7 @@ use super::recurrent::{
     RnnBase, RnnKind, SeqOptions,
 };
 use super::seq_chunks::{
-    chunk_gemm, chunk_time_major, chunked_cell, chunked_op, ChunkBackward, ChunkGrads, Needs, SeqWeights,
+    chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs, SeqWeights,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
@@ -137,25 +137,19 @@ fn lstm_chunk_forward(
     opts: SeqOptions,
     single_thread: bool,
 ) -> neurite_autograd::Result<LstmChunk> {
-    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
     let g = 4 * units;
     let (act, ract) = (opts.activation, opts.recurrent_activation);
-
     // Input projection of every timestep at once: Z = X W + b.
-    let mut z = Array2::<f32>::zeros((t * b, g));
-    chunk_gemm(
+    let (x_tm, mut z) = input_projection(
+        x,
+        rows.clone(),
+        &weights.w,
+        weights.bias.as_ref(),
+        opts.go_backwards,
         single_thread,
-        x_tm.view(),
-        false,
-        weights.w.view(),
-        false,
-        &mut z.view_mut(),
     )?;
-    if let Some(bias) = &weights.bias {
-        z += bias;
-    }
 
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     let mut cs = Array2::<f32>::zeros(((t + 1) * b, units));

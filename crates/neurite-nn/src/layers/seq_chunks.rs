@@ -62,6 +62,32 @@ pub(crate) fn chunk_time_major(x: ArrayView3<f32>, rows: Range<usize>, go_backwa
     out
 }
 
+/// A chunk's input projection: its time-major input `X` (see
+/// [`chunk_time_major`]) and `Z = X W + b` (`[T*rows, G]`) for every step at once.
+pub(crate) fn input_projection(
+    x: ArrayView3<f32>,
+    rows: Range<usize>,
+    w: &Array2<f32>,
+    bias: Option<&ndarray::Array1<f32>>,
+    go_backwards: bool,
+    single_thread: bool,
+) -> neurite_autograd::Result<(Array2<f32>, Array2<f32>)> {
+    let x_tm = chunk_time_major(x, rows, go_backwards);
+    let mut z = Array2::<f32>::zeros((x_tm.nrows(), w.ncols()));
+    chunk_gemm(
+        single_thread,
+        x_tm.view(),
+        false,
+        w.view(),
+        false,
+        &mut z.view_mut(),
+    )?;
+    if let Some(b) = bias {
+        z += b;
+    }
+    Ok((x_tm, z))
+}
+
 /// The rows `rows` (along the batch axis) of an output gradient, owned.
 pub(crate) fn chunk_rows(grad: &Tensor, rows: Range<usize>) -> Tensor {
     grad.slice_axis(Axis(0), rows.into()).to_owned()

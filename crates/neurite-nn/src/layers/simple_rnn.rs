@@ -6,7 +6,7 @@ use super::recurrent::{
     SeqOptions,
 };
 use super::seq_chunks::{
-    chunk_gemm, chunk_time_major, chunked_cell, chunked_op, ChunkBackward, ChunkGrads, Needs, SeqWeights,
+    chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs, SeqWeights,
 };
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
@@ -120,22 +120,17 @@ fn simple_chunk_forward(
     opts: SeqOptions,
     single_thread: bool,
 ) -> neurite_autograd::Result<SimpleChunk> {
-    let x_tm = chunk_time_major(x, rows.clone(), opts.go_backwards);
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
     let act = opts.activation;
-    let mut z = Array2::<f32>::zeros((t * b, units));
-    chunk_gemm(
+    let (x_tm, mut z) = input_projection(
+        x,
+        rows.clone(),
+        &weights.w,
+        weights.bias.as_ref(),
+        opts.go_backwards,
         single_thread,
-        x_tm.view(),
-        false,
-        weights.w.view(),
-        false,
-        &mut z.view_mut(),
     )?;
-    if let Some(bias) = &weights.bias {
-        z += bias;
-    }
     let mut hs = Array2::<f32>::zeros(((t + 1) * b, units));
     for step in 0..t {
         let r0 = step * b;
