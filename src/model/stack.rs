@@ -134,8 +134,8 @@ impl Layer for LayerStack {
     }
 
     /// Each layer in turn; an adjacent pair with a fused kernel for this call
-    /// ([`Layer::forward_fused`], e.g. `Conv2D(relu)` + `MaxPooling2D` in
-    /// inference) runs as one step.
+    /// ([`Layer::forward_fused`], e.g. `Conv2D(relu)` + `MaxPooling2D`)
+    /// runs as one step.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
         let mut h = x.clone();
         let mut i = 0;

@@ -309,6 +309,45 @@ proptest! {
         }
     }
 
+    /// The fused conv+relu+pool node: the same value and the same three
+    /// gradients, bit for bit, as `max_pool2d(conv2d_relu(..))` (whose nodes
+    /// are gradchecked above and below), with and without a bias and an
+    /// input gradient.
+    #[test]
+    fn fused_conv_relu_max_pool_equals_chain(n in 1usize..4, h in 3usize..8, w in 3usize..8, cin in 1usize..3, cout in 1usize..5,
+                                             k in 1usize..4, ps in 1usize..4, pstride in 1usize..3, with_bias in any::<bool>(),
+                                             input_grad in any::<bool>(), seed in any::<u64>()) {
+        use neurite_autograd::ops::{Conv2dParams, Pool2dParams};
+        prop_assume!(k <= h.min(w) && ps <= (h - k + 1).min(w - k + 1));
+        let (cp, pp) = (Conv2dParams::default(), Pool2dParams { strides: (pstride, pstride), ..Pool2dParams::new((ps, ps)) });
+        let x = uniform(&[n, h, w, cin], -1.0, 1.0, seed);
+        let kern = uniform(&[k, k, cin, cout], -1.0, 1.0, seed ^ 1);
+        let b = uniform(&[cout], -0.5, 0.5, seed ^ 2);
+        let upstream = |y: &Var| -> Var {
+            // A weighted sum, so each pooled output gets its own gradient.
+            let wts = uniform(&y.shape(), -1.0, 1.0, seed ^ 3);
+            ops::sum_all(&ops::mul(y, &Var::constant(wts)).unwrap()).unwrap()
+        };
+        let run = |fused: bool| {
+            let xv = if input_grad { Var::parameter(x.clone()) } else { Var::constant(x.clone()) };
+            let (kv, bv) = (Var::parameter(kern.clone()), Var::parameter(b.clone()));
+            let bias = with_bias.then_some(&bv);
+            let y = if fused {
+                ops::conv2d_relu_max_pool2d(&xv, &kv, bias, &cp, &pp).unwrap()
+            } else {
+                ops::max_pool2d(&ops::conv2d_relu(&xv, &kv, bias, &cp).unwrap(), &pp).unwrap()
+            };
+            upstream(&y).backward().unwrap();
+            (y.to_tensor(), xv.grad(), kv.grad(), bv.grad())
+        };
+        prop_assert_eq!(run(true), run(false));
+        // Without a graph: the inference kernel, the same values.
+        let y = neurite_autograd::no_grad(|| ops::conv2d_relu_max_pool2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &cp, &pp)).unwrap();
+        let y2 = ops::max_pool2d(&ops::conv2d_relu(&Var::constant(x), &Var::constant(kern), Some(&Var::constant(b)), &cp).unwrap(), &pp).unwrap();
+        prop_assert!(!y.requires_grad());
+        prop_assert_eq!(y.to_tensor(), y2.to_tensor());
+    }
+
     #[test]
     fn pooling(n in 1usize..3, h in 2usize..6, w in 2usize..6, c in 1usize..3, ps in 1usize..4, stride in 1usize..3,
                same in any::<bool>(), seed in any::<u64>()) {

@@ -70,13 +70,14 @@ pub trait Layer: Send + Sync {
         None
     }
 
-    /// This layer and `next` run as one fused kernel on `x`, when the layer
-    /// has such a kernel for that pair and no graph needs recording (e.g.
-    /// `Conv2D(relu)` followed by `MaxPooling2D` under `no_grad`, see
+    /// This layer and `next` run as one fused node on `x`, when the layer
+    /// has such a kernel for that pair (e.g. `Conv2D(relu)` followed by
+    /// `MaxPooling2D`, in training and in inference, see
     /// [`crate::layers::Conv2D`]). `None` (the default) means "call the two
     /// `forward`s"; containers such as a model's layer stack ask every
-    /// adjacent pair. A fused result equals `next.forward(self.forward(x))`
-    /// up to f32 rounding.
+    /// adjacent pair. A fused result, its gradients and the losses it adds
+    /// to `ctx` equal those of `next.forward(self.forward(x))` up to f32
+    /// rounding.
     ///
     /// ```
     /// use neurite_nn::layers::{Conv2D, Dense, MaxPooling2D};

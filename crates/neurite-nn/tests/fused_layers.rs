@@ -1,13 +1,14 @@
 //! `Layer::forward_fused`: `Conv2D(relu)` followed by `MaxPooling2D` runs as one
-//! kernel in inference, with the same values as the two layers one after the
-//! other; it declines (returns `None`) whenever a graph must be recorded, in
-//! training mode, for other activations and for other next layers, and a
-//! pooling window that does not fit is the pooling layer's named error.
+//! node, in inference and in training, with the same values, gradients and
+//! regularization losses as the two layers one after the other; it declines
+//! (returns `None`) for other activations, other next layers and, in
+//! training, an activity regularizer; a pooling window that does not fit is
+//! the pooling layer's named error.
 
 use ndarray::Array4;
-use neurite_autograd::{no_grad, Var};
+use neurite_autograd::{no_grad, ops, Var};
 use neurite_nn::layers::{AveragePooling2D, Conv2D, MaxPooling2D};
-use neurite_nn::{Activation, ForwardContext, Layer};
+use neurite_nn::{Activation, ForwardContext, Layer, Regularizer};
 use neurite_tensor::random::{normal, rng_from_seed};
 use neurite_tensor::Padding;
 use proptest::prelude::*;
@@ -46,17 +47,69 @@ proptest! {
     }
 }
 
+/// One training step's results through `conv` and `pool`, fused or not:
+/// the output, the loss `Σ y·weights + regularization`, and the kernel,
+/// bias and input gradients.
+type StepResult = (neurite_tensor::Tensor, f32, Vec<Option<neurite_tensor::Tensor>>);
+
+fn training_step(conv: &Conv2D, pool: &MaxPooling2D, x: &neurite_tensor::Tensor, fused: bool) -> StepResult {
+    let xv = Var::parameter(x.clone());
+    let mut ctx = ForwardContext::training(7);
+    let y = if fused {
+        conv.forward_fused(pool, &xv, &mut ctx).expect("a fused path").unwrap()
+    } else {
+        let y = conv.forward(&xv, &mut ctx).unwrap();
+        pool.forward(&y, &mut ctx).unwrap()
+    };
+    let weights = normal(&y.shape(), 0.0, 1.0, &mut rng_from_seed(3));
+    let mut loss = ops::sum_all(&ops::mul(&y, &Var::constant(weights)).unwrap()).unwrap();
+    for extra in ctx.take_losses() {
+        loss = ops::add(&loss, &extra).unwrap();
+    }
+    let params = conv.parameters();
+    params.iter().for_each(|p| p.var.zero_grad());
+    loss.backward().unwrap();
+    let mut grads: Vec<_> = params.iter().map(|p| p.var.grad()).collect();
+    grads.push(xv.grad());
+    (y.to_tensor(), loss.item().unwrap(), grads)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Training mode: the fused node gives the two layers' output, loss
+    /// (kernel and bias regularizers included) and gradients, bit for bit.
+    #[test]
+    fn fused_training_step_equals_the_two_layers(
+        n in 1usize..6, h in 4usize..12, c in 1usize..3, filters in 1usize..12,
+        k in 1usize..4, stride in 1usize..3, same: bool, pool in 1usize..4, seed in 0u64..100,
+    ) {
+        let mut conv = Conv2D::new(filters, (k, k))
+            .strides((stride, stride))
+            .padding(if same { Padding::Same } else { Padding::Valid })
+            .activation(Activation::Relu)
+            .kernel_regularizer(Regularizer::l2(0.01))
+            .bias_regularizer(Regularizer::l1(0.02))
+            .bias_initializer(neurite_nn::Initializer::RandomNormal { mean: 0.0, stddev: 0.5 });
+        conv.build(&[h, h, c], &mut rng_from_seed(seed)).unwrap();
+        let next = MaxPooling2D::new((pool, pool)).padding(Padding::Same);
+        let x = normal(&[n, h, h, c], 0.0, 1.0, &mut rng_from_seed(seed + 1));
+        prop_assert_eq!(training_step(&conv, &next, &x, true), training_step(&conv, &next, &x, false));
+    }
+}
+
 #[test]
 fn declines_when_it_cannot_fuse() {
     let conv = built_conv(3, 3, 1, false, [8, 8, 1], 0);
     let pool = MaxPooling2D::new((2, 2));
     let x = Var::constant(Array4::<f32>::ones((2, 8, 8, 1)).into_dyn());
-    // Parameters require grad and grad is on: a graph must be recorded.
-    assert!(conv
-        .forward_fused(&pool, &x, &mut ForwardContext::inference())
-        .is_none());
-    // Training mode, even under no_grad.
-    assert!(no_grad(|| conv.forward_fused(&pool, &x, &mut ForwardContext::training(0))).is_none());
+    // Training with an activity regularizer, which needs the conv output.
+    let mut active = Conv2D::new(3, (3, 3))
+        .activation(Activation::Relu)
+        .activity_regularizer(Regularizer::l1(0.1));
+    active.build(&[8, 8, 1], &mut rng_from_seed(0)).unwrap();
+    assert!(active.forward_fused(&pool, &x, &mut ForwardContext::training(0)).is_none());
+    // ... but in inference it adds no loss, so that layer fuses there.
+    assert!(active.forward_fused(&pool, &x, &mut ForwardContext::inference()).is_some());
     // Another pooling layer.
     let avg = AveragePooling2D::new((2, 2));
     assert!(no_grad(|| conv.forward_fused(&avg, &x, &mut ForwardContext::inference())).is_none());

@@ -392,7 +392,11 @@ pub fn conv2d_backward(
     p: &Conv2dParams,
     need_input_grad: bool,
 ) -> Result<Conv2dGrads> {
-    conv_backward(input, kernel, grad_output, None, p, need_input_grad)
+    let g = geometry(input.shape(), kernel.shape(), p)?;
+    check_output_shape("conv2d_backward", &g, kernel.shape()[3], grad_output.shape())?;
+    let dy = grad_output.as_standard_layout();
+    let dy = dy.as_slice().expect("standard layout is contiguous");
+    conv_backward(input, kernel, OutputGrad::Dense(dy), p, need_input_grad)
 }
 
 /// Gradients of [`conv2d_relu`], given its `output`: the gradient is masked by
@@ -431,28 +435,99 @@ pub fn conv2d_relu_backward(
             "the forward output and its gradient must have the same shape",
         ));
     }
-    conv_backward(input, kernel, grad_output, Some(output), p, need_input_grad)
+    let g = geometry(input.shape(), kernel.shape(), p)?;
+    check_output_shape("conv2d_backward", &g, kernel.shape()[3], grad_output.shape())?;
+    let (dy, y) = (grad_output.as_standard_layout(), output.as_standard_layout());
+    let grad = OutputGrad::Relu {
+        grad: dy.as_slice().expect("standard layout is contiguous"),
+        output: y.as_slice().expect("standard layout is contiguous"),
+    };
+    conv_backward(input, kernel, grad, p, need_input_grad)
 }
 
-fn conv_backward(
+/// Errors unless `found` is the shape `[N, OH, OW, F]` of the convolution's output.
+pub(crate) fn check_output_shape(op: &'static str, g: &ConvGeometry, f: usize, found: &[usize]) -> Result<()> {
+    let out_shape = [g.batch, g.out_h, g.out_w, f];
+    if found != out_shape {
+        return Err(TensorError::shape(
+            op,
+            found,
+            &out_shape,
+            "grad_output must have the shape of the forward output",
+        ));
+    }
+    Ok(())
+}
+
+/// Where a backward task finds its rows of `dL/dY` (`Y` the convolution's
+/// output before any activation), all slices in standard layout.
+#[derive(Clone, Copy)]
+pub(crate) enum OutputGrad<'a> {
+    /// `dL/dY` itself, `[N*OH*OW, F]`.
+    Dense(&'a [f32]),
+    /// The gradient of `relu(Y)` and that `output`: `dL/dY = grad` where `output > 0`.
+    Relu { grad: &'a [f32], output: &'a [f32] },
+    /// The gradient of `max_pool(relu(Y))`, its `pooled` output and the pool's
+    /// per-image `argmax` into `Y`: each gradient whose pooled value is
+    /// positive goes to its argmax (overlapping windows add up), the rest of
+    /// `dL/dY` is zero. `pooled_image` outputs per image.
+    ReluMaxPool {
+        grad: &'a [f32],
+        pooled: &'a [f32],
+        argmax: &'a [u32],
+        pooled_image: usize,
+    },
+}
+
+impl OutputGrad<'_> {
+    /// Whether [`Self::rows`] builds its rows in a scratch buffer.
+    fn needs_buffer(&self) -> bool {
+        !matches!(self, OutputGrad::Dense(_))
+    }
+
+    /// `dL/dY` of images `first..first + count` (`image` = `OH*OW*F` floats
+    /// each), built in `buf` unless stored as such.
+    fn rows<'s>(&'s self, first: usize, count: usize, image: usize, buf: &'s mut [f32]) -> &'s [f32] {
+        let r = first * image..(first + count) * image;
+        match *self {
+            OutputGrad::Dense(dy) => &dy[r],
+            OutputGrad::Relu { grad, output } => {
+                let m = &mut buf[..r.len()];
+                for ((m, &d), &o) in m.iter_mut().zip(&grad[r.clone()]).zip(&output[r]) {
+                    *m = if o > 0.0 { d } else { 0.0 };
+                }
+                m
+            }
+            OutputGrad::ReluMaxPool { grad, pooled, argmax, pooled_image } => {
+                let m = &mut buf[..r.len()];
+                m.fill(0.0);
+                let p = first * pooled_image..(first + count) * pooled_image;
+                let (grad, pooled, argmax) = (&grad[p.clone()], &pooled[p.clone()], &argmax[p]);
+                for (i, dy) in m.chunks_exact_mut(image).enumerate() {
+                    let o = i * pooled_image..(i + 1) * pooled_image;
+                    for ((&d, &v), &a) in grad[o.clone()].iter().zip(&pooled[o.clone()]).zip(&argmax[o]) {
+                        if v > 0.0 {
+                            dy[a as usize] += d;
+                        }
+                    }
+                }
+                m
+            }
+        }
+    }
+}
+
+/// The backward of every convolution variant: `grad` says how each task gets
+/// its rows of `dL/dY`; the caller has checked that its shapes match.
+pub(crate) fn conv_backward(
     input: ArrayView4<f32>,
     kernel: ArrayView4<f32>,
-    grad_output: ArrayView4<f32>,
-    relu_output: Option<ArrayView4<f32>>,
+    grad: OutputGrad,
     p: &Conv2dParams,
     need_input_grad: bool,
 ) -> Result<Conv2dGrads> {
     let g = geometry(input.shape(), kernel.shape(), p)?;
     let f = kernel.shape()[3];
-    let out_shape = [g.batch, g.out_h, g.out_w, f];
-    if grad_output.shape() != out_shape {
-        return Err(TensorError::shape(
-            "conv2d_backward",
-            grad_output.shape(),
-            &out_shape,
-            "grad_output must have the shape of the forward output",
-        ));
-    }
     let (k, rows) = (g.patch_len(), g.batch * g.rows_per_image());
     let kdim = kernel.raw_dim();
     if rows == 0 || f == 0 {
@@ -462,12 +537,6 @@ fn conv_backward(
             bias: Array1::zeros(f),
         });
     }
-    let dy = grad_output.as_standard_layout();
-    let dy = dy.as_slice().expect("standard layout is contiguous");
-    let y = relu_output.as_ref().map(|y| y.as_standard_layout());
-    let y = y
-        .as_ref()
-        .map(|y| y.as_slice().expect("standard layout is contiguous"));
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
@@ -480,42 +549,32 @@ fn conv_backward(
     } else {
         0
     };
-    let mask_len = if y.is_some() { task_rows * f } else { 0 };
+    let dy_len = if grad.needs_buffer() { task_rows * f } else { 0 };
     // Per task: its dW (k*f) then its db (f), summed in task order below.
     let partial = k * f + f;
     let task = |t: usize, dx: Option<&mut [f32]>, part: &mut [f32]| {
         let (first, count) = plan.images_of(t, g.batch);
-        let r = first * plan.rows_per_image..(first + count) * plan.rows_per_image;
-        with_scratch(cols_len + dcols_len + mask_len, |buf| {
+        let task_rows = count * plan.rows_per_image;
+        with_scratch(cols_len + dcols_len + dy_len, |buf| {
             let (cols_buf, rest) = buf.split_at_mut(cols_len);
-            let (dcols_buf, mask_buf) = rest.split_at_mut(dcols_len);
-            let dy_t: &[f32] = match y {
-                Some(y) => {
-                    let m = &mut mask_buf[..r.len() * f];
-                    let (src, out) = (&dy[r.start * f..r.end * f], &y[r.start * f..r.end * f]);
-                    for ((m, &d), &o) in m.iter_mut().zip(src).zip(out) {
-                        *m = if o > 0.0 { d } else { 0.0 };
-                    }
-                    m
-                }
-                None => &dy[r.start * f..r.end * f],
-            };
+            let (dcols_buf, dy_buf) = rest.split_at_mut(dcols_len);
+            let dy_t = grad.rows(first, count, plan.rows_per_image * f, dy_buf);
             let (dw_part, db_part) = part.split_at_mut(k * f);
             for row in dy_t.chunks_exact(f) {
                 db_part.iter_mut().zip(row).for_each(|(a, v)| *a += v);
             }
-            let dym = ArrayView2::from_shape((r.len(), f), dy_t).expect("dY rows");
+            let dym = ArrayView2::from_shape((task_rows, f), dy_t).expect("dY rows");
             let cols = image_cols(x, &g, first, count, cols_buf);
             let mut dwm = ArrayViewMut2::from_shape((k, f), dw_part).expect("dW is (k, f)");
             plan.gemm(cols, true, dym, false, 0.0, &mut dwm);
             let Some(dx) = dx else { return };
             if g.is_pointwise() {
-                let mut dxm = ArrayViewMut2::from_shape((r.len(), k), dx).expect("pointwise dX rows");
+                let mut dxm = ArrayViewMut2::from_shape((task_rows, k), dx).expect("pointwise dX rows");
                 plan.gemm(dym, false, w, true, 0.0, &mut dxm);
                 return;
             }
-            let dcols = &mut dcols_buf[..r.len() * k];
-            let mut dcm = ArrayViewMut2::from_shape((r.len(), k), &mut *dcols).expect("dcols rows");
+            let dcols = &mut dcols_buf[..task_rows * k];
+            let mut dcm = ArrayViewMut2::from_shape((task_rows, k), &mut *dcols).expect("dcols rows");
             plan.gemm(dym, false, w, true, 0.0, &mut dcm);
             let (img, per) = (g.image_len(), plan.rows_per_image * k);
             for (d, c) in dx.chunks_exact_mut(img).zip(dcols.chunks_exact(per)) {

@@ -38,7 +38,7 @@ pub mod threads;
 pub mod unary;
 
 pub use conv::*;
-pub use conv_pool::conv2d_relu_max_pool2d;
+pub use conv_pool::{conv2d_relu_max_pool2d, conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_with_indices};
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, im2col, ConvGeometry};
 pub use ndarray;

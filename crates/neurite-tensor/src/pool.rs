@@ -88,6 +88,15 @@ pub struct MaxPoolIndices {
 }
 
 impl MaxPoolIndices {
+    /// `argmax` holds, per output element, a flat index below the image size of `input_shape`.
+    pub(crate) fn new(input_shape: [usize; 4], output_shape: Vec<usize>, argmax: Vec<u32>) -> Self {
+        MaxPoolIndices {
+            input_shape,
+            output_shape,
+            argmax,
+        }
+    }
+
     /// Shape `[N, H, W, C]` of the pooled input.
     ///
     /// ```
@@ -285,11 +294,8 @@ pub fn max_pool2d_values(input: ArrayView4<f32>, p: &Pool2dParams) -> Result<Arr
 }
 
 fn indices(out_shape: [usize; 4], input_shape: &[usize], argmax: Vec<u32>) -> MaxPoolIndices {
-    MaxPoolIndices {
-        input_shape: [input_shape[0], input_shape[1], input_shape[2], input_shape[3]],
-        output_shape: out_shape.to_vec(),
-        argmax,
-    }
+    let input_shape = [input_shape[0], input_shape[1], input_shape[2], input_shape[3]];
+    MaxPoolIndices::new(input_shape, out_shape.to_vec(), argmax)
 }
 
 /// Scatter-adds per-image gradients to their argmax positions.

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::var::Var;
 use ndarray::{ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
 use neurite_tensor::{
-    avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, global_avg_pool2d_backward,
+    avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, conv2d_relu_max_pool2d_backward, global_avg_pool2d_backward,
     global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams, Tensor, TensorError,
 };
 
@@ -125,6 +125,81 @@ pub fn conv2d(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Re
 /// ```
 pub fn conv2d_relu(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
     conv_impl(x, kernel, bias, p, true)
+}
+
+/// [`conv2d_relu`] followed by [`max_pool2d`] in one node that never stores
+/// the convolution's output: each block of images is convolved, pooled while
+/// in cache, and only the pooled values and their argmax are kept. Backward
+/// scatters the pooled gradient back to the argmax cells block by block,
+/// inside the convolution's backward. Without a graph to record (no
+/// parameter needs a gradient, or under [`crate::no_grad`]) it runs the
+/// inference kernel, which keeps no argmax.
+///
+/// Values and gradients are those of the two unfused nodes (bit for bit,
+/// unless the convolution output holds a NaN).
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// use neurite_tensor::{Conv2dParams, Pool2dParams};
+/// let x = Var::from_array(ndarray::Array4::from_shape_fn((1, 4, 4, 1), |(_, h, w, _)| (h * 4 + w) as f32 - 6.0));
+/// let k = Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 1, 1)).into_dyn());
+/// let b = Var::parameter(ndarray::arr1(&[0.0f32]).into_dyn());
+/// let (cp, pp) = (Conv2dParams::default(), Pool2dParams::new((2, 2)));
+/// let y = ops::conv2d_relu_max_pool2d(&x, &k, Some(&b), &cp, &pp)?;
+/// assert_eq!(y.to_tensor().into_raw_vec_and_offset().0, vec![0.0, 1.0, 7.0, 9.0]);
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(b.grad().unwrap()[[0]], 3.0); // three windows are active
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn conv2d_relu_max_pool2d(
+    x: &Var,
+    kernel: &Var,
+    bias: Option<&Var>,
+    conv: &Conv2dParams,
+    pool: &Pool2dParams,
+) -> Result<Var> {
+    const OP: &str = "conv2d_relu_max_pool2d";
+    let mut parents = vec![x, kernel];
+    if let Some(b) = bias {
+        parents.push(b);
+    }
+    let records = crate::is_grad_enabled() && parents.iter().any(|p| p.requires_grad());
+    let (value, indices) = {
+        let (xv, kv) = (x.value(), kernel.value());
+        let bv = bias.map(|b| b.value());
+        let b1 = match &bv {
+            Some(b) => Some(b.view().into_dimensionality::<Ix1>().map_err(|_| {
+                TensorError::invalid(OP, format!("bias must be 1-d, found shape {:?}", b.shape()))
+            })?),
+            None => None,
+        };
+        let (xv, kv) = (view4(OP, "input", &xv)?, view4(OP, "kernel", &kv)?);
+        if !records {
+            let y = neurite_tensor::conv2d_relu_max_pool2d(xv, kv, b1, conv, pool)?;
+            return Ok(Var::from_array(y.into_dyn()));
+        }
+        let (y, idx) = neurite_tensor::conv2d_relu_max_pool2d_with_indices(xv, kv, b1, conv, pool)?;
+        (y.into_dyn(), idx)
+    };
+    let (xc, kc, has_bias, params) = (x.clone(), kernel.clone(), bias.is_some(), *conv);
+    let backward = move |g: &Tensor, y: &Tensor| -> Result<Vec<Option<Tensor>>> {
+        let (xv, kv) = (xc.value(), kc.value());
+        let grads = conv2d_relu_max_pool2d_backward(
+            view4(OP, "input", &xv)?,
+            view4(OP, "kernel", &kv)?,
+            view4(OP, "output", y)?,
+            &indices,
+            view4(OP, "gradient", g)?,
+            &params,
+            xc.requires_grad(),
+        )?;
+        let mut out = vec![grads.input.map(|d| d.into_dyn()), Some(grads.kernel.into_dyn())];
+        if has_bias {
+            out.push(Some(grads.bias.into_dyn()));
+        }
+        Ok(out)
+    };
+    Ok(Var::from_op_with_output(value, OP, &parents, Box::new(backward)))
 }
 
 /// Max pooling of an NHWC batch; the argmax positions are kept for backward,

@@ -9,7 +9,7 @@ use crate::layer::{Layer, Parameter};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_tensor::{conv2d_output_shape, conv2d_relu_max_pool2d, Conv2dParams, Padding, Pool2dParams};
+use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -386,28 +386,26 @@ impl Conv2D {
         Ok((kernel, [&shape[..1], &out[..]].concat()))
     }
 
-    /// The fused inference pass of [`Layer::forward_fused`]: convolution, ReLU
-    /// and `pool` (the parameters of the layer `next`, which also checks the
-    /// convolution's output shape and names itself in errors).
-    fn forward_relu_max_pool(&self, next: &dyn Layer, pool: &Pool2dParams, x: &Var) -> Result<Var> {
+    /// The fused pass of [`Layer::forward_fused`]: convolution, ReLU and
+    /// `pool` (the parameters of the layer `next`, which also checks the
+    /// convolution's output shape and names itself in errors) in one node.
+    fn forward_relu_max_pool(
+        &self,
+        next: &dyn Layer,
+        pool: &Pool2dParams,
+        x: &Var,
+        ctx: &mut ForwardContext,
+    ) -> Result<Var> {
         let (kernel, conv_shape) = self.checked_input(x)?;
         // The error the pooling layer's own forward would give on the conv output.
         next.output_shape(&conv_shape[1..])
             .map_err(|e| with_batch_axis(e, &conv_shape))?;
-        let (xg, kg) = (x.value(), kernel.value());
-        let bg = self.bias.as_ref().map(|b| b.value());
-        fn as4(t: &neurite_tensor::Tensor) -> ndarray::ArrayView4<'_, f32> {
-            t.view()
-                .into_dimensionality::<ndarray::Ix4>()
-                .expect("rank checked above")
+        let y = ops::conv2d_relu_max_pool2d(x, kernel, self.bias.as_ref(), &self.params(), pool)?;
+        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
+        if let Some(b) = &self.bias {
+            regularize(ctx, self.cfg.bias_regularizer, b)?;
         }
-        let bias = bg.as_ref().map(|b| {
-            b.view()
-                .into_dimensionality::<ndarray::Ix1>()
-                .expect("bias is 1-d")
-        });
-        let y = conv2d_relu_max_pool2d(as4(&xg), as4(&kg), bias, &self.params(), pool)?;
-        Ok(Var::constant(y.into_dyn()))
+        Ok(y)
     }
 
     fn params(&self) -> Conv2dParams {
@@ -542,22 +540,19 @@ impl Layer for Conv2D {
         Ok(y)
     }
 
-    /// With ReLU activation, followed by `MaxPooling2D`, in inference mode and
-    /// with no gradient to record: one pass of
-    /// [`neurite_tensor::conv2d_relu_max_pool2d`], which never writes the
-    /// convolution output to memory (the same values, as long as the
-    /// convolution output holds no NaN).
+    /// With ReLU activation and followed by `MaxPooling2D`: one node of
+    /// [`ops::conv2d_relu_max_pool2d`], which never writes the convolution
+    /// output to memory (the same values and gradients, as long as the
+    /// convolution output holds no NaN). Not taken in training when an
+    /// activity regularizer needs that output.
     fn forward_fused(&self, next: &dyn Layer, x: &Var, ctx: &mut ForwardContext) -> Option<Result<Var>> {
         let pool = next.max_pool_params()?;
-        let kernel = self.kernel.as_ref()?;
-        let records_graph = neurite_autograd::is_grad_enabled()
-            && (x.requires_grad()
-                || kernel.requires_grad()
-                || self.bias.as_ref().is_some_and(|b| b.requires_grad()));
-        if self.cfg.activation != Activation::Relu || ctx.is_training() || records_graph {
+        self.kernel.as_ref()?;
+        let needs_conv_output = ctx.is_training() && self.cfg.activity_regularizer.is_some();
+        if self.cfg.activation != Activation::Relu || needs_conv_output {
             return None;
         }
-        Some(self.forward_relu_max_pool(next, &pool, x))
+        Some(self.forward_relu_max_pool(next, &pool, x, ctx))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
