@@ -506,9 +506,11 @@ impl OutputGrad<'_> {
                 for (i, dy) in m.chunks_exact_mut(image).enumerate() {
                     let o = i * pooled_image..(i + 1) * pooled_image;
                     for ((&d, &v), &a) in grad[o.clone()].iter().zip(&pooled[o.clone()]).zip(&argmax[o]) {
-                        if v > 0.0 {
-                            dy[a as usize] += d;
-                        }
+                        // Branch-free (the sign of v is a coin toss): every window
+                        // that picked cell `a` has the same pooled value, so a cell
+                        // gets either all its gradients or only zeros, which leave
+                        // it at +0.0, as masking after the scatter does.
+                        dy[a as usize] += if v > 0.0 { d } else { 0.0 };
                     }
                 }
                 m

@@ -16,7 +16,7 @@ use crate::conv::{check_bias, geometry, image_cols, kernel_matrix, with_scratch,
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
 use crate::im2col::ConvGeometry;
-use crate::max_pool_kernel::max_pool_image;
+use crate::max_pool_kernel::{max_pool_image, max_pool_image_biased};
 use crate::pool::{max_pool2d, max_pool2d_values, pool_geometry, MaxPoolIndices, Pool2dParams, PoolGeometry};
 use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut2};
 
@@ -217,16 +217,17 @@ fn fused_forward(
             let mut c = ArrayViewMut2::from_shape((count * plan.rows_per_image, f), &mut *conv_out)
                 .expect("conv rows are (rows, f)");
             plan.gemm(cols, false, w, false, 0.0, &mut c);
-            if idx.is_some() {
-                bias_and_relu(conv_out, bias.as_deref(), false, f);
-            }
             for (i, (img, pooled)) in conv_out
-                .chunks_exact(conv_img)
+                .chunks_exact_mut(conv_img)
                 .zip(out.chunks_exact_mut(pooled_img))
                 .enumerate()
             {
                 let image_idx = idx.as_deref_mut().map(|a| &mut a[i * pooled_img..][..pooled_img]);
-                max_pool_image(img, pooled, image_idx, &windows);
+                match (image_idx, bias.as_deref()) {
+                    // Training: pool `conv + bias`, so the argmax is the unfused pair's.
+                    (Some(ix), Some(b)) => max_pool_image_biased(img, pooled, ix, &windows, b),
+                    (ix, _) => max_pool_image(img, pooled, ix, &windows),
+                }
             }
         });
         let bias = if idx.is_some() { None } else { bias.as_deref() };

@@ -33,12 +33,28 @@ pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, 
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe {
             match idx {
-                Some(idx) => avx2::max_pool_image(x, y, idx, g),
+                Some(idx) => avx2::max_pool_argmax::<false>(x, y, idx, g, &[]),
                 None => avx2::max_pool_values(x, y, g),
             }
         };
     }
     max_pool_image_portable(x, y, idx, g)
+}
+
+/// [`max_pool_image`] with argmax of `x + bias` (`bias` one value per
+/// channel): the values and argmax are exactly those of adding the bias to
+/// `x` first (which the portable path does, in place) and pooling that.
+pub(crate) fn max_pool_image_biased(x: &mut [f32], y: &mut [f32], idx: &mut [u32], g: &ImageWindows, bias: &[f32]) {
+    assert_eq!(bias.len(), g.channels, "one bias per channel");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { avx2::max_pool_argmax::<true>(x, y, idx, g, bias) };
+    }
+    for px in x.chunks_exact_mut(g.channels) {
+        px.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+    max_pool_image_portable(x, y, Some(idx), g)
 }
 
 fn max_pool_image_portable(x: &[f32], y: &mut [f32], mut idx: Option<&mut [u32]>, g: &ImageWindows) {
@@ -77,51 +93,126 @@ mod avx2 {
 
     const W: usize = 8;
 
-    /// [`super::max_pool_image`] with the argmax written to `idx` (`y`'s length); needs AVX2.
+    /// Blocks of `W` channels whose running maxima and argmax a window pass
+    /// keeps in registers (2 x 4 of the 16 `ymm`).
+    const ARG_BLOCKS: usize = 4;
+
+    /// [`super::max_pool_image`] with the argmax written to `idx` (`y`'s
+    /// length), of `x + bias` when `BIAS` (`bias` one value per channel,
+    /// ignored otherwise). As [`max_pool_values`], each output pixel walks
+    /// its window once per [`ARG_BLOCKS`] blocks with their compare-and-take
+    /// chains side by side, each block keeping the winning cell's offset; a
+    /// running sum sends a block whose window may hold a NaN to the exact
+    /// lane-by-lane rule.
     #[target_feature(enable = "avx2")]
-    pub(super) fn max_pool_image(x: &[f32], y: &mut [f32], idx: &mut [u32], g: &ImageWindows) {
+    pub(super) fn max_pool_argmax<const BIAS: bool>(
+        x: &[f32],
+        y: &mut [f32],
+        idx: &mut [u32],
+        g: &ImageWindows,
+        bias: &[f32],
+    ) {
         let c = g.channels;
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let full = c / W;
         let mut o = 0;
+        assert!(idx.len() == y.len() && (!BIAS || bias.len() == c));
         for rows in g.rows {
             for cols in g.cols {
                 assert_window_inside(x, y, rows, cols, g, o);
-                let mut c0 = 0;
-                while c0 + W <= c {
-                    let start = (rows.start * g.in_w + cols.start) * c + c0;
-                    // SAFETY: every cell's block lies inside `x` (`assert_window_inside`).
-                    let mut best = unsafe { _mm256_loadu_ps(x.as_ptr().add(start)) };
-                    let mut arg = _mm256_add_epi32(_mm256_set1_epi32(start as i32), lanes);
-                    for h in rows.clone() {
-                        for w in cols.clone() {
-                            let base = (h * g.in_w + w) * c + c0;
-                            if base == start {
-                                continue;
-                            }
-                            // SAFETY: as above.
-                            let v = unsafe { _mm256_loadu_ps(x.as_ptr().add(base)) };
-                            // Take v unless v <= best (false for a NaN v), never once best is NaN.
-                            let not_le = _mm256_cmp_ps::<_CMP_NLE_UQ>(v, best);
-                            let best_ord = _mm256_cmp_ps::<_CMP_ORD_Q>(best, best);
-                            let take = _mm256_and_ps(not_le, best_ord);
-                            best = _mm256_blendv_ps(best, v, take);
-                            let at = _mm256_add_epi32(_mm256_set1_epi32(base as i32), lanes);
-                            arg = _mm256_castps_si256(_mm256_blendv_ps(
-                                _mm256_castsi256_ps(arg),
-                                _mm256_castsi256_ps(at),
-                                take,
-                            ));
+                let mut b0 = 0;
+                while b0 < full {
+                    let nb = (full - b0).min(ARG_BLOCKS);
+                    let (yo, io, c0) = (&mut y[o..o + c], &mut idx[o..o + c], b0 * W);
+                    // SAFETY (every arm): channels c0 + nb * W <= c of every window
+                    // cell lie inside `x` (asserted above); `yo`, `io` (and `bias`
+                    // when used) hold c values.
+                    unsafe {
+                        match nb {
+                            1 => argmax_group::<1, BIAS>(x, yo, io, rows, cols, g, c0, bias),
+                            2 => argmax_group::<2, BIAS>(x, yo, io, rows, cols, g, c0, bias),
+                            3 => argmax_group::<3, BIAS>(x, yo, io, rows, cols, g, c0, bias),
+                            _ => argmax_group::<4, BIAS>(x, yo, io, rows, cols, g, c0, bias),
                         }
                     }
-                    // SAFETY: `o + c0 + W <= o + c <= y.len()` (`assert_window_inside`).
-                    unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(o + c0), best) };
-                    let dst = &mut idx[o + c0..o + c0 + W];
-                    // SAFETY: `dst` holds exactly W u32s.
-                    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), arg) };
-                    c0 += W;
+                    b0 += nb;
                 }
-                super::window_max_tail(x, rows, cols, g, c0, &mut y[o..o + c], Some(&mut idx[o..o + c]));
+                let bias = if BIAS { Some(&bias[full * W..]) } else { None };
+                for (i, ch) in (full * W..c).enumerate() {
+                    let b = bias.map(|b| b[i]);
+                    let (v, a) = super::window_max_scalar_biased(x, rows, cols, g.in_w, c, ch, b);
+                    (y[o + ch], idx[o + ch]) = (v, a);
+                }
                 o += c;
+            }
+        }
+    }
+
+    /// Channels `c0..c0 + NB * W` of one window's maximum and argmax into `y`
+    /// and `idx` (the output pixel's `C` slots).
+    ///
+    /// # Safety
+    /// AVX2 available; `c0 + NB * W <= C`, every cell of the window inside
+    /// `x`, and `bias` (when `BIAS`) `C` long.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn argmax_group<const NB: usize, const BIAS: bool>(
+        x: &[f32],
+        y: &mut [f32],
+        idx: &mut [u32],
+        rows: &std::ops::Range<usize>,
+        cols: &std::ops::Range<usize>,
+        g: &ImageWindows,
+        c0: usize,
+        bias: &[f32],
+    ) {
+        let c = g.channels;
+        let xp = x.as_ptr();
+        let load = |at: usize, b: usize| {
+            let v = _mm256_loadu_ps(xp.add(at + c0 + b * W));
+            if BIAS {
+                _mm256_add_ps(v, _mm256_loadu_ps(bias.as_ptr().add(c0 + b * W)))
+            } else {
+                v
+            }
+        };
+        let first = (rows.start * g.in_w + cols.start) * c;
+        let mut best = [_mm256_setzero_ps(); NB];
+        let mut arg = [_mm256_castsi256_ps(_mm256_set1_epi32(first as i32)); NB];
+        let mut sum = _mm256_setzero_ps();
+        for (b, m) in best.iter_mut().enumerate() {
+            *m = load(first, b);
+            sum = _mm256_add_ps(sum, *m);
+        }
+        for h in rows.clone() {
+            for w in cols.clone() {
+                let cell = (h * g.in_w + w) * c;
+                if cell == first {
+                    continue;
+                }
+                let at = _mm256_castsi256_ps(_mm256_set1_epi32(cell as i32));
+                for b in 0..NB {
+                    let v = load(cell, b);
+                    // Strictly greater: ties keep the first cell (NaNs go to the fallback).
+                    let take = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best[b]);
+                    best[b] = _mm256_max_ps(v, best[b]);
+                    arg[b] = _mm256_blendv_ps(arg[b], at, take);
+                    sum = _mm256_add_ps(sum, v);
+                }
+            }
+        }
+        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(sum, sum)) == 0 {
+            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            for b in 0..NB {
+                _mm256_storeu_ps(y.as_mut_ptr().add(c0 + b * W), best[b]);
+                let off = _mm256_add_epi32(lanes, _mm256_set1_epi32((c0 + b * W) as i32));
+                let a = _mm256_add_epi32(_mm256_castps_si256(arg[b]), off);
+                _mm256_storeu_si256(idx.as_mut_ptr().add(c0 + b * W).cast(), a);
+            }
+        } else {
+            for ch in c0..c0 + NB * W {
+                let b = BIAS.then(|| bias[ch]);
+                (y[ch], idx[ch]) = super::window_max_scalar_biased(x, rows, cols, g.in_w, c, ch, b);
             }
         }
     }
@@ -303,13 +394,29 @@ fn window_max_scalar(
     c: usize,
     ch: usize,
 ) -> (f32, u32) {
+    window_max_scalar_biased(x, rows, cols, in_w, c, ch, None)
+}
+
+/// One channel's window maximum and argmax, of `x + bias` when given.
+#[inline(always)]
+fn window_max_scalar_biased(
+    x: &[f32],
+    rows: &Range<usize>,
+    cols: &Range<usize>,
+    in_w: usize,
+    c: usize,
+    ch: usize,
+    bias: Option<f32>,
+) -> (f32, u32) {
+    let at = |i: usize| bias.map_or(x[i], |b| x[i] + b);
     let start = (rows.start * in_w + cols.start) * c + ch;
-    let (mut best, mut arg) = (x[start], start);
+    let (mut best, mut arg) = (at(start), start);
     for h in rows.clone() {
         for w in cols.clone() {
             let i = (h * in_w + w) * c + ch;
-            if takes_over(x[i], best) {
-                (best, arg) = (x[i], i);
+            let v = at(i);
+            if takes_over(v, best) {
+                (best, arg) = (v, i);
             }
         }
     }
@@ -370,6 +477,17 @@ mod tests {
             let mut y4 = vec![0.0; out];
             max_pool_image_portable(&x, &mut y4, None, &g);
             prop_assert!(y1.iter().zip(&y4).all(|(a, b)| same(a, b)));
+            // With a per-channel bias: as adding it first, argmax included.
+            let bias: Vec<f32> = (0..c).map(|ch| ((ch * 7 + seed as usize) % 5) as f32 * 0.5 - 1.0).collect();
+            let mut biased = x.clone();
+            for px in biased.chunks_exact_mut(c) {
+                px.iter_mut().zip(&bias).for_each(|(v, b)| *v += b);
+            }
+            let (mut y5, mut i5, mut y6, mut i6) = (vec![0.0; out], vec![0; out], vec![0.0; out], vec![0; out]);
+            max_pool_image_biased(&mut x.clone(), &mut y5, &mut i5, &g, &bias);
+            max_pool_image_portable(&biased, &mut y6, Some(&mut i6), &g);
+            prop_assert_eq!(&i5, &i6);
+            prop_assert!(y5.iter().zip(&y6).all(|(a, b)| same(a, b)));
         }
     }
 }
