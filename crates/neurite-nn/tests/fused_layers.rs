@@ -56,7 +56,9 @@ fn training_step(conv: &Conv2D, pool: &MaxPooling2D, x: &neurite_tensor::Tensor,
     let xv = Var::parameter(x.clone());
     let mut ctx = ForwardContext::training(7);
     let y = if fused {
-        conv.forward_fused(pool, &xv, &mut ctx).expect("a fused path").unwrap()
+        conv.forward_fused(pool, &xv, &mut ctx)
+            .expect("a fused path")
+            .unwrap()
     } else {
         let y = conv.forward(&xv, &mut ctx).unwrap();
         pool.forward(&y, &mut ctx).unwrap()
@@ -107,9 +109,13 @@ fn declines_when_it_cannot_fuse() {
         .activation(Activation::Relu)
         .activity_regularizer(Regularizer::l1(0.1));
     active.build(&[8, 8, 1], &mut rng_from_seed(0)).unwrap();
-    assert!(active.forward_fused(&pool, &x, &mut ForwardContext::training(0)).is_none());
+    assert!(active
+        .forward_fused(&pool, &x, &mut ForwardContext::training(0))
+        .is_none());
     // ... but in inference it adds no loss, so that layer fuses there.
-    assert!(active.forward_fused(&pool, &x, &mut ForwardContext::inference()).is_some());
+    assert!(active
+        .forward_fused(&pool, &x, &mut ForwardContext::inference())
+        .is_some());
     // Another pooling layer.
     let avg = AveragePooling2D::new((2, 2));
     assert!(no_grad(|| conv.forward_fused(&avg, &x, &mut ForwardContext::inference())).is_none());

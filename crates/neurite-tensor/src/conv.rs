@@ -16,6 +16,7 @@
 //! depend on the number of threads) and its images' `dX`. A 1x1, stride-1
 //! convolution skips im2col: the input already is the `[N*H*W, C]` matrix.
 
+use crate::direct_conv;
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair, par_build_with};
 use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
@@ -239,6 +240,44 @@ pub(crate) fn image_cols<'a>(
     ArrayView2::from_shape((rows, k), data).expect("cols are (rows, k)")
 }
 
+/// Scratch floats [`forward_rows`] needs for a task of `plan`.
+pub(crate) fn forward_scratch_len(g: &ConvGeometry, plan: &TaskPlan, f: usize) -> usize {
+    if direct_conv::applies(g, f) {
+        direct_conv::scratch_len(g)
+    } else if g.is_pointwise() {
+        0
+    } else {
+        plan.images * plan.rows_per_image * g.patch_len()
+    }
+}
+
+/// The convolution (no bias) of images `first..first + count` into `out`
+/// (`[count * OH*OW, F]`): the direct kernel for few taps
+/// ([`direct_conv::applies`]), else im2col into `buf` and one GEMM.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_rows(
+    x: &[f32],
+    g: &ConvGeometry,
+    w: ArrayView2<f32>,
+    plan: &TaskPlan,
+    first: usize,
+    count: usize,
+    buf: &mut [f32],
+    out: &mut [f32],
+) {
+    let f = w.ncols();
+    if direct_conv::applies(g, f) {
+        let images = &x[first * g.image_len()..][..count * g.image_len()];
+        let kernel = w.as_slice().expect("the kernel matrix is contiguous");
+        direct_conv::conv_images(images, g, kernel, out, buf);
+        return;
+    }
+    let cols = image_cols(x, g, first, count, buf);
+    let mut c =
+        ArrayViewMut2::from_shape((count * plan.rows_per_image, f), out).expect("conv rows are (rows, f)");
+    plan.gemm(cols, false, w, false, 0.0, &mut c);
+}
+
 /// Adds `bias` to every `f`-wide row of `y` and applies ReLU when asked.
 pub(crate) fn bias_and_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool, f: usize) {
     match (bias, relu) {
@@ -348,20 +387,25 @@ fn conv_forward(
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
     let plan = TaskPlan::new(&g, f);
-    let scratch = if g.is_pointwise() {
-        0
+    let scratch = forward_scratch_len(&g, &plan, f);
+    let chunk = plan.images * plan.rows_per_image * f;
+    let y = if direct_conv::applies(&g, f) {
+        par_build(rows * f, chunk, 0.0f32, |t, y| {
+            let (first, count) = plan.images_of(t, g.batch);
+            with_scratch(scratch, |buf| forward_rows(x, &g, w, &plan, first, count, buf, y));
+            bias_and_relu(y, bias.as_deref(), relu, f);
+        })
     } else {
-        plan.images * plan.rows_per_image * k
+        par_build_with(rows * f, chunk, |t, y| {
+            let (first, count) = plan.images_of(t, g.batch);
+            let y = with_scratch(scratch, |buf| {
+                let cols = image_cols(x, &g, first, count, buf);
+                gemm_into_uninit(cols, w, y, !plan.parallel_gemm)
+            });
+            bias_and_relu(y, bias.as_deref(), relu, f);
+            y
+        })
     };
-    let y = par_build_with(rows * f, plan.images * plan.rows_per_image * f, |t, y| {
-        let (first, count) = plan.images_of(t, g.batch);
-        let y = with_scratch(scratch, |buf| {
-            let cols = image_cols(x, &g, first, count, buf);
-            gemm_into_uninit(cols, w, y, !plan.parallel_gemm)
-        });
-        bias_and_relu(y, bias.as_deref(), relu, f);
-        y
-    });
     Ok(Array4::from_shape_vec(out_shape, y).expect("output length matches its shape"))
 }
 
@@ -446,7 +490,12 @@ pub fn conv2d_relu_backward(
 }
 
 /// Errors unless `found` is the shape `[N, OH, OW, F]` of the convolution's output.
-pub(crate) fn check_output_shape(op: &'static str, g: &ConvGeometry, f: usize, found: &[usize]) -> Result<()> {
+pub(crate) fn check_output_shape(
+    op: &'static str,
+    g: &ConvGeometry,
+    f: usize,
+    found: &[usize],
+) -> Result<()> {
     let out_shape = [g.batch, g.out_h, g.out_w, f];
     if found != out_shape {
         return Err(TensorError::shape(
@@ -498,7 +547,12 @@ impl OutputGrad<'_> {
                 }
                 m
             }
-            OutputGrad::ReluMaxPool { grad, pooled, argmax, pooled_image } => {
+            OutputGrad::ReluMaxPool {
+                grad,
+                pooled,
+                argmax,
+                pooled_image,
+            } => {
                 let m = &mut buf[..r.len()];
                 m.fill(0.0);
                 let p = first * pooled_image..(first + count) * pooled_image;

@@ -12,13 +12,15 @@
 //! No argmax is kept: there is no backward.
 
 use crate::conv::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
-use crate::conv::{check_bias, geometry, image_cols, kernel_matrix, with_scratch, TaskPlan};
+use crate::conv::{
+    check_bias, forward_rows, forward_scratch_len, geometry, kernel_matrix, with_scratch, TaskPlan,
+};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
 use crate::im2col::ConvGeometry;
 use crate::max_pool_kernel::{max_pool_image, max_pool_image_biased};
 use crate::pool::{max_pool2d, max_pool2d_values, pool_geometry, MaxPoolIndices, Pool2dParams, PoolGeometry};
-use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut2};
+use ndarray::{Array4, ArrayView1, ArrayView4};
 
 /// `max_pool2d_values(conv2d_relu(input, kernel, bias, conv), pool)` without
 /// materialising the convolution output: the result is bit for bit the same
@@ -92,7 +94,10 @@ pub fn conv2d_relu_max_pool2d_with_indices(
     if u32::try_from(g.rows_per_image() * f).is_err() {
         return Err(TensorError::invalid(
             "max_pool2d",
-            format!("a convolution output image of shape {:?} has more than u32::MAX elements", &conv_shape[1..]),
+            format!(
+                "a convolution output image of shape {:?} has more than u32::MAX elements",
+                &conv_shape[1..]
+            ),
         ));
     }
     if pg.out_shape().iter().product::<usize>() == 0 || g.patch_len() == 0 {
@@ -192,7 +197,7 @@ fn fused_forward(
     pg: &PoolGeometry,
     argmax: bool,
 ) -> (Array4<f32>, Vec<u32>) {
-    let (f, k) = (kernel.shape()[3], g.patch_len());
+    let f = kernel.shape()[3];
     let out_shape = pg.out_shape();
     let out_len = out_shape.iter().product::<usize>();
     let bias = bias.map(|b| b.to_vec());
@@ -202,21 +207,14 @@ fn fused_forward(
     let w = kernel_matrix(&w_owned);
     let plan = TaskPlan::new(g, f);
     let conv_img = plan.rows_per_image * f;
-    let cols_len = if g.is_pointwise() {
-        0
-    } else {
-        plan.images * plan.rows_per_image * k
-    };
+    let cols_len = forward_scratch_len(g, &plan, f);
     let (pooled_img, windows) = (pg.out_image_len(), pg.image_windows());
     let task = |t: usize, out: &mut [f32], mut idx: Option<&mut [u32]>| {
         let (first, count) = plan.images_of(t, g.batch);
         with_scratch(cols_len + plan.images * conv_img, |buf| {
             let (cols_buf, conv_buf) = buf.split_at_mut(cols_len);
-            let cols = image_cols(x, g, first, count, cols_buf);
             let conv_out = &mut conv_buf[..count * conv_img];
-            let mut c = ArrayViewMut2::from_shape((count * plan.rows_per_image, f), &mut *conv_out)
-                .expect("conv rows are (rows, f)");
-            plan.gemm(cols, false, w, false, 0.0, &mut c);
+            forward_rows(x, g, w, &plan, first, count, cols_buf, conv_out);
             for (i, (img, pooled)) in conv_out
                 .chunks_exact_mut(conv_img)
                 .zip(out.chunks_exact_mut(pooled_img))
@@ -239,7 +237,10 @@ fn fused_forward(
             task(t, out, Some(idx))
         })
     } else {
-        (par_build(out_len, chunk, 0.0f32, |t, out| task(t, out, None)), Vec::new())
+        (
+            par_build(out_len, chunk, 0.0f32, |t, out| task(t, out, None)),
+            Vec::new(),
+        )
     };
     let y = Array4::from_shape_vec(out_shape, y).expect("pooled length matches its shape");
     (y, argmax)

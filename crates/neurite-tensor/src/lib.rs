@@ -22,6 +22,7 @@ pub mod broadcast;
 pub mod compare;
 pub mod conv;
 pub mod conv_pool;
+mod direct_conv;
 pub mod elementwise;
 pub mod error;
 mod fill;
@@ -38,7 +39,9 @@ pub mod threads;
 pub mod unary;
 
 pub use conv::*;
-pub use conv_pool::{conv2d_relu_max_pool2d, conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_with_indices};
+pub use conv_pool::{
+    conv2d_relu_max_pool2d, conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_with_indices,
+};
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, im2col, ConvGeometry};
 pub use ndarray;

@@ -44,7 +44,13 @@ pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, 
 /// [`max_pool_image`] with argmax of `x + bias` (`bias` one value per
 /// channel): the values and argmax are exactly those of adding the bias to
 /// `x` first (which the portable path does, in place) and pooling that.
-pub(crate) fn max_pool_image_biased(x: &mut [f32], y: &mut [f32], idx: &mut [u32], g: &ImageWindows, bias: &[f32]) {
+pub(crate) fn max_pool_image_biased(
+    x: &mut [f32],
+    y: &mut [f32],
+    idx: &mut [u32],
+    g: &ImageWindows,
+    bias: &[f32],
+) {
     assert_eq!(bias.len(), g.channels, "one bias per channel");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {

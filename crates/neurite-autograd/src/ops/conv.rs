@@ -6,8 +6,9 @@ use crate::error::Result;
 use crate::var::Var;
 use ndarray::{ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
 use neurite_tensor::{
-    avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, conv2d_relu_max_pool2d_backward, global_avg_pool2d_backward,
-    global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams, Tensor, TensorError,
+    avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, conv2d_relu_max_pool2d_backward,
+    global_avg_pool2d_backward, global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams,
+    Tensor, TensorError,
 };
 
 fn view4<'a>(op: &'static str, what: &str, t: &'a Tensor) -> Result<ArrayView4<'a, f32>> {
