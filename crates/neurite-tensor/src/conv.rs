@@ -240,42 +240,66 @@ pub(crate) fn image_cols<'a>(
     ArrayView2::from_shape((rows, k), data).expect("cols are (rows, k)")
 }
 
-/// Scratch floats [`forward_rows`] needs for a task of `plan`.
-pub(crate) fn forward_scratch_len(g: &ConvGeometry, plan: &TaskPlan, f: usize) -> usize {
-    if direct_conv::applies(g, f) {
-        direct_conv::scratch_len(g)
-    } else if g.is_pointwise() {
-        0
-    } else {
-        plan.images * plan.rows_per_image * g.patch_len()
-    }
+/// How a forward pass computes its convolution rows, chosen once per call:
+/// [`direct_conv`] for few taps, else im2col and one GEMM.
+pub(crate) enum ForwardKernel<'a> {
+    /// The kernel matrix's floats, read tap by tap.
+    Direct(&'a [f32]),
+    /// The `[KH*KW*C, F]` kernel matrix, the GEMM's right operand.
+    Gemm(ArrayView2<'a, f32>),
 }
 
-/// The convolution (no bias) of images `first..first + count` into `out`
-/// (`[count * OH*OW, F]`): the direct kernel for few taps
-/// ([`direct_conv::applies`]), else im2col into `buf` and one GEMM.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn forward_rows(
-    x: &[f32],
-    g: &ConvGeometry,
-    w: ArrayView2<f32>,
-    plan: &TaskPlan,
-    first: usize,
-    count: usize,
-    buf: &mut [f32],
-    out: &mut [f32],
-) {
-    let f = w.ncols();
-    if direct_conv::applies(g, f) {
-        let images = &x[first * g.image_len()..][..count * g.image_len()];
-        let kernel = w.as_slice().expect("the kernel matrix is contiguous");
-        direct_conv::conv_images(images, g, kernel, out, buf);
-        return;
+impl<'a> ForwardKernel<'a> {
+    /// `w` is the `[KH*KW*C, F]` kernel matrix.
+    pub(crate) fn new(g: &ConvGeometry, w: ArrayView2<'a, f32>) -> Self {
+        if direct_conv::applies(g, w.ncols()) {
+            ForwardKernel::Direct(w.to_slice().expect("the kernel matrix is contiguous"))
+        } else {
+            ForwardKernel::Gemm(w)
+        }
     }
-    let cols = image_cols(x, g, first, count, buf);
-    let mut c =
-        ArrayViewMut2::from_shape((count * plan.rows_per_image, f), out).expect("conv rows are (rows, f)");
-    plan.gemm(cols, false, w, false, 0.0, &mut c);
+
+    /// Whether this is the im2col + GEMM path, whose GEMM can write
+    /// straight into uninitialised memory.
+    pub(crate) fn is_gemm(&self) -> bool {
+        matches!(self, ForwardKernel::Gemm(_))
+    }
+
+    /// Scratch floats [`Self::rows`] needs for a task of `plan`.
+    pub(crate) fn scratch_len(&self, g: &ConvGeometry, plan: &TaskPlan) -> usize {
+        match self {
+            ForwardKernel::Direct(_) => direct_conv::scratch_len(g),
+            ForwardKernel::Gemm(_) if g.is_pointwise() => 0,
+            ForwardKernel::Gemm(_) => plan.images * plan.rows_per_image * g.patch_len(),
+        }
+    }
+
+    /// The convolution (no bias) of images `first..first + count` into `out`
+    /// (`[count * OH*OW, F]`), with `buf` as scratch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rows(
+        &self,
+        x: &[f32],
+        g: &ConvGeometry,
+        plan: &TaskPlan,
+        first: usize,
+        count: usize,
+        buf: &mut [f32],
+        out: &mut [f32],
+    ) {
+        match self {
+            ForwardKernel::Direct(kernel) => {
+                let images = &x[first * g.image_len()..][..count * g.image_len()];
+                direct_conv::conv_images(images, g, kernel, out, buf)
+            }
+            ForwardKernel::Gemm(w) => {
+                let cols = image_cols(x, g, first, count, buf);
+                let mut c = ArrayViewMut2::from_shape((count * plan.rows_per_image, w.ncols()), out)
+                    .expect("conv rows are (rows, f)");
+                plan.gemm(cols, false, *w, false, 0.0, &mut c);
+            }
+        }
+    }
 }
 
 /// Adds `bias` to every `f`-wide row of `y` and applies ReLU when asked.
@@ -387,12 +411,13 @@ fn conv_forward(
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
     let plan = TaskPlan::new(&g, f);
-    let scratch = forward_scratch_len(&g, &plan, f);
+    let kernel = ForwardKernel::new(&g, w);
+    let scratch = kernel.scratch_len(&g, &plan);
     let chunk = plan.images * plan.rows_per_image * f;
-    let y = if direct_conv::applies(&g, f) {
+    let y = if !kernel.is_gemm() {
         par_build(rows * f, chunk, 0.0f32, |t, y| {
             let (first, count) = plan.images_of(t, g.batch);
-            with_scratch(scratch, |buf| forward_rows(x, &g, w, &plan, first, count, buf, y));
+            with_scratch(scratch, |buf| kernel.rows(x, &g, &plan, first, count, buf, y));
             bias_and_relu(y, bias.as_deref(), relu, f);
         })
     } else {

@@ -12,9 +12,7 @@
 //! No argmax is kept: there is no backward.
 
 use crate::conv::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
-use crate::conv::{
-    check_bias, forward_rows, forward_scratch_len, geometry, kernel_matrix, with_scratch, TaskPlan,
-};
+use crate::conv::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel, TaskPlan};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
 use crate::im2col::ConvGeometry;
@@ -207,14 +205,15 @@ fn fused_forward(
     let w = kernel_matrix(&w_owned);
     let plan = TaskPlan::new(g, f);
     let conv_img = plan.rows_per_image * f;
-    let cols_len = forward_scratch_len(g, &plan, f);
+    let kernel = ForwardKernel::new(g, w);
+    let cols_len = kernel.scratch_len(g, &plan);
     let (pooled_img, windows) = (pg.out_image_len(), pg.image_windows());
     let task = |t: usize, out: &mut [f32], mut idx: Option<&mut [u32]>| {
         let (first, count) = plan.images_of(t, g.batch);
         with_scratch(cols_len + plan.images * conv_img, |buf| {
             let (cols_buf, conv_buf) = buf.split_at_mut(cols_len);
             let conv_out = &mut conv_buf[..count * conv_img];
-            forward_rows(x, g, w, &plan, first, count, cols_buf, conv_out);
+            kernel.rows(x, g, &plan, first, count, cols_buf, conv_out);
             for (i, (img, pooled)) in conv_out
                 .chunks_exact_mut(conv_img)
                 .zip(out.chunks_exact_mut(pooled_img))
