@@ -274,6 +274,31 @@ impl<'a> ForwardKernel<'a> {
         }
     }
 
+    /// Whether [`Self::max_pool_2x2_rows`] can run: the direct kernel, and
+    /// 2x2 stride-2 unpadded pooling.
+    pub(crate) fn pools_in_registers(&self, pool: &crate::pool::Pool2dParams) -> bool {
+        matches!(self, ForwardKernel::Direct(_)) && direct_conv::pools_2x2(pool)
+    }
+
+    /// The 2x2 stride-2 max pooling of the convolution (no bias) of images
+    /// `first..first + count` into `out` (`[count * (OH/2)*(OW/2), F]`),
+    /// pooled before it is stored. Needs [`Self::pools_in_registers`].
+    pub(crate) fn max_pool_2x2_rows(
+        &self,
+        x: &[f32],
+        g: &ConvGeometry,
+        first: usize,
+        count: usize,
+        buf: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let ForwardKernel::Direct(kernel) = self else {
+            unreachable!("max_pool_2x2_rows needs the direct kernel")
+        };
+        let images = &x[first * g.image_len()..][..count * g.image_len()];
+        direct_conv::conv_max_pool_images(images, g, kernel, out, buf);
+    }
+
     /// The convolution (no bias) of images `first..first + count` into `out`
     /// (`[count * OH*OW, F]`), with `buf` as scratch.
     #[allow(clippy::too_many_arguments)]

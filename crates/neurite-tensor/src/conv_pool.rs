@@ -55,7 +55,7 @@ pub fn conv2d_relu_max_pool2d(
         // Nothing to fuse (empty output, or a kernel with no taps).
         return max_pool2d_values(conv2d_relu(input, kernel, bias, conv)?.view(), pool);
     }
-    Ok(fused_forward(input, kernel, bias, &g, &pg, false).0)
+    Ok(fused_forward(input, kernel, bias, &g, &pg, Some(pool)).0)
 }
 
 /// [`conv2d_relu_max_pool2d`] for training: also returns the pool's argmax
@@ -101,7 +101,7 @@ pub fn conv2d_relu_max_pool2d_with_indices(
     if pg.out_shape().iter().product::<usize>() == 0 || g.patch_len() == 0 {
         return max_pool2d(conv2d_relu(input, kernel, bias, conv)?.view(), pool);
     }
-    let (y, argmax) = fused_forward(input, kernel, bias, &g, &pg, true);
+    let (y, argmax) = fused_forward(input, kernel, bias, &g, &pg, None);
     let idx = MaxPoolIndices::new(conv_shape, pg.out_shape().to_vec(), argmax);
     Ok((y, idx))
 }
@@ -184,17 +184,19 @@ fn fused_geometry(
     Ok((g, pg))
 }
 
-/// The fused pass over a non-empty output. With `argmax`, the bias is added
-/// before pooling and the argmax kept (training); without, the bias and ReLU
-/// come after pooling, on fewer values (inference).
+/// The fused pass over a non-empty output. For training (`inference` is
+/// `None`), the bias is added before pooling and the argmax kept; for
+/// inference (`Some(pool)`), the bias and ReLU come after pooling, on fewer
+/// values, and the direct kernel pools 2x2 windows in registers.
 fn fused_forward(
     input: ArrayView4<f32>,
     kernel: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
     g: &ConvGeometry,
     pg: &PoolGeometry,
-    argmax: bool,
+    inference: Option<&Pool2dParams>,
 ) -> (Array4<f32>, Vec<u32>) {
+    let argmax = inference.is_none();
     let f = kernel.shape()[3];
     let out_shape = pg.out_shape();
     let out_len = out_shape.iter().product::<usize>();
@@ -208,8 +210,16 @@ fn fused_forward(
     let kernel = ForwardKernel::new(g, w);
     let cols_len = kernel.scratch_len(g, &plan);
     let (pooled_img, windows) = (pg.out_image_len(), pg.image_windows());
+    let in_registers = inference.is_some_and(|pool| kernel.pools_in_registers(pool));
     let task = |t: usize, out: &mut [f32], mut idx: Option<&mut [u32]>| {
         let (first, count) = plan.images_of(t, g.batch);
+        if in_registers {
+            with_scratch(cols_len, |buf| {
+                kernel.max_pool_2x2_rows(x, g, first, count, buf, out)
+            });
+            bias_and_relu(out, bias.as_deref(), true, f);
+            return;
+        }
         with_scratch(cols_len + plan.images * conv_img, |buf| {
             let (cols_buf, conv_buf) = buf.split_at_mut(cols_len);
             let conv_out = &mut conv_buf[..count * conv_img];
@@ -286,6 +296,34 @@ mod tests {
             let b = with_bias.then_some(b.view());
             let fused = conv2d_relu_max_pool2d(x.view(), k.view(), b, &conv, &pool);
             let unfused = conv2d_relu(x.view(), k.view(), b, &conv)
+                .and_then(|y| max_pool2d_values(y.view(), &pool));
+            match (fused, unfused) {
+                (Ok(a), Ok(e)) => prop_assert_eq!(a, e),
+                (Err(_), Err(_)) => {}
+                (a, e) => prop_assert!(false, "fused {:?} vs unfused {:?}", a.map(|v| v.dim()), e.map(|v| v.dim())),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Few taps, whole 16-channel blocks and 2x2 stride-2 pooling: the
+        /// inference pass pools in the direct kernel's registers, and still
+        /// equals the unfused pair bit for bit.
+        #[test]
+        fn pooled_in_registers_equals_conv_then_pool(
+            n in 1usize..12, h in 2usize..16, w in 2usize..16, c in 1usize..4, blocks in 1usize..4,
+            k in 1usize..4, stride in 1usize..3, same in any::<bool>(), with_bias in any::<bool>(), seed in 0u64..50,
+        ) {
+            let f = 16 * blocks;
+            let conv = conv_params(stride, 1, same);
+            let pool = Pool2dParams::new((2, 2));
+            let x = Array4::from_shape_vec((n, h, w, c), values(n * h * w * c, seed)).unwrap();
+            let kern = Array4::from_shape_vec((k, k, c, f), values(k * k * c * f, seed + 1)).unwrap();
+            let b = ndarray::Array1::from_vec(values(f, seed + 2));
+            let b = with_bias.then_some(b.view());
+            let fused = conv2d_relu_max_pool2d(x.view(), kern.view(), b, &conv, &pool);
+            let unfused = conv2d_relu(x.view(), kern.view(), b, &conv)
                 .and_then(|y| max_pool2d_values(y.view(), &pool));
             match (fused, unfused) {
                 (Ok(a), Ok(e)) => prop_assert_eq!(a, e),

@@ -56,13 +56,50 @@ pub(crate) fn conv_images(
     out: &mut [f32],
     scratch: &mut [f32],
 ) {
+    let out_img = g.rows_per_image() * (kernel.len() / g.patch_len().max(1));
+    for_each_image(images, g, kernel, scratch, out, out_img, dispatch);
+}
+
+/// Whether [`conv_max_pool_images`] can follow the convolution with this
+/// pooling: 2x2 windows, stride 2, no padding (the usual CNN pooling).
+pub(crate) fn pools_2x2(pool: &crate::pool::Pool2dParams) -> bool {
+    pool.pool_size == (2, 2) && pool.strides == (2, 2) && pool.padding == crate::padding::Padding::Valid
+}
+
+/// `out` (`[count * (OH/2)*(OW/2), F]`) = the 2x2, stride-2 max pooling of
+/// [`conv_images`]'s output, taken in registers: each tile computes two
+/// output rows and pools them before anything is stored. The values equal
+/// pooling the stored convolution (the same sums, compared in window order
+/// with ties kept on the first cell) unless it holds a NaN.
+pub(crate) fn conv_max_pool_images(
+    images: &[f32],
+    g: &ConvGeometry,
+    kernel: &[f32],
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let f = kernel.len() / g.patch_len().max(1);
+    let out_img = (g.out_h / 2) * (g.out_w / 2) * f;
+    for_each_image(images, g, kernel, scratch, out, out_img, dispatch_pooled);
+}
+
+/// Runs `body` on each image (zero-bordered into `scratch` when padded) and
+/// its `out_img` floats of `out`.
+fn for_each_image(
+    images: &[f32],
+    g: &ConvGeometry,
+    kernel: &[f32],
+    scratch: &mut [f32],
+    out: &mut [f32],
+    out_img: usize,
+    body: fn(&ImagePlan, &mut [f32]),
+) {
     let (k, f, img) = (g.patch_len(), kernel.len() / g.patch_len().max(1), g.image_len());
     assert!(
         applies(g, f) && kernel.len() == k * f,
         "direct conv needs few taps and F % 16 == 0"
     );
-    let out_img = g.rows_per_image() * f;
-    let count = out.len() / out_img;
+    let count = out.len() / out_img.max(1);
     assert!(images.len() >= count * img && out.len() == count * out_img);
     let (ph, pw) = padded_extent(g);
     let c = g.channels;
@@ -74,7 +111,7 @@ pub(crate) fn conv_images(
         })
         .collect();
     let padded = scratch_len(g) > 0;
-    for (image, out) in images.chunks_exact(img).zip(out.chunks_exact_mut(out_img)) {
+    for (image, out) in images.chunks_exact(img).zip(out.chunks_exact_mut(out_img.max(1))) {
         let src: &[f32] = if padded {
             let buf = &mut scratch[..ph * pw * c];
             buf.fill(0.0);
@@ -94,7 +131,7 @@ pub(crate) fn conv_images(
             pw,
             g,
         };
-        dispatch(&plan, out);
+        body(&plan, out);
     }
 }
 
@@ -211,6 +248,128 @@ fn blocks<const R: usize, const NB: usize, const FMA: bool>(
     }
 }
 
+fn dispatch_pooled(p: &ImagePlan, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+            return unsafe { pooled_avx512(p, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { pooled_avx2(p, out) };
+        }
+    }
+    pooled_body::<2, 1, false>(p, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn pooled_avx512(p: &ImagePlan, out: &mut [f32]) {
+    // 2 rows x 6 pixels x 32 channels: 24 of the 32 `zmm` accumulate.
+    pooled_body::<6, 2, true>(p, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn pooled_avx2(p: &ImagePlan, out: &mut [f32]) {
+    // 2 rows x 2 pixels x 16 channels: 8 of the 16 `ymm` accumulate.
+    pooled_body::<2, 1, true>(p, out)
+}
+
+/// Every pooled row of one image: conv rows `2ph` and `2ph + 1` in tiles of
+/// `R` pixels (`R / 2` pooled outputs), then single pooled outputs.
+#[inline(always)]
+fn pooled_body<const R: usize, const NB: usize, const FMA: bool>(p: &ImagePlan, out: &mut [f32]) {
+    let g = p.g;
+    let (c, f) = (g.channels, p.f);
+    let (pooled_h, pooled_w) = (g.out_h / 2, g.out_w / 2);
+    for ph in 0..pooled_h {
+        let rows = [2 * ph, 2 * ph + 1].map(|oh| oh * g.stride_h * p.pw * c);
+        let out_row = &mut out[ph * pooled_w * f..(ph + 1) * pooled_w * f];
+        let mut q = 0;
+        while q + R / 2 <= pooled_w {
+            pooled_tile::<R, NB, FMA>(p, rows, q, out_row);
+            q += R / 2;
+        }
+        while q < pooled_w {
+            pooled_tile::<2, 1, FMA>(p, rows, q, out_row);
+            q += 1;
+        }
+    }
+}
+
+/// Pooled outputs `q..q + R/2` of one pooled row, every channel.
+#[inline(always)]
+fn pooled_tile<const R: usize, const NB: usize, const FMA: bool>(
+    p: &ImagePlan,
+    rows: [usize; 2],
+    q: usize,
+    out_row: &mut [f32],
+) {
+    let (c, f) = (p.g.channels, p.f);
+    let bases = rows.map(|rb| -> [usize; R] { std::array::from_fn(|r| rb + (2 * q + r) * p.g.stride_w * c) });
+    let mut fb = 0;
+    while fb + NB * BLOCK <= f {
+        pooled_blocks::<R, NB, FMA>(p, &bases, fb, q, out_row);
+        fb += NB * BLOCK;
+    }
+    while fb < f {
+        pooled_blocks::<R, 1, FMA>(p, &bases, fb, q, out_row);
+        fb += BLOCK;
+    }
+}
+
+/// Channels `fb..fb + NB * BLOCK` of the tile: both rows' sums, then the
+/// maximum of each 2x2 window in window order (`a` replaced only by a larger `b`).
+#[inline(always)]
+fn pooled_blocks<const R: usize, const NB: usize, const FMA: bool>(
+    p: &ImagePlan,
+    bases: &[[usize; R]; 2],
+    fb: usize,
+    q: usize,
+    out_row: &mut [f32],
+) {
+    let f = p.f;
+    let last = bases[1][R - 1] + p.offsets.last().copied().unwrap_or(0);
+    assert!(last < p.src.len(), "direct conv tap outside the image");
+    assert!(bases[0][R - 1] <= bases[1][R - 1]);
+    assert!(p.kernel.len() >= (p.offsets.len() - 1) * f + fb + NB * BLOCK);
+    let (src, kernel) = (p.src.as_ptr(), p.kernel.as_ptr());
+    let mut acc = [[[[0.0f32; BLOCK]; NB]; R]; 2];
+    for (k, &off) in p.offsets.iter().enumerate() {
+        // SAFETY: `k * f + fb + NB * BLOCK <= kernel.len()` (asserted above
+        // for the last tap, and taps grow), so both blocks lie inside it.
+        let mut w = [[0.0f32; BLOCK]; NB];
+        for (b, w) in w.iter_mut().enumerate() {
+            *w = unsafe { *kernel.add(k * f + fb + b * BLOCK).cast() };
+        }
+        for (acc, bases) in acc.iter_mut().zip(bases) {
+            for (acc, &base) in acc.iter_mut().zip(bases) {
+                // SAFETY: base + off <= last < src.len() (asserted above; the
+                // second row's bases are the larger).
+                let a = unsafe { *src.add(base + off) };
+                for (acc, w) in acc.iter_mut().zip(&w) {
+                    for (s, &wv) in acc.iter_mut().zip(w) {
+                        *s = if FMA { a.mul_add(wv, *s) } else { a * wv + *s };
+                    }
+                }
+            }
+        }
+    }
+    for j in 0..R / 2 {
+        for b in 0..NB {
+            let mut best = acc[0][2 * j][b];
+            for cell in [&acc[0][2 * j + 1][b], &acc[1][2 * j][b], &acc[1][2 * j + 1][b]] {
+                for (m, &v) in best.iter_mut().zip(cell) {
+                    *m = if v > *m { v } else { *m };
+                }
+            }
+            out_row[(q + j) * f + fb + b * BLOCK..][..BLOCK].copy_from_slice(&best);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +432,28 @@ mod tests {
             conv_images(&x, &g, &kernel, &mut out, &mut scratch);
             for (a, e) in out.iter().zip(&want) {
                 prop_assert!((*a as f64 - e).abs() <= 1e-4 * (1.0 + e.abs()), "{} vs {}", a, e);
+            }
+            // Pooled in registers: bit for bit the 2x2 stride-2 maximum of
+            // `out` in window order (a larger value replaces, ties keep the first).
+            let (pooled_h, pooled_w) = (g.out_h / 2, g.out_w / 2);
+            let mut pooled = vec![f32::NAN; n * pooled_h * pooled_w * f];
+            conv_max_pool_images(&x, &g, &kernel, &mut pooled, &mut scratch);
+            for b in 0..n {
+                for ph in 0..pooled_h {
+                    for pw_ in 0..pooled_w {
+                        for o in 0..f {
+                            let at = |dh: usize, dw: usize| out[((b * g.out_h + 2 * ph + dh) * g.out_w + 2 * pw_ + dw) * f + o];
+                            let mut best = at(0, 0);
+                            for v in [at(0, 1), at(1, 0), at(1, 1)] {
+                                if v > best {
+                                    best = v;
+                                }
+                            }
+                            let got = pooled[((b * pooled_h + ph) * pooled_w + pw_) * f + o];
+                            prop_assert_eq!(got.to_bits(), best.to_bits());
+                        }
+                    }
+                }
             }
             // The portable body, image by image.
             let (ph, pw) = padded_extent(&g);
