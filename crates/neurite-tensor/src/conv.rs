@@ -22,6 +22,7 @@ use crate::fill::{par_build, par_build_pair, par_build_with};
 use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
 use crate::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::padding::Padding;
+use crate::winograd::{self, WinogradKernel};
 use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
 use std::cell::RefCell;
 
@@ -32,6 +33,10 @@ pub const COLS_BUDGET: usize = 1 << 17;
 /// A batch of at least this many images is split into at least this many
 /// tasks, so that both cores get work and the last task is not a straggler.
 pub const MIN_TASKS: usize = 8;
+
+/// Images per task the Winograd path aims for: its GEMMs have only 9 rows
+/// per 11x11 image (one per 4x4 tile), so fewer would leave them too short.
+const WINOGRAD_TASK_IMAGES: usize = 8;
 
 /// Output rows a task gets at least (cache budget permitting), so that the
 /// small images of deep layers (e.g. 3x3 outputs) do not make GEMMs too short
@@ -191,6 +196,21 @@ impl TaskPlan {
         }
     }
 
+    /// The same split with at least `images` images per task where the
+    /// batch allows [`MIN_TASKS`] tasks of that size (the Winograd path's
+    /// 36 small GEMMs per task want more rows than im2col's budget gives).
+    pub(crate) fn with_min_images(self, g: &ConvGeometry, images: usize) -> Self {
+        let by_balance = g.batch.div_ceil(MIN_TASKS).max(1);
+        let images = self.images.max(images.min(by_balance));
+        let tasks = g.batch.div_ceil(images);
+        TaskPlan {
+            images,
+            tasks,
+            parallel_gemm: tasks <= 1,
+            ..self
+        }
+    }
+
     /// First image and image count of task `t`.
     pub(crate) fn images_of(&self, t: usize, batch: usize) -> (usize, usize) {
         let first = t * self.images;
@@ -241,10 +261,13 @@ pub(crate) fn image_cols<'a>(
 }
 
 /// How a forward pass computes its convolution rows, chosen once per call:
-/// [`direct_conv`] for few taps, else im2col and one GEMM.
+/// [`direct_conv`] for few taps, [`winograd`] for 3x3 stride-1 kernels over
+/// whole channel blocks, else im2col and one GEMM.
 pub(crate) enum ForwardKernel<'a> {
     /// The kernel matrix's floats, read tap by tap.
     Direct(&'a [f32]),
+    /// The kernel's Winograd transform.
+    Winograd(WinogradKernel),
     /// The `[KH*KW*C, F]` kernel matrix, the GEMM's right operand.
     Gemm(ArrayView2<'a, f32>),
 }
@@ -254,8 +277,19 @@ impl<'a> ForwardKernel<'a> {
     pub(crate) fn new(g: &ConvGeometry, w: ArrayView2<'a, f32>) -> Self {
         if direct_conv::applies(g, w.ncols()) {
             ForwardKernel::Direct(w.to_slice().expect("the kernel matrix is contiguous"))
+        } else if winograd::applies(g, w.ncols()) {
+            ForwardKernel::Winograd(WinogradKernel::new(w, g.channels))
         } else {
             ForwardKernel::Gemm(w)
+        }
+    }
+
+    /// How to split `g`'s batch into tasks for this kernel.
+    pub(crate) fn plan(&self, g: &ConvGeometry, f: usize) -> TaskPlan {
+        let plan = TaskPlan::new(g, f);
+        match self {
+            ForwardKernel::Winograd(_) => plan.with_min_images(g, WINOGRAD_TASK_IMAGES),
+            _ => plan,
         }
     }
 
@@ -269,6 +303,7 @@ impl<'a> ForwardKernel<'a> {
     pub(crate) fn scratch_len(&self, g: &ConvGeometry, plan: &TaskPlan) -> usize {
         match self {
             ForwardKernel::Direct(_) => direct_conv::scratch_len(g),
+            ForwardKernel::Winograd(k) => k.scratch_len(g, plan.images),
             ForwardKernel::Gemm(_) if g.is_pointwise() => 0,
             ForwardKernel::Gemm(_) => plan.images * plan.rows_per_image * g.patch_len(),
         }
@@ -316,6 +351,10 @@ impl<'a> ForwardKernel<'a> {
             ForwardKernel::Direct(kernel) => {
                 let images = &x[first * g.image_len()..][..count * g.image_len()];
                 direct_conv::conv_images(images, g, kernel, out, buf)
+            }
+            ForwardKernel::Winograd(k) => {
+                let images = &x[first * g.image_len()..][..count * g.image_len()];
+                k.conv_images(images, g, out, buf, plan.parallel_gemm)
             }
             ForwardKernel::Gemm(w) => {
                 let cols = image_cols(x, g, first, count, buf);
@@ -435,8 +474,8 @@ fn conv_forward(
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let plan = TaskPlan::new(&g, f);
     let kernel = ForwardKernel::new(&g, w);
+    let plan = kernel.plan(&g, f);
     let scratch = kernel.scratch_len(&g, &plan);
     let chunk = plan.images * plan.rows_per_image * f;
     let y = if !kernel.is_gemm() {

@@ -12,7 +12,7 @@
 //! No argmax is kept: there is no backward.
 
 use crate::conv::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
-use crate::conv::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel, TaskPlan};
+use crate::conv::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
 use crate::im2col::ConvGeometry;
@@ -205,9 +205,9 @@ fn fused_forward(
     let x = x.as_slice().expect("standard layout is contiguous");
     let w_owned = kernel.as_standard_layout();
     let w = kernel_matrix(&w_owned);
-    let plan = TaskPlan::new(g, f);
-    let conv_img = plan.rows_per_image * f;
     let kernel = ForwardKernel::new(g, w);
+    let plan = kernel.plan(g, f);
+    let conv_img = plan.rows_per_image * f;
     let cols_len = kernel.scratch_len(g, &plan);
     let (pooled_img, windows) = (pg.out_image_len(), pg.image_windows());
     let in_registers = inference.is_some_and(|pool| kernel.pools_in_registers(pool));

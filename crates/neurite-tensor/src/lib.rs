@@ -37,6 +37,7 @@ pub mod reduce;
 pub mod softmax;
 pub mod threads;
 pub mod unary;
+mod winograd;
 
 pub use conv::*;
 pub use conv_pool::{
