@@ -268,6 +268,31 @@ mod tests {
             .collect()
     }
 
+    /// The fused inference pass equals `max_pool2d_values(conv2d_relu(..))`
+    /// bit for bit, or both fail.
+    fn fused_inference_equals_unfused(
+        x: &Array4<f32>,
+        k: &Array4<f32>,
+        b: Option<ndarray::ArrayView1<f32>>,
+        conv: &Conv2dParams,
+        pool: &Pool2dParams,
+    ) -> std::result::Result<(), TestCaseError> {
+        let fused = conv2d_relu_max_pool2d(x.view(), k.view(), b, conv, pool);
+        let unfused =
+            conv2d_relu(x.view(), k.view(), b, conv).and_then(|y| max_pool2d_values(y.view(), pool));
+        match (fused, unfused) {
+            (Ok(a), Ok(e)) => prop_assert_eq!(a, e),
+            (Err(_), Err(_)) => {}
+            (a, e) => prop_assert!(
+                false,
+                "fused {:?} vs unfused {:?}",
+                a.map(|v| v.dim()),
+                e.map(|v| v.dim())
+            ),
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Equal, bit for bit, to pooling the output of `conv2d_relu`, over
@@ -294,14 +319,7 @@ mod tests {
             let k = Array4::from_shape_vec((kh, kw, c, f), values(kh * kw * c * f, seed + 1)).unwrap();
             let b = ndarray::Array1::from_vec(values(f, seed + 2));
             let b = with_bias.then_some(b.view());
-            let fused = conv2d_relu_max_pool2d(x.view(), k.view(), b, &conv, &pool);
-            let unfused = conv2d_relu(x.view(), k.view(), b, &conv)
-                .and_then(|y| max_pool2d_values(y.view(), &pool));
-            match (fused, unfused) {
-                (Ok(a), Ok(e)) => prop_assert_eq!(a, e),
-                (Err(_), Err(_)) => {}
-                (a, e) => prop_assert!(false, "fused {:?} vs unfused {:?}", a.map(|v| v.dim()), e.map(|v| v.dim())),
-            }
+            fused_inference_equals_unfused(&x, &k, b, &conv, &pool)?;
         }
     }
 
@@ -322,14 +340,7 @@ mod tests {
             let kern = Array4::from_shape_vec((k, k, c, f), values(k * k * c * f, seed + 1)).unwrap();
             let b = ndarray::Array1::from_vec(values(f, seed + 2));
             let b = with_bias.then_some(b.view());
-            let fused = conv2d_relu_max_pool2d(x.view(), kern.view(), b, &conv, &pool);
-            let unfused = conv2d_relu(x.view(), kern.view(), b, &conv)
-                .and_then(|y| max_pool2d_values(y.view(), &pool));
-            match (fused, unfused) {
-                (Ok(a), Ok(e)) => prop_assert_eq!(a, e),
-                (Err(_), Err(_)) => {}
-                (a, e) => prop_assert!(false, "fused {:?} vs unfused {:?}", a.map(|v| v.dim()), e.map(|v| v.dim())),
-            }
+            fused_inference_equals_unfused(&x, &kern, b, &conv, &pool)?;
         }
     }
 

@@ -145,18 +145,36 @@ struct ImagePlan<'a> {
     g: &'a ConvGeometry,
 }
 
-fn dispatch(p: &ImagePlan, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-            return unsafe { image_avx512(p, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { image_avx2(p, out) };
-        }
+/// A body over one image.
+type Body = fn(&ImagePlan, &mut [f32]);
+
+/// Runs `avx512` (AVX-512F + FMA build of a body) when the CPU has those
+/// features, else `avx2` (AVX2 + FMA), else `portable`.
+#[cfg(target_arch = "x86_64")]
+fn run_best(p: &ImagePlan, out: &mut [f32], [avx512, avx2, portable]: [Body; 3]) {
+    let fma = std::arch::is_x86_feature_detected!("fma");
+    if fma && std::arch::is_x86_feature_detected!("avx512f") {
+        avx512(p, out)
+    } else if fma && std::arch::is_x86_feature_detected!("avx2") {
+        avx2(p, out)
+    } else {
+        portable(p, out)
     }
+}
+
+fn dispatch(p: &ImagePlan, out: &mut [f32]) {
+    // SAFETY (both wrappers): `run_best` calls them only after checking the features.
+    #[cfg(target_arch = "x86_64")]
+    run_best(
+        p,
+        out,
+        [
+            |p, o| unsafe { image_avx512(p, o) },
+            |p, o| unsafe { image_avx2(p, o) },
+            image_body::<4, false>,
+        ],
+    );
+    #[cfg(not(target_arch = "x86_64"))]
     image_body::<4, false>(p, out)
 }
 
@@ -249,17 +267,18 @@ fn blocks<const R: usize, const NB: usize, const FMA: bool>(
 }
 
 fn dispatch_pooled(p: &ImagePlan, out: &mut [f32]) {
+    // SAFETY (both wrappers): `run_best` calls them only after checking the features.
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-            return unsafe { pooled_avx512(p, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { pooled_avx2(p, out) };
-        }
-    }
+    run_best(
+        p,
+        out,
+        [
+            |p, o| unsafe { pooled_avx512(p, o) },
+            |p, o| unsafe { pooled_avx2(p, o) },
+            pooled_body::<2, 1, false>,
+        ],
+    );
+    #[cfg(not(target_arch = "x86_64"))]
     pooled_body::<2, 1, false>(p, out)
 }
 

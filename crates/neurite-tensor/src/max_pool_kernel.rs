@@ -145,7 +145,7 @@ mod avx2 {
                 let bias = if BIAS { Some(&bias[full * W..]) } else { None };
                 for (i, ch) in (full * W..c).enumerate() {
                     let b = bias.map(|b| b[i]);
-                    let (v, a) = super::window_max_scalar_biased(x, rows, cols, g.in_w, c, ch, b);
+                    let (v, a) = super::window_max_scalar(x, rows, cols, g.in_w, c, ch, b);
                     (y[o + ch], idx[o + ch]) = (v, a);
                 }
                 o += c;
@@ -218,7 +218,7 @@ mod avx2 {
         } else {
             for ch in c0..c0 + NB * W {
                 let b = BIAS.then(|| bias[ch]);
-                (y[ch], idx[ch]) = super::window_max_scalar_biased(x, rows, cols, g.in_w, c, ch, b);
+                (y[ch], idx[ch]) = super::window_max_scalar(x, rows, cols, g.in_w, c, ch, b);
             }
         }
     }
@@ -329,7 +329,7 @@ mod avx2 {
             }
         } else {
             for (ch, out) in y.iter_mut().enumerate().skip(c0).take(NB * W) {
-                *out = super::window_max_scalar(x, rows, cols, g.in_w, c, ch).0;
+                *out = super::window_max_scalar(x, rows, cols, g.in_w, c, ch, None).0;
             }
         }
     }
@@ -383,7 +383,7 @@ fn window_max_tail(
     mut idx: Option<&mut [u32]>,
 ) {
     for ch in c0..g.channels {
-        let (best, arg) = window_max_scalar(x, rows, cols, g.in_w, g.channels, ch);
+        let (best, arg) = window_max_scalar(x, rows, cols, g.in_w, g.channels, ch, None);
         y[ch] = best;
         if let Some(idx) = idx.as_deref_mut() {
             idx[ch] = arg;
@@ -391,21 +391,9 @@ fn window_max_tail(
     }
 }
 
-#[inline(always)]
-fn window_max_scalar(
-    x: &[f32],
-    rows: &Range<usize>,
-    cols: &Range<usize>,
-    in_w: usize,
-    c: usize,
-    ch: usize,
-) -> (f32, u32) {
-    window_max_scalar_biased(x, rows, cols, in_w, c, ch, None)
-}
-
 /// One channel's window maximum and argmax, of `x + bias` when given.
 #[inline(always)]
-fn window_max_scalar_biased(
+fn window_max_scalar(
     x: &[f32],
     rows: &Range<usize>,
     cols: &Range<usize>,

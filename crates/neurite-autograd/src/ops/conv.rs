@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::var::Var;
-use ndarray::{ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
+use ndarray::{ArrayView1, ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
 use neurite_tensor::{
     avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, conv2d_relu_max_pool2d_backward,
     global_avg_pool2d_backward, global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams,
@@ -34,18 +34,23 @@ fn shape4(s: &[usize]) -> [usize; 4] {
     [s[0], s[1], s[2], s[3]]
 }
 
+/// A convolution's bias as a 1-d view, or an error naming `op`.
+fn bias_view<'a>(op: &'static str, bias: Option<&'a Tensor>) -> Result<Option<ArrayView1<'a, f32>>> {
+    bias.map(|b| {
+        b.view().into_dimensionality::<Ix1>().map_err(|_| {
+            TensorError::invalid(op, format!("bias must be 1-d, found shape {:?}", b.shape())).into()
+        })
+    })
+    .transpose()
+}
+
 /// Shared body of [`conv2d`] and [`conv2d_relu`].
 fn conv_impl(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams, relu: bool) -> Result<Var> {
     let op = if relu { "conv2d_relu" } else { "conv2d" };
     let value = {
         let (xv, kv) = (x.value(), kernel.value());
         let bv = bias.map(|b| b.value());
-        let b1 = match &bv {
-            Some(b) => Some(b.view().into_dimensionality::<Ix1>().map_err(|_| {
-                TensorError::invalid(op, format!("bias must be 1-d, found shape {:?}", b.shape()))
-            })?),
-            None => None,
-        };
+        let b1 = bias_view(op, bv.as_deref())?;
         let (xv, kv) = (view4(op, "input", &xv)?, view4(op, "kernel", &kv)?);
         if relu {
             neurite_tensor::conv2d_relu(xv, kv, b1, p)?.into_dyn()
@@ -168,12 +173,7 @@ pub fn conv2d_relu_max_pool2d(
     let (value, indices) = {
         let (xv, kv) = (x.value(), kernel.value());
         let bv = bias.map(|b| b.value());
-        let b1 = match &bv {
-            Some(b) => Some(b.view().into_dimensionality::<Ix1>().map_err(|_| {
-                TensorError::invalid(OP, format!("bias must be 1-d, found shape {:?}", b.shape()))
-            })?),
-            None => None,
-        };
+        let b1 = bias_view(OP, bv.as_deref())?;
         let (xv, kv) = (view4(OP, "input", &xv)?, view4(OP, "kernel", &kv)?);
         if !records {
             let y = neurite_tensor::conv2d_relu_max_pool2d(xv, kv, b1, conv, pool)?;
