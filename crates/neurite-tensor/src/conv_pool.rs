@@ -1,15 +1,23 @@
-//! Inference-only `Conv2D(relu) → MaxPooling2D` in one pass over the batch.
+//! `Conv2D(relu) → MaxPooling2D` in one pass over the batch, for inference
+//! and for training (with its backward).
 //!
 //! The unfused pair writes the whole convolution output (`[N, OH, OW, F]`,
 //! 22 MiB for the first layer of the MNIST CNN at batch 256) and pooling reads
 //! it back from memory. Here each task of whole images (the same split as
-//! [`crate::conv2d`]) runs im2col and its GEMM into a per-thread scratch
-//! buffer, pools those rows while they are still in the core's cache, and
-//! only the pooled rows reach the output. Bias and ReLU are applied **after**
-//! pooling, on a quarter of the values (for 2x2 windows): the bias is the same
-//! for every value of a channel and `x ↦ max(x + b, 0)` is non-decreasing
-//! (f32 rounding included), so `max_i relu(x_i + b) = relu(max_i x_i + b)`.
-//! No argmax is kept: there is no backward.
+//! [`crate::conv2d`]) computes its convolution rows into a per-thread scratch
+//! buffer (or, for the direct kernel and 2x2 pooling, pools them in
+//! registers), pools those rows while they are still in the core's cache,
+//! and only the pooled rows reach the output.
+//!
+//! - **Inference** ([`conv2d_relu_max_pool2d`]): bias and ReLU are applied
+//!   **after** pooling, on a quarter of the values (for 2x2 windows): the bias
+//!   is the same for every value of a channel and `x ↦ max(x + b, 0)` is
+//!   non-decreasing (f32 rounding included), so
+//!   `max_i relu(x_i + b) = relu(max_i x_i + b)`. No argmax is kept.
+//! - **Training** ([`conv2d_relu_max_pool2d_with_indices`]): the bias is added
+//!   inside the argmax kernel, so values and argmax are the unfused pair's;
+//!   [`conv2d_relu_max_pool2d_backward`] scatters the pooled gradient back per
+//!   task inside the convolution's backward.
 
 use crate::conv::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
 use crate::conv::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel};

@@ -64,12 +64,12 @@ pub fn gemm(
     gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, false)
 }
 
-/// [`gemm`] on the calling thread only, for callers that already split their
+/// [`gemm()`] on the calling thread only, for callers that already split their
 /// work over rayon (one product per task, e.g. the convolution kernels).
 ///
 /// With the `gemm` crate compiled in (the default, also alongside `openblas`)
 /// it runs that crate without parallelism; with matrixmultiply alone it is the
-/// same as [`gemm`].
+/// same as [`gemm()`].
 ///
 /// ```
 /// use ndarray::array;

@@ -1,6 +1,6 @@
 //! 2-d max / average pooling and global pooling on NHWC batches (Keras semantics).
 //!
-//! * Windows follow [`conv_output_size`](crate::conv_output_size): `valid`
+//! * Windows follow [`crate::conv_output_size`]: `valid`
 //!   or TensorFlow's asymmetric `same` padding.
 //! * Max pooling: padded cells never win; ties go to the first cell in
 //!   row-major window order; a NaN in a window propagates. The forward
