@@ -276,6 +276,18 @@ mod tests {
             .collect()
     }
 
+    /// Input `[N, H, W, C]`, kernel `[KH, KW, C, F]` and bias `[F]` of tie-heavy values.
+    fn operands(
+        input: [usize; 4],
+        kernel: [usize; 4],
+        seed: u64,
+    ) -> (Array4<f32>, Array4<f32>, ndarray::Array1<f32>) {
+        let len = |s: [usize; 4]| s.iter().product::<usize>();
+        let x = Array4::from_shape_vec(input, values(len(input), seed)).unwrap();
+        let k = Array4::from_shape_vec(kernel, values(len(kernel), seed + 1)).unwrap();
+        (x, k, ndarray::Array1::from_vec(values(kernel[3], seed + 2)))
+    }
+
     /// The fused inference pass equals `max_pool2d_values(conv2d_relu(..))`
     /// bit for bit, or both fail.
     fn fused_inference_equals_unfused(
@@ -323,9 +335,7 @@ mod tests {
                 strides: (ps, ps),
                 padding: if pool_same { Padding::Same } else { Padding::Valid },
             };
-            let x = Array4::from_shape_vec((n, h, w, c), values(n * h * w * c, seed)).unwrap();
-            let k = Array4::from_shape_vec((kh, kw, c, f), values(kh * kw * c * f, seed + 1)).unwrap();
-            let b = ndarray::Array1::from_vec(values(f, seed + 2));
+            let (x, k, b) = operands([n, h, w, c], [kh, kw, c, f], seed);
             let b = with_bias.then_some(b.view());
             fused_inference_equals_unfused(&x, &k, b, &conv, &pool)?;
         }
@@ -344,9 +354,7 @@ mod tests {
             let f = 16 * blocks;
             let conv = conv_params(stride, 1, same);
             let pool = Pool2dParams::new((2, 2));
-            let x = Array4::from_shape_vec((n, h, w, c), values(n * h * w * c, seed)).unwrap();
-            let kern = Array4::from_shape_vec((k, k, c, f), values(k * k * c * f, seed + 1)).unwrap();
-            let b = ndarray::Array1::from_vec(values(f, seed + 2));
+            let (x, kern, b) = operands([n, h, w, c], [k, k, c, f], seed);
             let b = with_bias.then_some(b.view());
             fused_inference_equals_unfused(&x, &kern, b, &conv, &pool)?;
         }
@@ -380,9 +388,7 @@ mod tests {
                 strides: (ps, ps),
                 padding: if pool_same { Padding::Same } else { Padding::Valid },
             };
-            let x = Array4::from_shape_vec((n, h, w, c), values(n * h * w * c, seed)).unwrap();
-            let k = Array4::from_shape_vec((kh, kw, c, f), values(kh * kw * c * f, seed + 1)).unwrap();
-            let b = ndarray::Array1::from_vec(values(f, seed + 2));
+            let (x, k, b) = operands([n, h, w, c], [kh, kw, c, f], seed);
             let b = with_bias.then_some(b.view());
             let fused = conv2d_relu_max_pool2d_with_indices(x.view(), k.view(), b, &conv, &pool);
             let conv_out = conv2d_relu(x.view(), k.view(), b, &conv);

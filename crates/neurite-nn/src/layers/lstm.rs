@@ -13,12 +13,10 @@
 //! backward through time; see [`super::recurrent`] for the layout.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, recurrent_layer_common, CellActivation, RecurrentOptions,
-    RnnBase, RnnKind, SeqOptions,
+    add_output_grad, check_operands, recurrent_layer_common, CellActivation, RecurrentOptions, RnnBase,
+    RnnKind, SeqOptions,
 };
-use super::seq_chunks::{
-    chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs, SeqWeights,
-};
+use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
@@ -245,22 +243,7 @@ fn lstm_chunk_backward(
             );
         }
     }
-    let db = needs.db.then(|| column_sums(&dz).into_dyn());
-    ChunkGrads::from_gate_grads(
-        ChunkBackward {
-            x_tm: &x_tm,
-            hs: &hs,
-            dz_in: &dz,
-            dz_rec: &dz,
-            rows: b,
-            steps: t,
-        },
-        (&weights.w, &weights.u),
-        db,
-        needs,
-        opts,
-        single_thread,
-    )
+    ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)
 }
 
 /// The gate math of one forward step for the `rows` rows of a timestep:

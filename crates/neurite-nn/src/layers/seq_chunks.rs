@@ -15,7 +15,7 @@
 //! order ([`ChunkGrads::combine`]), so results depend on the thread count
 //! only through f32 summation order.
 
-use super::recurrent::{from_time_major, output_from_states, SeqOptions};
+use super::recurrent::{column_sums, from_time_major, output_from_states, SeqOptions};
 use super::small_gemm::PackedPanels;
 use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
 use neurite_autograd::Var;
@@ -393,6 +393,32 @@ impl ChunkGrads {
             .then(|| product(c.hs.slice(s![..t * b, ..]), true, c.dz_rec, u.dim(), false))
             .transpose()?;
         Ok(ChunkGrads { dx, dw, du, db })
+    }
+
+    /// [`Self::from_gate_grads`] for a cell whose input- and recurrent-side
+    /// pre-activations share one gradient `dz` (`[T*rows, G]`, LSTM and
+    /// SimpleRNN), with `db = Σ dZ` when needed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_shared_gate_grads(
+        x_tm: &Array2<f32>,
+        hs: &Array2<f32>,
+        dz: &Array2<f32>,
+        (rows, steps): (usize, usize),
+        weights: &SeqWeights,
+        needs: Needs,
+        opts: SeqOptions,
+        single_thread: bool,
+    ) -> neurite_autograd::Result<ChunkGrads> {
+        let db = needs.db.then(|| column_sums(dz).into_dyn());
+        let c = ChunkBackward {
+            x_tm,
+            hs,
+            dz_in: dz,
+            dz_rec: dz,
+            rows,
+            steps,
+        };
+        Self::from_gate_grads(c, (&weights.w, &weights.u), db, needs, opts, single_thread)
     }
 }
 

@@ -2,12 +2,9 @@
 //! One graph node per sequence, hand-written backward through time.
 
 use super::recurrent::{
-    add_output_grad, check_operands, column_sums, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind,
-    SeqOptions,
+    add_output_grad, check_operands, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
 };
-use super::seq_chunks::{
-    chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs, SeqWeights,
-};
+use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
 use super::small_gemm::{small_gemm, PackedPanels};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
@@ -200,20 +197,5 @@ fn simple_chunk_backward(
             );
         }
     }
-    let db = needs.db.then(|| column_sums(&dz).into_dyn());
-    ChunkGrads::from_gate_grads(
-        ChunkBackward {
-            x_tm: &x_tm,
-            hs: &hs,
-            dz_in: &dz,
-            dz_rec: &dz,
-            rows: b,
-            steps: t,
-        },
-        (&weights.w, &weights.u),
-        db,
-        needs,
-        opts,
-        single_thread,
-    )
+    ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)
 }
