@@ -25,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use crate::error::{DataError, Result};
 use crate::rng::{rng_for, STREAM_AUGMENT};
 
 /// The random generator for augmenting sample `index` in `epoch` under `seed`.
@@ -40,6 +41,22 @@ pub fn sample_rng(seed: u64, epoch: u64, index: u64) -> ChaCha8Rng {
 pub trait Augment: Send + Sync {
     /// Augments one `(height, width, channels)` image in place.
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng);
+
+    /// Checks the settings: one that can never work (a NaN angle, a probability outside
+    /// `[0, 1]`, a cutout of size 0, ...) is an error naming the augmentation and the field.
+    /// [`crate::DataLoader::augment`] calls it, so a bad setting is refused where the
+    /// augmentation is handed over rather than silently doing nothing. `apply` itself never
+    /// panics, whatever the settings. The default accepts everything.
+    ///
+    /// ```
+    /// use neurite_data::augment::{Augment, RandomRotation};
+    /// assert!(RandomRotation::new(15.0).validate().is_ok());
+    /// let e = RandomRotation::new(f32::NAN).validate().unwrap_err();
+    /// assert!(e.to_string().contains("max_degrees"));
+    /// ```
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Augments every image of an NHWC batch, in parallel; image `i` uses
     /// `sample_rng(seed, 0, i)`.
@@ -106,9 +123,42 @@ fn uniform(rng: &mut ChaCha8Rng, lo: f32, hi: f32) -> f32 {
     }
 }
 
-/// Uniform integer in `[-m, m]`.
+/// A probability in `[0, 1]`, or an error naming `who.field`.
+fn check_probability(who: &str, field: &str, p: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(DataError::arg(format!(
+            "{who}: {field} must be a probability in [0, 1], got {p}"
+        )))
+    }
+}
+
+/// A finite value `>= 0`, or an error naming `who.field`.
+fn check_non_negative(who: &str, field: &str, v: f32) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(DataError::arg(format!(
+            "{who}: {field} must be finite and >= 0, got {v}"
+        )))
+    }
+}
+
+/// A finite constant fill.
+fn check_fill(who: &str, fill: Fill) -> Result<()> {
+    match fill {
+        Fill::Constant(v) if !v.is_finite() => Err(DataError::arg(format!(
+            "{who}: Fill::Constant must be finite, got {v}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Uniform integer in `[-m, m]` (`m` capped so that `2m` cannot overflow; shifting by more
+/// than the image is already all fill, or periodic for reflect).
 fn uniform_shift(rng: &mut ChaCha8Rng, m: usize) -> isize {
-    let m = m as u64;
+    let m = (m as u64).min(isize::MAX as u64 / 2);
     let r = rng.random_range(0..=2 * m);
     r as isize - m as isize
 }
@@ -325,6 +375,10 @@ impl RandomFlip {
 }
 
 impl Augment for RandomFlip {
+    fn validate(&self) -> Result<()> {
+        check_probability("RandomFlip", "p", self.p)
+    }
+
     fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         if self.horizontal && chance(rng, self.p) {
             flip_horizontal(image.view_mut());
@@ -363,6 +417,10 @@ impl RandomCrop {
 }
 
 impl Augment for RandomCrop {
+    fn validate(&self) -> Result<()> {
+        check_fill("RandomCrop", self.fill)
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         let dy = uniform_shift(rng, self.padding);
         let dx = uniform_shift(rng, self.padding);
@@ -409,6 +467,18 @@ fn max_shift(factor: f32, n: usize) -> usize {
 }
 
 impl Augment for RandomTranslation {
+    /// Keras' rule: each factor finite, with absolute value at most 1.
+    fn validate(&self) -> Result<()> {
+        for (field, f) in [("height_factor", self.height_factor), ("width_factor", self.width_factor)] {
+            if !(f.is_finite() && f.abs() <= 1.0) {
+                return Err(DataError::arg(format!(
+                    "RandomTranslation: {field} must be in [-1, 1], got {f}"
+                )));
+            }
+        }
+        check_fill("RandomTranslation", self.fill)
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         let (h, w, _) = image.dim();
         let dy = uniform_shift(rng, max_shift(self.height_factor, h));
@@ -444,6 +514,16 @@ impl RandomRotation {
 }
 
 impl Augment for RandomRotation {
+    fn validate(&self) -> Result<()> {
+        if !self.max_degrees.is_finite() {
+            return Err(DataError::arg(format!(
+                "RandomRotation: max_degrees must be finite, got {}",
+                self.max_degrees
+            )));
+        }
+        check_fill("RandomRotation", self.fill)
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         let m = self.max_degrees.abs();
         let deg = uniform(rng, -m, m);
@@ -482,6 +562,19 @@ impl ColorJitter {
 }
 
 impl Augment for ColorJitter {
+    fn validate(&self) -> Result<()> {
+        check_non_negative("ColorJitter", "brightness", self.brightness)?;
+        check_non_negative("ColorJitter", "contrast", self.contrast)?;
+        if let Some((lo, hi)) = self.clip {
+            if lo.is_nan() || hi.is_nan() || lo > hi {
+                return Err(DataError::arg(format!(
+                    "ColorJitter: clip range ({lo}, {hi}) must have lo <= hi"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         let b = self.brightness.abs();
         let delta = uniform(rng, -b, b);
@@ -528,6 +621,10 @@ impl GaussianNoise {
 }
 
 impl Augment for GaussianNoise {
+    fn validate(&self) -> Result<()> {
+        check_non_negative("GaussianNoise", "std", self.std)
+    }
+
     fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         // Iterate in logical (row-major) order so the noise does not depend on memory layout.
         for v in image.iter_mut() {
@@ -591,6 +688,25 @@ fn fill_rect(buf: &mut [f32], w: usize, c: usize, ys: (usize, usize), xs: (usize
 }
 
 impl Augment for RandomErasing {
+    /// torchvision's rules: `p` in `[0, 1]`, `scale` within `[0, 1]` and `ratio` positive,
+    /// each as `(min, max)`.
+    fn validate(&self) -> Result<()> {
+        check_probability("RandomErasing", "p", self.p)?;
+        let (s0, s1) = self.scale;
+        if !(0.0..=1.0).contains(&s0) || !(0.0..=1.0).contains(&s1) || s0 > s1 {
+            return Err(DataError::arg(format!(
+                "RandomErasing: scale ({s0}, {s1}) must be (min, max) within [0, 1]"
+            )));
+        }
+        let (r0, r1) = self.ratio;
+        if !(r0.is_finite() && r1.is_finite() && r0 > 0.0 && r0 <= r1) {
+            return Err(DataError::arg(format!(
+                "RandomErasing: ratio ({r0}, {r1}) must be (min, max), finite and > 0"
+            )));
+        }
+        Ok(())
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         if !chance(rng, self.p) {
             return;
@@ -639,6 +755,13 @@ impl Cutout {
 }
 
 impl Augment for Cutout {
+    fn validate(&self) -> Result<()> {
+        if self.size == 0 {
+            return Err(DataError::arg("Cutout: size must be at least 1, got 0"));
+        }
+        Ok(())
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         let (h, w, _) = image.dim();
         if h == 0 || w == 0 || self.size == 0 {
@@ -677,6 +800,11 @@ impl RandomApply {
 }
 
 impl Augment for RandomApply {
+    fn validate(&self) -> Result<()> {
+        check_probability("RandomApply", "p", self.p)?;
+        self.inner.validate()
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         if chance(rng, self.p) {
             self.inner.apply(image, rng);
@@ -719,6 +847,18 @@ impl Pipeline {
 }
 
 impl Augment for Pipeline {
+    fn validate(&self) -> Result<()> {
+        for (i, s) in self.steps.iter().enumerate() {
+            s.validate().map_err(|e| match e {
+                DataError::InvalidArgument(m) => {
+                    DataError::InvalidArgument(format!("Pipeline step {i}: {m}"))
+                }
+                e => e,
+            })?;
+        }
+        Ok(())
+    }
+
     fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         for s in &self.steps {
             s.apply(image.view_mut(), rng);
@@ -727,12 +867,20 @@ impl Augment for Pipeline {
 }
 
 impl<A: Augment + ?Sized> Augment for Box<A> {
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         (**self).apply(image, rng)
     }
 }
 
 impl<A: Augment + ?Sized> Augment for std::sync::Arc<A> {
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+
     fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
         (**self).apply(image, rng)
     }

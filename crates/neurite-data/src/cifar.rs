@@ -21,34 +21,40 @@ pub(crate) struct Layout {
     pub use_label: usize,
 }
 
-/// Parses CIFAR records into an NHWC dataset. The record count comes from the size.
-pub(crate) fn parse(bytes: &[u8], path: &Path, layout: &Layout, scale: bool) -> Result<Dataset> {
-    let nl = layout.label_limits.len();
-    let record = nl + PIXELS;
-    if bytes.is_empty() {
+/// A size of zero, or one that is not a whole number of records, is an error naming the file.
+fn check_size(len: u64, path: &Path, layout: &Layout) -> Result<()> {
+    let record = (layout.label_limits.len() + PIXELS) as u64;
+    if len == 0 {
         return Err(DataError::format(
             path,
             format!("empty file: no {} records", layout.name),
         ));
     }
-    if !bytes.len().is_multiple_of(record) {
+    if len % record != 0 {
         return Err(DataError::format(
             path,
             format!(
-                "size {} bytes is not a whole number of {record}-byte {} records \
+                "size {len} bytes is not a whole number of {record}-byte {} records \
                  ({} complete records and {} bytes of record {}): truncated or not a {} batch",
-                bytes.len(),
                 layout.name,
-                bytes.len() / record,
-                bytes.len() % record,
-                bytes.len() / record,
+                len / record,
+                len % record,
+                len / record,
                 layout.name
             ),
         ));
     }
+    Ok(())
+}
+
+/// Parses CIFAR records into an NHWC dataset. The record count comes from the size.
+pub(crate) fn parse(bytes: &[u8], path: &Path, layout: &Layout, scale: bool) -> Result<Dataset> {
+    let nl = layout.label_limits.len();
+    let record = nl + PIXELS;
+    check_size(bytes.len() as u64, path, layout)?;
     let n = bytes.len() / record;
     let mut labels = Vec::with_capacity(n);
-    let mut x = vec![0f32; n * PIXELS];
+    let mut x: Vec<f32> = io::try_zeroed(n * PIXELS, path, &format!("{n} {} images", layout.name))?;
     for (i, (rec, out)) in bytes
         .chunks_exact(record)
         .zip(x.chunks_exact_mut(PIXELS))
@@ -80,9 +86,15 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, layout: &Layout, scale: bool) -> 
     Dataset::new(x, Array1::from(labels))
 }
 
-/// Reads and parses one batch file (raw or gzip).
+/// Reads and parses one batch file (raw or gzip). A plain file whose size is not a whole
+/// number of records is refused before it is read; a gzip file has no header to bound it, so
+/// it is read with fallible allocation.
 pub(crate) fn load(path: &Path, layout: &Layout, scale: bool) -> Result<Dataset> {
-    let bytes = io::read_maybe_gz(path)?;
+    let mut input = io::open(path)?;
+    if let io::Origin::Raw { file_len } = input.origin() {
+        check_size(file_len, path, layout)?;
+    }
+    let bytes = input.read_rest(&format!("the {} records", layout.name))?;
     parse(&bytes, path, layout, scale)
 }
 

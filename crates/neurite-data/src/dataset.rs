@@ -55,6 +55,30 @@ impl Dataset {
         Ok(Dataset { x, y })
     }
 
+    /// Checks what [`Dataset::new`] checks, for a dataset whose public fields may have been
+    /// changed by hand: both arrays have a sample axis and the same number of samples. Every
+    /// method that reads the samples calls it, so a broken dataset is an error naming `op`,
+    /// never a panic.
+    ///
+    /// ```
+    /// use ndarray::{array, ArrayD, IxDyn};
+    /// use neurite_data::Dataset;
+    /// let mut d = Dataset::new(array![[1.0f32], [2.0]], array![0.0f32, 1.0]).unwrap();
+    /// assert!(d.validate("example").is_ok());
+    /// d.y = ArrayD::zeros(IxDyn(&[3]));
+    /// assert!(d.subset(&[1]).unwrap_err().to_string().contains("subset"));
+    /// ```
+    pub fn validate(&self, op: &str) -> Result<()> {
+        if self.x.ndim() == 0 || self.y.ndim() == 0 || self.x.len_of(Axis(0)) != self.y.len_of(Axis(0)) {
+            return Err(DataError::shape(format!(
+                "Dataset::{op}: x {:?} and y {:?} must both have a sample axis of the same length",
+                self.x.shape(),
+                self.y.shape()
+            )));
+        }
+        Ok(())
+    }
+
     /// A dataset with class labels `classes` (stored in `y` as `f32`, shape `(n,)`).
     pub fn from_classes<D: ndarray::Dimension>(x: ndarray::Array<f32, D>, classes: &[usize]) -> Result<Self> {
         let y = ndarray::Array1::from_iter(classes.iter().map(|&c| c as f32));
@@ -77,7 +101,7 @@ impl Dataset {
 
     /// Shape of one sample of `x` (e.g. `[28, 28, 1]`).
     pub fn sample_shape(&self) -> &[usize] {
-        &self.x.shape()[1..]
+        self.x.shape().get(1..).unwrap_or(&[])
     }
 
     /// Number of values in one sample of `x`.
@@ -107,6 +131,7 @@ impl Dataset {
 
     /// The samples at `indices`, in that order (repeats allowed).
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
+        self.validate("subset")?;
         let n = self.len();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
             return Err(DataError::arg(format!(
@@ -130,6 +155,9 @@ impl Dataset {
             return Err(DataError::arg("concat_all needs at least one dataset"));
         };
         for (i, p) in parts.iter().enumerate() {
+            p.validate(&format!("concat_all (dataset {i})"))?;
+        }
+        for (i, p) in parts.iter().enumerate() {
             if p.x.shape()[1..] != first.x.shape()[1..] || p.y.shape()[1..] != first.y.shape()[1..] {
                 return Err(DataError::shape(format!(
                     "cannot concatenate dataset {i} with x {:?}, y {:?} to dataset 0 with x {:?}, y {:?}",
@@ -147,18 +175,21 @@ impl Dataset {
         Ok(Dataset { x, y })
     }
 
-    /// The samples in a random order given by `seed`.
-    pub fn shuffled(&self, seed: u64) -> Dataset {
+    /// The samples in a random order given by `seed` (an error only for a dataset whose
+    /// fields were broken by hand, see [`Dataset::validate`]).
+    pub fn shuffled(&self, seed: u64) -> Result<Dataset> {
+        self.validate("shuffled")?;
         let perm = rng::permutation(self.len(), &mut rng::rng_for(seed, &[STREAM_SPLIT, 0]));
-        Dataset {
+        Ok(Dataset {
             x: gather(&self.x, &perm),
             y: gather(&self.y, &perm),
-        }
+        })
     }
 
     /// Random train/test split, `test_fraction` of the samples (rounded up, as in
     /// scikit-learn) going to the test set. Both parts keep the original sample order.
     pub fn train_test_split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        self.validate("train_test_split")?;
         let (train, test) = split::train_test_split(self.len(), test_fraction, seed)?;
         Ok((self.subset(&train)?, self.subset(&test)?))
     }
@@ -166,6 +197,7 @@ impl Dataset {
     /// Like [`Dataset::train_test_split`] but stratified by the class labels in `y`: each class
     /// gets (within one sample) the same share in train and test.
     pub fn stratified_train_test_split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        self.validate("stratified_train_test_split")?;
         let classes = self.class_indices()?;
         let (train, test) = split::stratified_train_test_split(&classes, test_fraction, seed)?;
         Ok((self.subset(&train)?, self.subset(&test)?))
@@ -196,6 +228,7 @@ impl Dataset {
     /// The same dataset with `y` one-hot encoded to `(n, num_classes)`
     /// (`None`: [`Dataset::num_classes`]).
     pub fn one_hot(&self, num_classes: Option<usize>) -> Result<Dataset> {
+        self.validate("one_hot")?;
         let c = self.class_indices()?;
         let k = match num_classes {
             Some(k) => k,
@@ -207,8 +240,10 @@ impl Dataset {
         })
     }
 
-    /// The same dataset with each sample of `x` flattened: `(n, h, w, c)` -> `(n, h*w*c)`.
-    pub fn flatten(&self) -> Dataset {
+    /// The same dataset with each sample of `x` flattened: `(n, h, w, c)` -> `(n, h*w*c)` (an
+    /// error only for a dataset whose fields were broken by hand, see [`Dataset::validate`]).
+    pub fn flatten(&self) -> Result<Dataset> {
+        self.validate("flatten")?;
         let n = self.len();
         let f = self.sample_size();
         let x = self
@@ -216,14 +251,18 @@ impl Dataset {
             .as_standard_layout()
             .into_owned()
             .into_shape_with_order(IxDyn(&[n, f]))
-            .expect("standard layout reshape keeps the element count");
-        Dataset { x, y: self.y.clone() }
+            .map_err(|e| DataError::shape(format!("Dataset::flatten: {e}")))?;
+        Ok(Dataset { x, y: self.y.clone() })
     }
 
     /// The same dataset with every sample of `x` reshaped to `sample_shape`
     /// (e.g. `(n, 64)` -> `(n, 8, 8, 1)`).
     pub fn reshape_samples(&self, sample_shape: &[usize]) -> Result<Dataset> {
-        let want: usize = sample_shape.iter().product();
+        self.validate("reshape_samples")?;
+        let want = sample_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| DataError::shape(format!("sample shape {sample_shape:?} is too large")))?;
         if want != self.sample_size() {
             return Err(DataError::shape(format!(
                 "cannot reshape samples of shape {:?} ({} values) to {:?} ({} values)",

@@ -31,6 +31,20 @@ pub enum DataError {
     /// A bad argument: zero batch size, more folds than samples, an index out of range, ...
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Memory for data that a file declares could not be allocated: the size is real but too
+    /// large for this machine, or absurd. Reported as such, never as corrupt data.
+    #[error("{}: cannot allocate {bytes} bytes for {what}: {source}", path.display())]
+    Alloc {
+        /// The file.
+        path: PathBuf,
+        /// How many bytes were asked for.
+        bytes: u64,
+        /// What they were for (`"the IDX data"`, ...).
+        what: String,
+        /// What the allocator said.
+        #[source]
+        source: std::collections::TryReserveError,
+    },
     /// `transform` called on a scaler or encoder that was never fitted.
     #[error("{0} is not fitted yet: call fit first")]
     NotFitted(&'static str),
@@ -51,6 +65,20 @@ impl DataError {
         DataError::Format {
             path: path.as_ref().to_path_buf(),
             message: message.into(),
+        }
+    }
+
+    pub(crate) fn alloc(
+        path: impl AsRef<Path>,
+        bytes: u64,
+        what: &str,
+        source: std::collections::TryReserveError,
+    ) -> Self {
+        DataError::Alloc {
+            path: path.as_ref().to_path_buf(),
+            bytes,
+            what: what.to_string(),
+            source,
         }
     }
 

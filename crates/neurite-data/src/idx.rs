@@ -64,9 +64,13 @@ impl IdxArray {
         }
     }
 
-    /// Number of values.
+    /// Number of values the shape declares (`usize::MAX` if the product overflows, which a
+    /// parsed array never does).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 
     /// `true` when the array holds no value.
@@ -74,8 +78,25 @@ impl IdxArray {
         self.len() == 0
     }
 
-    /// The values as `f32`; u8 data divided by 255 when `scale_u8`.
-    pub fn to_f32(&self, scale_u8: bool) -> ArrayD<f32> {
+    /// The values as `f32`; u8 data divided by 255 when `scale_u8`. Errors when the shape does
+    /// not match the number of values (possible only for an `IdxArray` built by hand).
+    ///
+    /// ```
+    /// use neurite_data::idx::{IdxArray, IdxData};
+    /// let a = IdxArray { shape: vec![1, 2], data: IdxData::U8(vec![0, 255]) };
+    /// assert_eq!(a.to_f32(true).unwrap().as_slice().unwrap(), &[0.0, 1.0]);
+    /// let bad = IdxArray { shape: vec![3], data: IdxData::U8(vec![0, 255]) };
+    /// assert!(bad.to_f32(true).is_err());
+    /// ```
+    pub fn to_f32(&self, scale_u8: bool) -> Result<ArrayD<f32>> {
+        let n = self.value_count();
+        if n != self.len() {
+            return Err(DataError::shape(format!(
+                "IDX shape {:?} needs {} values, data has {n}",
+                self.shape,
+                self.len()
+            )));
+        }
         let v: Vec<f32> = match &self.data {
             IdxData::U8(d) => io::u8_to_f32(d, scale_u8),
             IdxData::I8(d) => d.iter().map(|&x| x as f32).collect(),
@@ -84,7 +105,19 @@ impl IdxArray {
             IdxData::F32(d) => d.clone(),
             IdxData::F64(d) => d.iter().map(|&x| x as f32).collect(),
         };
-        ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape checked by the parser")
+        ArrayD::from_shape_vec(IxDyn(&self.shape), v)
+            .map_err(|e| DataError::shape(format!("IDX shape {:?}: {e}", self.shape)))
+    }
+
+    fn value_count(&self) -> usize {
+        match &self.data {
+            IdxData::U8(d) => d.len(),
+            IdxData::I8(d) => d.len(),
+            IdxData::I16(d) => d.len(),
+            IdxData::I32(d) => d.len(),
+            IdxData::F32(d) => d.len(),
+            IdxData::F64(d) => d.len(),
+        }
     }
 
     /// The raw bytes of a u8 array, `None` for other types.
@@ -101,14 +134,7 @@ impl IdxArray {
         if self.shape.len() > 255 {
             return Err(DataError::arg("IDX allows at most 255 dimensions"));
         }
-        let n = match &self.data {
-            IdxData::U8(d) => d.len(),
-            IdxData::I8(d) => d.len(),
-            IdxData::I16(d) => d.len(),
-            IdxData::I32(d) => d.len(),
-            IdxData::F32(d) => d.len(),
-            IdxData::F64(d) => d.len(),
-        };
+        let n = self.value_count();
         if n != self.len() {
             return Err(DataError::shape(format!(
                 "IDX shape {:?} needs {} values, data has {n}",
@@ -143,10 +169,43 @@ impl IdxArray {
 }
 
 /// Reads an IDX file, raw or gzip-compressed (detected from the content).
+///
+/// The header is read first and the data size it declares is computed with checked
+/// arithmetic; the data is then read through `Read::take` with at most that many bytes plus
+/// one, so a `.gz` file that inflates past its header (a decompression bomb) is refused after
+/// one extra byte, never inflated whole. A plain file's length is checked against the header
+/// before anything is allocated, and memory is reserved fallibly ([`DataError::Alloc`]).
+///
+/// ```
+/// use neurite_data::idx::{self, IdxArray, IdxData};
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("labels.idx1-ubyte.gz");
+/// idx::write(&p, &IdxArray { shape: vec![3], data: IdxData::U8(vec![7, 8, 9]) }).unwrap();
+/// assert_eq!(idx::read(&p).unwrap().as_u8(), Some(&[7u8, 8, 9][..]));
+/// ```
 pub fn read(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
-    let bytes = io::read_maybe_gz(path)?;
-    parse(&bytes, path)
+    let mut input = io::open(path)?;
+    let mut head = input.read_up_to(4)?;
+    if head.len() == 4 {
+        // The magic and type are checked before the dimensions, so a wrong magic number is
+        // reported as such whatever follows.
+        let dims = input.read_up_to(4 * head[3] as usize)?;
+        head.extend_from_slice(&dims);
+    }
+    let h = parse_header(&head, path)?;
+    let what = format!("{:?} {} values", h.shape, h.tname);
+    match input.read_payload(h.need as u64, &what)? {
+        io::Payload::Complete(body) => Ok(IdxArray {
+            data: decode(h.code, body),
+            shape: h.shape,
+        }),
+        io::Payload::Short(body) => {
+            // Let the parser say which record is cut.
+            head.extend_from_slice(&body);
+            parse(&head, path)
+        }
+    }
 }
 
 /// Writes an IDX file, gzip-compressed when the name ends in `.gz`.
@@ -155,9 +214,20 @@ pub fn write(path: impl AsRef<Path>, array: &IdxArray) -> Result<()> {
     io::write_maybe_gz(path, &array.to_bytes()?)
 }
 
-/// Parses IDX bytes (already decompressed); `path` names the source in errors.
-pub fn parse(bytes: &[u8], path: impl AsRef<Path>) -> Result<IdxArray> {
-    let path = path.as_ref();
+/// A checked IDX header.
+struct Header {
+    code: u8,
+    tname: &'static str,
+    shape: Vec<usize>,
+    count: usize,
+    /// Data bytes declared.
+    need: usize,
+    /// Header bytes.
+    len: usize,
+}
+
+/// Checks the header at the start of `bytes` (which may hold more).
+fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
     let err = |m: String| DataError::format(path, m);
     if bytes.len() < 4 {
         return Err(err(format!(
@@ -208,6 +278,56 @@ pub fn parse(bytes: &[u8], path: impl AsRef<Path>) -> Result<IdxArray> {
             "header dimensions {shape:?} describe more data than can exist"
         )));
     };
+    Ok(Header {
+        code: bytes[2],
+        tname,
+        shape,
+        count,
+        need,
+        len: header,
+    })
+}
+
+/// The values of type `code` from their big-endian bytes (a whole number of values).
+fn decode(code: u8, body: Vec<u8>) -> IdxData {
+    match code {
+        0x08 => IdxData::U8(body),
+        0x09 => IdxData::I8(body.iter().map(|&b| b as i8).collect()),
+        0x0B => IdxData::I16(
+            body.chunks_exact(2)
+                .map(|c| i16::from_be_bytes([c[0], c[1]]))
+                .collect(),
+        ),
+        0x0C => IdxData::I32(
+            body.chunks_exact(4)
+                .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        0x0D => IdxData::F32(
+            body.chunks_exact(4)
+                .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        _ => IdxData::F64(
+            body.chunks_exact(8)
+                .map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        ),
+    }
+}
+
+/// Parses IDX bytes (already decompressed); `path` names the source in errors.
+pub fn parse(bytes: &[u8], path: impl AsRef<Path>) -> Result<IdxArray> {
+    let path = path.as_ref();
+    let err = |m: String| DataError::format(path, m);
+    let Header {
+        code,
+        tname,
+        shape,
+        count,
+        need,
+        len: header,
+    } = parse_header(bytes, path)?;
     let body = &bytes[header..];
     if body.len() < need {
         let mut msg = format!(
@@ -233,29 +353,8 @@ pub fn parse(bytes: &[u8], path: impl AsRef<Path>) -> Result<IdxArray> {
             body.len() - need
         )));
     }
-    let data = match bytes[2] {
-        0x08 => IdxData::U8(body.to_vec()),
-        0x09 => IdxData::I8(body.iter().map(|&b| b as i8).collect()),
-        0x0B => IdxData::I16(
-            body.chunks_exact(2)
-                .map(|c| i16::from_be_bytes([c[0], c[1]]))
-                .collect(),
-        ),
-        0x0C => IdxData::I32(
-            body.chunks_exact(4)
-                .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ),
-        0x0D => IdxData::F32(
-            body.chunks_exact(4)
-                .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ),
-        _ => IdxData::F64(
-            body.chunks_exact(8)
-                .map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        ),
-    };
-    Ok(IdxArray { shape, data })
+    Ok(IdxArray {
+        shape,
+        data: decode(code, body.to_vec()),
+    })
 }

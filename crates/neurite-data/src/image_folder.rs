@@ -24,6 +24,10 @@ use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io;
 
+/// The largest `height * width` accepted by [`ImageFolder::resize`]: 512 MiB (the image
+/// crate's default allocation limit) over 16 bytes, the largest pixel (RGBA f32).
+pub const MAX_RESIZE_PIXELS: u64 = (512 << 20) / 16;
+
 /// Builder of an image-folder load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageFolder {
@@ -81,6 +85,18 @@ impl ImageFolder {
     }
 
     /// Resize every image to `height` x `width` (bilinear).
+    ///
+    /// Both sides must be at least 1, and `height * width` at most [`MAX_RESIZE_PIXELS`] (what
+    /// the image crate's 512 MiB allocation limit allows for any pixel type); the builder
+    /// cannot fail, so a size outside these bounds is refused by [`ImageFolder::load`], naming
+    /// the argument.
+    ///
+    /// ```
+    /// use neurite_data::ImageFolder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let e = ImageFolder::new(dir.path()).resize(0, 0).load().unwrap_err();
+    /// assert!(e.to_string().contains("resize(0, 0)"));
+    /// ```
     pub fn resize(mut self, height: u32, width: u32) -> Self {
         self.size = Some((height, width));
         self
@@ -106,14 +122,38 @@ impl ImageFolder {
     }
 
     /// Loads the images.
+    ///
+    /// Errors (each naming the file, folder or argument): a `resize` size of 0 or too large, a
+    /// missing root or one that is not a directory, a class folder whose name is not UTF-8, no
+    /// class folder, no image, an image that cannot be decoded, images of different sizes
+    /// without `resize`, a class list that does not match the folders, and memory for the
+    /// images that cannot be allocated.
     pub fn load(&self) -> Result<ImageFolderData> {
+        if let Some((h, w)) = self.size {
+            if h == 0 || w == 0 || h as u64 * w as u64 > MAX_RESIZE_PIXELS {
+                return Err(DataError::arg(format!(
+                    "ImageFolder::resize({h}, {w}) for {}: height and width must be at least 1 and \
+                     height * width at most {MAX_RESIZE_PIXELS} pixels",
+                    self.root.display()
+                )));
+            }
+        }
         let root = &self.root;
         let dirs: Vec<PathBuf> = list_dir(root)?
             .into_iter()
             .filter(|p| p.is_dir() && !hidden(p))
             .collect();
-        let dir_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-        let found: Vec<String> = dirs.iter().filter_map(|d| dir_name(d)).collect();
+        let mut found: Vec<String> = Vec::with_capacity(dirs.len());
+        for d in &dirs {
+            let Some(name) = d.file_name() else { continue };
+            let Some(name) = name.to_str() else {
+                return Err(DataError::format(
+                    d,
+                    "class folder name is not valid UTF-8: class names must be text (rename it)",
+                ));
+            };
+            found.push(name.to_string());
+        }
         let classes = match &self.classes {
             None => found.clone(),
             Some(list) => {
@@ -161,7 +201,23 @@ impl ImageFolder {
         for ((p, _), d) in files.iter().zip(decoded) {
             let (h, w, px) = d?;
             match size {
-                None => size = Some((h, w, p)),
+                None => {
+                    size = Some((h, w, p));
+                    let total = px.len().checked_mul(files.len());
+                    let ok = total.is_some_and(|t| {
+                        t <= isize::MAX as usize / 4 && pixels.try_reserve_exact(t).is_ok()
+                    });
+                    if !ok {
+                        return Err(DataError::format(
+                            root,
+                            format!(
+                                "{} images of {h}x{w}x{channels} cannot be allocated (use \
+                                 ImageFolder::resize to load them smaller)",
+                                files.len()
+                            ),
+                        ));
+                    }
+                }
                 Some((h0, w0, first)) if (h, w) != (h0, w0) => {
                     return Err(DataError::format(
                         p,

@@ -1,49 +1,331 @@
-//! File reading shared by the format modules: whole-file reads with gzip detection.
+//! File reading shared by the format modules: gzip detection, header-first reads whose payload
+//! is bounded by what the header declares, and fallible allocation.
+//!
+//! Every compressed payload is read through [`Read::take`] with the size its header declares
+//! plus one byte, so a stream that inflates past its header is stopped after that one byte
+//! (never inflated whole), and buffers are reserved with `try_reserve*` so that a size that
+//! cannot be allocated is a [`DataError::Alloc`] naming the file, not an abort.
 
-use std::io::Read;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
 
 /// The gzip magic bytes.
 pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Reads a whole file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| DataError::io(path, e))
-}
+/// The largest factor by which deflate (gzip, zip) can expand its input: 258 bytes per
+/// 2 bits at best, 1032:1. A header declaring more than `compressed * 1032` bytes cannot be
+/// honest.
+pub(crate) const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// Bytes read per step when no header bounds the size (CSV, CIFAR).
+const CHUNK: usize = 1 << 16;
 
 /// `true` when `bytes` start with the gzip magic number.
 pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[..2] == GZIP_MAGIC
 }
 
-/// Decompresses a (multi-member) gzip stream; a corrupt or truncated stream is a format error
-/// naming `path`.
-pub(crate) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            DataError::format(
-                path,
-                format!(
-                    "corrupt or truncated gzip data after {} decompressed bytes: {e}",
-                    out.len()
-                ),
-            )
-        })?;
-    Ok(out)
+/// Where the bytes of an [`Input`] come from; decides how a size is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A plain file of this many bytes.
+    Raw { file_len: u64 },
+    /// A gzip file of this many (compressed) bytes.
+    Gzip { file_len: u64 },
+    /// A zip archive member: `compressed` bytes, deflated or stored.
+    ZipMember { compressed: u64, deflated: bool },
 }
 
-/// Reads a file, decompressing it if it is gzip (detected by content, not by name).
-pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = read_file(path)?;
-    if is_gzip(&raw) {
-        gunzip(&raw, path)
-    } else {
-        Ok(raw)
+/// What [`Input::read_payload`] found.
+pub(crate) enum Payload {
+    /// Exactly the declared number of bytes, and nothing after them.
+    Complete(Vec<u8>),
+    /// Fewer bytes than declared (the stream ended): what there was.
+    Short(Vec<u8>),
+}
+
+/// A byte stream read header first: small header reads, then one payload read bounded by the
+/// size the header declares.
+pub(crate) struct Input<'a> {
+    reader: Box<dyn Read + 'a>,
+    path: PathBuf,
+    origin: Origin,
+    /// Bytes handed out so far (decompressed bytes for gzip and deflated members).
+    consumed: u64,
+}
+
+/// Opens a file for reading, refusing directories, and looks at its first two bytes to
+/// decide whether it is gzip (by content, not by name).
+pub(crate) fn open(path: &Path) -> Result<Input<'static>> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
+    if meta.is_dir() {
+        return Err(DataError::format(
+            path,
+            "is a directory, expected a data file",
+        ));
     }
+    let file_len = meta.len();
+    let mut buf = BufReader::with_capacity(CHUNK, file);
+    let head = buf.fill_buf().map_err(|e| DataError::io(path, e))?;
+    let gz = is_gzip(head);
+    let (reader, origin): (Box<dyn Read>, Origin) = if gz {
+        (
+            Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+            Origin::Gzip { file_len },
+        )
+    } else {
+        (Box::new(buf), Origin::Raw { file_len })
+    };
+    Ok(Input {
+        reader,
+        path: path.to_path_buf(),
+        origin,
+        consumed: 0,
+    })
+}
+
+impl<'a> Input<'a> {
+    /// A stream from any reader (e.g. a zip member); `path` names it in errors.
+    pub(crate) fn from_reader(reader: impl Read + 'a, path: &Path, origin: Origin) -> Self {
+        Input {
+            reader: Box::new(reader),
+            path: path.to_path_buf(),
+            origin,
+            consumed: 0,
+        }
+    }
+
+    /// The name used in errors.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the bytes come from.
+    pub(crate) fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    fn compressed(&self) -> bool {
+        !matches!(
+            self.origin,
+            Origin::Raw { .. }
+                | Origin::ZipMember {
+                    deflated: false,
+                    ..
+                }
+        )
+    }
+
+    fn read_error(&self, e: std::io::Error, got: u64) -> DataError {
+        if self.compressed() || matches!(e.kind(), std::io::ErrorKind::InvalidData) {
+            let what = match self.origin {
+                Origin::Gzip { .. } => "gzip data",
+                _ => "compressed data",
+            };
+            DataError::format(
+                &self.path,
+                format!("corrupt or truncated {what} after {got} decompressed bytes: {e}"),
+            )
+        } else {
+            DataError::io(&self.path, e)
+        }
+    }
+
+    /// Reads up to `n` bytes (a header part: `n` is small); fewer only at the end of the
+    /// stream.
+    pub(crate) fn read_up_to(&mut self, n: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        out.try_reserve_exact(n)
+            .map_err(|e| DataError::alloc(&self.path, n as u64, "a header", e))?;
+        let start = self.consumed;
+        (&mut self.reader)
+            .take(n as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| self.read_error(e, start))?;
+        self.consumed += out.len() as u64;
+        Ok(out)
+    }
+
+    /// The most payload bytes that can still follow, when it can be known: the rest of a plain
+    /// file or a stored member exactly, `1032 x` the compressed size for deflate.
+    fn plausible_max(&self) -> u64 {
+        match self.origin {
+            Origin::Raw { file_len } => file_len.saturating_sub(self.consumed),
+            Origin::ZipMember {
+                compressed,
+                deflated: false,
+            } => compressed.saturating_sub(self.consumed),
+            Origin::Gzip {
+                file_len: compressed,
+            }
+            | Origin::ZipMember {
+                compressed,
+                deflated: true,
+            } => compressed.saturating_mul(MAX_DEFLATE_RATIO),
+        }
+    }
+
+    /// Reads the payload of `need` bytes that the header declares (`what` describes it in
+    /// messages). A plain file's length is checked against `need` before anything is
+    /// allocated; a compressed stream is read through `take(need + 1)`, so it is never
+    /// inflated past the declared size plus one byte. Excess data is an error; a short stream
+    /// gives [`Payload::Short`] so the format can say which record is cut.
+    pub(crate) fn read_payload(&mut self, need: u64, what: &str) -> Result<Payload> {
+        let header = self.consumed;
+        if need > isize::MAX as u64 - header.min(isize::MAX as u64) {
+            return Err(DataError::format(
+                &self.path,
+                format!("the header declares {what} of {need} bytes, more than can exist in memory"),
+            ));
+        }
+        let max = self.plausible_max();
+        if let Origin::Raw { file_len } = self.origin {
+            if max > need {
+                return Err(DataError::format(
+                    &self.path,
+                    format!(
+                        "{} unexpected bytes after the {need} bytes of {what} declared by the header \
+                         (the file has {file_len} bytes, the header and data {})",
+                        max - need,
+                        header + need
+                    ),
+                ));
+            }
+            let mut out = Vec::new();
+            out.try_reserve_exact(max as usize)
+                .map_err(|e| DataError::alloc(&self.path, max, what, e))?;
+            self.fill(&mut out, max)?;
+            return Ok(if out.len() as u64 == need {
+                Payload::Complete(out)
+            } else {
+                Payload::Short(out)
+            });
+        }
+        if need > max {
+            let detail = match self.origin {
+                Origin::ZipMember {
+                    compressed,
+                    deflated: false,
+                } => format!("the stored member has only {compressed} bytes"),
+                Origin::Gzip { file_len: c }
+                | Origin::ZipMember { compressed: c, .. } => format!(
+                    "{c} compressed bytes cannot inflate to more than {max} (deflate expands at most \
+                     {MAX_DEFLATE_RATIO}:1)"
+                ),
+                Origin::Raw { .. } => unreachable!("handled above"),
+            };
+            return Err(DataError::format(
+                &self.path,
+                format!("the header declares {what} of {need} bytes but {detail}"),
+            ));
+        }
+        let mut out = Vec::new();
+        out.try_reserve_exact(need as usize + 1)
+            .map_err(|e| DataError::alloc(&self.path, need, what, e))?;
+        self.fill(&mut out, need + 1)?;
+        let got = out.len() as u64;
+        if got > need {
+            let decompressed = self.consumed;
+            return Err(DataError::format(
+                &self.path,
+                format!(
+                    "inflates past the {need} bytes its header declares for {what}: reading stopped \
+                     after {decompressed} decompressed bytes"
+                ),
+            ));
+        }
+        Ok(if got == need {
+            Payload::Complete(out)
+        } else {
+            Payload::Short(out)
+        })
+    }
+
+    /// Appends at most `limit` bytes to `out` (whose capacity is already reserved).
+    fn fill(&mut self, out: &mut Vec<u8>, limit: u64) -> Result<()> {
+        let start = self.consumed;
+        let before = out.len();
+        let r = (&mut self.reader).take(limit).read_to_end(out);
+        self.consumed += (out.len() - before) as u64;
+        r.map_err(|e| self.read_error(e, start + (out.len() - before) as u64))?;
+        Ok(())
+    }
+
+    /// Reads the whole rest of the stream, growing the buffer fallibly (for formats without a
+    /// size header: CSV, CIFAR).
+    pub(crate) fn read_rest(&mut self, what: &str) -> Result<Vec<u8>> {
+        let mut out: Vec<u8> = Vec::new();
+        if let Origin::Raw { file_len } = self.origin {
+            let rest = file_len.saturating_sub(self.consumed);
+            out.try_reserve_exact(rest as usize)
+                .map_err(|e| DataError::alloc(&self.path, rest, what, e))?;
+        }
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let n = match self.reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e, self.consumed)),
+            };
+            out.try_reserve(n).map_err(|e| {
+                DataError::alloc(&self.path, out.len() as u64 + n as u64, what, e)
+            })?;
+            out.extend_from_slice(&chunk[..n]);
+            self.consumed += n as u64;
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a whole file, decompressing it if it is gzip (detected by content, not by name);
+/// memory is taken fallibly.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    open(path)?.read_rest("the file's content")
+}
+
+/// Reads a whole file (no decompression), fallibly.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
+    if meta.is_dir() {
+        return Err(DataError::format(path, "is a directory, expected a data file"));
+    }
+    let mut input = Input::from_reader(
+        BufReader::with_capacity(CHUNK, file),
+        path,
+        Origin::Raw {
+            file_len: meta.len(),
+        },
+    );
+    input.read_rest("the file's content")
+}
+
+/// Decompresses an in-memory (multi-member) gzip stream, fallibly; a corrupt or truncated
+/// stream is a format error naming `path`.
+pub(crate) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let mut input = Input::from_reader(
+        flate2::read::MultiGzDecoder::new(bytes),
+        path,
+        Origin::Gzip {
+            file_len: bytes.len() as u64,
+        },
+    );
+    input.read_rest("the decompressed data")
+}
+
+/// `n` zeroed values, allocated fallibly (`what` names them in the error).
+pub(crate) fn try_zeroed<T: Clone + Default>(n: usize, path: &Path, what: &str) -> Result<Vec<T>> {
+    let bytes = (n as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| DataError::alloc(path, bytes, what, e))?;
+    v.resize(n, T::default());
+    Ok(v)
 }
 
 /// Writes `bytes` to `path`, gzip-compressed when the name ends in `.gz`.

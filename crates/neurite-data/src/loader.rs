@@ -157,8 +157,9 @@ impl DataLoader {
     }
 
     /// Augments each batch with `aug` (usually a [`crate::augment::Pipeline`]). Needs 4-D NHWC
-    /// features.
+    /// features; settings that can never work are refused here ([`Augment::validate`]).
     pub fn augment(mut self, aug: impl Augment + 'static) -> Result<Self> {
+        aug.validate()?;
         if self.data.x.ndim() != 4 {
             return Err(DataError::shape(format!(
                 "augmentation needs NHWC images (4-D x), got x of shape {:?}",

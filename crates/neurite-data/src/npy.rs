@@ -6,7 +6,7 @@
 //! deflated) are read member by member. Writing produces `<f4` `.npy` 1.0 files and `.npz`
 //! archives that NumPy reads.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::Path;
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
@@ -115,10 +115,25 @@ fn convert(body: &[u8], dt: Dtype, scale_u8: bool) -> Vec<f32> {
         .collect()
 }
 
-/// Parses `.npy` bytes to `f32` (u8 data divided by 255 when `scale_u8`); `path` names the
-/// source in errors.
-pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> {
-    let path = path.as_ref();
+/// The longest `.npy` header read, as NumPy's `max_header_size` default (10,000 bytes): a
+/// longer one is refused before it is read.
+pub const MAX_HEADER_SIZE: usize = 10_000;
+
+/// A checked `.npy` header.
+struct Header {
+    dt: Dtype,
+    descr: String,
+    fortran: bool,
+    shape: Vec<usize>,
+    /// Data bytes declared.
+    need: usize,
+    /// Offset of the data (magic, version, length and header text).
+    start: usize,
+}
+
+/// Bytes before the header text: 10 for version 1.0, 12 for 2.0 / 3.0; `None` until enough
+/// bytes are there to tell.
+fn preamble(bytes: &[u8], path: &Path) -> Result<(usize, usize)> {
     let err = |m: String| DataError::format(path, m);
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(err(
@@ -138,6 +153,19 @@ pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Arr
         }
         v => return Err(err(format!("unsupported .npy format version {v}.{}", bytes[7]))),
     };
+    if hlen > MAX_HEADER_SIZE {
+        return Err(err(format!(
+            "the header is {hlen} bytes, longer than the {MAX_HEADER_SIZE} NumPy reads \
+             (max_header_size)"
+        )));
+    }
+    Ok((hlen, start))
+}
+
+/// Checks the header at the start of `bytes` (which may hold more).
+fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
+    let err = |m: String| DataError::format(path, m);
+    let (hlen, start) = preamble(bytes, path)?;
     let end = start
         .checked_add(hlen)
         .filter(|&e| e <= bytes.len())
@@ -201,7 +229,39 @@ pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Arr
     let (Some(need), Some(_)) = (need, nonzero) else {
         return Err(err(format!("shape {shape:?} is too large")));
     };
-    let body = &bytes[end..];
+    Ok(Header {
+        dt,
+        descr: descr.to_string(),
+        fortran,
+        shape,
+        need,
+        start: end,
+    })
+}
+
+/// The array from a checked header and exactly `need` data bytes.
+fn build(h: &Header, body: &[u8], path: &Path, scale_u8: bool) -> Result<ArrayD<f32>> {
+    let err = |m: String| DataError::format(path, m);
+    let v = convert(body, h.dt, scale_u8);
+    let arr = if h.fortran {
+        ArrayD::from_shape_vec(IxDyn(&h.shape).f(), v)
+            .map_err(|e| err(e.to_string()))?
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        ArrayD::from_shape_vec(IxDyn(&h.shape), v).map_err(|e| err(e.to_string()))?
+    };
+    Ok(arr)
+}
+
+/// Parses `.npy` bytes to `f32` (u8 data divided by 255 when `scale_u8`); `path` names the
+/// source in errors.
+pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> {
+    let path = path.as_ref();
+    let err = |m: String| DataError::format(path, m);
+    let h = parse_header(bytes, path)?;
+    let body = &bytes[h.start..];
+    let (shape, need, descr) = (&h.shape, h.need, &h.descr);
     if body.len() < need {
         return Err(err(format!(
             "truncated: shape {shape:?} of {descr} needs {need} data bytes but only {} follow the header",
@@ -214,16 +274,30 @@ pub fn parse(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Arr
             body.len() - need
         )));
     }
-    let v = convert(body, dt, scale_u8);
-    let arr = if fortran {
-        ArrayD::from_shape_vec(IxDyn(&shape).f(), v)
-            .map_err(|e| err(e.to_string()))?
-            .as_standard_layout()
-            .into_owned()
-    } else {
-        ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| err(e.to_string()))?
-    };
-    Ok(arr)
+    build(&h, body, path, scale_u8)
+}
+
+/// Reads one `.npy` stream header first: the preamble, a header of at most
+/// [`MAX_HEADER_SIZE`] bytes, then exactly the data the header declares (bounded read).
+fn read_stream(input: &mut io::Input<'_>, scale_u8: bool) -> Result<ArrayD<f32>> {
+    let path = input.path().to_path_buf();
+    let mut head = input.read_up_to(10)?;
+    if head.len() == 10 && &head[..6] == MAGIC && matches!(head[6], 2 | 3) {
+        let more = input.read_up_to(2)?;
+        head.extend_from_slice(&more);
+    }
+    let (hlen, _) = preamble(&head, &path)?;
+    let text = input.read_up_to(hlen)?;
+    head.extend_from_slice(&text);
+    let h = parse_header(&head, &path)?;
+    let what = format!("shape {:?} of {}", h.shape, h.descr);
+    match input.read_payload(h.need as u64, &what)? {
+        io::Payload::Complete(body) => build(&h, &body, &path, scale_u8),
+        io::Payload::Short(body) => {
+            head.extend_from_slice(&body);
+            parse(&head, &path, scale_u8)
+        }
+    }
 }
 
 /// Reads an `.npy` file as `f32` (values unchanged).
@@ -234,7 +308,14 @@ pub fn read(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
 /// Reads an `.npy` file as `f32`; u8 data divided by 255 when `scale_u8`.
 pub fn read_with(path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> {
     let path = path.as_ref();
-    parse(&io::read_file(path)?, path, scale_u8)
+    let mut input = io::open(path)?;
+    if matches!(input.origin(), io::Origin::Gzip { .. }) {
+        return Err(DataError::format(
+            path,
+            "is gzip-compressed: .npy files are read uncompressed (use .npz for compression)",
+        ));
+    }
+    read_stream(&mut input, scale_u8)
 }
 
 /// `.npy` 1.0 bytes of an `f32` array (`<f4`, C order).
@@ -245,13 +326,22 @@ pub fn to_bytes<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Vec<u
         _ => format!("({})", dims.join(", ")),
     };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    let total = 10 + header.len() + 1;
+    // Version 1.0 stores the header length in a u16; a longer header (thousands of
+    // dimensions) needs version 2.0 and its u32, as NumPy does.
+    let v1 = 10 + header.len() + 1 <= u16::MAX as usize;
+    let pre = if v1 { 10 } else { 12 };
+    let total = pre + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + a.len() * 4);
+    let mut out = Vec::with_capacity(pre + header.len() + a.len() * 4);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    if v1 {
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&[2, 0]);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    }
     out.extend_from_slice(header.as_bytes());
     for v in a.as_standard_layout().iter() {
         out.extend_from_slice(&v.to_le_bytes());
@@ -267,22 +357,47 @@ pub fn write<S: Data<Elem = f32>, D: Dimension>(path: impl AsRef<Path>, a: &Arra
 
 /// Parses `.npz` bytes: `(name, array)` for every member, in archive order, names without
 /// the `.npy` suffix.
+///
+/// Each member is read header first and its data through `Read::take` with the size its
+/// header declares plus one byte: a member that inflates past its header is an error after one
+/// extra byte, and a header declaring more than the member's compressed size can inflate to
+/// (deflate expands at most 1032:1) is refused before anything is allocated.
 pub fn parse_npz(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Vec<(String, ArrayD<f32>)>> {
-    let path = path.as_ref();
+    parse_npz_members(bytes, path.as_ref(), scale_u8, |_| true)
+}
+
+/// The members of an `.npz` archive that `keep` accepts (by name, without `.npy`).
+fn parse_npz_members(
+    bytes: &[u8],
+    path: &Path,
+    scale_u8: bool,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, ArrayD<f32>)>> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| DataError::format(path, format!("not a valid .npz (zip) archive: {e}")))?;
-    let mut out = Vec::with_capacity(zip.len());
+    let mut out = Vec::new();
     for i in 0..zip.len() {
-        let mut f = zip
+        let f = zip
             .by_index(i)
             .map_err(|e| DataError::format(path, format!("archive member {i}: {e}")))?;
         let name = f.name().to_string();
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf)
-            .map_err(|e| DataError::format(path, format!("archive member {name:?}: {e}")))?;
-        let member = path.join(&name);
-        let arr = parse(&buf, &member, scale_u8)?;
         let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        if !keep(&key) {
+            continue;
+        }
+        let origin = match f.compression() {
+            zip::CompressionMethod::Stored => io::Origin::ZipMember {
+                compressed: f.compressed_size(),
+                deflated: false,
+            },
+            _ => io::Origin::ZipMember {
+                compressed: f.compressed_size(),
+                deflated: true,
+            },
+        };
+        let member = path.join(&name);
+        let mut input = io::Input::from_reader(f, &member, origin);
+        let arr = read_stream(&mut input, scale_u8)?;
         out.push((key, arr));
     }
     Ok(out)
@@ -320,9 +435,15 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &ArrayD<f32>)], compre
 pub fn load_npz_dataset(path: impl AsRef<Path>, x_key: &str, y_key: &str, scale_u8: bool) -> Result<Dataset> {
     let path = path.as_ref();
     let bytes = io::read_file(path)?;
-    let x = parse_npz(&bytes, path, scale_u8)?;
-    let y = parse_npz(&bytes, path, false)?;
-    let names: Vec<&str> = x.iter().map(|(n, _)| n.as_str()).collect();
+    let x = parse_npz_members(&bytes, path, scale_u8, |k| k == x_key)?;
+    let y = parse_npz_members(&bytes, path, false, |k| k == y_key)?;
+    let names: Vec<String> = zip::ZipArchive::new(Cursor::new(&bytes[..]))
+        .map(|z| {
+            z.file_names()
+                .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     let pick = |v: &[(String, ArrayD<f32>)], k: &str| {
         v.iter()
             .find(|(n, _)| n == k)

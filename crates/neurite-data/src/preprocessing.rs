@@ -54,8 +54,30 @@ pub fn argmax_rows<S: Data<Elem = f32>>(y: &ArrayBase<S, Ix2>) -> Vec<usize> {
 
 /// One-hot encoding: row `i` has a 1 in column `classes[i]`. Errors on a class
 /// `>= num_classes`.
+///
+/// The `(n, num_classes)` matrix is allocated fallibly: a size that overflows or cannot be
+/// allocated is an error, not an abort.
+///
+/// ```
+/// use neurite_data::one_hot;
+/// assert_eq!(one_hot(&[1, 0], 2).unwrap().row(0).to_vec(), vec![0.0, 1.0]);
+/// assert!(one_hot(&[1, 0], usize::MAX).is_err());
+/// ```
 pub fn one_hot(classes: &[usize], num_classes: usize) -> Result<Array2<f32>> {
-    let mut out = Array2::<f32>::zeros((classes.len(), num_classes));
+    let n = classes.len();
+    let too_big = || {
+        DataError::arg(format!(
+            "one_hot: {n} samples x {num_classes} classes is too large to allocate"
+        ))
+    };
+    let len = n
+        .checked_mul(num_classes)
+        .filter(|&l| l <= isize::MAX as usize / 4)
+        .ok_or_else(too_big)?;
+    let mut buf: Vec<f32> = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| too_big())?;
+    buf.resize(len, 0.0);
+    let mut out = Array2::from_shape_vec((n, num_classes), buf).map_err(|_| too_big())?;
     for (i, &c) in classes.iter().enumerate() {
         if c >= num_classes {
             return Err(DataError::arg(format!(
@@ -196,6 +218,21 @@ fn check_features(what: &str, expected: usize, x_shape: &[usize]) -> Result<()> 
     Ok(())
 }
 
+/// Infinite values are an error naming the column and the sample (as scikit-learn's
+/// "Input X contains infinity"); NaN is allowed: it is a missing value.
+fn check_no_inf(what: &str, op: &str, rows: &Array2<f32>) -> Result<()> {
+    for (i, r) in rows.rows().into_iter().enumerate() {
+        if let Some(j) = r.iter().position(|v| v.is_infinite()) {
+            return Err(DataError::arg(format!(
+                "{what}.{op}: column {j} holds {} at sample {i}; only finite values and NaN \
+                 (a missing value) are accepted",
+                r[j]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A scale of (almost) zero is replaced by 1, as in scikit-learn, so constant features pass
 /// through centred instead of becoming NaN.
 fn safe_scale(s: f64) -> f64 {
@@ -208,6 +245,27 @@ fn safe_scale(s: f64) -> f64 {
 
 /// Standardises features to zero mean and unit variance (population variance, as in
 /// scikit-learn): `z = (x - mean) / std`.
+///
+/// **Missing values and special columns**, as scikit-learn's `StandardScaler`:
+/// * NaN is a missing value: `fit` ignores it (per-column `nanmean` / `nanvar` over the values
+///   that are there) and `transform` / `inverse_transform` keep it as NaN.
+/// * A constant column (variance zero, up to rounding as scikit-learn's
+///   `_is_constant_feature` decides) gets scale 1, so it is centred, not divided by zero.
+/// * A column that is all NaN has mean NaN and scale 1: its transformed values are NaN, as in
+///   scikit-learn (with `with_mean = false` they pass through unchanged).
+/// * An infinite value, in `fit` or later, is an error naming the column and the sample.
+///
+/// ```
+/// use ndarray::array;
+/// use neurite_data::StandardScaler;
+/// let x = array![[1.0f32, f32::NAN], [3.0, 4.0], [f32::NAN, 8.0]];
+/// let mut s = StandardScaler::new();
+/// let z = s.fit_transform(&x).unwrap();
+/// assert_eq!(s.mean().unwrap(), &array![2.0, 6.0]); // NaNs ignored
+/// assert_eq!(z[[0, 0]], -1.0);
+/// assert!(z[[0, 1]].is_nan()); // kept
+/// assert!(s.fit(&array![[f32::INFINITY]]).is_err());
+/// ```
 ///
 /// ```
 /// use ndarray::array;
@@ -255,24 +313,50 @@ impl StandardScaler {
                 x.shape()
             )));
         }
+        check_no_inf("StandardScaler", "fit", &rows)?;
         let f = rows.ncols();
+        // nanmean / nanvar per column: NaN is a missing value.
+        let mut count = vec![0u64; f];
         let mut mean = vec![0f64; f];
         for r in rows.rows() {
-            for (a, &v) in mean.iter_mut().zip(r) {
-                *a += v as f64;
+            for ((a, c), &v) in mean.iter_mut().zip(&mut count).zip(r) {
+                if !v.is_nan() {
+                    *a += v as f64;
+                    *c += 1;
+                }
             }
         }
-        mean.iter_mut().for_each(|a| *a /= m as f64);
+        for (a, &c) in mean.iter_mut().zip(&count) {
+            *a = if c == 0 { f64::NAN } else { *a / c as f64 };
+        }
         let mut var = vec![0f64; f];
         for r in rows.rows() {
             for ((a, &v), mu) in var.iter_mut().zip(r).zip(&mean) {
-                let d = v as f64 - mu;
-                *a += d * d;
+                if !v.is_nan() {
+                    let d = v as f64 - mu;
+                    *a += d * d;
+                }
             }
         }
         let scale: Vec<f32> = var
             .iter()
-            .map(|v| safe_scale((v / m as f64).sqrt()) as f32)
+            .zip(&mean)
+            .zip(&count)
+            .map(|((&v, &mu), &c)| {
+                if c == 0 {
+                    return 1.0; // all NaN
+                }
+                let var = v / c as f64;
+                // scikit-learn's _is_constant_feature: a variance within rounding of zero.
+                let n = c as f64;
+                let eps = f64::EPSILON;
+                let bound = n * eps * var + (n * mu * eps).powi(2);
+                if var <= bound {
+                    1.0
+                } else {
+                    safe_scale(var.sqrt()) as f32
+                }
+            })
             .collect();
         self.mean = Some(Array1::from_iter(mean.into_iter().map(|v| v as f32)));
         self.scale = Some(Array1::from(scale));
@@ -311,6 +395,7 @@ impl StandardScaler {
     pub fn transform<S: Data<Elem = f32>, D: Dimension>(&self, x: &ArrayBase<S, D>) -> Result<Array<D>> {
         let (mean, scale) = self.params(x.shape())?;
         let mut rows = as_rows(x)?;
+        check_no_inf("StandardScaler", "transform", &rows)?;
         for mut r in rows.rows_mut() {
             for ((v, mu), s) in r.iter_mut().zip(&mean).zip(&scale) {
                 *v = (*v - mu) / s;
@@ -335,6 +420,7 @@ impl StandardScaler {
     ) -> Result<Array<D>> {
         let (mean, scale) = self.params(x.shape())?;
         let mut rows = as_rows(x)?;
+        check_no_inf("StandardScaler", "inverse_transform", &rows)?;
         for mut r in rows.rows_mut() {
             for ((v, mu), s) in r.iter_mut().zip(&mean).zip(&scale) {
                 *v = *v * s + mu;
@@ -346,6 +432,11 @@ impl StandardScaler {
 
 /// Scales each feature linearly to `feature_range` (default `(0, 1)`), as scikit-learn's
 /// `MinMaxScaler`: `x * scale + min` with `scale = (hi - lo) / (max - min)`.
+///
+/// Missing values as scikit-learn: NaN is ignored by `fit` (`nanmin` / `nanmax`) and kept by
+/// `transform`; a constant column maps to the low end of the range; an all-NaN column has
+/// minimum and maximum NaN and transforms to NaN; an infinite value is an error naming the
+/// column; `feature_range` must be finite with `lo < hi`.
 ///
 /// ```
 /// use ndarray::array;
@@ -395,9 +486,9 @@ impl MinMaxScaler {
     /// Learns each feature's minimum and maximum (last axis = features).
     pub fn fit<S: Data<Elem = f32>, D: Dimension>(&mut self, x: &ArrayBase<S, D>) -> Result<&mut Self> {
         let (lo, hi) = self.feature_range;
-        if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+        if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) || !lo.is_finite() || !hi.is_finite() {
             return Err(DataError::arg(format!(
-                "MinMaxScaler feature_range ({lo}, {hi}) must have lo < hi"
+                "MinMaxScaler feature_range ({lo}, {hi}) must be finite with lo < hi"
             )));
         }
         let rows = as_rows(x)?;
@@ -407,12 +498,25 @@ impl MinMaxScaler {
                 x.shape()
             )));
         }
-        let dmin = rows.fold_axis(Axis(0), f32::INFINITY, |a, &b| a.min(b));
-        let dmax = rows.fold_axis(Axis(0), f32::NEG_INFINITY, |a, &b| a.max(b));
+        check_no_inf("MinMaxScaler", "fit", &rows)?;
+        // f32::min / max skip NaN; a column with no value at all stays at +-inf: make it NaN.
+        let nan_if_empty = |v: f32| if v.is_infinite() { f32::NAN } else { v };
+        let dmin = rows
+            .fold_axis(Axis(0), f32::INFINITY, |a, &b| a.min(b))
+            .mapv(nan_if_empty);
+        let dmax = rows
+            .fold_axis(Axis(0), f32::NEG_INFINITY, |a, &b| a.max(b))
+            .mapv(nan_if_empty);
         let scale: Array1<f64> = dmin
             .iter()
             .zip(&dmax)
-            .map(|(&a, &b)| (hi as f64 - lo as f64) / safe_scale(b as f64 - a as f64))
+            .map(|(&a, &b)| {
+                if a.is_nan() {
+                    1.0 // all NaN: min is NaN, so the output is NaN
+                } else {
+                    (hi as f64 - lo as f64) / safe_scale(b as f64 - a as f64)
+                }
+            })
             .collect();
         let min: Array1<f64> = dmin
             .iter()
@@ -449,10 +553,13 @@ impl MinMaxScaler {
         let (scale, min) = self.params(x.shape())?;
         let (lo, hi) = self.feature_range;
         let mut rows = as_rows(x)?;
+        check_no_inf("MinMaxScaler", "transform", &rows)?;
         for mut r in rows.rows_mut() {
             for ((v, s), m) in r.iter_mut().zip(scale).zip(min) {
                 let t = (*v as f64 * s + m) as f32;
-                *v = if self.clip { t.clamp(lo, hi) } else { t };
+                // Not `clamp`: it panics when `feature_range` was set to a reversed or NaN range
+                // after `fit`; NaN (a missing value) passes through.
+                *v = if self.clip && !t.is_nan() { t.max(lo).min(hi) } else { t };
             }
         }
         Ok(back(rows, x.raw_dim()))
@@ -474,6 +581,7 @@ impl MinMaxScaler {
     ) -> Result<Array<D>> {
         let (scale, min) = self.params(x.shape())?;
         let mut rows = as_rows(x)?;
+        check_no_inf("MinMaxScaler", "inverse_transform", &rows)?;
         for mut r in rows.rows_mut() {
             for ((v, s), m) in r.iter_mut().zip(scale).zip(min) {
                 *v = ((*v as f64 - m) / s) as f32;

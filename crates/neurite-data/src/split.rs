@@ -13,6 +13,24 @@ use crate::rng::{self, STREAM_FOLDS, STREAM_SPLIT};
 /// One split: `(train indices, test indices)`.
 pub type Split = (Vec<usize>, Vec<usize>);
 
+/// Refuses a split whose index lists (`elements` indices in all) cannot be allocated: the
+/// count overflows, exceeds `isize::MAX` bytes, or the allocator refuses it. A probe
+/// reservation of the whole size is made and released, so the answer is an error, not an
+/// abort in the middle of the split.
+fn check_alloc(what: &str, n: usize, elements: Option<usize>) -> Result<()> {
+    let too_big = || {
+        DataError::arg(format!(
+            "{what}: the index lists for {n} samples are too large to allocate"
+        ))
+    };
+    let elements = elements
+        .filter(|&e| e <= isize::MAX as usize / std::mem::size_of::<usize>())
+        .ok_or_else(too_big)?;
+    let mut probe: Vec<usize> = Vec::new();
+    probe.try_reserve_exact(elements).map_err(|_| too_big())?;
+    Ok(())
+}
+
 fn check_fraction(test_fraction: f64, n: usize) -> Result<usize> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(DataError::arg(format!(
@@ -31,6 +49,7 @@ fn check_fraction(test_fraction: f64, n: usize) -> Result<usize> {
 /// Splits `0..n` at random: `ceil(test_fraction * n)` indices go to test (as in scikit-learn).
 pub fn train_test_split(n: usize, test_fraction: f64, seed: u64) -> Result<Split> {
     let n_test = check_fraction(test_fraction, n)?;
+    check_alloc("train_test_split", n, n.checked_mul(2))?;
     let perm = rng::permutation(n, &mut rng::rng_for(seed, &[STREAM_SPLIT, 1]));
     let mut test = perm[..n_test].to_vec();
     let mut train = perm[n_test..].to_vec();
@@ -149,6 +168,7 @@ impl KFold {
     pub fn split(&self, n_samples: usize) -> Result<Vec<Split>> {
         let k = self.n_splits;
         check_k(k, n_samples, "KFold")?;
+        check_alloc("KFold", n_samples, n_samples.checked_mul(k.saturating_add(2)))?;
         let order: Vec<usize> = match self.shuffle {
             Some(seed) => rng::permutation(n_samples, &mut rng::rng_for(seed, &[STREAM_FOLDS, 1])),
             None => (0..n_samples).collect(),
@@ -362,6 +382,7 @@ impl LeaveOneOut {
                 "LeaveOneOut needs at least 2 samples, got {n_samples}"
             )));
         }
+        check_alloc("LeaveOneOut", n_samples, n_samples.checked_mul(n_samples))?;
         Ok((0..n_samples)
             .map(|i| {
                 let train = (0..n_samples).filter(|&j| j != i).collect();

@@ -28,7 +28,7 @@ fn subset_concat_flatten() {
     let c = d.concat(&s).unwrap();
     assert_eq!(c.x.shape(), &[8, 2, 2, 1]);
     assert_eq!(c.x.index_axis(Axis(0), 5), d.x.index_axis(Axis(0), 4));
-    let f = d.flatten();
+    let f = d.flatten().unwrap();
     assert_eq!(f.x.shape(), &[5, 4]);
     assert_eq!(f.x.row_iter_first(), vec![0.0, 1.0, 2.0, 3.0]);
     assert_eq!(f.reshape_samples(&[2, 2, 1]).unwrap(), d);
@@ -67,9 +67,9 @@ fn splits_partition_the_samples() {
 #[test]
 fn shuffled_is_a_permutation() {
     let d = toy(20);
-    let s = d.shuffled(9);
+    let s = d.shuffled(9).unwrap();
     assert_ne!(s, d);
-    assert_eq!(s, d.shuffled(9));
+    assert_eq!(s, d.shuffled(9).unwrap());
     let mut firsts: Vec<f32> = s.x.axis_iter(Axis(0)).map(|v| v[[0, 0, 0]]).collect();
     firsts.sort_by(f32::total_cmp);
     assert_eq!(firsts, (0..20).map(|i| (i * 10) as f32).collect::<Vec<_>>());
