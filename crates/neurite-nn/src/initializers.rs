@@ -21,7 +21,8 @@
 //! ```
 
 use crate::error::{NnError, Result};
-use neurite_tensor::random::{normal, truncated_normal, uniform};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal, Uniform};
 use neurite_tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -111,11 +112,9 @@ pub fn compute_fans(shape: &[usize]) -> (f64, f64) {
         1 => (shape[0] as f64, shape[0] as f64),
         2 => (shape[0] as f64, shape[1] as f64),
         n => {
-            let receptive: usize = shape[..n - 2].iter().product();
-            (
-                (shape[n - 2] * receptive) as f64,
-                (shape[n - 1] * receptive) as f64,
-            )
+            // In f64: exact below 2^53, and never overflows on absurd shapes.
+            let receptive: f64 = shape[..n - 2].iter().map(|&d| d as f64).product();
+            (shape[n - 2] as f64 * receptive, shape[n - 1] as f64 * receptive)
         }
     }
 }
@@ -225,44 +224,166 @@ impl Initializer {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn initialize(&self, shape: &[usize], rng: &mut ChaCha8Rng) -> Result<Tensor> {
-        let bad = |message: String| NnError::Config {
-            layer: "initializer".into(),
-            message,
-        };
+        self.initialize_variable(shape, rng, "initializer", "tensor")
+    }
+
+    /// What is wrong with the initializer's own parameters (non-finite or
+    /// inverted bounds, negative standard deviation), in words; `None` when
+    /// it can work.
+    pub(crate) fn problem(&self) -> Option<String> {
+        match *self {
+            Initializer::Orthogonal { gain } if !gain.is_finite() => {
+                Some(format!("orthogonal gain must be finite, got {gain}"))
+            }
+            Initializer::Constant { value } if !value.is_finite() => {
+                Some(format!("constant value must be finite, got {value}"))
+            }
+            Initializer::RandomUniform { minval, maxval }
+                if !(minval.is_finite() && maxval.is_finite() && minval <= maxval) =>
+            {
+                Some(format!(
+                    "random_uniform needs finite minval <= maxval, got minval {minval}, maxval {maxval}"
+                ))
+            }
+            Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev } => {
+                check_normal(mean, stddev).err()
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Initializer::initialize`] for the variable `variable` of layer
+    /// `layer` (named in errors): refuses a shape whose byte size overflows
+    /// or does not fit in `isize`, and allocates fallibly, so that an absurd
+    /// size is an error ("cannot allocate N bytes for dense_1.kernel")
+    /// rather than an abort. Values are those of [`neurite_tensor::random`].
+    pub(crate) fn initialize_variable(
+        &self,
+        shape: &[usize],
+        rng: &mut ChaCha8Rng,
+        layer: &str,
+        variable: &str,
+    ) -> Result<Tensor> {
+        if let Some(problem) = self.problem() {
+            return Err(NnError::Config {
+                layer: layer.into(),
+                message: format!("{layer}.{variable}: {problem}"),
+            });
+        }
+        let target = Target { layer, variable, shape };
         Ok(match *self {
-            Initializer::GlorotUniform => scaled_uniform(shape, 1.0, Fan::Avg, rng),
-            Initializer::GlorotNormal => scaled_normal(shape, 1.0, Fan::Avg, rng),
-            Initializer::HeUniform => scaled_uniform(shape, 2.0, Fan::In, rng),
-            Initializer::HeNormal => scaled_normal(shape, 2.0, Fan::In, rng),
-            Initializer::LecunUniform => scaled_uniform(shape, 1.0, Fan::In, rng),
-            Initializer::LecunNormal => scaled_normal(shape, 1.0, Fan::In, rng),
-            Initializer::Orthogonal { gain } => {
-                if !gain.is_finite() {
-                    return Err(bad(format!("orthogonal gain must be finite, got {gain}")));
-                }
-                orthogonal(shape, gain, rng)?
-            }
-            Initializer::Zeros => Tensor::zeros(shape),
-            Initializer::Ones => Tensor::ones(shape),
-            Initializer::Constant { value } => Tensor::from_elem(shape, value),
-            Initializer::RandomUniform { minval, maxval } => {
-                if !(minval.is_finite() && maxval.is_finite() && minval <= maxval) {
-                    return Err(bad(format!(
-                        "random_uniform needs finite minval <= maxval, got minval {minval}, maxval {maxval}"
-                    )));
-                }
-                uniform(shape, minval, maxval, rng)
-            }
-            Initializer::RandomNormal { mean, stddev } => {
-                check_normal(mean, stddev).map_err(bad)?;
-                normal(shape, mean, stddev, rng)
-            }
-            Initializer::TruncatedNormal { mean, stddev } => {
-                check_normal(mean, stddev).map_err(bad)?;
-                truncated_normal(shape, mean, stddev, rng)
-            }
+            Initializer::GlorotUniform => scaled_uniform(&target, 1.0, Fan::Avg, rng)?,
+            Initializer::GlorotNormal => scaled_normal(&target, 1.0, Fan::Avg, rng)?,
+            Initializer::HeUniform => scaled_uniform(&target, 2.0, Fan::In, rng)?,
+            Initializer::HeNormal => scaled_normal(&target, 2.0, Fan::In, rng)?,
+            Initializer::LecunUniform => scaled_uniform(&target, 1.0, Fan::In, rng)?,
+            Initializer::LecunNormal => scaled_normal(&target, 1.0, Fan::In, rng)?,
+            Initializer::Orthogonal { gain } => orthogonal(&target, gain, rng)?,
+            Initializer::Zeros => target.filled(|| 0.0)?,
+            Initializer::Ones => target.filled(|| 1.0)?,
+            Initializer::Constant { value } => target.filled(|| value)?,
+            Initializer::RandomUniform { minval, maxval } => try_uniform(&target, minval, maxval, rng)?,
+            Initializer::RandomNormal { mean, stddev } => target.filled(|| {
+                let z: f32 = StandardNormal.sample(rng);
+                mean + stddev * z
+            })?,
+            Initializer::TruncatedNormal { mean, stddev } => try_truncated_normal(&target, mean, stddev, rng)?,
         })
     }
+}
+
+/// The element count of `shape` and its size in bytes for elements of
+/// `elem_bytes` bytes, or `None` when either overflows or the byte size
+/// does not fit in `isize` (the most any allocation can hold).
+///
+/// ```
+/// use neurite_nn::initializers::byte_size;
+/// assert_eq!(byte_size(&[3, 4], 4), Some((12, 48)));
+/// assert_eq!(byte_size(&[usize::MAX, 2], 4), None);
+/// assert_eq!(byte_size(&[1 << 62], 4), None); // 2^64 bytes do not fit in isize
+/// ```
+pub fn byte_size(shape: &[usize], elem_bytes: usize) -> Option<(usize, usize)> {
+    let n = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+    let bytes = n.checked_mul(elem_bytes)?;
+    (bytes <= isize::MAX as usize).then_some((n, bytes))
+}
+
+/// The variable a tensor is made for, named in allocation errors.
+struct Target<'a> {
+    layer: &'a str,
+    variable: &'a str,
+    shape: &'a [usize],
+}
+
+impl Target<'_> {
+    fn error(&self, message: String) -> NnError {
+        NnError::Config {
+            layer: self.layer.into(),
+            message,
+        }
+    }
+
+    /// A buffer for `count` elements of `T`, reserved fallibly.
+    fn buffer<T>(&self, count: usize, what: &str) -> Result<Vec<T>> {
+        let elem = std::mem::size_of::<T>();
+        let Some((_, bytes)) = byte_size(&[count], elem) else {
+            return Err(self.error(format!(
+                "{} of shape {:?} ({count} elements of {elem} bytes{what}) is larger than any allocation can be",
+                self.full_name(),
+                self.shape
+            )));
+        };
+        let mut v = Vec::new();
+        v.try_reserve_exact(count).map_err(|_| {
+            self.error(format!(
+                "cannot allocate {bytes} bytes for {}{what} (shape {:?})",
+                self.full_name(),
+                self.shape
+            ))
+        })?;
+        Ok(v)
+    }
+
+    fn full_name(&self) -> String {
+        format!("{}.{}", self.layer, self.variable)
+    }
+
+    fn count(&self) -> Result<usize> {
+        self.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+            self.error(format!(
+                "{} of shape {:?} has more elements than usize can count",
+                self.full_name(),
+                self.shape
+            ))
+        })
+    }
+
+    /// The tensor of the target's shape whose elements, in standard
+    /// order, are successive values of `f` (as `ArrayD::from_shape_simple_fn`).
+    fn filled(&self, f: impl FnMut() -> f32) -> Result<Tensor> {
+        let n = self.count()?;
+        let mut v = self.buffer::<f32>(n, "")?;
+        v.extend(std::iter::repeat_with(f).take(n));
+        Tensor::from_shape_vec(self.shape, v).map_err(|e| self.error(format!("{}: {e}", self.full_name())))
+    }
+}
+
+/// `neurite_tensor::random::uniform`, allocated fallibly (same values).
+fn try_uniform(target: &Target, low: f32, high: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    match Uniform::new(low, high) {
+        Ok(dist) if low.is_finite() && high.is_finite() => target.filled(|| dist.sample(rng)),
+        _ => target.filled(|| low + (high - low) * rng.random::<f32>()),
+    }
+}
+
+/// `neurite_tensor::random::truncated_normal`, allocated fallibly (same values).
+fn try_truncated_normal(target: &Target, mean: f32, std: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    target.filled(|| loop {
+        let z: f32 = StandardNormal.sample(rng);
+        if z.abs() <= 2.0 {
+            return mean + std * z;
+        }
+    })
 }
 
 fn check_normal(mean: f32, stddev: f32) -> std::result::Result<(), String> {
@@ -284,14 +405,14 @@ fn fan(shape: &[usize], mode: Fan) -> f64 {
     n.max(1.0)
 }
 
-fn scaled_uniform(shape: &[usize], scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Tensor {
-    let limit = (3.0 * scale / fan(shape, mode)).sqrt() as f32;
-    uniform(shape, -limit, limit, rng)
+fn scaled_uniform(target: &Target, scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let limit = (3.0 * scale / fan(target.shape, mode)).sqrt() as f32;
+    try_uniform(target, -limit, limit, rng)
 }
 
-fn scaled_normal(shape: &[usize], scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Tensor {
-    let stddev = ((scale / fan(shape, mode)).sqrt() / TRUNCATION_CORRECTION) as f32;
-    truncated_normal(shape, 0.0, stddev, rng)
+fn scaled_normal(target: &Target, scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let stddev = ((scale / fan(target.shape, mode)).sqrt() / TRUNCATION_CORRECTION) as f32;
+    try_truncated_normal(target, 0.0, stddev, rng)
 }
 
 /// Keras' `Orthogonal`: rows = product of all axes but the last, cols = last
@@ -299,24 +420,38 @@ fn scaled_normal(shape: &[usize], scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -
 /// in f64, run twice for orthogonality to rounding error), whose Q has
 /// orthonormal columns and equals the Householder Q with R's diagonal made
 /// positive (Keras' sign correction); transposed when rows < cols.
-fn orthogonal(shape: &[usize], gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn orthogonal(target: &Target, gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let shape = target.shape;
     if shape.len() < 2 {
-        return Err(NnError::Config {
-            layer: "initializer".into(),
-            message: format!("orthogonal needs a shape of rank at least 2, got {shape:?}"),
-        });
+        return Err(target.error(format!(
+            "{}: orthogonal needs a shape of rank at least 2, got {shape:?}",
+            target.full_name()
+        )));
     }
+    let total = target.count()?;
     let cols = shape[shape.len() - 1];
-    let rows: usize = shape[..shape.len() - 1].iter().product();
+    let rows = total.checked_div(cols).unwrap_or(0);
     if rows == 0 || cols == 0 {
-        return Ok(Tensor::zeros(shape));
+        return target.filled(|| 0.0);
     }
     let (m, n) = (rows.max(cols), rows.min(cols));
     // `a` holds the n columns of the (m, n) matrix, each contiguous.
-    let draws = normal(&[m, n], 0.0, 1.0, rng);
-    let mut q: Vec<Vec<f64>> = (0..n)
-        .map(|j| (0..m).map(|i| draws[[i, j]] as f64).collect())
-        .collect();
+    // Fallible allocations: the draws (f32), the columns (f64) and the result.
+    let draws = Target {
+        shape: &[m, n],
+        ..*target
+    }
+    .filled(|| {
+        let z: f32 = StandardNormal.sample(rng);
+        z
+    })?;
+    let mut q: Vec<Vec<f64>> = target.buffer(n, " (orthogonal workspace)")?;
+    for j in 0..n {
+        let mut column: Vec<f64> = target.buffer(m, " (orthogonal workspace)")?;
+        column.extend((0..m).map(|i| draws[[i, j]] as f64));
+        q.push(column);
+    }
+    drop(draws);
     for j in 0..n {
         for _pass in 0..2 {
             for k in 0..j {
@@ -355,7 +490,7 @@ fn orthogonal(shape: &[usize], gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor
         }
     }
     // Q is (m, n) with columns q[j]; the result is Q (rows >= cols) or Q^T.
-    let mut flat = Vec::with_capacity(rows * cols);
+    let mut flat: Vec<f32> = target.buffer(total, "")?;
     if rows >= cols {
         for i in 0..rows {
             for column in q.iter() {
@@ -369,8 +504,5 @@ fn orthogonal(shape: &[usize], gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor
             }
         }
     }
-    Tensor::from_shape_vec(shape, flat).map_err(|e| NnError::Config {
-        layer: "initializer".into(),
-        message: format!("orthogonal: {e}"),
-    })
+    Tensor::from_shape_vec(shape, flat).map_err(|e| target.error(format!("{}: orthogonal: {e}", target.full_name())))
 }

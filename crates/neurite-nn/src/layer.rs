@@ -40,6 +40,29 @@ pub trait Layer: Send + Sync {
     /// the shape when the layer cannot take such inputs.
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()>;
 
+    /// The full names and shapes of the variables `build(input_shape)` would create, exactly as
+    /// `parameters()` would list them afterwards (same order), computed without allocating any weight.
+    /// `Ok(None)` (the default) means the layer does not say; loaders then cannot check a weights file
+    /// against the config before building.
+    ///
+    /// Every built-in layer says (layers without weights give `Ok(Some(vec![]))`), and returns the
+    /// errors `build` would give for a bad configuration or input shape, whether or not it is built.
+    ///
+    /// ```
+    /// use neurite_nn::layers::{Dense, Flatten};
+    /// use neurite_nn::Layer;
+    /// let d = Dense::new(4).with_name("dense_1");
+    /// let shapes = d.parameter_shapes(&[3])?.expect("Dense says");
+    /// assert_eq!(shapes, vec![("dense_1.kernel".to_string(), vec![3, 4]), ("dense_1.bias".to_string(), vec![4])]);
+    /// assert!(d.parameter_shapes(&[0]).is_err()); // as build(&[0]) would
+    /// assert_eq!(Flatten::new().parameter_shapes(&[2, 3])?, Some(vec![]));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<Vec<(String, Vec<usize>)>>> {
+        let _ = input_shape;
+        Ok(None)
+    }
+
     /// Whether [`Layer::build`] has run.
     fn is_built(&self) -> bool;
 

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod activation;
+mod checks;
 pub mod context;
 pub mod error;
 pub mod initializers;

@@ -44,47 +44,77 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "GRU",
 ];
 
+/// The config of class `class_name`: a serde error names the field path
+/// (`field "units": invalid type: string "eight", expected usize`), then
+/// `validate` refuses values that can never work.
 fn parse<T: DeserializeOwned>(class_name: &str, config: &serde_json::Value) -> Result<T> {
-    serde_json::from_value(config.clone()).map_err(|e| NnError::Config {
-        layer: config
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or(class_name)
-            .to_string(),
-        message: format!("invalid {class_name} config: {e}"),
-    })
+    let cfg: T = serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        NnError::Config {
+            layer: config
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or(class_name)
+                .to_string(),
+            message: if path == "." {
+                format!("invalid {class_name} config: {inner}")
+            } else {
+                format!("field \"{path}\": {inner}")
+            },
+        }
+    })?;
+    Ok(cfg)
+}
+
+/// The layer `$ty` from its parsed config, refused if `validate` finds a
+/// value that can never work (after `from_config`, which normalizes some fields).
+macro_rules! validated {
+    ($ty:ident, $class:expr, $config:expr) => {{
+        let layer = $ty::from_config(parse($class, $config)?);
+        layer.config_struct().validate()?;
+        Box::new(layer)
+    }};
 }
 
 /// The layer of Keras class `class_name` (e.g. `"Dense"`, `"Conv2D"`,
 /// `"Activation"`) configured by `config` (the JSON of [`Layer::config`]),
-/// unbuilt. Errors name an unknown class (listing the known ones) or the
-/// field of the config that does not parse.
+/// unbuilt. Errors name an unknown class (listing the known ones), the
+/// field of the config that does not parse (its path, e.g. `field "units":
+/// invalid type: string "eight", expected usize`), or the field whose value
+/// can never work (each config's `validate`, e.g. [`crate::layers::DenseConfig::validate`]).
 ///
 /// ```
 /// let l = neurite_nn::layer_from_config("Dropout", &serde_json::json!({"name": "drop", "rate": 0.5}))?;
 /// assert_eq!(l.name(), "drop");
 /// let err = neurite_nn::layer_from_config("Transformer", &serde_json::json!({})).err().expect("unknown class");
 /// assert!(err.to_string().contains("Transformer"));
+/// let err = neurite_nn::layer_from_config("Dense", &serde_json::json!({"name": "dense_1", "units": "eight"}))
+///     .err().expect("not a number");
+/// assert!(err.to_string().contains("dense_1") && err.to_string().contains("field \"units\""));
+/// let err = neurite_nn::layer_from_config("Dropout", &serde_json::json!({"name": "drop", "rate": 2.5}))
+///     .err().expect("rate out of range");
+/// assert!(err.to_string().contains("drop") && err.to_string().contains("rate"));
 /// # Ok::<(), neurite_nn::NnError>(())
 /// ```
 pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result<Box<dyn Layer>> {
     Ok(match class_name {
-        "Dense" => Box::new(Dense::from_config(parse(class_name, config)?)),
-        "Conv2D" => Box::new(Conv2D::from_config(parse(class_name, config)?)),
-        "MaxPooling2D" => Box::new(MaxPooling2D::from_config(parse(class_name, config)?)),
-        "AveragePooling2D" => Box::new(AveragePooling2D::from_config(parse(class_name, config)?)),
-        "GlobalAveragePooling2D" => Box::new(GlobalAveragePooling2D::from_config(parse(class_name, config)?)),
-        "GlobalMaxPooling2D" => Box::new(GlobalMaxPooling2D::from_config(parse(class_name, config)?)),
-        "Flatten" => Box::new(Flatten::from_config(parse(class_name, config)?)),
-        "Reshape" => Box::new(Reshape::from_config(parse(class_name, config)?)),
-        "Dropout" => Box::new(Dropout::from_config(parse(class_name, config)?)),
-        "Activation" => Box::new(ActivationLayer::from_config(parse(class_name, config)?)),
-        "BatchNormalization" => Box::new(BatchNormalization::from_config(parse(class_name, config)?)),
-        "LayerNormalization" => Box::new(LayerNormalization::from_config(parse(class_name, config)?)),
-        "Embedding" => Box::new(Embedding::from_config(parse(class_name, config)?)),
-        "SimpleRNN" => Box::new(SimpleRNN::from_config(parse(class_name, config)?)),
-        "LSTM" => Box::new(LSTM::from_config(parse(class_name, config)?)),
-        "GRU" => Box::new(GRU::from_config(parse(class_name, config)?)),
+        "Dense" => validated!(Dense, class_name, config),
+        "Conv2D" => validated!(Conv2D, class_name, config),
+        "MaxPooling2D" => validated!(MaxPooling2D, class_name, config),
+        "AveragePooling2D" => validated!(AveragePooling2D, class_name, config),
+        "GlobalAveragePooling2D" => validated!(GlobalAveragePooling2D, class_name, config),
+        "GlobalMaxPooling2D" => validated!(GlobalMaxPooling2D, class_name, config),
+        "Flatten" => validated!(Flatten, class_name, config),
+        "Reshape" => validated!(Reshape, class_name, config),
+        "Dropout" => validated!(Dropout, class_name, config),
+        "Activation" => validated!(ActivationLayer, class_name, config),
+        "BatchNormalization" => validated!(BatchNormalization, class_name, config),
+        "LayerNormalization" => validated!(LayerNormalization, class_name, config),
+        "Embedding" => validated!(Embedding, class_name, config),
+        "SimpleRNN" => validated!(SimpleRNN, class_name, config),
+        "LSTM" => validated!(LSTM, class_name, config),
+        "GRU" => validated!(GRU, class_name, config),
         other => {
             return Err(NnError::Config {
                 layer: other.to_string(),

@@ -98,9 +98,10 @@ fn gru_errors() {
         "{msg}"
     );
     let cfg = serde_json::json!({"name": "g", "units": 2, "reset_after": false});
-    let mut old = layer_from_config("GRU", &cfg).unwrap();
-    let err = old.build(&[3, 4], &mut rng_from_seed(0)).unwrap_err();
+    // Refused when loaded (it can never work), naming the layer and the field.
+    let err = layer_from_config("GRU", &cfg).err().expect("reset_after=false is refused");
     assert!(matches!(err, NnError::Config { .. }) && err.to_string().contains("reset_after"));
+    assert!(err.to_string().contains("g:"), "{err}");
     // A (3 units) bias is refused: GRU's bias is (2, 3 units).
     let bad = GRU::new(1).set_weights(
         param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),

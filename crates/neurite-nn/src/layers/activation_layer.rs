@@ -1,6 +1,7 @@
 //! `ActivationLayer`: Keras' `Activation` layer, an activation as a layer of its own.
 
 use super::{common_layer_methods, default_true, shape_error};
+use crate::checks;
 use crate::activation::Activation;
 use crate::context::ForwardContext;
 use crate::error::Result;
@@ -28,6 +29,25 @@ pub struct ActivationLayerConfig {
     /// Declared input shape, for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl ActivationLayerConfig {
+    /// Checks every field for values that can never work (a non-finite or,
+    /// for leaky_relu, negative alpha; a declared input shape with a 0
+    /// dimension); errors name the layer and the field. Unknown activation
+    /// names are refused when the config is parsed. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// use neurite_nn::{layers::ActivationLayer, Activation};
+    /// let c = ActivationLayer::new(Activation::leaky_relu(f32::NAN)).config_struct().clone();
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("activation") && e.contains("alpha"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        checks::activation(&self.name, "activation", &self.activation)?;
+        checks::input_shape(&self.name, &self.input_shape)
+    }
 }
 
 /// Keras' `Activation` layer (class name `"Activation"`): applies an
@@ -112,11 +132,18 @@ impl ActivationLayer {
     }
 }
 
+impl ActivationLayer {
+    /// No variables; the errors of `build`.
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate().map(|_| Vec::new())
+    }
+}
+
 impl Layer for ActivationLayer {
     common_layer_methods!("Activation");
 
     fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
-        Ok(())
+        self.cfg.validate()
     }
 
     fn is_built(&self) -> bool {
@@ -124,10 +151,12 @@ impl Layer for ActivationLayer {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         Ok(input_shape.to_vec())
     }
 
     fn forward(&self, x: &Var, _ctx: &mut ForwardContext) -> Result<Var> {
+        self.cfg.validate()?;
         if x.ndim() == 0 {
             return Err(shape_error(&self.cfg.name, "(batch, ...)", &x.shape()));
         }

@@ -8,6 +8,7 @@
 
 use super::norm_common::{expected_shape, resolve_axis, AxisMove};
 use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
@@ -85,6 +86,39 @@ pub struct BatchNormalizationConfig {
     /// Declared input shape (without the batch axis), for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl BatchNormalizationConfig {
+    /// Checks every field for values that can never work (axis 0, the batch
+    /// axis; momentum outside `[0, 1]` or NaN; epsilon not a finite number
+    /// > 0; bad initializer/regularizer parameters; a declared input shape
+    /// with a 0 dimension); errors name the layer and the field. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::BatchNormalization::new().config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.epsilon = f32::NAN;
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("batch_normalization") && e.contains("epsilon"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        if self.axis == 0 {
+            return Err(checks::field_error(n, "axis", "a feature axis (not 0, the batch axis)", 0));
+        }
+        if !(self.momentum.is_finite() && (0.0..=1.0).contains(&self.momentum)) {
+            return Err(checks::field_error(n, "momentum", "a number in [0, 1]", self.momentum));
+        }
+        checks::positive_float(n, "epsilon", self.epsilon)?;
+        checks::initializer(n, "beta_initializer", &self.beta_initializer)?;
+        checks::initializer(n, "gamma_initializer", &self.gamma_initializer)?;
+        checks::initializer(n, "moving_mean_initializer", &self.moving_mean_initializer)?;
+        checks::initializer(n, "moving_variance_initializer", &self.moving_variance_initializer)?;
+        checks::regularizer(n, "beta_regularizer", &self.beta_regularizer)?;
+        checks::regularizer(n, "gamma_regularizer", &self.gamma_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// Batch normalization, as Keras' `BatchNormalization`.
@@ -327,21 +361,51 @@ impl BatchNormalization {
         Ok(())
     }
 
-    fn check_config(&self) -> Result<()> {
-        let c = &self.cfg;
-        if !(c.momentum.is_finite() && (0.0..=1.0).contains(&c.momentum)) {
-            return Err(config_error(
-                &c.name,
-                format!("momentum must be in [0, 1], got {}", c.momentum),
+    /// The resolved feature axis (counting the batch axis) and its size for
+    /// inputs of `input_shape`, and the variables `build` creates from them
+    /// (see [`Layer::parameter_shapes`]).
+    fn plan(&self, input_shape: &[usize]) -> Result<(usize, usize, Vec<(String, Vec<usize>)>)> {
+        self.cfg.validate()?;
+        let rank = input_shape.len() + 1;
+        let axis = resolve_axis(self.cfg.axis, rank).ok_or_else(|| {
+            config_error(
+                &self.cfg.name,
+                format!(
+                    "field \"axis\": expected a feature axis of inputs of shape (batch, {}), found {}",
+                    input_shape
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.cfg.axis
+                ),
+            )
+        })?;
+        let c = input_shape[axis - 1];
+        if c == 0 {
+            let mut found = vec![0];
+            found.extend_from_slice(input_shape);
+            return Err(shape_error(
+                &self.cfg.name,
+                format!("{} with at least 1 feature on axis {axis}", expected_shape(rank, &[])),
+                &found,
             ));
         }
-        if !(c.epsilon.is_finite() && c.epsilon > 0.0) {
-            return Err(config_error(
-                &c.name,
-                format!("epsilon must be positive, got {}", c.epsilon),
-            ));
+        let mut vars = Vec::new();
+        if self.cfg.scale {
+            vars.push(("gamma", vec![c]));
         }
-        Ok(())
+        if self.cfg.center {
+            vars.push(("beta", vec![c]));
+        }
+        vars.push(("moving_mean", vec![c]));
+        vars.push(("moving_variance", vec![c]));
+        Ok((axis, c, checks::variables(&self.cfg.name, vars)?))
+    }
+
+    /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.plan(input_shape).map(|(_, _, vars)| vars)
     }
 
     fn channel_vector(var: &Option<Var>, c: usize, default: f32) -> Array1<f32> {
@@ -361,38 +425,35 @@ impl Layer for BatchNormalization {
     common_layer_methods!("BatchNormalization");
 
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
-        self.check_config()?;
+        let (axis, c, _) = self.plan(input_shape)?;
         let rank = input_shape.len() + 1;
-        let axis = resolve_axis(self.cfg.axis, rank).ok_or_else(|| {
-            config_error(
-                &self.cfg.name,
-                format!(
-                    "axis {} is not a feature axis of inputs of shape (batch, {})",
-                    self.cfg.axis,
-                    input_shape
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-        let c = input_shape[axis - 1];
         let cfg = &self.cfg;
-        self.gamma = if cfg.scale {
-            Some(Var::parameter(cfg.gamma_initializer.initialize(&[c], rng)?))
+        let gamma = if cfg.scale {
+            Some(Var::parameter(
+                cfg.gamma_initializer
+                    .initialize_variable(&[c], rng, &cfg.name, "gamma")?,
+            ))
         } else {
             None
         };
-        self.beta = if cfg.center {
-            Some(Var::parameter(cfg.beta_initializer.initialize(&[c], rng)?))
+        let beta = if cfg.center {
+            Some(Var::parameter(
+                cfg.beta_initializer
+                    .initialize_variable(&[c], rng, &cfg.name, "beta")?,
+            ))
         } else {
             None
         };
-        self.moving_mean = Some(Var::constant(cfg.moving_mean_initializer.initialize(&[c], rng)?));
-        self.moving_variance = Some(Var::constant(
-            cfg.moving_variance_initializer.initialize(&[c], rng)?,
-        ));
+        let moving_mean = cfg
+            .moving_mean_initializer
+            .initialize_variable(&[c], rng, &cfg.name, "moving_mean")?;
+        let moving_variance = cfg
+            .moving_variance_initializer
+            .initialize_variable(&[c], rng, &cfg.name, "moving_variance")?;
+        self.gamma = gamma;
+        self.beta = beta;
+        self.moving_mean = Some(Var::constant(moving_mean));
+        self.moving_variance = Some(Var::constant(moving_variance));
         self.rank = rank;
         self.axis = axis;
         self.channels = c;
@@ -404,6 +465,9 @@ impl Layer for BatchNormalization {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if !self.is_built() {
+            self.plan(input_shape)?;
+        }
         if self.is_built()
             && (input_shape.len() + 1 != self.rank || input_shape[self.axis - 1] != self.channels)
         {

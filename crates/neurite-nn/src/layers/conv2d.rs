@@ -9,7 +9,8 @@ use crate::layer::{Layer, Parameter};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding, Pool2dParams};
+use crate::checks;
+use neurite_tensor::{conv_output_size, Conv2dParams, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,45 @@ pub struct Conv2DConfig {
     /// Declared input shape `[h, w, c]`, for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl Conv2DConfig {
+    /// Checks every field for values that can never work (filters,
+    /// kernel_size, strides or dilation_rate 0, strides and dilation both
+    /// above 1, bad initializer/regularizer parameters, a declared input
+    /// shape with a 0 dimension); errors name the layer and the field. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::Conv2D::new(8, (3, 3)).with_name("conv").config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.strides = (0, 1);
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("conv") && e.contains("strides"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        checks::positive(n, "filters", self.filters)?;
+        checks::positive_pair(n, "kernel_size", self.kernel_size)?;
+        checks::positive_pair(n, "strides", self.strides)?;
+        checks::positive_pair(n, "dilation_rate", self.dilation_rate)?;
+        if self.strides != (1, 1) && self.dilation_rate != (1, 1) {
+            return Err(config_error(
+                n,
+                format!(
+                    "field \"strides\" {:?} > 1 together with field \"dilation_rate\" {:?} > 1 is not supported (as Keras)",
+                    self.strides, self.dilation_rate
+                ),
+            ));
+        }
+        checks::activation(n, "activation", &self.activation)?;
+        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
+        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
+        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
+        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
+        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// Keras' `Conv2D` (channels_last): inputs `(batch, h, w, c)`, kernel
@@ -367,6 +407,7 @@ impl Conv2D {
     /// The kernel and the output shape `(batch, oh, ow, filters)` for the
     /// batch `x`, or the layer's error for an input it cannot take.
     fn checked_input(&self, x: &Var) -> Result<(&Var, Vec<usize>)> {
+        self.cfg.validate()?;
         let name = &self.cfg.name;
         let kernel = self
             .kernel
@@ -416,47 +457,22 @@ impl Conv2D {
         }
     }
 
-    fn validate(&self) -> Result<()> {
-        let c = &self.cfg;
-        let name = &c.name;
-        if c.filters == 0 {
-            return Err(config_error(name, "filters must be at least 1, got 0"));
-        }
-        for (what, (a, b)) in [
-            ("kernel_size", c.kernel_size),
-            ("strides", c.strides),
-            ("dilation_rate", c.dilation_rate),
-        ] {
-            if a == 0 || b == 0 {
-                return Err(config_error(
-                    name,
-                    format!("{what} must be at least 1 on both axes, got ({a}, {b})"),
-                ));
-            }
-        }
-        if c.strides != (1, 1) && c.dilation_rate != (1, 1) {
-            return Err(config_error(
-                name,
-                format!(
-                    "strides {:?} > 1 together with dilation_rate {:?} > 1 are not supported (as Keras)",
-                    c.strides, c.dilation_rate
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Output shape for an `[h, w, c]` input, checking `c` against the kernel when built.
     fn out_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.out_shape_for(input_shape, self.kernel.as_ref().map(|k| k.shape()[2]))
+    }
+
+    /// Output shape for an `[h, w, c]` input whose `c` must equal `channels` if given
+    /// (overflow-free: the output size of each axis comes from `conv_output_size`).
+    fn out_shape_for(&self, input_shape: &[usize], channels: Option<usize>) -> Result<Vec<usize>> {
         let name = &self.cfg.name;
         let expected =
             |c: String| format!("(height, width, {c}) with the dilated kernel fitting for valid padding");
         if input_shape.len() != 3 {
             return Err(shape_error(name, "(height, width, channels)", input_shape));
         }
-        let channels = match &self.kernel {
-            Some(k) => {
-                let kc = k.shape()[2];
+        let channels = match channels {
+            Some(kc) => {
                 if kc != input_shape[2] {
                     return Err(shape_error(name, format!("(height, width, {kc})"), input_shape));
                 }
@@ -464,14 +480,31 @@ impl Conv2D {
             }
             None => input_shape[2],
         };
+        let c = &self.cfg;
+        let axis = |i: usize, k: usize, s: usize, d: usize| {
+            conv_output_size(input_shape[i], k, s, d, c.padding)
+                .map(|(out, _, _)| out)
+                .map_err(|_| shape_error(name, expected(channels.to_string()), input_shape))
+        };
+        let oh = axis(0, c.kernel_size.0, c.strides.0, c.dilation_rate.0)?;
+        let ow = axis(1, c.kernel_size.1, c.strides.1, c.dilation_rate.1)?;
+        Ok(vec![oh, ow, c.filters])
+    }
+
+    /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate()?;
+        let name = &self.cfg.name;
+        if input_shape.len() != 3 || input_shape[2] == 0 {
+            return Err(shape_error(name, "(height, width, channels)", input_shape));
+        }
+        self.out_shape_for(input_shape, None)?;
         let (kh, kw) = self.cfg.kernel_size;
-        let s = conv2d_output_shape(
-            &[1, input_shape[0], input_shape[1], input_shape[2]],
-            &[kh, kw, channels, self.cfg.filters],
-            &self.params(),
-        )
-        .map_err(|_| shape_error(name, expected(channels.to_string()), input_shape))?;
-        Ok(s[1..].to_vec())
+        let mut vars = vec![("kernel", vec![kh, kw, input_shape[2], self.cfg.filters])];
+        if self.cfg.use_bias {
+            vars.push(("bias", vec![self.cfg.filters]));
+        }
+        checks::variables(name, vars)
     }
 }
 
@@ -493,23 +526,20 @@ impl Layer for Conv2D {
     common_layer_methods!("Conv2D");
 
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
-        self.validate()?;
-        let name = &self.cfg.name;
-        if input_shape.len() != 3 || input_shape[2] == 0 {
-            return Err(shape_error(name, "(height, width, channels)", input_shape));
-        }
-        let (kh, kw) = self.cfg.kernel_size;
-        let shape = [kh, kw, input_shape[2], self.cfg.filters];
-        self.kernel = Some(Var::parameter(
-            self.cfg.kernel_initializer.initialize(&shape, rng)?,
-        ));
-        self.bias = if self.cfg.use_bias {
+        let specs = self.param_specs(input_shape)?;
+        let (name, cfg) = (&self.cfg.name, &self.cfg);
+        let kernel = cfg
+            .kernel_initializer
+            .initialize_variable(&specs[0].1, rng, name, "kernel")?;
+        let bias = if cfg.use_bias {
             Some(Var::parameter(
-                self.cfg.bias_initializer.initialize(&[self.cfg.filters], rng)?,
+                cfg.bias_initializer.initialize_variable(&specs[1].1, rng, name, "bias")?,
             ))
         } else {
             None
         };
+        self.kernel = Some(Var::parameter(kernel));
+        self.bias = bias;
         Ok(())
     }
 
@@ -518,7 +548,7 @@ impl Layer for Conv2D {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        self.validate()?;
+        self.cfg.validate()?;
         self.out_shape(input_shape)
     }
 

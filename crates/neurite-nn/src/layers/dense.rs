@@ -1,6 +1,7 @@
 //! `Dense`: `activation(x · kernel + bias)` on the last axis.
 
 use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::checks;
 use crate::activation::Activation;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
@@ -54,6 +55,32 @@ pub struct DenseConfig {
     /// Declared input shape (without the batch axis), for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl DenseConfig {
+    /// Checks every field for values that can never work (units 0, bad
+    /// initializer or regularizer parameters, a declared input shape with a
+    /// 0 dimension, ...); errors name the layer and the field. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::Dense::new(3).with_name("dense_1").config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.units = 0;
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("dense_1") && e.contains("units"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        checks::positive(n, "units", self.units)?;
+        checks::activation(n, "activation", &self.activation)?;
+        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
+        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
+        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
+        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
+        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// A densely connected layer, Keras' `Dense`: `activation(x · kernel + bias)`
@@ -332,19 +359,10 @@ impl Dense {
         self.bias.as_ref()
     }
 
-    fn in_features(&self) -> Option<usize> {
-        self.kernel.as_ref().map(|k| k.shape()[0])
-    }
-}
-
-impl Layer for Dense {
-    common_layer_methods!("Dense");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate()?;
         let name = &self.cfg.name;
-        if self.cfg.units == 0 {
-            return Err(config_error(name, "units must be at least 1, got 0"));
-        }
         let Some(&input_dim) = input_shape.last() else {
             return Err(shape_error(
                 name,
@@ -359,18 +377,37 @@ impl Layer for Dense {
                 input_shape,
             ));
         }
-        let kernel = self
-            .cfg
+        let units = self.cfg.units;
+        let mut vars = vec![("kernel", vec![input_dim, units])];
+        if self.cfg.use_bias {
+            vars.push(("bias", vec![units]));
+        }
+        checks::variables(name, vars)
+    }
+
+    fn in_features(&self) -> Option<usize> {
+        self.kernel.as_ref().map(|k| k.shape()[0])
+    }
+}
+
+impl Layer for Dense {
+    common_layer_methods!("Dense");
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        let specs = self.param_specs(input_shape)?;
+        let (name, cfg) = (&self.cfg.name, &self.cfg);
+        let kernel = cfg
             .kernel_initializer
-            .initialize(&[input_dim, self.cfg.units], rng)?;
-        self.kernel = Some(Var::parameter(kernel));
-        self.bias = if self.cfg.use_bias {
+            .initialize_variable(&specs[0].1, rng, name, "kernel")?;
+        let bias = if cfg.use_bias {
             Some(Var::parameter(
-                self.cfg.bias_initializer.initialize(&[self.cfg.units], rng)?,
+                cfg.bias_initializer.initialize_variable(&specs[1].1, rng, name, "bias")?,
             ))
         } else {
             None
         };
+        self.kernel = Some(Var::parameter(kernel));
+        self.bias = bias;
         Ok(())
     }
 
@@ -379,6 +416,7 @@ impl Layer for Dense {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         let name = &self.cfg.name;
         let Some(&last) = input_shape.last() else {
             return Err(shape_error(
@@ -398,6 +436,7 @@ impl Layer for Dense {
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
+        self.cfg.validate()?;
         let name = &self.cfg.name;
         let kernel = self
             .kernel

@@ -1,6 +1,7 @@
 //! `Dropout`: zeroes a random fraction of the inputs while training.
 
-use super::{common_layer_methods, config_error, default_true, shape_error};
+use super::{common_layer_methods, default_true, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
@@ -28,6 +29,26 @@ pub struct DropoutConfig {
     /// Declared input shape, for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl DropoutConfig {
+    /// Checks every field for values that can never work (a rate outside
+    /// `[0, 1)` or NaN, a declared input shape with a 0 dimension); errors
+    /// name the layer and the field. Run by [`crate::layer_from_config`] and
+    /// by `build` (`Dropout::new(2.5)` fails there, as Keras fails at construction).
+    ///
+    /// ```
+    /// let c = neurite_nn::layers::Dropout::new(2.5).config_struct().clone();
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("dropout") && e.contains("rate"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let r = self.rate;
+        if !(0.0..1.0).contains(&r) {
+            return Err(checks::field_error(&self.name, "rate", "a number in [0, 1)", r));
+        }
+        checks::input_shape(&self.name, &self.input_shape)
+    }
 }
 
 /// Keras' `Dropout`: in training passes each input is zeroed with
@@ -121,15 +142,9 @@ impl Dropout {
         self
     }
 
-    fn validate(&self) -> Result<()> {
-        let r = self.cfg.rate;
-        if !(0.0..1.0).contains(&r) {
-            return Err(config_error(
-                &self.cfg.name,
-                format!("rate must be in [0, 1), got {r}"),
-            ));
-        }
-        Ok(())
+    /// No variables; the errors of `build`.
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate().map(|_| Vec::new())
     }
 }
 
@@ -137,7 +152,7 @@ impl Layer for Dropout {
     common_layer_methods!("Dropout");
 
     fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
-        self.validate()
+        self.cfg.validate()
     }
 
     fn is_built(&self) -> bool {
@@ -145,11 +160,12 @@ impl Layer for Dropout {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         Ok(input_shape.to_vec())
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        self.validate()?;
+        self.cfg.validate()?;
         if x.ndim() == 0 {
             return Err(shape_error(&self.cfg.name, "(batch, ...)", &x.shape()));
         }

@@ -1,6 +1,7 @@
 //! `Embedding`: integer indices to dense vectors, Keras semantics.
 
 use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
@@ -49,6 +50,35 @@ pub struct EmbeddingConfig {
     /// Declared input shape (without the batch axis), e.g. `[sequence_length]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl EmbeddingConfig {
+    /// Checks every field for values that can never work (input_dim or
+    /// output_dim 0, mask_zero (not supported), bad initializer/regularizer
+    /// parameters, a declared input shape with a 0 dimension); errors name
+    /// the layer and the field. Run by [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let c = neurite_nn::layers::Embedding::new(0, 8).config_struct().clone();
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("embedding") && e.contains("input_dim"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        checks::positive(n, "input_dim", self.input_dim)?;
+        checks::positive(n, "output_dim", self.output_dim)?;
+        if self.mask_zero {
+            return Err(checks::field_error(
+                n,
+                "mask_zero",
+                "false (masks are not propagated, so mask_zero=true is not supported)",
+                true,
+            ));
+        }
+        checks::initializer(n, "embeddings_initializer", &self.embeddings_initializer)?;
+        checks::regularizer(n, "embeddings_regularizer", &self.embeddings_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// Turns integer indices into dense vectors, as Keras' `Embedding`:
@@ -192,6 +222,15 @@ impl Embedding {
         Ok(())
     }
 
+    /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate()?;
+        checks::variables(
+            &self.cfg.name,
+            vec![("embeddings", vec![self.cfg.input_dim, self.cfg.output_dim])],
+        )
+    }
+
     /// The indices of `x` as `usize`, or an error naming the first bad value.
     fn indices(&self, x: &Tensor) -> Result<Vec<usize>> {
         let n = self.cfg.input_dim;
@@ -216,26 +255,12 @@ impl Embedding {
 impl Layer for Embedding {
     common_layer_methods!("Embedding");
 
-    fn build(&mut self, _input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        let specs = self.param_specs(input_shape)?;
         let cfg = &self.cfg;
-        if cfg.input_dim == 0 || cfg.output_dim == 0 {
-            return Err(config_error(
-                &cfg.name,
-                format!(
-                    "input_dim and output_dim must be at least 1, got {} and {}",
-                    cfg.input_dim, cfg.output_dim
-                ),
-            ));
-        }
-        if cfg.mask_zero {
-            return Err(config_error(
-                &cfg.name,
-                "mask_zero=true is not supported (masks are not propagated)",
-            ));
-        }
         let table = cfg
             .embeddings_initializer
-            .initialize(&[cfg.input_dim, cfg.output_dim], rng)?;
+            .initialize_variable(&specs[0].1, rng, &cfg.name, "embeddings")?;
         self.embeddings = Some(Var::parameter(table));
         Ok(())
     }
@@ -245,6 +270,7 @@ impl Layer for Embedding {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         let mut out = input_shape.to_vec();
         out.push(self.cfg.output_dim);
         Ok(out)

@@ -1,6 +1,7 @@
 //! `Flatten`: `(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)`.
 
 use super::{common_layer_methods, default_true, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
@@ -24,6 +25,22 @@ pub struct FlattenConfig {
     /// Declared input shape, for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl FlattenConfig {
+    /// Checks every field for values that can never work (a declared input
+    /// shape with a 0 dimension); errors name the layer and the field. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::Flatten::new().config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.input_shape = Some(vec![0]);
+    /// assert!(c.validate().unwrap_err().to_string().contains("input_shape"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        checks::input_shape(&self.name, &self.input_shape)
+    }
 }
 
 /// Keras' `Flatten`: keeps the batch axis and merges all others (a
@@ -110,11 +127,18 @@ impl Flatten {
     }
 }
 
+impl Flatten {
+    /// No variables; the errors of `build`.
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.output_shape(input_shape).map(|_| Vec::new())
+    }
+}
+
 impl Layer for Flatten {
     common_layer_methods!("Flatten");
 
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
-        Ok(())
+    fn build(&mut self, input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+        self.output_shape(input_shape).map(|_| ())
     }
 
     fn is_built(&self) -> bool {
@@ -122,7 +146,8 @@ impl Layer for Flatten {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        Ok(vec![input_shape.iter().product()])
+        self.cfg.validate()?;
+        Ok(vec![checks::product(&self.cfg.name, "an input", input_shape)?])
     }
 
     fn forward(&self, x: &Var, _ctx: &mut ForwardContext) -> Result<Var> {

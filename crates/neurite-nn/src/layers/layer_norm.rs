@@ -7,6 +7,7 @@
 
 use super::norm_common::{expected_shape, resolve_axis, AxisMove};
 use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
@@ -99,6 +100,41 @@ pub struct LayerNormalizationConfig {
     /// Declared input shape (without the batch axis), for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl LayerNormalizationConfig {
+    /// Checks every field for values that can never work (an empty axis
+    /// list, axis 0 (the batch axis) or an axis given twice; epsilon not a
+    /// finite number > 0; bad initializer/regularizer parameters; a declared
+    /// input shape with a 0 dimension); errors name the layer and the field.
+    /// Run by [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::LayerNormalization::new().config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.epsilon = -1.0;
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("layer_normalization") && e.contains("epsilon"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        let axes = &self.axis;
+        let twice = axes.iter().enumerate().any(|(i, a)| axes[..i].contains(a));
+        if axes.is_empty() || axes.contains(&0) || twice {
+            return Err(checks::field_error(
+                n,
+                "axis",
+                "one or more distinct feature axes (not 0, the batch axis)",
+                format!("{axes:?}"),
+            ));
+        }
+        checks::positive_float(n, "epsilon", self.epsilon)?;
+        checks::initializer(n, "beta_initializer", &self.beta_initializer)?;
+        checks::initializer(n, "gamma_initializer", &self.gamma_initializer)?;
+        checks::regularizer(n, "beta_regularizer", &self.beta_regularizer)?;
+        checks::regularizer(n, "gamma_regularizer", &self.gamma_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// Layer normalization, as Keras' `LayerNormalization`.
@@ -320,6 +356,60 @@ impl LayerNormalization {
         Ok(())
     }
 
+    /// The resolved normalized axes (counting the batch axis, sorted), their
+    /// sizes for inputs of `input_shape`, and the variables `build` creates
+    /// (see [`Layer::parameter_shapes`]).
+    #[allow(clippy::type_complexity)]
+    fn plan(&self, input_shape: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<(String, Vec<usize>)>)> {
+        let cfg = &self.cfg;
+        cfg.validate()?;
+        let rank = input_shape.len() + 1;
+        let mut axes = Vec::new();
+        for &a in &cfg.axis {
+            let r = resolve_axis(a, rank).ok_or_else(|| {
+                config_error(
+                    &cfg.name,
+                    format!(
+                        "field \"axis\": expected feature axes of inputs of shape (batch, {input_shape:?}), found {a}"
+                    ),
+                )
+            })?;
+            if axes.contains(&r) {
+                return Err(config_error(
+                    &cfg.name,
+                    format!("field \"axis\": axis {a} is given twice in {:?}", cfg.axis),
+                ));
+            }
+            axes.push(r);
+        }
+        axes.sort_unstable();
+        let sizes: Vec<usize> = axes.iter().map(|&a| input_shape[a - 1]).collect();
+        if sizes.contains(&0) {
+            let mut found = vec![0];
+            found.extend_from_slice(input_shape);
+            return Err(shape_error(
+                &cfg.name,
+                format!("{} with at least 1 feature on each normalized axis {axes:?}", expected_shape(rank, &[])),
+                &found,
+            ));
+        }
+        let mut vars = Vec::new();
+        if cfg.scale {
+            vars.push(("gamma", sizes.clone()));
+        }
+        if cfg.center {
+            vars.push(("beta", sizes.clone()));
+        }
+        let vars = checks::variables(&cfg.name, vars)?;
+        checks::product(&cfg.name, "normalized axes", &sizes)?;
+        Ok((axes, sizes, vars))
+    }
+
+    /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.plan(input_shape).map(|(_, _, vars)| vars)
+    }
+
     fn expected(&self) -> String {
         let fixed: Vec<(usize, usize)> = self
             .axes
@@ -342,46 +432,27 @@ impl Layer for LayerNormalization {
     common_layer_methods!("LayerNormalization");
 
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+        let (axes, sizes, _) = self.plan(input_shape)?;
         let cfg = &self.cfg;
-        if !(cfg.epsilon.is_finite() && cfg.epsilon > 0.0) {
-            return Err(config_error(
-                &cfg.name,
-                format!("epsilon must be positive, got {}", cfg.epsilon),
-            ));
-        }
-        let rank = input_shape.len() + 1;
-        let mut axes = Vec::new();
-        for &a in &cfg.axis {
-            let r = resolve_axis(a, rank).ok_or_else(|| {
-                config_error(
-                    &cfg.name,
-                    format!("axis {a} is not a feature axis of inputs of shape (batch, {input_shape:?})"),
-                )
-            })?;
-            if axes.contains(&r) {
-                return Err(config_error(
-                    &cfg.name,
-                    format!("axis {a} is given twice in {:?}", cfg.axis),
-                ));
-            }
-            axes.push(r);
-        }
-        if axes.is_empty() {
-            return Err(config_error(&cfg.name, "axis must name at least one axis"));
-        }
-        axes.sort_unstable();
-        let sizes: Vec<usize> = axes.iter().map(|&a| input_shape[a - 1]).collect();
-        self.gamma = if cfg.scale {
-            Some(Var::parameter(cfg.gamma_initializer.initialize(&sizes, rng)?))
+        let gamma = if cfg.scale {
+            Some(Var::parameter(
+                cfg.gamma_initializer
+                    .initialize_variable(&sizes, rng, &cfg.name, "gamma")?,
+            ))
         } else {
             None
         };
-        self.beta = if cfg.center {
-            Some(Var::parameter(cfg.beta_initializer.initialize(&sizes, rng)?))
+        let beta = if cfg.center {
+            Some(Var::parameter(
+                cfg.beta_initializer
+                    .initialize_variable(&sizes, rng, &cfg.name, "beta")?,
+            ))
         } else {
             None
         };
-        self.rank = rank;
+        self.gamma = gamma;
+        self.beta = beta;
+        self.rank = input_shape.len() + 1;
         self.axes = axes;
         self.sizes = sizes;
         Ok(())
@@ -392,6 +463,9 @@ impl Layer for LayerNormalization {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if !self.is_built() {
+            self.plan(input_shape)?;
+        }
         if self.is_built()
             && (input_shape.len() + 1 != self.rank
                 || self

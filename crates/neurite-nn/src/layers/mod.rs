@@ -123,6 +123,10 @@ macro_rules! common_layer_methods {
         fn declared_input_shape(&self) -> Option<Vec<usize>> {
             self.cfg.input_shape.clone()
         }
+
+        fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<Vec<(String, Vec<usize>)>>> {
+            self.param_specs(input_shape).map(Some)
+        }
     };
 }
 pub(crate) use common_layer_methods;

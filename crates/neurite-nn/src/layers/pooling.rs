@@ -1,13 +1,14 @@
 //! 2-d pooling layers: `MaxPooling2D`, `AveragePooling2D`,
 //! `GlobalAveragePooling2D`, `GlobalMaxPooling2D` (NHWC, Keras semantics).
 
-use super::{common_layer_methods, config_error, default_true, padding_serde, shape_error};
+use super::{common_layer_methods, default_true, padding_serde, shape_error};
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_tensor::{pool2d_output_shape, Padding, Pool2dParams};
+use crate::checks;
+use neurite_tensor::{conv_output_size, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -58,36 +59,51 @@ impl Pooling2DConfig {
         }
     }
 
-    fn validate(&self) -> Result<()> {
-        let p = self.params();
-        for (what, (a, b)) in [("pool_size", p.pool_size), ("strides", p.strides)] {
-            if a == 0 || b == 0 {
-                return Err(config_error(
-                    &self.name,
-                    format!("{what} must be at least 1 on both axes, got ({a}, {b})"),
-                ));
-            }
+    /// Checks every field for values that can never work (pool_size or
+    /// strides 0, a declared input shape with a 0 dimension); errors name
+    /// the layer and the field. Run by [`crate::layer_from_config`] and by
+    /// `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::MaxPooling2D::new((2, 2)).config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.pool_size = (2, 0);
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("max_pooling2d") && e.contains("pool_size"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        checks::positive_pair(&self.name, "pool_size", self.pool_size)?;
+        if let Some(s) = self.strides {
+            checks::positive_pair(&self.name, "strides", s)?;
         }
-        Ok(())
+        checks::input_shape(&self.name, &self.input_shape)
     }
 
+    /// Output shape for an `[h, w, c]` input (overflow-free: each axis from
+    /// `conv_output_size`, nothing allocated).
     fn out_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.validate()?;
         if input_shape.len() != 3 {
             return Err(shape_error(&self.name, "(height, width, channels)", input_shape));
         }
-        let s = pool2d_output_shape(&[1, input_shape[0], input_shape[1], input_shape[2]], &self.params())
-            .map_err(|_| {
-                shape_error(
-                    &self.name,
-                    format!(
-                        "(height, width, channels) with height and width at least the pool size {:?} for valid padding",
-                        self.pool_size
-                    ),
-                    input_shape,
-                )
-            })?;
-        Ok(s[1..].to_vec())
+        let p = self.params();
+        let axis = |i: usize, k: usize, s: usize| {
+            conv_output_size(input_shape[i], k, s, 1, p.padding)
+                .map(|(out, _, _)| out)
+                .map_err(|_| {
+                    shape_error(
+                        &self.name,
+                        format!(
+                            "(height, width, channels) with height and width at least the pool size {:?} for valid padding",
+                            self.pool_size
+                        ),
+                        input_shape,
+                    )
+                })
+        };
+        let oh = axis(0, p.pool_size.0, p.strides.0)?;
+        let ow = axis(1, p.pool_size.1, p.strides.1)?;
+        Ok(vec![oh, ow, input_shape[2]])
     }
 
     fn check_input(&self, x: &Var) -> Result<()> {
@@ -203,6 +219,13 @@ macro_rules! pooling_layer {
             }
         }
 
+        impl $ty {
+            /// No variables; the errors of `build`.
+            fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+                self.cfg.out_shape(input_shape).map(|_| Vec::new())
+            }
+        }
+
         impl Layer for $ty {
             common_layer_methods!($class);
 
@@ -294,7 +317,23 @@ pub struct GlobalPooling2DConfig {
 }
 
 impl GlobalPooling2DConfig {
+    /// Checks every field for values that can never work (a declared input
+    /// shape with a 0 dimension); errors name the layer and the field. Run by
+    /// [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::GlobalMaxPooling2D::new().config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.input_shape = Some(vec![4, 0, 3]);
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("global_max_pooling2d") && e.contains("input_shape"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        checks::input_shape(&self.name, &self.input_shape)
+    }
+
     fn out_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.validate()?;
         if input_shape.len() != 3 || input_shape[0] == 0 || input_shape[1] == 0 {
             return Err(shape_error(
                 &self.name,
@@ -416,6 +455,13 @@ macro_rules! global_pooling_layer {
             pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
                 self.cfg.input_shape = Some(shape.as_ref().to_vec());
                 self
+            }
+        }
+
+        impl $ty {
+            /// No variables; the errors of `build`.
+            fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+                self.cfg.out_shape(input_shape).map(|_| Vec::new())
             }
         }
 

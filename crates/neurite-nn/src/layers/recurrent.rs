@@ -12,6 +12,7 @@
 //! timestep is a contiguous `[B, G]` block.
 
 use super::{default_true, regularize};
+use crate::checks;
 use crate::activation::Activation;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
@@ -262,6 +263,52 @@ pub struct RecurrentConfig {
 }
 
 impl RecurrentConfig {
+    /// Checks every field for values that can never work (units 0, an
+    /// activation or recurrent_activation other than tanh, sigmoid, relu or
+    /// linear, reset_after=false, bad initializer/regularizer parameters, a
+    /// declared input shape with a 0 dimension); errors name the layer and
+    /// the field. Run by [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::LSTM::new(8).config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.units = 0;
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("lstm") && e.contains("units"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        checks::positive(n, "units", self.units)?;
+        for (field, a) in [
+            ("activation", self.activation),
+            ("recurrent_activation", self.recurrent_activation),
+        ] {
+            if CellActivation::from_activation(n, field, a).is_err() {
+                return Err(checks::field_error(
+                    n,
+                    field,
+                    "tanh, sigmoid, relu or linear (the activations recurrent layers support)",
+                    format!("{:?}", a.name()),
+                ));
+            }
+        }
+        if self.reset_after == Some(false) {
+            return Err(checks::field_error(
+                n,
+                "reset_after",
+                "true (reset_after=false, the Keras 2 GRU variant, is not supported)",
+                false,
+            ));
+        }
+        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
+        checks::initializer(n, "recurrent_initializer", &self.recurrent_initializer)?;
+        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
+        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
+        checks::regularizer(n, "recurrent_regularizer", &self.recurrent_regularizer)?;
+        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
+        checks::input_shape(n, &self.input_shape)
+    }
+
     pub(crate) fn new(kind: RnnKind, units: usize) -> Self {
         RecurrentConfig {
             name: kind.default_name().to_string(),
@@ -354,10 +401,10 @@ pub(crate) fn check_operands(
 ) -> Result<()> {
     let features = check_weights(op, kind, kernel, recurrent, bias)?;
     let xs = x.shape();
-    if xs.len() != 3 || xs[2] != features {
+    if xs.len() != 3 || xs[2] != features || xs[1] == 0 {
         return Err(NnError::Shape {
             layer: op.to_string(),
-            expected: format!("(batch, timesteps, {features})"),
+            expected: format!("(batch, timesteps, {features}) with timesteps >= 1"),
             found: xs,
         });
     }
@@ -379,7 +426,7 @@ pub(crate) fn check_weights(
     };
     let rs = recurrent.shape();
     let gates = kind.gates();
-    if rs.len() != 2 || rs[0] == 0 || rs[1] != gates * rs[0] {
+    if rs.len() != 2 || rs[0] == 0 || Some(rs[1]) != gates.checked_mul(rs[0]) {
         return Err(err(format!("recurrent_kernel (units, {gates} * units)"), rs));
     }
     let (u, g) = (rs[0], rs[1]);
@@ -472,41 +519,70 @@ impl RnnBase {
         }
     }
 
+    /// The shape error for an input with 0 timesteps or 0 features.
+    fn degenerate_shape_error(&self, found: &[usize], with_batch: bool) -> NnError {
+        match self.shape_error(found, with_batch) {
+            NnError::Shape { layer, expected, found } => NnError::Shape {
+                layer,
+                expected: format!("{expected} with timesteps >= 1 and features >= 1"),
+                found,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn is_built(&self) -> bool {
         self.kernel.is_some()
     }
 
+    /// The variables `build(input_shape)` creates (see
+    /// [`crate::Layer::parameter_shapes`]): errors for a bad configuration,
+    /// an input that is not `(timesteps >= 1, features >= 1)`, or sizes that overflow.
+    pub(crate) fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.cfg.validate()?;
+        if input_shape.len() != 2 || input_shape[0] == 0 || input_shape[1] == 0 {
+            return Err(self.degenerate_shape_error(input_shape, false));
+        }
+        let name = &self.cfg.name;
+        let f = input_shape[1];
+        let u = self.cfg.units;
+        let g = checks::mul(name, "the gates (gates x units)", self.kind.gates(), u)?;
+        let mut vars = vec![("kernel", vec![f, g]), ("recurrent_kernel", vec![u, g])];
+        if self.cfg.use_bias {
+            vars.push(("bias", if self.kind == RnnKind::Gru { vec![2, g] } else { vec![g] }));
+        }
+        checks::variables(name, vars)
+    }
+
     pub(crate) fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
-        if self.cfg.units == 0 {
-            return Err(self.config_error("units must be at least 1"));
-        }
-        if self.cfg.reset_after == Some(false) {
-            return Err(self.config_error(
-                "reset_after=false (the Keras 2 GRU variant) is not supported; use reset_after=true",
-            ));
-        }
-        SeqOptions::from_options(&self.cfg.name, &self.options())?;
-        if input_shape.len() != 2 || input_shape[1] == 0 {
-            return Err(self.shape_error(input_shape, false));
-        }
+        self.param_specs(input_shape)?;
+        let name = self.cfg.name.as_str();
         let f = input_shape[1];
         let u = self.cfg.units;
         let g = self.kind.gates() * u;
-        let kernel = self.cfg.kernel_initializer.initialize(&[f, g], rng)?;
-        let recurrent = self.cfg.recurrent_initializer.initialize(&[u, g], rng)?;
+        let kernel = self
+            .cfg
+            .kernel_initializer
+            .initialize_variable(&[f, g], rng, name, "kernel")?;
+        let recurrent = self
+            .cfg
+            .recurrent_initializer
+            .initialize_variable(&[u, g], rng, name, "recurrent_kernel")?;
         let bias = if self.cfg.use_bias {
             let init = self.cfg.bias_initializer;
             Some(match self.kind {
-                RnnKind::Gru => init.initialize(&[2, g], rng)?,
+                RnnKind::Gru => init.initialize_variable(&[2, g], rng, name, "bias")?,
                 RnnKind::Lstm if self.cfg.unit_forget_bias != Some(false) => {
                     // Keras: concat(init((units,)), ones((units,)), init((2 units,))).
-                    let mut b = Tensor::zeros(ndarray::IxDyn(&[g]));
-                    b.slice_mut(s![..u]).assign(&init.initialize(&[u], rng)?);
+                    let mut b = Initializer::Zeros.initialize_variable(&[g], rng, name, "bias")?;
+                    b.slice_mut(s![..u])
+                        .assign(&init.initialize_variable(&[u], rng, name, "bias")?);
                     b.slice_mut(s![u..2 * u]).fill(1.0);
-                    b.slice_mut(s![2 * u..]).assign(&init.initialize(&[2 * u], rng)?);
+                    b.slice_mut(s![2 * u..])
+                        .assign(&init.initialize_variable(&[2 * u], rng, name, "bias")?);
                     b
                 }
-                _ => init.initialize(&[g], rng)?,
+                _ => init.initialize_variable(&[g], rng, name, "bias")?,
             })
         } else {
             None
@@ -546,8 +622,12 @@ impl RnnBase {
     }
 
     pub(crate) fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         if input_shape.len() != 2 || (self.is_built() && input_shape[1] != self.input_features) {
             return Err(self.shape_error(input_shape, false));
+        }
+        if input_shape[0] == 0 || input_shape[1] == 0 {
+            return Err(self.degenerate_shape_error(input_shape, false));
         }
         Ok(if self.cfg.return_sequences {
             vec![input_shape[0], self.cfg.units]
@@ -582,6 +662,9 @@ impl RnnBase {
         let shape = x.shape();
         if shape.len() != 3 || shape[2] != self.input_features {
             return Err(self.shape_error(&shape, true));
+        }
+        if shape[1] == 0 {
+            return Err(self.degenerate_shape_error(&shape, true));
         }
         let opts = self.options();
         regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
@@ -899,6 +982,14 @@ macro_rules! recurrent_layer_common {
 
             fn parameters(&self) -> Vec<$crate::layer::Parameter> {
                 self.base.parameters()
+            }
+
+            #[allow(clippy::type_complexity)]
+            fn parameter_shapes(
+                &self,
+                input_shape: &[usize],
+            ) -> $crate::error::Result<Option<Vec<(String, Vec<usize>)>>> {
+                self.base.param_specs(input_shape).map(Some)
             }
 
             fn trainable(&self) -> bool {

@@ -1,6 +1,7 @@
 //! `Reshape`: gives each sample a new shape with the same number of elements.
 
-use super::{common_layer_methods, config_error, default_true, shape_error};
+use super::{common_layer_methods, default_true, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter};
@@ -27,6 +28,38 @@ pub struct ReshapeConfig {
     /// Declared input shape, for a model's first layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+}
+
+impl ReshapeConfig {
+    /// Checks every field for values that can never work (a target_shape
+    /// with more than one -1, a size below -1 or of 0, or whose known sizes
+    /// overflow; a declared input shape with a 0 dimension); errors name the
+    /// layer and the field. Run by [`crate::layer_from_config`] and by `build`.
+    ///
+    /// ```
+    /// let mut c = neurite_nn::layers::Reshape::new([-1, 4]).config_struct().clone();
+    /// assert!(c.validate().is_ok());
+    /// c.target_shape = vec![-1, -1];
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.contains("reshape") && e.contains("target_shape"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let (n, t) = (&self.name, &self.target_shape);
+        let expected = "sizes >= 1 with at most one -1 (inferred)";
+        if t.iter().filter(|&&d| d == -1).count() > 1 || t.iter().any(|&d| d == 0 || d < -1) {
+            return Err(checks::field_error(n, "target_shape", expected, format!("{t:?}")));
+        }
+        let known: Vec<usize> = t.iter().filter(|&&d| d > 0).map(|&d| d as usize).collect();
+        if crate::initializers::byte_size(&known, std::mem::size_of::<f32>()).is_none() {
+            return Err(checks::field_error(
+                n,
+                "target_shape",
+                "a shape whose per-sample size fits in memory",
+                format!("{t:?}"),
+            ));
+        }
+        checks::input_shape(n, &self.input_shape)
+    }
 }
 
 /// Keras' `Reshape`: `(batch, ...) -> (batch, *target_shape)`, one `-1`
@@ -109,6 +142,7 @@ impl Reshape {
 
     /// The concrete target for an input with `count` elements per sample.
     fn resolve(&self, count: usize, found: &[usize]) -> Result<Vec<usize>> {
+        self.cfg.validate()?;
         let name = &self.cfg.name;
         let target = &self.cfg.target_shape;
         let unknown: Vec<usize> = target
@@ -117,19 +151,8 @@ impl Reshape {
             .filter(|(_, &d)| d == -1)
             .map(|(i, _)| i)
             .collect();
-        if unknown.len() > 1 {
-            return Err(config_error(
-                name,
-                format!("target_shape {target:?} has more than one -1"),
-            ));
-        }
-        if let Some(bad) = target.iter().find(|&&d| d < -1) {
-            return Err(config_error(
-                name,
-                format!("target_shape {target:?} has a negative size {bad}"),
-            ));
-        }
-        let known: usize = target.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known_dims: Vec<usize> = target.iter().filter(|&&d| d >= 0).map(|&d| d as usize).collect();
+        let known = checks::product(name, "target_shape", &known_dims)?;
         let mut out: Vec<usize> = target.iter().map(|&d| d.max(0) as usize).collect();
         let expected = || format!("a shape with {known}·k elements to reshape to {target:?}");
         match unknown.first() {
@@ -153,6 +176,13 @@ impl Reshape {
     }
 }
 
+impl Reshape {
+    /// No variables; the errors of `build`.
+    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+        self.output_shape(input_shape).map(|_| Vec::new())
+    }
+}
+
 impl Layer for Reshape {
     common_layer_methods!("Reshape");
 
@@ -165,7 +195,7 @@ impl Layer for Reshape {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        self.resolve(input_shape.iter().product(), input_shape)
+        self.resolve(checks::product(&self.cfg.name, "an input", input_shape)?, input_shape)
     }
 
     fn forward(&self, x: &Var, _ctx: &mut ForwardContext) -> Result<Var> {
