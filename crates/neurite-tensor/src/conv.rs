@@ -22,6 +22,7 @@ use crate::fill::{par_build, par_build_pair, par_build_with};
 use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
 use crate::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::padding::Padding;
+use crate::size::checked_len;
 use crate::winograd::{self, WinogradKernel};
 use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
 use std::cell::RefCell;
@@ -99,7 +100,9 @@ pub struct Conv2dGrads {
 /// `[KH, KW, C, F]` kernel.
 ///
 /// Errors on wrong ranks, a channel mismatch, zero strides/dilations/kernel
-/// sizes, or (valid padding) a dilated kernel larger than the input.
+/// sizes, (valid padding) a dilated kernel larger than the input, or an
+/// output, kernel or im2col matrix too large to allocate (its element count
+/// overflows).
 ///
 /// ```
 /// use neurite_tensor::{conv2d_output_shape, Conv2dParams, Padding};
@@ -108,6 +111,8 @@ pub struct Conv2dGrads {
 /// let same = Conv2dParams { strides: (2, 2), padding: Padding::Same, ..p };
 /// assert_eq!(conv2d_output_shape(&[1, 5, 4, 3], &[3, 3, 3, 8], &same)?, [1, 3, 2, 8]);
 /// assert!(conv2d_output_shape(&[1, 5, 4, 2], &[3, 3, 3, 8], &p).is_err());
+/// // 2^31 x 2^31 pixels of 2^31 filters: the output's size overflows.
+/// assert!(conv2d_output_shape(&[1, 1 << 31, 1 << 31, 0], &[1, 1, 0, 1 << 31], &p).is_err());
 /// # Ok::<(), neurite_tensor::TensorError>(())
 /// ```
 pub fn conv2d_output_shape(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<[usize; 4]> {
@@ -143,7 +148,17 @@ pub(crate) fn geometry(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> R
             ),
         ));
     }
-    ConvGeometry::new(input, (kernel[0], kernel[1]), p)
+    let g = ConvGeometry::new(input, (kernel[0], kernel[1]), p)?;
+    // Every buffer a convolution allocates is one of these: the output (and
+    // dX, dY), the kernel (and dW), and one image's im2col matrix.
+    checked_len("conv2d", "the output", &[g.batch, g.out_h, g.out_w, kernel[3]])?;
+    checked_len("conv2d", "the kernel", kernel)?;
+    checked_len(
+        "conv2d",
+        "one image's im2col matrix",
+        &[g.rows_per_image(), g.patch_len()],
+    )?;
+    Ok(g)
 }
 
 thread_local! {

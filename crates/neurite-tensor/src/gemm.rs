@@ -14,6 +14,7 @@
 //! so no copy is made.
 
 use crate::error::{Result, TensorError};
+use crate::size::checked_len;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 
 /// Name of the GEMM backend compiled in: `"openblas"` (with `gemm-crate` too, skinny
@@ -279,6 +280,19 @@ unsafe fn gemm_crate_raw(
     }
 }
 
+/// Errors unless the inner dimensions `k` of `op(A)` (`[m, k]`) and `op(B)` (`[k2, n]`) agree.
+fn check_inner(op: &'static str, a: [usize; 2], b: [usize; 2]) -> Result<()> {
+    if a[1] != b[0] {
+        return Err(TensorError::shape(
+            op,
+            &a,
+            &b,
+            "inner dimensions of op(A) and op(B) must agree",
+        ));
+    }
+    Ok(())
+}
+
 /// Matrix product `A · B` of two 2-d arrays into a new array.
 ///
 /// ```
@@ -292,6 +306,9 @@ pub fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<Array2<f32>> {
 
 /// Matrix product `op(A) · op(B)` into a new array, with optional transposes.
 ///
+/// Errors when the inner dimensions disagree, or when the `[m, n]` product
+/// is too large to allocate (e.g. `[2^40, 0] · [0, 2^40]`).
+///
 /// ```
 /// use ndarray::array;
 /// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
@@ -304,8 +321,10 @@ pub fn matmul_t(
     b: ArrayView2<f32>,
     transpose_b: bool,
 ) -> Result<Array2<f32>> {
-    let (m, _) = op_shape(&a, transpose_a);
-    let (_, n) = op_shape(&b, transpose_b);
+    let (m, k) = op_shape(&a, transpose_a);
+    let (k2, n) = op_shape(&b, transpose_b);
+    check_inner("matmul", [m, k], [k2, n])?;
+    checked_len("matmul", "the product", &[m, n])?;
     let mut c = Array2::<f32>::zeros((m, n));
     gemm(1.0, a, transpose_a, b, transpose_b, 0.0, &mut c.view_mut())?;
     Ok(c)
@@ -313,12 +332,17 @@ pub fn matmul_t(
 
 /// Batched matrix product: `C[i] = op(A[i]) · op(B[i])` for every `i` of the leading axis.
 ///
+/// Errors when the batch axes or the inner dimensions disagree (also for an
+/// empty batch), or when the product is too large to allocate.
+///
 /// ```
 /// let a = ndarray::Array3::<f32>::ones((4, 2, 3));
 /// let b = ndarray::Array3::<f32>::ones((4, 3, 5));
 /// let c = neurite_tensor::gemm::batched_matmul(a.view(), false, b.view(), false).unwrap();
 /// assert_eq!(c.dim(), (4, 2, 5));
 /// assert_eq!(c[[0, 0, 0]], 3.0);
+/// let empty = ndarray::Array3::<f32>::zeros((0, 2, 4));
+/// assert!(neurite_tensor::gemm::batched_matmul(empty.view(), false, empty.view(), false).is_err());
 /// ```
 pub fn batched_matmul(
     a: ArrayView3<f32>,
@@ -326,17 +350,37 @@ pub fn batched_matmul(
     b: ArrayView3<f32>,
     transpose_b: bool,
 ) -> Result<Array3<f32>> {
+    const OP: &str = "batched_matmul";
     let batch = a.len_of(Axis(0));
     if b.len_of(Axis(0)) != batch {
         return Err(TensorError::shape(
-            "batched_matmul",
+            OP,
             a.shape(),
             b.shape(),
             "batch (first) axes must be equal",
         ));
     }
-    let (m, _) = op_shape(&a.index_axis(Axis(0), 0), transpose_a);
-    let (_, n) = op_shape(&b.index_axis(Axis(0), 0), transpose_b);
+    // From the shapes, not from a matrix: the batch may be empty.
+    let (sa, sb) = (a.shape(), b.shape());
+    let (m, k) = if transpose_a {
+        (sa[2], sa[1])
+    } else {
+        (sa[1], sa[2])
+    };
+    let (k2, n) = if transpose_b {
+        (sb[2], sb[1])
+    } else {
+        (sb[1], sb[2])
+    };
+    if k != k2 {
+        return Err(TensorError::shape(
+            OP,
+            sa,
+            sb,
+            format!("inner dimensions of op(A) ({k}) and op(B) ({k2}) must agree"),
+        ));
+    }
+    checked_len(OP, "the product", &[batch, m, n])?;
     let mut c = Array3::<f32>::zeros((batch, m, n));
     for i in 0..batch {
         let mut ci = c.slice_mut(s![i, .., ..]);

@@ -11,7 +11,8 @@
 
 use crate::conv::Conv2dParams;
 use crate::error::{Result, TensorError};
-use crate::padding::conv_output_size;
+use crate::padding::{conv_output_size, Padding};
+use crate::size::checked_len;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
 use rayon::prelude::*;
 
@@ -82,6 +83,15 @@ impl ConvGeometry {
         let (out_w, pad_left, _) =
             conv_output_size(input_shape[2], kernel_hw.1, p.strides.1, p.dilation.1, p.padding)
                 .map_err(|e| axis_error(e, "width"))?;
+        // Sizes derived from the geometry (`image_len`, `patch_len`,
+        // `rows_per_image` and the whole batch's rows) must not overflow.
+        checked_len("conv2d", "the input", input_shape)?;
+        checked_len(
+            "conv2d",
+            "one window",
+            &[kernel_hw.0, kernel_hw.1, input_shape[3]],
+        )?;
+        checked_len("conv2d", "the output pixels", &[input_shape[0], out_h, out_w])?;
         Ok(ConvGeometry {
             batch: input_shape[0],
             in_h: input_shape[1],
@@ -147,6 +157,32 @@ impl ConvGeometry {
     /// ```
     pub fn is_pointwise(&self) -> bool {
         self.kernel_h == 1 && self.kernel_w == 1 && self.stride_h == 1 && self.stride_w == 1
+    }
+
+    /// Errors unless `self` is exactly what [`ConvGeometry::new`] builds from
+    /// its own sizes, strides and dilations with valid or same padding. The
+    /// fields are public, so [`im2col`] and [`col2im`] check this before
+    /// trusting them (a hand-made geometry could have an output size or
+    /// padding that does not fit its input).
+    fn check_consistent(&self, op: &'static str) -> Result<()> {
+        let shape = [self.batch, self.in_h, self.in_w, self.channels];
+        for padding in [Padding::Valid, Padding::Same] {
+            let p = Conv2dParams {
+                strides: (self.stride_h, self.stride_w),
+                padding,
+                dilation: (self.dilation_h, self.dilation_w),
+            };
+            if ConvGeometry::new(&shape, (self.kernel_h, self.kernel_w), &p).as_ref() == Ok(self) {
+                return Ok(());
+            }
+        }
+        Err(TensorError::invalid(
+            op,
+            format!(
+                "inconsistent geometry {self:?}: its output size and padding are not those of valid \
+                 or same padding for its input, kernel, strides and dilations (build it with ConvGeometry::new)"
+            ),
+        ))
     }
 
     /// Input column `iw` (if inside the image) read by output column `ow`, kernel column `kw`.
@@ -455,7 +491,9 @@ pub(crate) fn col2im_batch(cols: &[f32], g: &ConvGeometry, first: usize, count: 
 
 /// The im2col matrix `[N*OH*OW, KH*KW*C]` of an NHWC batch.
 ///
-/// Errors when `input`'s shape does not match `g`.
+/// Errors when `input`'s shape does not match `g`, when `g` is not one
+/// [`ConvGeometry::new`] builds (its fields are public), or when the matrix
+/// would be too large to allocate.
 ///
 /// ```
 /// use ndarray::Array4;
@@ -468,6 +506,7 @@ pub(crate) fn col2im_batch(cols: &[f32], g: &ConvGeometry, first: usize, count: 
 /// # Ok::<(), neurite_tensor::TensorError>(())
 /// ```
 pub fn im2col(input: ArrayView4<f32>, g: &ConvGeometry) -> Result<Array2<f32>> {
+    g.check_consistent("im2col")?;
     let expect = [g.batch, g.in_h, g.in_w, g.channels];
     if input.shape() != expect {
         return Err(TensorError::shape(
@@ -477,9 +516,11 @@ pub fn im2col(input: ArrayView4<f32>, g: &ConvGeometry) -> Result<Array2<f32>> {
             "input must match the geometry",
         ));
     }
+    let rows = g.batch * g.rows_per_image();
+    checked_len("im2col", "the im2col matrix", &[rows, g.patch_len()])?;
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout is contiguous");
-    let mut cols = Array2::<f32>::zeros((g.batch * g.rows_per_image(), g.patch_len()));
+    let mut cols = Array2::<f32>::zeros((rows, g.patch_len()));
     im2col_batch(
         x,
         g,
@@ -493,7 +534,8 @@ pub fn im2col(input: ArrayView4<f32>, g: &ConvGeometry) -> Result<Array2<f32>> {
 /// col2im: scatter-adds the rows of a `[N*OH*OW, KH*KW*C]` matrix onto a new
 /// zero NHWC batch — the adjoint of [`im2col`].
 ///
-/// Errors when `cols`' shape does not match `g`.
+/// Errors when `cols`' shape does not match `g` or when `g` is not one
+/// [`ConvGeometry::new`] builds (its fields are public).
 ///
 /// ```
 /// use ndarray::Array2;
@@ -506,6 +548,7 @@ pub fn im2col(input: ArrayView4<f32>, g: &ConvGeometry) -> Result<Array2<f32>> {
 /// # Ok::<(), neurite_tensor::TensorError>(())
 /// ```
 pub fn col2im(cols: ArrayView2<f32>, g: &ConvGeometry) -> Result<Array4<f32>> {
+    g.check_consistent("col2im")?;
     let expect = [g.batch * g.rows_per_image(), g.patch_len()];
     if cols.shape() != expect {
         return Err(TensorError::shape(

@@ -28,8 +28,9 @@ pub enum Padding {
 /// Output length and `(pad_before, pad_after)` of one spatial axis of a sliding window.
 ///
 /// Returns `(out, pad_before, pad_after)`. Errors when `kernel`, `stride` or
-/// `dilation` is zero, when `input` is zero, or (for `Valid`) when the
-/// dilated kernel is larger than the input.
+/// `dilation` is zero, when `input` is zero, (for `Valid`) when the
+/// dilated kernel is larger than the input, or when the dilated kernel or
+/// the padded extent overflows `usize`.
 ///
 /// ```
 /// use neurite_tensor::{conv_output_size, Padding};
@@ -37,6 +38,7 @@ pub enum Padding {
 /// assert_eq!(conv_output_size(4, 3, 2, 1, Padding::Same)?, (2, 0, 1));
 /// assert_eq!(conv_output_size(5, 3, 1, 2, Padding::Valid)?, (1, 0, 0));
 /// assert!(conv_output_size(2, 3, 1, 1, Padding::Valid).is_err());
+/// assert!(conv_output_size(2, 2, 1, usize::MAX - 1, Padding::Same).is_err());
 /// # Ok::<(), neurite_tensor::TensorError>(())
 /// ```
 pub fn conv_output_size(
@@ -81,7 +83,20 @@ pub fn conv_output_size(
         }
         Padding::Same => {
             let out = input.div_ceil(stride);
-            let needed = (out - 1) * stride + eff_k;
+            // The last window's far edge; it must fit in usize, since the
+            // kernels compute every index below it.
+            let needed = (out - 1)
+                .checked_mul(stride)
+                .and_then(|v| v.checked_add(eff_k))
+                .ok_or_else(|| {
+                    TensorError::invalid(
+                        OP,
+                        format!(
+                            "same padding: the padded extent for input {input}, stride {stride} and \
+                             dilated kernel extent {eff_k} overflows usize"
+                        ),
+                    )
+                })?;
             let total = needed.saturating_sub(input);
             let before = total / 2;
             Ok((out, before, total - before))

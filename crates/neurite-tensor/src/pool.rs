@@ -15,6 +15,7 @@ use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
 use crate::max_pool_kernel::{max_pool_image, max_pool_image_backward, ImageWindows};
 use crate::padding::{conv_output_size, Padding};
+use crate::size::checked_len;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -140,6 +141,11 @@ pub(crate) struct PoolGeometry {
     in_h: usize,
     in_w: usize,
     channels: usize,
+    out_h: usize,
+    out_w: usize,
+    /// Window ranges per output row and column; left empty when the input
+    /// holds no element (no window is ever visited then, and the output
+    /// sizes may be far too large to list).
     rows: Vec<Range<usize>>,
     cols: Vec<Range<usize>>,
 }
@@ -149,10 +155,10 @@ impl PoolGeometry {
         self.in_h * self.in_w * self.channels
     }
     pub(crate) fn out_image_len(&self) -> usize {
-        self.rows.len() * self.cols.len() * self.channels
+        self.out_h * self.out_w * self.channels
     }
     pub(crate) fn out_shape(&self) -> [usize; 4] {
-        [self.batch, self.rows.len(), self.cols.len(), self.channels]
+        [self.batch, self.out_h, self.out_w, self.channels]
     }
     pub(crate) fn image_windows(&self) -> ImageWindows<'_> {
         ImageWindows {
@@ -173,6 +179,7 @@ fn check_rank4(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
     })
 }
 
+/// Output length of one axis and, when `list` is true, its windows.
 fn windows(
     op: &'static str,
     axis: &str,
@@ -180,39 +187,60 @@ fn windows(
     k: usize,
     s: usize,
     pad: Padding,
-) -> Result<Vec<Range<usize>>> {
+    list: bool,
+) -> Result<(usize, Vec<Range<usize>>)> {
     let (out, before, _) = conv_output_size(input, k, s, 1, pad).map_err(|e| match e {
         TensorError::InvalidArgument { message, .. } => {
             TensorError::invalid(op, format!("{axis} axis: {message}"))
         }
         other => other,
     })?;
-    Ok((0..out)
-        .map(|o| {
-            let lo = (o * s).max(before) - before;
-            let hi = (o * s + k).min(before + input) - before;
-            debug_assert!(lo < hi, "every pooling window overlaps the input");
-            lo..hi
-        })
-        .collect())
+    if !list {
+        return Ok((out, Vec::new()));
+    }
+    Ok((
+        out,
+        (0..out)
+            .map(|o| {
+                let lo = (o * s).max(before) - before;
+                let hi = (o * s + k).min(before + input) - before;
+                debug_assert!(lo < hi, "every pooling window overlaps the input");
+                lo..hi
+            })
+            .collect(),
+    ))
 }
 
 pub(crate) fn pool_geometry(op: &'static str, input: &[usize], p: &Pool2dParams) -> Result<PoolGeometry> {
+    geometry_impl(op, input, p, true)
+}
+
+/// [`pool_geometry`] without the window lists (`list = false`): the output
+/// shape only, O(1) whatever the sizes.
+fn geometry_impl(op: &'static str, input: &[usize], p: &Pool2dParams, list: bool) -> Result<PoolGeometry> {
     let [n, h, w, c] = check_rank4(op, input)?;
+    // The input, output and gradients are allocated from these shapes:
+    // their element counts must not overflow.
+    checked_len(op, "the input", input)?;
+    let list = list && n != 0 && c != 0;
+    let (out_h, rows) = windows(op, "height", h, p.pool_size.0, p.strides.0, p.padding, list)?;
+    let (out_w, cols) = windows(op, "width", w, p.pool_size.1, p.strides.1, p.padding, list)?;
     Ok(PoolGeometry {
         batch: n,
         in_h: h,
         in_w: w,
         channels: c,
-        rows: windows(op, "height", h, p.pool_size.0, p.strides.0, p.padding)?,
-        cols: windows(op, "width", w, p.pool_size.1, p.strides.1, p.padding)?,
+        out_h,
+        out_w,
+        rows,
+        cols,
     })
 }
 
 /// Output shape `[N, OH, OW, C]` of 2-d pooling of an `[N, H, W, C]` input.
 ///
-/// Errors on a wrong rank, zero pool sizes or strides, or (valid) a window
-/// larger than the input.
+/// Errors on a wrong rank, zero pool sizes or strides, (valid) a window
+/// larger than the input, or an input shape whose element count overflows.
 ///
 /// ```
 /// use neurite_tensor::{pool2d_output_shape, Padding, Pool2dParams};
@@ -221,10 +249,11 @@ pub(crate) fn pool_geometry(op: &'static str, input: &[usize], p: &Pool2dParams)
 /// let same = Pool2dParams { padding: Padding::Same, ..Pool2dParams::new((2, 2)) };
 /// assert_eq!(pool2d_output_shape(&[1, 11, 11, 64], &same)?, [1, 6, 6, 64]);
 /// assert!(pool2d_output_shape(&[1, 1, 1, 3], &Pool2dParams::new((2, 2))).is_err());
+/// assert!(pool2d_output_shape(&[usize::MAX, 2, 2, 2], &Pool2dParams::new((2, 2))).is_err());
 /// # Ok::<(), neurite_tensor::TensorError>(())
 /// ```
 pub fn pool2d_output_shape(input: &[usize], p: &Pool2dParams) -> Result<[usize; 4]> {
-    Ok(pool_geometry("pool2d", input, p)?.out_shape())
+    Ok(geometry_impl("pool2d", input, p, false)?.out_shape())
 }
 
 /// 2-d max pooling. Returns the pooled batch and the argmax of every output.
@@ -437,8 +466,7 @@ pub fn avg_pool2d_backward(
     input_shape: [usize; 4],
     p: &Pool2dParams,
 ) -> Result<Array4<f32>> {
-    let g = pool_geometry("avg_pool2d_backward", &input_shape, p)?;
-    let out_shape = g.out_shape();
+    let out_shape = geometry_impl("avg_pool2d_backward", &input_shape, p, false)?.out_shape();
     if grad_output.shape() != out_shape {
         return Err(TensorError::shape(
             "avg_pool2d_backward",
@@ -451,6 +479,9 @@ pub fn avg_pool2d_backward(
     if dx.is_empty() || grad_output.is_empty() {
         return Ok(dx);
     }
+    // The windows are listed only now that grad_output (real data) has the
+    // output's shape, so their number is bounded by its size.
+    let g = pool_geometry("avg_pool2d_backward", &input_shape, p)?;
     let (img, oimg, c) = (g.image_len(), g.out_image_len(), g.channels);
     let gy = grad_output.as_standard_layout();
     let gy = gy.as_slice().expect("standard layout is contiguous");
@@ -484,6 +515,7 @@ pub fn avg_pool2d_backward(
 
 fn check_global(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
     let s = check_rank4(op, shape)?;
+    checked_len(op, "the input", shape)?;
     if s[1] == 0 || s[2] == 0 {
         return Err(TensorError::invalid(
             op,

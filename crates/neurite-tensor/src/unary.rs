@@ -234,13 +234,19 @@ pub fn elu(x: &Tensor, alpha: f32) -> Tensor {
 
 /// Clips every element to `[min, max]`. NaN stays NaN; never panics: when
 /// `min > max`, values below `min` become `min` and all others become `max`.
+/// A NaN bound makes every element NaN (as NumPy's `clip` and PyTorch's
+/// `clamp`), rather than silently leaving that side unclipped.
 ///
 /// ```
 /// use neurite_tensor::{unary::clip, Tensor};
 /// let x = Tensor::from_shape_vec(vec![3], vec![-5.0, 0.5, 5.0]).unwrap();
 /// assert_eq!(clip(&x, 0.0, 1.0).as_slice().unwrap(), &[0.0, 0.5, 1.0]);
+/// assert!(clip(&x, f32::NAN, 1.0).iter().all(|v| v.is_nan()));
 /// ```
 pub fn clip(x: &Tensor, min: f32, max: f32) -> Tensor {
+    if min.is_nan() || max.is_nan() {
+        return x.mapv(|_| f32::NAN);
+    }
     map_tensor(x, |v| {
         if v < min {
             min
