@@ -3,7 +3,7 @@
 use crate::callbacks::Logs;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::train::batches::gather;
+use crate::train::batches::{check_pair, gather};
 use crate::train::FitOptions;
 use neurite_nn::Layer;
 use neurite_tensor::Tensor;
@@ -60,7 +60,7 @@ where
     if splits.is_empty() {
         return Err(Error::Input("cross_validate: no splits given".into()));
     }
-    let n = x.shape().first().copied().unwrap_or(0);
+    let n = check_pair("cross_validate", x, y)?;
     let mut folds = Vec::with_capacity(splits.len());
     for (fold, (train, test)) in splits.iter().enumerate() {
         if let Some(bad) = train.iter().chain(test).find(|&&i| i >= n) {

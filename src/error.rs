@@ -45,6 +45,16 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A save was refused before anything was written: the path is a
+    /// regular file, or a directory holding files that are not a neurite
+    /// checkpoint's. Nothing at the path was changed.
+    #[error("{path}: not saved: {reason}")]
+    SaveRefused {
+        /// Where the save was asked to write.
+        path: PathBuf,
+        /// Why writing there could harm what is there.
+        reason: String,
+    },
     /// A saved file is corrupt, truncated or does not match the model.
     #[error("{path}: {message}")]
     Format {

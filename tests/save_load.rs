@@ -38,8 +38,9 @@ fn resumed_training_equals_uninterrupted_training() {
     first.save(&path).unwrap();
     drop(first);
     let mut resumed = Sequential::load(&path).unwrap();
+    let done = resumed.epochs_done();
     let h = resumed
-        .fit(&x, &y, FitOptions::new().epochs(4).verbose(0))
+        .fit(&x, &y, FitOptions::new().epochs(4).initial_epoch(done).verbose(0))
         .unwrap();
     assert_eq!(h.epochs, vec![2, 3]);
     let (a, b) = (straight.get_weights(), resumed.get_weights());

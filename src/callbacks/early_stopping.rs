@@ -86,7 +86,11 @@ impl Callback for EarlyStopping {
     }
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
-        let value = self.monitor.value(logs, "EarlyStopping")?;
+        // Keras: a monitored value that is not logged is warned about, and training goes on.
+        let Some(value) = self.monitor.value_or_warn(logs, "EarlyStopping", "training goes on without early stopping")
+        else {
+            return Ok(());
+        };
         if self.monitor.improved(value) {
             self.wait = 0;
             self.best_epoch = Some(epoch);

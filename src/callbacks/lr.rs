@@ -113,7 +113,10 @@ impl Callback for ReduceLrOnPlateau {
     }
 
     fn on_epoch_end(&mut self, _epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
-        let value = self.monitor.value(logs, "ReduceLROnPlateau")?;
+        let Some(value) = self.monitor.value_or_warn(logs, "ReduceLROnPlateau", "the learning rate is left as it is")
+        else {
+            return Ok(());
+        };
         if self.cooldown_left > 0 {
             self.cooldown_left -= 1;
             self.wait = 0;

@@ -53,6 +53,13 @@ pub trait ModelHandle {
 /// }
 /// ```
 pub trait Callback {
+    /// Called once per `fit`, before any callback's `on_train_begin`, to
+    /// check or claim what the callback will write to, so that a setting
+    /// that cannot work fails before training starts (ModelCheckpoint claims
+    /// its directory here, before another callback can put a file in it).
+    fn prepare(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Before the first epoch.
     fn on_train_begin(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {
         Ok(())

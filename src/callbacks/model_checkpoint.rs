@@ -64,12 +64,29 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    /// Claims the checkpoint directory before training (unless its path is a
+    /// `{epoch}` template): a path that is a file, or a directory holding
+    /// other things, is refused now rather than after an epoch of training,
+    /// and a new directory is marked as a checkpoint before another callback
+    /// (a CSV log) puts a file in it.
+    fn prepare(&mut self) -> Result<()> {
+        if self.path.contains("{epoch}") {
+            return Ok(());
+        }
+        crate::save::claim_checkpoint_dir(std::path::Path::new(&self.path))
+    }
+
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
         if !(epoch + 1).is_multiple_of(self.period) {
             return Ok(());
         }
         if self.save_best_only {
-            let value = self.monitor.value(logs, "ModelCheckpoint")?;
+            let Some(value) =
+                self.monitor
+                    .value_or_warn(logs, "ModelCheckpoint(save_best_only)", "no checkpoint is saved")
+            else {
+                return Ok(());
+            };
             if !self.monitor.improved(value) {
                 return Ok(());
             }

@@ -2,7 +2,6 @@
 //! ModelCheckpoint and ReduceLROnPlateau).
 
 use super::Logs;
-use crate::error::{Error, Result};
 
 /// Whether a monitored value improves by going down or up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +21,8 @@ pub(crate) struct Monitor {
     pub(crate) lower_is_better: bool,
     pub(crate) min_delta: f64,
     pub(crate) best: Option<f64>,
+    /// Whether the missing-value warning was printed.
+    pub(crate) warned: bool,
 }
 
 impl Monitor {
@@ -44,18 +45,25 @@ impl Monitor {
             lower_is_better,
             min_delta: min_delta.abs(),
             best: None,
+            warned: false,
         }
     }
 
-    pub(crate) fn value(&self, logs: &Logs, who: &str) -> Result<f64> {
-        logs.get(&self.key).copied().ok_or_else(|| {
-            Error::Model(format!(
-                "{who}: monitored value '{}' is not logged; available: {:?}",
+    /// The monitored value, or `None` after warning once on stderr (as Keras
+    /// does) when it is not logged — e.g. `val_loss` without validation data.
+    pub(crate) fn value_or_warn(&mut self, logs: &Logs, who: &str, consequence: &str) -> Option<f64> {
+        let value = logs.get(&self.key).copied();
+        if value.is_none() && !self.warned {
+            self.warned = true;
+            eprintln!(
+                "neurite warning: {who} is conditioned on '{}', which is not available (logged: {}); {consequence}",
                 self.key,
-                logs.keys().collect::<Vec<_>>()
-            ))
-        })
+                logs.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        value
     }
+
 
     /// Whether `value` improves on the best so far by more than `min_delta`; records it if so.
     pub(crate) fn improved(&mut self, value: f64) -> bool {

@@ -121,6 +121,27 @@ impl Layer for LayerStack {
         Ok(())
     }
 
+    /// Every layer's parameter shapes in turn, each for the output shape of
+    /// the layers before it; `None` when a layer does not declare its own.
+    fn parameter_shapes(&self, input_shape: &[usize]) -> neurite_nn::Result<Option<Vec<(String, Vec<usize>)>>> {
+        if self.layers.is_empty() {
+            return Err(NnError::Config {
+                layer: self.name.clone(),
+                message: "the model has no layers".into(),
+            });
+        }
+        let mut shape = input_shape.to_vec();
+        let mut all = Vec::new();
+        for layer in &self.layers {
+            match layer.parameter_shapes(&shape)? {
+                Some(shapes) => all.extend(shapes),
+                None => return Ok(None),
+            }
+            shape = layer.output_shape(&shape)?;
+        }
+        Ok(Some(all))
+    }
+
     fn is_built(&self) -> bool {
         self.built && self.layers.iter().all(|l| l.is_built())
     }

@@ -1,13 +1,25 @@
 //! Saving and loading models: `config.json` (architecture, compile
-//! settings, seed, progress), `model.safetensors` (weights by parameter
-//! name) and `optimizer.safetensors` (optimizer state), written atomically.
+//! settings, seed, progress, and a manifest of the other files),
+//! `model.safetensors` (weights by parameter name) and
+//! `optimizer.safetensors` (optimizer state).
+//!
+//! A save never deletes, moves or overwrites a file it did not write, and a
+//! crash at any moment leaves the last complete checkpoint loadable
+//! ([`atomic`]). A load checks everything — files against the manifest, the
+//! architecture against the weights' shapes, the optimizer state against the
+//! parameters — before it allocates any weight ([`validate`]).
 
 mod atomic;
+mod checkpoint;
+mod lock;
+mod manifest;
+mod validate;
 mod weights;
 
 use crate::error::{Error, Result};
 use crate::metric::Metric;
 use crate::model::{LayerStack, Model, Sequential};
+use checkpoint::Checkpoint;
 use neurite_nn::losses::Loss;
 use neurite_nn::Layer;
 use neurite_optim::OptimizerState;
@@ -15,30 +27,65 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
 
+pub(crate) use atomic::claim as claim_checkpoint_dir;
+
 const FORMAT: &str = "neurite-model";
 const VERSION: u64 = 1;
 
 impl<N: Layer> Model<N> {
     /// Saves the model to the directory `dir`: `config.json`,
     /// `model.safetensors` and, once compiled, `optimizer.safetensors`.
-    /// The write is atomic: a crash mid-save leaves the previous save in
-    /// `dir` loadable.
+    ///
+    /// Safe by construction: `dir` must be new, empty, or a checkpoint saved
+    /// before — a regular file or a directory holding other things is refused
+    /// with [`crate::Error::SaveRefused`] and left as it was. Only the
+    /// checkpoint's own files are replaced; other files in a checkpoint
+    /// directory (a CSV log) are kept. The swap is atomic: a crash mid-save
+    /// leaves the previous save loadable. Saves to one directory from several
+    /// threads or processes run one after another.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.save(dir.path().join("m"))?;
+    /// std::fs::write(dir.path().join("notes.txt"), "mine")?;
+    /// // Not a checkpoint directory: refused, nothing touched.
+    /// assert!(model.save(dir.path()).is_err());
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt"))?, "mine");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let mut files = vec![(
-            "config.json",
-            serde_json::to_vec_pretty(&self.config_json()).map_err(|e| Error::Model(format!("save: {e}")))?,
-        )];
+        let weights = self.get_weights();
+        validate::unique_parameter_names(weights.iter().map(|(n, _)| n.as_str()))?;
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
-        files.push(("model.safetensors", weights::to_bytes(&self.get_weights(), meta)?));
+        let mut files = vec![("model.safetensors", weights::to_bytes(&weights, meta)?)];
         if let Some(c) = &self.compiled {
             files.push(("optimizer.safetensors", c.optimizer.state().to_safetensors()?));
         }
+        let mut config = self.config_json();
+        if let Some(name) = validate::repeated_layer_name(&config) {
+            return Err(Error::Model(format!(
+                "save: two layers are named {name:?}: their weights could not be told apart \
+                 (give each layer a unique name)"
+            )));
+        }
+        config["files"] = manifest::of(&files);
+        let config = serde_json::to_vec_pretty(&config).map_err(|e| Error::Model(format!("save: {e}")))?;
+        files.push(("config.json", config));
         atomic::write_dir(dir, &files)
     }
 
-    /// The content of `config.json`.
+    /// The content of `config.json` (without the manifest of the other files,
+    /// which `save` adds).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// assert_eq!(model.config_json()["class_name"], "Sequential");
+    /// ```
     pub fn config_json(&self) -> Value {
         let compile = self.compiled.as_ref().map(|c| {
             json!({
@@ -61,17 +108,35 @@ impl<N: Layer> Model<N> {
 
     /// Loads weights saved by [`Model::save`] (a directory) into this
     /// model, which must have the same architecture: every parameter must
-    /// be present in the file with the same shape. Builds the model first
-    /// if needed (from the saved input shape).
+    /// be present in the file with the same shape, and the file must hold
+    /// nothing else. Builds the model first if needed (from the saved input
+    /// shape). Nothing changes when anything is wrong.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let a = Sequential::new().seed(1).add(Dense::new(2).input_dim(3));
+    /// a.save(dir.path().join("m"))?;
+    /// let mut b = Sequential::new().seed(2).add(Dense::new(2).input_dim(3));
+    /// b.load_weights(dir.path().join("m"))?;
+    /// assert_eq!(a.get_weights(), b.get_weights());
+    /// // Another architecture is refused, naming the parameter.
+    /// let mut c = Sequential::new().add(Dense::new(5).input_dim(3));
+    /// assert!(c.load_weights(dir.path().join("m")).unwrap_err().to_string().contains("dense_1.kernel"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_weights(&mut self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = atomic::resolve(dir.as_ref())?;
+        let ckpt = Checkpoint::open(dir.as_ref())?;
+        let path = ckpt.path("model.safetensors");
+        let bytes = ckpt
+            .file("model.safetensors")
+            .ok_or_else(|| Error::format(&path, "missing: the checkpoint has no weights"))?;
+        let tensors = weights::from_bytes(bytes, &path)?;
         if !self.net.is_built() {
-            let config = read_config(&dir)?;
-            let shape = saved_input_shape(&config, &dir)?;
+            let shape = validate::saved_input_shape(ckpt.config()?, &ckpt.path("config.json"))?;
+            validate::weights_match_architecture(&self.net, &shape, &tensors, &path)?;
             self.build(&shape)?;
         }
-        let path = dir.join("model.safetensors");
-        let tensors = weights::from_bytes(&atomic::read(&path)?, &path)?;
         let mut values = Vec::new();
         for p in self.parameters() {
             let t = tensors.get(&p.name).ok_or_else(|| {
@@ -102,62 +167,76 @@ impl<N: Layer> Model<N> {
         self.set_weights(&values)
     }
 
-    /// Restores the optimizer state saved beside the weights (for resuming training).
+    /// Restores the optimizer state saved beside the weights (for resuming
+    /// training). The state is checked against the model's trainable
+    /// parameters (names, shapes, step counter) first; errors name the file
+    /// and the parameter, and leave the optimizer as it was.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.compile(Adam::default(), Loss::MeanSquaredError, &[])?;
+    /// model.save(dir.path().join("m"))?;
+    /// model.load_optimizer_state(dir.path().join("m"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_optimizer_state(&mut self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = atomic::resolve(dir.as_ref())?;
-        let path = dir.join("optimizer.safetensors");
-        let state = OptimizerState::from_safetensors(&atomic::read(&path)?)
-            .map_err(|e| Error::format(&path, e.to_string()))?;
+        let ckpt = Checkpoint::open(dir.as_ref())?;
+        self.restore_optimizer_state(&ckpt)
+    }
+
+    fn restore_optimizer_state(&mut self, ckpt: &Checkpoint) -> Result<()> {
+        let path = ckpt.path("optimizer.safetensors");
+        let bytes = ckpt
+            .file("optimizer.safetensors")
+            .ok_or_else(|| Error::format(&path, "missing: the checkpoint has no optimizer state"))?;
+        let state = OptimizerState::from_safetensors(bytes).map_err(|e| Error::format(&path, e.to_string()))?;
+        let params = self.parameters();
+        let trainable: Vec<(&str, &neurite_autograd::Var)> = params
+            .iter()
+            .filter(|p| p.trainable)
+            .map(|p| (p.name.as_str(), &p.var))
+            .collect();
         let compiled = self.compiled_mut()?;
         compiled
             .optimizer
-            .load_state(state)
-            .map_err(|e| Error::format(&path, e.to_string()))?;
-        Ok(())
+            .load_state_checked(state, &trainable)
+            .map_err(|e| Error::format(&path, e.to_string()))
     }
-}
-
-fn read_config(dir: &Path) -> Result<Value> {
-    let path = dir.join("config.json");
-    let bytes = atomic::read(&path)?;
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
-    if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(Error::format(
-            &path,
-            format!("not a neurite model config (\"format\" must be \"{FORMAT}\")"),
-        ));
-    }
-    Ok(v)
-}
-
-fn saved_input_shape(config: &Value, dir: &Path) -> Result<Vec<usize>> {
-    serde_json::from_value::<Option<Vec<usize>>>(config.get("input_shape").cloned().unwrap_or(Value::Null))
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Error::format(
-                dir.join("config.json"),
-                "no input_shape recorded: the model was saved unbuilt",
-            )
-        })
 }
 
 impl Sequential {
     /// Rebuilds a model saved by [`Model::save`]: architecture, weights,
     /// seed and epochs done, and, when it was compiled, loss, metrics,
-    /// optimizer and optimizer state — so `fit` resumes where it stopped.
+    /// optimizer and optimizer state — so `fit` can resume where it stopped
+    /// (`FitOptions::initial_epoch(model.epochs_done())`).
+    ///
+    /// Every file is checked before anything large is allocated: the files
+    /// against the checksums in `config.json`, every layer's config (an error
+    /// names the layer and the field), the weights' shapes against the
+    /// architecture, the optimizer state against the parameters.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.save(dir.path().join("m"))?;
+    /// let again = Sequential::load(dir.path().join("m"))?;
+    /// assert_eq!(again.get_weights(), model.get_weights());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(dir: impl AsRef<Path>) -> Result<Sequential> {
-        let dir = atomic::resolve(dir.as_ref())?;
-        let config = read_config(&dir)?;
-        let cpath = dir.join("config.json");
+        let ckpt = Checkpoint::open(dir.as_ref())?;
+        let config = ckpt.config()?;
+        let cpath = ckpt.path("config.json");
         if config.get("class_name").and_then(Value::as_str) != Some("Sequential") {
             return Err(Error::format(&cpath, "class_name is not \"Sequential\""));
         }
         let layers = config
             .pointer("/config/layers")
             .and_then(Value::as_array)
-            .ok_or_else(|| Error::format(&cpath, "config.layers is missing"))?;
+            .ok_or_else(|| Error::format(&cpath, "config.layers is missing or not a list"))?;
         let mut stack = LayerStack::new();
         for (i, entry) in layers.iter().enumerate() {
             let class = entry
@@ -169,22 +248,58 @@ impl Sequential {
                 .map_err(|e| Error::format(&cpath, format!("layer {i} ({class}): {e}")))?;
             stack.push(layer);
         }
-        let seed = config.get("seed").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(name) = validate::repeated_layer_name(config) {
+            return Err(Error::format(
+                &cpath,
+                format!("two layers are named {name:?}: layer names must be unique"),
+            ));
+        }
+        let seed = validate::optional_u64(config, "seed", &cpath)?.unwrap_or(0);
+        let epochs_done = validate::optional_u64(config, "epochs_done", &cpath)?.unwrap_or(0);
+        let epochs_done = usize::try_from(epochs_done)
+            .map_err(|_| Error::format(&cpath, format!("epochs_done {epochs_done} does not fit this machine")))?;
+        let shape = validate::saved_input_shape(config, &cpath)?;
+
+        let wpath = ckpt.path("model.safetensors");
+        let bytes = ckpt
+            .file("model.safetensors")
+            .ok_or_else(|| Error::format(&wpath, "missing: the checkpoint has no weights"))?;
+        let tensors = weights::from_bytes(bytes, &wpath)?;
+        validate::weights_match_architecture(&stack, &shape, &tensors, &wpath)?;
+
+        let compile = config.get("compile").filter(|c| !c.is_null());
+        let compiled = match compile {
+            Some(compile) => {
+                let field = |k: &str| {
+                    compile
+                        .get(k)
+                        .cloned()
+                        .ok_or_else(|| Error::format(&cpath, format!("compile.{k} is missing")))
+                };
+                let loss: Loss = serde_json::from_value(field("loss")?)
+                    .map_err(|e| Error::format(&cpath, format!("compile.loss: {e}")))?;
+                let metrics: Vec<Metric> = serde_json::from_value(field("metrics")?)
+                    .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
+                for m in &metrics {
+                    m.accumulator()
+                        .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
+                }
+                let optimizer = neurite_optim::optimizer_from_config(&field("optimizer")?)
+                    .map_err(|e| Error::format(&cpath, format!("compile.optimizer: {e}")))?;
+                Some((optimizer, loss, metrics))
+            }
+            None => None,
+        };
+
         let mut model = Model::from_network(stack).seed(seed);
-        let shape = saved_input_shape(&config, &dir)?;
         model.build(&shape)?;
-        model.load_weights(&dir)?;
-        model.epochs_done = config.get("epochs_done").and_then(Value::as_u64).unwrap_or(0) as usize;
-        if let Some(compile) = config.get("compile").filter(|c| !c.is_null()) {
-            let loss: Loss = serde_json::from_value(compile["loss"].clone())
-                .map_err(|e| Error::format(&cpath, format!("compile.loss: {e}")))?;
-            let metrics: Vec<Metric> = serde_json::from_value(compile["metrics"].clone())
-                .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
-            let optimizer = neurite_optim::optimizer_from_config(&compile["optimizer"])
-                .map_err(|e| Error::format(&cpath, format!("compile.optimizer: {e}")))?;
+        let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();
+        model.set_weights(&values)?;
+        model.epochs_done = epochs_done;
+        if let Some((optimizer, loss, metrics)) = compiled {
             model.compile_boxed(optimizer, loss, &metrics)?;
-            if dir.join("optimizer.safetensors").exists() {
-                model.load_optimizer_state(&dir)?;
+            if ckpt.file("optimizer.safetensors").is_some() {
+                model.restore_optimizer_state(&ckpt)?;
             }
         }
         Ok(model)
@@ -192,23 +307,4 @@ impl Sequential {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::atomic;
-    use std::fs;
-
-    #[test]
-    fn interrupted_save_between_renames_falls_back_to_previous() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ckpt");
-        atomic::write_dir(&dir, &[("config.json", b"old".to_vec())]).unwrap();
-        // Simulate a crash after the old checkpoint was moved aside but
-        // before the new one was renamed into place.
-        fs::rename(&dir, atomic::previous_path(&dir).unwrap()).unwrap();
-        let resolved = atomic::resolve(&dir).unwrap();
-        assert_eq!(fs::read(resolved.join("config.json")).unwrap(), b"old");
-        // The next save completes and cleans up.
-        atomic::write_dir(&dir, &[("config.json", b"new".to_vec())]).unwrap();
-        assert_eq!(fs::read(dir.join("config.json")).unwrap(), b"new");
-        assert!(!atomic::previous_path(&dir).unwrap().exists());
-    }
-}
+mod tests;

@@ -33,6 +33,14 @@ pub(crate) fn gather(x: &Tensor, indices: &[usize]) -> Tensor {
     x.select(Axis(0), indices)
 }
 
+/// Refuses a batch size of 0 (it would silently process nothing).
+pub(crate) fn check_batch_size(what: &str, batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::Input(format!("{what}: batch_size must be at least 1, found 0")));
+    }
+    Ok(())
+}
+
 /// Checks that `x` and `y` hold the same number of samples.
 pub(crate) fn check_pair(what: &str, x: &Tensor, y: &Tensor) -> Result<usize> {
     if x.ndim() == 0 || y.ndim() == 0 {

@@ -1,6 +1,6 @@
 //! `evaluate` and `predict`: batched forward passes that record no graph.
 
-use super::batches::check_pair;
+use super::batches::{check_batch_size, check_pair};
 use crate::callbacks::Logs;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -20,13 +20,14 @@ impl<N: Layer> Model<N> {
     /// [`Model::evaluate`] with a chosen batch size.
     pub fn evaluate_batched(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Logs> {
         neurite_tensor::memory::tune_allocator();
+        check_batch_size("evaluate", batch_size)?;
         let n = check_pair("evaluate", x, y)?;
         let compiled = self.compiled()?;
         self.require_built("evaluate")?;
         self.check_input("evaluate", x)?;
         let mut metrics = self.metric_accumulators()?;
         let mut loss_sum = 0.0f64;
-        for start in (0..n).step_by(batch_size.max(1)) {
+        for start in (0..n).step_by(batch_size) {
             let s = Slice::from(start..(start + batch_size).min(n));
             let xb = x.slice_axis(Axis(0), s).to_owned();
             let yb = y.slice_axis(Axis(0), s).to_owned();
@@ -61,6 +62,7 @@ impl<N: Layer> Model<N> {
     /// [`Model::predict`] with a chosen batch size.
     pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
         neurite_tensor::memory::tune_allocator();
+        check_batch_size("predict", batch_size)?;
         if x.ndim() == 0 || x.len_of(Axis(0)) == 0 {
             return Err(Error::Input(format!(
                 "predict: x needs at least one sample, found shape {:?}",
@@ -70,8 +72,8 @@ impl<N: Layer> Model<N> {
         self.require_built("predict")?;
         self.check_input("predict", x)?;
         let n = x.len_of(Axis(0));
-        let mut outputs = Vec::with_capacity(n.div_ceil(batch_size.max(1)));
-        for start in (0..n).step_by(batch_size.max(1)) {
+        let mut outputs = Vec::with_capacity(n.div_ceil(batch_size));
+        for start in (0..n).step_by(batch_size) {
             let s = Slice::from(start..(start + batch_size).min(n));
             let xb = x.slice_axis(Axis(0), s).to_owned();
             let out = no_grad(|| {

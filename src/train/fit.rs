@@ -1,6 +1,6 @@
 //! The training loop: `fit` and one training step.
 
-use super::batches::{check_pair, epoch_order, gather, mix_seed};
+use super::batches::{check_batch_size, check_pair, epoch_order, gather, mix_seed};
 use super::options::FitOptions;
 use crate::callbacks::{Logs, ModelHandle};
 use crate::error::{Error, Result};
@@ -19,16 +19,18 @@ impl<N: Layer> Model<N> {
     /// as Keras' `fit`: batches, shuffling, validation, class and sample
     /// weights, callbacks, progress. Returns the per-epoch [`History`].
     ///
-    /// Builds the model from the data's sample shape if needed. A resumed
-    /// model (loaded from a checkpoint) continues at the epoch it reached,
-    /// with the same shuffles and dropout masks as an uninterrupted run.
+    /// Builds the model from the data's sample shape if needed. As in Keras,
+    /// each call trains the epochs `initial_epoch..epochs` (by default
+    /// `0..epochs`), so calling `fit(epochs(1))` three times trains three
+    /// epochs. Shuffles and dropout masks follow the model's total epoch count
+    /// ([`Model::epochs_done`]): a model loaded from a checkpoint and fitted
+    /// with `initial_epoch(model.epochs_done())` continues exactly as an
+    /// uninterrupted run would.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, mut options: FitOptions<'_>) -> Result<History> {
         // Reuse freed step buffers instead of page-faulting them back (see neurite_tensor::memory).
         neurite_tensor::memory::tune_allocator();
         let n_all = check_pair("fit", x, y)?;
-        if options.batch_size == 0 {
-            return Err(Error::Input("fit: batch_size must be at least 1".into()));
-        }
+        check_batch_size("fit", options.batch_size)?;
         if !(0.0..1.0).contains(&options.validation_split) {
             return Err(Error::Input(format!(
                 "fit: validation_split must be in [0, 1), found {}",
@@ -71,9 +73,15 @@ impl<N: Layer> Model<N> {
         let mut callbacks = std::mem::take(&mut options.callbacks);
         self.stop_training = false;
         for cb in callbacks.iter_mut() {
+            cb.prepare()?;
+        }
+        for cb in callbacks.iter_mut() {
             cb.on_train_begin(self)?;
         }
-        let start = options.initial_epoch.unwrap_or(self.epochs_done);
+        let start = options.initial_epoch.unwrap_or(0);
+        // The epoch index that seeds shuffling, augmentation and dropout: the
+        // model's total count, so repeated or resumed fits never repeat one.
+        let first_global = self.epochs_done;
         let batch_size = options.batch_size;
         let n_batches = n_train.div_ceil(batch_size);
         for epoch in start..options.epochs {
@@ -84,7 +92,10 @@ impl<N: Layer> Model<N> {
                 cb.on_epoch_begin(epoch, self)?;
             }
             let mut metrics = self.metric_accumulators()?;
-            let order = epoch_order(n_train, options.shuffle, self.seed, epoch);
+            let global = first_global
+                .checked_add(epoch - start)
+                .ok_or_else(|| Error::Model("fit: the epoch counter would overflow".into()))?;
+            let order = epoch_order(n_train, options.shuffle, self.seed, global);
             progress.start_epoch(epoch, options.epochs, n_batches);
             let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             for (batch, chunk) in order.chunks(batch_size).enumerate() {
@@ -98,7 +109,7 @@ impl<N: Layer> Model<N> {
                     })?;
                     augment.apply_batch(
                         &mut images,
-                        mix_seed(self.seed, epoch as u64, batch as u64 ^ 0xA5A5),
+                        mix_seed(self.seed, global as u64, batch as u64 ^ 0xA5A5),
                     );
                     xb = images.into_dyn();
                 }
@@ -106,7 +117,7 @@ impl<N: Layer> Model<N> {
                 let wb = weights
                     .as_ref()
                     .map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
-                let step_seed = mix_seed(self.seed ^ 0x5EED, epoch as u64, batch as u64);
+                let step_seed = mix_seed(self.seed ^ 0x5EED, global as u64, batch as u64);
                 let (loss, y_pred) = self.train_step(xb, &yb, wb, step_seed, epoch, batch)?;
                 loss_sum += loss as f64 * chunk.len() as f64;
                 seen += chunk.len();
@@ -136,7 +147,9 @@ impl<N: Layer> Model<N> {
             if let Some(lr) = self.learning_rate() {
                 logs.insert("lr".into(), lr as f64);
             }
-            self.epochs_done = epoch + 1;
+            self.epochs_done = global
+                .checked_add(1)
+                .ok_or_else(|| Error::Model("fit: the epoch counter would overflow".into()))?;
             history.push(epoch, &logs);
             for cb in callbacks.iter_mut() {
                 cb.on_epoch_end(epoch, &logs, self)?;

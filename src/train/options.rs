@@ -50,7 +50,12 @@ impl<'a> FitOptions<'a> {
             augmentation: None,
         }
     }
-    /// Train until this epoch count (counting epochs already done when resuming).
+    /// The epoch to stop before, as Keras' `epochs`: one `fit` trains
+    /// epochs `initial_epoch..epochs` (`0..epochs` by default).
+    ///
+    /// ```
+    /// assert_eq!(neurite::FitOptions::new().epochs(3).get_epochs(), 3);
+    /// ```
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
@@ -95,7 +100,14 @@ impl<'a> FitOptions<'a> {
         self.sample_weight = Some(weights);
         self
     }
-    /// Start at this epoch (0-based); by default a model continues after the epochs it has done.
+    /// Start at this epoch (0-based; Keras' `initial_epoch`, default 0). To
+    /// resume a loaded checkpoint as if training had never stopped, pass
+    /// `model.epochs_done()` and the same `epochs` as the first run.
+    ///
+    /// ```
+    /// let opts = neurite::FitOptions::new().epochs(10).initial_epoch(4);
+    /// assert_eq!(opts.get_epochs(), 10);
+    /// ```
     pub fn initial_epoch(mut self, epoch: usize) -> Self {
         self.initial_epoch = Some(epoch);
         self

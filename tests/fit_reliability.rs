@@ -1,0 +1,137 @@
+//! Training and inference on careless input: Keras' behaviour where users rely
+//! on it, errors instead of silent or broken results, inference shared
+//! between threads.
+
+mod common;
+
+use common::*;
+use neurite::prelude::*;
+
+#[test]
+fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
+    let (x, y) = three_classes(90);
+    let mut stepwise = classifier(12);
+    let mut weights = vec![stepwise.get_weights()];
+    for call in 0..3 {
+        let h = stepwise
+            .fit(&x, &y, FitOptions::new().epochs(1).verbose(0))
+            .unwrap();
+        assert_eq!(h.epochs, vec![0], "call {call}: Keras numbers each call's epochs from initial_epoch");
+        assert_eq!(stepwise.epochs_done(), call + 1);
+        weights.push(stepwise.get_weights());
+        assert_ne!(weights[call], weights[call + 1], "call {call} did not train");
+    }
+    // Three one-epoch calls are exactly one three-epoch call (same shuffles,
+    // same dropout masks, same optimizer steps).
+    let mut at_once = classifier(12);
+    at_once.fit(&x, &y, FitOptions::new().epochs(3).verbose(0)).unwrap();
+    assert_eq!(at_once.get_weights(), stepwise.get_weights());
+    // initial_epoch >= epochs trains nothing, as Keras.
+    let h = at_once
+        .fit(&x, &y, FitOptions::new().epochs(2).initial_epoch(2).verbose(0))
+        .unwrap();
+    assert!(h.epochs.is_empty());
+    assert_eq!(at_once.epochs_done(), 3);
+}
+
+#[test]
+fn callbacks_monitoring_a_missing_value_warn_and_training_goes_on() {
+    let (x, y) = three_classes(60);
+    let mut es = EarlyStopping::new("val_loss").patience(0);
+    let mut plateau = ReduceLrOnPlateau::new("val_accuracy");
+    let dir = tempfile::tempdir().unwrap();
+    let mut best = ModelCheckpoint::new(dir.path().join("best").to_string_lossy())
+        .monitor("val_loss")
+        .save_best_only(true);
+    let mut model = classifier(13);
+    let h = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(4)
+                .verbose(0)
+                .callback(&mut es)
+                .callback(&mut plateau)
+                .callback(&mut best),
+        )
+        .unwrap();
+    assert_eq!(h.epochs.len(), 4, "training stopped although val_loss never existed");
+    assert_eq!(es.stopped_epoch(), None);
+    assert!(best.saved().is_empty(), "save_best_only saved without the monitored value");
+}
+
+#[test]
+fn zero_batch_sizes_are_errors_not_empty_results() {
+    let (x, y) = three_classes(20);
+    let model = classifier(14);
+    let err = model.predict_batched(&x, 0).unwrap_err().to_string();
+    assert!(err.contains("batch_size"), "{err}");
+    let err = model.evaluate_batched(&x, &y, 0).unwrap_err().to_string();
+    assert!(err.contains("batch_size"), "{err}");
+    let mut model = classifier(14);
+    let err = model
+        .fit(&x, &y, FitOptions::new().batch_size(0).verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("batch_size"), "{err}");
+}
+
+#[test]
+fn cross_validate_refuses_x_and_y_of_different_lengths() {
+    let (x, _) = three_classes(20);
+    let (_, y) = three_classes(15);
+    let splits = vec![((0..15).collect::<Vec<usize>>(), (15..20).collect::<Vec<usize>>())];
+    let err = neurite::cross_validate(|_| Ok(classifier(1)), &x, &y, &splits, |_| FitOptions::new().verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("20") && err.contains("15"), "{err}");
+}
+
+#[test]
+fn an_update_that_overflows_stops_training_with_an_error() {
+    let (x, y) = three_classes(40);
+    let mut model = Sequential::new()
+        .seed(2)
+        .add(Dense::new(8).activation(Activation::Relu).input_dim(2))
+        .add(Dense::new(3).activation(Activation::Softmax));
+    model
+        .compile(
+            Sgd::new(1e38),
+            Loss::SparseCategoricalCrossentropy { from_logits: false },
+            &[],
+        )
+        .unwrap();
+    let err = model
+        .fit(&x, &y, FitOptions::new().epochs(3).verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dense_"), "the error does not name the parameter: {err}");
+}
+
+#[test]
+fn inference_runs_from_many_threads_on_one_model() {
+    fn assert_sync<T: Sync + Send>() {}
+    assert_sync::<Sequential>();
+    let (x, y) = three_classes(64);
+    let mut model = classifier(15);
+    model.fit(&x, &y, FitOptions::new().epochs(2).verbose(0)).unwrap();
+    let expected = model.predict(&x).unwrap();
+    let expected_scores = model.evaluate(&x, &y).unwrap();
+    let model = &model;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        assert_eq!(model.predict(&x).unwrap(), expected);
+                        assert_eq!(model.evaluate(&x, &y).unwrap(), expected_scores);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
