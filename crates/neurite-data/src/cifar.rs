@@ -30,7 +30,7 @@ fn check_size(len: u64, path: &Path, layout: &Layout) -> Result<()> {
             format!("empty file: no {} records", layout.name),
         ));
     }
-    if len % record != 0 {
+    if !len.is_multiple_of(record) {
         return Err(DataError::format(
             path,
             format!(

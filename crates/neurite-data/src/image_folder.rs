@@ -157,6 +157,17 @@ impl ImageFolder {
         let classes = match &self.classes {
             None => found.clone(),
             Some(list) => {
+                if let Some((i, dup)) = list
+                    .iter()
+                    .enumerate()
+                    .find(|(i, c)| list[..*i].contains(c))
+                {
+                    return Err(DataError::arg(format!(
+                        "ImageFolder::classes for {}: class {dup:?} is listed twice (again at \
+                         position {i}); each class must appear once",
+                        root.display()
+                    )));
+                }
                 if let Some(bad) = found.iter().find(|f| !list.contains(f)) {
                     return Err(DataError::format(
                         root.join(bad),

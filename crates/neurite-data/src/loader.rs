@@ -233,7 +233,8 @@ impl DataLoader {
                 },
             };
         }
-        let (tx, rx) = sync_channel::<Batch>(self.prefetch);
+        // No more slots than batches: `prefetch(usize::MAX)` must not allocate a huge channel.
+        let (tx, rx) = sync_channel::<Batch>(self.prefetch.min(n_batches));
         let loader = self.clone();
         let handle = std::thread::Builder::new()
             .name("neurite-data-loader".into())

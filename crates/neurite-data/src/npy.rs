@@ -318,7 +318,8 @@ pub fn read_with(path: impl AsRef<Path>, scale_u8: bool) -> Result<ArrayD<f32>> 
     read_stream(&mut input, scale_u8)
 }
 
-/// `.npy` 1.0 bytes of an `f32` array (`<f4`, C order).
+/// `.npy` bytes of an `f32` array (`<f4`, C order): version 1.0, or 2.0 when the header is too
+/// long for 1.0's 16-bit length field (thousands of dimensions), as NumPy does.
 pub fn to_bytes<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Vec<u8> {
     let dims: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
     let shape = match dims.len() {
@@ -328,7 +329,11 @@ pub fn to_bytes<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Vec<u
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
     // Version 1.0 stores the header length in a u16; a longer header (thousands of
     // dimensions) needs version 2.0 and its u32, as NumPy does.
-    let v1 = 10 + header.len() + 1 <= u16::MAX as usize;
+    let padded = |pre: usize| {
+        let total = pre + header.len() + 1;
+        header.len() + 1 + (64 - total % 64) % 64
+    };
+    let v1 = padded(10) <= u16::MAX as usize;
     let pre = if v1 { 10 } else { 12 };
     let total = pre + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));

@@ -17,6 +17,18 @@ pub fn class_indices(y: &ArrayD<f32>) -> Result<Vec<usize>> {
         2 if y.shape()[1] == 1 => y.iter().enumerate().map(|(i, &v)| to_class(v, i)).collect(),
         2 => {
             let y2 = y.view().into_dimensionality::<Ix2>().expect("2-D");
+            // A NaN score would be skipped by the arg-max, silently picking another class.
+            if let Some((i, _)) = y2
+                .rows()
+                .into_iter()
+                .enumerate()
+                .find(|(_, r)| r.iter().any(|v| v.is_nan()))
+            {
+                return Err(DataError::arg(format!(
+                    "row {i} of the one-hot / score labels {:?} holds NaN: no class can be read from it",
+                    y.shape()
+                )));
+            }
             Ok(argmax_rows(&y2))
         }
         _ => Err(DataError::shape(format!(

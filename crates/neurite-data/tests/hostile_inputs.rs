@@ -256,6 +256,21 @@ fn an_allocation_that_fails_is_reported_as_such() {
 }
 
 #[test]
+fn npy_writer_switches_to_version_2_when_the_header_outgrows_16_bits() {
+    // 30,000 dimensions of 1: a header of ~90 KB, which 1.0's u16 length would wrap.
+    let a = ArrayD::<f32>::zeros(IxDyn(&vec![1; 30_000]));
+    let b = npy::to_bytes(&a);
+    assert_eq!(b[6], 2, "version");
+    let hlen = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
+    assert_eq!(12 + hlen + 4, b.len());
+    assert_eq!((12 + hlen) % 64, 0);
+    // Small arrays keep version 1.0.
+    let small = npy::to_bytes(&array![1.0f32, 2.0]);
+    assert_eq!(small[6], 1);
+    assert_eq!(npy::parse(&small, "s.npy", false).unwrap(), array![1.0f32, 2.0].into_dyn());
+}
+
+#[test]
 fn gzip_that_is_corrupt_is_named_as_corrupt() {
     let d = tmp();
     let p = d.path().join("c.idx.gz");
@@ -426,6 +441,18 @@ fn image_folder_names_bad_roots_and_folders() {
     err_has(ImageFolder::new(d.path()).load(), &["bad.png", "cannot decode"]);
 }
 
+#[test]
+fn image_folder_refuses_a_class_list_with_duplicates() {
+    let d = tmp();
+    std::fs::create_dir(d.path().join("cat")).unwrap();
+    png(&d.path().join("cat/1.png"), 2, 2);
+    err_has(
+        ImageFolder::new(d.path()).classes(["cat", "cat"]).load(),
+        &["ImageFolder::classes", "\"cat\" is listed twice"],
+    );
+    assert_eq!(ImageFolder::new(d.path()).classes(["cat"]).load().unwrap().paths.len(), 1);
+}
+
 #[cfg(unix)]
 #[test]
 fn image_folder_names_a_class_folder_that_is_not_utf8() {
@@ -488,6 +515,9 @@ fn loader_refuses_batch_size_zero_and_broken_datasets() {
     let l = DataLoader::new(ds.clone(), usize::MAX).unwrap();
     assert_eq!(l.epoch(0).map(|b| b.len()).collect::<Vec<_>>(), vec![4]);
     assert_eq!(DataLoader::new(ds.clone(), usize::MAX).unwrap().drop_last(true).len(), 0);
+    // A prefetch depth far beyond the number of batches is capped, not allocated.
+    let l = DataLoader::new(ds.clone(), 3).unwrap().prefetch(usize::MAX);
+    assert_eq!(l.epoch(0).map(|b| b.len()).collect::<Vec<_>>(), vec![3, 1]);
     let mut broken = ds;
     broken.y = ArrayD::zeros(IxDyn(&[3]));
     err_has(DataLoader::new(broken, 2), &["sample"]);
@@ -516,6 +546,13 @@ fn datasets_broken_by_hand_are_errors_not_panics() {
     err_has(one_hot(&[0, 1], usize::MAX), &["one_hot", "too large"]);
     err_has(Dataset::new(Array2::<f32>::zeros((3, 2)), array![1.0f32]), &["3 samples"]);
     err_has(good.subset(&[3]), &["subset index 3"]);
+    // One-hot / score labels with a NaN: no class can be read, not a silent class 0.
+    let scores = Dataset::new(Array2::<f32>::zeros((2, 1)), array![[0.2f32, 0.8], [f32::NAN, 0.1]]).unwrap();
+    err_has(scores.class_indices(), &["row 1", "NaN"]);
+    for bad in [f32::NAN, -1.0, 0.5, f32::INFINITY, 1e9] {
+        let d = Dataset::new(Array2::<f32>::zeros((1, 1)), array![bad]).unwrap();
+        err_has(d.class_indices(), &["sample 0", "not a class index"]);
+    }
 }
 
 #[test]
