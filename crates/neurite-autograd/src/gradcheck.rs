@@ -4,7 +4,7 @@
 use crate::error::{AutogradError, Result};
 use crate::no_grad::no_grad;
 use crate::var::Var;
-use neurite_tensor::Tensor;
+use neurite_tensor::{Tensor, TensorError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -30,6 +30,37 @@ pub struct GradcheckOptions {
     pub seed: u64,
 }
 
+impl GradcheckOptions {
+    /// Errors unless `eps` is finite and positive and `atol`, `rtol` are
+    /// finite and non-negative (a NaN tolerance would pass every element).
+    ///
+    /// ```
+    /// use neurite_autograd::GradcheckOptions;
+    /// assert!(GradcheckOptions::default().validate().is_ok());
+    /// assert!(GradcheckOptions { eps: 0.0, ..Default::default() }.validate().is_err());
+    /// assert!(GradcheckOptions { atol: f64::NAN, ..Default::default() }.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, want: &str, found: String| {
+            Err(TensorError::invalid(
+                "gradcheck",
+                format!("options.{field} must be {want}, found {found}"),
+            )
+            .into())
+        };
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("eps", "finite and > 0", self.eps.to_string());
+        }
+        if !(self.atol.is_finite() && self.atol >= 0.0) {
+            return bad("atol", "finite and >= 0", self.atol.to_string());
+        }
+        if !(self.rtol.is_finite() && self.rtol >= 0.0) {
+            return bad("rtol", "finite and >= 0", self.rtol.to_string());
+        }
+        Ok(())
+    }
+}
+
 impl Default for GradcheckOptions {
     fn default() -> Self {
         GradcheckOptions {
@@ -46,7 +77,10 @@ impl Default for GradcheckOptions {
 /// random `R`, and `dL/d input` from `backward()` is compared element by
 /// element with `(L(x + eps) - L(x - eps)) / (2 eps)`.
 ///
-/// Returns the first disagreement as [`AutogradError::GradcheckFailed`].
+/// Returns the first disagreement as [`AutogradError::GradcheckFailed`]; a
+/// non-finite value on either side (analytic or finite-difference) is always
+/// a disagreement. Errors on invalid `options` (see
+/// [`GradcheckOptions::validate`]).
 ///
 /// ```
 /// use neurite_autograd::{gradcheck, ops, GradcheckOptions};
@@ -58,6 +92,7 @@ pub fn gradcheck<F>(f: F, inputs: &[Tensor], options: &GradcheckOptions) -> Resu
 where
     F: Fn(&[Var]) -> Result<Var>,
 {
+    options.validate()?;
     let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
     let out = f(&params)?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -71,6 +106,14 @@ where
         let vars: Vec<Var> = values.iter().map(|t| Var::constant(t.clone())).collect();
         let y = no_grad(|| f(&vars))?;
         let y = y.value();
+        if y.shape() != projection.shape() {
+            return Err(AutogradError::Backward(format!(
+                "gradcheck: the function returned shape {:?} for a perturbed input but {:?} at the \
+                 given inputs; its output shape must not depend on the input values",
+                y.shape(),
+                projection.shape()
+            )));
+        }
         Ok(y.iter()
             .zip(projection.iter())
             .map(|(&a, &r)| a as f64 * r as f64)
@@ -80,6 +123,13 @@ where
     let mut work: Vec<Tensor> = inputs.to_vec();
     for (i, param) in params.iter().enumerate() {
         let analytic = param.grad().unwrap_or_else(|| Tensor::zeros(inputs[i].raw_dim()));
+        if analytic.shape() != inputs[i].shape() {
+            return Err(AutogradError::Backward(format!(
+                "gradcheck: input {i} has shape {:?} but its gradient has shape {:?}",
+                inputs[i].shape(),
+                analytic.shape()
+            )));
+        }
         for (j, &a) in analytic.iter().enumerate() {
             let original = *work[i].iter().nth(j).expect("index in range");
             set_flat(&mut work[i], j, original + options.eps);
@@ -89,7 +139,10 @@ where
             set_flat(&mut work[i], j, original);
             let numeric = (plus - minus) / (2.0 * options.eps as f64);
             let a = a as f64;
-            if (a - numeric).abs() > options.atol + options.rtol * numeric.abs() || !a.is_finite() {
+            // Written so that a NaN on either side fails: every comparison
+            // with NaN is false, so `!(... <= tol)` is true for it.
+            let within = (a - numeric).abs() <= options.atol + options.rtol * numeric.abs();
+            if !within || !a.is_finite() || !numeric.is_finite() {
                 return Err(AutogradError::GradcheckFailed {
                     input: i,
                     index: j,

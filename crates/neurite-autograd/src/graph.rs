@@ -60,8 +60,7 @@ impl Var {
         }
         if self.is_leaf() {
             // d self / d self: the gradient itself.
-            accumulate(self, gradient);
-            return Ok(());
+            return accumulate(self, gradient, "backward_with");
         }
         let pass = NEXT_PASS.fetch_add(1, Ordering::Relaxed);
         let order = topological_order(self, pass);
@@ -98,7 +97,10 @@ fn propagate(order: &[Var]) -> Result<()> {
             name,
             parents,
             backward,
+            output_shape,
+            parent_shapes,
         } = grad_fn;
+        check_unchanged(name, var, &output_shape, &parents, &parent_shapes)?;
         let parent_grads = backward(&grad)?;
         drop(grad);
         if parent_grads.len() != parents.len() {
@@ -124,18 +126,65 @@ fn propagate(order: &[Var]) -> Result<()> {
                 }
             }
             // Leaves keep it; op results hand it on when their turn comes.
-            accumulate(parent, pgrad);
+            accumulate(parent, pgrad, name)?;
         }
     }
     Ok(())
 }
 
-/// Adds `grad` to the gradient slot of `var` (moved in when the slot is empty).
-fn accumulate(var: &Var, grad: Tensor) {
+/// Errors if the value of the op's output (`var`) or of one of its
+/// `parents` no longer has the shape it had in the forward pass (changed
+/// through `set_value`/`value_mut`): the op's backward closure was built for
+/// those shapes and would compute garbage, or panic, on others.
+fn check_unchanged(
+    name: &str,
+    var: &Var,
+    output_shape: &[usize],
+    parents: &[Var],
+    parent_shapes: &[Vec<usize>],
+) -> Result<()> {
+    let changed = |what: String, then: &[usize], now: &[usize]| {
+        AutogradError::Backward(format!(
+            "op {name}: {what} had shape {then:?} in the forward pass but has shape {now:?} now \
+             (changed by set_value/value_mut); run the forward pass again"
+        ))
+    };
+    {
+        let now = var.value();
+        if now.shape() != output_shape {
+            return Err(changed("its output".into(), output_shape, now.shape()));
+        }
+    }
+    for (i, (parent, then)) in parents.iter().zip(parent_shapes).enumerate() {
+        let now = parent.value();
+        if now.shape() != then.as_slice() {
+            return Err(changed(format!("input {i}"), then, now.shape()));
+        }
+    }
+    Ok(())
+}
+
+/// Adds `grad` to the gradient slot of `var` (moved in when the slot is
+/// empty). Errors if the slot holds a gradient of another shape (one given
+/// by `set_grad`, or left from before a `set_value` of another shape): `op`
+/// names the op whose gradient arrives.
+fn accumulate(var: &Var, grad: Tensor, op: &str) -> Result<()> {
     let mut slot = var.node.grad.lock();
     match slot.as_mut() {
-        Some(acc) => *acc += &grad,
-        None => *slot = Some(grad),
+        Some(acc) if acc.shape() != grad.shape() => Err(AutogradError::Backward(format!(
+            "op {op}: a gradient of shape {:?} cannot be added to the accumulated gradient of shape {:?} \
+             (set by set_grad, or from before a set_value of another shape); call zero_grad first",
+            grad.shape(),
+            acc.shape()
+        ))),
+        Some(acc) => {
+            *acc += &grad;
+            Ok(())
+        }
+        None => {
+            *slot = Some(grad);
+            Ok(())
+        }
     }
 }
 

@@ -53,6 +53,28 @@ pub(crate) struct GradFn {
     pub(crate) name: &'static str,
     pub(crate) parents: Vec<Var>,
     pub(crate) backward: BackwardFn,
+    /// Shapes at the forward pass of the op's output and of each parent's
+    /// value: the backward closure was written for these, so the backward
+    /// pass refuses to run it if `set_value`/`value_mut` changed one since.
+    pub(crate) output_shape: Vec<usize>,
+    pub(crate) parent_shapes: Vec<Vec<usize>>,
+}
+
+impl GradFn {
+    fn new(name: &'static str, parents: Vec<Var>, backward: BackwardFn, value: &Tensor) -> GradFn {
+        // `read_recursive`: the caller may still hold a read guard of a parent.
+        let parent_shapes = parents
+            .iter()
+            .map(|p| p.node.value.read_recursive().shape().to_vec())
+            .collect();
+        GradFn {
+            name,
+            parents,
+            backward,
+            output_shape: value.shape().to_vec(),
+            parent_shapes,
+        }
+    }
 }
 
 pub(crate) struct Node {
@@ -196,16 +218,8 @@ impl Var {
             return Self::new_node(value, false, true, None);
         }
         let parents = parents.iter().map(|p| (*p).clone()).collect();
-        Self::new_node(
-            value,
-            true,
-            false,
-            Some(GradFn {
-                name,
-                parents,
-                backward,
-            }),
-        )
+        let grad_fn = GradFn::new(name, parents, backward, &value);
+        Self::new_node(value, true, false, Some(grad_fn))
     }
 
     /// Like [`Var::from_op`], for ops whose backward is cheaper from their
@@ -251,6 +265,7 @@ impl Var {
                 let out = node.value.read();
                 backward(g, &out)
             });
+            let grad_fn = GradFn::new(name, parents, backward, &value);
             Node {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 mark: AtomicUsize::new(0),
@@ -258,11 +273,7 @@ impl Var {
                 grad: Mutex::new(None),
                 requires_grad: true,
                 is_leaf: false,
-                grad_fn: Mutex::new(Some(GradFn {
-                    name,
-                    parents,
-                    backward,
-                })),
+                grad_fn: Mutex::new(Some(grad_fn)),
             }
         });
         Var { node }

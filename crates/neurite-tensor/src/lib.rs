@@ -34,7 +34,7 @@ pub mod padding;
 pub mod pool;
 pub mod random;
 pub mod reduce;
-mod size;
+pub mod size;
 pub mod softmax;
 pub mod threads;
 pub mod unary;

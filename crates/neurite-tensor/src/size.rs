@@ -6,13 +6,30 @@
 use crate::error::{Result, TensorError};
 
 /// The largest number of `f32`s one allocation can hold (`isize::MAX` bytes).
-pub(crate) const MAX_ELEMENTS: usize = isize::MAX as usize / std::mem::size_of::<f32>();
+///
+/// ```
+/// assert_eq!(neurite_tensor::size::MAX_ELEMENTS, isize::MAX as usize / 4);
+/// ```
+pub const MAX_ELEMENTS: usize = isize::MAX as usize / std::mem::size_of::<f32>();
 
 /// `dims.iter().product()`, or an error if the array could not be created:
 /// its size exceeds [`MAX_ELEMENTS`], or (ndarray's own rule, which applies
 /// to empty arrays too) the product of its non-zero axis lengths overflows
 /// `isize`. `what` names the array in the message.
-pub(crate) fn checked_len(op: &'static str, what: &str, dims: &[usize]) -> Result<usize> {
+///
+/// Kernels call it on every shape they allocate from parameters (not from
+/// arrays that already exist), so that an absurd size is an error, never a
+/// wrapped multiplication or an allocator panic.
+///
+/// ```
+/// use neurite_tensor::size::checked_len;
+/// assert_eq!(checked_len("reshape", "the target", &[2, 3, 4])?, 24);
+/// assert_eq!(checked_len("reshape", "the target", &[0, 1 << 40])?, 0);
+/// let e = checked_len("reshape", "the target", &[usize::MAX, 2]).unwrap_err();
+/// assert!(e.to_string().starts_with("reshape: the target of shape"));
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn checked_len(op: &'static str, what: &str, dims: &[usize]) -> Result<usize> {
     let non_zero = dims
         .iter()
         .filter(|&&d| d != 0)

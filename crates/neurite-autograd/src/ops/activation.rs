@@ -10,6 +10,15 @@ use neurite_tensor::unary::{self, erf, SELU_ALPHA, SELU_SCALE};
 use neurite_tensor::{Tensor, TensorError};
 
 /// An op whose backward is `g * df(x)`, `x` the input.
+/// Errors unless the parameter `name` of `op` is finite (a NaN or infinite
+/// slope would silently turn the output, or its gradient, into NaN).
+fn check_finite(op: &'static str, name: &str, v: f32) -> Result<()> {
+    if !v.is_finite() {
+        return Err(TensorError::invalid(op, format!("{name} must be finite, found {v}")).into());
+    }
+    Ok(())
+}
+
 fn from_input(x: &Var, name: &'static str, value: Tensor, df: impl Fn(f32) -> f32 + Send + 'static) -> Var {
     let xc = x.clone();
     Var::from_op(
@@ -84,13 +93,16 @@ pub fn tanh(x: &Var) -> Result<Var> {
 }
 
 /// Leaky ReLU: `x` for `x >= 0`, `alpha * x` otherwise (Keras' `LeakyReLU`).
+/// Errors if `alpha` is NaN or infinite.
 ///
 /// ```
 /// use neurite_autograd::{ops, Var};
 /// assert!((ops::leaky_relu(&Var::scalar(-2.0), 0.3)?.item()? + 0.6).abs() < 1e-6);
+/// assert!(ops::leaky_relu(&Var::scalar(-2.0), f32::NAN).is_err());
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn leaky_relu(x: &Var, alpha: f32) -> Result<Var> {
+    check_finite("leaky_relu", "alpha", alpha)?;
     let value = unary::leaky_relu(&x.value(), alpha);
     Ok(from_input(x, "leaky_relu", value, move |x| {
         if x < 0.0 {
@@ -104,12 +116,15 @@ pub fn leaky_relu(x: &Var, alpha: f32) -> Result<Var> {
 /// ELU: `x` for `x > 0`, `alpha (e^x - 1)` otherwise. Backward from the
 /// output (`y + alpha` on the negative side) when `alpha >= 0`.
 ///
+/// Errors if `alpha` is NaN or infinite.
+///
 /// ```
 /// use neurite_autograd::{ops, Var};
 /// assert_eq!(ops::elu(&Var::scalar(2.0), 1.0)?.item()?, 2.0);
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn elu(x: &Var, alpha: f32) -> Result<Var> {
+    check_finite("elu", "alpha", alpha)?;
     let value = unary::elu(&x.value(), alpha);
     if alpha >= 0.0 {
         Ok(from_output(x, "elu", value, move |y| {

@@ -7,6 +7,7 @@ use crate::ops::util::{check_axis, into_reshaped, reduce_ref, reshaped};
 use crate::var::Var;
 use ndarray::{Axis, IxDyn, Slice};
 use neurite_tensor::broadcast::broadcast_shape;
+use neurite_tensor::size::checked_len;
 use neurite_tensor::{Tensor, TensorError};
 
 /// The same values in a new shape (row-major order); the number of
@@ -18,11 +19,16 @@ use neurite_tensor::{Tensor, TensorError};
 /// let y = ops::reshape(&x, &[2, 3])?;
 /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[0.0f32, 1.0, 2.0], [3.0, 4.0, 5.0]]).into_dyn());
 /// assert!(ops::reshape(&x, &[4, 2]).is_err());
+/// // 2^63 * 2 wraps to 0 in usize arithmetic: refused, not mistaken for a match.
+/// let empty = Var::from_array(ndarray::Array1::<f32>::zeros(0));
+/// assert!(ops::reshape(&empty, &[1 << 63, 2]).is_err());
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn reshape(x: &Var, shape: &[usize]) -> Result<Var> {
     let from = x.shape();
-    if from.iter().product::<usize>() != shape.iter().product::<usize>() {
+    // Checked: a target whose product wraps to the source's size must not pass.
+    let n = checked_len("reshape", "the target", shape)?;
+    if from.iter().product::<usize>() != n {
         return Err(
             TensorError::shape("reshape", &from, shape, "the number of elements must not change").into(),
         );
@@ -324,11 +330,13 @@ pub fn index_select(x: &Var, axis: usize, indices: &[usize]) -> Result<Var> {
 /// let x = Var::from_array(ndarray::arr2(&[[1.0f32], [2.0]]));
 /// assert_eq!(ops::broadcast_to(&x, &[2, 3])?.to_tensor(), ndarray::arr2(&[[1.0f32; 3], [2.0; 3]]).into_dyn());
 /// assert!(ops::broadcast_to(&x, &[3, 3]).is_err());
+/// assert!(ops::broadcast_to(&x, &[usize::MAX, 2, 1 << 40]).is_err()); // too large to allocate
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 pub fn broadcast_to(x: &Var, shape: &[usize]) -> Result<Var> {
     let from = x.shape();
     let target = broadcast_shape("broadcast_to", &from, shape)?;
+    checked_len("broadcast_to", "the target", shape)?;
     if target != shape {
         return Err(TensorError::shape(
             "broadcast_to",
