@@ -198,15 +198,18 @@ fn plain_files_are_checked_against_their_header_before_reading() {
     b.extend_from_slice(&[1; 10]);
     std::fs::write(&p, &b).unwrap();
     err_has(idx::read(&p), &["short.idx", "truncated", "1073741824"]);
-    // Declares 1 label, 5 MB follow: the excess is counted from the file length.
+    // Declares 1 label, 30 GB follow (a sparse file): the excess is counted from the file
+    // length, without reading (reading it whole would need more memory than the machine has).
     let p = d.path().join("long.idx");
     let f = std::fs::File::create(&p).unwrap();
-    f.set_len(8 + 5_000_000).unwrap();
+    f.set_len(8 + 30_000_000_000).unwrap();
     drop(f);
     let mut head = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
     head.write_all(&[0, 0, 8, 1, 0, 0, 0, 1]).unwrap();
     drop(head);
-    err_has(idx::read(&p), &["long.idx", "4999999 unexpected bytes"]);
+    let t = Instant::now();
+    err_has(idx::read(&p), &["long.idx", "29999999999 unexpected bytes"]);
+    assert!(t.elapsed() < Duration::from_secs(2));
     // .npy declaring 10^9 doubles in a tiny file.
     let p = d.path().join("short.npy");
     let mut b = npy_header("<f8", "(1000000000,)");
@@ -221,9 +224,20 @@ fn plain_files_are_checked_against_their_header_before_reading() {
     // CIFAR: a size that is not whole records is refused from the length alone.
     let p = d.path().join("data_batch_1.bin");
     let f = std::fs::File::create(&p).unwrap();
-    f.set_len(3073 * 2 + 5).unwrap();
+    f.set_len(3073 * 10_000_000 + 5).unwrap(); // 30 GB, sparse
     drop(f);
-    err_has(cifar10::load_batch(&p), &["data_batch_1.bin", "2 complete records"]);
+    let t = Instant::now();
+    err_has(
+        cifar10::load_batch(&p),
+        &["data_batch_1.bin", "10000000 complete records"],
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+    // A gzip-compressed .npy is named as such (NumPy reads .npy uncompressed).
+    let p = d.path().join("a.npy");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&npy::to_bytes(&array![1.0f32])).unwrap();
+    std::fs::write(&p, e.finish().unwrap()).unwrap();
+    err_has(npy::read(&p), &["a.npy", "is gzip-compressed"]);
 }
 
 #[test]
@@ -441,6 +455,39 @@ fn image_folder_names_bad_roots_and_folders() {
     err_has(ImageFolder::new(d.path()).load(), &["bad.png", "cannot decode"]);
 }
 
+/// A PNG whose header declares `w` x `h` RGB pixels, with no pixel data.
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn image_folder_refuses_an_image_whose_header_declares_an_absurd_size() {
+    // 100,000 x 100,000 RGB = 30 GB declared by a 57-byte file: refused by the image crate's
+    // allocation limit before any pixel buffer exists, naming the file.
+    let d = tmp();
+    std::fs::create_dir(d.path().join("cat")).unwrap();
+    std::fs::write(d.path().join("cat/bomb.png"), png_header_only(100_000, 100_000)).unwrap();
+    let t = Instant::now();
+    err_has(ImageFolder::new(d.path()).load(), &["bomb.png", "cannot decode"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn image_folder_refuses_a_class_list_with_duplicates() {
     let d = tmp();
@@ -553,6 +600,24 @@ fn datasets_broken_by_hand_are_errors_not_panics() {
         let d = Dataset::new(Array2::<f32>::zeros((1, 1)), array![bad]).unwrap();
         err_has(d.class_indices(), &["sample 0", "not a class index"]);
     }
+}
+
+#[test]
+fn mnist_from_idx_refuses_a_hand_built_shape_that_overflows_when_flattened() {
+    let images = IdxArray {
+        shape: vec![0, usize::MAX, 2],
+        data: IdxData::U8(vec![]),
+    };
+    let labels = IdxArray {
+        shape: vec![0],
+        data: IdxData::U8(vec![]),
+    };
+    let opts = mnist::MnistOptions {
+        scale: true,
+        flatten: true,
+    };
+    let p = Path::new("hand.idx");
+    err_has(mnist::from_idx(&images, p, &labels, p, opts), &["too large to flatten"]);
 }
 
 #[test]
