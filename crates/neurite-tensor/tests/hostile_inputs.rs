@@ -188,7 +188,8 @@ fn conv2d_refuses_bad_shapes_and_parameters() {
     let x = Array4::<f32>::ones((2, 5, 5, 3));
     let w = Array4::<f32>::ones((3, 3, 3, 4));
     let p = Conv2dParams::default();
-    let cases: Vec<(&str, Conv2dParams, Array4<f32>, Option<Array1<f32>>)> = vec![
+    type Case = (&'static str, Conv2dParams, Array4<f32>, Option<Array1<f32>>);
+    let cases: Vec<Case> = vec![
         ("channel mismatch", p, Array4::ones((3, 3, 2, 4)), None),
         ("kernel larger than input", p, Array4::ones((6, 1, 3, 4)), None),
         ("stride 0", Conv2dParams { strides: (0, 1), ..p }, w.clone(), None),
@@ -666,10 +667,10 @@ fn where_select_and_sum_to_shape_refuse_incompatible_shapes() {
     );
 }
 
-fn binary_ops() -> Vec<(
-    &'static str,
-    fn(&Tensor, &Tensor) -> neurite_tensor::Result<Tensor>,
-)> {
+/// A binary kernel of this crate.
+type BinaryOp = fn(&Tensor, &Tensor) -> neurite_tensor::Result<Tensor>;
+
+fn binary_ops() -> Vec<(&'static str, BinaryOp)> {
     vec![
         ("add", elementwise::add),
         ("sub", elementwise::sub),
