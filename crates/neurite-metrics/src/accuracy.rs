@@ -37,6 +37,7 @@ fn whole_set<M: StreamingMetric, D1: Dimension, D2: Dimension>(
 
 /// Keras' `binary_accuracy`: the fraction of elements where
 /// `(y_pred > threshold)` equals the label (`0` or `1`, else an error).
+/// A non-finite `threshold` is [`MetricError::InvalidArgument`].
 /// `y_true` and `y_pred` hold the same number of values, e.g. `(n,)` and `(n, 1)`.
 ///
 /// ```
@@ -94,7 +95,8 @@ pub fn sparse_categorical_accuracy<D: Dimension>(
 
 /// Top-k accuracy (scikit-learn's `top_k_accuracy_score`) for class indices
 /// `y_true` and scores `y_score` of shape `(n, classes)`. Ties at the k-th
-/// place count as hits (see [`TopKAccuracy`]).
+/// place count as hits (see [`TopKAccuracy`]). `k` must be below the number
+/// of classes (else every sample is a hit): [`MetricError::InvalidArgument`].
 ///
 /// ```
 /// use ndarray::array;
@@ -102,11 +104,13 @@ pub fn sparse_categorical_accuracy<D: Dimension>(
 /// // scikit-learn's `top_k_accuracy_score` documentation example: 0.75
 /// let y_score = array![[0.5f32, 0.2, 0.2], [0.3, 0.4, 0.2], [0.2, 0.4, 0.3], [0.7, 0.2, 0.1]];
 /// assert_eq!(top_k_accuracy(&[0, 1, 2, 2], y_score.view(), 2)?, 0.75);
+/// assert!(top_k_accuracy(&[0, 1, 2, 2], y_score.view(), 3).is_err());
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 pub fn top_k_accuracy(y_true: &[usize], y_score: ArrayView2<f32>, k: usize) -> Result<f64> {
     let metric = TopKAccuracy::new(k)?;
     check_len("top_k_accuracy", y_true.len(), y_score.nrows())?;
+    crate::streaming::check_k_below_classes("top_k_accuracy", k, y_score.ncols())?;
     check_labels("top_k_accuracy", y_true, y_score.ncols())?;
     // Labels are below the class count, so they are exact in f32.
     let labels: Vec<f32> = y_true.iter().map(|&l| l as f32).collect();

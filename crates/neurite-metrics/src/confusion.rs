@@ -25,14 +25,58 @@ use crate::input::{check_labels, check_len, check_n_classes, check_non_empty, sh
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfusionMatrix {
     counts: Array2<u64>,
+    /// The sum of `counts`, kept up to date (it always fits in a `u64`).
+    total: u64,
+}
+
+/// The largest number of classes a [`ConfusionMatrix`] is built for: its
+/// `k x k` counts take `8 k²` bytes (512 MiB at this bound), and every
+/// score reads all of them. A larger `n_classes` is a
+/// [`MetricError::InvalidArgument`], not an allocation that aborts the process.
+///
+/// ```
+/// use neurite_metrics::{ConfusionMatrix, MetricError, MAX_CLASSES};
+/// assert!(ConfusionMatrix::new(10).is_ok());
+/// let err = ConfusionMatrix::new(MAX_CLASSES + 1).unwrap_err();
+/// assert!(matches!(err, MetricError::InvalidArgument { name: "n_classes", .. }));
+/// ```
+pub const MAX_CLASSES: usize = 8192;
+
+/// The error of a count that no longer fits in a `u64`.
+fn count_overflow(found: String) -> MetricError {
+    MetricError::InvalidArgument {
+        metric: "confusion_matrix",
+        name: "counts",
+        expected: format!("a total number of samples of at most {}", u64::MAX),
+        found,
+    }
 }
 
 impl ConfusionMatrix {
-    /// An all-zero matrix for `n_classes` classes (at least 1).
+    /// An all-zero matrix for `n_classes` classes, `1 <= n_classes <=`
+    /// [`MAX_CLASSES`].
+    ///
+    /// ```
+    /// use neurite_metrics::ConfusionMatrix;
+    /// assert_eq!(ConfusionMatrix::new(3)?.n_classes(), 3);
+    /// assert!(ConfusionMatrix::new(0).is_err() && ConfusionMatrix::new(usize::MAX).is_err());
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
     pub fn new(n_classes: usize) -> Result<Self> {
         check_n_classes("confusion_matrix", n_classes, 1)?;
+        if n_classes > MAX_CLASSES {
+            return Err(MetricError::InvalidArgument {
+                metric: "confusion_matrix",
+                name: "n_classes",
+                expected: format!(
+                    "at most {MAX_CLASSES} classes (the matrix holds n_classes² counts of 8 bytes)"
+                ),
+                found: n_classes.to_string(),
+            });
+        }
         Ok(ConfusionMatrix {
             counts: Array2::zeros((n_classes, n_classes)),
+            total: 0,
         })
     }
 
@@ -43,7 +87,16 @@ impl ConfusionMatrix {
         Ok(cm)
     }
 
-    /// Wraps existing counts; they must form a non-empty square matrix.
+    /// Wraps existing counts; they must form a non-empty square matrix whose
+    /// sum fits in a `u64` (else every total and score would wrap around).
+    ///
+    /// ```
+    /// use neurite_metrics::ConfusionMatrix;
+    /// let cm = ConfusionMatrix::from_counts(ndarray::array![[3u64, 1], [0, 2]])?;
+    /// assert_eq!(cm.total(), 6);
+    /// assert!(ConfusionMatrix::from_counts(ndarray::array![[u64::MAX, 1], [0, 0]]).is_err());
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
     pub fn from_counts(counts: Array2<u64>) -> Result<Self> {
         if counts.nrows() != counts.ncols() || counts.nrows() == 0 {
             return Err(MetricError::ShapeMismatch {
@@ -52,22 +105,51 @@ impl ConfusionMatrix {
                 found: shape_str(counts.shape()),
             });
         }
-        Ok(ConfusionMatrix { counts })
+        let total = counts
+            .iter()
+            .try_fold(0u64, |sum, &c| sum.checked_add(c))
+            .ok_or_else(|| count_overflow("counts whose sum overflows a u64".to_string()))?;
+        Ok(ConfusionMatrix { counts, total })
     }
 
     /// Adds one batch of label pairs. On error nothing is added.
+    ///
+    /// ```
+    /// use neurite_metrics::{ConfusionMatrix, MetricError};
+    /// let mut cm = ConfusionMatrix::new(2)?;
+    /// cm.add(&[0, 1], &[0, 0])?;
+    /// assert!(matches!(cm.add(&[0, 2], &[0, 0]), Err(MetricError::LabelOutOfRange { label: 2, .. })));
+    /// assert_eq!(cm.total(), 2);
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
     pub fn add(&mut self, y_true: &[usize], y_pred: &[usize]) -> Result<()> {
         let metric = "confusion_matrix";
         check_len(metric, y_true.len(), y_pred.len())?;
         check_labels(metric, y_true, self.n_classes())?;
         check_labels(metric, y_pred, self.n_classes())?;
+        // No count exceeds the total, so a total that fits means no count overflows.
+        let total = self
+            .total
+            .checked_add(y_true.len() as u64)
+            .ok_or_else(|| count_overflow(format!("{} + {} samples", self.total, y_true.len())))?;
         for (&t, &p) in y_true.iter().zip(y_pred) {
             self.counts[[t, p]] += 1;
         }
+        self.total = total;
         Ok(())
     }
 
-    /// Adds the counts of `other`, which must have as many classes.
+    /// Adds the counts of `other`, which must have as many classes, as long
+    /// as the total still fits in a `u64`. On error nothing is added.
+    ///
+    /// ```
+    /// use neurite_metrics::ConfusionMatrix;
+    /// let mut a = ConfusionMatrix::from_labels(&[0, 1], &[0, 1], 2)?;
+    /// a.merge(&ConfusionMatrix::from_labels(&[1], &[0], 2)?)?;
+    /// assert_eq!(a.counts(), ndarray::array![[1u64, 0], [1, 1]]);
+    /// assert!(a.merge(&ConfusionMatrix::new(3)?).is_err());
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
     pub fn merge(&mut self, other: &ConfusionMatrix) -> Result<()> {
         if other.n_classes() != self.n_classes() {
             return Err(MetricError::ShapeMismatch {
@@ -76,13 +158,19 @@ impl ConfusionMatrix {
                 found: shape_str(other.counts.shape()),
             });
         }
+        let total = self
+            .total
+            .checked_add(other.total)
+            .ok_or_else(|| count_overflow(format!("{} + {} samples", self.total, other.total)))?;
         self.counts += &other.counts;
+        self.total = total;
         Ok(())
     }
 
     /// Sets every count to zero.
     pub fn reset(&mut self) {
         self.counts.fill(0);
+        self.total = 0;
     }
 
     /// Number of classes `k` (the matrix is `k x k`).
@@ -97,7 +185,7 @@ impl ConfusionMatrix {
 
     /// Number of samples counted.
     pub fn total(&self) -> u64 {
-        self.counts.sum()
+        self.total
     }
 
     /// Samples of each true class (row sums), scikit-learn's "support".

@@ -128,6 +128,16 @@ pub(crate) fn label_from_f32(metric: &'static str, index: usize, v: f32, n_class
             expected: "a class index (a non-negative integer)",
         });
     }
+    // Beyond `usize::MAX` the cast would saturate and the error would name
+    // a label that was never given: report the value itself.
+    if v as f64 >= usize::MAX as f64 {
+        return Err(MetricError::InvalidValue {
+            metric,
+            index,
+            value: v as f64,
+            expected: "a class index below the number of classes",
+        });
+    }
     let label = v as usize;
     if label >= n_classes {
         return Err(MetricError::LabelOutOfRange {
@@ -170,6 +180,19 @@ pub(crate) fn argmax_rows(m: ArrayView2<f32>) -> Vec<usize> {
             best
         })
         .collect()
+}
+
+/// Fails when samples hold no value: a shape `(n, 0, ...)` with `n > 0`
+/// would be read as "no sample" and silently counted as nothing.
+pub(crate) fn check_values_per_sample(metric: &'static str, shape: &[usize]) -> Result<()> {
+    if shape.len() >= 2 && shape[0] > 0 && shape[1..].contains(&0) {
+        return Err(MetricError::ShapeMismatch {
+            metric,
+            expected: "at least one value per sample".to_string(),
+            found: shape_str(shape),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that predictions have one row per sample: `(n, k)` with `k >= 1`.

@@ -59,7 +59,7 @@ pub use accuracy::{
     accuracy_score, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_accuracy,
 };
 pub use agreement::{cohen_kappa_score, matthews_corrcoef, KappaWeights};
-pub use confusion::{confusion_matrix, ConfusionMatrix};
+pub use confusion::{confusion_matrix, ConfusionMatrix, MAX_CLASSES};
 pub use error::{MetricError, Result};
 pub use log_loss::{log_loss, LOG_LOSS_EPS};
 pub use prf::{f1_score, fbeta_score, precision_score, recall_score, Average, ClassScores, ZeroDivision};
@@ -70,5 +70,8 @@ pub use regression::{
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, r2_score,
     root_mean_squared_error,
 };
-pub use render::{confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg};
-pub use report::{classification_report, ClassificationReport};
+pub use render::{
+    confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg, MAX_PICTURE_SIDE,
+    MAX_RENDER_CLASSES,
+};
+pub use report::{classification_report, ClassificationReport, MAX_DIGITS};

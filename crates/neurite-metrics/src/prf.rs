@@ -64,9 +64,18 @@ fn ratio(num: f64, den: f64, zd: ZeroDivision) -> f64 {
 }
 
 /// F-beta from counts; scikit-learn >= 1.3 computes it this way too.
+/// For a `beta` so large that `(1 + b²) tp` overflows (and the plain
+/// formula gives `inf / inf = NaN`), the same ratio divided through by
+/// `1 + b²` is used: `tp / (tp + (1 - w) fn + w fp)` with `w = 1 / (1 + b²)`,
+/// which tends to recall as `beta` grows.
 fn f_beta(tp: f64, fp: f64, fn_: f64, beta: f64, zd: ZeroDivision) -> f64 {
     let b2 = beta * beta;
-    ratio((1.0 + b2) * tp, (1.0 + b2) * tp + b2 * fn_ + fp, zd)
+    let (num, den) = ((1.0 + b2) * tp, (1.0 + b2) * tp + b2 * fn_ + fp);
+    if num.is_finite() && den.is_finite() {
+        return ratio(num, den, zd);
+    }
+    let w = 1.0 / (1.0 + b2);
+    ratio(tp, tp + (1.0 - w) * fn_ + w * fp, zd)
 }
 
 fn check_beta(beta: f64) -> Result<()> {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::confusion::ConfusionMatrix;
-use crate::error::Result;
+use crate::error::{MetricError, Result};
 use crate::names::class_names;
 use crate::prf::{ClassScores, ZeroDivision};
 
@@ -43,21 +43,57 @@ pub struct ClassificationReport {
     pub weighted_avg: [f64; 3],
     /// Number of samples.
     pub total: u64,
-    /// Digits after the decimal point when printed (default 2).
+    /// Digits after the decimal point when printed (default 2); printing
+    /// uses at most [`MAX_DIGITS`] even if this field is set higher.
     pub digits: usize,
 }
 
+/// The most digits after the decimal point a report or a normalised table
+/// prints: an `f64` holds about 17 significant digits, so more print only
+/// noise (and beyond 65535 Rust's formatter panics).
+///
+/// ```
+/// use neurite_metrics::{classification_report, MAX_DIGITS};
+/// let report = classification_report(&[0, 1], &[0, 1], 2, None)?;
+/// assert!(report.clone().with_digits(MAX_DIGITS).is_ok());
+/// assert!(report.with_digits(MAX_DIGITS + 1).is_err());
+/// # Ok::<(), neurite_metrics::MetricError>(())
+/// ```
+pub const MAX_DIGITS: usize = 17;
+
+/// Checks a number of digits after the decimal point.
+pub(crate) fn check_digits(metric: &'static str, digits: usize) -> Result<()> {
+    if digits > MAX_DIGITS {
+        return Err(MetricError::InvalidArgument {
+            metric,
+            name: "digits",
+            expected: format!("at most {MAX_DIGITS} digits after the decimal point"),
+            found: digits.to_string(),
+        });
+    }
+    Ok(())
+}
+
 impl ClassificationReport {
-    /// Sets the digits printed after the decimal point.
-    pub fn with_digits(mut self, digits: usize) -> Self {
+    /// Sets the digits printed after the decimal point, at most
+    /// [`MAX_DIGITS`] (else [`MetricError::InvalidArgument`]).
+    ///
+    /// ```
+    /// use neurite_metrics::classification_report;
+    /// let report = classification_report(&[0, 1, 1], &[0, 1, 0], 2, None)?.with_digits(4)?;
+    /// assert!(report.to_string().contains("0.6667"));
+    /// # Ok::<(), neurite_metrics::MetricError>(())
+    /// ```
+    pub fn with_digits(mut self, digits: usize) -> Result<Self> {
+        check_digits("classification_report", digits)?;
         self.digits = digits;
-        self
+        Ok(self)
     }
 }
 
 impl fmt::Display for ClassificationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.digits;
+        let d = self.digits.min(MAX_DIGITS);
         let longest = self
             .class_names
             .iter()

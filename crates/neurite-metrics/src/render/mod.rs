@@ -12,4 +12,39 @@ mod atomic;
 mod svg;
 mod table;
 
-pub use svg::{confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg};
+pub use svg::{
+    confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg, MAX_PICTURE_SIDE,
+};
+
+use crate::error::{MetricError, Result};
+
+/// The most classes a confusion-matrix picture or text table is drawn for:
+/// both grow as `k²` cells (65 536 at this bound), and beyond it they are
+/// unreadable and only cost time and memory. A larger matrix is a
+/// [`MetricError::InvalidArgument`]; its scores and its
+/// [`classification_report`](crate::classification_report) (one line per
+/// class) are still available.
+///
+/// ```
+/// use neurite_metrics::{confusion_matrix_svg, ConfusionMatrix, MAX_RENDER_CLASSES};
+/// let big = ConfusionMatrix::new(MAX_RENDER_CLASSES + 1)?;
+/// assert!(confusion_matrix_svg(&big, None, false).is_err());
+/// assert!(big.to_table(None).is_err());
+/// # Ok::<(), neurite_metrics::MetricError>(())
+/// ```
+pub const MAX_RENDER_CLASSES: usize = 256;
+
+/// Fails when a matrix has more classes than [`MAX_RENDER_CLASSES`].
+pub(crate) fn check_render_classes(what: &'static str, n_classes: usize) -> Result<()> {
+    if n_classes > MAX_RENDER_CLASSES {
+        return Err(MetricError::InvalidArgument {
+            metric: what,
+            name: "n_classes",
+            expected: format!(
+                "at most {MAX_RENDER_CLASSES} classes to draw (the picture has n_classes² cells)"
+            ),
+            found: n_classes.to_string(),
+        });
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::atomic::write_atomic;
+use super::check_render_classes;
 use crate::confusion::ConfusionMatrix;
 use crate::error::{MetricError, Result};
 use crate::names::class_names;
@@ -14,6 +15,18 @@ use crate::ranking::RocCurve;
 
 const HEATMAP: &str = "confusion matrix heatmap";
 const ROC: &str = "ROC curve";
+
+/// The widest picture (in pixels) [`confusion_matrix_svg`] draws; only
+/// class names tens of thousands of characters long come near it.
+///
+/// ```
+/// use neurite_metrics::{confusion_matrix_svg, ConfusionMatrix, MAX_PICTURE_SIDE};
+/// let cm = ConfusionMatrix::new(2)?;
+/// let long = "x".repeat(MAX_PICTURE_SIDE as usize);
+/// assert!(confusion_matrix_svg(&cm, Some(&[long.as_str(), "b"]), false).is_err());
+/// # Ok::<(), neurite_metrics::MetricError>(())
+/// ```
+pub const MAX_PICTURE_SIDE: u32 = 100_000;
 
 fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> MetricError {
     move |e| MetricError::Render {
@@ -41,6 +54,10 @@ fn text_width(text: &str, size: f64) -> u32 {
 /// colour bar. With `normalize`, rows are normalised (see
 /// [`ConfusionMatrix::normalized`]) and values printed with two digits.
 ///
+/// At most [`MAX_RENDER_CLASSES`](crate::MAX_RENDER_CLASSES) classes, and
+/// class names short enough for a picture under [`MAX_PICTURE_SIDE`] pixels
+/// (else [`MetricError::InvalidArgument`]).
+///
 /// ```
 /// use neurite_metrics::{confusion_matrix_svg, ConfusionMatrix};
 /// let cm = ConfusionMatrix::from_labels(&[0, 1, 1, 2], &[0, 1, 2, 2], 3)?;
@@ -54,6 +71,7 @@ pub fn confusion_matrix_svg(
     class_names: Option<&[&str]>,
     normalize: bool,
 ) -> Result<String> {
+    check_render_classes(HEATMAP, cm.n_classes())?;
     let names = self::class_names(HEATMAP, class_names, cm.n_classes())?;
     let values: Array2<f64> = if normalize {
         cm.normalized()
@@ -72,7 +90,28 @@ pub fn confusion_matrix_svg(
     let font = 14.0;
     let longest_name = names.iter().map(|n| text_width(n, font)).max().unwrap_or(0);
     let longest_value = labels.iter().map(|l| text_width(l, font)).max().unwrap_or(0);
-    let cell = (longest_value + 12).max(longest_name + 8).clamp(36, 120);
+    // `k <= MAX_RENDER_CLASSES` and `cell <= 120` bound the grid; only a
+    // very long class name can make the picture too wide.
+    let cell = longest_value
+        .saturating_add(12)
+        .max(longest_name.saturating_add(8))
+        .clamp(36, 120);
+    let side = longest_name as u64
+        + 50
+        + u64::from(cell * k)
+        + 56
+        + u64::from(text_width(&format!("{max:.2}"), 12.0));
+    if side > u64::from(MAX_PICTURE_SIDE) {
+        return Err(MetricError::InvalidArgument {
+            metric: HEATMAP,
+            name: "class_names",
+            expected: format!("names short enough for a picture at most {MAX_PICTURE_SIDE} pixels wide"),
+            found: format!(
+                "a longest name of {} characters",
+                names.iter().map(|n| n.chars().count()).max().unwrap_or(0)
+            ),
+        });
+    }
     let (left, top) = (longest_name + 50, 50);
     let grid = cell * k;
     let (bar_x, bar_w) = (left + grid + 20, 16);
@@ -189,8 +228,37 @@ pub fn write_confusion_matrix_svg(
     write_atomic(HEATMAP, path.as_ref(), &svg)
 }
 
+/// Checks that a curve can be drawn: as many `fpr` as `tpr` values, at
+/// least one point, every rate a finite number in `[0, 1]`.
+fn check_roc_points(curve: &RocCurve) -> Result<()> {
+    if curve.fpr.is_empty() {
+        return Err(MetricError::Empty { metric: ROC });
+    }
+    if curve.fpr.len() != curve.tpr.len() {
+        return Err(MetricError::ShapeMismatch {
+            metric: ROC,
+            expected: format!("tpr with as many points as fpr ({})", curve.fpr.len()),
+            found: format!("{} points", curve.tpr.len()),
+        });
+    }
+    for rates in [&curve.fpr, &curve.tpr] {
+        if let Some((index, &value)) = rates.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+            return Err(MetricError::InvalidValue {
+                metric: ROC,
+                index,
+                value,
+                expected: "a rate (fpr or tpr) in [0, 1]",
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The ROC curve as an SVG line chart, with the chance diagonal and the AUC
-/// in the title.
+/// in the title. The curve's fields are public, so they are checked: `fpr`
+/// and `tpr` of the same non-zero length, every rate a number in `[0, 1]`
+/// (else [`MetricError::ShapeMismatch`], [`MetricError::Empty`] or
+/// [`MetricError::InvalidValue`]).
 ///
 /// ```
 /// use neurite_metrics::{roc_curve, roc_curve_svg};
@@ -200,6 +268,7 @@ pub fn write_confusion_matrix_svg(
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 pub fn roc_curve_svg(curve: &RocCurve) -> Result<String> {
+    check_roc_points(curve)?;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (480, 480)).into_drawing_area();

@@ -1,8 +1,10 @@
 //! The confusion matrix as a text table.
 
+use super::check_render_classes;
 use crate::confusion::ConfusionMatrix;
 use crate::error::Result;
 use crate::names::class_names;
+use crate::report::check_digits;
 
 /// Lays out a table: a header of column names, then one row per class with
 /// its name and the cells, every column right-aligned to its widest entry.
@@ -42,6 +44,7 @@ fn layout(names: &[String], cells: &[Vec<String>]) -> String {
 impl ConfusionMatrix {
     /// The counts as a text table, rows = true class, columns = predicted
     /// class, labelled with `class_names` (default `"0"`, `"1"`, ...).
+    /// At most [`MAX_RENDER_CLASSES`](crate::MAX_RENDER_CLASSES) classes.
     ///
     /// ```
     /// use neurite_metrics::ConfusionMatrix;
@@ -56,6 +59,7 @@ impl ConfusionMatrix {
     /// # Ok::<(), neurite_metrics::MetricError>(())
     /// ```
     pub fn to_table(&self, class_names: Option<&[&str]>) -> Result<String> {
+        check_render_classes("confusion_matrix", self.n_classes())?;
         let names = self::class_names("confusion_matrix", class_names, self.n_classes())?;
         let cells: Vec<Vec<String>> = self
             .counts()
@@ -67,7 +71,9 @@ impl ConfusionMatrix {
     }
 
     /// The row-normalised matrix (see [`normalized`](Self::normalized)) as a
-    /// text table with `digits` digits after the decimal point.
+    /// text table with `digits` digits after the decimal point (at most
+    /// [`MAX_DIGITS`](crate::MAX_DIGITS)), for at most
+    /// [`MAX_RENDER_CLASSES`](crate::MAX_RENDER_CLASSES) classes.
     ///
     /// ```
     /// use neurite_metrics::ConfusionMatrix;
@@ -76,6 +82,8 @@ impl ConfusionMatrix {
     /// # Ok::<(), neurite_metrics::MetricError>(())
     /// ```
     pub fn to_normalized_table(&self, class_names: Option<&[&str]>, digits: usize) -> Result<String> {
+        check_render_classes("confusion_matrix", self.n_classes())?;
+        check_digits("confusion_matrix", digits)?;
         let names = self::class_names("confusion_matrix", class_names, self.n_classes())?;
         let cells: Vec<Vec<String>> = self
             .normalized()

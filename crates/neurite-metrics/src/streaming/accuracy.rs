@@ -5,8 +5,8 @@ use ndarray::ArrayViewD;
 use super::StreamingMetric;
 use crate::error::{MetricError, Result};
 use crate::input::{
-    argmax_rows, as_2d, binary_label, check_finite, check_len, check_rows, is_sparse_shape, shape_str,
-    sparse_labels,
+    argmax_rows, as_2d, binary_label, check_finite, check_len, check_rows, check_values_per_sample,
+    is_sparse_shape, shape_str, sparse_labels,
 };
 
 /// Which accuracy an [`Accuracy`] computes.
@@ -84,6 +84,8 @@ impl Accuracy {
     }
 
     /// Binary accuracy with a custom threshold. Name `"binary_accuracy"`.
+    /// A non-finite threshold (NaN would call every prediction negative) is
+    /// refused by the first `update` with [`MetricError::InvalidArgument`].
     pub fn binary_with_threshold(threshold: f32) -> Self {
         Self::with_kind(AccuracyKind::Binary { threshold }, "binary_accuracy")
     }
@@ -137,6 +139,15 @@ impl Accuracy {
         check_finite(metric, y_pred.iter())?;
         match kind {
             AccuracyKind::Binary { threshold } => {
+                if !threshold.is_finite() {
+                    return Err(MetricError::InvalidArgument {
+                        metric,
+                        name: "threshold",
+                        expected: "a finite number".to_string(),
+                        found: threshold.to_string(),
+                    });
+                }
+                check_values_per_sample(metric, y_pred.shape())?;
                 let nt = y_true.shape().first().copied().unwrap_or(1);
                 let np = y_pred.shape().first().copied().unwrap_or(1);
                 check_len(metric, nt, np)?;
@@ -167,6 +178,7 @@ impl Accuracy {
                         found: shape_str(y_true.shape()),
                     });
                 }
+                check_rows(metric, p.nrows(), &p)?;
                 let t = as_2d(metric, y_true)?;
                 let hits = argmax_rows(t)
                     .iter()
@@ -200,6 +212,9 @@ fn sparse_hits(
         });
     }
     check_rows(metric, y_true.len(), &p)?;
+    if let Some(k) = top_k {
+        check_k_below_classes(metric, k, p.ncols())?;
+    }
     let labels = sparse_labels(metric, y_true, p.ncols())?;
     let hits = match top_k {
         None => argmax_rows(p).iter().zip(&labels).filter(|(a, b)| a == b).count(),
@@ -210,6 +225,22 @@ fn sparse_hits(
             .count(),
     };
     Ok((hits as u64, labels.len() as u64))
+}
+
+/// Top-k with `k >= classes` counts every prediction as a hit: a
+/// meaningless 1.0 (scikit-learn warns about it), so it is an error here.
+pub(crate) fn check_k_below_classes(metric: &'static str, k: usize, n_classes: usize) -> Result<()> {
+    if k >= n_classes {
+        return Err(MetricError::InvalidArgument {
+            metric,
+            name: "k",
+            expected: format!(
+                "k < {n_classes}, the number of classes in y_pred (with k >= {n_classes} every prediction is a hit)"
+            ),
+            found: k.to_string(),
+        });
+    }
+    Ok(())
 }
 
 impl Default for Accuracy {
@@ -252,7 +283,10 @@ impl StreamingMetric for Accuracy {
 /// `y_true` holds class indices (`(n,)` or `(n, 1)`) or one-hot rows of the
 /// shape of `y_pred` `(n, classes)`. A tie at the k-th place counts as a hit
 /// (TensorFlow's `in_top_k` convention; scikit-learn breaks ties by index).
-/// With `k >= classes` every prediction is a hit. Name `"top_k_accuracy"`.
+/// With `k >= classes` every prediction would be a hit, a meaningless 1.0:
+/// the first `update` whose `y_pred` shows the number of classes fails with
+/// [`MetricError::InvalidArgument`] naming `k` and the number of classes.
+/// Name `"top_k_accuracy"`.
 ///
 /// ```
 /// use ndarray::array;
@@ -264,6 +298,12 @@ impl StreamingMetric for Accuracy {
 /// let mut top2 = TopKAccuracy::new(2)?;
 /// top2.update(y_true.view().into_dyn(), y_score.view().into_dyn())?;
 /// assert_eq!(top2.result(), 0.75);
+///
+/// // k = 3 of 3 classes would always hit: an error, and nothing is counted.
+/// let mut top3 = TopKAccuracy::new(3)?;
+/// let err = top3.update(y_true.view().into_dyn(), y_score.view().into_dyn()).unwrap_err();
+/// assert!(err.to_string().contains("top_k_accuracy") && err.to_string().contains("k < 3"));
+/// assert!(top3.try_result().is_err());
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -139,7 +139,9 @@ impl ConfusionMatrixMetric {
             if n_classes != 2 {
                 return Err(MetricError::ShapeMismatch {
                     metric,
-                    expected: format!("y_pred of shape (n, {n_classes}) for {n_classes} classes"),
+                    expected: format!(
+                        "y_pred of shape (n, {n_classes}) for {n_classes} classes (binary scores (n, 1) need 2 classes)"
+                    ),
                     found: shape_str(p.shape()),
                 });
             }

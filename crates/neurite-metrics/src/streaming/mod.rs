@@ -17,6 +17,7 @@ mod confusion;
 mod probabilistic;
 mod regression;
 
+pub(crate) use accuracy::check_k_below_classes;
 pub use accuracy::{Accuracy, AccuracyKind, TopKAccuracy};
 pub use confusion::{ConfusionMatrixMetric, Summary};
 pub use probabilistic::{AveragePrecision, LogLoss, RocAuc};

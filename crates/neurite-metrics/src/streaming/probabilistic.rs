@@ -5,7 +5,10 @@ use ndarray::ArrayViewD;
 
 use super::StreamingMetric;
 use crate::error::{MetricError, Result};
-use crate::input::{as_2d, binary_label, check_finite, check_len, check_rows, shape_str, sparse_labels};
+use crate::input::{
+    as_2d, binary_label, check_finite, check_len, check_rows, check_values_per_sample, shape_str,
+    sparse_labels,
+};
 use crate::log_loss::neg_log;
 use crate::ranking::{average_precision_score, roc_auc_score};
 
@@ -28,8 +31,8 @@ enum Mode {
 /// The input kind is chosen as for [`super::Accuracy::auto`]: `y_pred` of rank
 /// 1 or last dimension 1 is binary (each value the probability of class 1,
 /// averaged per value), `y_true` of the shape of `y_pred` is one-hot (or
-/// soft) targets, anything else is class indices. Probabilities must lie
-/// in `[0, 1]`.
+/// soft) targets, anything else is class indices. Probabilities, and the
+/// class weights of one-hot or soft targets, must lie in `[0, 1]`.
 ///
 /// ```
 /// use ndarray::array;
@@ -106,6 +109,7 @@ impl LogLoss {
         }
         match mode {
             Mode::Binary => {
+                check_values_per_sample(metric, y_pred.shape())?;
                 check_len(metric, y_true.len(), y_pred.len())?;
                 let mut out = Vec::with_capacity(y_true.len());
                 for (index, (&t, &p)) in y_true.iter().zip(y_pred.iter()).enumerate() {
@@ -125,6 +129,17 @@ impl LogLoss {
                         metric,
                         expected: format!("y_true of the shape of y_pred {}", shape_str(p.shape())),
                         found: shape_str(y_true.shape()),
+                    });
+                }
+                check_rows(metric, p.nrows(), &p)?;
+                // Class weights outside [0, 1] would make the loss negative.
+                if let Some((index, &w)) = y_true.iter().enumerate().find(|(_, w)| !(0.0..=1.0).contains(*w))
+                {
+                    return Err(MetricError::InvalidValue {
+                        metric,
+                        index,
+                        value: w as f64,
+                        expected: "a target class weight in [0, 1] (one-hot or soft labels)",
                     });
                 }
                 let t = as_2d(metric, y_true)?;

@@ -4,7 +4,7 @@ use ndarray::{ArrayView2, ArrayViewD};
 
 use super::StreamingMetric;
 use crate::error::{MetricError, Result};
-use crate::input::{as_2d, check_finite, check_len, shape_str};
+use crate::input::{as_2d, check_finite, check_len, check_values_per_sample, shape_str};
 
 /// Views both arrays as `(n, outputs)` and checks that the shapes agree
 /// (`(n,)` and `(n, 1)` agree) and that every value is finite.
@@ -16,6 +16,7 @@ fn pairs<'a>(
     let t = as_2d(metric, y_true)?;
     let p = as_2d(metric, y_pred)?;
     check_len(metric, t.nrows(), p.nrows())?;
+    check_values_per_sample(metric, t.shape())?;
     if t.shape() != p.shape() {
         return Err(MetricError::ShapeMismatch {
             metric,
