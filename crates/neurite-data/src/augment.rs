@@ -469,7 +469,10 @@ fn max_shift(factor: f32, n: usize) -> usize {
 impl Augment for RandomTranslation {
     /// Keras' rule: each factor finite, with absolute value at most 1.
     fn validate(&self) -> Result<()> {
-        for (field, f) in [("height_factor", self.height_factor), ("width_factor", self.width_factor)] {
+        for (field, f) in [
+            ("height_factor", self.height_factor),
+            ("width_factor", self.width_factor),
+        ] {
             if !(f.is_finite() && f.abs() <= 1.0) {
                 return Err(DataError::arg(format!(
                     "RandomTranslation: {field} must be in [-1, 1], got {f}"

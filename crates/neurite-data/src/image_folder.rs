@@ -157,11 +157,7 @@ impl ImageFolder {
         let classes = match &self.classes {
             None => found.clone(),
             Some(list) => {
-                if let Some((i, dup)) = list
-                    .iter()
-                    .enumerate()
-                    .find(|(i, c)| list[..*i].contains(c))
-                {
+                if let Some((i, dup)) = list.iter().enumerate().find(|(i, c)| list[..*i].contains(c)) {
                     return Err(DataError::arg(format!(
                         "ImageFolder::classes for {}: class {dup:?} is listed twice (again at \
                          position {i}); each class must appear once",
@@ -215,9 +211,8 @@ impl ImageFolder {
                 None => {
                     size = Some((h, w, p));
                     let total = px.len().checked_mul(files.len());
-                    let ok = total.is_some_and(|t| {
-                        t <= isize::MAX as usize / 4 && pixels.try_reserve_exact(t).is_ok()
-                    });
+                    let ok = total
+                        .is_some_and(|t| t <= isize::MAX as usize / 4 && pixels.try_reserve_exact(t).is_ok());
                     if !ok {
                         return Err(DataError::format(
                             root,

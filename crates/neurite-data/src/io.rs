@@ -63,10 +63,7 @@ pub(crate) fn open(path: &Path) -> Result<Input<'static>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
     if meta.is_dir() {
-        return Err(DataError::format(
-            path,
-            "is a directory, expected a data file",
-        ));
+        return Err(DataError::format(path, "is a directory, expected a data file"));
     }
     let file_len = meta.len();
     let mut buf = BufReader::with_capacity(CHUNK, file);
@@ -112,11 +109,7 @@ impl<'a> Input<'a> {
     fn compressed(&self) -> bool {
         !matches!(
             self.origin,
-            Origin::Raw { .. }
-                | Origin::ZipMember {
-                    deflated: false,
-                    ..
-                }
+            Origin::Raw { .. } | Origin::ZipMember { deflated: false, .. }
         )
     }
 
@@ -159,9 +152,7 @@ impl<'a> Input<'a> {
                 compressed,
                 deflated: false,
             } => compressed.saturating_sub(self.consumed),
-            Origin::Gzip {
-                file_len: compressed,
-            }
+            Origin::Gzip { file_len: compressed }
             | Origin::ZipMember {
                 compressed,
                 deflated: true,
@@ -211,8 +202,7 @@ impl<'a> Input<'a> {
                     compressed,
                     deflated: false,
                 } => format!("the stored member has only {compressed} bytes"),
-                Origin::Gzip { file_len: c }
-                | Origin::ZipMember { compressed: c, .. } => format!(
+                Origin::Gzip { file_len: c } | Origin::ZipMember { compressed: c, .. } => format!(
                     "{c} compressed bytes cannot inflate to more than {max} (deflate expands at most \
                      {MAX_DEFLATE_RATIO}:1)"
                 ),
@@ -272,9 +262,8 @@ impl<'a> Input<'a> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.read_error(e, self.consumed)),
             };
-            out.try_reserve(n).map_err(|e| {
-                DataError::alloc(&self.path, out.len() as u64 + n as u64, what, e)
-            })?;
+            out.try_reserve(n)
+                .map_err(|e| DataError::alloc(&self.path, out.len() as u64 + n as u64, what, e))?;
             out.extend_from_slice(&chunk[..n]);
             self.consumed += n as u64;
         }
@@ -298,9 +287,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     let mut input = Input::from_reader(
         BufReader::with_capacity(CHUNK, file),
         path,
-        Origin::Raw {
-            file_len: meta.len(),
-        },
+        Origin::Raw { file_len: meta.len() },
     );
     input.read_rest("the file's content")
 }

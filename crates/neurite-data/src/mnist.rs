@@ -156,7 +156,15 @@ pub fn from_idx(
     }
     let x = io::u8_to_f32(pix, opts.scale);
     let shape = if opts.flatten {
-        vec![n, h.checked_mul(w).ok_or_else(|| DataError::shape(format!("MNIST images {:?} are too large to flatten", images.shape)))?]
+        vec![
+            n,
+            h.checked_mul(w).ok_or_else(|| {
+                DataError::shape(format!(
+                    "MNIST images {:?} are too large to flatten",
+                    images.shape
+                ))
+            })?,
+        ]
     } else {
         vec![n, h, w, 1]
     };

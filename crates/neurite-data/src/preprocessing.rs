@@ -571,7 +571,11 @@ impl MinMaxScaler {
                 let t = (*v as f64 * s + m) as f32;
                 // Not `clamp`: it panics when `feature_range` was set to a reversed or NaN range
                 // after `fit`; NaN (a missing value) passes through.
-                *v = if self.clip && !t.is_nan() { t.max(lo).min(hi) } else { t };
+                *v = if self.clip && !t.is_nan() {
+                    t.max(lo).min(hi)
+                } else {
+                    t
+                };
             }
         }
         Ok(back(rows, x.raw_dim()))

@@ -86,7 +86,10 @@ fn idx_round_trip_all_types_raw_and_gz() {
             assert_eq!(&b, a);
         }
     }
-    assert_eq!(arrays[2].to_f32(false).unwrap().as_slice().unwrap(), &[-300.0, 0.0, 300.0]);
+    assert_eq!(
+        arrays[2].to_f32(false).unwrap().as_slice().unwrap(),
+        &[-300.0, 0.0, 300.0]
+    );
     assert_eq!(arrays[0].to_f32(true).unwrap()[[0, 0, 1]], 7.0 / 255.0);
 }
 

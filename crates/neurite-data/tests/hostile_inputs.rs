@@ -14,8 +14,8 @@ use neurite_data::augment::{
 };
 use neurite_data::idx::{self, IdxArray, IdxData};
 use neurite_data::{
-    cifar10, cifar100, csv, mnist, npy, one_hot, train_test_split, DataError, DataLoader, Dataset, GroupKFold,
-    ImageFolder, KFold, LeaveOneOut, MinMaxScaler, StandardScaler, StratifiedKFold,
+    cifar10, cifar100, csv, mnist, npy, one_hot, train_test_split, DataError, DataLoader, Dataset,
+    GroupKFold, ImageFolder, KFold, LeaveOneOut, MinMaxScaler, StandardScaler, StratifiedKFold,
 };
 use proptest::prelude::*;
 
@@ -107,14 +107,22 @@ fn gzip_idx_bomb_is_stopped_one_byte_past_its_header() {
             "after 10 decompressed bytes",
         ],
     );
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}: {e}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}: {e}",
+        t.elapsed()
+    );
     assert!(!e.contains("corrupt"), "{e}");
     // Images: 1 image of 2x2 declared, 50 MB follow.
     let p = d.path().join("images.idx3.gz");
     gz_bomb(&p, &[0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2], FIFTY_MB);
     err_has(
         idx::read(&p),
-        &["images.idx3.gz", "inflates past the 4 bytes", "after 21 decompressed bytes"],
+        &[
+            "images.idx3.gz",
+            "inflates past the 4 bytes",
+            "after 21 decompressed bytes",
+        ],
     );
     // f64 data: 3 values = 24 bytes declared.
     let p = d.path().join("f64.idx.gz");
@@ -140,9 +148,18 @@ fn npz_member_bomb_is_stopped_one_byte_past_its_header() {
     let consumed = format!("after {} decompressed bytes", header.len() + 5);
     let e = err_has(
         npy::read_npz(&p),
-        &["bomb.npz", "x.npy", "inflates past the 4 bytes its header declares", &consumed],
+        &[
+            "bomb.npz",
+            "x.npy",
+            "inflates past the 4 bytes its header declares",
+            &consumed,
+        ],
     );
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}: {e}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}: {e}",
+        t.elapsed()
+    );
     err_has(
         npy::load_npz_dataset(&p, "x", "x", false),
         &["bomb.npz", "inflates past"],
@@ -169,7 +186,11 @@ fn headers_declaring_more_than_the_input_can_hold_are_refused_before_allocating(
     );
     // Dimensions whose product overflows.
     let p = d.path().join("overflow.idx.gz");
-    gz_bomb(&p, &[0, 0, 0x0E, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 10);
+    gz_bomb(
+        &p,
+        &[0, 0, 0x0E, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+        10,
+    );
     err_has(idx::read(&p), &["overflow.idx.gz", "more data than can exist"]);
     // npz deflated member declaring 10^12 floats.
     let p = d.path().join("big.npz");
@@ -177,16 +198,28 @@ fn headers_declaring_more_than_the_input_can_hold_are_refused_before_allocating(
     err_has(npy::read_npz(&p), &["a.npy", "cannot inflate to more than"]);
     // npz stored member declaring more than it holds.
     npz_bomb(&p, "b.npy", &npy_header("<f8", "(1000,)"), 10, false);
-    err_has(npy::read_npz(&p), &["b.npy", "8000 bytes", "stored member has only"]);
+    err_has(
+        npy::read_npz(&p),
+        &["b.npy", "8000 bytes", "stored member has only"],
+    );
     // An .npy header longer than NumPy's max_header_size.
     let mut long = b"\x93NUMPY\x02\x00".to_vec();
     long.extend_from_slice(&4_000_000_000u32.to_le_bytes());
     let p = d.path().join("long.npy");
     std::fs::write(&p, &long).unwrap();
-    err_has(npy::read(&p), &["long.npy", "4000000000 bytes", "max_header_size"]);
-    err_has(npy::parse(&long, "mem.npy", false), &["mem.npy", "max_header_size"]);
+    err_has(
+        npy::read(&p),
+        &["long.npy", "4000000000 bytes", "max_header_size"],
+    );
+    err_has(
+        npy::parse(&long, "mem.npy", false),
+        &["mem.npy", "max_header_size"],
+    );
     npz_bomb(&d.path().join("long.npz"), "l.npy", &long, 10, true);
-    err_has(npy::read_npz(d.path().join("long.npz")), &["l.npy", "max_header_size"]);
+    err_has(
+        npy::read_npz(d.path().join("long.npz")),
+        &["l.npy", "max_header_size"],
+    );
 }
 
 #[test]
@@ -281,7 +314,10 @@ fn npy_writer_switches_to_version_2_when_the_header_outgrows_16_bits() {
     // Small arrays keep version 1.0.
     let small = npy::to_bytes(&array![1.0f32, 2.0]);
     assert_eq!(small[6], 1);
-    assert_eq!(npy::parse(&small, "s.npy", false).unwrap(), array![1.0f32, 2.0].into_dyn());
+    assert_eq!(
+        npy::parse(&small, "s.npy", false).unwrap(),
+        array![1.0f32, 2.0].into_dyn()
+    );
 }
 
 #[test]
@@ -347,7 +383,10 @@ fn every_reader_names_a_directory_a_missing_an_empty_and_a_wrong_file() {
     ] {
         for (reader, r) in every_reader(file) {
             let e = r.expect_err(&format!("{reader} accepted {name}")).to_string();
-            assert!(e.contains(name), "{reader} on {name}: error does not name it: {e}");
+            assert!(
+                e.contains(name),
+                "{reader} on {name}: error does not name it: {e}"
+            );
         }
     }
     let e = idx::read(&dir).unwrap_err().to_string();
@@ -404,7 +443,10 @@ proptest! {
 fn csv_ragged_rows_and_bad_cells_name_the_line() {
     let o = csv::CsvOptions::new();
     for (text, needles) in [
-        (&b"a,b,y\n1,2,0\n1,0\n"[..], &["t.csv", "line 3", "2 fields, expected 3"][..]),
+        (
+            &b"a,b,y\n1,2,0\n1,0\n"[..],
+            &["t.csv", "line 3", "2 fields, expected 3"][..],
+        ),
         (b"a,b,y\n1,2,0\n1,2,3,4\n", &["t.csv", "line 3", "4 fields"]),
         (b"a,b,y\n1,x,0\n", &["t.csv", "line 2", "column 1 (b)", "\"x\""]),
         (b"a,b,y\n1,,0\n", &["t.csv", "line 2", "empty field"]),
@@ -414,7 +456,11 @@ fn csv_ragged_rows_and_bad_cells_name_the_line() {
         err_has(csv::parse(text, "t.csv", &o), needles);
     }
     err_has(
-        csv::parse(b"a,b\n1,2\n", "t.csv", &o.clone().label(csv::Column::Index(usize::MAX))),
+        csv::parse(
+            b"a,b\n1,2\n",
+            "t.csv",
+            &o.clone().label(csv::Column::Index(usize::MAX)),
+        ),
         &["t.csv", "does not exist"],
     );
 }
@@ -424,7 +470,9 @@ fn csv_ragged_rows_and_bad_cells_name_the_line() {
 // ---------------------------------------------------------------------------------------------
 
 fn png(path: &Path, w: u32, h: u32) {
-    image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30])).save(path).unwrap();
+    image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]))
+        .save(path)
+        .unwrap();
 }
 
 #[test]
@@ -497,7 +545,15 @@ fn image_folder_refuses_a_class_list_with_duplicates() {
         ImageFolder::new(d.path()).classes(["cat", "cat"]).load(),
         &["ImageFolder::classes", "\"cat\" is listed twice"],
     );
-    assert_eq!(ImageFolder::new(d.path()).classes(["cat"]).load().unwrap().paths.len(), 1);
+    assert_eq!(
+        ImageFolder::new(d.path())
+            .classes(["cat"])
+            .load()
+            .unwrap()
+            .paths
+            .len(),
+        1
+    );
 }
 
 #[cfg(unix)]
@@ -519,8 +575,14 @@ fn image_folder_names_a_class_folder_that_is_not_utf8() {
 fn splitters_refuse_impossible_fold_counts() {
     for k in [0, 1] {
         err_has(KFold::new(k).split(10), &["KFold", "at least 2"]);
-        err_has(StratifiedKFold::new(k).split(&[0, 1, 0, 1]), &["StratifiedKFold", "at least 2"]);
-        err_has(GroupKFold::new(k).split(&[0, 1, 2]), &["GroupKFold", "at least 2"]);
+        err_has(
+            StratifiedKFold::new(k).split(&[0, 1, 0, 1]),
+            &["StratifiedKFold", "at least 2"],
+        );
+        err_has(
+            GroupKFold::new(k).split(&[0, 1, 2]),
+            &["GroupKFold", "at least 2"],
+        );
     }
     err_has(KFold::new(11).split(10), &["KFold", "11 splits", "10 samples"]);
     err_has(KFold::new(3).split(0), &["KFold"]);
@@ -532,7 +594,10 @@ fn splitters_refuse_impossible_fold_counts() {
     // Sizes whose index lists cannot exist are errors, not aborts.
     err_has(KFold::new(2).split(usize::MAX), &["KFold", "too large"]);
     err_has(LeaveOneOut.split(1 << 40), &["LeaveOneOut", "too large"]);
-    err_has(train_test_split(usize::MAX, 0.5, 0), &["train_test_split", "too large"]);
+    err_has(
+        train_test_split(usize::MAX, 0.5, 0),
+        &["train_test_split", "too large"],
+    );
 }
 
 proptest! {
@@ -561,7 +626,13 @@ fn loader_refuses_batch_size_zero_and_broken_datasets() {
     // A huge batch size is one short batch, as PyTorch.
     let l = DataLoader::new(ds.clone(), usize::MAX).unwrap();
     assert_eq!(l.epoch(0).map(|b| b.len()).collect::<Vec<_>>(), vec![4]);
-    assert_eq!(DataLoader::new(ds.clone(), usize::MAX).unwrap().drop_last(true).len(), 0);
+    assert_eq!(
+        DataLoader::new(ds.clone(), usize::MAX)
+            .unwrap()
+            .drop_last(true)
+            .len(),
+        0
+    );
     // A prefetch depth far beyond the number of batches is capped, not allocated.
     let l = DataLoader::new(ds.clone(), 3).unwrap().prefetch(usize::MAX);
     assert_eq!(l.epoch(0).map(|b| b.len()).collect::<Vec<_>>(), vec![3, 1]);
@@ -591,10 +662,17 @@ fn datasets_broken_by_hand_are_errors_not_panics() {
     err_has(good.reshape_samples(&[usize::MAX, 2]), &["too large"]);
     err_has(good.one_hot(Some(usize::MAX)), &["too large"]);
     err_has(one_hot(&[0, 1], usize::MAX), &["one_hot", "too large"]);
-    err_has(Dataset::new(Array2::<f32>::zeros((3, 2)), array![1.0f32]), &["3 samples"]);
+    err_has(
+        Dataset::new(Array2::<f32>::zeros((3, 2)), array![1.0f32]),
+        &["3 samples"],
+    );
     err_has(good.subset(&[3]), &["subset index 3"]);
     // One-hot / score labels with a NaN: no class can be read, not a silent class 0.
-    let scores = Dataset::new(Array2::<f32>::zeros((2, 1)), array![[0.2f32, 0.8], [f32::NAN, 0.1]]).unwrap();
+    let scores = Dataset::new(
+        Array2::<f32>::zeros((2, 1)),
+        array![[0.2f32, 0.8], [f32::NAN, 0.1]],
+    )
+    .unwrap();
     err_has(scores.class_indices(), &["row 1", "NaN"]);
     for bad in [f32::NAN, -1.0, 0.5, f32::INFINITY, 1e9] {
         let d = Dataset::new(Array2::<f32>::zeros((1, 1)), array![bad]).unwrap();
@@ -617,7 +695,10 @@ fn mnist_from_idx_refuses_a_hand_built_shape_that_overflows_when_flattened() {
         flatten: true,
     };
     let p = Path::new("hand.idx");
-    err_has(mnist::from_idx(&images, p, &labels, p, opts), &["too large to flatten"]);
+    err_has(
+        mnist::from_idx(&images, p, &labels, p, opts),
+        &["too large to flatten"],
+    );
 }
 
 #[test]
@@ -637,26 +718,81 @@ fn augmentation_settings_that_can_never_work_are_refused_by_the_loader() {
     let ds = Dataset::new(ndarray::Array4::<f32>::zeros((2, 4, 4, 1)), array![0.0f32, 1.0]).unwrap();
     let loader = || DataLoader::new(ds.clone(), 2).unwrap();
     let bad: Vec<(Box<dyn neurite_data::Augment>, &[&str])> = vec![
-        (Box::new(RandomRotation::new(f32::NAN)), &["RandomRotation", "max_degrees"]),
-        (Box::new(RandomRotation::new(f32::INFINITY)), &["RandomRotation", "max_degrees"]),
-        (Box::new(RandomFlip::horizontal().probability(f32::NAN)), &["RandomFlip", "p"]),
-        (Box::new(RandomFlip::both().probability(1.5)), &["RandomFlip", "p"]),
-        (Box::new(RandomTranslation::new(f32::NAN, 0.1)), &["RandomTranslation", "height_factor"]),
-        (Box::new(RandomTranslation::new(0.1, 2.0)), &["RandomTranslation", "width_factor"]),
-        (Box::new(RandomCrop::new(4).fill(Fill::Constant(f32::NAN))), &["RandomCrop", "Fill::Constant"]),
-        (Box::new(ColorJitter::new(f32::NAN, 0.1)), &["ColorJitter", "brightness"]),
-        (Box::new(ColorJitter::new(0.1, -1.0)), &["ColorJitter", "contrast"]),
-        (Box::new(ColorJitter::new(0.1, 0.1).clip(1.0, 0.0)), &["ColorJitter", "clip"]),
+        (
+            Box::new(RandomRotation::new(f32::NAN)),
+            &["RandomRotation", "max_degrees"],
+        ),
+        (
+            Box::new(RandomRotation::new(f32::INFINITY)),
+            &["RandomRotation", "max_degrees"],
+        ),
+        (
+            Box::new(RandomFlip::horizontal().probability(f32::NAN)),
+            &["RandomFlip", "p"],
+        ),
+        (
+            Box::new(RandomFlip::both().probability(1.5)),
+            &["RandomFlip", "p"],
+        ),
+        (
+            Box::new(RandomTranslation::new(f32::NAN, 0.1)),
+            &["RandomTranslation", "height_factor"],
+        ),
+        (
+            Box::new(RandomTranslation::new(0.1, 2.0)),
+            &["RandomTranslation", "width_factor"],
+        ),
+        (
+            Box::new(RandomCrop::new(4).fill(Fill::Constant(f32::NAN))),
+            &["RandomCrop", "Fill::Constant"],
+        ),
+        (
+            Box::new(ColorJitter::new(f32::NAN, 0.1)),
+            &["ColorJitter", "brightness"],
+        ),
+        (
+            Box::new(ColorJitter::new(0.1, -1.0)),
+            &["ColorJitter", "contrast"],
+        ),
+        (
+            Box::new(ColorJitter::new(0.1, 0.1).clip(1.0, 0.0)),
+            &["ColorJitter", "clip"],
+        ),
         (Box::new(GaussianNoise::new(f32::NAN)), &["GaussianNoise", "std"]),
         (Box::new(GaussianNoise::new(-0.1)), &["GaussianNoise", "std"]),
-        (Box::new(RandomErasing::new().probability(-0.1)), &["RandomErasing", "p"]),
-        (Box::new(RandomErasing { scale: (0.5, 0.1), ..Default::default() }), &["RandomErasing", "scale"]),
-        (Box::new(RandomErasing { ratio: (0.0, 1.0), ..Default::default() }), &["RandomErasing", "ratio"]),
-        (Box::new(Cutout::new(0)), &["Cutout", "size"]),
-        (Box::new(RandomApply::new(Cutout::new(2), f32::NAN)), &["RandomApply", "p"]),
-        (Box::new(RandomApply::new(Cutout::new(0), 0.5)), &["Cutout", "size"]),
         (
-            Box::new(Pipeline::new().then(RandomFlip::horizontal()).then(RandomRotation::new(f32::NAN))),
+            Box::new(RandomErasing::new().probability(-0.1)),
+            &["RandomErasing", "p"],
+        ),
+        (
+            Box::new(RandomErasing {
+                scale: (0.5, 0.1),
+                ..Default::default()
+            }),
+            &["RandomErasing", "scale"],
+        ),
+        (
+            Box::new(RandomErasing {
+                ratio: (0.0, 1.0),
+                ..Default::default()
+            }),
+            &["RandomErasing", "ratio"],
+        ),
+        (Box::new(Cutout::new(0)), &["Cutout", "size"]),
+        (
+            Box::new(RandomApply::new(Cutout::new(2), f32::NAN)),
+            &["RandomApply", "p"],
+        ),
+        (
+            Box::new(RandomApply::new(Cutout::new(0), 0.5)),
+            &["Cutout", "size"],
+        ),
+        (
+            Box::new(
+                Pipeline::new()
+                    .then(RandomFlip::horizontal())
+                    .then(RandomRotation::new(f32::NAN)),
+            ),
             &["Pipeline step 1", "max_degrees"],
         ),
     ];
@@ -687,7 +823,12 @@ fn standard_scaler_ignores_nan_in_fit_and_keeps_it_in_transform() {
     // Column 1: constant 5 with a NaN -> mean 5, scale 1.
     // Column 2: all NaN -> mean NaN, scale 1, output NaN.
     let nan = f32::NAN;
-    let x = array![[1.0f32, 5.0, nan], [nan, 5.0, nan], [3.0, nan, nan], [8.0, 5.0, nan]];
+    let x = array![
+        [1.0f32, 5.0, nan],
+        [nan, 5.0, nan],
+        [3.0, nan, nan],
+        [8.0, 5.0, nan]
+    ];
     let mut s = StandardScaler::new();
     let z = s.fit_transform(&x).unwrap();
     let sd = (26.0f64 / 3.0).sqrt() as f32;
@@ -720,19 +861,31 @@ fn standard_scaler_ignores_nan_in_fit_and_keeps_it_in_transform() {
 #[test]
 fn scalers_refuse_infinity_naming_the_column() {
     let x = array![[1.0f32, 2.0], [3.0, f32::INFINITY]];
-    err_has(StandardScaler::new().fit(&x).map(drop), &["StandardScaler.fit", "column 1", "sample 1"]);
-    err_has(MinMaxScaler::new().fit(&x).map(drop), &["MinMaxScaler.fit", "column 1"]);
+    err_has(
+        StandardScaler::new().fit(&x).map(drop),
+        &["StandardScaler.fit", "column 1", "sample 1"],
+    );
+    err_has(
+        MinMaxScaler::new().fit(&x).map(drop),
+        &["MinMaxScaler.fit", "column 1"],
+    );
     let ok = array![[1.0f32, 2.0], [3.0, 4.0]];
     let mut s = StandardScaler::new();
     s.fit(&ok).unwrap();
     let bad = array![[f32::NEG_INFINITY, 0.0]];
     err_has(s.transform(&bad), &["StandardScaler.transform", "column 0"]);
-    err_has(s.inverse_transform(&bad), &["StandardScaler.inverse_transform", "column 0"]);
+    err_has(
+        s.inverse_transform(&bad),
+        &["StandardScaler.inverse_transform", "column 0"],
+    );
     let mut m = MinMaxScaler::new();
     m.fit(&ok).unwrap();
     err_has(m.transform(&bad), &["MinMaxScaler.transform", "column 0"]);
     for (lo, hi) in [(f32::NAN, 1.0), (0.0, f32::INFINITY), (1.0, 1.0), (2.0, 1.0)] {
-        err_has(MinMaxScaler::with_range(lo, hi).fit(&ok).map(drop), &["feature_range"]);
+        err_has(
+            MinMaxScaler::with_range(lo, hi).fit(&ok).map(drop),
+            &["feature_range"],
+        );
     }
 }
 
