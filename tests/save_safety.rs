@@ -268,9 +268,9 @@ fn sigkill_during_save_leaves_the_last_good_model() {
     fs::write(dir.join("results.csv"), b"epoch,loss\n0,1.0\n").unwrap();
     fs::write(tmp.path().join("beside.txt"), b"untouched").unwrap();
     let exe = std::env::current_exe().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut kills = 0;
-    while kills < 12 && std::time::Instant::now() < deadline {
+    while kills < 24 && std::time::Instant::now() < deadline {
         let mut child = std::process::Command::new(&exe)
             .args(["--exact", "child_save_loop", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &dir)
@@ -279,7 +279,7 @@ fn sigkill_during_save_leaves_the_last_good_model() {
             .spawn()
             .unwrap();
         // Kill at a different moment of the save cycle each time.
-        std::thread::sleep(std::time::Duration::from_millis(40 + 17 * kills));
+        std::thread::sleep(std::time::Duration::from_millis(30 + 11 * (kills % 12)));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         kills += 1;

@@ -76,6 +76,17 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
+    /// Checks the settings before training starts (Keras raises on them at construction).
+    fn prepare(&mut self) -> Result<()> {
+        if !self.monitor.min_delta.is_finite() {
+            return Err(crate::Error::Model(format!(
+                "EarlyStopping: min_delta must be finite, found {}",
+                self.monitor.min_delta
+            )));
+        }
+        Ok(())
+    }
+
     fn on_train_begin(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {
         self.wait = 0;
         self.monitor.best = None;

@@ -27,7 +27,14 @@ impl LearningRateScheduler {
 impl Callback for LearningRateScheduler {
     fn on_epoch_begin(&mut self, epoch: usize, model: &mut dyn ModelHandle) -> Result<()> {
         if let Some(lr) = model.learning_rate() {
-            model.set_learning_rate((self.schedule)(epoch, lr));
+            let new_lr = (self.schedule)(epoch, lr);
+            if !(new_lr.is_finite() && new_lr >= 0.0) {
+                return Err(crate::Error::Model(format!(
+                    "LearningRateScheduler: the schedule returned the learning rate {new_lr} for epoch {epoch}; \
+                     it must be finite and non-negative"
+                )));
+            }
+            model.set_learning_rate(new_lr);
         }
         Ok(())
     }
@@ -99,13 +106,30 @@ impl ReduceLrOnPlateau {
 }
 
 impl Callback for ReduceLrOnPlateau {
-    fn on_train_begin(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {
+    /// Checks the settings before training starts (Keras raises on them at construction).
+    fn prepare(&mut self) -> Result<()> {
         if !(self.factor > 0.0 && self.factor < 1.0) {
             return Err(crate::Error::Model(format!(
                 "ReduceLROnPlateau: factor must be in (0, 1), found {}",
                 self.factor
             )));
         }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0) {
+            return Err(crate::Error::Model(format!(
+                "ReduceLROnPlateau: min_lr must be finite and non-negative, found {}",
+                self.min_lr
+            )));
+        }
+        if !self.monitor.min_delta.is_finite() {
+            return Err(crate::Error::Model(format!(
+                "ReduceLROnPlateau: min_delta must be finite, found {}",
+                self.monitor.min_delta
+            )));
+        }
+        Ok(())
+    }
+
+    fn on_train_begin(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {
         self.monitor.best = None;
         self.wait = 0;
         self.cooldown_left = 0;

@@ -134,7 +134,7 @@ impl<N: Layer> Model<N> {
         let tensors = weights::from_bytes(bytes, &path)?;
         if !self.net.is_built() {
             let shape = validate::saved_input_shape(ckpt.config()?, &ckpt.path("config.json"))?;
-            validate::weights_match_architecture(&self.net, &shape, &tensors, &path)?;
+            validate::weights_match_architecture(&self.net, &shape, &tensors, &path, &ckpt.path("config.json"))?;
             self.build(&shape)?;
         }
         let mut values = Vec::new();
@@ -265,7 +265,7 @@ impl Sequential {
             .file("model.safetensors")
             .ok_or_else(|| Error::format(&wpath, "missing: the checkpoint has no weights"))?;
         let tensors = weights::from_bytes(bytes, &wpath)?;
-        validate::weights_match_architecture(&stack, &shape, &tensors, &wpath)?;
+        validate::weights_match_architecture(&stack, &shape, &tensors, &wpath, &cpath)?;
 
         let compile = config.get("compile").filter(|c| !c.is_null());
         let compiled = match compile {

@@ -84,10 +84,21 @@ pub(crate) fn weights_match_architecture(
     input_shape: &[usize],
     tensors: &HashMap<String, Tensor>,
     path: &Path,
+    config_path: &Path,
 ) -> Result<()> {
+    if let Some(declared) = net.declared_input_shape() {
+        if declared != input_shape {
+            return Err(Error::format(
+                config_path,
+                format!(
+                    "the first layer declares input_shape {declared:?} but the model was saved for {input_shape:?}"
+                ),
+            ));
+        }
+    }
     let expected = net
         .parameter_shapes(input_shape)
-        .map_err(|e| Error::format(path, format!("the saved architecture cannot be built: {e}")))?;
+        .map_err(|e| Error::format(config_path, format!("the architecture cannot be built: {e}")))?;
     let Some(expected) = expected else {
         // A layer that does not declare its shapes: checked after building.
         return Ok(());
