@@ -5,11 +5,17 @@
 use crate::activation::Activation;
 use crate::error::{NnError, Result};
 use crate::initializers::{byte_size, Initializer};
+use crate::layer::ParameterShapes;
 use crate::regularizers::Regularizer;
 
 /// A configuration error of `layer` naming `field`: `field "units": expected
 /// an integer >= 1, found 0`.
-pub(crate) fn field_error(layer: &str, field: &str, expected: impl std::fmt::Display, found: impl std::fmt::Display) -> NnError {
+pub(crate) fn field_error(
+    layer: &str,
+    field: &str,
+    expected: impl std::fmt::Display,
+    found: impl std::fmt::Display,
+) -> NnError {
     NnError::Config {
         layer: layer.to_string(),
         message: format!("field \"{field}\": expected {expected}, found {found}"),
@@ -27,7 +33,12 @@ pub(crate) fn positive(layer: &str, field: &str, value: usize) -> Result<()> {
 /// Both entries of a `(height, width)` pair `>= 1`.
 pub(crate) fn positive_pair(layer: &str, field: &str, (a, b): (usize, usize)) -> Result<()> {
     if a == 0 || b == 0 {
-        return Err(field_error(layer, field, "integers >= 1 on both axes", format!("({a}, {b})")));
+        return Err(field_error(
+            layer,
+            field,
+            "integers >= 1 on both axes",
+            format!("({a}, {b})"),
+        ));
     }
     Ok(())
 }
@@ -36,7 +47,12 @@ pub(crate) fn positive_pair(layer: &str, field: &str, (a, b): (usize, usize)) ->
 pub(crate) fn input_shape(layer: &str, shape: &Option<Vec<usize>>) -> Result<()> {
     if let Some(s) = shape {
         if s.contains(&0) {
-            return Err(field_error(layer, "input_shape", "dimensions >= 1", format!("{s:?}")));
+            return Err(field_error(
+                layer,
+                "input_shape",
+                "dimensions >= 1",
+                format!("{s:?}"),
+            ));
         }
         if byte_size(s, std::mem::size_of::<f32>()).is_none() {
             return Err(field_error(
@@ -88,9 +104,12 @@ pub(crate) fn activation(layer: &str, field: &str, a: &Activation) -> Result<()>
             "a finite number >= 0",
             alpha,
         )),
-        Activation::EluWith { alpha } if !alpha.is_finite() => {
-            Err(field_error(layer, &format!("{field}.alpha"), "a finite number", alpha))
-        }
+        Activation::EluWith { alpha } if !alpha.is_finite() => Err(field_error(
+            layer,
+            &format!("{field}.alpha"),
+            "a finite number",
+            alpha,
+        )),
         _ => Ok(()),
     }
 }
@@ -125,7 +144,7 @@ fn overflow(layer: &str, what: &str, dims: &[usize]) -> NnError {
 
 /// The shapes of `variables` (suffix, shape) of `layer` each fit in memory
 /// (element count times 4 bytes at most `isize::MAX`); returns them with full names.
-pub(crate) fn variables(layer: &str, variables: Vec<(&str, Vec<usize>)>) -> Result<Vec<(String, Vec<usize>)>> {
+pub(crate) fn variables(layer: &str, variables: Vec<(&str, Vec<usize>)>) -> Result<ParameterShapes> {
     variables
         .into_iter()
         .map(|(suffix, shape)| {

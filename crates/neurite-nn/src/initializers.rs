@@ -21,10 +21,10 @@
 //! ```
 
 use crate::error::{NnError, Result};
-use rand::Rng;
-use rand_distr::{Distribution, StandardNormal, Uniform};
 use neurite_tensor::Tensor;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal, Uniform};
 use serde::{Deserialize, Serialize};
 
 /// `1 / stddev` of a standard normal truncated to `[-2, 2]` (Keras' constant).
@@ -270,7 +270,11 @@ impl Initializer {
                 message: format!("{layer}.{variable}: {problem}"),
             });
         }
-        let target = Target { layer, variable, shape };
+        let target = Target {
+            layer,
+            variable,
+            shape,
+        };
         Ok(match *self {
             Initializer::GlorotUniform => scaled_uniform(&target, 1.0, Fan::Avg, rng)?,
             Initializer::GlorotNormal => scaled_normal(&target, 1.0, Fan::Avg, rng)?,
@@ -287,7 +291,9 @@ impl Initializer {
                 let z: f32 = StandardNormal.sample(rng);
                 mean + stddev * z
             })?,
-            Initializer::TruncatedNormal { mean, stddev } => try_truncated_normal(&target, mean, stddev, rng)?,
+            Initializer::TruncatedNormal { mean, stddev } => {
+                try_truncated_normal(&target, mean, stddev, rng)?
+            }
         })
     }
 }
@@ -349,13 +355,16 @@ impl Target<'_> {
     }
 
     fn count(&self) -> Result<usize> {
-        self.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-            self.error(format!(
-                "{} of shape {:?} has more elements than usize can count",
-                self.full_name(),
-                self.shape
-            ))
-        })
+        self.shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| {
+                self.error(format!(
+                    "{} of shape {:?} has more elements than usize can count",
+                    self.full_name(),
+                    self.shape
+                ))
+            })
     }
 
     /// The tensor of the target's shape whose elements, in standard
@@ -504,5 +513,6 @@ fn orthogonal(target: &Target, gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor
             }
         }
     }
-    Tensor::from_shape_vec(shape, flat).map_err(|e| target.error(format!("{}: orthogonal: {e}", target.full_name())))
+    Tensor::from_shape_vec(shape, flat)
+        .map_err(|e| target.error(format!("{}: orthogonal: {e}", target.full_name())))
 }

@@ -5,6 +5,15 @@ use crate::error::Result;
 use neurite_autograd::Var;
 use rand_chacha::ChaCha8Rng;
 
+/// The full names and shapes of a layer's variables, in `parameters()` order
+/// (what [`Layer::parameter_shapes`] returns).
+///
+/// ```
+/// let shapes: neurite_nn::layer::ParameterShapes = vec![("dense.bias".to_string(), vec![4])];
+/// assert_eq!(shapes[0].1, vec![4]);
+/// ```
+pub type ParameterShapes = Vec<(String, Vec<usize>)>;
+
 /// A named variable of a layer: a trainable weight (`dense_1.kernel`) or
 /// non-trainable state (`batch_normalization_1.moving_mean`).
 #[derive(Debug, Clone)]
@@ -58,7 +67,7 @@ pub trait Layer: Send + Sync {
     /// assert_eq!(Flatten::new().parameter_shapes(&[2, 3])?, Some(vec![]));
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<Vec<(String, Vec<usize>)>>> {
+    fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<ParameterShapes>> {
         let _ = input_shape;
         Ok(None)
     }

@@ -35,7 +35,7 @@ pub use activation::Activation;
 pub use context::ForwardContext;
 pub use error::{NnError, Result};
 pub use initializers::Initializer;
-pub use layer::{Layer, Parameter};
+pub use layer::{Layer, Parameter, ParameterShapes};
 pub use losses::{Loss, Reduction};
 pub use registry::layer_from_config;
 pub use regularizers::Regularizer;

@@ -99,7 +99,9 @@ fn gru_errors() {
     );
     let cfg = serde_json::json!({"name": "g", "units": 2, "reset_after": false});
     // Refused when loaded (it can never work), naming the layer and the field.
-    let err = layer_from_config("GRU", &cfg).err().expect("reset_after=false is refused");
+    let err = layer_from_config("GRU", &cfg)
+        .err()
+        .expect("reset_after=false is refused");
     assert!(matches!(err, NnError::Config { .. }) && err.to_string().contains("reset_after"));
     assert!(err.to_string().contains("g:"), "{err}");
     // A (3 units) bias is refused: GRU's bias is (2, 3 units).

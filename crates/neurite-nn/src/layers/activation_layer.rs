@@ -1,11 +1,11 @@
 //! `ActivationLayer`: Keras' `Activation` layer, an activation as a layer of its own.
 
 use super::{common_layer_methods, default_true, shape_error};
-use crate::checks;
 use crate::activation::Activation;
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::Var;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ impl ActivationLayer {
 
 impl ActivationLayer {
     /// No variables; the errors of `build`.
-    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate().map(|_| Vec::new())
     }
 }

@@ -12,7 +12,7 @@ use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array1, Array2, Axis, Ix1};
 use neurite_autograd::Var;
@@ -91,8 +91,8 @@ pub struct BatchNormalizationConfig {
 impl BatchNormalizationConfig {
     /// Checks every field for values that can never work (axis 0, the batch
     /// axis; momentum outside `[0, 1]` or NaN; epsilon not a finite number
-    /// > 0; bad initializer/regularizer parameters; a declared input shape
-    /// with a 0 dimension); errors name the layer and the field. Run by
+    /// above 0; bad initializer/regularizer parameters; a declared input
+    /// shape with a 0 dimension); errors name the layer and the field. Run by
     /// [`crate::layer_from_config`] and by `build`.
     ///
     /// ```
@@ -105,16 +105,30 @@ impl BatchNormalizationConfig {
     pub fn validate(&self) -> Result<()> {
         let n = &self.name;
         if self.axis == 0 {
-            return Err(checks::field_error(n, "axis", "a feature axis (not 0, the batch axis)", 0));
+            return Err(checks::field_error(
+                n,
+                "axis",
+                "a feature axis (not 0, the batch axis)",
+                0,
+            ));
         }
         if !(self.momentum.is_finite() && (0.0..=1.0).contains(&self.momentum)) {
-            return Err(checks::field_error(n, "momentum", "a number in [0, 1]", self.momentum));
+            return Err(checks::field_error(
+                n,
+                "momentum",
+                "a number in [0, 1]",
+                self.momentum,
+            ));
         }
         checks::positive_float(n, "epsilon", self.epsilon)?;
         checks::initializer(n, "beta_initializer", &self.beta_initializer)?;
         checks::initializer(n, "gamma_initializer", &self.gamma_initializer)?;
         checks::initializer(n, "moving_mean_initializer", &self.moving_mean_initializer)?;
-        checks::initializer(n, "moving_variance_initializer", &self.moving_variance_initializer)?;
+        checks::initializer(
+            n,
+            "moving_variance_initializer",
+            &self.moving_variance_initializer,
+        )?;
         checks::regularizer(n, "beta_regularizer", &self.beta_regularizer)?;
         checks::regularizer(n, "gamma_regularizer", &self.gamma_regularizer)?;
         checks::input_shape(n, &self.input_shape)
@@ -364,7 +378,8 @@ impl BatchNormalization {
     /// The resolved feature axis (counting the batch axis) and its size for
     /// inputs of `input_shape`, and the variables `build` creates from them
     /// (see [`Layer::parameter_shapes`]).
-    fn plan(&self, input_shape: &[usize]) -> Result<(usize, usize, Vec<(String, Vec<usize>)>)> {
+    #[allow(clippy::type_complexity)]
+    fn plan(&self, input_shape: &[usize]) -> Result<(usize, usize, ParameterShapes)> {
         self.cfg.validate()?;
         let rank = input_shape.len() + 1;
         let axis = resolve_axis(self.cfg.axis, rank).ok_or_else(|| {
@@ -387,7 +402,10 @@ impl BatchNormalization {
             found.extend_from_slice(input_shape);
             return Err(shape_error(
                 &self.cfg.name,
-                format!("{} with at least 1 feature on axis {axis}", expected_shape(rank, &[])),
+                format!(
+                    "{} with at least 1 feature on axis {axis}",
+                    expected_shape(rank, &[])
+                ),
                 &found,
             ));
         }
@@ -404,7 +422,7 @@ impl BatchNormalization {
     }
 
     /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
-    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.plan(input_shape).map(|(_, _, vars)| vars)
     }
 
@@ -429,27 +447,31 @@ impl Layer for BatchNormalization {
         let rank = input_shape.len() + 1;
         let cfg = &self.cfg;
         let gamma = if cfg.scale {
-            Some(Var::parameter(
-                cfg.gamma_initializer
-                    .initialize_variable(&[c], rng, &cfg.name, "gamma")?,
-            ))
+            Some(Var::parameter(cfg.gamma_initializer.initialize_variable(
+                &[c],
+                rng,
+                &cfg.name,
+                "gamma",
+            )?))
         } else {
             None
         };
         let beta = if cfg.center {
-            Some(Var::parameter(
-                cfg.beta_initializer
-                    .initialize_variable(&[c], rng, &cfg.name, "beta")?,
-            ))
+            Some(Var::parameter(cfg.beta_initializer.initialize_variable(
+                &[c],
+                rng,
+                &cfg.name,
+                "beta",
+            )?))
         } else {
             None
         };
-        let moving_mean = cfg
-            .moving_mean_initializer
-            .initialize_variable(&[c], rng, &cfg.name, "moving_mean")?;
-        let moving_variance = cfg
-            .moving_variance_initializer
-            .initialize_variable(&[c], rng, &cfg.name, "moving_variance")?;
+        let moving_mean =
+            cfg.moving_mean_initializer
+                .initialize_variable(&[c], rng, &cfg.name, "moving_mean")?;
+        let moving_variance =
+            cfg.moving_variance_initializer
+                .initialize_variable(&[c], rng, &cfg.name, "moving_variance")?;
         self.gamma = gamma;
         self.beta = beta;
         self.moving_mean = Some(Var::constant(moving_mean));

@@ -2,14 +2,14 @@
 
 use super::{common_layer_methods, config_error, default_true, padding_serde, regularize, shape_error};
 use crate::activation::Activation;
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use crate::checks;
 use neurite_tensor::{conv_output_size, Conv2dParams, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -492,7 +492,7 @@ impl Conv2D {
     }
 
     /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
-    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate()?;
         let name = &self.cfg.name;
         if input_shape.len() != 3 || input_shape[2] == 0 {
@@ -532,9 +532,12 @@ impl Layer for Conv2D {
             .kernel_initializer
             .initialize_variable(&specs[0].1, rng, name, "kernel")?;
         let bias = if cfg.use_bias {
-            Some(Var::parameter(
-                cfg.bias_initializer.initialize_variable(&specs[1].1, rng, name, "bias")?,
-            ))
+            Some(Var::parameter(cfg.bias_initializer.initialize_variable(
+                &specs[1].1,
+                rng,
+                name,
+                "bias",
+            )?))
         } else {
             None
         };

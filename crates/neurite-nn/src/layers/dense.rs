@@ -1,12 +1,12 @@
 //! `Dense`: `activation(x · kernel + bias)` on the last axis.
 
 use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
-use crate::checks;
 use crate::activation::Activation;
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
 use rand_chacha::ChaCha8Rng;
@@ -360,7 +360,7 @@ impl Dense {
     }
 
     /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
-    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate()?;
         let name = &self.cfg.name;
         let Some(&input_dim) = input_shape.last() else {
@@ -400,9 +400,12 @@ impl Layer for Dense {
             .kernel_initializer
             .initialize_variable(&specs[0].1, rng, name, "kernel")?;
         let bias = if cfg.use_bias {
-            Some(Var::parameter(
-                cfg.bias_initializer.initialize_variable(&specs[1].1, rng, name, "bias")?,
-            ))
+            Some(Var::parameter(cfg.bias_initializer.initialize_variable(
+                &specs[1].1,
+                rng,
+                name,
+                "bias",
+            )?))
         } else {
             None
         };

@@ -4,7 +4,7 @@ use super::{common_layer_methods, default_true, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
 use rand_chacha::ChaCha8Rng;
@@ -143,7 +143,7 @@ impl Dropout {
     }
 
     /// No variables; the errors of `build`.
-    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate().map(|_| Vec::new())
     }
 }

@@ -5,7 +5,7 @@ use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array2, Ix2};
 use neurite_autograd::Var;
@@ -223,7 +223,7 @@ impl Embedding {
     }
 
     /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
-    fn param_specs(&self, _input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, _input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate()?;
         checks::variables(
             &self.cfg.name,
@@ -258,9 +258,9 @@ impl Layer for Embedding {
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
         let specs = self.param_specs(input_shape)?;
         let cfg = &self.cfg;
-        let table = cfg
-            .embeddings_initializer
-            .initialize_variable(&specs[0].1, rng, &cfg.name, "embeddings")?;
+        let table =
+            cfg.embeddings_initializer
+                .initialize_variable(&specs[0].1, rng, &cfg.name, "embeddings")?;
         self.embeddings = Some(Var::parameter(table));
         Ok(())
     }
@@ -291,6 +291,15 @@ impl Layer for Embedding {
         regularize(ctx, self.cfg.embeddings_regularizer, table)?;
         let idx = self.indices(&x.value())?;
         let d = self.cfg.output_dim;
+        if crate::initializers::byte_size(&[idx.len(), d], std::mem::size_of::<f32>()).is_none() {
+            let mut found = shape.clone();
+            found.push(d);
+            return Err(shape_error(
+                &self.cfg.name,
+                "an input whose output (indices x output_dim f32) fits in memory",
+                &found,
+            ));
+        }
         let mut out = Array2::<f32>::zeros((idx.len(), d));
         {
             let t = table.value();

@@ -4,7 +4,7 @@ use super::{common_layer_methods, default_true, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::{ops, Var};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -129,7 +129,7 @@ impl Flatten {
 
 impl Flatten {
     /// No variables; the errors of `build`.
-    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.output_shape(input_shape).map(|_| Vec::new())
     }
 }

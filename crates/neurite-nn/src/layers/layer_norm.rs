@@ -11,7 +11,7 @@ use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array1, Array2};
 use neurite_autograd::Var;
@@ -360,7 +360,7 @@ impl LayerNormalization {
     /// sizes for inputs of `input_shape`, and the variables `build` creates
     /// (see [`Layer::parameter_shapes`]).
     #[allow(clippy::type_complexity)]
-    fn plan(&self, input_shape: &[usize]) -> Result<(Vec<usize>, Vec<usize>, Vec<(String, Vec<usize>)>)> {
+    fn plan(&self, input_shape: &[usize]) -> Result<(Vec<usize>, Vec<usize>, ParameterShapes)> {
         let cfg = &self.cfg;
         cfg.validate()?;
         let rank = input_shape.len() + 1;
@@ -389,7 +389,10 @@ impl LayerNormalization {
             found.extend_from_slice(input_shape);
             return Err(shape_error(
                 &cfg.name,
-                format!("{} with at least 1 feature on each normalized axis {axes:?}", expected_shape(rank, &[])),
+                format!(
+                    "{} with at least 1 feature on each normalized axis {axes:?}",
+                    expected_shape(rank, &[])
+                ),
                 &found,
             ));
         }
@@ -406,7 +409,7 @@ impl LayerNormalization {
     }
 
     /// The variables `build(input_shape)` creates (see [`Layer::parameter_shapes`]).
-    fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.plan(input_shape).map(|(_, _, vars)| vars)
     }
 

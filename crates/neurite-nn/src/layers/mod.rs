@@ -124,7 +124,7 @@ macro_rules! common_layer_methods {
             self.cfg.input_shape.clone()
         }
 
-        fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<Vec<(String, Vec<usize>)>>> {
+        fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<$crate::layer::ParameterShapes>> {
             self.param_specs(input_shape).map(Some)
         }
     };

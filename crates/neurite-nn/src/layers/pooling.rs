@@ -2,12 +2,12 @@
 //! `GlobalAveragePooling2D`, `GlobalMaxPooling2D` (NHWC, Keras semantics).
 
 use super::{common_layer_methods, default_true, padding_serde, shape_error};
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter};
+use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use crate::checks;
 use neurite_tensor::{conv_output_size, Padding, Pool2dParams};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -221,7 +221,7 @@ macro_rules! pooling_layer {
 
         impl $ty {
             /// No variables; the errors of `build`.
-            fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+            fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
                 self.cfg.out_shape(input_shape).map(|_| Vec::new())
             }
         }
@@ -460,7 +460,7 @@ macro_rules! global_pooling_layer {
 
         impl $ty {
             /// No variables; the errors of `build`.
-            fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+            fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
                 self.cfg.out_shape(input_shape).map(|_| Vec::new())
             }
         }

@@ -12,12 +12,12 @@
 //! timestep is a contiguous `[B, G]` block.
 
 use super::{default_true, regularize};
-use crate::checks;
 use crate::activation::Activation;
+use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::Parameter;
+use crate::layer::{Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{s, Array2, Axis, Ix3};
 use neurite_autograd::Var;
@@ -522,7 +522,11 @@ impl RnnBase {
     /// The shape error for an input with 0 timesteps or 0 features.
     fn degenerate_shape_error(&self, found: &[usize], with_batch: bool) -> NnError {
         match self.shape_error(found, with_batch) {
-            NnError::Shape { layer, expected, found } => NnError::Shape {
+            NnError::Shape {
+                layer,
+                expected,
+                found,
+            } => NnError::Shape {
                 layer,
                 expected: format!("{expected} with timesteps >= 1 and features >= 1"),
                 found,
@@ -538,7 +542,7 @@ impl RnnBase {
     /// The variables `build(input_shape)` creates (see
     /// [`crate::Layer::parameter_shapes`]): errors for a bad configuration,
     /// an input that is not `(timesteps >= 1, features >= 1)`, or sizes that overflow.
-    pub(crate) fn param_specs(&self, input_shape: &[usize]) -> Result<Vec<(String, Vec<usize>)>> {
+    pub(crate) fn param_specs(&self, input_shape: &[usize]) -> Result<ParameterShapes> {
         self.cfg.validate()?;
         if input_shape.len() != 2 || input_shape[0] == 0 || input_shape[1] == 0 {
             return Err(self.degenerate_shape_error(input_shape, false));
@@ -549,7 +553,14 @@ impl RnnBase {
         let g = checks::mul(name, "the gates (gates x units)", self.kind.gates(), u)?;
         let mut vars = vec![("kernel", vec![f, g]), ("recurrent_kernel", vec![u, g])];
         if self.cfg.use_bias {
-            vars.push(("bias", if self.kind == RnnKind::Gru { vec![2, g] } else { vec![g] }));
+            vars.push((
+                "bias",
+                if self.kind == RnnKind::Gru {
+                    vec![2, g]
+                } else {
+                    vec![g]
+                },
+            ));
         }
         checks::variables(name, vars)
     }
@@ -564,10 +575,10 @@ impl RnnBase {
             .cfg
             .kernel_initializer
             .initialize_variable(&[f, g], rng, name, "kernel")?;
-        let recurrent = self
-            .cfg
-            .recurrent_initializer
-            .initialize_variable(&[u, g], rng, name, "recurrent_kernel")?;
+        let recurrent =
+            self.cfg
+                .recurrent_initializer
+                .initialize_variable(&[u, g], rng, name, "recurrent_kernel")?;
         let bias = if self.cfg.use_bias {
             let init = self.cfg.bias_initializer;
             Some(match self.kind {
@@ -578,8 +589,12 @@ impl RnnBase {
                     b.slice_mut(s![..u])
                         .assign(&init.initialize_variable(&[u], rng, name, "bias")?);
                     b.slice_mut(s![u..2 * u]).fill(1.0);
-                    b.slice_mut(s![2 * u..])
-                        .assign(&init.initialize_variable(&[2 * u], rng, name, "bias")?);
+                    b.slice_mut(s![2 * u..]).assign(&init.initialize_variable(
+                        &[2 * u],
+                        rng,
+                        name,
+                        "bias",
+                    )?);
                     b
                 }
                 _ => init.initialize_variable(&[g], rng, name, "bias")?,
@@ -984,11 +999,10 @@ macro_rules! recurrent_layer_common {
                 self.base.parameters()
             }
 
-            #[allow(clippy::type_complexity)]
             fn parameter_shapes(
                 &self,
                 input_shape: &[usize],
-            ) -> $crate::error::Result<Option<Vec<(String, Vec<usize>)>>> {
+            ) -> $crate::error::Result<Option<$crate::layer::ParameterShapes>> {
                 self.base.param_specs(input_shape).map(Some)
             }
 
