@@ -98,7 +98,7 @@ impl IdxArray {
             )));
         }
         let v: Vec<f32> = match &self.data {
-            IdxData::U8(d) => io::u8_to_f32(d, scale_u8),
+            IdxData::U8(d) => io::u8_to_f32(d, scale_u8, Path::new("IdxArray"))?,
             IdxData::I8(d) => d.iter().map(|&x| x as f32).collect(),
             IdxData::I16(d) => d.iter().map(|&x| x as f32).collect(),
             IdxData::I32(d) => d.iter().map(|&x| x as f32).collect(),

@@ -241,7 +241,7 @@ impl ImageFolder {
         let n = files.len();
         let x = ArrayD::from_shape_vec(
             IxDyn(&[n, h as usize, w as usize, channels]),
-            io::u8_to_f32(&pixels, self.scale),
+            io::u8_to_f32(&pixels, self.scale, root)?,
         )
         .map_err(|e| DataError::shape(e.to_string()))?;
         let y = Array1::from_iter(files.iter().map(|(_, l)| *l as f32));

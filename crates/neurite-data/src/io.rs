@@ -329,11 +329,16 @@ pub(crate) fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, data).map_err(|e| DataError::io(path, e))
 }
 
-/// u8 pixels to f32, divided by 255 when `scale`.
-pub(crate) fn u8_to_f32(data: &[u8], scale: bool) -> Vec<f32> {
+/// u8 pixels to f32, divided by 255 when `scale`; the output (4 bytes per value) is allocated
+/// fallibly, an allocation failure naming `path`.
+pub(crate) fn u8_to_f32(data: &[u8], scale: bool, path: &Path) -> Result<Vec<f32>> {
+    let mut out: Vec<f32> = Vec::new();
+    out.try_reserve_exact(data.len())
+        .map_err(|e| DataError::alloc(path, data.len() as u64 * 4, "the values as f32", e))?;
     if scale {
-        data.iter().map(|&v| v as f32 / 255.0).collect()
+        out.extend(data.iter().map(|&v| v as f32 / 255.0));
     } else {
-        data.iter().map(|&v| v as f32).collect()
+        out.extend(data.iter().map(|&v| v as f32));
     }
+    Ok(out)
 }

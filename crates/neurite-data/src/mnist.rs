@@ -154,7 +154,7 @@ pub fn from_idx(
             ),
         ));
     }
-    let x = io::u8_to_f32(pix, opts.scale);
+    let x = io::u8_to_f32(pix, opts.scale, images_path)?;
     let shape = if opts.flatten {
         vec![
             n,

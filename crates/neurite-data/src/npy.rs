@@ -82,7 +82,7 @@ fn half_to_f32(h: u16) -> f32 {
     }
 }
 
-fn convert(body: &[u8], dt: Dtype, scale_u8: bool) -> Vec<f32> {
+fn convert(body: &[u8], dt: Dtype, scale_u8: bool, path: &Path) -> Result<Vec<f32>> {
     let word = |c: &[u8]| -> u64 {
         let mut v = 0u64;
         if dt.big_endian {
@@ -96,23 +96,26 @@ fn convert(body: &[u8], dt: Dtype, scale_u8: bool) -> Vec<f32> {
         }
         v
     };
-    body.chunks_exact(dt.size)
-        .map(|c| {
-            let v = word(c);
-            match (dt.kind, dt.size) {
-                (Kind::Bool, _) => (v != 0) as u8 as f32,
-                (Kind::UInt, 1) if scale_u8 => v as f32 / 255.0,
-                (Kind::UInt, _) => v as f32,
-                (Kind::Int, 1) => v as u8 as i8 as f32,
-                (Kind::Int, 2) => v as u16 as i16 as f32,
-                (Kind::Int, 4) => v as u32 as i32 as f32,
-                (Kind::Int, _) => v as i64 as f32,
-                (Kind::Float, 2) => half_to_f32(v as u16),
-                (Kind::Float, 4) => f32::from_bits(v as u32),
-                (Kind::Float, _) => f64::from_bits(v) as f32,
-            }
-        })
-        .collect()
+    let n = body.len() / dt.size;
+    let mut out: Vec<f32> = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|e| DataError::alloc(path, n as u64 * 4, "the values as f32", e))?;
+    out.extend(body.chunks_exact(dt.size).map(|c| {
+        let v = word(c);
+        match (dt.kind, dt.size) {
+            (Kind::Bool, _) => (v != 0) as u8 as f32,
+            (Kind::UInt, 1) if scale_u8 => v as f32 / 255.0,
+            (Kind::UInt, _) => v as f32,
+            (Kind::Int, 1) => v as u8 as i8 as f32,
+            (Kind::Int, 2) => v as u16 as i16 as f32,
+            (Kind::Int, 4) => v as u32 as i32 as f32,
+            (Kind::Int, _) => v as i64 as f32,
+            (Kind::Float, 2) => half_to_f32(v as u16),
+            (Kind::Float, 4) => f32::from_bits(v as u32),
+            (Kind::Float, _) => f64::from_bits(v) as f32,
+        }
+    }));
+    Ok(out)
 }
 
 /// The longest `.npy` header read, as NumPy's `max_header_size` default (10,000 bytes): a
@@ -242,7 +245,7 @@ fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
 /// The array from a checked header and exactly `need` data bytes.
 fn build(h: &Header, body: &[u8], path: &Path, scale_u8: bool) -> Result<ArrayD<f32>> {
     let err = |m: String| DataError::format(path, m);
-    let v = convert(body, h.dt, scale_u8);
+    let v = convert(body, h.dt, scale_u8, path)?;
     let arr = if h.fortran {
         ArrayD::from_shape_vec(IxDyn(&h.shape).f(), v)
             .map_err(|e| err(e.to_string()))?
