@@ -2,16 +2,20 @@
 //! reverse (summing a gradient back down to an operand's shape).
 
 use crate::error::{Result, TensorError};
+use crate::size::checked_len;
 use crate::Tensor;
 use ndarray::{Axis, IxDyn};
 
 /// The shape that `a` and `b` broadcast to under NumPy's rules (align
-/// trailing axes; each pair must be equal or contain a 1).
+/// trailing axes; each pair must be equal or contain a 1). Errors when the
+/// shapes do not broadcast, or when the result would be too large to
+/// allocate (its element count overflows).
 ///
 /// ```
 /// use neurite_tensor::broadcast::broadcast_shape;
 /// assert_eq!(broadcast_shape("add", &[4, 1, 3], &[5, 1]).unwrap(), vec![4, 5, 3]);
 /// assert!(broadcast_shape("add", &[2, 3], &[4]).is_err());
+/// assert!(broadcast_shape("add", &[1 << 40, 1], &[1, 1 << 40]).is_err());
 /// ```
 pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
@@ -41,6 +45,8 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
             }
         };
     }
+    // Every broadcast result is allocated: its size must be representable.
+    checked_len(op, "the broadcast result", &out)?;
     Ok(out)
 }
 

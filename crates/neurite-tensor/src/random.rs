@@ -11,6 +11,8 @@
 //! assert_eq!(a, b);
 //! ```
 
+use crate::error::{Result, TensorError};
+use crate::size::checked_len;
 use crate::Tensor;
 use rand::{Rng, SeedableRng};
 pub use rand_chacha::ChaCha8Rng;
@@ -33,7 +35,11 @@ pub fn rng_from_seed(seed: u64) -> ChaCha8Rng {
 /// For finite `low < high` this samples `rand`'s `Uniform` (never returns
 /// `high`); otherwise it is `low + (high - low) * u` with `u` in `[0, 1)`, as
 /// TensorFlow computes it: `low == high` fills with `low`, `low > high` gives
-/// values in `(high, low]`. Never panics.
+/// values in `(high, low]`.
+///
+/// # Panics
+/// If `shape` is too large to allocate (its element count overflows); use
+/// [`try_uniform`] where the shape comes from user input.
 ///
 /// ```
 /// use neurite_tensor::random::{rng_from_seed, uniform};
@@ -52,6 +58,10 @@ pub fn uniform(shape: &[usize], low: f32, high: f32, rng: &mut impl Rng) -> Tens
 /// Normal (Gaussian) values with the given `mean` and standard deviation `std`
 /// (`mean + std * z`, `z` standard normal by the ziggurat method of `rand_distr`).
 ///
+/// # Panics
+/// If `shape` is too large to allocate; use [`try_normal`] where the shape
+/// comes from user input.
+///
 /// ```
 /// use neurite_tensor::random::{normal, rng_from_seed};
 /// let x = normal(&[4, 4], 1.0, 0.0, &mut rng_from_seed(3));
@@ -69,6 +79,10 @@ pub fn normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Tenso
 /// `[mean - 2|std|, mean + 2|std|]`. (The resulting standard deviation is about
 /// `0.88 * std`; Keras' `TruncatedNormal` initializer has the same property.)
 ///
+/// # Panics
+/// If `shape` is too large to allocate; use [`try_truncated_normal`] where
+/// the shape comes from user input.
+///
 /// ```
 /// use neurite_tensor::random::{rng_from_seed, truncated_normal};
 /// let x = truncated_normal(&[1000], 0.0, 0.05, &mut rng_from_seed(9));
@@ -81,4 +95,69 @@ pub fn truncated_normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng
             return mean + std * z;
         }
     })
+}
+
+/// Errors unless `shape` can be allocated and every named parameter is finite.
+fn check_fill(op: &'static str, shape: &[usize], params: &[(&str, f32)]) -> Result<()> {
+    checked_len(op, "the shape", shape)?;
+    for &(name, v) in params {
+        if !v.is_finite() {
+            return Err(TensorError::invalid(
+                op,
+                format!("{name} must be finite, found {v}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`uniform`] for shapes and bounds from user input: errors (naming the op)
+/// when `shape` is too large to allocate or a bound is NaN or infinite;
+/// otherwise the same values as [`uniform`].
+///
+/// ```
+/// use neurite_tensor::random::{rng_from_seed, try_uniform, uniform};
+/// let x = try_uniform(&[3], -1.0, 1.0, &mut rng_from_seed(5))?;
+/// assert_eq!(x, uniform(&[3], -1.0, 1.0, &mut rng_from_seed(5)));
+/// assert!(try_uniform(&[usize::MAX, 2], 0.0, 1.0, &mut rng_from_seed(5)).is_err());
+/// assert!(try_uniform(&[3], f32::NAN, 1.0, &mut rng_from_seed(5)).is_err());
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn try_uniform(shape: &[usize], low: f32, high: f32, rng: &mut impl Rng) -> Result<Tensor> {
+    check_fill("uniform", shape, &[("low", low), ("high", high)])?;
+    Ok(uniform(shape, low, high, rng))
+}
+
+/// [`normal`] for shapes and parameters from user input: errors (naming the
+/// op) when `shape` is too large to allocate or `mean`/`std` is NaN or
+/// infinite; otherwise the same values as [`normal`].
+///
+/// ```
+/// use neurite_tensor::random::{normal, rng_from_seed, try_normal};
+/// let x = try_normal(&[2, 2], 0.0, 1.0, &mut rng_from_seed(5))?;
+/// assert_eq!(x, normal(&[2, 2], 0.0, 1.0, &mut rng_from_seed(5)));
+/// assert!(try_normal(&[1 << 62, 4], 0.0, 1.0, &mut rng_from_seed(5)).is_err());
+/// assert!(try_normal(&[2], 0.0, f32::INFINITY, &mut rng_from_seed(5)).is_err());
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn try_normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Result<Tensor> {
+    check_fill("normal", shape, &[("mean", mean), ("std", std)])?;
+    Ok(normal(shape, mean, std, rng))
+}
+
+/// [`truncated_normal`] for shapes and parameters from user input: errors
+/// (naming the op) when `shape` is too large to allocate or `mean`/`std` is
+/// NaN or infinite; otherwise the same values as [`truncated_normal`].
+///
+/// ```
+/// use neurite_tensor::random::{rng_from_seed, truncated_normal, try_truncated_normal};
+/// let x = try_truncated_normal(&[4], 0.0, 0.05, &mut rng_from_seed(5))?;
+/// assert_eq!(x, truncated_normal(&[4], 0.0, 0.05, &mut rng_from_seed(5)));
+/// assert!(try_truncated_normal(&[0, usize::MAX], 0.0, 1.0, &mut rng_from_seed(5)).is_err());
+/// assert!(try_truncated_normal(&[4], f32::NAN, 1.0, &mut rng_from_seed(5)).is_err());
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn try_truncated_normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Result<Tensor> {
+    check_fill("truncated_normal", shape, &[("mean", mean), ("std", std)])?;
+    Ok(truncated_normal(shape, mean, std, rng))
 }

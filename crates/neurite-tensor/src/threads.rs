@@ -50,7 +50,19 @@ mod ffi {
     }
 }
 
-/// Asks the GEMM backend to use `n` threads (`0` is taken as 1).
+/// The most threads [`set_num_threads`] accepts; larger requests are clamped
+/// to it. (The `gemm` crate splits each product into one task per requested
+/// thread: `usize::MAX` of them never finished.)
+///
+/// ```
+/// neurite_tensor::threads::set_num_threads(usize::MAX);
+/// assert_eq!(neurite_tensor::threads::requested_threads(), Some(neurite_tensor::threads::MAX_THREADS));
+/// neurite_tensor::threads::set_num_threads(1);
+/// ```
+pub const MAX_THREADS: usize = 256;
+
+/// Asks the GEMM backend to use `n` threads (`0` is taken as 1, more than
+/// [`MAX_THREADS`] as [`MAX_THREADS`]).
 ///
 /// Effective at the next GEMM with OpenBLAS and the `gemm` crate; with
 /// matrixmultiply only recorded (see
@@ -61,7 +73,7 @@ mod ffi {
 /// assert_eq!(neurite_tensor::threads::requested_threads(), Some(2));
 /// ```
 pub fn set_num_threads(n: usize) {
-    let n = n.max(1);
+    let n = n.clamp(1, MAX_THREADS);
     REQUESTED.store(n, Ordering::Relaxed);
     #[cfg(feature = "openblas")]
     {

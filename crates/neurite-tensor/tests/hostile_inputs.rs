@@ -665,6 +665,15 @@ fn where_select_and_sum_to_shape_refuse_incompatible_shapes() {
         "sum_to_shape",
         broadcast::sum_to_shape(&b, &[2, 3]),
     );
+    // Compatible, but [2^40, 2^40] cannot be allocated: an error, not an
+    // allocator panic (every broadcasting op asks broadcast_shape first).
+    assert_err(
+        "broadcast overflow",
+        "mul",
+        no_panic("broadcast_shape", || {
+            broadcast::broadcast_shape("mul", &[1 << 40, 1], &[1, 1 << 40])
+        }),
+    );
 }
 
 /// A binary kernel of this crate.
@@ -761,4 +770,41 @@ proptest! {
             prop_assert_eq!(y.is_ok(), out.is_ok());
         }
     }
+}
+
+#[test]
+fn random_fills_from_user_input_are_checked() {
+    use neurite_tensor::random::{normal, rng_from_seed, try_normal, try_truncated_normal, try_uniform};
+    let mut rng = rng_from_seed(1);
+    for shape in [&[usize::MAX, 2][..], &[1 << 62, 4], &[0, usize::MAX]] {
+        assert_err(
+            "uniform shape",
+            "uniform",
+            no_panic("uniform", || try_uniform(shape, 0.0, 1.0, &mut rng)),
+        );
+        assert_err(
+            "normal shape",
+            "normal",
+            no_panic("normal", || try_normal(shape, 0.0, 1.0, &mut rng)),
+        );
+        assert_err(
+            "truncated shape",
+            "truncated_normal",
+            no_panic("truncated", || try_truncated_normal(shape, 0.0, 1.0, &mut rng)),
+        );
+    }
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        assert_err("uniform low", "uniform", try_uniform(&[2], bad, 1.0, &mut rng));
+        assert_err("uniform high", "uniform", try_uniform(&[2], 0.0, bad, &mut rng));
+        assert_err("normal std", "normal", try_normal(&[2], 0.0, bad, &mut rng));
+        assert_err(
+            "truncated mean",
+            "truncated_normal",
+            try_truncated_normal(&[2], bad, 1.0, &mut rng),
+        );
+    }
+    // Valid input: the very same numbers as the infallible versions.
+    let a = try_normal(&[3, 2], 1.0, 0.5, &mut rng_from_seed(9)).unwrap();
+    assert_eq!(a, normal(&[3, 2], 1.0, 0.5, &mut rng_from_seed(9)));
+    assert_eq!(try_uniform(&[0, 5], 0.0, 1.0, &mut rng).unwrap().shape(), &[0, 5]);
 }
