@@ -224,7 +224,7 @@ impl Initializer {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn initialize(&self, shape: &[usize], rng: &mut ChaCha8Rng) -> Result<Tensor> {
-        self.initialize_variable(shape, rng, "initializer", "tensor")
+        self.initialize_variable(shape, rng, PUBLIC_LAYER, "tensor")
     }
 
     /// What is wrong with the initializer's own parameters (non-finite or
@@ -267,7 +267,11 @@ impl Initializer {
         if let Some(problem) = self.problem() {
             return Err(NnError::Config {
                 layer: layer.into(),
-                message: format!("{layer}.{variable}: {problem}"),
+                message: if layer == PUBLIC_LAYER {
+                    problem
+                } else {
+                    format!("{layer}.{variable}: {problem}")
+                },
             });
         }
         let target = Target {
@@ -314,6 +318,9 @@ pub fn byte_size(shape: &[usize], elem_bytes: usize) -> Option<(usize, usize)> {
     (bytes <= isize::MAX as usize).then_some((n, bytes))
 }
 
+/// The layer name in errors of [`Initializer::initialize`] (no layer).
+const PUBLIC_LAYER: &str = "initializer";
+
 /// The variable a tensor is made for, named in allocation errors.
 struct Target<'a> {
     layer: &'a str,
@@ -351,7 +358,11 @@ impl Target<'_> {
     }
 
     fn full_name(&self) -> String {
-        format!("{}.{}", self.layer, self.variable)
+        if self.layer == PUBLIC_LAYER {
+            "the tensor".to_string()
+        } else {
+            format!("{}.{}", self.layer, self.variable)
+        }
     }
 
     fn count(&self) -> Result<usize> {

@@ -1077,7 +1077,30 @@ fn layers_refuse_inputs_they_cannot_take() {
         &["gap_z"],
     );
     let a = ActivationLayer::new(Activation::softmax_axis(5)).with_name("act_z");
-    assert!(a.forward(&tensor(&[2, 3], 1.0), &mut ctx).is_err());
+    names(
+        &err(
+            "softmax axis",
+            a.forward(&tensor(&[2, 3], 1.0), &mut ctx).map(|v| v.shape()),
+        ),
+        &["act_z", "axis 5"],
+    );
+    // Unbuilt layers' output_shape gives the errors build would.
+    names(
+        &err(
+            "dense output_shape",
+            Dense::new(2).with_name("dense_y").output_shape(&[4, 0]),
+        ),
+        &["dense_y"],
+    );
+    names(
+        &err(
+            "conv output_shape",
+            Conv2D::new(2, (3, 3))
+                .with_name("conv_y")
+                .output_shape(&[5, 5, 0]),
+        ),
+        &["conv_y"],
+    );
 }
 
 #[test]

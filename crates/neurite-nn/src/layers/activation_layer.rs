@@ -160,7 +160,14 @@ impl Layer for ActivationLayer {
         if x.ndim() == 0 {
             return Err(shape_error(&self.cfg.name, "(batch, ...)", &x.shape()));
         }
-        self.cfg.activation.apply(x)
+        // Errors of the activation (a softmax axis out of range) name this layer.
+        self.cfg.activation.apply(x).map_err(|e| match e {
+            crate::NnError::Config { layer, message } => crate::NnError::Config {
+                layer: self.cfg.name.clone(),
+                message: format!("{layer}: {message}"),
+            },
+            other => other,
+        })
     }
 
     fn parameters(&self) -> Vec<Parameter> {

@@ -551,6 +551,10 @@ impl Layer for Conv2D {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if !self.is_built() {
+            // The errors build would give (0 channels, bad config, kernel too large).
+            self.param_specs(input_shape)?;
+        }
         self.cfg.validate()?;
         self.out_shape(input_shape)
     }

@@ -419,6 +419,10 @@ impl Layer for Dense {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        if !self.is_built() {
+            // The errors build would give (0 features, no axis, bad config).
+            self.param_specs(input_shape)?;
+        }
         self.cfg.validate()?;
         let name = &self.cfg.name;
         let Some(&last) = input_shape.last() else {
