@@ -266,11 +266,13 @@ fn shift_buf(buf: &mut [f32], h: usize, w: usize, c: usize, dy: isize, dx: isize
     let rl = w * c;
     // Output columns whose source column x + dx lies inside the image: one contiguous span,
     // copied in one go; only the columns outside it go through the fill rule.
-    let lo = (-dx).clamp(0, w as isize) as usize;
-    let hi = (w as isize - dx).clamp(lo as isize, w as isize) as usize;
+    // Saturating: any shift, `isize::MIN` included, is accepted (a shift past the image is
+    // all fill, or periodic for reflect).
+    let lo = dx.saturating_neg().clamp(0, w as isize) as usize;
+    let hi = (w as isize).saturating_sub(dx).clamp(lo as isize, w as isize) as usize;
     for y in 0..h {
         let out_row = &mut buf[y * rl..(y + 1) * rl];
-        let Some(sy) = fill.index(y as isize + dy, h) else {
+        let Some(sy) = fill.index((y as isize).saturating_add(dy), h) else {
             out_row.fill(v);
             continue;
         };
@@ -281,7 +283,7 @@ fn shift_buf(buf: &mut [f32], h: usize, w: usize, c: usize, dy: isize, dx: isize
         }
         for x in (0..lo).chain(hi..w) {
             let out_px = &mut out_row[x * c..(x + 1) * c];
-            match fill.index(x as isize + dx, w) {
+            match fill.index((x as isize).saturating_add(dx), w) {
                 Some(sx) => out_px.copy_from_slice(&src_row[sx * c..(sx + 1) * c]),
                 None => out_px.fill(v),
             }

@@ -80,7 +80,24 @@ impl Dataset {
     }
 
     /// A dataset with class labels `classes` (stored in `y` as `f32`, shape `(n,)`).
+    ///
+    /// A class index of 2^24 or more cannot be stored exactly in an `f32` label (it would be
+    /// rounded to another class) and is an error naming the sample.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use neurite_data::Dataset;
+    /// let d = Dataset::from_classes(Array2::<f32>::zeros((2, 1)), &[0, 3]).unwrap();
+    /// assert_eq!(d.class_indices().unwrap(), vec![0, 3]);
+    /// assert!(Dataset::from_classes(Array2::<f32>::zeros((1, 1)), &[16_777_217]).is_err());
+    /// ```
     pub fn from_classes<D: ndarray::Dimension>(x: ndarray::Array<f32, D>, classes: &[usize]) -> Result<Self> {
+        if let Some((i, &c)) = classes.iter().enumerate().find(|(_, &c)| c >= 1 << 24) {
+            return Err(DataError::arg(format!(
+                "Dataset::from_classes: class {c} of sample {i} is 2^24 or more and cannot be stored \
+                 exactly as an f32 label"
+            )));
+        }
         let y = ndarray::Array1::from_iter(classes.iter().map(|&c| c as f32));
         Dataset::new(x, y)
     }

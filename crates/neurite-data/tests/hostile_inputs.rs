@@ -667,6 +667,12 @@ fn datasets_broken_by_hand_are_errors_not_panics() {
         &["3 samples"],
     );
     err_has(good.subset(&[3]), &["subset index 3"]);
+    for c in [1 << 24, (1 << 24) + 1, usize::MAX] {
+        err_has(
+            Dataset::from_classes(Array2::<f32>::zeros((2, 1)), &[0, c]),
+            &["from_classes", "sample 1"],
+        );
+    }
     // One-hot / score labels with a NaN: no class can be read, not a silent class 0.
     let scores = Dataset::new(
         Array2::<f32>::zeros((2, 1)),
@@ -807,6 +813,27 @@ fn augmentation_settings_that_can_never_work_are_refused_by_the_loader() {
         .then(RandomTranslation::new(-1.0, 1.0));
     let l = loader().augment(ok).unwrap();
     assert_eq!(l.epoch(0).count(), 1);
+}
+
+proptest! {
+    /// `augment::shift` accepts any shift, `isize::MIN` / `MAX` included, with every fill:
+    /// the shape is kept and nothing panics (it overflowed `-dx` / `y + dy` before). The
+    /// overflow is only caught by overflow checks (debug builds); in release the check is that
+    /// a shift by at least the image size with zero fill blanks the image.
+    #[test]
+    fn shift_accepts_any_offset(
+        dy in prop_oneof![Just(isize::MIN), Just(isize::MAX), -50isize..50],
+        dx in prop_oneof![Just(isize::MIN), Just(isize::MAX), -50isize..50],
+        fill in prop_oneof![Just(Fill::Zero), Just(Fill::Reflect), Just(Fill::Edge), Just(Fill::Constant(2.0))],
+    ) {
+        let mut img = ndarray::Array3::<f32>::from_shape_fn((5, 4, 2), |(y, x, c)| (y * 8 + x * 2 + c) as f32 + 1.0);
+        neurite_data::augment::shift(img.view_mut(), dy, dx, fill);
+        prop_assert_eq!(img.dim(), (5, 4, 2));
+        prop_assert!(img.iter().all(|v| v.is_finite()));
+        if fill == Fill::Zero && (dy.unsigned_abs() >= 5 || dx.unsigned_abs() >= 4) {
+            prop_assert!(img.iter().all(|&v| v == 0.0));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
