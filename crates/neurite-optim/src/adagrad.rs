@@ -1,7 +1,7 @@
 //! AdaGrad.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run1};
-use crate::error::{Result, check_non_negative};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run1};
+use crate::error::{Result, check_non_negative_f64, check_positive_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -27,12 +27,12 @@ impl Rule for AdagradRule {
         self.initial_accumulator_value as f32
     }
     fn validate(&self) -> Result<()> {
-        check_non_negative(
+        check_non_negative_f64(
             "adagrad",
             "initial_accumulator_value",
-            self.initial_accumulator_value as f32,
+            self.initial_accumulator_value,
         )?;
-        check_non_negative("adagrad", "epsilon", self.epsilon as f32)
+        check_positive_f64("adagrad", "epsilon", self.epsilon)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert(
@@ -55,7 +55,7 @@ impl Rule for AdagradRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let (lr, eps) = (k.lr, k.epsilon);
         let [acc] = slots else {
             unreachable!("slot count checked before the step")
@@ -64,7 +64,7 @@ impl Rule for AdagradRule {
             let (w0, g) = pre.apply(*w, g);
             *acc += g * g;
             *w = w0 - (lr * g) / (*acc + eps).sqrt();
-        });
+        })
     }
 }
 
@@ -120,10 +120,12 @@ impl Adagrad {
         self.rule.initial_accumulator_value = value;
         self
     }
-    /// Small constant for numerical stability (>= 0).
+    /// Small constant for numerical stability (> 0: with 0 and a zero
+    /// accumulator the update would be `0 / 0`).
     ///
     /// ```
     /// assert!(neurite_optim::Adagrad::default().epsilon(1e-8).build().is_ok());
+    /// assert!(neurite_optim::Adagrad::default().epsilon(0.0).build().is_err());
     /// ```
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.rule.epsilon = epsilon;

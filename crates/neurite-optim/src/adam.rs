@@ -1,7 +1,7 @@
 //! Adam and AdamW.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run2, run3};
-use crate::error::{Result, check_non_negative, check_range};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run2, run3};
+use crate::error::{Result, check_positive_f64, check_range_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -47,9 +47,9 @@ impl Rule for AdamRule {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range(self.name, "beta_1", self.beta_1 as f32, 0.0, 1.0, false)?;
-        check_range(self.name, "beta_2", self.beta_2 as f32, 0.0, 1.0, false)?;
-        check_non_negative(self.name, "epsilon", self.epsilon as f32)
+        check_range_f64(self.name, "beta_1", self.beta_1, 0.0, 1.0, false)?;
+        check_range_f64(self.name, "beta_2", self.beta_2, 0.0, 1.0, false)?;
+        check_positive_f64(self.name, "epsilon", self.epsilon)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert("beta_1".into(), Value::from(self.beta_1));
@@ -83,7 +83,7 @@ impl Rule for AdamRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let (alpha, c1, c2, eps) = (k.alpha, k.one_minus_beta_1, k.one_minus_beta_2, k.epsilon);
         match slots {
             [m, v] => run2(par, w, g, m, v, |w, g, m, v| {
@@ -125,10 +125,13 @@ macro_rules! adam_setters {
                 self.rule.beta_2 = beta_2;
                 self
             }
-            /// Added to `sqrt(v)` in the denominator (default 1e-7; PyTorch uses 1e-8).
+            /// Added to `sqrt(v)` in the denominator, `> 0` (default 1e-7;
+            /// PyTorch uses 1e-8). Zero is refused: a gradient that is 0 from
+            /// the start would make the update `0 / 0`.
             ///
             /// ```
             #[doc = concat!("assert!(neurite_optim::", stringify!($ty), "::default().epsilon(1e-8).build().is_ok());")]
+            #[doc = concat!("assert!(neurite_optim::", stringify!($ty), "::default().epsilon(0.0).build().is_err());")]
             /// ```
             pub fn epsilon(mut self, epsilon: f64) -> Self {
                 self.rule.epsilon = epsilon;

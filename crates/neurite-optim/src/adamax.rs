@@ -1,7 +1,7 @@
 //! Adamax.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run2};
-use crate::error::{Result, check_non_negative, check_range};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run2};
+use crate::error::{Result, check_positive_f64, check_range_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -28,9 +28,9 @@ impl Rule for AdamaxRule {
         &["momentum", "norm"]
     }
     fn validate(&self) -> Result<()> {
-        check_range("adamax", "beta_1", self.beta_1 as f32, 0.0, 1.0, false)?;
-        check_range("adamax", "beta_2", self.beta_2 as f32, 0.0, 1.0, false)?;
-        check_non_negative("adamax", "epsilon", self.epsilon as f32)
+        check_range_f64("adamax", "beta_1", self.beta_1, 0.0, 1.0, false)?;
+        check_range_f64("adamax", "beta_2", self.beta_2, 0.0, 1.0, false)?;
+        check_positive_f64("adamax", "epsilon", self.epsilon)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert("beta_1".into(), Value::from(self.beta_1));
@@ -54,7 +54,7 @@ impl Rule for AdamaxRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let [m, u] = slots else {
             unreachable!("slot count checked before the step")
         };
@@ -63,7 +63,7 @@ impl Rule for AdamaxRule {
             *m += (g - *m) * k.one_minus_beta_1;
             *u = (k.beta_2 * *u).max(g.abs());
             *w = w0 - (k.lr * *m) / (k.one_minus_beta_1_power * (*u + k.epsilon));
-        });
+        })
     }
 }
 
@@ -129,7 +129,7 @@ impl Adamax {
         self.rule.beta_2 = beta_2;
         self
     }
-    /// Added to the norm in the denominator (>= 0).
+    /// Added to the norm in the denominator (> 0).
     ///
     /// ```
     /// assert!(neurite_optim::Adamax::default().epsilon(f64::NAN).build().is_err());

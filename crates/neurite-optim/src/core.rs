@@ -16,6 +16,22 @@ use std::collections::BTreeMap;
 /// Measured with `benches/benches/optim.rs` (see `docs/optim.md`).
 pub const DEFAULT_PARALLEL_THRESHOLD: usize = 1 << 18;
 
+/// The most steps an optimizer takes: `2^53 - 2`. Bias corrections and
+/// schedules convert the step number `t` (and Nadam `t + 1`) to `f64`,
+/// which is exact only up to `2^53`; a step that would pass this count, or
+/// a restored state beyond it, is an [`OptimError::IterationLimit`] error
+/// (at 10^4 steps a second the limit is 28,000 years away).
+///
+/// ```
+/// use neurite_optim::{MAX_ITERATIONS, OptimError, Optimizer, OptimizerState, Sgd};
+/// let mut opt = Sgd::new(0.1);
+/// opt.load_state(OptimizerState { iterations: MAX_ITERATIONS, ..Default::default() })?;
+/// assert!(matches!(opt.step(&[]), Err(OptimError::IterationLimit { .. })));
+/// assert_eq!(opt.iterations(), MAX_ITERATIONS);
+/// # Ok::<(), OptimError>(())
+/// ```
+pub const MAX_ITERATIONS: u64 = (1 << 53) - 2;
+
 /// What happens to a gradient element before an optimizer's rule sees it,
 /// and the decoupled weight decay applied to the weight first:
 /// `g' = clip((g + l2*w + l1*sign(w)) * mul / div)`, `w' = w - w*wd*lr`.
@@ -105,39 +121,105 @@ impl PreOp for Pre {
     }
 }
 
+/// 0 when `x` is finite, NaN when it is NaN or infinite (`inf - inf` is
+/// NaN). Sums of these are NaN exactly when one of the terms is, so an
+/// update loop checks all the values it wrote with one comparison.
+#[inline(always)]
+#[allow(clippy::eq_op)] // x - x is the point: NaN for NaN and infinities.
+fn zero_if_finite(x: f32) -> f32 {
+    x - x
+}
+
+/// 1 when `sum` (of [`zero_if_finite`] terms) is NaN, else 0; branch-free,
+/// so the update loops that OR it into their result still vectorise.
+#[inline(always)]
+fn flag(sum: f32) -> NonFiniteMask {
+    sum.is_nan() as u32
+}
+
+/// 1 when an update left a NaN or an infinity in the weight or a slot of
+/// the parameter it updated, else 0. (One flag rather than a bit per
+/// tensor: measured cheaper; the error path finds which tensor it was.)
+pub(crate) type NonFiniteMask = u32;
+
+/// Elements per task of a parallel update: big enough that a task's
+/// sequential, vectorised loop dominates its scheduling cost.
+const PAR_LEAF: usize = 1 << 15;
+
+/// Splits `z` in halves (`split`) until at most [`PAR_LEAF`] elements
+/// (`size`), runs `leaf` on each part with `rayon::join`, and ORs the
+/// masks. (`Zip::par_fold` would be simpler but folds element by element
+/// through rayon's folder, which measured 4-5x slower than the vectorised
+/// sequential loop on each part.)
+fn par_split<Z: Send>(
+    z: Z,
+    size: &(impl Fn(&Z) -> usize + Sync),
+    split: &(impl Fn(Z) -> (Z, Z) + Sync),
+    leaf: &(impl Fn(Z) -> NonFiniteMask + Sync),
+) -> NonFiniteMask {
+    if size(&z) <= PAR_LEAF {
+        leaf(z)
+    } else {
+        let (a, b) = split(z);
+        let (x, y) = rayon::join(
+            || par_split(a, size, split, leaf),
+            || par_split(b, size, split, leaf),
+        );
+        x | y
+    }
+}
+
 macro_rules! zip_run {
     ($par:expr, $f:expr, $w:expr, $g:expr $(, $s:expr)*) => {{
         let z = Zip::from($w).and($g) $(.and($s))*;
         if $par {
-            z.par_for_each($f)
+            par_split(z, &|z| z.size(), &|z| z.split(), &|z| z.fold(0, $f))
         } else {
-            z.for_each($f)
+            z.fold(0, $f)
         }
     }};
 }
 
-/// Runs `f(w, g)` over every element (parallel when `par`).
+/// Runs `f(w, g)` over every element (parallel when `par`); returns the
+/// [`NonFiniteMask`] of the new values, gathered while they are in registers.
 pub(crate) fn run0(
     par: bool,
     w: ArrayViewMutD<f32>,
     g: ArrayViewD<f32>,
     f: impl Fn(&mut f32, f32) + Sync + Send,
-) {
-    zip_run!(par, |w: &mut f32, g: &f32| f(w, *g), w, g)
+) -> NonFiniteMask {
+    zip_run!(
+        par,
+        |acc: NonFiniteMask, w: &mut f32, g: &f32| {
+            f(w, *g);
+            acc | flag(zero_if_finite(*w))
+        },
+        w,
+        g
+    )
 }
 
-/// Runs `f(w, g, s0)` over every element.
+/// Runs `f(w, g, s0)` over every element; see [`run0`].
 pub(crate) fn run1(
     par: bool,
     w: ArrayViewMutD<f32>,
     g: ArrayViewD<f32>,
     s0: &mut ArrayD<f32>,
     f: impl Fn(&mut f32, f32, &mut f32) + Sync + Send,
-) {
-    zip_run!(par, |w: &mut f32, g: &f32, a: &mut f32| f(w, *g, a), w, g, s0)
+) -> NonFiniteMask {
+    zip_run!(
+        par,
+        |acc: NonFiniteMask, w: &mut f32, g: &f32, a: &mut f32| {
+            f(w, *g, a);
+            acc | flag(zero_if_finite(*w) + zero_if_finite(*a))
+        },
+        w,
+        g,
+        s0
+    )
 }
 
-/// Runs `f(w, g, s0, s1)` over every element.
+/// Runs `f(w, g, s0, s1)` over every element; see [`run0`].
 pub(crate) fn run2(
     par: bool,
     w: ArrayViewMutD<f32>,
@@ -145,10 +227,13 @@ pub(crate) fn run2(
     s0: &mut ArrayD<f32>,
     s1: &mut ArrayD<f32>,
     f: impl Fn(&mut f32, f32, &mut f32, &mut f32) + Sync + Send,
-) {
+) -> NonFiniteMask {
     zip_run!(
         par,
-        |w: &mut f32, g: &f32, a: &mut f32, b: &mut f32| f(w, *g, a, b),
+        |acc: NonFiniteMask, w: &mut f32, g: &f32, a: &mut f32, b: &mut f32| {
+            f(w, *g, a, b);
+            acc | flag(zero_if_finite(*w) + zero_if_finite(*a) + zero_if_finite(*b))
+        },
         w,
         g,
         s0,
@@ -156,7 +241,7 @@ pub(crate) fn run2(
     )
 }
 
-/// Runs `f(w, g, s0, s1, s2)` over every element.
+/// Runs `f(w, g, s0, s1, s2)` over every element; see [`run0`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run3(
     par: bool,
@@ -166,10 +251,13 @@ pub(crate) fn run3(
     s1: &mut ArrayD<f32>,
     s2: &mut ArrayD<f32>,
     f: impl Fn(&mut f32, f32, &mut f32, &mut f32, &mut f32) + Sync + Send,
-) {
+) -> NonFiniteMask {
     zip_run!(
         par,
-        |w: &mut f32, g: &f32, a: &mut f32, b: &mut f32, c: &mut f32| f(w, *g, a, b, c),
+        |acc: NonFiniteMask, w: &mut f32, g: &f32, a: &mut f32, b: &mut f32, c: &mut f32| {
+            f(w, *g, a, b, c);
+            acc | flag(zero_if_finite(*w) + zero_if_finite(*a) + zero_if_finite(*b) + zero_if_finite(*c))
+        },
         w,
         g,
         s0,
@@ -180,7 +268,7 @@ pub(crate) fn run3(
 
 /// An optimizer's own update rule (the part that differs between
 /// optimizers). `t` is the 1-based step number (`iterations + 1`).
-pub(crate) trait Rule: Send {
+pub(crate) trait Rule: Send + Sync {
     /// Per-step constants (bias corrections, ...), computed once per step.
     type Consts: Sync;
     /// Keras' name of the optimizer (`"adam"`, `"SGD"`, ...).
@@ -198,7 +286,8 @@ pub(crate) trait Rule: Send {
     /// Called once per step after all checks passed (may update
     /// optimizer-level variables such as Nadam's `u_product`).
     fn begin_step(&mut self, t: u64, lr: f32) -> Self::Consts;
-    /// Updates one parameter in place.
+    /// Updates one parameter in place; returns which of its tensors now
+    /// hold a NaN or an infinity (from the `run*` helpers).
     #[allow(clippy::too_many_arguments)]
     fn update<P: PreOp>(
         &self,
@@ -208,20 +297,26 @@ pub(crate) trait Rule: Send {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    );
+    ) -> NonFiniteMask;
     /// Optimizer-level variables to save.
     fn globals(&self) -> BTreeMap<String, f32> {
         BTreeMap::new()
     }
-    /// Restores optimizer-level variables (validate everything before changing anything).
-    fn load_globals(&mut self, _iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
+    /// Checks optimizer-level variables restored after `iterations` steps
+    /// (names, and values this rule can continue from; finiteness is
+    /// checked by [`OptimizerState::validate`]).
+    fn check_globals(&self, _iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
         match globals.keys().next() {
             Some(k) => Err(OptimError::InvalidState {
                 optimizer: self.name().to_string(),
-                message: format!("unknown optimizer variable `{k}`"),
+                message: format!("unknown optimizer variable `{k}` (this optimizer has none)"),
             }),
             None => Ok(()),
         }
+    }
+    /// Restores optimizer-level variables (checks them first).
+    fn load_globals(&mut self, iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
+        self.check_globals(iterations, globals)
     }
 }
 
@@ -370,7 +465,26 @@ impl Common {
     pub(crate) fn step<R: Rule>(&mut self, rule: &mut R, params: &[(&str, &Var)]) -> Result<()> {
         self.validate(rule)?;
         self.check_params(rule, params)?;
+        let t = self
+            .iterations
+            .checked_add(1)
+            .filter(|&t| t <= MAX_ITERATIONS)
+            .ok_or_else(|| OptimError::IterationLimit {
+                context: rule.name().to_string(),
+                iterations: self.iterations.saturating_add(1),
+                limit: MAX_ITERATIONS,
+            })?;
         let lr = self.learning_rate();
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(invalid(
+                rule.name(),
+                "learning_rate",
+                format!(
+                    "the schedule gives {lr} at iteration {}, expected a finite rate >= 0",
+                    self.iterations
+                ),
+            ));
+        }
         let base = self.base_pre(lr);
         // Global norm of all (penalised) gradients, Keras `clip_by_global_norm`:
         // scale = c * min(1/norm, 1/c) + (norm - norm)  (NaN for a non-finite norm).
@@ -386,13 +500,14 @@ impl Common {
             }
             None => None,
         };
-        let t = self.iterations + 1;
         let k = rule.begin_step(t, lr);
+        // The first parameter an update left non-finite, and what in it.
+        let mut broken: Option<(&str, String)> = None;
         for (name, var) in params {
             let mut w = var.value_mut();
             let par = w.len() >= self.parallel_threshold;
-            var.with_grad(|g| {
-                let Some(g) = g else { return };
+            let mask = var.with_grad(|g| {
+                let Some(g) = g else { return 0 };
                 let mut pre = base;
                 if let Some(scale) = global_scale {
                     pre.scaled = true;
@@ -412,14 +527,34 @@ impl Common {
                 }
                 let slots = self.slots.get_mut(*name).expect("slots just ensured");
                 if pre.is_identity() {
-                    rule.update(&k, &Identity, w.view_mut(), g.view(), slots, par);
+                    rule.update(&k, &Identity, w.view_mut(), g.view(), slots, par)
                 } else {
-                    rule.update(&k, &pre, w.view_mut(), g.view(), slots, par);
+                    rule.update(&k, &pre, w.view_mut(), g.view(), slots, par)
                 }
             });
+            if mask != 0 && broken.is_none() {
+                // Error path only: find which tensor it was.
+                let finite = |a: ArrayViewD<f32>| a.iter().all(|x| x.is_finite());
+                let what = if !finite(w.view()) {
+                    "weight".to_string()
+                } else {
+                    let slots = self.slots.get(*name).map(Vec::as_slice).unwrap_or(&[]);
+                    let i = slots.iter().position(|s| !finite(s.view())).unwrap_or(0);
+                    let slot = rule.slot_names().get(i).copied().unwrap_or("?");
+                    format!("slot `{slot}`")
+                };
+                broken = Some((name, what));
+            }
         }
         self.iterations = t;
-        Ok(())
+        match broken {
+            None => Ok(()),
+            Some((name, what)) => Err(OptimError::NonFiniteUpdate {
+                parameter: name.to_string(),
+                what,
+                step: t,
+            }),
+        }
     }
 
     pub(crate) fn config<R: Rule>(&self, rule: &R) -> Value {
@@ -457,7 +592,47 @@ impl Common {
         }
     }
 
+    /// Checks `state` against this optimizer (slot names, complete slot
+    /// sets, optimizer-level variables) and the model's parameters (see
+    /// [`OptimizerState::check_against`]).
+    pub(crate) fn check_state<R: Rule>(
+        &self,
+        rule: &R,
+        state: &OptimizerState,
+        params: &[(&str, &[usize])],
+    ) -> Result<()> {
+        state.check_against(params)?;
+        let names = rule.slot_names();
+        let bad = |message: String| OptimError::InvalidState {
+            optimizer: rule.name().to_string(),
+            message,
+        };
+        let mut present: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for key in state.slots.keys() {
+            // check_against has checked the key's form.
+            let Some((param, slot)) = OptimizerState::split_key(key) else {
+                continue;
+            };
+            if !names.contains(&slot) {
+                return Err(bad(format!(
+                    "unknown slot `{slot}` for parameter `{param}` (this configuration has {names:?})"
+                )));
+            }
+            present.entry(param).or_default().push(slot);
+        }
+        for (param, slots) in present {
+            if let Some(missing) = names.iter().find(|n| !slots.contains(n)) {
+                return Err(bad(format!(
+                    "parameter `{param}` has no slot `{missing}` (this configuration has {names:?})"
+                )));
+            }
+        }
+        rule.check_globals(state.iterations, &state.globals)
+    }
+
     pub(crate) fn load_state<R: Rule>(&mut self, rule: &mut R, state: OptimizerState) -> Result<()> {
+        state.validate()?;
+        rule.check_globals(state.iterations, &state.globals)?;
         let names = rule.slot_names();
         let bad = |message: String| OptimError::InvalidState {
             optimizer: rule.name().to_string(),
@@ -651,6 +826,13 @@ macro_rules! optimizer_impl {
             }
             fn load_state(&mut self, state: $crate::OptimizerState) -> $crate::Result<()> {
                 self.common.load_state(&mut self.rule, state)
+            }
+            fn check_state(
+                &self,
+                state: &$crate::OptimizerState,
+                params: &[(&str, &[usize])],
+            ) -> $crate::Result<()> {
+                self.common.check_state(&self.rule, state, params)
             }
         }
     };

@@ -35,7 +35,7 @@ pub enum OptimError {
         actual: Vec<usize>,
     },
     /// A restored state names a parameter that is not among the parameters given.
-    #[error("optimizer state has slots for unknown parameter `{0}`")]
+    #[error("optimizer state has slots for parameter `{0}`, which is not among the model's parameters")]
     UnknownParameter(String),
     /// The same parameter name was given twice to one step.
     #[error("parameter name `{0}` appears more than once")]
@@ -52,6 +52,47 @@ pub enum OptimError {
     /// Bytes that could not be read or written as an optimizer state.
     #[error("optimizer state serialization: {0}")]
     Serialization(String),
+    /// A restored state holds a NaN or an infinity (in a slot tensor or an
+    /// optimizer-level variable): training could only continue with broken
+    /// weights.
+    #[error("optimizer state: `{key}` holds {value} at index {index:?}, expected finite values")]
+    NonFiniteState {
+        /// The slot key (`"<parameter>/<slot>"`) or `"global.<name>"`.
+        key: String,
+        /// Index of the first non-finite element (empty for a scalar).
+        index: Vec<usize>,
+        /// The value found there.
+        value: f32,
+    },
+    /// The iteration count would pass (in a step) or has passed (in a
+    /// restored state) [`crate::MAX_ITERATIONS`], beyond which the step
+    /// number no longer converts exactly to the `f64` the bias corrections
+    /// and schedules use.
+    #[error("{context}: iteration count {iterations} is beyond the limit of {limit} steps")]
+    IterationLimit {
+        /// The optimizer stepping, or `"optimizer state"` for a restored state.
+        context: String,
+        /// The count found (or that a step would reach).
+        iterations: u64,
+        /// [`crate::MAX_ITERATIONS`].
+        limit: u64,
+    },
+    /// An update made a parameter (or one of its slots) NaN or infinite. The
+    /// step has been applied to every parameter and counted, so the weights
+    /// hold the non-finite values: restore them from a checkpoint and lower
+    /// the learning rate or clip the gradients.
+    #[error(
+        "step {step}: parameter `{parameter}`: {what} became non-finite (NaN or infinity) \
+         after the update; lower the learning rate, clip gradients or check the loss"
+    )]
+    NonFiniteUpdate {
+        /// The parameter's name.
+        parameter: String,
+        /// `"weight"` or `"slot `<name>`"`.
+        what: String,
+        /// The 1-based step number (the iteration count after the step).
+        step: u64,
+    },
 }
 
 /// Shorthand for results of this crate.
@@ -83,6 +124,57 @@ pub(crate) fn check_range(
             owner,
             key,
             format!("must be in [{lo}, {hi}{close}, got {x}"),
+        ))
+    }
+}
+
+/// [`check_range`] on an `f64` hyper-parameter, compared in `f64` (no
+/// rounding to `f32` first, which would accept e.g. `-1e-50` as `-0.0`).
+pub(crate) fn check_range_f64(
+    owner: &str,
+    key: &str,
+    x: f64,
+    lo: f64,
+    hi: f64,
+    hi_inclusive: bool,
+) -> Result<()> {
+    let ok = x.is_finite() && x >= lo && if hi_inclusive { x <= hi } else { x < hi };
+    if ok {
+        Ok(())
+    } else {
+        let close = if hi_inclusive { ']' } else { ')' };
+        Err(invalid(
+            owner,
+            key,
+            format!("must be in [{lo}, {hi}{close}, got {x}"),
+        ))
+    }
+}
+
+/// Checks an `f64` hyper-parameter is `> 0` and finite, also once rounded
+/// to the `f32` the update uses (so `1e-50`, which rounds to 0, is refused).
+pub(crate) fn check_positive_f64(owner: &str, key: &str, x: f64) -> Result<()> {
+    let as_f32 = x as f32;
+    if x.is_finite() && x > 0.0 && as_f32.is_finite() && as_f32 > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(
+            owner,
+            key,
+            format!("must be a finite number > 0 (and representable as a positive f32), got {x}"),
+        ))
+    }
+}
+
+/// Checks an `f64` hyper-parameter is `>= 0` and finite as an `f32`.
+pub(crate) fn check_non_negative_f64(owner: &str, key: &str, x: f64) -> Result<()> {
+    if x.is_finite() && x >= 0.0 && (x as f32).is_finite() {
+        Ok(())
+    } else {
+        Err(invalid(
+            owner,
+            key,
+            format!("must be a finite number >= 0, got {x}"),
         ))
     }
 }

@@ -45,7 +45,7 @@ pub use crate::adagrad::Adagrad;
 pub use crate::adam::{Adam, AdamW};
 pub use crate::adamax::Adamax;
 pub use crate::clip::{clip_grad_global_norm, clip_grad_norm, clip_grad_value, global_grad_norm};
-pub use crate::core::DEFAULT_PARALLEL_THRESHOLD;
+pub use crate::core::{DEFAULT_PARALLEL_THRESHOLD, MAX_ITERATIONS};
 pub use crate::error::{OptimError, Result};
 pub use crate::nadam::Nadam;
 pub use crate::rmsprop::Rmsprop;
@@ -62,6 +62,9 @@ use serde_json::Value;
 /// An optimizer: updates named parameters from their gradients and keeps
 /// per-parameter state ("slots") under those names.
 ///
+/// Optimizers are `Send + Sync`, so a model that owns a `Box<dyn Optimizer>`
+/// can be shared between threads (e.g. for inference behind an `Arc`).
+///
 /// ```
 /// use neurite_autograd::Var;
 /// use neurite_optim::{Optimizer, Sgd};
@@ -75,11 +78,28 @@ use serde_json::Value;
 /// assert_eq!(opt.iterations(), 1);
 /// # Ok::<(), neurite_optim::OptimError>(())
 /// ```
-pub trait Optimizer: Send {
+pub trait Optimizer: Send + Sync {
     /// One update of every parameter that has a gradient (parameters
     /// without one are skipped). Increments the iteration count. Checks
-    /// everything (hyper-parameters, duplicate names, gradient and slot
-    /// shapes) before changing anything.
+    /// everything (hyper-parameters, the learning rate the schedule gives,
+    /// duplicate names, gradient and slot shapes, the iteration limit
+    /// [`MAX_ITERATIONS`]) before changing anything.
+    ///
+    /// Gradients are used as they are (NaN or infinite gradients are not
+    /// refused, as in Keras and PyTorch), but an update that leaves a
+    /// weight or a slot NaN or infinite is an
+    /// [`OptimError::NonFiniteUpdate`] naming the first such parameter and
+    /// the step: the step has then been applied to every parameter and
+    /// counted (the update runs in place), so restore the weights from a
+    /// checkpoint before going on.
+    ///
+    /// ```
+    /// use neurite_optim::{OptimError, Optimizer, Sgd};
+    /// let w = neurite_autograd::Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn());
+    /// w.set_grad(Some(ndarray::arr1(&[1e30f32]).into_dyn()));
+    /// let err = Sgd::new(1e10).step(&[("w", &w)]).unwrap_err();
+    /// assert!(matches!(err, OptimError::NonFiniteUpdate { ref parameter, step: 1, .. } if parameter == "w"));
+    /// ```
     ///
     /// ```
     /// use neurite_optim::{Optimizer, Sgd};
@@ -137,9 +157,14 @@ pub trait Optimizer: Send {
     /// assert!(neurite_optim::Adam::default().state().slots.is_empty());
     /// ```
     fn state(&self) -> OptimizerState;
-    /// Restores a state from [`Optimizer::state`]. Unknown or missing slots
-    /// are errors; parameters are matched by name at the next step, where a
-    /// slot whose shape differs from its parameter is an error.
+    /// Restores a state from [`Optimizer::state`]. Refused, leaving the
+    /// optimizer unchanged: slots this configuration does not have, missing
+    /// slots, slots of one parameter with different shapes, NaN or infinite
+    /// values ([`OptimError::NonFiniteState`]), an iteration count beyond
+    /// [`MAX_ITERATIONS`], unknown or impossible optimizer-level variables.
+    /// Parameters are matched by name at the next step, where a slot whose
+    /// shape differs from its parameter is an error; check them now with
+    /// [`Optimizer::load_state_checked`].
     ///
     /// ```
     /// use neurite_optim::{Optimizer, OptimizerState};
@@ -149,9 +174,36 @@ pub trait Optimizer: Send {
     /// # Ok::<(), neurite_optim::OptimError>(())
     /// ```
     fn load_state(&mut self, state: OptimizerState) -> Result<()>;
-    /// [`Optimizer::load_state`] after checking the state against the
-    /// parameters it will be used with: every parameter it names must be
-    /// among `params`, with the same shape.
+    /// Checks, without loading it, that `state` can be right for this
+    /// optimizer and for a model whose trainable parameters have the names
+    /// (as passed to [`Optimizer::step`]) and shapes `params`: everything
+    /// [`OptimizerState::check_against`] checks, plus slot names this
+    /// configuration uses (e.g. no `velocity_hat` for Adam without
+    /// AMSGrad), a complete set of slots for every parameter that has one,
+    /// and the optimizer-level variables (e.g. Nadam's `u_product`).
+    ///
+    /// The default implementation (for optimizers defined outside this
+    /// crate) only does [`OptimizerState::check_against`].
+    ///
+    /// ```
+    /// use neurite_optim::{Adam, OptimError, Optimizer, OptimizerState};
+    /// let mut state = OptimizerState { iterations: 3, ..Default::default() };
+    /// for slot in ["momentum", "velocity", "velocity_hat"] {
+    ///     state.slots.insert(format!("w/{slot}"), ndarray::ArrayD::zeros(ndarray::IxDyn(&[2])));
+    /// }
+    /// let params: &[(&str, &[usize])] = &[("w", &[2])];
+    /// assert!(Adam::default().amsgrad(true).check_state(&state, params).is_ok());
+    /// let err = Adam::default().check_state(&state, params).unwrap_err();
+    /// assert!(err.to_string().contains("velocity_hat"), "{err}");
+    /// let err = Adam::default().amsgrad(true).check_state(&state, &[("w", &[3])]).unwrap_err();
+    /// assert!(matches!(err, OptimError::ShapeMismatch { .. }));
+    /// ```
+    fn check_state(&self, state: &OptimizerState, params: &[(&str, &[usize])]) -> Result<()> {
+        state.check_against(params)
+    }
+    /// [`Optimizer::load_state`] after [`Optimizer::check_state`] against
+    /// the parameters it will be used with: every parameter it names must
+    /// be among `params`, with the same shape.
     ///
     /// ```
     /// use neurite_autograd::Var;
@@ -166,7 +218,9 @@ pub trait Optimizer: Send {
     /// # Ok::<(), neurite_optim::OptimError>(())
     /// ```
     fn load_state_checked(&mut self, state: OptimizerState, params: &[(&str, &Var)]) -> Result<()> {
-        state.check_parameters(params)?;
+        let shapes: Vec<(&str, Vec<usize>)> = params.iter().map(|(n, v)| (*n, v.shape())).collect();
+        let shapes: Vec<(&str, &[usize])> = shapes.iter().map(|(n, s)| (*n, s.as_slice())).collect();
+        self.check_state(&state, &shapes)?;
         self.load_state(state)
     }
 }

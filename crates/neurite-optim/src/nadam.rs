@@ -1,7 +1,7 @@
 //! Nadam.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run2};
-use crate::error::{OptimError, Result, check_non_negative, check_range};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run2};
+use crate::error::{OptimError, Result, check_positive_f64, check_range_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -35,9 +35,9 @@ impl Rule for NadamRule {
         &["momentum", "velocity"]
     }
     fn validate(&self) -> Result<()> {
-        check_range("nadam", "beta_1", self.beta_1 as f32, 0.0, 1.0, false)?;
-        check_range("nadam", "beta_2", self.beta_2 as f32, 0.0, 1.0, false)?;
-        check_non_negative("nadam", "epsilon", self.epsilon as f32)
+        check_range_f64("nadam", "beta_1", self.beta_1, 0.0, 1.0, false)?;
+        check_range_f64("nadam", "beta_2", self.beta_2, 0.0, 1.0, false)?;
+        check_positive_f64("nadam", "epsilon", self.epsilon)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert("beta_1".into(), Value::from(self.beta_1));
@@ -70,7 +70,7 @@ impl Rule for NadamRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let [m, v] = slots else {
             unreachable!("slot count checked before the step")
         };
@@ -82,28 +82,39 @@ impl Rule for NadamRule {
                 (k.u_t_1 * *m) / (1.0 - k.u_product_t_1) + ((1.0 - k.u_t) * g) / (1.0 - k.u_product_t);
             let v_hat = *v / k.one_minus_beta_2_power;
             *w = w0 - (m_hat * k.lr) / (v_hat.sqrt() + k.epsilon);
-        });
+        })
     }
     fn globals(&self) -> BTreeMap<String, f32> {
         BTreeMap::from([("u_product".to_string(), self.u_product)])
     }
-    fn load_globals(&mut self, iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
+    fn check_globals(&self, iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
         let bad = |message: String| OptimError::InvalidState {
             optimizer: "nadam".into(),
             message,
         };
         if let Some(k) = globals.keys().find(|k| *k != "u_product") {
-            return Err(bad(format!("unknown optimizer variable `{k}`")));
+            return Err(bad(format!(
+                "unknown optimizer variable `{k}` (nadam has `u_product`)"
+            )));
         }
-        self.u_product = match globals.get("u_product") {
-            Some(&u) => u,
-            None if iterations == 0 => 1.0,
-            None => {
-                return Err(bad(format!(
-                    "`u_product` is missing after {iterations} iterations"
-                )));
-            }
-        };
+        match globals.get("u_product") {
+            // A product of momentum caches u_t = beta_1 (1 - 0.5 * 0.96^t) in [0, 1).
+            Some(&u) if !(0.0..=1.0).contains(&u) => Err(bad(format!(
+                "`u_product` must be in [0, 1] (a product of momentum caches), got {u}"
+            ))),
+            Some(&u) if iterations > 0 && u >= 1.0 => Err(bad(format!(
+                "`u_product` must be < 1 after {iterations} iterations, got {u}"
+            ))),
+            Some(_) => Ok(()),
+            None if iterations == 0 => Ok(()),
+            None => Err(bad(format!(
+                "`u_product` is missing after {iterations} iterations"
+            ))),
+        }
+    }
+    fn load_globals(&mut self, iterations: u64, globals: &BTreeMap<String, f32>) -> Result<()> {
+        self.check_globals(iterations, globals)?;
+        self.u_product = globals.get("u_product").copied().unwrap_or(1.0);
         Ok(())
     }
 }
@@ -175,10 +186,11 @@ impl Nadam {
         self.rule.beta_2 = beta_2;
         self
     }
-    /// Added to `sqrt(v_hat)` in the denominator (>= 0).
+    /// Added to `sqrt(v_hat)` in the denominator (> 0).
     ///
     /// ```
     /// assert!(neurite_optim::Nadam::default().epsilon(-1.0).build().is_err());
+    /// assert!(neurite_optim::Nadam::default().epsilon(0.0).build().is_err());
     /// ```
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.rule.epsilon = epsilon;

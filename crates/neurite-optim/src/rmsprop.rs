@@ -1,7 +1,7 @@
 //! RMSprop.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run1, run2, run3};
-use crate::error::{Result, check_non_negative, check_range};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run1, run2, run3};
+use crate::error::{Result, check_positive_f64, check_range_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -50,9 +50,9 @@ impl Rule for RmspropRule {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range("rmsprop", "rho", self.rho as f32, 0.0, 1.0, false)?;
-        check_range("rmsprop", "momentum", self.momentum as f32, 0.0, 1.0, false)?;
-        check_non_negative("rmsprop", "epsilon", self.epsilon as f32)
+        check_range_f64("rmsprop", "rho", self.rho, 0.0, 1.0, false)?;
+        check_range_f64("rmsprop", "momentum", self.momentum, 0.0, 1.0, false)?;
+        check_positive_f64("rmsprop", "epsilon", self.epsilon)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert("rho".into(), Value::from(self.rho));
@@ -77,7 +77,7 @@ impl Rule for RmspropRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let mom = k.momentum;
         match (slots, self.momentum > 0.0) {
             ([v], _) => run1(par, w, g, v, |w, g, v| {
@@ -168,10 +168,11 @@ impl Rmsprop {
         self.rule.momentum = momentum;
         self
     }
-    /// Small constant inside the square root (>= 0).
+    /// Small constant inside the square root (> 0).
     ///
     /// ```
     /// assert!(neurite_optim::Rmsprop::default().epsilon(-1.0).build().is_err());
+    /// assert!(neurite_optim::Rmsprop::default().epsilon(0.0).build().is_err());
     /// ```
     pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.rule.epsilon = epsilon;

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with optional (Nesterov) momentum.
 
-use crate::core::{Common, PreOp, Rule, optimizer_impl, run0, run1};
-use crate::error::{Result, check_range};
+use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run0, run1};
+use crate::error::{Result, check_range_f64};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -24,7 +24,7 @@ impl Rule for SgdRule {
         if self.momentum != 0.0 { &["momentum"] } else { &[] }
     }
     fn validate(&self) -> Result<()> {
-        check_range("SGD", "momentum", self.momentum as f32, 0.0, 1.0, true)
+        check_range_f64("SGD", "momentum", self.momentum, 0.0, 1.0, true)
     }
     fn config(&self, map: &mut Map<String, Value>) {
         map.insert("momentum".into(), Value::from(self.momentum));
@@ -44,7 +44,7 @@ impl Rule for SgdRule {
         g: ArrayViewD<f32>,
         slots: &mut [ArrayD<f32>],
         par: bool,
-    ) {
+    ) -> NonFiniteMask {
         let (lr, mom) = (k.lr, k.momentum);
         match slots {
             [] => run0(par, w, g, |w, g| {

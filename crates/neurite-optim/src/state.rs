@@ -1,8 +1,9 @@
 //! `OptimizerState`: what an optimizer has learnt (iteration count and
 //! per-parameter slot tensors), serialisable with serde and as safetensors.
 
+use crate::core::MAX_ITERATIONS;
 use crate::error::{OptimError, Result};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, Dimension, IxDyn};
 use neurite_autograd::Var;
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
@@ -62,8 +63,112 @@ impl OptimizerState {
             .filter(|(p, s)| !p.is_empty() && !s.is_empty())
     }
 
-    /// Checks that every parameter named in the slots is among `params` and
-    /// that each slot has its parameter's shape.
+    /// Checks what can be checked without a model or an optimizer: every
+    /// slot key is `"<parameter>/<slot>"`, the iteration count is at most
+    /// [`MAX_ITERATIONS`], every slot value and optimizer-level variable is
+    /// finite, and the slots of one parameter share a shape.
+    ///
+    /// ```
+    /// use neurite_optim::{OptimError, OptimizerState};
+    /// let mut state = OptimizerState::default();
+    /// state.slots.insert("w/momentum".into(), ndarray::arr1(&[0.0f32, f32::NAN]).into_dyn());
+    /// assert!(matches!(state.validate(), Err(OptimError::NonFiniteState { ref key, .. }) if key == "w/momentum"));
+    /// let state = OptimizerState { iterations: u64::MAX, ..Default::default() };
+    /// assert!(matches!(state.validate(), Err(OptimError::IterationLimit { .. })));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.iterations > MAX_ITERATIONS {
+            return Err(OptimError::IterationLimit {
+                context: "optimizer state".into(),
+                iterations: self.iterations,
+                limit: MAX_ITERATIONS,
+            });
+        }
+        let mut first_shape: BTreeMap<&str, (&str, &[usize])> = BTreeMap::new();
+        for (key, slot) in &self.slots {
+            let (param, slot_name) = Self::split_key(key).ok_or_else(|| {
+                OptimError::Serialization(format!("slot key `{key}` is not `<parameter>/<slot>`"))
+            })?;
+            if let Some((index, &value)) = slot.indexed_iter().find(|(_, x)| !x.is_finite()) {
+                return Err(OptimError::NonFiniteState {
+                    key: key.clone(),
+                    index: index.slice().to_vec(),
+                    value,
+                });
+            }
+            let (first_slot, shape) = *first_shape.entry(param).or_insert((slot_name, slot.shape()));
+            if slot.shape() != shape {
+                return Err(OptimError::ShapeMismatch {
+                    parameter: param.to_string(),
+                    what: format!("slot `{slot_name}` (beside slot `{first_slot}`)"),
+                    expected: shape.to_vec(),
+                    actual: slot.shape().to_vec(),
+                });
+            }
+        }
+        if let Some((name, &value)) = self.globals.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(OptimError::NonFiniteState {
+                key: format!("global.{name}"),
+                index: Vec::new(),
+                value,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the state against the model it will be used with, given as
+    /// the names (as passed to [`crate::Optimizer::step`]) and shapes of
+    /// its trainable parameters: [`OptimizerState::validate`], then every
+    /// parameter named in the slots must be among `params`
+    /// ([`OptimError::UnknownParameter`]) and each slot must have its
+    /// parameter's shape ([`OptimError::ShapeMismatch`]). Parameters without
+    /// slots are fine (not yet trained). Which slot names are right depends
+    /// on the optimizer: [`crate::Optimizer::check_state`] checks those too.
+    ///
+    /// ```
+    /// use neurite_optim::{OptimError, OptimizerState};
+    /// let mut state = OptimizerState::default();
+    /// state.slots.insert("dense/kernel/momentum".into(), ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])));
+    /// assert!(state.check_against(&[("dense/kernel", &[2, 3]), ("dense/bias", &[3])]).is_ok());
+    /// let err = state.check_against(&[("dense/kernel", &[3, 2])]).unwrap_err();
+    /// assert_eq!(err, OptimError::ShapeMismatch {
+    ///     parameter: "dense/kernel".into(),
+    ///     what: "slot `momentum`".into(),
+    ///     expected: vec![3, 2],
+    ///     actual: vec![2, 3],
+    /// });
+    /// assert_eq!(state.check_against(&[]), Err(OptimError::UnknownParameter("dense/kernel".into())));
+    /// ```
+    pub fn check_against(&self, params: &[(&str, &[usize])]) -> Result<()> {
+        self.validate()?;
+        let mut shapes: HashMap<&str, &[usize]> = HashMap::with_capacity(params.len());
+        for (name, shape) in params {
+            if shapes.insert(name, shape).is_some() {
+                return Err(OptimError::DuplicateParameter(name.to_string()));
+            }
+        }
+        for (key, slot) in &self.slots {
+            // validate() has checked the key's form.
+            let Some((param, slot_name)) = Self::split_key(key) else {
+                continue;
+            };
+            let shape = *shapes
+                .get(param)
+                .ok_or_else(|| OptimError::UnknownParameter(param.to_string()))?;
+            if slot.shape() != shape {
+                return Err(OptimError::ShapeMismatch {
+                    parameter: param.to_string(),
+                    what: format!("slot `{slot_name}`"),
+                    expected: shape.to_vec(),
+                    actual: slot.shape().to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`OptimizerState::check_against`] with the parameters' shapes taken
+    /// from the variables.
     ///
     /// ```
     /// use neurite_optim::{OptimError, OptimizerState};
@@ -73,26 +178,9 @@ impl OptimizerState {
     /// assert_eq!(state.check_parameters(&[("w", &w)]), Err(OptimError::UnknownParameter("ghost".into())));
     /// ```
     pub fn check_parameters(&self, params: &[(&str, &Var)]) -> Result<()> {
-        for (key, slot) in &self.slots {
-            let (param, slot_name) = Self::split_key(key).ok_or_else(|| {
-                OptimError::Serialization(format!("slot key `{key}` is not `<parameter>/<slot>`"))
-            })?;
-            let var = params
-                .iter()
-                .find(|(n, _)| *n == param)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| OptimError::UnknownParameter(param.to_string()))?;
-            let shape = var.shape();
-            if slot.shape() != shape.as_slice() {
-                return Err(OptimError::ShapeMismatch {
-                    parameter: param.to_string(),
-                    what: format!("slot `{slot_name}`"),
-                    expected: shape,
-                    actual: slot.shape().to_vec(),
-                });
-            }
-        }
-        Ok(())
+        let shapes: Vec<(&str, Vec<usize>)> = params.iter().map(|(n, v)| (*n, v.shape())).collect();
+        let shapes: Vec<(&str, &[usize])> = shapes.iter().map(|(n, s)| (*n, s.as_slice())).collect();
+        self.check_against(&shapes)
     }
 
     /// Serialises to safetensors bytes: one little-endian `F32` tensor per
