@@ -177,6 +177,45 @@ proptest! {
         }
     }
 
+    /// The public fused recurrent ops on operands of any small shapes: an
+    /// error or a result, never a panic.
+    #[test]
+    fn fused_recurrent_ops_never_panic(xs in small_shape(), ks in small_shape(), rs in small_shape(),
+                                       bs in proptest::option::of(small_shape()), value in hostile_value(),
+                                       return_sequences in any::<bool>(), go_backwards in any::<bool>()) {
+        let p = |s: &[usize]| Var::parameter(ArrayD::from_elem(IxDyn(s), value));
+        let (x, k, r) = (p(&xs), p(&ks), p(&rs));
+        let b = bs.as_deref().map(p);
+        let opts = RecurrentOptions { return_sequences, go_backwards, ..RecurrentOptions::default() };
+        let what = format!("x {xs:?} kernel {ks:?} recurrent {rs:?} bias {bs:?}");
+        for (op, f) in [
+            ("fused_lstm", fused_lstm as fn(&Var, &Var, &Var, Option<&Var>, &RecurrentOptions) -> neurite_nn::Result<Var>),
+            ("fused_gru", fused_gru),
+            ("fused_simple_rnn", fused_simple_rnn),
+        ] {
+            let y = no_panic(&format!("{op} {what}"), || f(&x, &k, &r, b.as_ref(), &opts));
+            if let Ok(y) = y {
+                let _ = no_panic(&format!("{op} backward {what}"), || neurite_autograd::ops::sum_all(&y).map(|s| s.backward()));
+            }
+        }
+    }
+
+    /// The fused Conv2D(relu) + MaxPooling2D pass on any input: as the two
+    /// forwards, an error or a result, never a panic.
+    #[test]
+    fn fused_conv_pool_never_panics(shape in small_shape(), value in hostile_value(), training in any::<bool>(),
+                                    k in 1usize..4, pool in 1usize..4) {
+        let mut conv = Conv2D::new(16, (k, k)).activation(Activation::Relu).with_name("conv_f");
+        conv.build(&[4, 4, 1], &mut rng_from_seed(0)).unwrap();
+        let next = MaxPooling2D::new((pool, pool)).with_name("pool_f");
+        let x = tensor(&shape, value);
+        let mut ctx = if training { ForwardContext::training(1) } else { ForwardContext::inference() };
+        let fused = no_panic(&format!("fused on {shape:?}"), || conv.forward_fused(&next, &x, &mut ctx));
+        if let Some(Err(e)) = fused {
+            prop_assert!(names_layer(&e, "conv_f") || names_layer(&e, "pool_f"), "{e}");
+        }
+    }
+
     /// Every loss on any pair of small shapes and hostile values: an error or
     /// a value, never a panic.
     #[test]
