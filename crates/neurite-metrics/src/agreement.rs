@@ -97,7 +97,7 @@ impl ConfusionMatrix {
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 pub fn matthews_corrcoef(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.matthews_corrcoef()
+    ConfusionMatrix::from_labels_for("matthews_corrcoef", y_true, y_pred, n_classes)?.matthews_corrcoef()
 }
 
 /// Cohen's kappa of label vectors (see [`ConfusionMatrix::cohen_kappa`]).
@@ -116,5 +116,5 @@ pub fn cohen_kappa_score(
     n_classes: usize,
     weights: KappaWeights,
 ) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.cohen_kappa(weights)
+    ConfusionMatrix::from_labels_for("cohen_kappa", y_true, y_pred, n_classes)?.cohen_kappa(weights)
 }

@@ -112,6 +112,17 @@ impl ConfusionMatrix {
         Ok(ConfusionMatrix { counts, total })
     }
 
+    /// [`from_labels`](Self::from_labels) for a score computed from label
+    /// vectors: its errors name that score (`metric`), not the matrix.
+    pub(crate) fn from_labels_for(
+        metric: &'static str,
+        y_true: &[usize],
+        y_pred: &[usize],
+        n_classes: usize,
+    ) -> Result<Self> {
+        Self::from_labels(y_true, y_pred, n_classes).map_err(|e| e.for_metric(metric))
+    }
+
     /// Adds one batch of label pairs. On error nothing is added.
     ///
     /// ```

@@ -99,3 +99,53 @@ pub enum MetricError {
 
 /// Shorthand for `Result<T, MetricError>`.
 pub type Result<T, E = MetricError> = std::result::Result<T, E>;
+
+impl MetricError {
+    /// The same error, naming `metric` instead (a score that failed in a
+    /// helper, e.g. F1 in the confusion matrix it is computed from).
+    pub(crate) fn for_metric(self, metric: &'static str) -> Self {
+        use MetricError::*;
+        match self {
+            LengthMismatch { expected, found, .. } => LengthMismatch {
+                metric,
+                expected,
+                found,
+            },
+            ShapeMismatch { expected, found, .. } => ShapeMismatch {
+                metric,
+                expected,
+                found,
+            },
+            Empty { .. } => Empty { metric },
+            LabelOutOfRange { label, n_classes, .. } => LabelOutOfRange {
+                metric,
+                label,
+                n_classes,
+            },
+            InvalidValue {
+                index,
+                value,
+                expected,
+                ..
+            } => InvalidValue {
+                metric,
+                index,
+                value,
+                expected,
+            },
+            InvalidArgument {
+                name,
+                expected,
+                found,
+                ..
+            } => InvalidArgument {
+                metric,
+                name,
+                expected,
+                found,
+            },
+            Undefined { reason, .. } => Undefined { metric, reason },
+            render @ Render { .. } => render,
+        }
+    }
+}

@@ -236,7 +236,8 @@ pub fn precision_score(
     n_classes: usize,
     average: Average,
 ) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.precision(average, ZeroDivision::Zero)
+    ConfusionMatrix::from_labels_for("precision", y_true, y_pred, n_classes)?
+        .precision(average, ZeroDivision::Zero)
 }
 
 /// Recall of label vectors over classes `0..n_classes`, with `zero_division = 0`.
@@ -249,7 +250,7 @@ pub fn precision_score(
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 pub fn recall_score(y_true: &[usize], y_pred: &[usize], n_classes: usize, average: Average) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.recall(average, ZeroDivision::Zero)
+    ConfusionMatrix::from_labels_for("recall", y_true, y_pred, n_classes)?.recall(average, ZeroDivision::Zero)
 }
 
 /// F1 score of label vectors over classes `0..n_classes`, with `zero_division = 0`.
@@ -262,7 +263,7 @@ pub fn recall_score(y_true: &[usize], y_pred: &[usize], n_classes: usize, averag
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```
 pub fn f1_score(y_true: &[usize], y_pred: &[usize], n_classes: usize, average: Average) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.f1(average, ZeroDivision::Zero)
+    ConfusionMatrix::from_labels_for("f1_score", y_true, y_pred, n_classes)?.f1(average, ZeroDivision::Zero)
 }
 
 /// F-beta score of label vectors over classes `0..n_classes`, with `zero_division = 0`.
@@ -281,5 +282,9 @@ pub fn fbeta_score(
     beta: f64,
     average: Average,
 ) -> Result<f64> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.fbeta(beta, average, ZeroDivision::Zero)
+    ConfusionMatrix::from_labels_for("fbeta_score", y_true, y_pred, n_classes)?.fbeta(
+        beta,
+        average,
+        ZeroDivision::Zero,
+    )
 }

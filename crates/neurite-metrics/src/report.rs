@@ -170,5 +170,6 @@ pub fn classification_report(
     n_classes: usize,
     class_names: Option<&[&str]>,
 ) -> Result<ClassificationReport> {
-    ConfusionMatrix::from_labels(y_true, y_pred, n_classes)?.classification_report(class_names)
+    ConfusionMatrix::from_labels_for("classification_report", y_true, y_pred, n_classes)?
+        .classification_report(class_names)
 }

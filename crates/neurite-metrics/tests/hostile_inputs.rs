@@ -315,7 +315,22 @@ fn hostile_labels_are_errors_naming_the_metric_and_value() {
     .is_err());
     let scores = Array2::from_shape_vec((1, 3), vec![0.1f32, 0.2, 0.7]).unwrap();
     assert!(top_k_accuracy(&[3], scores.view(), 1).is_err());
-    assert!(precision_score(&[0], &[7], 3, Average::Binary { pos_label: 1 }).is_err());
+    assert_eq!(
+        precision_score(&[0], &[7], 3, Average::Binary { pos_label: 1 }).unwrap_err(),
+        MetricError::LabelOutOfRange {
+            metric: "precision",
+            label: 7,
+            n_classes: 3
+        }
+    );
+    assert!(matches!(
+        recall_score(&[0, 1], &[0], 3, Average::Macro),
+        Err(MetricError::LengthMismatch {
+            metric: "recall",
+            expected: 2,
+            found: 1
+        })
+    ));
     assert!(ConfusionMatrix::new(3)
         .unwrap()
         .precision(Average::Binary { pos_label: 3 }, ZeroDivision::Zero)
@@ -471,9 +486,52 @@ fn huge_class_counts_are_refused_before_allocating() {
             );
             assert!(err.to_string().contains(&MAX_CLASSES.to_string()));
             assert!(confusion_matrix(&[0], &[0], n).is_err());
-            assert!(f1_score(&[0], &[0], n, Average::Macro).is_err());
-            assert!(cohen_kappa_score(&[0], &[0], n, KappaWeights::Linear).is_err());
-            assert!(classification_report(&[0], &[0], n, None).is_err());
+            // scores computed from label vectors name themselves
+            let err = f1_score(&[0], &[0], n, Average::Macro).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MetricError::InvalidArgument {
+                        metric: "f1_score",
+                        name: "n_classes",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let err = cohen_kappa_score(&[0], &[0], n, KappaWeights::Linear).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MetricError::InvalidArgument {
+                        metric: "cohen_kappa",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let err = classification_report(&[0], &[0], n, None).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MetricError::InvalidArgument {
+                        metric: "classification_report",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let err = matthews_corrcoef(&[0], &[0], n).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MetricError::InvalidArgument {
+                        metric: "matthews_corrcoef",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
             assert!(ConfusionMatrixMetric::new(n).is_err());
         }
         assert!(ConfusionMatrix::new(0).is_err());

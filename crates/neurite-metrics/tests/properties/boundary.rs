@@ -144,14 +144,14 @@ fn invalid_inputs_are_errors_naming_the_metric() {
     assert_eq!(
         e,
         MetricError::LabelOutOfRange {
-            metric: "confusion_matrix",
+            metric: "precision",
             label: 3,
             n_classes: 2
         }
     );
     assert_eq!(
         e.to_string(),
-        "confusion_matrix: label 3 out of range: expected a class index in 0..2"
+        "precision: label 3 out of range: expected a class index in 0..2"
     );
     assert!(matches!(
         f1_score(&[0], &[0, 1], 2, Average::Macro),
