@@ -57,14 +57,32 @@ pub(crate) struct Input<'a> {
     consumed: u64,
 }
 
-/// Opens a file for reading, refusing directories, and looks at its first two bytes to
+/// Refuses what is not a data file: a directory, or a device (`/dev/zero` would be read
+/// forever). Regular files and pipes (`<(zcat ...)`) are read.
+fn check_kind(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    if meta.is_dir() {
+        return Err(DataError::format(path, "is a directory, expected a data file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() || t.is_block_device() || t.is_socket() {
+            return Err(DataError::format(
+                path,
+                "is a device or socket, expected a data file",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a file for reading, refusing directories and devices, and looks at its first two bytes to
 /// decide whether it is gzip (by content, not by name).
 pub(crate) fn open(path: &Path) -> Result<Input<'static>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
-    if meta.is_dir() {
-        return Err(DataError::format(path, "is a directory, expected a data file"));
-    }
+    check_kind(path, &meta)?;
     let file_len = meta.len();
     let mut buf = BufReader::with_capacity(CHUNK, file);
     let head = buf.fill_buf().map_err(|e| DataError::io(path, e))?;
@@ -281,9 +299,7 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
-    if meta.is_dir() {
-        return Err(DataError::format(path, "is a directory, expected a data file"));
-    }
+    check_kind(path, &meta)?;
     let mut input = Input::from_reader(
         BufReader::with_capacity(CHUNK, file),
         path,

@@ -391,6 +391,15 @@ fn every_reader_names_a_directory_a_missing_an_empty_and_a_wrong_file() {
     }
     let e = idx::read(&dir).unwrap_err().to_string();
     assert!(e.contains("is a directory"), "{e}");
+    // A device that never ends is refused, not read forever.
+    #[cfg(unix)]
+    for (reader, r) in every_reader(Path::new("/dev/zero")) {
+        let e = r.expect_err(reader).to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("is a device"),
+            "{reader}: {e}"
+        );
+    }
 }
 
 proptest! {
@@ -565,6 +574,16 @@ fn image_folder_names_a_class_folder_that_is_not_utf8() {
     std::fs::create_dir(&bad).unwrap();
     png(&bad.join("1.png"), 2, 2);
     err_has(ImageFolder::new(d.path()).load(), &["not valid UTF-8", "ca"]);
+    // A file name that is not UTF-8 inside a good class folder is fine: paths are kept as such.
+    std::fs::remove_dir_all(&bad).unwrap();
+    std::fs::create_dir(d.path().join("cat")).unwrap();
+    let odd = d
+        .path()
+        .join("cat")
+        .join(std::ffi::OsStr::from_bytes(b"\xff\xfe.png"));
+    png(&odd, 2, 2);
+    let data = ImageFolder::new(d.path()).load().unwrap();
+    assert_eq!(data.paths, vec![odd]);
 }
 
 // ---------------------------------------------------------------------------------------------
