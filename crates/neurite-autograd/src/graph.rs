@@ -37,12 +37,24 @@ impl Var {
     /// Back-propagates from any `Var` with an explicit upstream gradient of
     /// the same shape (the vector of a vector-Jacobian product).
     ///
+    /// Errors (never panics) when the gradient's shape is not the output's,
+    /// when the output depends on no parameter, when the graph was already
+    /// consumed, when a value in the graph was given another shape (through
+    /// `set_value`/`value_mut`) since the forward pass, or when a leaf's
+    /// accumulated gradient (e.g. from `set_grad`) has another shape than
+    /// the gradient arriving for it.
+    ///
     /// ```
     /// use neurite_autograd::{ops, Var};
     /// let x = Var::parameter(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
     /// let y = ops::mul(&x, &x)?;
     /// y.backward_with(ndarray::arr1(&[1.0f32, 10.0]).into_dyn())?;
     /// assert_eq!(x.grad().unwrap(), ndarray::arr1(&[2.0f32, 40.0]).into_dyn());
+    ///
+    /// // Resizing an input between the forward and the backward pass is refused.
+    /// let y = ops::mul(&x, &x)?;
+    /// x.set_value(ndarray::arr1(&[1.0f32, 2.0, 3.0]).into_dyn());
+    /// assert!(y.backward_with(ndarray::arr1(&[1.0f32, 1.0]).into_dyn()).is_err());
     /// # Ok::<(), neurite_autograd::AutogradError>(())
     /// ```
     pub fn backward_with(&self, gradient: Tensor) -> Result<()> {

@@ -619,6 +619,40 @@ proptest! {
     }
 
     #[test]
+    fn conv_and_pool_ops_never_panic_on_any_parameters(
+        (kh, kw) in (0usize..4, 0usize..4),
+        (sh, sw) in (prop_oneof![0usize..3, Just(usize::MAX)], prop_oneof![0usize..3, Just(1usize << 40)]),
+        (dh, dw) in (prop_oneof![0usize..3, Just(usize::MAX / 2)], 0usize..3),
+        same in any::<bool>(),
+        (h, w) in (1usize..6, 1usize..6),
+    ) {
+        let padding = if same { neurite_tensor::Padding::Same } else { neurite_tensor::Padding::Valid };
+        let p = Conv2dParams { strides: (sh, sw), padding, dilation: (dh, dw) };
+        let x = param(&[2, h, w, 2]);
+        let k = param(&[kh, kw, 2, 3]);
+        let expected = neurite_tensor::conv2d_output_shape(&[2, h, w, 2], &[kh, kw, 2, 3], &p);
+        let y = no_panic("conv2d", || ops::conv2d_relu(&x, &k, None, &p));
+        prop_assert_eq!(y.is_ok(), expected.is_ok(), "{:?}", p);
+        if let Ok(y) = y {
+            let loss = ops::sum_all(&y).unwrap();
+            prop_assert!(no_panic("conv2d backward", || loss.backward()).is_ok());
+            prop_assert_eq!(x.grad().unwrap().shape().to_vec(), vec![2, h, w, 2]);
+        }
+        let pp = Pool2dParams { pool_size: (kh, kw), strides: (sh, sw), padding };
+        let expected = neurite_tensor::pool2d_output_shape(&[2, h, w, 2], &pp);
+        for (name, r) in [
+            ("max_pool2d", no_panic("max_pool2d", || ops::max_pool2d(&x, &pp))),
+            ("avg_pool2d", no_panic("avg_pool2d", || ops::avg_pool2d(&x, &pp))),
+        ] {
+            prop_assert_eq!(r.is_ok(), expected.is_ok(), "{} {:?}", name, pp);
+            if let Ok(y) = r {
+                let loss = ops::sum_all(&y).unwrap();
+                prop_assert!(no_panic(name, || loss.backward()).is_ok());
+            }
+        }
+    }
+
+    #[test]
     fn reshape_succeeds_exactly_when_sizes_match(
         from in prop::collection::vec(0usize..4, 0..4),
         to in prop::collection::vec(prop_oneof![0usize..5, Just(usize::MAX), Just(1usize << 63)], 0..4),
