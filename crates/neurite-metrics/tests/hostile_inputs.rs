@@ -781,6 +781,34 @@ proptest! {
         }
     }
 
+    /// The same with shapes that agree on the number of samples (so the
+    /// checks past the shape checks are reached): `y_pred` `(n, k)`,
+    /// `y_true` `(n,)`, `(n, 1)` or `(n, k)`, hostile values in both.
+    #[test]
+    fn streaming_metrics_never_panic_on_matching_shapes(
+        (n, k, t_cols) in (0usize..5, 0usize..4, 0usize..3),
+        values in prop::collection::vec(hostile_value(), 40),
+        plain in prop::collection::vec(prop_oneof![Just(0.0f32), Just(1.0), Just(2.0), 0.0f32..1.0], 40),
+        hostile_side in 0usize..3,
+    ) {
+        let pick = |i: usize, side: usize| if hostile_side == side { values[i % 40] } else { plain[i % 40] };
+        let p = Array2::from_shape_fn((n, k), |(i, j)| pick(i * 4 + j, 0)).into_dyn();
+        let t = match t_cols {
+            0 => Array1::from_shape_fn(n, |i| pick(20 + i, 1)).into_dyn(),
+            1 => Array2::from_shape_fn((n, 1), |(i, _)| pick(20 + i, 1)).into_dyn(),
+            _ => Array2::from_shape_fn((n, k), |(i, j)| pick(20 + i * 4 + j, 1)).into_dyn(),
+        };
+        for mut metric in all_streaming() {
+            let before = metric.try_result();
+            if metric.update(t.view(), p.view()).is_err() {
+                prop_assert_eq!(metric.try_result(), before, "{} changed on error", metric.name());
+            }
+            if let Ok(v) = metric.try_result() {
+                prop_assert!(v.is_finite(), "{} gave {}", metric.name(), v);
+            }
+        }
+    }
+
     /// The label-vector functions never panic, whatever the labels and the
     /// class count, and give finite values when they give any.
     #[test]
