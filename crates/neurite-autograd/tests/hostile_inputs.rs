@@ -444,6 +444,73 @@ fn conv_and_pool_ops_refuse_mismatches() {
     );
 }
 
+#[test]
+fn non_standard_layout_values_give_the_standard_layout_results() {
+    // The same logical values, once as a transposed (column-major) array.
+    let base = Tensor::from_shape_fn(IxDyn(&[3, 4]), |i| (i[0] * 4 + i[1]) as f32 * 0.37 - 1.9);
+    let transposed = base.t().as_standard_layout().into_owned().reversed_axes();
+    assert!(!transposed.is_standard_layout());
+    assert_eq!(transposed, base);
+    let other = Tensor::from_shape_fn(IxDyn(&[3, 4]), |i| (i[0] + 2 * i[1]) as f32 * 0.21 - 0.5);
+    let targets = Tensor::from_shape_fn(IxDyn(&[3, 4]), |i| if i[1] == i[0] { 1.0 } else { 0.0 });
+    type Build = fn(&Var, &Tensor, &Tensor) -> neurite_autograd::Result<Var>;
+    let cases: [(&str, Build); 12] = [
+        ("add", |x, o, _| ops::add(x, &Var::constant(o.clone()))),
+        ("mul", |x, o, _| ops::mul(x, &Var::constant(o.clone()))),
+        ("div", |x, o, _| {
+            ops::div(&Var::constant(o.clone()), &ops::add_scalar(x, 10.0)?)
+        }),
+        ("matmul", |x, o, _| {
+            ops::matmul(x, &ops::transpose(&Var::constant(o.clone()))?)
+        }),
+        ("softmax", |x, _, _| ops::softmax(x, 1)),
+        ("log_softmax", |x, _, _| ops::log_softmax(x, 0)),
+        ("max_axis", |x, _, _| ops::max_axis(x, 1, false)),
+        ("variance_axis", |x, _, _| ops::variance_axis(x, 0, true)),
+        ("reshape", |x, o, _| {
+            ops::mul(
+                &ops::reshape(x, &[2, 6])?,
+                &Var::constant(o.clone().into_shape_with_order(IxDyn(&[2, 6])).unwrap()),
+            )
+        }),
+        ("softmax_cross_entropy", |x, _, t| {
+            ops::softmax_cross_entropy(x, &Var::constant(t.clone()))
+        }),
+        ("sigmoid_binary_cross_entropy", |x, _, t| {
+            ops::sigmoid_binary_cross_entropy(x, &Var::constant(t.clone()))
+        }),
+        ("index_select", |x, _, _| ops::index_select(x, 1, &[3, 0, 3])),
+    ];
+    for (name, build) in cases {
+        let run = |value: &Tensor| {
+            let x = Var::parameter(value.clone());
+            let y = build(&x, &other, &targets).unwrap();
+            let out = y.to_tensor();
+            let weights =
+                Tensor::from_shape_fn(out.raw_dim(), |i| i.slice().iter().sum::<usize>() as f32 + 1.0);
+            y.backward_with(weights).unwrap();
+            (out, x.grad().unwrap())
+        };
+        let (y1, g1) = no_panic(name, || run(&base));
+        let (y2, g2) = no_panic(name, || run(&transposed));
+        // Equal up to rounding: the kernels take a flat fast path for standard layouts.
+        let close = |a: &Tensor, b: &Tensor| {
+            a.shape() == b.shape()
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + x.abs()))
+        };
+        assert!(
+            close(&y1, &y2),
+            "{name}: values differ between layouts: {y1} vs {y2}"
+        );
+        assert!(
+            close(&g1, &g2),
+            "{name}: gradients differ between layouts: {g1} vs {g2}"
+        );
+    }
+}
+
 // -------------------------------------------------------------- gradcheck
 
 /// A custom op `y = v(x)` whose backward returns `d(x)`.
