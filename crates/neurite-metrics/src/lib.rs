@@ -27,6 +27,10 @@
 //! value, empty input) is a [`MetricError`], never a panic and never a
 //! silent NaN. Values follow scikit-learn where it defines them (see each
 //! function), and its documentation examples are this crate's doctests.
+//! Sizes a caller picks are bounded before anything is allocated or drawn:
+//! a confusion matrix has at most [`MAX_CLASSES`] classes, a picture or
+//! text table of one at most [`MAX_RENDER_CLASSES`], printed scores at
+//! most [`MAX_DIGITS`] decimals; top-k needs `k` below the class count.
 //!
 //! ```
 //! use neurite_metrics::{f1_score, Average, ConfusionMatrix};
