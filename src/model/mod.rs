@@ -181,8 +181,14 @@ impl<N: Layer> Model<N> {
         loss: Loss,
         metrics: &[Metric],
     ) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
         for m in metrics {
-            m.accumulator()?;
+            let name = m.accumulator()?.name().to_string();
+            if !names.insert(name.clone()) {
+                return Err(Error::Model(format!(
+                    "compile: two metrics both log as `{name}`; one would overwrite the other (found {metrics:?})"
+                )));
+            }
         }
         // As Keras: a model whose first layer declares its input shape is built now.
         if !self.net.is_built() {
