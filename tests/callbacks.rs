@@ -62,6 +62,20 @@ fn early_stopping_stops_and_restores_the_best_weights() {
     assert_eq!(model.get_weights(), snaps.0[best]);
 }
 
+/// Keeps each epoch's monitored value and the weights the checkpoint sees at that epoch's end.
+struct Recorder {
+    key: &'static str,
+    values: Vec<f64>,
+    weights: Vec<Vec<(String, Tensor)>>,
+}
+impl Callback for Recorder {
+    fn on_epoch_end(&mut self, _epoch: usize, logs: &Logs, m: &mut dyn ModelHandle) -> neurite::Result<()> {
+        self.values.push(logs[self.key]);
+        self.weights.push(m.get_weights());
+        Ok(())
+    }
+}
+
 #[test]
 fn model_checkpoint_saves_best_only() {
     let (x, y) = three_classes(120);
@@ -71,19 +85,62 @@ fn model_checkpoint_saves_best_only() {
     let mut ckpt = ModelCheckpoint::new(path.to_string_lossy())
         .monitor("val_loss")
         .save_best_only(true);
+    let mut rec = Recorder {
+        key: "val_loss",
+        values: Vec::new(),
+        weights: Vec::new(),
+    };
+    // Sabotage (last in the list) wrecks the weights from the end of epoch 1 on, after the
+    // checkpoint and the recorder have seen them, so the later epochs are worse.
+    let mut sabotage = Sabotage;
     model
         .fit(
             &x,
             &y,
             FitOptions::new()
-                .epochs(4)
+                .epochs(5)
                 .validation_split(0.25)
                 .verbose(0)
-                .callback(&mut ckpt),
+                .callback(&mut rec)
+                .callback(&mut ckpt)
+                .callback(&mut sabotage),
         )
         .unwrap();
-    assert!(!ckpt.saved().is_empty());
-    assert!(Sequential::load(&path).is_ok());
+    let losses = rec.values.clone();
+    let best = (0..losses.len())
+        .min_by(|&a, &b| losses[a].total_cmp(&losses[b]))
+        .unwrap();
+    // The run must contain a worse epoch after the best one, or the test proves nothing.
+    assert!(
+        best + 1 < losses.len() && losses[best + 1..].iter().all(|&v| v > losses[best]),
+        "val_loss per epoch {losses:?}"
+    );
+    // One save per strict improvement (min_delta 0), all to the same folder.
+    let improvements = (0..losses.len())
+        .filter(|&e| losses[..e].iter().all(|&v| losses[e] < v))
+        .count();
+    assert_eq!(ckpt.saved().len(), improvements, "val_loss per epoch {losses:?}");
+    assert!(ckpt.saved().iter().all(|p| p == &path));
+    // The folder holds the best epoch's weights: the worse epochs did not overwrite them.
+    let loaded = Sequential::load(&path).unwrap();
+    assert_eq!(
+        loaded.get_weights(),
+        rec.weights[best],
+        "best epoch {best}, val_loss per epoch {losses:?}"
+    );
+    assert_ne!(loaded.get_weights(), model.get_weights());
+    // The checkpoint is a working model: its val_loss is the best epoch's.
+    let n_train = 90;
+    let idx: Vec<usize> = (n_train..120).collect();
+    let vx = x.select(ndarray::Axis(0), &idx);
+    let vy = y.select(ndarray::Axis(0), &idx);
+    let scores = loaded.evaluate(&vx, &vy).unwrap();
+    assert!(
+        (scores["loss"] - losses[best]).abs() <= 1e-6 * losses[best].abs().max(1.0),
+        "{} vs {}",
+        scores["loss"],
+        losses[best]
+    );
 
     let every = dir.path().join("epoch-{epoch}");
     let mut ckpt = ModelCheckpoint::new(every.to_string_lossy()).period(2);
@@ -126,7 +183,10 @@ fn learning_rate_callbacks_change_the_rate() {
         )
         .unwrap();
     let lr = h.get("lr").unwrap();
-    assert!(lr.len() == 3 && lr.iter().all(|&v| (v - 0.01).abs() < 1e-6), "{lr:?}");
+    assert!(
+        lr.len() == 3 && lr.iter().all(|&v| (v - 0.01).abs() < 1e-6),
+        "{lr:?}"
+    );
     let mut model = classifier(1);
     let mut plateau = ReduceLrOnPlateau::new("lr")
         .factor(0.5)

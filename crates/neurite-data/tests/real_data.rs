@@ -1,21 +1,74 @@
-//! Reads the real files in `../shared/data` (beside the repository) when they are there; each
-//! test prints why it is skipped otherwise. `NEURITE_SHARED_DATA` overrides the folder.
+//! Reads the real files in `../shared/data` (beside the repository).
+//!
+//! `NEURITE_SHARED_DATA` names the folder. When it is set, the data must be there: a missing
+//! folder is a failure (CI sets it, so CI cannot pass without reading the real files). When it
+//! is unset, the default `../shared/data` beside the repository is used if present; otherwise
+//! each test prints why it is skipped and passes (a checkout without the shared data).
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use neurite_data::{cifar10, csv, mnist};
 
-fn shared(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("NEURITE_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = base.join(sub);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("skipped: {} is absent", p.display());
-        None
+/// The environment variable that names the shared data folder.
+const DATA_VAR: &str = "NEURITE_SHARED_DATA";
+
+/// Where `sub` is: `Ok(Some(path))` when it exists, `Ok(None)` (skip) only when `var` is unset
+/// and the default folder lacks it, `Err` when `var` is set and the folder lacks it.
+fn resolve(var: Option<OsString>, default_base: &Path, sub: &str) -> Result<Option<PathBuf>, String> {
+    match var {
+        Some(base) => {
+            let p = PathBuf::from(base).join(sub);
+            if p.exists() {
+                Ok(Some(p))
+            } else {
+                Err(format!(
+                    "{DATA_VAR} is set but {} is absent: the real-data tests cannot run",
+                    p.display()
+                ))
+            }
+        }
+        None => {
+            let p = default_base.join(sub);
+            Ok(p.exists().then_some(p))
+        }
     }
+}
+
+fn shared(sub: &str) -> Option<PathBuf> {
+    let default_base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    match resolve(std::env::var_os(DATA_VAR), &default_base, sub) {
+        Ok(Some(p)) => Some(p),
+        Ok(None) => {
+            println!(
+                "skipped: {} is absent and {DATA_VAR} is unset",
+                default_base.join(sub).display()
+            );
+            None
+        }
+        Err(message) => panic!("{message}"),
+    }
+}
+
+#[test]
+fn a_set_data_variable_without_the_data_is_an_error_not_a_skip() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = resolve(Some(empty.path().into()), Path::new("/nonexistent"), "mnist").unwrap_err();
+    assert!(err.contains(DATA_VAR) && err.contains("mnist"), "{err}");
+    // Unset variable and no default folder: skipped.
+    assert_eq!(resolve(None, empty.path(), "mnist"), Ok(None));
+    // The variable wins over the default folder, in both directions.
+    std::fs::create_dir(empty.path().join("mnist")).unwrap();
+    assert_eq!(
+        resolve(Some(empty.path().into()), Path::new("/nonexistent"), "mnist"),
+        Ok(Some(empty.path().join("mnist")))
+    );
+    let other = tempfile::tempdir().unwrap();
+    assert!(resolve(Some(other.path().into()), empty.path(), "mnist").is_err());
+    assert_eq!(
+        resolve(None, empty.path(), "mnist"),
+        Ok(Some(empty.path().join("mnist")))
+    );
 }
 
 #[test]
