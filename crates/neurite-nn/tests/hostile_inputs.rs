@@ -1264,3 +1264,15 @@ fn initializer_values_are_unchanged() {
         uniform(&shape, 0.5, 0.5, &mut rng_from_seed(8))
     );
 }
+
+#[test]
+fn fans_of_absurd_shapes_do_not_overflow() {
+    use neurite_nn::initializers::compute_fans;
+    let (fan_in, fan_out) = compute_fans(&[usize::MAX, usize::MAX, 3, 4]);
+    assert!(fan_in.is_finite() && fan_in > 1e38, "{fan_in}");
+    assert!(fan_out > fan_in);
+    assert_eq!(
+        compute_fans(&[1 << 40, 1 << 30, 2, 2]),
+        (2f64.powi(71), 2f64.powi(71))
+    );
+}
