@@ -297,22 +297,120 @@ macro_rules! apply_common {
     }};
 }
 
+/// Keys every optimizer's config may have.
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "learning_rate",
+    "weight_decay",
+    "clipnorm",
+    "global_clipnorm",
+    "clipvalue",
+    "l1",
+    "l2",
+];
+
+/// Keys of Keras 3 optimizer configs for features neurite does not have,
+/// with the values that mean "off" (anything else is refused rather than
+/// silently ignored). `None`: any value (only meaningful with another key).
+const KERAS_ONLY_KEYS: &[(&str, Option<&[Value]>)] = &[
+    ("use_ema", Some(&[Value::Null, Value::Bool(false)])),
+    ("ema_momentum", None),
+    ("ema_overwrite_frequency", None),
+    ("loss_scale_factor", Some(&[Value::Null])),
+    ("gradient_accumulation_steps", Some(&[Value::Null])),
+    ("jit_compile", None),
+    ("is_legacy_optimizer", Some(&[Value::Null, Value::Bool(false)])),
+];
+
+/// Refuses keys the optimizer `name` does not know (a misspelt key would
+/// otherwise be silently ignored) and Keras-only features switched on.
+fn check_keys(config: &serde_json::Map<String, Value>, name: &str, own: &[&str]) -> Result<()> {
+    for (key, value) in config {
+        if COMMON_KEYS.contains(&key.as_str()) || own.contains(&key.as_str()) {
+            continue;
+        }
+        match KERAS_ONLY_KEYS.iter().find(|(k, _)| k == key) {
+            Some((_, None)) => {}
+            Some((_, Some(off))) if off.contains(value) => {}
+            Some((_, Some(off))) => {
+                return Err(error::invalid(
+                    "optimizer config",
+                    key,
+                    format!(
+                        "Keras' `{key}` is not supported by neurite: expected one of {off:?}, got {value}"
+                    ),
+                ));
+            }
+            None => {
+                let mut known: Vec<&str> = COMMON_KEYS.iter().chain(own).copied().collect();
+                known.sort_unstable();
+                return Err(error::invalid(
+                    "optimizer config",
+                    key,
+                    format!("unknown key for optimizer `{name}` (known keys: {known:?})"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Rebuilds an optimizer from what [`Optimizer::config`] wrote (Keras-like
 /// keys; missing keys take Keras' defaults; names as Keras spells them,
-/// case-insensitive). The result is validated.
+/// case-insensitive). The result is validated. Every refusal is an
+/// [`OptimError::InvalidConfig`] naming the key: a config that is not an
+/// object, a missing or non-string `name`, a value of the wrong type, a
+/// value out of range, a key this optimizer does not have (e.g. a
+/// misspelling), or a Keras-only feature switched on (`use_ema`, ...).
 ///
 /// ```
-/// use neurite_optim::{optimizer_from_config, Optimizer, Rmsprop};
+/// use neurite_optim::{optimizer_from_config, OptimError, Optimizer, Rmsprop};
 /// let opt = Rmsprop::new(0.01).momentum(0.5).centered(true);
 /// let back = optimizer_from_config(&opt.config())?;
 /// assert_eq!(back.config(), opt.config());
+/// let typo = serde_json::json!({"name": "SGD", "momentun": 0.9});
+/// let err = optimizer_from_config(&typo).err().unwrap();
+/// assert!(matches!(err, OptimError::InvalidConfig { ref key, .. } if key == "momentun"));
 /// # Ok::<(), neurite_optim::OptimError>(())
 /// ```
 pub fn optimizer_from_config(config: &Value) -> Result<Box<dyn Optimizer>> {
-    let name = config
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| error::invalid("optimizer config", "name", "missing"))?;
+    let object = config.as_object().ok_or_else(|| {
+        error::invalid(
+            "optimizer config",
+            "name",
+            format!("expected a JSON object with a `name`, got {config}"),
+        )
+    })?;
+    let name = match object.get("name") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(error::invalid(
+                "optimizer config",
+                "name",
+                format!("expected a string, got {other}"),
+            ));
+        }
+        None => return Err(error::invalid("optimizer config", "name", "missing")),
+    };
+    let own: &[&str] = match name.to_ascii_lowercase().as_str() {
+        "sgd" => &["momentum", "nesterov"],
+        "adagrad" => &["initial_accumulator_value", "epsilon"],
+        "rmsprop" => &["rho", "momentum", "epsilon", "centered"],
+        "adam" | "adamw" => &["beta_1", "beta_2", "epsilon", "amsgrad", "pytorch_epsilon"],
+        "adamax" | "nadam" => &["beta_1", "beta_2", "epsilon"],
+        _ => &[],
+    };
+    check_keys(object, name, own)?;
+    match object.get("learning_rate") {
+        None | Some(Value::Number(_)) | Some(Value::Object(_)) => {}
+        Some(other) => {
+            return Err(error::invalid(
+                "optimizer config",
+                "learning_rate",
+                format!("expected a number or a schedule object, got {other}"),
+            ));
+        }
+    }
     let c = config;
     let f = |k: &str| opt_f64(c, k);
     let opt: Box<dyn Optimizer> = match name.to_ascii_lowercase().as_str() {

@@ -552,6 +552,21 @@ impl LearningRateSchedule for OneCycle {
                 format!("must be > 0, got {}", self.final_div_factor),
             ));
         }
+        let (max, initial) = (self.max_lr as f64, self.max_lr as f64 / self.div_factor as f64);
+        let min = initial / self.final_div_factor as f64;
+        for (key, rate) in [
+            ("div_factor", initial),
+            ("final_div_factor", min),
+            ("max_lr", max),
+        ] {
+            if !(rate as f32).is_finite() {
+                return Err(invalid(
+                    O,
+                    key,
+                    format!("gives a rate {rate} that is not a finite f32"),
+                ));
+            }
+        }
         let mut start = 0.0;
         for (end, _, _) in self.phases() {
             if end <= start {
@@ -571,28 +586,47 @@ impl LearningRateSchedule for OneCycle {
 }
 
 fn get_f32(c: &Value, key: &str, owner: &str) -> Result<f32> {
-    c.get(key)
-        .and_then(Value::as_f64)
-        .map(|v| v as f32)
-        .ok_or_else(|| invalid(owner, key, "missing or not a number in config"))
+    match c.get(key) {
+        Some(v) => v
+            .as_f64()
+            .map(|v| v as f32)
+            .ok_or_else(|| invalid(owner, key, format!("expected a number in config, got {v}"))),
+        None => Err(invalid(owner, key, "missing in config")),
+    }
 }
 
 fn get_u64(c: &Value, key: &str, owner: &str) -> Result<u64> {
+    // Integral floats (as some JSON writers emit) are accepted while exact.
+    const EXACT: f64 = (1u64 << 53) as f64;
     match c.get(key) {
         Some(v) => v
             .as_u64()
             .or_else(|| {
                 v.as_f64()
-                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .filter(|f| *f >= 0.0 && *f <= EXACT && f.fract() == 0.0)
                     .map(|f| f as u64)
             })
-            .ok_or_else(|| invalid(owner, key, "not a non-negative integer in config")),
+            .ok_or_else(|| {
+                invalid(
+                    owner,
+                    key,
+                    format!("expected a non-negative integer in config, got {v}"),
+                )
+            }),
         None => Err(invalid(owner, key, "missing in config")),
     }
 }
 
-fn get_bool(c: &Value, key: &str) -> bool {
-    c.get(key).and_then(Value::as_bool).unwrap_or(false)
+fn get_bool(c: &Value, key: &str, owner: &str) -> Result<bool> {
+    match c.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(invalid(
+            owner,
+            key,
+            format!("expected a boolean in config, got {other}"),
+        )),
+    }
 }
 
 /// Rebuilds a schedule from what [`LearningRateSchedule::config`] wrote (or
@@ -616,7 +650,17 @@ pub fn schedule_from_config(value: &Value) -> Result<Box<dyn LearningRateSchedul
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("schedule", "class_name", "missing in config"))?;
     let empty = json!({});
-    let c = value.get("config").unwrap_or(&empty);
+    let c = match value.get("config") {
+        None | Some(Value::Null) => &empty,
+        Some(c @ Value::Object(_)) => c,
+        Some(other) => {
+            return Err(invalid(
+                class,
+                "config",
+                format!("expected a JSON object, got {other}"),
+            ));
+        }
+    };
     let s: Box<dyn LearningRateSchedule> = match class {
         "Constant" => Box::new(Constant(get_f32(c, "learning_rate", class)?)),
         "PiecewiseConstantDecay" => {
@@ -649,7 +693,7 @@ pub fn schedule_from_config(value: &Value) -> Result<Box<dyn LearningRateSchedul
                 get_u64(c, "decay_steps", class)?,
                 get_f32(c, "decay_rate", class)?,
             )
-            .staircase(get_bool(c, "staircase")),
+            .staircase(get_bool(c, "staircase", class)?),
         ),
         "InverseTimeDecay" => Box::new(
             InverseTimeDecay::new(
@@ -657,7 +701,7 @@ pub fn schedule_from_config(value: &Value) -> Result<Box<dyn LearningRateSchedul
                 get_u64(c, "decay_steps", class)?,
                 get_f32(c, "decay_rate", class)?,
             )
-            .staircase(get_bool(c, "staircase")),
+            .staircase(get_bool(c, "staircase", class)?),
         ),
         "CosineDecay" => {
             let mut s = CosineDecay::new(
@@ -688,9 +732,10 @@ pub fn schedule_from_config(value: &Value) -> Result<Box<dyn LearningRateSchedul
             if c.get("final_div_factor").is_some() {
                 s = s.final_div_factor(get_f32(c, "final_div_factor", class)?);
             }
-            match c.get("anneal_strategy").and_then(Value::as_str) {
-                None | Some("cos") => {}
-                Some("linear") => s = s.anneal(Anneal::Linear),
+            match c.get("anneal_strategy") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(a)) if a == "cos" => {}
+                Some(Value::String(a)) if a == "linear" => s = s.anneal(Anneal::Linear),
                 Some(other) => {
                     return Err(invalid(
                         class,
@@ -699,7 +744,7 @@ pub fn schedule_from_config(value: &Value) -> Result<Box<dyn LearningRateSchedul
                     ));
                 }
             }
-            Box::new(s.three_phase(get_bool(c, "three_phase")))
+            Box::new(s.three_phase(get_bool(c, "three_phase", class)?))
         }
         other => {
             return Err(OptimError::InvalidConfig {
