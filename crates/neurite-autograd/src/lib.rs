@@ -11,7 +11,7 @@
 //! per-sample losses, conv2d and pooling, dropout, `where_select`); each op
 //! is one call to [`Var::from_op`] with its forward value and backward
 //! closure side by side, so users add their own the same way.
-//! [`gradcheck`] compares any op's gradients with finite differences;
+//! [`gradcheck()`] compares any op's gradients with finite differences;
 //! [`no_grad`] switches recording off (inference, optimizer updates).
 //!
 //! ```
