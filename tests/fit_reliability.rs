@@ -90,23 +90,29 @@ fn cross_validate_refuses_x_and_y_of_different_lengths() {
 
 #[test]
 fn an_update_that_overflows_stops_training_with_an_error() {
+    // lr 1e38: whether the first update overflows or the next loss does, fit fails.
     let (x, y) = three_classes(40);
     let mut model = Sequential::new()
         .seed(2)
         .add(Dense::new(8).activation(Activation::Relu).input_dim(2))
         .add(Dense::new(3).activation(Activation::Softmax));
     model
-        .compile(
-            Sgd::new(1e38),
-            Loss::SparseCategoricalCrossentropy { from_logits: false },
-            &[],
-        )
+        .compile(Sgd::new(1e38), Loss::SparseCategoricalCrossentropy { from_logits: false }, &[])
         .unwrap();
+    assert!(model.fit(&x, &y, FitOptions::new().epochs(3).verbose(0)).is_err());
+
+    // An update that itself overflows (lr * gradient beyond f32): the error names
+    // the parameter and the step, and no later step runs.
+    let x = ndarray::Array2::<f32>::from_elem((4, 2), 100.0).into_dyn();
+    let y = ndarray::Array2::<f32>::from_elem((4, 1), -1e4).into_dyn();
+    let mut model = Sequential::new().seed(3).add(Dense::new(1).input_dim(2));
+    model.compile(Sgd::new(3e38), Loss::MeanSquaredError, &[]).unwrap();
     let err = model
-        .fit(&x, &y, FitOptions::new().epochs(3).verbose(0))
+        .fit(&x, &y, FitOptions::new().epochs(2).batch_size(4).verbose(0))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("dense_"), "the error does not name the parameter: {err}");
+    assert!(err.contains("dense_1.kernel") || err.contains("dense_1.bias"), "no parameter named: {err}");
+    assert!(err.contains("step"), "no step named: {err}");
 }
 
 #[test]
@@ -134,4 +140,18 @@ fn inference_runs_from_many_threads_on_one_model() {
             h.join().unwrap();
         }
     });
+}
+
+#[test]
+fn two_metrics_logging_under_one_name_are_refused() {
+    let mut model = Sequential::new().add(Dense::new(3).input_dim(2));
+    let err = model
+        .compile(
+            Adam::default(),
+            Loss::SparseCategoricalCrossentropy { from_logits: true },
+            &[Metric::TopKAccuracy(1), Metric::TopKAccuracy(2)],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("top_k_accuracy"), "{err}");
 }
