@@ -39,6 +39,10 @@ fn scratch() -> &'static Scratch {
         model
             .compile(Adam::default(), Loss::SparseCategoricalCrossentropy { from_logits: false }, &[Metric::Accuracy])
             .unwrap();
+        // One step, so that the optimizer state has slots.
+        let x = ndarray::Array2::<f32>::ones((4, 3)).into_dyn();
+        let y = ndarray::Array1::<f32>::from_vec(vec![0.0, 1.0, 0.0, 1.0]).into_dyn();
+        model.train_on_batch(x, &y).unwrap();
         model.save(&seed_dir).unwrap();
         let files = ["config.json", "model.safetensors", "optimizer.safetensors"]
             .into_iter()
