@@ -275,6 +275,90 @@ pub(crate) fn image_cols<'a>(
     ArrayView2::from_shape((rows, k), data).expect("cols are (rows, k)")
 }
 
+/// The algorithm a convolution forward pass ([`conv2d`], [`conv2d_relu`] and
+/// the fused [`crate::conv2d_relu_max_pool2d`] passes) runs, as reported by
+/// [`conv2d_forward_plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvAlgorithm {
+    /// No arithmetic: the output is empty, or the patch is (the output is the bias).
+    Trivial,
+    /// Tap by tap, for at most 32 taps (`KH*KW*C`) and a multiple of 16 filters
+    /// (not 1x1 stride 1).
+    Direct,
+    /// Winograd F(4x4, 3x3): a 3x3, stride-1, undilated kernel, multiples of
+    /// 16 channels and filters, and an output of at least 8x8.
+    Winograd,
+    /// im2col and one GEMM per task: every other shape.
+    Gemm,
+}
+
+/// What [`conv2d_forward_plan`] reports: the algorithm, how many tasks the
+/// batch is split into, and whether the GEMMs use the backend's threads (a
+/// single task) rather than one thread per task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvForwardPlan {
+    /// The algorithm that computes the convolution rows.
+    pub algorithm: ConvAlgorithm,
+    /// Tasks of whole images (0 for [`ConvAlgorithm::Trivial`]).
+    pub tasks: usize,
+    /// Whether the GEMMs (im2col's, or Winograd's 36 per task) are multi-threaded.
+    pub parallel_gemm: bool,
+}
+
+/// The algorithm and task split that a forward convolution of these shapes
+/// runs: the very functions the forward passes dispatch with, so it cannot
+/// disagree with them. Errors as [`conv2d_output_shape`] does.
+///
+/// ```
+/// use neurite_tensor::{conv2d_forward_plan, ConvAlgorithm, Conv2dParams};
+/// let p = Conv2dParams::default();
+/// // The MNIST CNN's first layer: 9 taps, 32 filters.
+/// assert_eq!(conv2d_forward_plan(&[64, 28, 28, 1], &[3, 3, 1, 32], &p)?.algorithm, ConvAlgorithm::Direct);
+/// // Its second: 32 channels in, 64 filters, 3x3.
+/// let one = conv2d_forward_plan(&[1, 13, 13, 32], &[3, 3, 32, 64], &p)?;
+/// assert_eq!((one.algorithm, one.tasks, one.parallel_gemm), (ConvAlgorithm::Winograd, 1, true));
+/// assert_eq!(conv2d_forward_plan(&[2, 5, 5, 3], &[3, 3, 3, 5], &p)?.algorithm, ConvAlgorithm::Gemm);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn conv2d_forward_plan(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<ConvForwardPlan> {
+    let g = geometry(input, kernel, p)?;
+    let f = kernel[3];
+    if g.batch * g.rows_per_image() == 0 || f == 0 || g.patch_len() == 0 {
+        return Ok(ConvForwardPlan {
+            algorithm: ConvAlgorithm::Trivial,
+            tasks: 0,
+            parallel_gemm: false,
+        });
+    }
+    let algorithm = select_algorithm(&g, f);
+    let plan = plan_for(algorithm, &g, f);
+    Ok(ConvForwardPlan {
+        algorithm,
+        tasks: plan.tasks,
+        parallel_gemm: plan.parallel_gemm,
+    })
+}
+
+/// The forward algorithm for a non-trivial geometry with `filters` outputs.
+fn select_algorithm(g: &ConvGeometry, filters: usize) -> ConvAlgorithm {
+    if direct_conv::applies(g, filters) {
+        ConvAlgorithm::Direct
+    } else if winograd::applies(g, filters) {
+        ConvAlgorithm::Winograd
+    } else {
+        ConvAlgorithm::Gemm
+    }
+}
+
+/// How `algorithm` splits `g`'s batch into tasks.
+fn plan_for(algorithm: ConvAlgorithm, g: &ConvGeometry, f: usize) -> TaskPlan {
+    let plan = TaskPlan::new(g, f);
+    match algorithm {
+        ConvAlgorithm::Winograd => plan.with_min_images(g, WINOGRAD_TASK_IMAGES),
+        _ => plan,
+    }
+}
+
 /// How a forward pass computes its convolution rows, chosen once per call:
 /// [`direct_conv`] for few taps, [`winograd`] for 3x3 stride-1 kernels over
 /// whole channel blocks, else im2col and one GEMM.
@@ -290,22 +374,27 @@ pub(crate) enum ForwardKernel<'a> {
 impl<'a> ForwardKernel<'a> {
     /// `w` is the `[KH*KW*C, F]` kernel matrix.
     pub(crate) fn new(g: &ConvGeometry, w: ArrayView2<'a, f32>) -> Self {
-        if direct_conv::applies(g, w.ncols()) {
-            ForwardKernel::Direct(w.to_slice().expect("the kernel matrix is contiguous"))
-        } else if winograd::applies(g, w.ncols()) {
-            ForwardKernel::Winograd(WinogradKernel::new(w, g.channels))
-        } else {
-            ForwardKernel::Gemm(w)
+        match select_algorithm(g, w.ncols()) {
+            ConvAlgorithm::Direct => {
+                ForwardKernel::Direct(w.to_slice().expect("the kernel matrix is contiguous"))
+            }
+            ConvAlgorithm::Winograd => ForwardKernel::Winograd(WinogradKernel::new(w, g.channels)),
+            ConvAlgorithm::Gemm | ConvAlgorithm::Trivial => ForwardKernel::Gemm(w),
+        }
+    }
+
+    /// The algorithm this kernel runs.
+    fn algorithm(&self) -> ConvAlgorithm {
+        match self {
+            ForwardKernel::Direct(_) => ConvAlgorithm::Direct,
+            ForwardKernel::Winograd(_) => ConvAlgorithm::Winograd,
+            ForwardKernel::Gemm(_) => ConvAlgorithm::Gemm,
         }
     }
 
     /// How to split `g`'s batch into tasks for this kernel.
     pub(crate) fn plan(&self, g: &ConvGeometry, f: usize) -> TaskPlan {
-        let plan = TaskPlan::new(g, f);
-        match self {
-            ForwardKernel::Winograd(_) => plan.with_min_images(g, WINOGRAD_TASK_IMAGES),
-            _ => plan,
-        }
+        plan_for(self.algorithm(), g, f)
     }
 
     /// Whether this is the im2col + GEMM path, whose GEMM can write
