@@ -120,6 +120,13 @@ fn gru_config_round_trip() {
     assert_eq!(again.config(), gru.config());
 }
 
+/// Every activation (and, for the gated cells, every gate activation) in the
+/// forward pass against the f64 reference written from Keras' equations.
+#[test]
+fn gru_every_activation_matches_reference() {
+    check_every_activation(Cell::Gru);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 

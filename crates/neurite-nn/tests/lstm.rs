@@ -185,6 +185,13 @@ fn lstm_kernel_regularizer_adds_a_loss_in_training() {
     assert!((losses[0].item().unwrap() - want).abs() < 1e-5);
 }
 
+/// Every activation (and, for the gated cells, every gate activation) in the
+/// forward pass against the f64 reference written from Keras' equations.
+#[test]
+fn lstm_every_activation_matches_reference() {
+    check_every_activation(Cell::Lstm);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
@@ -203,7 +210,7 @@ proptest! {
         gradcheck(|v| ag(fused_lstm(&v[0], &v[1], &v[2], Some(&v[3]), &opts)), &inputs, &gc_opts()).unwrap();
     }
 
-    /// Gradients through the layer (weights installed with set_weights), no bias, relu activation.
+    /// Gradients through the layer (weights installed with set_weights), default tanh/sigmoid, with and without bias.
     #[test]
     fn lstm_layer_gradcheck(seed in 0u64..1000, use_bias in any::<bool>()) {
         let (b, t, f, u) = (2, 3, 4, 3);

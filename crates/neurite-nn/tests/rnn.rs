@@ -118,6 +118,13 @@ fn simple_rnn_errors_and_config() {
     ));
 }
 
+/// Every activation (and, for the gated cells, every gate activation) in the
+/// forward pass against the f64 reference written from Keras' equations.
+#[test]
+fn simple_rnn_every_activation_matches_reference() {
+    check_every_activation(Cell::Simple);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
