@@ -16,7 +16,11 @@ fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
         let h = stepwise
             .fit(&x, &y, FitOptions::new().epochs(1).verbose(0))
             .unwrap();
-        assert_eq!(h.epochs, vec![0], "call {call}: Keras numbers each call's epochs from initial_epoch");
+        assert_eq!(
+            h.epochs,
+            vec![0],
+            "call {call}: Keras numbers each call's epochs from initial_epoch"
+        );
         assert_eq!(stepwise.epochs_done(), call + 1);
         weights.push(stepwise.get_weights());
         assert_ne!(weights[call], weights[call + 1], "call {call} did not train");
@@ -24,7 +28,9 @@ fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
     // Three one-epoch calls are exactly one three-epoch call (same shuffles,
     // same dropout masks, same optimizer steps).
     let mut at_once = classifier(12);
-    at_once.fit(&x, &y, FitOptions::new().epochs(3).verbose(0)).unwrap();
+    at_once
+        .fit(&x, &y, FitOptions::new().epochs(3).verbose(0))
+        .unwrap();
     assert_eq!(at_once.get_weights(), stepwise.get_weights());
     // initial_epoch >= epochs trains nothing, as Keras.
     let h = at_once
@@ -56,9 +62,16 @@ fn callbacks_monitoring_a_missing_value_warn_and_training_goes_on() {
                 .callback(&mut best),
         )
         .unwrap();
-    assert_eq!(h.epochs.len(), 4, "training stopped although val_loss never existed");
+    assert_eq!(
+        h.epochs.len(),
+        4,
+        "training stopped although val_loss never existed"
+    );
     assert_eq!(es.stopped_epoch(), None);
-    assert!(best.saved().is_empty(), "save_best_only saved without the monitored value");
+    assert!(
+        best.saved().is_empty(),
+        "save_best_only saved without the monitored value"
+    );
 }
 
 #[test]
@@ -82,9 +95,15 @@ fn cross_validate_refuses_x_and_y_of_different_lengths() {
     let (x, _) = three_classes(20);
     let (_, y) = three_classes(15);
     let splits = vec![((0..15).collect::<Vec<usize>>(), (15..20).collect::<Vec<usize>>())];
-    let err = neurite::cross_validate(|_| Ok(classifier(1)), &x, &y, &splits, |_| FitOptions::new().verbose(0))
-        .unwrap_err()
-        .to_string();
+    let err = neurite::cross_validate(
+        |_| Ok(classifier(1)),
+        &x,
+        &y,
+        &splits,
+        |_| FitOptions::new().verbose(0),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("20") && err.contains("15"), "{err}");
 }
 
@@ -97,7 +116,11 @@ fn an_update_that_overflows_stops_training_with_an_error() {
         .add(Dense::new(8).activation(Activation::Relu).input_dim(2))
         .add(Dense::new(3).activation(Activation::Softmax));
     model
-        .compile(Sgd::new(1e38), Loss::SparseCategoricalCrossentropy { from_logits: false }, &[])
+        .compile(
+            Sgd::new(1e38),
+            Loss::SparseCategoricalCrossentropy { from_logits: false },
+            &[],
+        )
         .unwrap();
     assert!(model.fit(&x, &y, FitOptions::new().epochs(3).verbose(0)).is_err());
 
@@ -106,12 +129,17 @@ fn an_update_that_overflows_stops_training_with_an_error() {
     let x = ndarray::Array2::<f32>::from_elem((4, 2), 100.0).into_dyn();
     let y = ndarray::Array2::<f32>::from_elem((4, 1), -1e4).into_dyn();
     let mut model = Sequential::new().seed(3).add(Dense::new(1).input_dim(2));
-    model.compile(Sgd::new(3e38), Loss::MeanSquaredError, &[]).unwrap();
+    model
+        .compile(Sgd::new(3e38), Loss::MeanSquaredError, &[])
+        .unwrap();
     let err = model
         .fit(&x, &y, FitOptions::new().epochs(2).batch_size(4).verbose(0))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("dense_1.kernel") || err.contains("dense_1.bias"), "no parameter named: {err}");
+    assert!(
+        err.contains("dense_1.kernel") || err.contains("dense_1.bias"),
+        "no parameter named: {err}"
+    );
     assert!(err.contains("step"), "no step named: {err}");
 }
 

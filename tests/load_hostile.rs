@@ -16,7 +16,8 @@ fn saved(dir: &Path) -> Sequential {
         .add(Dense::new(4).activation(Activation::Relu).input_dim(3))
         .add(Dropout::new(0.25))
         .add(Dense::new(2));
-    m.compile(Adam::default(), Loss::MeanSquaredError, &[Metric::Mae]).unwrap();
+    m.compile(Adam::default(), Loss::MeanSquaredError, &[Metric::Mae])
+        .unwrap();
     let x = ndarray::Array2::<f32>::ones((8, 3)).into_dyn();
     let y = ndarray::Array2::<f32>::zeros((8, 2)).into_dyn();
     m.fit(&x, &y, FitOptions::new().epochs(1).verbose(0)).unwrap();
@@ -50,11 +51,17 @@ fn absurd_sizes_in_config_are_refused_before_allocating() {
         ("/config/layers/0/config/units", json!(4_000_000_000u64)),
         ("/config/layers/2/config/units", json!(u64::MAX)),
         ("/input_shape", json!([1_000_000_000_000u64])),
-        ("/input_shape", json!([4_000_000_000u64, 4_000_000_000u64, 4_000_000_000u64])),
+        (
+            "/input_shape",
+            json!([4_000_000_000u64, 4_000_000_000u64, 4_000_000_000u64]),
+        ),
         ("/input_shape", json!([0])),
         ("/input_shape", json!([-3])),
         ("/input_shape", json!("big")),
-        ("/config/layers/0/config/input_shape", json!([1_000_000_000_000u64])),
+        (
+            "/config/layers/0/config/input_shape",
+            json!([1_000_000_000_000u64]),
+        ),
     ];
     for (pointer, value) in edits {
         let mut v = original.clone();
@@ -62,9 +69,16 @@ fn absurd_sizes_in_config_are_refused_before_allocating() {
         write_config(&dir, &v);
         let start = std::time::Instant::now();
         let err = load_err(&dir);
-        assert!(err.contains("config.json") || err.contains("model.safetensors"), "{pointer}={value}: {err}");
+        assert!(
+            err.contains("config.json") || err.contains("model.safetensors"),
+            "{pointer}={value}: {err}"
+        );
         // Refused up front, not after filling gigabytes.
-        assert!(start.elapsed().as_secs() < 5, "{pointer}={value}: took {:?}", start.elapsed());
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "{pointer}={value}: took {:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -79,7 +93,11 @@ fn config_values_that_can_never_work_name_the_layer_and_field() {
         ("/config/layers/1/config/rate", json!(-0.1), "rate"),
         ("/config/layers/0/config/units", json!("eight"), "units"),
         ("/config/layers/0/config/units", json!(0), "units"),
-        ("/config/layers/0/config/activation", json!("sparkle"), "activation"),
+        (
+            "/config/layers/0/config/activation",
+            json!("sparkle"),
+            "activation",
+        ),
         ("/config/layers/0/class_name", json!("Transformer"), "Transformer"),
         ("/seed", json!("abc"), "seed"),
         ("/epochs_done", json!(-1), "epochs_done"),
@@ -90,12 +108,17 @@ fn config_values_that_can_never_work_name_the_layer_and_field() {
     ];
     for (pointer, value, field) in edits {
         let mut v = original.clone();
-        let slot = v.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer} not in config"));
+        let slot = v
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{pointer} not in config"));
         *slot = value.clone();
         write_config(&dir, &v);
         let err = load_err(&dir);
         assert!(err.contains("config.json"), "{pointer}={value}: {err}");
-        assert!(err.contains(field), "{pointer}={value}: the error does not name {field}: {err}");
+        assert!(
+            err.contains(field),
+            "{pointer}={value}: the error does not name {field}: {err}"
+        );
     }
 }
 
@@ -141,7 +164,11 @@ fn malformed_config_files_are_errors() {
     for bytes in cases {
         fs::write(dir.join("config.json"), &bytes).unwrap();
         let err = load_err(&dir);
-        assert!(err.contains("config.json"), "{}: {err}", String::from_utf8_lossy(&bytes));
+        assert!(
+            err.contains("config.json"),
+            "{}: {err}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
 }
 
@@ -159,7 +186,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -173,7 +204,12 @@ fn safetensors_bytes(tensors: &[(&str, Vec<usize>)], meta: &[(&str, &str)]) -> V
     let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .zip(&data)
-        .map(|((n, s), d)| (*n, safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap()))
+        .map(|((n, s), d)| {
+            (
+                *n,
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap(),
+            )
+        })
         .collect();
     let meta = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     safetensors::serialize(views, Some(meta)).unwrap()
@@ -191,18 +227,43 @@ fn weights_that_do_not_fit_the_architecture_name_the_parameter() {
         ("dense_2.kernel", vec![4, 2]),
         ("dense_2.bias", vec![2]),
     ];
-    let cases: Vec<(Vec<(&str, Vec<usize>)>, &str)> = vec![
+    type Tensors<'a> = Vec<(&'a str, Vec<usize>)>;
+    let cases: Vec<(Tensors, &str)> = vec![
         (good[..3].to_vec(), "dense_2.bias"),
         ([&good[..], &[("stowaway", vec![1])]].concat(), "stowaway"),
-        (vec![good[0].clone(), ("dense_1.bias", vec![5]), good[2].clone(), good[3].clone()], "dense_1.bias"),
-        (vec![("dense_1.kernel", vec![4, 3]), good[1].clone(), good[2].clone(), good[3].clone()], "dense_1.kernel"),
+        (
+            vec![
+                good[0].clone(),
+                ("dense_1.bias", vec![5]),
+                good[2].clone(),
+                good[3].clone(),
+            ],
+            "dense_1.bias",
+        ),
+        (
+            vec![
+                ("dense_1.kernel", vec![4, 3]),
+                good[1].clone(),
+                good[2].clone(),
+                good[3].clone(),
+            ],
+            "dense_1.kernel",
+        ),
     ];
     for (tensors, name) in cases {
         replace_file(&dir, "model.safetensors", &safetensors_bytes(&tensors, &fmt));
         let err = load_err(&dir);
-        assert!(err.contains("model.safetensors") && err.contains(name), "{name}: {err}");
+        assert!(
+            err.contains("model.safetensors") && err.contains(name),
+            "{name}: {err}"
+        );
     }
-    for junk in [&b""[..], b"\x08\x00\x00\x00\x00\x00\x00\x00{}", &[0xffu8; 64], b"\xff\xff\xff\xff\xff\xff\xff\x7f"] {
+    for junk in [
+        &b""[..],
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}",
+        &[0xffu8; 64],
+        b"\xff\xff\xff\xff\xff\xff\xff\x7f",
+    ] {
         replace_file(&dir, "model.safetensors", junk);
         let err = load_err(&dir);
         assert!(err.contains("model.safetensors"), "{err}");
@@ -219,7 +280,10 @@ fn optimizer_state_is_checked_against_the_model() {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&original).unwrap();
     let meta = meta.metadata().clone().unwrap();
     let names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
-    let shapes: Vec<(String, Vec<usize>)> = names.iter().map(|n| (n.clone(), st.tensor(n).unwrap().shape().to_vec())).collect();
+    let shapes: Vec<(String, Vec<usize>)> = names
+        .iter()
+        .map(|n| (n.clone(), st.tensor(n).unwrap().shape().to_vec()))
+        .collect();
     let meta_pairs = |overrides: &[(&str, &str)]| -> Vec<(String, String)> {
         let mut m: Vec<(String, String)> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for (k, v) in overrides {
@@ -238,17 +302,31 @@ fn optimizer_state_is_checked_against_the_model() {
     wrong[0].1 = vec![7, 7];
     replace_file(&dir, "optimizer.safetensors", &build(&wrong, &meta_pairs(&[])));
     let err = load_err(&dir);
-    assert!(err.contains("optimizer.safetensors") && err.contains(&shapes[0].0.split('/').next().unwrap().to_string()), "{err}");
+    assert!(
+        err.contains("optimizer.safetensors")
+            && err.contains(&shapes[0].0.split('/').next().unwrap().to_string()),
+        "{err}"
+    );
     // A slot for a parameter the model does not have.
     let mut extra = shapes.clone();
     extra.push(("ghost.kernel/m".into(), vec![2]));
     replace_file(&dir, "optimizer.safetensors", &build(&extra, &meta_pairs(&[])));
     let err = load_err(&dir);
-    assert!(err.contains("optimizer.safetensors") && err.contains("ghost"), "{err}");
+    assert!(
+        err.contains("optimizer.safetensors") && err.contains("ghost"),
+        "{err}"
+    );
     // A step counter at its limit.
-    replace_file(&dir, "optimizer.safetensors", &build(&shapes, &meta_pairs(&[("iterations", &u64::MAX.to_string())])));
+    replace_file(
+        &dir,
+        "optimizer.safetensors",
+        &build(&shapes, &meta_pairs(&[("iterations", &u64::MAX.to_string())])),
+    );
     let err = load_err(&dir);
-    assert!(err.contains("optimizer.safetensors") && err.contains("iteration"), "{err}");
+    assert!(
+        err.contains("optimizer.safetensors") && err.contains("iteration"),
+        "{err}"
+    );
     // The original still loads.
     replace_file(&dir, "optimizer.safetensors", &original);
     Sequential::load(&dir).unwrap();

@@ -65,7 +65,10 @@ fn saving_over_a_folder_of_user_files_is_refused_and_changes_nothing() {
         assert_eq!(snapshot(&dir), before, "case {i}: the folder changed");
     }
     // Nothing was created beside them either.
-    let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), cases.len(), "{names:?}");
 }
 
@@ -154,7 +157,11 @@ fn model_checkpoint_refuses_a_user_folder_before_training() {
         .fit(&x, &y, FitOptions::new().epochs(2).verbose(0).callback(&mut ckpt))
         .unwrap_err();
     assert!(is_refusal(&err), "{err}");
-    assert_eq!(model.get_weights(), before, "trained although the checkpoint path was refused");
+    assert_eq!(
+        model.get_weights(),
+        before,
+        "trained although the checkpoint path was refused"
+    );
     assert_eq!(fs::read(tmp.path().join("essay.txt")).unwrap(), b"keep me");
 }
 
@@ -232,7 +239,10 @@ fn a_damaged_weights_file_is_reported_not_loaded() {
     bytes[last] ^= 0x40; // one flipped bit in the last weight: still a valid file
     fs::write(&path, &bytes).unwrap();
     let err = Sequential::load(&dir).unwrap_err().to_string();
-    assert!(err.contains("model.safetensors") && err.contains("checksum"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("checksum"),
+        "{err}"
+    );
 }
 
 const CHILD_ENV: &str = "NEURITE_TEST_SAVE_LOOP_DIR";
@@ -285,10 +295,16 @@ fn sigkill_during_save_leaves_the_last_good_model() {
         kills += 1;
         let loaded = Sequential::load(&dir).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
         let w = loaded.get_weights();
-        assert!(expected.contains(&w), "after kill {kills}: a model that was never saved");
+        assert!(
+            expected.contains(&w),
+            "after kill {kills}: a model that was never saved"
+        );
         assert_eq!(fs::read(dir.join("results.csv")).unwrap(), b"epoch,loss\n0,1.0\n");
         assert_eq!(fs::read(tmp.path().join("beside.txt")).unwrap(), b"untouched");
-        let beside: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let beside: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(beside.len(), 2, "{beside:?}");
     }
     assert!(kills >= 3);
@@ -302,6 +318,12 @@ fn sigkill_during_save_leaves_the_last_good_model() {
     names.sort();
     assert_eq!(
         names,
-        [".neurite.lock", "config.json", "model.safetensors", "optimizer.safetensors", "results.csv"]
+        [
+            ".neurite.lock",
+            "config.json",
+            "model.safetensors",
+            "optimizer.safetensors",
+            "results.csv"
+        ]
     );
 }

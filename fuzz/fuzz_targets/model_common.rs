@@ -37,7 +37,11 @@ fn scratch() -> &'static Scratch {
             .add(Dropout::new(0.25))
             .add(Dense::new(2).activation(Activation::Softmax));
         model
-            .compile(Adam::default(), Loss::SparseCategoricalCrossentropy { from_logits: false }, &[Metric::Accuracy])
+            .compile(
+                Adam::default(),
+                Loss::SparseCategoricalCrossentropy { from_logits: false },
+                &[Metric::Accuracy],
+            )
             .unwrap();
         // One step, so that the optimizer state has slots.
         let x = ndarray::Array2::<f32>::ones((4, 3)).into_dyn();

@@ -98,7 +98,9 @@ impl Callback for EarlyStopping {
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
         // Keras: a monitored value that is not logged is warned about, and training goes on.
-        let Some(value) = self.monitor.value_or_warn(logs, "EarlyStopping", "training goes on without early stopping")
+        let Some(value) =
+            self.monitor
+                .value_or_warn(logs, "EarlyStopping", "training goes on without early stopping")
         else {
             return Ok(());
         };

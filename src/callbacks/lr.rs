@@ -137,7 +137,9 @@ impl Callback for ReduceLrOnPlateau {
     }
 
     fn on_epoch_end(&mut self, _epoch: usize, logs: &Logs, model: &mut dyn ModelHandle) -> Result<()> {
-        let Some(value) = self.monitor.value_or_warn(logs, "ReduceLROnPlateau", "the learning rate is left as it is")
+        let Some(value) =
+            self.monitor
+                .value_or_warn(logs, "ReduceLROnPlateau", "the learning rate is left as it is")
         else {
             return Ok(());
         };

@@ -64,7 +64,6 @@ impl Monitor {
         value
     }
 
-
     /// Whether `value` improves on the best so far by more than `min_delta`; records it if so.
     pub(crate) fn improved(&mut self, value: f64) -> bool {
         let better = match self.best {

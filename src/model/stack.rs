@@ -123,7 +123,10 @@ impl Layer for LayerStack {
 
     /// Every layer's parameter shapes in turn, each for the output shape of
     /// the layers before it; `None` when a layer does not declare its own.
-    fn parameter_shapes(&self, input_shape: &[usize]) -> neurite_nn::Result<Option<Vec<(String, Vec<usize>)>>> {
+    fn parameter_shapes(
+        &self,
+        input_shape: &[usize],
+    ) -> neurite_nn::Result<Option<Vec<(String, Vec<usize>)>>> {
         if self.layers.is_empty() {
             return Err(NnError::Config {
                 layer: self.name.clone(),

@@ -160,7 +160,11 @@ fn remove_legacy_partials(dir: &Path) {
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         return;
     };
-    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
     let prefix = format!(".{}.partial-", name.to_string_lossy());
     let Ok(entries) = fs::read_dir(parent) else {
         return;

@@ -33,12 +33,10 @@ impl Checkpoint {
     /// half done.
     pub(crate) fn open(dir: &Path) -> Result<Checkpoint> {
         match fs::metadata(dir) {
-            Ok(m) if !m.is_dir() => {
-                return Err(Error::format(
-                    dir,
-                    "this is a file; a neurite model is a directory holding config.json and model.safetensors",
-                ))
-            }
+            Ok(m) if !m.is_dir() => return Err(Error::format(
+                dir,
+                "this is a file; a neurite model is a directory holding config.json and model.safetensors",
+            )),
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(dir, e)),
             _ => {}
         }

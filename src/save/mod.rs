@@ -134,7 +134,13 @@ impl<N: Layer> Model<N> {
         let tensors = weights::from_bytes(bytes, &path)?;
         if !self.net.is_built() {
             let shape = validate::saved_input_shape(ckpt.config()?, &ckpt.path("config.json"))?;
-            validate::weights_match_architecture(&self.net, &shape, &tensors, &path, &ckpt.path("config.json"))?;
+            validate::weights_match_architecture(
+                &self.net,
+                &shape,
+                &tensors,
+                &path,
+                &ckpt.path("config.json"),
+            )?;
             self.build(&shape)?;
         }
         let mut values = Vec::new();
@@ -191,7 +197,8 @@ impl<N: Layer> Model<N> {
         let bytes = ckpt
             .file("optimizer.safetensors")
             .ok_or_else(|| Error::format(&path, "missing: the checkpoint has no optimizer state"))?;
-        let state = OptimizerState::from_safetensors(bytes).map_err(|e| Error::format(&path, e.to_string()))?;
+        let state =
+            OptimizerState::from_safetensors(bytes).map_err(|e| Error::format(&path, e.to_string()))?;
         let params = self.parameters();
         let trainable: Vec<(&str, &neurite_autograd::Var)> = params
             .iter()
@@ -256,8 +263,12 @@ impl Sequential {
         }
         let seed = validate::optional_u64(config, "seed", &cpath)?.unwrap_or(0);
         let epochs_done = validate::optional_u64(config, "epochs_done", &cpath)?.unwrap_or(0);
-        let epochs_done = usize::try_from(epochs_done)
-            .map_err(|_| Error::format(&cpath, format!("epochs_done {epochs_done} does not fit this machine")))?;
+        let epochs_done = usize::try_from(epochs_done).map_err(|_| {
+            Error::format(
+                &cpath,
+                format!("epochs_done {epochs_done} does not fit this machine"),
+            )
+        })?;
         let shape = validate::saved_input_shape(config, &cpath)?;
 
         let wpath = ckpt.path("model.safetensors");

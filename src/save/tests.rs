@@ -38,14 +38,22 @@ fn cut_short_mid_swap_loads_the_backup_and_the_next_save_completes() {
     let fb = files_of(&b);
     // Every point of the swap: the backup made, then 0, 1 or 2 of B's files renamed in
     // (config.json, renamed last, still A's).
-    for renamed in [&[][..], &["optimizer.safetensors"], &["optimizer.safetensors", "model.safetensors"]] {
+    for renamed in [
+        &[][..],
+        &["optimizer.safetensors"],
+        &["optimizer.safetensors", "model.safetensors"],
+    ] {
         let previous = dir.join(PREVIOUS_DIR);
         fs::create_dir_all(&previous).unwrap();
         for n in ["config.json", "model.safetensors", "optimizer.safetensors"] {
             fs::copy(dir.join(n), previous.join(n)).unwrap();
         }
         put(&dir, &fb, renamed);
-        assert_eq!(Sequential::load(&dir).unwrap().get_weights(), a.get_weights(), "{renamed:?}");
+        assert_eq!(
+            Sequential::load(&dir).unwrap().get_weights(),
+            a.get_weights(),
+            "{renamed:?}"
+        );
         // Restore A for the next round.
         for n in ["config.json", "model.safetensors", "optimizer.safetensors"] {
             fs::copy(previous.join(n), dir.join(n)).unwrap();
@@ -76,7 +84,11 @@ fn cut_short_after_the_swap_loads_the_new_model() {
     for n in ["config.json", "model.safetensors", "optimizer.safetensors"] {
         fs::copy(dir.join(n), previous.join(n)).unwrap();
     }
-    put(&dir, &files_of(&b), &["config.json", "model.safetensors", "optimizer.safetensors"]);
+    put(
+        &dir,
+        &files_of(&b),
+        &["config.json", "model.safetensors", "optimizer.safetensors"],
+    );
     assert_eq!(Sequential::load(&dir).unwrap().get_weights(), b.get_weights());
     c.save(&dir).unwrap();
     assert!(!previous.exists());
@@ -90,7 +102,11 @@ fn a_first_save_cut_short_is_no_model_and_the_next_save_completes() {
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join(super::lock::LOCK_FILE), b"").unwrap();
     let a = model(7);
-    put(&dir, &files_of(&a), &["model.safetensors", "optimizer.safetensors"]);
+    put(
+        &dir,
+        &files_of(&a),
+        &["model.safetensors", "optimizer.safetensors"],
+    );
     // Weights without a config: loadable as bare weights only, not as a model.
     assert!(Sequential::load(&dir).is_err());
     a.save(&dir).unwrap();

@@ -45,7 +45,10 @@ pub(crate) fn optional_u64(config: &Value, key: &str, path: &Path) -> Result<Opt
     match config.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            Error::format(path, format!("field \"{key}\": expected a non-negative integer, found {v}"))
+            Error::format(
+                path,
+                format!("field \"{key}\": expected a non-negative integer, found {v}"),
+            )
         }),
     }
 }
@@ -55,10 +58,15 @@ pub(crate) fn optional_u64(config: &Value, key: &str, path: &Path) -> Result<Opt
 pub(crate) fn saved_input_shape(config: &Value, path: &Path) -> Result<Vec<usize>> {
     let raw = config.get("input_shape").unwrap_or(&Value::Null);
     if raw.is_null() {
-        return Err(Error::format(path, "no input_shape recorded: the model was saved unbuilt"));
+        return Err(Error::format(
+            path,
+            "no input_shape recorded: the model was saved unbuilt",
+        ));
     }
     let bad = |why: String| Error::format(path, format!("field \"input_shape\": {why}, found {raw}"));
-    let list = raw.as_array().ok_or_else(|| bad("expected a list of sizes".into()))?;
+    let list = raw
+        .as_array()
+        .ok_or_else(|| bad("expected a list of sizes".into()))?;
     let mut shape = Vec::with_capacity(list.len());
     let mut values: usize = 1;
     for d in list {
@@ -105,7 +113,10 @@ pub(crate) fn weights_match_architecture(
     };
     for (name, shape) in &expected {
         let t = tensors.get(name).ok_or_else(|| {
-            Error::format(path, format!("parameter {name} of the model is missing from the file"))
+            Error::format(
+                path,
+                format!("parameter {name} of the model is missing from the file"),
+            )
         })?;
         if t.shape() != shape.as_slice() {
             return Err(Error::format(

@@ -36,7 +36,9 @@ pub(crate) fn gather(x: &Tensor, indices: &[usize]) -> Tensor {
 /// Refuses a batch size of 0 (it would silently process nothing).
 pub(crate) fn check_batch_size(what: &str, batch_size: usize) -> Result<()> {
     if batch_size == 0 {
-        return Err(Error::Input(format!("{what}: batch_size must be at least 1, found 0")));
+        return Err(Error::Input(format!(
+            "{what}: batch_size must be at least 1, found 0"
+        )));
     }
     Ok(())
 }
