@@ -130,15 +130,17 @@ fn zero_if_finite(x: f32) -> f32 {
     x - x
 }
 
-/// 1 when `sum` (of [`zero_if_finite`] terms) is NaN, else 0; branch-free,
-/// so the update loops that OR it into their result still vectorise.
+/// All ones when `sum` (of [`zero_if_finite`] terms) is NaN, else 0;
+/// branch-free, so the update loops that OR it into their result still
+/// vectorise (all ones rather than 1: the comparison's own mask, one
+/// instruction less per vector).
 #[inline(always)]
 fn flag(sum: f32) -> NonFiniteMask {
-    sum.is_nan() as u32
+    (sum.is_nan() as u32).wrapping_neg()
 }
 
-/// 1 when an update left a NaN or an infinity in the weight or a slot of
-/// the parameter it updated, else 0. (One flag rather than a bit per
+/// Non-zero when an update left a NaN or an infinity in the weight or a
+/// slot of the parameter it updated, else 0. (One flag rather than a bit per
 /// tensor: measured cheaper; the error path finds which tensor it was.)
 pub(crate) type NonFiniteMask = u32;
 
