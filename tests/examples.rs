@@ -1,0 +1,235 @@
+//! Runs every example in `examples/` briefly (one epoch, its smallest setting, small generated
+//! data files where it needs `--data`) and checks the README's contract: the program succeeds
+//! and its last line on standard output is one JSON object with `example`, `epochs`, `seconds`,
+//! `train_samples_per_sec` and `test_accuracy` (classifiers) or `test_mse` (regressors).
+//!
+//! The example binaries are the ones `cargo test` builds into `target/<profile>/examples/`;
+//! the first test to need them runs `cargo build --examples` once (a no-op when they are
+//! up to date), so `cargo test --test examples` alone also runs the current code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Every example, so that a new file in `examples/` without a test here is noticed.
+const EXAMPLES: [&str; 8] = [
+    "cifar10_cnn",
+    "dense_binary",
+    "kfold",
+    "linear_regression",
+    "lstm_sequence",
+    "mlp",
+    "mnist_cnn",
+    "quickstart",
+];
+
+/// `target/<profile>/examples`, from this test binary's own path (`target/<profile>/deps/`).
+fn examples_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps")
+        .join("examples")
+}
+
+/// Builds the examples once per test run, with this binary's profile.
+fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "-p", "neurite", "--examples"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build --examples");
+        assert!(status.success(), "cargo build --examples failed: {status}");
+    });
+}
+
+/// Runs example `name` with `args` and returns its last stdout line parsed as JSON.
+fn run(name: &str, args: &[&str]) -> serde_json::Map<String, Value> {
+    ensure_built();
+    let bin = examples_dir().join(name);
+    assert!(bin.is_file(), "no example binary at {}", bin.display());
+    let out = Command::new(&bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| panic!("{name} printed nothing on stdout"));
+    match serde_json::from_str::<Value>(last) {
+        Ok(Value::Object(map)) => map,
+        other => panic!("{name}: last stdout line is not one JSON object ({other:?}): {last:?}"),
+    }
+}
+
+fn number(json: &serde_json::Map<String, Value>, key: &str) -> f64 {
+    json.get(key)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("field {key:?} missing or not a number in {json:?}"))
+}
+
+/// The README's fields, with `epochs` equal to what was asked; `score` is `test_accuracy`
+/// (a fraction) or `test_mse` (non-negative).
+fn check_contract(name: &str, json: &serde_json::Map<String, Value>, epochs: u64, score: &str) {
+    assert_eq!(json.get("example"), Some(&Value::from(name)), "{json:?}");
+    assert_eq!(
+        json.get("epochs").and_then(Value::as_u64),
+        Some(epochs),
+        "{json:?}"
+    );
+    let seconds = number(json, "seconds");
+    assert!(seconds.is_finite() && seconds >= 0.0, "seconds {seconds}");
+    let speed = number(json, "train_samples_per_sec");
+    assert!(speed.is_finite() && speed > 0.0, "train_samples_per_sec {speed}");
+    let value = number(json, score);
+    match score {
+        "test_accuracy" => assert!((0.0..=1.0).contains(&value), "{score} {value}"),
+        "test_mse" => assert!(value.is_finite() && value >= 0.0, "{score} {value}"),
+        _ => unreachable!("unknown score {score}"),
+    }
+}
+
+#[test]
+fn every_example_has_a_test_here() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, EXAMPLES, "examples in {}", dir.display());
+}
+
+#[test]
+fn quickstart_runs_one_epoch() {
+    let json = run("quickstart", &["--epochs", "1"]);
+    check_contract("quickstart", &json, 1, "test_accuracy");
+}
+
+#[test]
+fn dense_binary_runs_one_epoch() {
+    let json = run("dense_binary", &["--epochs", "1"]);
+    check_contract("dense_binary", &json, 1, "test_accuracy");
+}
+
+#[test]
+fn mlp_runs_one_epoch() {
+    let json = run("mlp", &["--epochs", "1"]);
+    check_contract("mlp", &json, 1, "test_accuracy");
+}
+
+#[test]
+fn lstm_sequence_runs_one_epoch() {
+    let json = run("lstm_sequence", &["--epochs", "1"]);
+    check_contract("lstm_sequence", &json, 1, "test_accuracy");
+}
+
+#[test]
+fn linear_regression_runs_one_epoch() {
+    let json = run("linear_regression", &["--epochs", "1"]);
+    check_contract("linear_regression", &json, 1, "test_mse");
+    let kernel = json["kernel"].as_array().expect("kernel array");
+    assert_eq!(kernel.len(), 3, "{json:?}");
+    assert!(json["bias"].as_f64().is_some(), "{json:?}");
+}
+
+#[test]
+fn kfold_runs_two_folds_of_one_epoch() {
+    let json = run("kfold", &["--epochs", "1", "--folds", "2"]);
+    check_contract("kfold", &json, 1, "test_accuracy");
+    assert_eq!(json.get("folds").and_then(Value::as_u64), Some(2), "{json:?}");
+    let selected = json["selected"].as_str().expect("selected");
+    let means = json["mean_accuracy"].as_object().expect("mean_accuracy");
+    assert_eq!(means.len(), 2, "{json:?}");
+    // The selected architecture is the one with the best mean, which is test_accuracy.
+    assert_eq!(means[selected].as_f64(), Some(number(&json, "test_accuracy")));
+}
+
+/// Writes an IDX file of unsigned bytes (magic `0x08`, big-endian dimensions).
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    assert_eq!(data.len(), dims.iter().product::<u32>() as usize);
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Images whose pixels depend on the label, so the files are not pure noise.
+fn images(n: usize, pixels: usize, label: impl Fn(usize) -> u8) -> Vec<u8> {
+    (0..n * pixels)
+        .map(|i| {
+            let (s, p) = (i / pixels, i % pixels);
+            ((p * 7 + s * 13 + label(s) as usize * 25) % 256) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn mnist_cnn_runs_one_epoch_on_small_idx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let label = |i: usize| (i % 10) as u8;
+    for (prefix, n) in [("train", 64u32), ("t10k", 20)] {
+        let labels: Vec<u8> = (0..n as usize).map(label).collect();
+        write_idx(
+            &dir.path().join(format!("{prefix}-images-idx3-ubyte")),
+            &[n, 28, 28],
+            &images(n as usize, 28 * 28, label),
+        );
+        write_idx(
+            &dir.path().join(format!("{prefix}-labels-idx1-ubyte")),
+            &[n],
+            &labels,
+        );
+    }
+    let data = dir.path().to_str().unwrap();
+    let json = run("mnist_cnn", &["--data", data, "--epochs", "1", "--limit", "48"]);
+    check_contract("mnist_cnn", &json, 1, "test_accuracy");
+    // The test set is evaluated after every epoch (the README's promise for this example).
+    let per_epoch = json["test_accuracy_per_epoch"]
+        .as_array()
+        .expect("test_accuracy_per_epoch");
+    assert_eq!(per_epoch.len(), 1, "{json:?}");
+}
+
+#[test]
+fn cifar10_cnn_runs_one_epoch_on_a_small_test_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    // The binary format: per record one label byte then 3072 pixel bytes (R, G, B planes).
+    let n = 24;
+    let pixels = images(n, 3072, |i| (i % 10) as u8);
+    let mut bytes = Vec::with_capacity(n * 3073);
+    for (i, record) in pixels.chunks(3072).enumerate() {
+        bytes.push((i % 10) as u8);
+        bytes.extend_from_slice(record);
+    }
+    std::fs::write(dir.path().join("test_batch.bin"), bytes).unwrap();
+    let data = dir.path().to_str().unwrap();
+    let json = run("cifar10_cnn", &["--data", data, "--epochs", "1"]);
+    check_contract("cifar10_cnn", &json, 1, "test_accuracy");
+    // Only test_batch.bin: the example trains on 75% of its records.
+    assert_eq!(
+        json.get("train_samples").and_then(Value::as_u64),
+        Some(18),
+        "{json:?}"
+    );
+}
