@@ -283,13 +283,38 @@ impl History {
         Ok(svg)
     }
 
-    /// Writes [`History::to_svg`] to `path` (a temporary file renamed into place).
+    /// Writes [`History::to_svg`] to `path` as a whole or not at all: into a
+    /// uniquely named temporary file beside it (removed on failure), synced,
+    /// then renamed into place.
+    ///
+    /// ```
+    /// let mut h = neurite::History::default();
+    /// h.push(0, &[("loss".to_string(), 0.5)].into_iter().collect());
+    /// let dir = tempfile::tempdir()?;
+    /// h.plot(dir.path().join("loss.svg"))?;
+    /// // A directory in the way is an error, and nothing is left behind.
+    /// assert!(h.plot(dir.path()).is_err());
+    /// assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn plot(&self, path: impl AsRef<Path>) -> Result<()> {
+        use std::io::Write;
         let path = path.as_ref();
         let svg = self.to_svg()?;
-        let tmp = path.with_extension("svg.partial");
-        std::fs::write(&tmp, svg).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".neurite-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        tmp.write_all(svg.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(path, e))?;
+        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+        Ok(())
     }
 }
 

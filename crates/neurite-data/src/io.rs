@@ -342,7 +342,28 @@ pub(crate) fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<()> {
     } else {
         bytes.to_vec()
     };
-    std::fs::write(path, data).map_err(|e| DataError::io(path, e))
+    write_atomic(path, &data)
+}
+
+/// Writes `bytes` to `path` as a whole or not at all: into a temporary file
+/// beside it (unique name, removed on failure), synced, then renamed over
+/// `path`. A crash never leaves `path` half-written.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".neurite-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(|e| DataError::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| DataError::io(path, e))?;
+    tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
+    Ok(())
 }
 
 /// u8 pixels to f32, divided by 255 when `scale`; the output (4 bytes per value) is allocated

@@ -360,7 +360,7 @@ pub fn to_bytes<S: Data<Elem = f32>, D: Dimension>(a: &ArrayBase<S, D>) -> Vec<u
 /// Writes an `f32` array as `.npy`.
 pub fn write<S: Data<Elem = f32>, D: Dimension>(path: impl AsRef<Path>, a: &ArrayBase<S, D>) -> Result<()> {
     let path = path.as_ref();
-    std::fs::write(path, to_bytes(a)).map_err(|e| DataError::io(path, e))
+    crate::io::write_atomic(path, &to_bytes(a))
 }
 
 /// Parses `.npz` bytes: `(name, array)` for every member, in archive order, names without
@@ -435,7 +435,7 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &ArrayD<f32>)], compre
         w.write_all(&to_bytes(*a)).map_err(|e| DataError::io(path, e))?;
     }
     let bytes = w.finish().map_err(zerr)?.into_inner();
-    std::fs::write(path, bytes).map_err(|e| DataError::io(path, e))
+    crate::io::write_atomic(path, &bytes)
 }
 
 /// A [`Dataset`] from two arrays of an `.npz` file, e.g. Keras' `mnist.npz` with

@@ -987,3 +987,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn writers_replace_a_file_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ndarray::Array2::<f32>::ones((2, 3));
+    // A directory in the way: an error, and no temporary file is left behind.
+    let blocked = dir.path().join("blocked.npy");
+    std::fs::create_dir(&blocked).unwrap();
+    assert!(neurite_data::npy::write(&blocked, &a).is_err());
+    let idx = neurite_data::idx::IdxArray {
+        shape: vec![2],
+        data: neurite_data::idx::IdxData::U8(vec![1, 2]),
+    };
+    let blocked_gz = dir.path().join("blocked.idx.gz");
+    std::fs::create_dir(&blocked_gz).unwrap();
+    assert!(neurite_data::idx::write(&blocked_gz, &idx).is_err());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // An existing file is replaced by the complete new content.
+    let path = dir.path().join("a.npy");
+    std::fs::write(&path, b"old").unwrap();
+    neurite_data::npy::write(&path, &a).unwrap();
+    assert_eq!(neurite_data::npy::read(&path).unwrap().shape(), &[2, 3]);
+}
