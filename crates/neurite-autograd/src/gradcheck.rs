@@ -11,8 +11,15 @@ use rand_chacha::ChaCha8Rng;
 /// Tolerances of [`gradcheck`].
 ///
 /// The forward pass runs in `f32`; the finite-difference quotient is formed
-/// in `f64` from the `f32` outputs. With the default step `eps = 1e-3`, an
-/// element passes when `|analytic - numeric| <= atol + rtol * |numeric|`.
+/// in `f64` from the `f32` outputs. Two criteria must hold for every input:
+/// - per element, `|analytic - numeric| <= atol + rtol * |numeric|`;
+/// - over the whole input, with Euclidean norms over its `len` elements,
+///   `||analytic - numeric|| <= rtol * ||numeric|| + (atol / 10) * sqrt(len)`:
+///   the disagreement's root mean square must stay below a tenth of `atol`
+///   (plus the relative part), so a gradient that is missing (zero), halved
+///   or of the wrong sign fails even where every true element is below `atol`
+///   (with the defaults, wherever the true gradient's root mean square
+///   exceeds about 0.001).
 ///
 /// ```
 /// let strict = neurite_autograd::GradcheckOptions { atol: 1e-3, rtol: 1e-3, ..Default::default() };
@@ -77,9 +84,11 @@ impl Default for GradcheckOptions {
 /// random `R`, and `dL/d input` from `backward()` is compared element by
 /// element with `(L(x + eps) - L(x - eps)) / (2 eps)`.
 ///
-/// Returns the first disagreement as [`AutogradError::GradcheckFailed`]; a
-/// non-finite value on either side (analytic or finite-difference) is always
-/// a disagreement. Errors on invalid `options` (see
+/// Returns the first disagreement as [`AutogradError::GradcheckFailed`]: the
+/// first element outside the per-element tolerance, or, for an input whose
+/// gradient fails the norm criterion (see [`GradcheckOptions`]), its element
+/// that disagrees most. A non-finite value on either side (analytic or
+/// finite-difference) is always a disagreement. Errors on invalid `options` (see
 /// [`GradcheckOptions::validate`]).
 ///
 /// ```
@@ -130,6 +139,10 @@ where
                 analytic.shape()
             )));
         }
+        // Sums of squares of the numeric gradient and of the disagreement,
+        // and the element that disagrees most (reported if the norms fail).
+        let (mut numeric_sq, mut diff_sq) = (0.0f64, 0.0f64);
+        let mut worst: Option<(usize, f64, f64)> = None;
         for (j, &a) in analytic.iter().enumerate() {
             let original = *work[i].iter().nth(j).expect("index in range");
             set_flat(&mut work[i], j, original + options.eps);
@@ -150,10 +163,29 @@ where
                     numeric,
                 });
             }
+            numeric_sq += numeric * numeric;
+            diff_sq += (a - numeric) * (a - numeric);
+            if worst.is_none_or(|(_, wa, wn)| (a - numeric).abs() > (wa - wn).abs()) {
+                worst = Some((j, a, numeric));
+            }
+        }
+        let len = analytic.len() as f64;
+        let norm_tol = options.rtol * numeric_sq.sqrt() + NORM_ATOL_FRACTION * options.atol * len.sqrt();
+        if let Some((index, analytic, numeric)) = worst.filter(|_| diff_sq.sqrt() > norm_tol) {
+            return Err(AutogradError::GradcheckFailed {
+                input: i,
+                index,
+                analytic,
+                numeric,
+            });
         }
     }
     Ok(())
 }
+
+/// The norm criterion's absolute term per element, as a fraction of `atol`
+/// (see [`GradcheckOptions`]).
+const NORM_ATOL_FRACTION: f64 = 0.1;
 
 fn set_flat(t: &mut Tensor, index: usize, value: f32) {
     if let Some(x) = t.iter_mut().nth(index) {

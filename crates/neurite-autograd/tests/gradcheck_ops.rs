@@ -1,5 +1,8 @@
 //! Every op against finite differences on random shapes (including
 //! broadcasting and size-1 axes), with inputs kept away from kinks and ties.
+//! Discrete choices (axes, keepdims, strides, padding, dilation, bias, pool
+//! sizes, activation slopes' signs) are enumerated in every case, continuous
+//! values are random; no case is skipped without being counted as a reject.
 
 use ndarray::IxDyn;
 use neurite_autograd::{gradcheck, ops, GradcheckOptions, Tensor, Var};
@@ -11,7 +14,7 @@ fn opts() -> GradcheckOptions {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 12,
+        cases: 24,
         ..ProptestConfig::default()
     }
 }
@@ -93,9 +96,8 @@ proptest! {
     }
 
     #[test]
-    fn div_broadcast((a, _) in broadcast_pair(), b in shape(2).prop_flat_map(tensor_away_from_zero)) {
-        // b's shape may not broadcast with a: use a same-rank-compatible pair.
-        prop_assume!(neurite_tensor::broadcast::broadcast_shape("t", a.shape(), b.shape()).is_ok());
+    fn div_broadcast((a, b) in broadcast_pair()) {
+        // The divisor kept at |b| >= 0.5 (signum(0.0) is 1.0).
         let b = b.mapv(|v| v.signum() * (v.abs() + 0.5));
         gradcheck(|v| ops::div(&v[0], &v[1]), &[a, b], &opts()).unwrap();
     }
@@ -136,29 +138,37 @@ proptest! {
     }
 
     #[test]
-    fn reductions(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0)), axis_pick in 0usize..3, keep in any::<bool>()) {
-        let axis = axis_pick % x.ndim();
+    fn reductions(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0))) {
         gradcheck(|v| ops::sum_all(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
         gradcheck(|v| ops::mean_all(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::sum_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::mean_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::variance_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
-        let axes: Vec<usize> = (0..x.ndim()).filter(|&a| a != axis || x.ndim() == 1).collect();
-        gradcheck(|v| ops::sum_axes(&v[0], &axes, keep), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::mean_axes(&v[0], &axes, keep), &[x], &opts()).unwrap();
+        let rank = x.ndim();
+        for keep in [false, true] {
+            for axis in 0..rank {
+                gradcheck(|v| ops::sum_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
+                gradcheck(|v| ops::mean_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
+                gradcheck(|v| ops::variance_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
+            }
+            // Every non-empty subset of the axes.
+            for mask in 1usize..(1 << rank) {
+                let axes: Vec<usize> = (0..rank).filter(|a| mask & (1 << a) != 0).collect();
+                gradcheck(|v| ops::sum_axes(&v[0], &axes, keep), std::slice::from_ref(&x), &opts()).unwrap();
+                gradcheck(|v| ops::mean_axes(&v[0], &axes, keep), std::slice::from_ref(&x), &opts()).unwrap();
+            }
+        }
     }
 
     #[test]
-    fn max_min_axis_distinct(s in shape_min(1, 3), axis_pick in 0usize..3, keep in any::<bool>(), seed in any::<u64>()) {
+    fn max_min_axis_distinct(s in shape_min(1, 3), seed in any::<u64>()) {
         // Distinct values spaced 0.1 apart, shuffled: no ties within eps.
         use rand::seq::SliceRandom;
         let n: usize = s.iter().product();
         let mut vals: Vec<f32> = (0..n).map(|i| i as f32 * 0.1 - 1.0).collect();
         vals.shuffle(&mut neurite_tensor::random::rng_from_seed(seed));
         let x = Tensor::from_shape_vec(IxDyn(&s), vals).unwrap();
-        let axis = axis_pick % x.ndim();
-        gradcheck(|v| ops::max_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::min_axis(&v[0], axis, keep), &[x], &opts()).unwrap();
+        for (axis, keep) in (0..x.ndim()).flat_map(|a| [(a, false), (a, true)]) {
+            gradcheck(|v| ops::max_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::min_axis(&v[0], axis, keep), std::slice::from_ref(&x), &opts()).unwrap();
+        }
     }
 
     #[test]
@@ -179,9 +189,10 @@ proptest! {
     fn kinked_activations(x in shape(3).prop_flat_map(tensor_away_from_zero), alpha in 0.05f32..1.5) {
         gradcheck(|v| ops::relu(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
         gradcheck(|v| ops::abs(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::leaky_relu(&v[0], alpha), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::elu(&v[0], alpha), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::elu(&v[0], -alpha), std::slice::from_ref(&x), &opts()).unwrap();
+        for a in [alpha, -alpha, 0.2, 1.0, 0.0] {
+            gradcheck(|v| ops::leaky_relu(&v[0], a), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::elu(&v[0], a), std::slice::from_ref(&x), &opts()).unwrap();
+        }
         gradcheck(|v| ops::selu(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
         // Bounds placed between the magnitudes 0.05 and 0.1 never hit an input.
         gradcheck(|v| ops::clip(&v[0], -0.05, 0.07), std::slice::from_ref(&x), &opts()).unwrap();
@@ -189,39 +200,46 @@ proptest! {
     }
 
     #[test]
-    fn reshape_like(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0)), axis_pick in 0usize..4) {
+    fn reshape_like(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -2.0, 2.0))) {
         let n = x.len();
         gradcheck(|v| ops::reshape(&v[0], &[n]), std::slice::from_ref(&x), &opts()).unwrap();
         gradcheck(|v| ops::flatten(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
-        let axis = axis_pick % (x.ndim() + 1);
-        gradcheck(|v| ops::squeeze(&ops::expand_dims(&v[0], axis)?, axis), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::expand_dims(&v[0], axis), std::slice::from_ref(&x), &opts()).unwrap();
-        let mut perm: Vec<usize> = (0..x.ndim()).collect();
-        perm.rotate_left(axis_pick % x.ndim());
-        gradcheck(|v| ops::permute(&v[0], &perm), std::slice::from_ref(&x), &opts()).unwrap();
-        if x.ndim() == 2 {
-            gradcheck(|v| ops::transpose(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
+        for axis in 0..=x.ndim() {
+            gradcheck(|v| ops::squeeze(&ops::expand_dims(&v[0], axis)?, axis), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::expand_dims(&v[0], axis), std::slice::from_ref(&x), &opts()).unwrap();
         }
+        // Every permutation of the axes.
+        for perm in permutations(x.ndim()) {
+            gradcheck(|v| ops::permute(&v[0], &perm), std::slice::from_ref(&x), &opts()).unwrap();
+        }
+        let rows = x.shape()[0];
+        gradcheck(|v| ops::transpose(&ops::reshape(&v[0], &[rows, n / rows])?), std::slice::from_ref(&x), &opts()).unwrap();
         let mut bshape = vec![2];
         bshape.extend_from_slice(x.shape());
         gradcheck(|v| ops::broadcast_to(&v[0], &bshape), &[x], &opts()).unwrap();
     }
 
     #[test]
-    fn slicing_joining(s in shape_min(1, 3), axis_pick in 0usize..3, seed in any::<u64>()) {
+    fn slicing_joining(s in shape_min(1, 3), seed in any::<u64>()) {
         let mut rng = neurite_tensor::random::rng_from_seed(seed);
-        let axis = axis_pick % s.len();
         let x = neurite_tensor::random::uniform(&s, -1.0, 1.0, &mut rng);
-        let len = s[axis];
-        gradcheck(|v| ops::slice_axis(&v[0], axis, len / 2, len), std::slice::from_ref(&x), &opts()).unwrap();
-        let mut s2 = s.clone();
-        s2[axis] = 3;
-        let y = neurite_tensor::random::uniform(&s2, -1.0, 1.0, &mut rng);
-        gradcheck(|v| ops::concat(&[&v[0], &v[1]], axis), &[x.clone(), y], &opts()).unwrap();
+        for axis in 0..s.len() {
+            let len = s[axis];
+            gradcheck(|v| ops::slice_axis(&v[0], axis, len / 2, len), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::slice_axis(&v[0], axis, 0, len.div_ceil(2)), std::slice::from_ref(&x), &opts()).unwrap();
+            let mut s2 = s.clone();
+            s2[axis] = 3;
+            let y = neurite_tensor::random::uniform(&s2, -1.0, 1.0, &mut rng);
+            gradcheck(|v| ops::concat(&[&v[0], &v[1]], axis), &[x.clone(), y], &opts()).unwrap();
+            let z = neurite_tensor::random::uniform(&s, -1.0, 1.0, &mut rng);
+            gradcheck(|v| ops::stack(&[&v[0], &v[1]], axis), &[x.clone(), z], &opts()).unwrap();
+            // Repeated indices: their gradients add up.
+            let idx: Vec<usize> = (0..5).map(|i| (i * 7 + seed as usize) % len).collect();
+            gradcheck(|v| ops::index_select(&v[0], axis, &idx), std::slice::from_ref(&x), &opts()).unwrap();
+        }
+        // stack may also add a last axis.
         let z = neurite_tensor::random::uniform(&s, -1.0, 1.0, &mut rng);
-        gradcheck(|v| ops::stack(&[&v[0], &v[1]], axis), &[x.clone(), z], &opts()).unwrap();
-        let idx: Vec<usize> = (0..5).map(|i| (i * 7 + seed as usize) % len).collect();
-        gradcheck(|v| ops::index_select(&v[0], axis, &idx), &[x], &opts()).unwrap();
+        gradcheck(|v| ops::stack(&[&v[0], &v[1]], s.len()), &[x, z], &opts()).unwrap();
     }
 }
 
@@ -271,42 +289,57 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn softmax_log_softmax(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -3.0, 3.0)), axis_pick in 0usize..3) {
-        let axis = axis_pick % x.ndim();
-        gradcheck(|v| ops::softmax(&v[0], axis), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::log_softmax(&v[0], axis), &[x], &opts()).unwrap();
+    fn softmax_log_softmax(x in shape_min(1, 3).prop_flat_map(|s| tensor_of(s, -3.0, 3.0))) {
+        for axis in 0..x.ndim() {
+            gradcheck(|v| ops::softmax(&v[0], axis), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::log_softmax(&v[0], axis), std::slice::from_ref(&x), &opts()).unwrap();
+        }
     }
 
     #[test]
-    fn cross_entropies(n in 1usize..4, t in 1usize..3, c in 1usize..5, seq in any::<bool>(), seed in any::<u64>()) {
-        let shape: Vec<usize> = if seq { vec![n, t, c] } else { vec![n, c] };
+    fn cross_entropies(n in 1usize..4, t in 1usize..3, c in 1usize..5, seed in any::<u64>()) {
+      // Per-sample and per-timestep (sequence) logits.
+      for shape in [vec![n, c], vec![n, t, c]] {
         let rows: usize = shape[..shape.len() - 1].iter().product();
         let logits = uniform(&shape, -3.0, 3.0, seed);
         let targets = uniform(&shape, 0.0, 1.0, seed ^ 1);
         gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
         let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + seed as usize % 7) % c).collect();
         gradcheck(|v| ops::sparse_softmax_cross_entropy(&v[0], &labels), std::slice::from_ref(&logits), &opts()).unwrap();
-        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits, targets], &opts()).unwrap();
+        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
+        // Hard (0/1) targets, as from one-hot labels.
+        let hard = targets.mapv(|v| v.round());
+        gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), hard.clone()], &opts()).unwrap();
+        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits, hard], &opts()).unwrap();
+      }
     }
 
+    /// Every stride, padding, dilation and bias option; the fused ReLU at
+    /// points whose pre-activation is farther from the kink than a step can
+    /// move it (|dy| <= eps * max|w|,|x| <= 1e-3), counted as a reject otherwise.
     #[test]
     fn conv2d_and_fused_relu(n in 1usize..3, h in 3usize..6, w in 3usize..6, cin in 1usize..3, cout in 1usize..3,
-                             k in 1usize..4, stride in 1usize..3, same in any::<bool>(), dil in 1usize..3, seed in any::<u64>()) {
+                             k in 1usize..4, seed in any::<u64>()) {
         use neurite_autograd::ops::{Conv2dParams, Padding};
-        prop_assume!((k - 1) * dil < h.min(w));
-        let p = Conv2dParams { strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid }, dilation: (dil, dil) };
         let x = uniform(&[n, h, w, cin], -1.0, 1.0, seed);
         let kern = uniform(&[k, k, cin, cout], -1.0, 1.0, seed ^ 1);
         let b = uniform(&[cout], -0.5, 0.5, seed ^ 2);
-        gradcheck(|v| ops::conv2d(&v[0], &v[1], Some(&v[2]), &p), &[x.clone(), kern.clone(), b.clone()], &opts()).unwrap();
-        gradcheck(|v| ops::conv2d(&v[0], &v[1], None, &p), &[x.clone(), kern.clone()], &opts()).unwrap();
-        // The fused relu agrees with conv2d followed by relu, value and gradients,
-        // checked analytically at points away from the kink.
-        let fused = |v: &[Var]| ops::conv2d_relu(&v[0], &v[1], Some(&v[2]), &p);
-        let y = neurite_autograd::no_grad(|| ops::conv2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &p)).unwrap();
-        if y.value().iter().all(|v| v.abs() > 0.05) {
-            gradcheck(fused, &[x, kern, b], &opts()).unwrap();
+        let mut relu_checked = 0;
+        for (stride, dil, same) in (1..=2).flat_map(|s| (1..=2).flat_map(move |d| [(s, d, false), (s, d, true)])) {
+            if (k - 1) * dil >= h.min(w) {
+                continue; // a dilated kernel larger than the image: refused (tested in hostile_inputs.rs)
+            }
+            let p = Conv2dParams { strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid }, dilation: (dil, dil) };
+            gradcheck(|v| ops::conv2d(&v[0], &v[1], Some(&v[2]), &p), &[x.clone(), kern.clone(), b.clone()], &opts()).unwrap();
+            gradcheck(|v| ops::conv2d(&v[0], &v[1], None, &p), &[x.clone(), kern.clone()], &opts()).unwrap();
+            let y = neurite_autograd::no_grad(|| ops::conv2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &p)).unwrap();
+            if y.value().iter().all(|v| v.abs() > 5e-3) {
+                relu_checked += 1;
+                let fused = |v: &[Var]| ops::conv2d_relu(&v[0], &v[1], Some(&v[2]), &p);
+                gradcheck(fused, &[x.clone(), kern.clone(), b.clone()], &opts()).unwrap();
+            }
         }
+        prop_assume!(relu_checked > 0);
     }
 
     /// The fused conv+relu+pool node: the same value and the same three
@@ -349,14 +382,15 @@ proptest! {
     }
 
     #[test]
-    fn pooling(n in 1usize..3, h in 2usize..6, w in 2usize..6, c in 1usize..3, ps in 1usize..4, stride in 1usize..3,
-               same in any::<bool>(), seed in any::<u64>()) {
+    fn pooling(n in 1usize..3, h in 3usize..6, w in 3usize..6, c in 1usize..3, seed in any::<u64>()) {
         use neurite_autograd::ops::{Padding, Pool2dParams};
-        prop_assume!(ps <= h.min(w));
-        let p = Pool2dParams { pool_size: (ps, ps), strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid } };
         let x = distinct(&[n, h, w, c], seed);
-        gradcheck(|v| ops::max_pool2d(&v[0], &p), std::slice::from_ref(&x), &opts()).unwrap();
-        gradcheck(|v| ops::avg_pool2d(&v[0], &p), std::slice::from_ref(&x), &opts()).unwrap();
+        // Every window (square and not), stride and padding.
+        for (ph, pw, stride, same) in (1..=3).flat_map(|a| (1..=3).flat_map(move |b| (1..=3).flat_map(move |s| [(a, b, s, false), (a, b, s, true)]))) {
+            let p = Pool2dParams { pool_size: (ph, pw), strides: (stride, stride), padding: if same { Padding::Same } else { Padding::Valid } };
+            gradcheck(|v| ops::max_pool2d(&v[0], &p), std::slice::from_ref(&x), &opts()).unwrap();
+            gradcheck(|v| ops::avg_pool2d(&v[0], &p), std::slice::from_ref(&x), &opts()).unwrap();
+        }
         gradcheck(|v| ops::global_avg_pool2d(&v[0]), std::slice::from_ref(&x), &opts()).unwrap();
         gradcheck(|v| ops::global_max_pool2d(&v[0]), &[x], &opts()).unwrap();
     }
@@ -426,4 +460,141 @@ fn loss_argument_errors_name_the_problem() {
     assert!(ops::softmax_cross_entropy(&x, &Var::constant(Tensor::zeros(IxDyn(&[2, 2])))).is_err());
     assert!(ops::sigmoid_binary_cross_entropy(&x, &Var::constant(Tensor::zeros(IxDyn(&[3, 2])))).is_err());
     assert!(ops::softmax_cross_entropy(&Var::scalar(1.0), &Var::scalar(1.0)).is_err());
+}
+
+/// All permutations of `0..n` (n <= 3 here).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for at in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(at, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// `f`'s value with its gradient multiplied by `scale` on the way back: a
+/// backward that is missing (0), halved (0.5) or of the wrong sign (-1).
+fn tampered(y: Var, scale: f32) -> Var {
+    Var::from_op(
+        y.value().clone(),
+        "tampered",
+        &[&y],
+        Box::new(move |g| Ok(vec![Some(g * scale)])),
+    )
+}
+
+type Family = (
+    &'static str,
+    Box<dyn Fn(&[Var]) -> neurite_autograd::Result<Var>>,
+    Vec<Tensor>,
+);
+
+/// One op of each family with its inputs.
+fn families() -> Vec<Family> {
+    use neurite_autograd::ops::{Conv2dParams, Padding, Pool2dParams};
+    let x23 = uniform(&[2, 3], -1.0, 1.0, 11);
+    let y23 = uniform(&[2, 3], 0.5, 1.5, 12);
+    let img = distinct(&[1, 4, 4, 2], 13);
+    let kern = uniform(&[3, 3, 2, 2], -1.0, 1.0, 14);
+    let same = Conv2dParams {
+        padding: Padding::Same,
+        ..Conv2dParams::default()
+    };
+    let cond = ndarray::arr2(&[[1.0f32, 0.0, 1.0], [0.0, 1.0, 0.0]]).into_dyn();
+    vec![
+        (
+            "arith",
+            Box::new(|v: &[Var]| ops::div(&v[0], &v[1])),
+            vec![x23.clone(), y23.clone()],
+        ),
+        (
+            "matmul",
+            Box::new(|v: &[Var]| ops::matmul(&v[0], &ops::transpose(&v[1])?)),
+            vec![x23.clone(), y23.clone()],
+        ),
+        (
+            "reduce",
+            Box::new(|v: &[Var]| ops::variance_axis(&v[0], 1, true)),
+            vec![x23.clone()],
+        ),
+        (
+            "activation",
+            Box::new(|v: &[Var]| ops::gelu(&v[0])),
+            vec![x23.clone()],
+        ),
+        (
+            "softmax",
+            Box::new(|v: &[Var]| ops::log_softmax(&v[0], 1)),
+            vec![x23.clone()],
+        ),
+        (
+            "loss",
+            Box::new(|v: &[Var]| ops::softmax_cross_entropy(&v[0], &v[1])),
+            vec![x23.clone(), y23.clone()],
+        ),
+        (
+            "shape",
+            Box::new(|v: &[Var]| ops::index_select(&ops::permute(&v[0], &[1, 0])?, 0, &[2, 0, 2])),
+            vec![x23.clone()],
+        ),
+        (
+            "select",
+            Box::new(move |v: &[Var]| ops::where_select(&cond, &v[0], &v[1])),
+            vec![x23, y23],
+        ),
+        (
+            "conv",
+            Box::new(move |v: &[Var]| ops::conv2d(&v[0], &v[1], None, &same)),
+            vec![img.clone(), kern],
+        ),
+        (
+            "pool",
+            Box::new(|v: &[Var]| ops::max_pool2d(&v[0], &Pool2dParams::new((2, 2)))),
+            vec![img],
+        ),
+    ]
+}
+
+/// The largest element of the gradient `gradcheck` compares, with its
+/// projection (ChaCha8 seed 0, uniform in [-1, 1)).
+fn largest_gradient(f: &dyn Fn(&[Var]) -> neurite_autograd::Result<Var>, inputs: &[Tensor]) -> f32 {
+    use rand::{Rng, SeedableRng};
+    let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
+    let y = f(&params).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts().seed);
+    y.backward_with(y.value().mapv(|_| rng.random_range(-1.0f32..1.0)))
+        .unwrap();
+    params
+        .iter()
+        .flat_map(|p| p.grad().unwrap().iter().map(|g| g.abs()).collect::<Vec<_>>())
+        .fold(0.0, f32::max)
+}
+
+/// Each family's output scaled so that its largest true gradient element
+/// is 0.009, below the default `atol` (0.01): there the per-element
+/// tolerance alone lets a zeroed, halved or flipped gradient pass, and only
+/// the norm criterion rejects it.
+#[test]
+fn small_gradients_that_are_missing_halved_or_flipped_fail() {
+    for (family, f, inputs) in families() {
+        let s = 0.009 / largest_gradient(&*f, &inputs);
+        let scaled = |v: &[Var]| ops::mul_scalar(&f(v)?, s);
+        let largest = largest_gradient(&scaled, &inputs);
+        assert!(largest < 0.01, "{family}: {largest}");
+        gradcheck(|v| Ok(tampered(scaled(v)?, 1.0)), &inputs, &opts())
+            .unwrap_or_else(|e| panic!("{family}: the correct gradient fails: {e}"));
+        for scale in [0.0f32, 0.5, -1.0] {
+            let r = gradcheck(|v| Ok(tampered(scaled(v)?, scale)), &inputs, &opts());
+            assert!(
+                matches!(r, Err(neurite_autograd::AutogradError::GradcheckFailed { .. })),
+                "{family}: a gradient scaled by {scale} passes: {r:?}"
+            );
+        }
+    }
 }
