@@ -4,8 +4,8 @@
 //! `train_samples_per_sec` and `test_accuracy` (classifiers) or `test_mse` (regressors).
 //!
 //! The example binaries are the ones `cargo test` builds into `target/<profile>/examples/`;
-//! the first test to need them runs `cargo build --examples` once (a no-op when they are
-//! up to date), so `cargo test --test examples` alone also runs the current code.
+//! when one is missing or older than the sources (e.g. `cargo test --test examples` alone
+//! after an edit), the first test to need them runs `cargo build --examples` once.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,10 +34,44 @@ fn examples_dir() -> PathBuf {
         .join("examples")
 }
 
-/// Builds the examples once per test run, with this binary's profile.
+/// The newest modification time of the files the examples are built from (the examples, the
+/// library sources, the manifests).
+fn newest_source() -> std::time::SystemTime {
+    fn walk(path: &Path, newest: &mut std::time::SystemTime) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest);
+            }
+        } else if let Ok(t) = meta.modified() {
+            *newest = (*newest).max(t);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for sub in ["examples", "src", "crates", "Cargo.toml", "Cargo.lock"] {
+        walk(&root.join(sub), &mut newest);
+    }
+    newest
+}
+
+/// Builds the examples (once per test run, with this binary's profile) when a binary is
+/// missing or older than the sources: `cargo test` builds them before running this file, so
+/// then nothing is built; `cargo test --test examples` alone after an edit rebuilds them.
 fn ensure_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let newest = newest_source();
+        let stale = EXAMPLES.iter().any(|name| {
+            std::fs::metadata(examples_dir().join(name))
+                .and_then(|m| m.modified())
+                .map_or(true, |built| built < newest)
+        });
+        if !stale {
+            return;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
