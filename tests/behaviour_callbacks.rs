@@ -4,6 +4,11 @@
 //! logs, so the monitored values (and therefore the expected learning rates and stops) are
 //! exact; Keras 3's `ReduceLROnPlateau` and `EarlyStopping` are the reference for the traces.
 //! `cross_validate` is compared with an independent loop that fits a fresh model per split.
+//!
+//! Each test was seen to fail on a deliberately broken line (issue #23): `cooldown_left = 0`
+//! instead of `= self.cooldown` and `lr * factor` without `.max(min_lr)` in `callbacks/lr.rs`;
+//! `min_delta` dropped from `Monitor::improved` and `Mode::Max => true` in
+//! `callbacks/monitor.rs`; `cross_validate` evaluating on the training rows.
 
 mod common;
 
