@@ -439,7 +439,9 @@ mod tests {
                 padding: if same { Padding::Same } else { Padding::Valid },
                 dilation: (dil, dil),
             };
-            let Ok(g) = ConvGeometry::new(&[n, h, w, c], (kh, kw), &p) else { return Ok(()) };
+            let Ok(g) = ConvGeometry::new(&[n, h, w, c], (kh, kw), &p) else {
+                return Err(TestCaseError::reject("invalid geometry"));
+            };
             let f = blocks * BLOCK;
             prop_assume!(applies(&g, f));
             let val = |i: usize, s: u64| ((i as u64 * 2654435761 + s * 97) % 17) as f32 / 8.0 - 1.0;
