@@ -106,3 +106,22 @@ fn corrupt_or_mismatched_files_give_errors_naming_file_and_parameter() {
         .to_string();
     assert!(err.contains("nothing-here"), "{err}");
 }
+
+#[test]
+fn a_model_saved_unbuilt_loads_unbuilt_and_builds_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unbuilt");
+    let fresh = || {
+        Sequential::new()
+            .seed(5)
+            .add(Dense::new(4).activation(Activation::Relu).input_dim(3))
+            .add(Dense::new(2))
+    };
+    fresh().save(&path).unwrap();
+    let mut loaded = Sequential::load(&path).unwrap();
+    assert!(!loaded.is_built());
+    let mut original = fresh();
+    original.build(&[3]).unwrap();
+    loaded.build(&[3]).unwrap();
+    assert_eq!(loaded.get_weights(), original.get_weights());
+}

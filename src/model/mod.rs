@@ -252,9 +252,38 @@ impl<N: Layer> Model<N> {
     }
 
     /// Sets variables by name from `weights` (as returned by [`Model::get_weights`]).
-    /// Every variable of the model must be given, with its shape.
+    /// Every variable of the model must be given once, with its shape, and
+    /// nothing else (as Keras refuses a weight list of the wrong length);
+    /// nothing changes when anything is wrong.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.build(&[3])?;
+    /// let mut w = model.get_weights();
+    /// model.set_weights(&w)?;
+    /// w.push(("stowaway".into(), w[0].1.clone()));
+    /// assert!(model.set_weights(&w).unwrap_err().to_string().contains("stowaway"));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
     pub fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
         let params = self.parameters();
+        let mut given = std::collections::HashSet::new();
+        for (name, _) in weights {
+            if !given.insert(name.as_str()) {
+                return Err(Error::Model(format!("set_weights: {name} is given twice")));
+            }
+            if !params.iter().any(|p| &p.name == name) {
+                return Err(Error::Model(format!(
+                    "set_weights: the model has no parameter {name} (it has {})",
+                    params
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         for p in &params {
             let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) else {
                 return Err(Error::Model(format!(

@@ -100,6 +100,7 @@ impl<N: Layer> Model<N> {
             "class_name": self.net.class_name(),
             "config": self.net.config(),
             "input_shape": self.input_shape(),
+            "built": self.net.is_built(),
             "seed": self.seed,
             "epochs_done": self.epochs_done,
             "compile": compile,
@@ -115,7 +116,8 @@ impl<N: Layer> Model<N> {
     /// ```
     /// use neurite::prelude::*;
     /// let dir = tempfile::tempdir()?;
-    /// let a = Sequential::new().seed(1).add(Dense::new(2).input_dim(3));
+    /// let mut a = Sequential::new().seed(1).add(Dense::new(2).input_dim(3));
+    /// a.build(&[3])?;
     /// a.save(dir.path().join("m"))?;
     /// let mut b = Sequential::new().seed(2).add(Dense::new(2).input_dim(3));
     /// b.load_weights(dir.path().join("m"))?;
@@ -227,7 +229,8 @@ impl Sequential {
     /// ```
     /// use neurite::prelude::*;
     /// let dir = tempfile::tempdir()?;
-    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.build(&[3])?;
     /// model.save(dir.path().join("m"))?;
     /// let again = Sequential::load(dir.path().join("m"))?;
     /// assert_eq!(again.get_weights(), model.get_weights());
@@ -269,14 +272,38 @@ impl Sequential {
                 format!("epochs_done {epochs_done} does not fit this machine"),
             )
         })?;
-        let shape = validate::saved_input_shape(config, &cpath)?;
-
+        // A model saved before it was built has no weights yet: it loads unbuilt.
+        let built = match config.get("built") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => {
+                return Err(Error::format(
+                    &cpath,
+                    format!("field \"built\": expected true or false, found {v}"),
+                ))
+            }
+        };
         let wpath = ckpt.path("model.safetensors");
         let bytes = ckpt
             .file("model.safetensors")
             .ok_or_else(|| Error::format(&wpath, "missing: the checkpoint has no weights"))?;
         let tensors = weights::from_bytes(bytes, &wpath)?;
-        validate::weights_match_architecture(&stack, &shape, &tensors, &wpath, &cpath)?;
+        let shape = if built {
+            let shape = validate::saved_input_shape(config, &cpath)?;
+            validate::weights_match_architecture(&stack, &shape, &tensors, &wpath, &cpath)?;
+            Some(shape)
+        } else {
+            if let Some(name) = tensors.keys().next() {
+                return Err(Error::format(
+                    &wpath,
+                    format!("holds tensor {name}, but config.json says the model was saved unbuilt"),
+                ));
+            }
+            if config.get("input_shape").is_some_and(|v| !v.is_null()) {
+                validate::saved_input_shape(config, &cpath)?;
+            }
+            None
+        };
 
         let compile = config.get("compile").filter(|c| !c.is_null());
         let compiled = match compile {
@@ -303,9 +330,11 @@ impl Sequential {
         };
 
         let mut model = Model::from_network(stack).seed(seed);
-        model.build(&shape)?;
-        let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();
-        model.set_weights(&values)?;
+        if let Some(shape) = shape {
+            model.build(&shape)?;
+            let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();
+            model.set_weights(&values)?;
+        }
         model.epochs_done = epochs_done;
         if let Some((optimizer, loss, metrics)) = compiled {
             model.compile_boxed(optimizer, loss, &metrics)?;
