@@ -46,8 +46,12 @@ pub fn act(a: Activation, x: f64) -> f64 {
 }
 
 /// Every activation a recurrent layer accepts (for `activation` and `recurrent_activation`).
-pub const RECURRENT_ACTIVATIONS: [Activation; 4] =
-    [Activation::Tanh, Activation::Sigmoid, Activation::Relu, Activation::Linear];
+pub const RECURRENT_ACTIVATIONS: [Activation; 4] = [
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::Relu,
+    Activation::Linear,
+];
 
 fn at2(t: &Tensor, i: usize, j: usize) -> f64 {
     t[[i, j]] as f64
@@ -74,7 +78,16 @@ pub fn reference(
     b: Option<&Tensor>,
     go_backwards: bool,
 ) -> Vec<Vec<Vec<f64>>> {
-    reference_with(cell, x, w, u, b, go_backwards, Activation::Tanh, Activation::Sigmoid)
+    reference_with(
+        cell,
+        x,
+        w,
+        u,
+        b,
+        go_backwards,
+        Activation::Tanh,
+        Activation::Sigmoid,
+    )
 }
 
 /// [`reference`] with the candidate/output `activation` and the gates'
@@ -156,7 +169,13 @@ pub fn assert_matches(y: &Tensor, reference: &[Vec<Vec<f64>>], return_sequences:
 }
 
 /// [`assert_matches`] with `ctx` (the case) in the failure message.
-pub fn assert_matches_in(ctx: &str, y: &Tensor, reference: &[Vec<Vec<f64>>], return_sequences: bool, tol: f64) {
+pub fn assert_matches_in(
+    ctx: &str,
+    y: &Tensor,
+    reference: &[Vec<Vec<f64>>],
+    return_sequences: bool,
+    tol: f64,
+) {
     let bs = reference.len();
     let ts = reference[0].len();
     for bi in 0..bs {
@@ -191,7 +210,11 @@ pub fn check_every_activation(cell: Cell) {
         Cell::Lstm => ("LSTM", 4),
         Cell::Gru => ("GRU", 3),
     };
-    let bias_shape = if cell == Cell::Gru { vec![2, 3 * u] } else { vec![gates * u] };
+    let bias_shape = if cell == Cell::Gru {
+        vec![2, 3 * u]
+    } else {
+        vec![gates * u]
+    };
     let x = rand(&[b, t, f], 1.0, 41);
     let w = rand(&[f, gates * u], 0.5, 42);
     let rk = rand(&[u, gates * u], 0.5, 43);
@@ -204,7 +227,9 @@ pub fn check_every_activation(cell: Cell) {
     let mut cases = 0;
     for activation in RECURRENT_ACTIVATIONS {
         for &recurrent_activation in gate_choices {
-            for (return_sequences, go_backwards) in [(false, false), (true, false), (false, true), (true, true)] {
+            for (return_sequences, go_backwards) in
+                [(false, false), (true, false), (false, true), (true, true)]
+            {
                 let cfg = serde_json::json!({"name": "r", "units": u, "activation": activation.name(),
                     "recurrent_activation": recurrent_activation.name(),
                     "return_sequences": return_sequences, "go_backwards": go_backwards});
@@ -218,7 +243,16 @@ pub fn check_every_activation(cell: Cell) {
                 let y = layer
                     .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
                     .unwrap();
-                let r = reference_with(cell, &x, &w, &rk, Some(&bias), go_backwards, activation, recurrent_activation);
+                let r = reference_with(
+                    cell,
+                    &x,
+                    &w,
+                    &rk,
+                    Some(&bias),
+                    go_backwards,
+                    activation,
+                    recurrent_activation,
+                );
                 let ctx = format!(
                     "{class} activation {activation:?} recurrent_activation {recurrent_activation:?} \
                      return_sequences {return_sequences} go_backwards {go_backwards}:"
