@@ -298,23 +298,10 @@ impl History {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn plot(&self, path: impl AsRef<Path>) -> Result<()> {
-        use std::io::Write;
-        let path = path.as_ref();
-        let svg = self.to_svg()?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".neurite-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        tmp.write_all(svg.as_bytes())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io(path, e))?;
-        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-        Ok(())
+        Ok(neurite_data::write_atomic(
+            path.as_ref(),
+            self.to_svg()?.as_bytes(),
+        )?)
     }
 }
 

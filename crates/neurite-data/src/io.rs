@@ -347,8 +347,20 @@ pub(crate) fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` as a whole or not at all: into a temporary file
 /// beside it (unique name, removed on failure), synced, then renamed over
-/// `path`. A crash never leaves `path` half-written.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// `path`. A crash never leaves `path` half-written. Every file neurite
+/// writes on request (arrays, plots) goes through it.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("out.bin");
+/// neurite_data::write_atomic(&path, b"whole")?;
+/// assert_eq!(std::fs::read(&path)?, b"whole");
+/// // A directory in the way: an error, and no temporary file is left.
+/// assert!(neurite_data::write_atomic(dir.path(), b"x").is_err());
+/// assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

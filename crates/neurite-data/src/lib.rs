@@ -61,6 +61,7 @@ pub use augment::{Augment, Pipeline};
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
 pub use image_folder::{ImageFolder, ImageFolderData};
+pub use io::write_atomic;
 pub use loader::{Batch, Batches, DataLoader};
 pub use preprocessing::{one_hot, LabelEncoder, MinMaxScaler, StandardScaler};
 pub use split::{
