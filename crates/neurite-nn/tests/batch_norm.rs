@@ -223,3 +223,52 @@ proptest! {
         }, &inputs, &opts()).unwrap();
     }
 }
+
+mod gc_util;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The backward with EVERY option: center × scale × axis (last or 1 on
+    /// rank-3 input) × training/inference, norm-checked (see `gc_util`).
+    #[test]
+    fn gradients_with_every_option(n in 2usize..5, c in 1usize..4, s in 2usize..4, seed in 0u64..1000) {
+        let mut cases = 0;
+        for center in [false, true] {
+            for scale in [false, true] {
+                for axis in [-1isize, 1] {
+                    for training in [false, true] {
+                        let shape = if axis == -1 { vec![n, s, c] } else { vec![n, c, s] };
+                        let mut bn = BatchNormalization::new().center(center).scale(scale).axis(axis);
+                        bn.build(&shape[1..], &mut rng_from_seed(seed)).unwrap();
+                        let gamma = normal(&[c], 1.0, 0.5, &mut rng_from_seed(seed + 1));
+                        let beta = normal(&[c], 0.0, 0.5, &mut rng_from_seed(seed + 2));
+                        let stats = bn.parameters().len() - 2;
+                        bn.parameters()[stats].var.set_value(normal(&[c], 0.0, 0.3, &mut rng_from_seed(seed + 3)));
+                        bn.parameters()[stats + 1].var
+                            .set_value(normal(&[c], 0.0, 0.3, &mut rng_from_seed(seed + 4)).mapv(|v| 1.0 + v.abs()));
+                        let mut inputs = vec![normal(&shape, 0.5, 2.0, &mut rng_from_seed(seed + 5))];
+                        if scale {
+                            inputs.push(gamma);
+                        }
+                        if center {
+                            inputs.push(beta);
+                        }
+                        let r = gc_util::norm_gradcheck(|v| {
+                            let mut layer = bn.clone();
+                            let g = if scale { Some(v[1].clone()) } else { None };
+                            let b = if center { Some(v[inputs.len() - 1].clone()) } else { None };
+                            layer.set_weights(g, b).map_err(|e| AutogradError::Backward(e.to_string()))?;
+                            let mut ctx = if training { ForwardContext::training(0) } else { ForwardContext::inference() };
+                            ag(layer.forward(&v[0], &mut ctx))
+                        }, &inputs, &gc_util::NormCheck::default());
+                        prop_assert!(r.is_ok(), "center {} scale {} axis {} training {} shape {:?}: {:?}",
+                            center, scale, axis, training, shape, r);
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(cases, 16);
+    }
+}

@@ -112,7 +112,7 @@ where
             }
         }
         let (d, nn) = (diff2.sqrt(), num2.sqrt());
-        if !(d <= o.rtol * nn + o.atol) {
+        if d > o.rtol * nn + o.atol {
             return Err(format!(
                 "input {i} (shape {:?}): ||analytic - numeric|| = {d:.3e} > {} * ||numeric|| ({nn:.3e}) + {}; \
                  worst element {}: analytic {:.5}, numeric {:.5}",
