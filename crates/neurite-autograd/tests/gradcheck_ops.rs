@@ -298,20 +298,20 @@ proptest! {
 
     #[test]
     fn cross_entropies(n in 1usize..4, t in 1usize..3, c in 1usize..5, seed in any::<u64>()) {
-      // Per-sample and per-timestep (sequence) logits.
-      for shape in [vec![n, c], vec![n, t, c]] {
-        let rows: usize = shape[..shape.len() - 1].iter().product();
-        let logits = uniform(&shape, -3.0, 3.0, seed);
-        let targets = uniform(&shape, 0.0, 1.0, seed ^ 1);
-        gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
-        let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + seed as usize % 7) % c).collect();
-        gradcheck(|v| ops::sparse_softmax_cross_entropy(&v[0], &labels), std::slice::from_ref(&logits), &opts()).unwrap();
-        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
-        // Hard (0/1) targets, as from one-hot labels.
-        let hard = targets.mapv(|v| v.round());
-        gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), hard.clone()], &opts()).unwrap();
-        gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits, hard], &opts()).unwrap();
-      }
+        // Per-sample and per-timestep (sequence) logits.
+        for shape in [vec![n, c], vec![n, t, c]] {
+            let rows: usize = shape[..shape.len() - 1].iter().product();
+            let logits = uniform(&shape, -3.0, 3.0, seed);
+            let targets = uniform(&shape, 0.0, 1.0, seed ^ 1);
+            gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
+            let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + seed as usize % 7) % c).collect();
+            gradcheck(|v| ops::sparse_softmax_cross_entropy(&v[0], &labels), std::slice::from_ref(&logits), &opts()).unwrap();
+            gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits.clone(), targets.clone()], &opts()).unwrap();
+            // Hard (0/1) targets, as from one-hot labels.
+            let hard = targets.mapv(|v| v.round());
+            gradcheck(|v| ops::softmax_cross_entropy(&v[0], &v[1]), &[logits.clone(), hard.clone()], &opts()).unwrap();
+            gradcheck(|v| ops::sigmoid_binary_cross_entropy(&v[0], &v[1]), &[logits, hard], &opts()).unwrap();
+        }
     }
 
     /// Every stride, padding, dilation and bias option; the fused ReLU at
@@ -348,37 +348,43 @@ proptest! {
     /// input gradient.
     #[test]
     fn fused_conv_relu_max_pool_equals_chain(n in 1usize..4, h in 3usize..8, w in 3usize..8, cin in 1usize..3, cout in 1usize..5,
-                                             k in 1usize..4, ps in 1usize..4, pstride in 1usize..3, with_bias in any::<bool>(),
-                                             input_grad in any::<bool>(), seed in any::<u64>()) {
-        use neurite_autograd::ops::{Conv2dParams, Pool2dParams};
-        prop_assume!(k <= h.min(w) && ps <= (h - k + 1).min(w - k + 1));
-        let (cp, pp) = (Conv2dParams::default(), Pool2dParams { strides: (pstride, pstride), ..Pool2dParams::new((ps, ps)) });
-        let x = uniform(&[n, h, w, cin], -1.0, 1.0, seed);
-        let kern = uniform(&[k, k, cin, cout], -1.0, 1.0, seed ^ 1);
-        let b = uniform(&[cout], -0.5, 0.5, seed ^ 2);
-        let upstream = |y: &Var| -> Var {
-            // A weighted sum, so each pooled output gets its own gradient.
-            let wts = uniform(&y.shape(), -1.0, 1.0, seed ^ 3);
-            ops::sum_all(&ops::mul(y, &Var::constant(wts)).unwrap()).unwrap()
-        };
-        let run = |fused: bool| {
-            let xv = if input_grad { Var::parameter(x.clone()) } else { Var::constant(x.clone()) };
-            let (kv, bv) = (Var::parameter(kern.clone()), Var::parameter(b.clone()));
-            let bias = with_bias.then_some(&bv);
-            let y = if fused {
-                ops::conv2d_relu_max_pool2d(&xv, &kv, bias, &cp, &pp).unwrap()
-            } else {
-                ops::max_pool2d(&ops::conv2d_relu(&xv, &kv, bias, &cp).unwrap(), &pp).unwrap()
+                                             k in 1usize..4, seed in any::<u64>()) {
+        use neurite_autograd::ops::{Conv2dParams, Padding, Pool2dParams};
+        prop_assume!(k <= h.min(w));
+        // Every pool size that fits, stride, padding, bias and input-gradient choice.
+        let fits = (h - k + 1).min(w - k + 1);
+        for (ps, pstride, same, with_bias, input_grad) in (1..=fits.min(3)).flat_map(|ps| (1..=2).flat_map(move |st| {
+            [false, true].into_iter().flat_map(move |sm| [(false, false), (false, true), (true, false), (true, true)].map(|(b, g)| (ps, st, sm, b, g)))
+        })) {
+            let cp = Conv2dParams::default();
+            let pp = Pool2dParams { pool_size: (ps, ps), strides: (pstride, pstride), padding: if same { Padding::Same } else { Padding::Valid } };
+            let x = uniform(&[n, h, w, cin], -1.0, 1.0, seed);
+            let kern = uniform(&[k, k, cin, cout], -1.0, 1.0, seed ^ 1);
+            let b = uniform(&[cout], -0.5, 0.5, seed ^ 2);
+            let upstream = |y: &Var| -> Var {
+                // A weighted sum, so each pooled output gets its own gradient.
+                let wts = uniform(&y.shape(), -1.0, 1.0, seed ^ 3);
+                ops::sum_all(&ops::mul(y, &Var::constant(wts)).unwrap()).unwrap()
             };
-            upstream(&y).backward().unwrap();
-            (y.to_tensor(), xv.grad(), kv.grad(), bv.grad())
-        };
-        prop_assert_eq!(run(true), run(false));
-        // Without a graph: the inference kernel, the same values.
-        let y = neurite_autograd::no_grad(|| ops::conv2d_relu_max_pool2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &cp, &pp)).unwrap();
-        let y2 = ops::max_pool2d(&ops::conv2d_relu(&Var::constant(x), &Var::constant(kern), Some(&Var::constant(b)), &cp).unwrap(), &pp).unwrap();
-        prop_assert!(!y.requires_grad());
-        prop_assert_eq!(y.to_tensor(), y2.to_tensor());
+            let run = |fused: bool| {
+                let xv = if input_grad { Var::parameter(x.clone()) } else { Var::constant(x.clone()) };
+                let (kv, bv) = (Var::parameter(kern.clone()), Var::parameter(b.clone()));
+                let bias = with_bias.then_some(&bv);
+                let y = if fused {
+                    ops::conv2d_relu_max_pool2d(&xv, &kv, bias, &cp, &pp).unwrap()
+                } else {
+                    ops::max_pool2d(&ops::conv2d_relu(&xv, &kv, bias, &cp).unwrap(), &pp).unwrap()
+                };
+                upstream(&y).backward().unwrap();
+                (y.to_tensor(), xv.grad(), kv.grad(), bv.grad())
+            };
+            prop_assert_eq!(run(true), run(false));
+            // Without a graph: the inference kernel, the same values.
+            let y = neurite_autograd::no_grad(|| ops::conv2d_relu_max_pool2d(&Var::constant(x.clone()), &Var::constant(kern.clone()), Some(&Var::constant(b.clone())), &cp, &pp)).unwrap();
+            let y2 = ops::max_pool2d(&ops::conv2d_relu(&Var::constant(x), &Var::constant(kern), Some(&Var::constant(b)), &cp).unwrap(), &pp).unwrap();
+            prop_assert!(!y.requires_grad());
+            prop_assert_eq!(y.to_tensor(), y2.to_tensor());
+        }
     }
 
     #[test]
