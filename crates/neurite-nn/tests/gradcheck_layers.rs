@@ -1,7 +1,7 @@
 //! Finite-difference gradient checks through every part-A layer, with
 //! respect to the input and to the layer's parameters, on random small shapes.
 
-use neurite_autograd::{gradcheck, AutogradError, GradcheckOptions, Tensor, Var};
+use neurite_autograd::{gradcheck, ops, AutogradError, GradcheckOptions, Tensor, Var};
 use neurite_nn::layers::*;
 use neurite_nn::{Activation, ForwardContext, Layer, NnError};
 use neurite_tensor::random::{normal, rng_from_seed};
@@ -124,4 +124,190 @@ proptest! {
         let d = Dropout::new(0.4);
         gradcheck(|v| ag(d.forward(&v[0], &mut ForwardContext::training(seed))), std::slice::from_ref(&x), &opts()).unwrap();
     }
+}
+
+mod gc_util;
+
+/// Every activation a `Dense`/`Conv2D`/`ActivationLayer` accepts by name.
+const ALL_ACTIVATIONS: [Activation; 11] = [
+    Activation::Linear,
+    Activation::Relu,
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Softmax,
+    Activation::LeakyRelu,
+    Activation::Elu,
+    Activation::Selu,
+    Activation::Gelu,
+    Activation::Softplus,
+    Activation::Swish,
+];
+
+/// Norm check; activations whose derivative jumps at 0 (relu, leaky relu,
+/// selu; elu with alpha 1 is smooth to first order) retried at smaller
+/// steps (see `gc_util`).
+fn norm_check<F>(kinked: bool, f: F, inputs: &[Tensor]) -> Result<(), String>
+where
+    F: Fn(&[Var]) -> neurite_autograd::Result<Var>,
+{
+    let o = gc_util::NormCheck::default();
+    if kinked {
+        gc_util::norm_gradcheck_kinked(f, inputs, &o)
+    } else {
+        gc_util::norm_gradcheck(f, inputs, &o)
+    }
+}
+
+fn kinked(a: Activation) -> bool {
+    matches!(a, Activation::Relu | Activation::LeakyRelu | Activation::Selu)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Dense with EVERY activation × use_bias × rank-2/rank-3 input.
+    #[test]
+    fn dense_every_option(batch in 1usize..4, inp in 1usize..5, units in 2usize..4, seed in 0u64..1000) {
+        let mut n = 0;
+        for activation in ALL_ACTIVATIONS {
+            for use_bias in [false, true] {
+                for rank3 in [false, true] {
+                    let mut d = Dense::new(units).activation(activation).use_bias(use_bias);
+                    d.build(&[inp], &mut rng_from_seed(seed)).unwrap();
+                    let xshape = if rank3 { vec![batch, 2, inp] } else { vec![batch, inp] };
+                    let mut inputs = vec![normal(&xshape, 0.0, 1.0, &mut rng_from_seed(seed + 1))];
+                    inputs.extend(weights(&d));
+                    if use_bias {
+                        // Glorot bias is zeros: make it random so the check sees it.
+                        inputs[2] = normal(&[units], 0.0, 0.5, &mut rng_from_seed(seed + 2));
+                    }
+                    let r = norm_check(kinked(activation), |v| {
+                        let mut layer = d.clone();
+                        layer.set_weights(v[1].clone(), v.get(2).cloned())
+                            .map_err(|e| AutogradError::Backward(e.to_string()))?;
+                        ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                    }, &inputs);
+                    prop_assert!(r.is_ok(), "{:?} use_bias {} rank3 {}: {:?}", activation, use_bias, rank3, r);
+                    n += 1;
+                }
+            }
+        }
+        prop_assert_eq!(n, 44);
+    }
+
+    /// Conv2D with EVERY activation, and every padding × stride (1, 2) ×
+    /// dilation (1, 2; Keras refuses strides and dilation both > 1) × use_bias.
+    #[test]
+    fn conv2d_every_option(batch in 1usize..3, h in 4usize..6, c in 1usize..3, f in 1usize..3,
+                           k in 1usize..3, seed in 0u64..1000) {
+        let mut n = 0;
+        let mut activations = ALL_ACTIVATIONS.iter().cycle();
+        for padding in [Padding::Valid, Padding::Same] {
+            for (stride, dilation) in [(1, 1), (2, 1), (1, 2)] {
+                for use_bias in [false, true] {
+                    // All 11 activations for the first option set, then one each in turn.
+                    let acts: Vec<Activation> = if n == 0 {
+                        ALL_ACTIVATIONS.to_vec()
+                    } else {
+                        vec![*activations.next().unwrap()]
+                    };
+                    for activation in acts {
+                        let mut conv = Conv2D::new(f, (k, k)).strides((stride, stride)).padding(padding)
+                            .dilation_rate((dilation, dilation)).activation(activation).use_bias(use_bias);
+                        conv.build(&[h, h, c], &mut rng_from_seed(seed)).unwrap();
+                        let mut inputs = vec![normal(&[batch, h, h, c], 0.0, 1.0, &mut rng_from_seed(seed + 1))];
+                        inputs.extend(weights(&conv));
+                        if use_bias {
+                            inputs[2] = normal(&[f], 0.0, 0.5, &mut rng_from_seed(seed + 2));
+                        }
+                        let r = norm_check(kinked(activation), |v| {
+                            let mut layer = conv.clone();
+                            layer.set_weights(v[1].clone(), v.get(2).cloned())
+                                .map_err(|e| AutogradError::Backward(e.to_string()))?;
+                            ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                        }, &inputs);
+                        prop_assert!(r.is_ok(), "{:?} {:?} stride {} dilation {} use_bias {}: {:?}",
+                            activation, padding, stride, dilation, use_bias, r);
+                        n += 1;
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(n, 11 + 11);
+    }
+
+    /// Pooling: max and average with every pool size 1..3 × stride 1..2 ×
+    /// padding, global max/average with and without keepdims.
+    #[test]
+    fn pooling_every_option(batch in 1usize..3, h in 3usize..6, c in 1usize..3, seed in 0u64..1000) {
+        let x = distinct(&[batch, h, h, c], seed);
+        let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+        for p in 1..=3 {
+            for stride in 1..=2 {
+                for padding in [Padding::Valid, Padding::Same] {
+                    layers.push(Box::new(MaxPooling2D::new((p, p)).strides((stride, stride)).padding(padding)));
+                    layers.push(Box::new(AveragePooling2D::new((p, p)).strides((stride, stride)).padding(padding)));
+                }
+            }
+        }
+        for keepdims in [false, true] {
+            layers.push(Box::new(GlobalAveragePooling2D::new().keepdims(keepdims)));
+            layers.push(Box::new(GlobalMaxPooling2D::new().keepdims(keepdims)));
+        }
+        prop_assert_eq!(layers.len(), 28);
+        for layer in &layers {
+            let r = gc_util::norm_gradcheck(|v| ag(layer.forward(&v[0], &mut ForwardContext::inference())),
+                std::slice::from_ref(&x), &gc_util::NormCheck { eps: 1e-2, ..Default::default() });
+            prop_assert!(r.is_ok(), "{:?}: {:?}", layer.config(), r);
+        }
+    }
+
+    /// ActivationLayer with every activation (values kept off the kinks).
+    #[test]
+    fn activation_layer_every_activation(batch in 1usize..3, a in 1usize..4, b in 2usize..4, seed in 0u64..1000) {
+        let x = distinct(&[batch, a, b], seed);
+        for activation in ALL_ACTIVATIONS {
+            let layer = ActivationLayer::new(activation);
+            let r = gc_util::norm_gradcheck(|v| ag(layer.forward(&v[0], &mut ForwardContext::inference())),
+                std::slice::from_ref(&x), &gc_util::NormCheck { eps: 1e-2, ..Default::default() });
+            prop_assert!(r.is_ok(), "{:?}: {:?}", activation, r);
+        }
+    }
+}
+
+/// The norm check bites where the element-wise `atol = 1e-2` check does
+/// not: a Dense whose true gradients are all below 0.01 (inputs scaled by
+/// 1e-3) passes the element-wise check with a zeroed gradient, and fails the
+/// norm check for every input.
+#[test]
+fn norm_check_catches_a_missing_small_gradient() {
+    let mut d = Dense::new(3).activation(Activation::Tanh);
+    d.build(&[4], &mut rng_from_seed(1)).unwrap();
+    let x = normal(&[2, 4], 0.0, 1.0, &mut rng_from_seed(2)).mapv(|v| v * 1e-3);
+    let mut inputs = vec![x];
+    inputs.extend(weights(&d));
+    inputs[2] = normal(&[3], 0.0, 0.5, &mut rng_from_seed(3));
+    let f = |v: &[Var]| {
+        let mut layer = d.clone();
+        layer
+            .set_weights(v[1].clone(), Some(v[2].clone()))
+            .map_err(|e| AutogradError::Backward(e.to_string()))?;
+        ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+    };
+    let o = gc_util::NormCheck::default();
+    gc_util::norm_gradcheck(f, &inputs, &o).unwrap();
+    assert_eq!(
+        gc_util::zeroed_inputs_that_pass(f, &inputs, &o),
+        Vec::<usize>::new()
+    );
+    // The kernel gradient is x^T (..) ~ 1e-3: every element is within the
+    // element-wise check's atol (1e-2) of 0, so a zeroed one would pass there.
+    let p = inputs
+        .iter()
+        .map(|t| Var::parameter(t.clone()))
+        .collect::<Vec<_>>();
+    let y = f(&p).unwrap();
+    ops::sum_all(&y).unwrap().backward().unwrap();
+    let gk = p[1].grad().unwrap();
+    assert!(gk.iter().all(|g| g.abs() < 1e-2), "{gk:?}");
 }
