@@ -278,6 +278,13 @@ pub(crate) fn image_cols<'a>(
 /// The algorithm a convolution forward pass ([`conv2d`], [`conv2d_relu`] and
 /// the fused [`crate::conv2d_relu_max_pool2d`] passes) runs, as reported by
 /// [`conv2d_forward_plan`].
+///
+/// ```
+/// use neurite_tensor::{conv2d_forward_plan, ConvAlgorithm, Conv2dParams};
+/// let plan = conv2d_forward_plan(&[0, 8, 8, 16], &[3, 3, 16, 16], &Conv2dParams::default())?;
+/// assert_eq!(plan.algorithm, ConvAlgorithm::Trivial); // an empty batch
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvAlgorithm {
     /// No arithmetic: the output is empty, or the patch is (the output is the bias).
@@ -295,6 +302,15 @@ pub enum ConvAlgorithm {
 /// What [`conv2d_forward_plan`] reports: the algorithm, how many tasks the
 /// batch is split into, and whether the GEMMs use the backend's threads (a
 /// single task) rather than one thread per task.
+///
+/// ```
+/// use neurite_tensor::{conv2d_forward_plan, ConvAlgorithm, Conv2dParams};
+/// // 12 images of 13x13x32: Winograd, split into tasks of whole images.
+/// let plan = conv2d_forward_plan(&[12, 13, 13, 32], &[3, 3, 32, 64], &Conv2dParams::default())?;
+/// assert_eq!(plan.algorithm, ConvAlgorithm::Winograd);
+/// assert!(plan.tasks > 1 && !plan.parallel_gemm);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvForwardPlan {
     /// The algorithm that computes the convolution rows.
