@@ -164,3 +164,42 @@ proptest! {
         }, &[x, gamma, beta], &opts).unwrap();
     }
 }
+
+mod gc_util;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The backward with EVERY option: axes (last, last two, 1) × center ×
+    /// scale, norm-checked (see `gc_util`).
+    #[test]
+    fn gradients_with_every_option(n in 1usize..4, a in 2usize..4, b in 2usize..4, seed in 0u64..1000) {
+        let mut cases = 0;
+        for axes in [vec![-1isize], vec![-2, -1], vec![1]] {
+            for center in [false, true] {
+                for scale in [false, true] {
+                    let mut ln = LayerNormalization::new().axis(&axes).center(center).scale(scale);
+                    ln.build(&[a, b], &mut rng_from_seed(seed)).unwrap();
+                    let pshape = if axes.len() == 2 { vec![a, b] } else if axes[0] == 1 { vec![a] } else { vec![b] };
+                    let mut inputs = vec![normal(&[n, a, b], 0.5, 2.0, &mut rng_from_seed(seed + 1))];
+                    if scale {
+                        inputs.push(normal(&pshape, 1.0, 0.5, &mut rng_from_seed(seed + 2)));
+                    }
+                    if center {
+                        inputs.push(normal(&pshape, 0.0, 0.5, &mut rng_from_seed(seed + 3)));
+                    }
+                    let r = gc_util::norm_gradcheck(|v| {
+                        let mut layer = ln.clone();
+                        let g = if scale { Some(v[1].clone()) } else { None };
+                        let be = if center { Some(v[v.len() - 1].clone()) } else { None };
+                        layer.set_weights(g, be).map_err(|e| AutogradError::Backward(e.to_string()))?;
+                        ag(layer.forward(&v[0], &mut ForwardContext::training(0)))
+                    }, &inputs, &gc_util::NormCheck::default());
+                    prop_assert!(r.is_ok(), "axes {:?} center {} scale {}: {:?}", axes, center, scale, r);
+                    cases += 1;
+                }
+            }
+        }
+        prop_assert_eq!(cases, 12);
+    }
+}
