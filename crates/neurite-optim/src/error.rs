@@ -106,16 +106,14 @@ pub(crate) fn invalid(owner: &str, key: &str, message: impl Into<String>) -> Opt
     }
 }
 
-/// Checks `lo <= x < hi` (or `<= hi` when `hi_inclusive`), and finiteness.
-pub(crate) fn check_range(
-    owner: &str,
-    key: &str,
-    x: f32,
-    lo: f32,
-    hi: f32,
-    hi_inclusive: bool,
-) -> Result<()> {
-    let ok = x.is_finite() && x >= lo && if hi_inclusive { x <= hi } else { x < hi };
+/// Checks `lo <= x < hi` (or `<= hi` when `hi_inclusive`), and finiteness,
+/// in the parameter's own type (`f32` or `f64`: an `f64` is not rounded to
+/// `f32` first, which would accept e.g. `-1e-50` as `-0.0`).
+pub(crate) fn check_range<T>(owner: &str, key: &str, x: T, lo: T, hi: T, hi_inclusive: bool) -> Result<()>
+where
+    T: Copy + PartialOrd + std::fmt::Display + Into<f64>,
+{
+    let ok = x.into().is_finite() && x >= lo && if hi_inclusive { x <= hi } else { x < hi };
     if ok {
         Ok(())
     } else {
@@ -128,8 +126,7 @@ pub(crate) fn check_range(
     }
 }
 
-/// [`check_range`] on an `f64` hyper-parameter, compared in `f64` (no
-/// rounding to `f32` first, which would accept e.g. `-1e-50` as `-0.0`).
+/// [`check_range`] on an `f64` hyper-parameter.
 pub(crate) fn check_range_f64(
     owner: &str,
     key: &str,
@@ -138,17 +135,7 @@ pub(crate) fn check_range_f64(
     hi: f64,
     hi_inclusive: bool,
 ) -> Result<()> {
-    let ok = x.is_finite() && x >= lo && if hi_inclusive { x <= hi } else { x < hi };
-    if ok {
-        Ok(())
-    } else {
-        let close = if hi_inclusive { ']' } else { ')' };
-        Err(invalid(
-            owner,
-            key,
-            format!("must be in [{lo}, {hi}{close}, got {x}"),
-        ))
-    }
+    check_range(owner, key, x, lo, hi, hi_inclusive)
 }
 
 /// Checks an `f64` hyper-parameter is `> 0` and finite, also once rounded

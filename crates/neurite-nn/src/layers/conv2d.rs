@@ -527,21 +527,16 @@ impl Layer for Conv2D {
 
     fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
         let specs = self.param_specs(input_shape)?;
-        let (name, cfg) = (&self.cfg.name, &self.cfg);
-        let kernel = cfg
-            .kernel_initializer
-            .initialize_variable(&specs[0].1, rng, name, "kernel")?;
-        let bias = if cfg.use_bias {
-            Some(Var::parameter(cfg.bias_initializer.initialize_variable(
-                &specs[1].1,
-                rng,
-                name,
-                "bias",
-            )?))
-        } else {
-            None
-        };
-        self.kernel = Some(Var::parameter(kernel));
+        let cfg = &self.cfg;
+        let (kernel, bias) = super::kernel_and_bias(
+            &cfg.name,
+            &specs,
+            &cfg.kernel_initializer,
+            &cfg.bias_initializer,
+            cfg.use_bias,
+            rng,
+        )?;
+        self.kernel = Some(kernel);
         self.bias = bias;
         Ok(())
     }

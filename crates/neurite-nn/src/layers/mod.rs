@@ -88,6 +88,31 @@ pub(crate) fn regularize(ctx: &mut ForwardContext, reg: Option<Regularizer>, x: 
     Ok(())
 }
 
+/// Creates a layer's `kernel` (shape `specs[0]`) and, when `use_bias`, its
+/// `bias` (shape `specs[1]`) through [`crate::initializers::Initializer::initialize_variable`]:
+/// what Dense and Conv2D build.
+pub(crate) fn kernel_and_bias(
+    name: &str,
+    specs: &[(String, Vec<usize>)],
+    kernel_initializer: &crate::initializers::Initializer,
+    bias_initializer: &crate::initializers::Initializer,
+    use_bias: bool,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<(Var, Option<Var>)> {
+    let kernel = kernel_initializer.initialize_variable(&specs[0].1, rng, name, "kernel")?;
+    let bias = if use_bias {
+        Some(Var::parameter(bias_initializer.initialize_variable(
+            &specs[1].1,
+            rng,
+            name,
+            "bias",
+        )?))
+    } else {
+        None
+    };
+    Ok((Var::parameter(kernel), bias))
+}
+
 pub(crate) fn default_true() -> bool {
     true
 }
