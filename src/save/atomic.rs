@@ -53,10 +53,10 @@ fn refused(dir: &Path, reason: impl Into<String>) -> Error {
 
 /// Whether `dir/config.json` is a neurite model config.
 pub(crate) fn has_neurite_config(dir: &Path) -> bool {
-    fs::read(dir.join("config.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(super::FORMAT))
+    let path = dir.join("config.json");
+    super::checkpoint::read_limited(&path, super::checkpoint::MAX_CONFIG_BYTES)
+        .and_then(|b| super::checkpoint::parse_config(&path, &b))
+        .is_ok()
 }
 
 /// Makes sure `dir` can hold a checkpoint without harming anything there:

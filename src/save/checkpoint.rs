@@ -87,7 +87,7 @@ pub(crate) fn is_complete(dir: &Path) -> bool {
 }
 
 /// Reads `path` whole, refusing files over `limit` bytes.
-fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
