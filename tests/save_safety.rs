@@ -247,9 +247,11 @@ fn a_damaged_weights_file_is_reported_not_loaded() {
 
 const CHILD_ENV: &str = "NEURITE_TEST_SAVE_LOOP_DIR";
 
-/// Not a test on its own: the child process of
-/// `sigkill_during_save_leaves_the_last_good_model`, saving two models in turn forever.
+/// Not a test on its own (ignored, so it never counts as a pass): the child
+/// process of `sigkill_during_save_leaves_the_last_good_model`, saving two
+/// models in turn until killed.
 #[test]
+#[ignore = "run only as the child process of sigkill_during_save_leaves_the_last_good_model"]
 fn child_save_loop() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
@@ -280,9 +282,16 @@ fn sigkill_during_save_leaves_the_last_good_model() {
     let exe = std::env::current_exe().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut kills = 0;
+    let mut seen_second = 0;
     while kills < 24 && std::time::Instant::now() < deadline {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "child_save_loop", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_save_loop",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -299,6 +308,7 @@ fn sigkill_during_save_leaves_the_last_good_model() {
             expected.contains(&w),
             "after kill {kills}: a model that was never saved"
         );
+        seen_second += usize::from(w == expected[1]);
         assert_eq!(fs::read(dir.join("results.csv")).unwrap(), b"epoch,loss\n0,1.0\n");
         assert_eq!(fs::read(tmp.path().join("beside.txt")).unwrap(), b"untouched");
         let beside: Vec<_> = fs::read_dir(tmp.path())
@@ -308,6 +318,11 @@ fn sigkill_during_save_leaves_the_last_good_model() {
         assert_eq!(beside.len(), 2, "{beside:?}");
     }
     assert!(kills >= 3);
+    // The child really saved (it starts from model 1 and alternates).
+    assert!(
+        seen_second > 0,
+        "no kill found the child's second model: did the child run?"
+    );
     // The next save cleans up whatever the killed writers left.
     let last = big_model(2);
     last.save(&dir).unwrap();
