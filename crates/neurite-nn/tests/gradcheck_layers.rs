@@ -1,11 +1,11 @@
 //! Finite-difference gradient checks through every part-A layer, with
 //! respect to the input and to the layer's parameters, on random small shapes.
 
-use neurite_autograd::{gradcheck, ops, AutogradError, GradcheckOptions, Tensor, Var};
+use neurite_autograd::{AutogradError, GradcheckOptions, Tensor, Var, gradcheck, ops};
 use neurite_nn::layers::*;
 use neurite_nn::{Activation, ForwardContext, Layer, NnError};
-use neurite_tensor::random::{normal, rng_from_seed};
 use neurite_tensor::Padding;
+use neurite_tensor::random::{normal, rng_from_seed};
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
 
@@ -32,11 +32,7 @@ fn distinct(shape: &[usize], seed: u64) -> Tensor {
     let mut v: Vec<f32> = (0..n)
         .map(|i| {
             let m = (i / 2 + 1) as f32 * 0.05 - 0.02;
-            if i % 2 == 0 {
-                m
-            } else {
-                -m
-            }
+            if i % 2 == 0 { m } else { -m }
         })
         .collect();
     v.shuffle(&mut rng_from_seed(seed));
@@ -143,19 +139,25 @@ const ALL_ACTIVATIONS: [Activation; 11] = [
     Activation::Swish,
 ];
 
-/// Norm check; activations whose derivative jumps at 0 (relu, leaky relu,
-/// selu; elu with alpha 1 is smooth to first order) retried at smaller
-/// steps (see `gc_util`).
-fn norm_check<F>(kinked: bool, f: F, inputs: &[Tensor]) -> Result<(), String>
+/// Inputs drawn by `draw(seed + 1000 * attempt)`; for activations whose
+/// derivative jumps at 0 (relu, leaky relu, selu; elu with alpha 1 is smooth
+/// to first order) the first draw on which no finite-difference step crosses
+/// the kink of `linear` (the layer without activation), see
+/// `gc_util::kink_free_inputs`.
+fn checkable_inputs<D, L>(activation: Activation, seed: u64, draw: D, linear: L) -> Option<Vec<Tensor>>
 where
-    F: Fn(&[Var]) -> neurite_autograd::Result<Var>,
+    D: Fn(u64) -> Vec<Tensor>,
+    L: Fn(&[Var]) -> neurite_autograd::Result<Var>,
 {
-    let o = gc_util::NormCheck::default();
-    if kinked {
-        gc_util::norm_gradcheck_kinked(f, inputs, &o)
-    } else {
-        gc_util::norm_gradcheck(f, inputs, &o)
+    let draw = |attempt: u64| draw(seed + 1000 * attempt);
+    if !kinked(activation) {
+        return Some(draw(0));
     }
+    let linear = |t: &[Tensor]| {
+        let vars: Vec<Var> = t.iter().map(|x| Var::constant(x.clone())).collect();
+        linear(&vars).expect("linear forward").to_tensor()
+    };
+    gc_util::kink_free_inputs(draw, linear, gc_util::NormCheck::default().eps, 200)
 }
 
 fn kinked(a: Activation) -> bool {
@@ -172,21 +174,29 @@ proptest! {
         for activation in ALL_ACTIVATIONS {
             for use_bias in [false, true] {
                 for rank3 in [false, true] {
-                    let mut d = Dense::new(units).activation(activation).use_bias(use_bias);
-                    d.build(&[inp], &mut rng_from_seed(seed)).unwrap();
+                    let d = Dense::new(units).activation(activation).use_bias(use_bias);
                     let xshape = if rank3 { vec![batch, 2, inp] } else { vec![batch, inp] };
-                    let mut inputs = vec![normal(&xshape, 0.0, 1.0, &mut rng_from_seed(seed + 1))];
-                    inputs.extend(weights(&d));
-                    if use_bias {
-                        // Glorot bias is zeros: make it random so the check sees it.
-                        inputs[2] = normal(&[units], 0.0, 0.5, &mut rng_from_seed(seed + 2));
-                    }
-                    let r = norm_check(kinked(activation), |v| {
-                        let mut layer = d.clone();
+                    let draw = |s: u64| {
+                        let mut d = d.clone();
+                        d.build(&[inp], &mut rng_from_seed(s)).unwrap();
+                        let mut inputs = vec![normal(&xshape, 0.0, 1.0, &mut rng_from_seed(s + 1))];
+                        inputs.extend(weights(&d));
+                        if use_bias {
+                            // Glorot bias is zeros: make it random so the check sees it.
+                            inputs[2] = normal(&[units], 0.0, 0.5, &mut rng_from_seed(s + 2));
+                        }
+                        inputs
+                    };
+                    let f = |activation: Activation| move |v: &[Var]| {
+                        let mut layer = Dense::new(units).activation(activation).use_bias(use_bias);
+                        layer.build(&[inp], &mut rng_from_seed(0)).map_err(|e| AutogradError::Backward(e.to_string()))?;
                         layer.set_weights(v[1].clone(), v.get(2).cloned())
                             .map_err(|e| AutogradError::Backward(e.to_string()))?;
                         ag(layer.forward(&v[0], &mut ForwardContext::inference()))
-                    }, &inputs);
+                    };
+                    let inputs = checkable_inputs(activation, seed, draw, f(Activation::Linear));
+                    prop_assert!(inputs.is_some(), "{:?}: no kink-free draw", activation);
+                    let r = gc_util::norm_gradcheck(f(activation), &inputs.unwrap(), &gc_util::NormCheck::default());
                     prop_assert!(r.is_ok(), "{:?} use_bias {} rank3 {}: {:?}", activation, use_bias, rank3, r);
                     n += 1;
                 }
@@ -212,20 +222,31 @@ proptest! {
                         vec![*activations.next().unwrap()]
                     };
                     for activation in acts {
-                        let mut conv = Conv2D::new(f, (k, k)).strides((stride, stride)).padding(padding)
-                            .dilation_rate((dilation, dilation)).activation(activation).use_bias(use_bias);
-                        conv.build(&[h, h, c], &mut rng_from_seed(seed)).unwrap();
-                        let mut inputs = vec![normal(&[batch, h, h, c], 0.0, 1.0, &mut rng_from_seed(seed + 1))];
-                        inputs.extend(weights(&conv));
-                        if use_bias {
-                            inputs[2] = normal(&[f], 0.0, 0.5, &mut rng_from_seed(seed + 2));
-                        }
-                        let r = norm_check(kinked(activation), |v| {
-                            let mut layer = conv.clone();
+                        let conv = |activation: Activation| Conv2D::new(f, (k, k)).strides((stride, stride))
+                            .padding(padding).dilation_rate((dilation, dilation)).activation(activation)
+                            .use_bias(use_bias);
+                        let draw = |s: u64| {
+                            let mut layer = conv(activation);
+                            layer.build(&[h, h, c], &mut rng_from_seed(s)).unwrap();
+                            let mut inputs = vec![normal(&[batch, h, h, c], 0.0, 1.0, &mut rng_from_seed(s + 1))];
+                            inputs.extend(weights(&layer));
+                            if use_bias {
+                                inputs[2] = normal(&[f], 0.0, 0.5, &mut rng_from_seed(s + 2));
+                            }
+                            inputs
+                        };
+                        let forward = |activation: Activation| move |v: &[Var]| {
+                            let mut layer = conv(activation);
+                            layer.build(&[h, h, c], &mut rng_from_seed(0))
+                                .map_err(|e| AutogradError::Backward(e.to_string()))?;
                             layer.set_weights(v[1].clone(), v.get(2).cloned())
                                 .map_err(|e| AutogradError::Backward(e.to_string()))?;
                             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
-                        }, &inputs);
+                        };
+                        let inputs = checkable_inputs(activation, seed, draw, forward(Activation::Linear));
+                        prop_assert!(inputs.is_some(), "{:?}: no kink-free draw", activation);
+                        let r = gc_util::norm_gradcheck(forward(activation), &inputs.unwrap(),
+                            &gc_util::NormCheck::default());
                         prop_assert!(r.is_ok(), "{:?} {:?} stride {} dilation {} use_bias {}: {:?}",
                             activation, padding, stride, dilation, use_bias, r);
                         n += 1;
