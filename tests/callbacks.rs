@@ -244,7 +244,7 @@ fn custom_layers_train_through_the_same_loop() {
         fn build(
             &mut self,
             input_shape: &[usize],
-            _rng: &mut rand_chacha::ChaCha8Rng,
+            _rng: &mut neurite_rand::Generator,
         ) -> neurite::nn::Result<()> {
             self.w = Some(Var::parameter(
                 ndarray::Array2::<f32>::zeros((input_shape[0], 1)).into_dyn(),

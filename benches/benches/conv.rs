@@ -13,13 +13,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::{Array1, Array2, Array4};
+use neurite_rand::Generator;
 use neurite_tensor::gemm::gemm;
 use neurite_tensor::{
     conv2d, conv2d_backward, conv2d_output_shape, im2col, max_pool2d, max_pool2d_backward, Conv2dParams,
     ConvGeometry, Pool2dParams,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ const POOLS: [(&str, (usize, usize, usize)); 2] =
     [("pool1_26x26x32", (26, 26, 32)), ("pool2_11x11x64", (11, 11, 64))];
 const BATCHES: [usize; 2] = [32, 128];
 
-fn random4(rng: &mut ChaCha8Rng, shape: [usize; 4]) -> Array4<f32> {
+fn random4(rng: &mut Generator, shape: [usize; 4]) -> Array4<f32> {
     Array4::from_shape_simple_fn(shape, || rng.random_range(-1.0f32..1.0))
 }
 
@@ -58,7 +58,7 @@ struct ConvCase {
 }
 
 fn conv_case(n: usize, (h, w, c): (usize, usize, usize), f: usize) -> ConvCase {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let mut rng = Generator::seed_from_u64(42);
     let x = random4(&mut rng, [n, h, w, c]);
     let k = random4(&mut rng, [3, 3, c, f]);
     let out = conv2d_output_shape(x.shape(), k.shape(), &Conv2dParams::default()).expect("valid layer");
@@ -163,7 +163,7 @@ fn pool_group(c: &mut Criterion, with_backward: bool) {
     let mut g = configure(c, name);
     for &(name, (h, w, ch)) in &POOLS {
         for &n in &BATCHES {
-            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            let mut rng = Generator::seed_from_u64(7);
             let x = random4(&mut rng, [n, h, w, ch]);
             let (y, _) = max_pool2d(x.view(), &p).expect("pool");
             let gy = random4(&mut rng, [n, y.dim().1, y.dim().2, ch]);

@@ -22,13 +22,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ndarray::{Array1, Array4};
 use neurite_data::augment::{Augment, Fill, Pipeline, RandomCrop, RandomFlip};
 use neurite_data::{DataLoader, Dataset};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
+use rand::Rng;
 
 const N: usize = 10_000;
 
 fn dataset() -> Arc<Dataset> {
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = Generator::seed_from_u64(0);
     let x = Array4::from_shape_simple_fn((N, 32, 32, 3), || rng.random_range(0.0f32..1.0));
     let y = Array1::from_iter((0..N).map(|i| (i % 10) as f32));
     Arc::new(Dataset::new(x, y).expect("same length"))

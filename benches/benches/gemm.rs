@@ -24,13 +24,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::Array2;
+use neurite_rand::Generator;
 use neurite_tensor::gemm::gemm;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use std::hint::black_box;
 use std::time::Duration;
 
-fn random2(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f32> {
+fn random2(rng: &mut Generator, rows: usize, cols: usize) -> Array2<f32> {
     Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0f32..1.0))
 }
 
@@ -63,7 +63,7 @@ fn bench_gemm(
 }
 
 fn square(c: &mut Criterion) {
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = Generator::seed_from_u64(0);
     let mut g = c.benchmark_group("sgemm_square");
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
@@ -87,7 +87,7 @@ const LAYERS: [(&str, usize, usize, usize); 4] = [
 ];
 
 fn mnist(c: &mut Criterion) {
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut rng = Generator::seed_from_u64(1);
     for batch in [32usize, 128] {
         let mut g = c.benchmark_group(format!("mnist_gemm_b{batch}"));
         g.sample_size(30)
@@ -123,7 +123,7 @@ fn mnist(c: &mut Criterion) {
 
 fn interplay(c: &mut Criterion) {
     use neurite_tensor::{unary::relu, Tensor};
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut rng = Generator::seed_from_u64(2);
     let mut g = c.benchmark_group("gemm_rayon_interplay");
     g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))

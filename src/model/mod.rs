@@ -10,9 +10,8 @@ use crate::metric::Metric;
 use neurite_autograd::Var;
 use neurite_nn::{losses::Loss, ForwardContext, Layer, Parameter};
 use neurite_optim::Optimizer;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// The model Keras users know: layers added in order, then `compile`,
 /// `fit`, `evaluate`, `predict`, `save`.
@@ -134,7 +133,7 @@ impl<N: Layer> Model<N> {
 
     /// Builds the weights for samples of `input_shape` (without the batch axis).
     pub fn build(&mut self, input_shape: &[usize]) -> Result<()> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut rng = Generator::seed_from_u64(self.seed);
         self.net.build(input_shape, &mut rng)?;
         self.input_shape = Some(input_shape.to_vec());
         Ok(())

@@ -2,7 +2,7 @@
 
 use neurite_autograd::Var;
 use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 use std::collections::HashMap;
 
 /// An ordered stack of layers, each fed the previous one's output: the
@@ -103,7 +103,7 @@ impl Layer for LayerStack {
         self.name = name;
     }
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> neurite_nn::Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> neurite_nn::Result<()> {
         if self.layers.is_empty() {
             return Err(NnError::Config {
                 layer: self.name.clone(),

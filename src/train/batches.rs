@@ -2,10 +2,9 @@
 
 use crate::error::{Error, Result};
 use ndarray::Axis;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// SplitMix64 finaliser: derives well-spread seeds from (seed, epoch, batch).
 pub(crate) fn mix_seed(seed: u64, a: u64, b: u64) -> u64 {
@@ -19,7 +18,7 @@ pub(crate) fn mix_seed(seed: u64, a: u64, b: u64) -> u64 {
 pub(crate) fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     if shuffle {
-        let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, epoch as u64, u64::MAX));
+        let mut rng = Generator::seed_from_u64(mix_seed(seed, epoch as u64, u64::MAX));
         order.shuffle(&mut rng);
     }
     order

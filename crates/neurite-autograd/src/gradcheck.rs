@@ -4,9 +4,9 @@
 use crate::error::{AutogradError, Result};
 use crate::no_grad::no_grad;
 use crate::var::Var;
+use neurite_rand::Generator;
 use neurite_tensor::{Tensor, TensorError};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 /// Tolerances of [`gradcheck`].
 ///
@@ -104,7 +104,7 @@ where
     options.validate()?;
     let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
     let out = f(&params)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut rng = Generator::seed_from_u64(options.seed);
     let projection = out.value().mapv(|_| rng.random_range(-1.0f32..1.0));
     if out.requires_grad() {
         out.backward_with(projection.clone())?;

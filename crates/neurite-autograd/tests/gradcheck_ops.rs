@@ -410,9 +410,8 @@ proptest! {
 
     #[test]
     fn dropout_is_linear_in_its_mask(x in any_tensor(3), rate in 0.0f32..0.9, seed in any::<u64>()) {
-        use rand::SeedableRng;
         // The same seed gives the same mask, so the op is a fixed linear map.
-        gradcheck(|v| ops::dropout(&v[0], rate, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)), &[x], &opts()).unwrap();
+        gradcheck(|v| ops::dropout(&v[0], rate, &mut neurite_rand::Generator::seed_from_u64(seed)), &[x], &opts()).unwrap();
     }
 }
 
@@ -570,10 +569,10 @@ fn families() -> Vec<Family> {
 /// The largest element of the gradient `gradcheck` compares, with its
 /// projection (ChaCha8 seed 0, uniform in [-1, 1)).
 fn largest_gradient(f: &dyn Fn(&[Var]) -> neurite_autograd::Result<Var>, inputs: &[Tensor]) -> f32 {
-    use rand::{Rng, SeedableRng};
+    use rand::Rng;
     let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
     let y = f(&params).unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts().seed);
+    let mut rng = neurite_rand::Generator::seed_from_u64(opts().seed);
     y.backward_with(y.value().mapv(|_| rng.random_range(-1.0f32..1.0)))
         .unwrap();
     params

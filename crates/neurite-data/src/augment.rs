@@ -1,7 +1,7 @@
 //! Image augmentation on NHWC `f32` images.
 //!
 //! An [`Augment`] transforms **one** `(height, width, channels)` image in place, drawing its
-//! random numbers from the [`ChaCha8Rng`] it is handed. Batches are augmented image by image, in
+//! random numbers from the [`Generator`] it is handed. Batches are augmented image by image, in
 //! parallel, each image with its own generator derived from `(seed, epoch, sample index)`
 //! ([`sample_rng`]); so the result is the same whatever the thread count or timing, and the
 //! augmentation of a sample does not depend on the batch it lands in. Every augmentation keeps
@@ -20,8 +20,8 @@
 //! ```
 
 use ndarray::{Array3, ArrayViewMut3, ArrayViewMut4, Axis};
+use neurite_rand::Generator;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
@@ -30,7 +30,7 @@ use crate::rng::{rng_for, STREAM_AUGMENT};
 
 /// The random generator for augmenting sample `index` in `epoch` under `seed`.
 /// [`crate::DataLoader`] uses exactly this, with the sample's index in the dataset.
-pub fn sample_rng(seed: u64, epoch: u64, index: u64) -> ChaCha8Rng {
+pub fn sample_rng(seed: u64, epoch: u64, index: u64) -> Generator {
     rng_for(seed, &[STREAM_AUGMENT, epoch, index])
 }
 
@@ -40,7 +40,7 @@ pub fn sample_rng(seed: u64, epoch: u64, index: u64) -> ChaCha8Rng {
 /// keep the image shape. They must not panic on any image size, including 1x1.
 pub trait Augment: Send + Sync {
     /// Augments one `(height, width, channels)` image in place.
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng);
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator);
 
     /// Checks the settings: one that can never work (a NaN angle, a probability outside
     /// `[0, 1]`, a cutout of size 0, ...) is an error naming the augmentation and the field.
@@ -114,7 +114,7 @@ fn with_buf(mut image: ArrayViewMut3<'_, f32>, f: impl FnOnce(&mut [f32], usize,
 }
 
 /// Uniform `f32` in `[lo, hi]` (never panics; `lo` when the range is empty or reversed).
-fn uniform(rng: &mut ChaCha8Rng, lo: f32, hi: f32) -> f32 {
+fn uniform(rng: &mut Generator, lo: f32, hi: f32) -> f32 {
     let u: f32 = rng.random();
     if hi > lo {
         lo + (hi - lo) * u
@@ -157,14 +157,14 @@ fn check_fill(who: &str, fill: Fill) -> Result<()> {
 
 /// Uniform integer in `[-m, m]` (`m` capped so that `2m` cannot overflow; shifting by more
 /// than the image is already all fill, or periodic for reflect).
-fn uniform_shift(rng: &mut ChaCha8Rng, m: usize) -> isize {
+fn uniform_shift(rng: &mut Generator, m: usize) -> isize {
     let m = (m as u64).min(isize::MAX as u64 / 2);
     let r = rng.random_range(0..=2 * m);
     r as isize - m as isize
 }
 
 /// A Bernoulli draw with probability `p` (always consumes one number).
-fn chance(rng: &mut ChaCha8Rng, p: f32) -> bool {
+fn chance(rng: &mut Generator, p: f32) -> bool {
     rng.random::<f32>() < p
 }
 
@@ -381,7 +381,7 @@ impl Augment for RandomFlip {
         check_probability("RandomFlip", "p", self.p)
     }
 
-    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         if self.horizontal && chance(rng, self.p) {
             flip_horizontal(image.view_mut());
         }
@@ -423,7 +423,7 @@ impl Augment for RandomCrop {
         check_fill("RandomCrop", self.fill)
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         let dy = uniform_shift(rng, self.padding);
         let dx = uniform_shift(rng, self.padding);
         shift(image, dy, dx, self.fill);
@@ -484,7 +484,7 @@ impl Augment for RandomTranslation {
         check_fill("RandomTranslation", self.fill)
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         let (h, w, _) = image.dim();
         let dy = uniform_shift(rng, max_shift(self.height_factor, h));
         let dx = uniform_shift(rng, max_shift(self.width_factor, w));
@@ -529,7 +529,7 @@ impl Augment for RandomRotation {
         check_fill("RandomRotation", self.fill)
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         let m = self.max_degrees.abs();
         let deg = uniform(rng, -m, m);
         rotate(image, deg, self.fill);
@@ -580,7 +580,7 @@ impl Augment for ColorJitter {
         Ok(())
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         let b = self.brightness.abs();
         let delta = uniform(rng, -b, b);
         let k = self.contrast.abs();
@@ -630,7 +630,7 @@ impl Augment for GaussianNoise {
         check_non_negative("GaussianNoise", "std", self.std)
     }
 
-    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         // Iterate in logical (row-major) order so the noise does not depend on memory layout.
         for v in image.iter_mut() {
             let z: f32 = rng.sample(StandardNormal);
@@ -712,7 +712,7 @@ impl Augment for RandomErasing {
         Ok(())
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         if !chance(rng, self.p) {
             return;
         }
@@ -767,7 +767,7 @@ impl Augment for Cutout {
         Ok(())
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         let (h, w, _) = image.dim();
         if h == 0 || w == 0 || self.size == 0 {
             return;
@@ -810,7 +810,7 @@ impl Augment for RandomApply {
         self.inner.validate()
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         if chance(rng, self.p) {
             self.inner.apply(image, rng);
         }
@@ -864,7 +864,7 @@ impl Augment for Pipeline {
         Ok(())
     }
 
-    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, mut image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         for s in &self.steps {
             s.apply(image.view_mut(), rng);
         }
@@ -876,7 +876,7 @@ impl<A: Augment + ?Sized> Augment for Box<A> {
         (**self).validate()
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         (**self).apply(image, rng)
     }
 }
@@ -886,7 +886,7 @@ impl<A: Augment + ?Sized> Augment for std::sync::Arc<A> {
         (**self).validate()
     }
 
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, rng: &mut Generator) {
         (**self).apply(image, rng)
     }
 }

@@ -4,7 +4,7 @@
 //! # How it works
 //!
 //! * **Order.** Epoch `e` visits the samples in `0..n` order, or, with [`DataLoader::shuffle`],
-//!   in a permutation drawn from `ChaCha8Rng` seeded by `(seed, e)`. Consecutive runs of
+//!   in a permutation drawn from `Generator` seeded by `(seed, e)`. Consecutive runs of
 //!   `batch_size` indices form the batches; the last one is smaller unless
 //!   [`DataLoader::drop_last`] drops it. Without `drop_last`, every sample appears exactly once
 //!   per epoch.

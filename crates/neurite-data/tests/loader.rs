@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, Array4, ArrayViewMut3, Axis};
 use neurite_data::augment::{Pipeline, RandomCrop, RandomFlip};
 use neurite_data::{Augment, DataLoader, Dataset};
+use neurite_rand::Generator;
 use proptest::prelude::*;
-use rand_chacha::ChaCha8Rng;
 
 /// Sample i's pixels all equal i (so a batch row says which sample it is).
 fn images(n: usize) -> Dataset {
@@ -170,7 +170,7 @@ fn dropping_the_iterator_early_stops_the_worker() {
 
 struct Boom;
 impl Augment for Boom {
-    fn apply(&self, image: ArrayViewMut3<'_, f32>, _rng: &mut ChaCha8Rng) {
+    fn apply(&self, image: ArrayViewMut3<'_, f32>, _rng: &mut Generator) {
         if image[[0, 0, 0]] == 7.0 {
             panic!("boom at sample 7");
         }

@@ -3,8 +3,7 @@
 //! (regularization penalties), as Keras' `training` argument and `add_loss`.
 
 use neurite_autograd::Var;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 
 /// Training/inference mode, random stream and collected extra losses of one forward pass.
 ///
@@ -19,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 #[derive(Debug)]
 pub struct ForwardContext {
     training: bool,
-    rng: ChaCha8Rng,
+    rng: Generator,
     losses: Vec<Var>,
 }
 
@@ -30,7 +29,7 @@ impl ForwardContext {
     pub fn training(seed: u64) -> Self {
         ForwardContext {
             training: true,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: Generator::seed_from_u64(seed),
             losses: Vec::new(),
         }
     }
@@ -39,7 +38,7 @@ impl ForwardContext {
     pub fn inference() -> Self {
         ForwardContext {
             training: false,
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: Generator::seed_from_u64(0),
             losses: Vec::new(),
         }
     }
@@ -50,7 +49,7 @@ impl ForwardContext {
     }
 
     /// The pass's random stream (dropout masks, noise layers).
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub fn rng(&mut self) -> &mut Generator {
         &mut self.rng
     }
 

@@ -21,9 +21,9 @@
 //! ```
 
 use crate::error::{NnError, Result};
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 use serde::{Deserialize, Serialize};
 
@@ -223,7 +223,7 @@ impl Initializer {
     /// assert_eq!(k.shape(), &[3, 3, 8, 16]);
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn initialize(&self, shape: &[usize], rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    pub fn initialize(&self, shape: &[usize], rng: &mut Generator) -> Result<Tensor> {
         self.initialize_variable(shape, rng, PUBLIC_LAYER, "tensor")
     }
 
@@ -260,7 +260,7 @@ impl Initializer {
     pub(crate) fn initialize_variable(
         &self,
         shape: &[usize],
-        rng: &mut ChaCha8Rng,
+        rng: &mut Generator,
         layer: &str,
         variable: &str,
     ) -> Result<Tensor> {
@@ -389,7 +389,7 @@ impl Target<'_> {
 }
 
 /// `neurite_tensor::random::uniform`, allocated fallibly (same values).
-fn try_uniform(target: &Target, low: f32, high: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn try_uniform(target: &Target, low: f32, high: f32, rng: &mut Generator) -> Result<Tensor> {
     match Uniform::new(low, high) {
         Ok(dist) if low.is_finite() && high.is_finite() => target.filled(|| dist.sample(rng)),
         _ => target.filled(|| low + (high - low) * rng.random::<f32>()),
@@ -397,7 +397,7 @@ fn try_uniform(target: &Target, low: f32, high: f32, rng: &mut ChaCha8Rng) -> Re
 }
 
 /// `neurite_tensor::random::truncated_normal`, allocated fallibly (same values).
-fn try_truncated_normal(target: &Target, mean: f32, std: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn try_truncated_normal(target: &Target, mean: f32, std: f32, rng: &mut Generator) -> Result<Tensor> {
     target.filled(|| loop {
         let z: f32 = StandardNormal.sample(rng);
         if z.abs() <= 2.0 {
@@ -425,12 +425,12 @@ fn fan(shape: &[usize], mode: Fan) -> f64 {
     n.max(1.0)
 }
 
-fn scaled_uniform(target: &Target, scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn scaled_uniform(target: &Target, scale: f64, mode: Fan, rng: &mut Generator) -> Result<Tensor> {
     let limit = (3.0 * scale / fan(target.shape, mode)).sqrt() as f32;
     try_uniform(target, -limit, limit, rng)
 }
 
-fn scaled_normal(target: &Target, scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn scaled_normal(target: &Target, scale: f64, mode: Fan, rng: &mut Generator) -> Result<Tensor> {
     let stddev = ((scale / fan(target.shape, mode)).sqrt() / TRUNCATION_CORRECTION) as f32;
     try_truncated_normal(target, 0.0, stddev, rng)
 }
@@ -440,7 +440,7 @@ fn scaled_normal(target: &Target, scale: f64, mode: Fan, rng: &mut ChaCha8Rng) -
 /// in f64, run twice for orthogonality to rounding error), whose Q has
 /// orthonormal columns and equals the Householder Q with R's diagonal made
 /// positive (Keras' sign correction); transposed when rows < cols.
-fn orthogonal(target: &Target, gain: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+fn orthogonal(target: &Target, gain: f32, rng: &mut Generator) -> Result<Tensor> {
     let shape = target.shape;
     if shape.len() < 2 {
         return Err(target.error(format!(

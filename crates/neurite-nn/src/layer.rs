@@ -3,7 +3,7 @@
 use crate::context::ForwardContext;
 use crate::error::Result;
 use neurite_autograd::Var;
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 
 /// The full names and shapes of a layer's variables, in `parameters()` order
 /// (what [`Layer::parameter_shapes`] returns).
@@ -47,7 +47,7 @@ pub trait Layer: Send + Sync {
     /// Creates the weights for inputs of `input_shape` (without the batch
     /// axis), drawing initial values from `rng`. Errors name the layer and
     /// the shape when the layer cannot take such inputs.
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()>;
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()>;
 
     /// The full names and shapes of the variables `build(input_shape)` would create, exactly as
     /// `parameters()` would list them afterwards (same order), computed without allocating any weight.

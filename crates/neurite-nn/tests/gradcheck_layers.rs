@@ -1,11 +1,11 @@
 //! Finite-difference gradient checks through every part-A layer, with
 //! respect to the input and to the layer's parameters, on random small shapes.
 
-use neurite_autograd::{AutogradError, GradcheckOptions, Tensor, Var, gradcheck, ops};
+use neurite_autograd::{gradcheck, ops, AutogradError, GradcheckOptions, Tensor, Var};
 use neurite_nn::layers::*;
 use neurite_nn::{Activation, ForwardContext, Layer, NnError};
-use neurite_tensor::Padding;
 use neurite_tensor::random::{normal, rng_from_seed};
+use neurite_tensor::Padding;
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
 
@@ -32,7 +32,11 @@ fn distinct(shape: &[usize], seed: u64) -> Tensor {
     let mut v: Vec<f32> = (0..n)
         .map(|i| {
             let m = (i / 2 + 1) as f32 * 0.05 - 0.02;
-            if i % 2 == 0 { m } else { -m }
+            if i % 2 == 0 {
+                m
+            } else {
+                -m
+            }
         })
         .collect();
     v.shuffle(&mut rng_from_seed(seed));

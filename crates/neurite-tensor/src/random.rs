@@ -1,4 +1,4 @@
-//! Seeded random fills, on [`ChaCha8Rng`] for reproducibility.
+//! Seeded random fills, on [`Generator`] for reproducibility.
 //!
 //! The same seed gives the same numbers on every platform (ChaCha is portable
 //! and the tensors are filled in row-major order, one draw per element except
@@ -14,8 +14,8 @@
 use crate::error::{Result, TensorError};
 use crate::size::checked_len;
 use crate::Tensor;
-use rand::{Rng, SeedableRng};
-pub use rand_chacha::ChaCha8Rng;
+pub use neurite_rand::Generator;
+use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 
 /// A ChaCha8 generator seeded from a `u64` (via `SeedableRng::seed_from_u64`).
@@ -26,8 +26,8 @@ use rand_distr::{Distribution, StandardNormal, Uniform};
 /// let x: f32 = r.random();
 /// assert_eq!(x, neurite_tensor::random::rng_from_seed(7).random::<f32>());
 /// ```
-pub fn rng_from_seed(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
+pub fn rng_from_seed(seed: u64) -> Generator {
+    Generator::seed_from_u64(seed)
 }
 
 /// Uniform values in `[low, high)`.

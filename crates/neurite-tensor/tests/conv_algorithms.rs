@@ -9,13 +9,13 @@
 //! Tolerance (f32 against f64): `|got - want| <= 1e-4 * (1 + sum of |terms|)`.
 
 use ndarray::{Array1, Array4, ArrayView4};
+use neurite_rand::Generator;
 use neurite_tensor::{
     conv2d, conv2d_backward, conv2d_forward_plan, conv2d_relu, conv2d_relu_backward, conv2d_relu_max_pool2d,
     conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_with_indices, max_pool2d_backward, Conv2dParams,
     ConvAlgorithm, ConvForwardPlan, Padding, Pool2dParams,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 /// Keras/TensorFlow output size and leading padding, written out independently.
 fn keras_out(input: usize, k: usize, s: usize, d: usize, same: bool) -> (usize, usize) {
@@ -38,7 +38,7 @@ struct Case {
 
 impl Case {
     fn new(shape: [usize; 4], kernel: (usize, usize, usize), p: Conv2dParams, seed: u64) -> Case {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let [n, h, w, c] = shape;
         let (kh, kw, f) = kernel;
         let mut r = |shape: (usize, usize, usize, usize)| {
@@ -201,7 +201,7 @@ fn pool_reference(y: &Array4<f64>, mag: &Array4<f64>, p: &Pool2dParams) -> (Arra
 }
 
 fn upstream(shape: &[usize], seed: u64) -> Array4<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let mut rng = Generator::seed_from_u64(seed ^ 0x5eed);
     let d = (shape[0], shape[1], shape[2], shape[3]);
     Array4::from_shape_simple_fn(d, || rng.random_range(-1.0f32..1.0))
 }

@@ -6,10 +6,10 @@
 //! where the reference is accumulated in f64.
 
 use ndarray::{Array1, Array4, ArrayView4};
+use neurite_rand::Generator;
 use neurite_tensor::{conv2d, conv2d_backward, conv2d_relu, conv2d_relu_backward, Conv2dParams, Padding};
 use proptest::prelude::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 /// Keras/TensorFlow output size and leading padding, written out independently.
 fn keras_out(input: usize, k: usize, s: usize, d: usize, same: bool) -> (usize, usize) {
@@ -31,7 +31,7 @@ struct Case {
     p: Conv2dParams,
 }
 
-fn rand_array(rng: &mut ChaCha8Rng, shape: (usize, usize, usize, usize)) -> Array4<f32> {
+fn rand_array(rng: &mut Generator, shape: (usize, usize, usize, usize)) -> Array4<f32> {
     Array4::from_shape_simple_fn(shape, || rng.random_range(-1.0f32..1.0))
 }
 
@@ -148,7 +148,7 @@ prop_compose! {
         // Valid: the input is at least the dilated kernel (eh = 0: kernel as large as the input).
         // Same: any input size from 1, also smaller than the kernel.
         let (h, w) = if same { (1 + eh * 2, 1 + ew) } else { ((kh - 1) * dh + 1 + eh, (kw - 1) * dw + 1 + ew) };
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let x = rand_array(&mut rng, (n, h, w, c));
         let wt = rand_array(&mut rng, (kh, kw, c, f));
         let b = Array1::from_shape_simple_fn(f, || rng.random_range(-1.0f32..1.0));
@@ -180,7 +180,7 @@ proptest! {
     #[test]
     fn backward_matches_direct_loops(c in case(), seed in any::<u64>()) {
         let y = conv2d(c.x.view(), c.w.view(), None, &c.p).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = rand_array(&mut rng, y.dim());
         let g = conv2d_backward(c.x.view(), c.w.view(), gy.view(), &c.p, true).unwrap();
         let (dx, dw, db) = naive_backward(&c, gy.view());
@@ -208,7 +208,7 @@ proptest! {
     #[test]
     fn relu_backward_masks_the_gradient(c in case(), seed in any::<u64>(), need_dx in any::<bool>()) {
         let y = conv2d_relu(c.x.view(), c.w.view(), Some(c.b.view()), &c.p).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = rand_array(&mut rng, y.dim());
         let g = conv2d_relu_backward(c.x.view(), c.w.view(), y.view(), gy.view(), &c.p, need_dx).unwrap();
         let masked = ndarray::Zip::from(&gy).and(&y).map_collect(|&g, &o| if o > 0.0 { g } else { 0.0 });
@@ -226,7 +226,7 @@ proptest! {
     #[test]
     fn adjoint_identities(c in case(), seed in any::<u64>()) {
         let y = conv2d(c.x.view(), c.w.view(), None, &c.p).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = rand_array(&mut rng, y.dim());
         let g = conv2d_backward(c.x.view(), c.w.view(), gy.view(), &c.p, true).unwrap();
         let dot = |a: &Array4<f32>, b: &Array4<f32>| a.iter().zip(b).map(|(u, v)| *u as f64 * *v as f64).sum::<f64>();
@@ -242,7 +242,7 @@ proptest! {
 /// Central finite differences of L = <conv2d(x, W, b), G> (linear, so exact up to rounding).
 #[test]
 fn finite_differences_small_case() {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut rng = Generator::seed_from_u64(7);
     let x = rand_array(&mut rng, (2, 5, 4, 2));
     let w = rand_array(&mut rng, (3, 2, 2, 3));
     let b = Array1::from_vec(vec![0.1f32, -0.2, 0.3]);
@@ -298,7 +298,7 @@ fn finite_differences_small_case() {
 /// result must equal image-by-image calls (each a single chunk, checked above).
 #[test]
 fn chunked_batches_match_single_images() {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut rng = Generator::seed_from_u64(11);
     let (h, w, ch) = (66, 66, 128);
     let per_image = 64 * 64 * 9 * ch;
     assert!(
@@ -338,7 +338,7 @@ fn chunked_batches_match_single_images() {
 /// 1x1 stride-1 convolutions take the no-im2col path: check it on a bigger shape.
 #[test]
 fn pointwise_fast_path_matches_reference() {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut rng = Generator::seed_from_u64(3);
     for padding in [Padding::Valid, Padding::Same] {
         let c = Case {
             x: rand_array(&mut rng, (3, 7, 5, 6)),

@@ -5,13 +5,13 @@
 //! averages with tolerance 1e-5 * (1 + |value|).
 
 use ndarray::{Array2, Array4};
+use neurite_rand::Generator;
 use neurite_tensor::{
     avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d,
     global_max_pool2d_backward, max_pool2d, max_pool2d_backward, max_pool2d_values, Padding, Pool2dParams,
 };
 use proptest::prelude::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 /// (out, pad_before) of one axis, TensorFlow's rule.
 fn tf_out(input: usize, k: usize, s: usize, same: bool) -> (usize, usize) {
@@ -139,7 +139,7 @@ prop_compose! {
         let padding = if same { Padding::Same } else { Padding::Valid };
         // Valid: window as large as the input when eh = 0. Same: any size from 1.
         let (h, w) = if same { (1 + eh, 1 + ew * 2) } else { (ph + eh, pw + ew) };
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let x = Array4::from_shape_simple_fn((n, h, w, c), || {
             match levels {
                 0 => rng.random_range(-1.0f32..1.0),
@@ -198,7 +198,7 @@ proptest! {
     #[test]
     fn max_pool_backward_routes_to_argmax(c in case(0), seed in any::<u64>()) {
         let (y, idx) = max_pool2d(c.x.view(), &c.p).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = Array4::from_shape_simple_fn(y.dim(), || rng.random_range(-1.0f32..1.0));
         let shape = [c.x.dim().0, c.x.dim().1, c.x.dim().2, c.x.dim().3];
         let dx = max_pool2d_backward(gy.view(), &idx, shape).unwrap();
@@ -227,7 +227,7 @@ proptest! {
     #[test]
     fn avg_pool_backward_matches_naive_and_is_adjoint(c in case(0), seed in any::<u64>()) {
         let y = avg_pool2d(c.x.view(), &c.p).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = Array4::from_shape_simple_fn(y.dim(), || rng.random_range(-1.0f32..1.0));
         let shape = [c.x.dim().0, c.x.dim().1, c.x.dim().2, c.x.dim().3];
         let dx = avg_pool2d_backward(gy.view(), shape, &c.p).unwrap();
@@ -247,7 +247,7 @@ proptest! {
         let shape = [n, h, w, ch];
         let avg = global_avg_pool2d(x.view()).unwrap();
         let (mx, idx) = global_max_pool2d(x.view()).unwrap();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let gy = Array2::from_shape_simple_fn((n, ch), || rng.random_range(-1.0f32..1.0));
         let davg = global_avg_pool2d_backward(gy.view(), shape).unwrap();
         let dmax = global_max_pool2d_backward(gy.view(), &idx, shape).unwrap();

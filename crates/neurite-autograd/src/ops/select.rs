@@ -4,10 +4,10 @@ use crate::error::Result;
 use crate::ops::util::reduce_to;
 use crate::var::Var;
 use ndarray::{IxDyn, Zip};
+use neurite_rand::Generator;
 use neurite_tensor::broadcast::broadcast_shape;
 use neurite_tensor::{Tensor, TensorError};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// Picks `a` where `cond != 0` and `b` elsewhere; `cond` (a constant mask),
 /// `a` and `b` broadcast together. The gradient flows to `a` where the
@@ -80,7 +80,7 @@ pub fn where_select(cond: &Tensor, a: &Var, b: &Var) -> Result<Var> {
 /// ```
 /// use neurite_autograd::{ops, Var};
 /// use rand::SeedableRng;
-/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let mut rng = neurite_rand::Generator::seed_from_u64(7);
 /// let x = Var::parameter(ndarray::Array1::<f32>::ones(1000).into_dyn());
 /// let y = ops::dropout(&x, 0.5, &mut rng)?;
 /// let kept = y.value().iter().filter(|&&v| v != 0.0).count();
@@ -89,7 +89,7 @@ pub fn where_select(cond: &Tensor, a: &Var, b: &Var) -> Result<Var> {
 /// assert!(ops::dropout(&x, 1.0, &mut rng).is_err());
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
-pub fn dropout(x: &Var, rate: f32, rng: &mut ChaCha8Rng) -> Result<Var> {
+pub fn dropout(x: &Var, rate: f32, rng: &mut Generator) -> Result<Var> {
     if !(0.0..1.0).contains(&rate) {
         return Err(TensorError::invalid("dropout", format!("rate must be in [0, 1), found {rate}")).into());
     }

@@ -7,7 +7,7 @@ use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::Var;
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of an [`ActivationLayer`].
@@ -142,7 +142,7 @@ impl ActivationLayer {
 impl Layer for ActivationLayer {
     common_layer_methods!("Activation");
 
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, _input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
         self.cfg.validate()
     }
 

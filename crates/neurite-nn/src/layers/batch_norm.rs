@@ -16,8 +16,8 @@ use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array1, Array2, Axis, Ix1};
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 fn minus_one() -> isize {
@@ -442,7 +442,7 @@ impl BatchNormalization {
 impl Layer for BatchNormalization {
     common_layer_methods!("BatchNormalization");
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let (axis, c, _) = self.plan(input_shape)?;
         let rank = input_shape.len() + 1;
         let cfg = &self.cfg;

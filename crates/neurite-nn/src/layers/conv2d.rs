@@ -10,8 +10,8 @@ use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::{conv_output_size, Conv2dParams, Padding, Pool2dParams};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 fn ones2() -> (usize, usize) {
@@ -525,7 +525,7 @@ fn with_batch_axis(e: NnError, shape: &[usize]) -> NnError {
 impl Layer for Conv2D {
     common_layer_methods!("Conv2D");
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let specs = self.param_specs(input_shape)?;
         let cfg = &self.cfg;
         let (kernel, bias) = super::kernel_and_bias(

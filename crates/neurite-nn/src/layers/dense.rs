@@ -9,7 +9,7 @@ use crate::initializers::Initializer;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 fn zeros() -> Initializer {
@@ -393,7 +393,7 @@ impl Dense {
 impl Layer for Dense {
     common_layer_methods!("Dense");
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let specs = self.param_specs(input_shape)?;
         let cfg = &self.cfg;
         let (kernel, bias) = super::kernel_and_bias(

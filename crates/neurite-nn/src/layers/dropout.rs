@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of a [`Dropout`] layer.
@@ -151,7 +151,7 @@ impl Dropout {
 impl Layer for Dropout {
     common_layer_methods!("Dropout");
 
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, _input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
         self.cfg.validate()
     }
 

@@ -9,8 +9,8 @@ use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array2, Ix2};
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 fn uniform_005() -> Initializer {
@@ -255,7 +255,7 @@ impl Embedding {
 impl Layer for Embedding {
     common_layer_methods!("Embedding");
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let specs = self.param_specs(input_shape)?;
         let cfg = &self.cfg;
         let table =

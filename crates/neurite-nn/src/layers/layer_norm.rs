@@ -15,8 +15,8 @@ use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{Array1, Array2};
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 fn last_axis() -> Vec<isize> {
@@ -434,7 +434,7 @@ impl LayerNormalization {
 impl Layer for LayerNormalization {
     common_layer_methods!("LayerNormalization");
 
-    fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let (axes, sizes, _) = self.plan(input_shape)?;
         let cfg = &self.cfg;
         let gamma = if cfg.scale {

@@ -97,7 +97,7 @@ pub(crate) fn kernel_and_bias(
     kernel_initializer: &crate::initializers::Initializer,
     bias_initializer: &crate::initializers::Initializer,
     use_bias: bool,
-    rng: &mut rand_chacha::ChaCha8Rng,
+    rng: &mut neurite_rand::Generator,
 ) -> Result<(Var, Option<Var>)> {
     let kernel = kernel_initializer.initialize_variable(&specs[0].1, rng, name, "kernel")?;
     let bias = if use_bias {

@@ -8,8 +8,8 @@ use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::{conv_output_size, Padding, Pool2dParams};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of [`MaxPooling2D`] and [`AveragePooling2D`].
@@ -229,7 +229,7 @@ macro_rules! pooling_layer {
         impl Layer for $ty {
             common_layer_methods!($class);
 
-            fn build(&mut self, input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+            fn build(&mut self, input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
                 self.cfg.out_shape(input_shape).map(|_| ())
             }
 
@@ -468,7 +468,7 @@ macro_rules! global_pooling_layer {
         impl Layer for $ty {
             common_layer_methods!($class);
 
-            fn build(&mut self, input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+            fn build(&mut self, input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
                 self.cfg.out_shape(input_shape).map(|_| ())
             }
 

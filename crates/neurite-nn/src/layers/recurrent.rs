@@ -21,8 +21,8 @@ use crate::layer::{Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
 use ndarray::{s, Array2, Axis, Ix3};
 use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// An element-wise activation usable inside the fused recurrent kernels
@@ -565,7 +565,7 @@ impl RnnBase {
         checks::variables(name, vars)
     }
 
-    pub(crate) fn build(&mut self, input_shape: &[usize], rng: &mut ChaCha8Rng) -> Result<()> {
+    pub(crate) fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         self.param_specs(input_shape)?;
         let name = self.cfg.name.as_str();
         let f = input_shape[1];
@@ -975,7 +975,7 @@ macro_rules! recurrent_layer_common {
                 self.base.cfg.name = name;
             }
 
-            fn build(&mut self, input_shape: &[usize], rng: &mut rand_chacha::ChaCha8Rng) -> $crate::error::Result<()> {
+            fn build(&mut self, input_shape: &[usize], rng: &mut neurite_rand::Generator) -> $crate::error::Result<()> {
                 self.base.build(input_shape, rng)
             }
 

@@ -6,7 +6,7 @@ use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use neurite_autograd::{ops, Var};
-use rand_chacha::ChaCha8Rng;
+use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of a [`Reshape`] layer.
@@ -186,7 +186,7 @@ impl Reshape {
 impl Layer for Reshape {
     common_layer_methods!("Reshape");
 
-    fn build(&mut self, input_shape: &[usize], _rng: &mut ChaCha8Rng) -> Result<()> {
+    fn build(&mut self, input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
         self.output_shape(input_shape).map(|_| ())
     }
 

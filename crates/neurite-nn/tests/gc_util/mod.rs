@@ -8,7 +8,7 @@
 
 #![allow(dead_code)]
 
-use neurite_autograd::{AutogradError, Tensor, Var, no_grad};
+use neurite_autograd::{no_grad, AutogradError, Tensor, Var};
 use neurite_nn::NnError;
 use neurite_tensor::random::{normal, rng_from_seed};
 
