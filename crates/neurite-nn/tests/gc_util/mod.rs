@@ -95,12 +95,20 @@ where
         let mut worst = (0usize, 0.0f64, 0.0f64);
         for (j, &a) in analytic.iter().enumerate() {
             let orig = *work[i].iter().nth(j).expect("index in range");
-            *work[i].iter_mut().nth(j).expect("index in range") = orig + o.eps;
-            let plus = loss(&work)?;
-            *work[i].iter_mut().nth(j).expect("index in range") = orig - o.eps;
-            let minus = loss(&work)?;
-            *work[i].iter_mut().nth(j).expect("index in range") = orig;
-            let n = (plus - minus) / (2.0 * o.eps as f64);
+            let mut central = |h: f32| -> Result<f64, String> {
+                *work[i].iter_mut().nth(j).expect("index in range") = orig + h;
+                let plus = loss(&work)?;
+                *work[i].iter_mut().nth(j).expect("index in range") = orig - h;
+                let minus = loss(&work)?;
+                *work[i].iter_mut().nth(j).expect("index in range") = orig;
+                Ok((plus - minus) / (2.0 * h as f64))
+            };
+            // Richardson extrapolation of central differences at eps and
+            // eps / 2: the eps^2 error terms cancel, which matters where the
+            // function curves strongly (linear gates over several steps:
+            // plain central differences were 1.2% off at eps = 3e-3).
+            let (wide, narrow) = (central(o.eps)?, central(o.eps / 2.0)?);
+            let n = (4.0 * narrow - wide) / 3.0;
             let a = a as f64;
             if !a.is_finite() || !n.is_finite() {
                 return Err(format!("input {i} element {j}: analytic {a}, numeric {n}"));
