@@ -9,7 +9,9 @@ use neurite_tensor::TensorError;
 /// let e = ops::matmul(&Var::scalar(1.0), &Var::scalar(2.0)).unwrap_err();
 /// assert!(matches!(e, AutogradError::Tensor(_)));
 /// let e = ops::mul_scalar(&Var::parameter(ndarray::arr1(&[1.0f32, 2.0]).into_dyn()), 2.0)?.backward().unwrap_err();
-/// assert!(matches!(e, AutogradError::Backward(_)));
+/// assert_eq!(e, AutogradError::NotOneElement { what: "backward()", shape: vec![2] });
+/// let e = ops::relu(&Var::scalar(1.0))?.backward().unwrap_err();
+/// assert_eq!(e, AutogradError::NoParameters);
 /// # Ok::<(), neurite_autograd::AutogradError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -17,10 +19,33 @@ pub enum AutogradError {
     /// A tensor kernel refused its inputs (shapes, axes, parameters).
     #[error(transparent)]
     Tensor(#[from] TensorError),
-    /// `backward()` was called in a way that cannot work (non-scalar root
-    /// without an explicit gradient, a graph already freed, ...).
+    /// `backward()` was called in a way that cannot work (an upstream
+    /// gradient of the wrong shape, a value resized since the forward pass,
+    /// an op's backward returning the wrong number or shapes of gradients,
+    /// ...). The cases a program may want to tell apart have their own
+    /// variants: [`AutogradError::NotOneElement`],
+    /// [`AutogradError::NoParameters`], [`AutogradError::GraphConsumed`].
     #[error("backward: {0}")]
     Backward(String),
+    /// `backward()` (without an explicit gradient) or `item()` was called on
+    /// a value that does not hold exactly one element.
+    #[error("{what} needs a value with exactly one element (a one-element output), found shape {shape:?}")]
+    NotOneElement {
+        /// The call that needs one element: `"backward()"` or `"item()"`.
+        what: &'static str,
+        /// The shape of the value.
+        shape: Vec<usize>,
+    },
+    /// `backward()` was called on a value that depends on no parameter (all
+    /// inputs are constants, or it was computed under `no_grad`).
+    #[error("backward: the output does not depend on any parameter (or was computed under no_grad)")]
+    NoParameters,
+    /// `backward()` reached an op result whose graph an earlier backward
+    /// pass already consumed (there is no `retain_graph`).
+    #[error(
+        "backward: this graph was already consumed by an earlier backward(); run the forward pass again"
+    )]
+    GraphConsumed,
     /// `gradcheck` found an analytic gradient that disagrees with finite differences.
     #[error(
         "gradcheck: input {input}, element {index}: analytic gradient {analytic} but finite differences give {numeric}"

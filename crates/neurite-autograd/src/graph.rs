@@ -27,9 +27,10 @@ impl Var {
     pub fn backward(&self) -> Result<()> {
         let shape = self.shape();
         if shape.iter().product::<usize>() != 1 {
-            return Err(AutogradError::Backward(format!(
-                "backward() without a gradient needs a one-element output, found shape {shape:?}; use backward_with(gradient)"
-            )));
+            return Err(AutogradError::NotOneElement {
+                what: "backward()",
+                shape,
+            });
         }
         self.backward_with(Tensor::ones(ndarray::IxDyn(&shape)))
     }
@@ -66,9 +67,7 @@ impl Var {
             )));
         }
         if !self.requires_grad() {
-            return Err(AutogradError::Backward(
-                "the output does not depend on any parameter (or was computed under no_grad)".into(),
-            ));
+            return Err(AutogradError::NoParameters);
         }
         if self.is_leaf() {
             // d self / d self: the gradient itself.
@@ -100,11 +99,12 @@ fn propagate(order: &[Var]) -> Result<()> {
         let Some(grad) = var.node.grad.lock().take() else {
             continue;
         };
-        let grad_fn = var.node.grad_fn.lock().take().ok_or_else(|| {
-            AutogradError::Backward(
-                "this graph was already consumed by an earlier backward(); run the forward pass again".into(),
-            )
-        })?;
+        let grad_fn = var
+            .node
+            .grad_fn
+            .lock()
+            .take()
+            .ok_or(AutogradError::GraphConsumed)?;
         let GradFn {
             name,
             parents,

@@ -2,8 +2,9 @@
 
 use crate::error::{AutogradError, Result};
 use crate::no_grad::is_grad_enabled;
+use crate::value_ref::{ValueMut, ValueRef};
 use neurite_tensor::Tensor;
-use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -286,8 +287,8 @@ impl Var {
     /// let v = neurite_autograd::Var::from_array(ndarray::arr1(&[1.0f32, 2.0]));
     /// assert_eq!(v.value().sum(), 3.0);
     /// ```
-    pub fn value(&self) -> RwLockReadGuard<'_, Tensor> {
-        self.node.value.read()
+    pub fn value(&self) -> ValueRef<'_> {
+        ValueRef::new(self.node.value.read())
     }
 
     /// Write access to the value, for optimizers updating parameters in place.
@@ -297,8 +298,8 @@ impl Var {
     /// *w.value_mut() *= 2.0;
     /// assert_eq!(w.value()[[0]], 2.0);
     /// ```
-    pub fn value_mut(&self) -> RwLockWriteGuard<'_, Tensor> {
-        self.node.value.write()
+    pub fn value_mut(&self) -> ValueMut<'_> {
+        ValueMut::new(self.node.value.write())
     }
 
     /// Replaces the value (same or different shape).
@@ -330,10 +331,10 @@ impl Var {
     pub fn item(&self) -> Result<f32> {
         let v = self.value();
         if v.len() != 1 {
-            return Err(AutogradError::Backward(format!(
-                "item() needs a value with exactly one element, found shape {:?}",
-                v.shape()
-            )));
+            return Err(AutogradError::NotOneElement {
+                what: "item()",
+                shape: v.shape().to_vec(),
+            });
         }
         Ok(*v.iter().next().expect("one element"))
     }
