@@ -14,7 +14,7 @@
 //! (`GFLOP/s`) and `.../peak_rss_mb` (`MiB`).
 //!
 //! **`--compare --python PATH`** does the same, then runs the same five workloads from
-//! `bench/reference/` with that Python interpreter: `torch_workloads.py` (PyTorch) and
+//! `benches/reference/` with that Python interpreter: `torch_workloads.py` (PyTorch) and
 //! `keras_workloads.py` with `KERAS_BACKEND=tensorflow` and `=jax`, each workload again
 //! in its own process, and prints neurite's ratio to each framework (samples/s and peak
 //! memory). A framework whose script fails (package not installed, ...) is reported
@@ -251,7 +251,7 @@ const REFERENCES: [(&str, &str, Option<&str>); 3] = [
 
 /// Runs the Python references; a framework that fails is reported and skipped.
 fn run_references(root: &Path, python: &Path, quick: bool) -> Vec<E2eResult> {
-    let dir = root.join("bench").join("reference");
+    let dir = root.join("benches").join("reference");
     let mut results = Vec::new();
     for (framework, script, backend) in REFERENCES {
         for (workload, batch) in RUNS {
@@ -345,7 +345,7 @@ pub fn run(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<(), String> {
     let python = if cfg.compare {
         let p = cfg.python.clone().ok_or(
             "--compare needs --python PATH, the interpreter of an environment with torch, \
-             tensorflow-cpu, jax and keras (see bench/reference/README.md)",
+             tensorflow-cpu, jax and keras (see benches/reference/README.md)",
         )?;
         Some(p)
     } else {

@@ -20,11 +20,17 @@
 //! `Throughput::Bytes` is reported as GB/s. A benchmark without throughput gets only
 //! its time.
 //!
+//! ## `cargo xtask check-docs [DOC.md ...]`
+//!
+//! Compiles every Rust block of `README.md` and `docs/*.md` with exactly the dependencies
+//! the doc tells its reader to add. See the [`check_docs`] module.
+//!
 //! ## `cargo xtask bench --e2e [--features F] [--quick]` and `--compare --python PATH`
 //!
 //! End-to-end training/inference of the seed models instead of the criterion benches;
 //! results merged into the same `bench-report.json`. See the [`e2e`] module.
 
+mod check_docs;
 mod e2e;
 
 use serde_json::{json, Value};
@@ -33,7 +39,7 @@ use std::process::{Command, ExitCode};
 use std::time::SystemTime;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--features F] [--e2e] \
-[--compare --python PATH] [-- <criterion args/filter>]";
+[--compare --python PATH] [-- <criterion args/filter>]\n       cargo xtask check-docs [DOC.md ...]";
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Default, PartialEq)]
@@ -41,7 +47,7 @@ struct BenchArgs {
     quick: bool,
     features: Vec<String>,
     e2e: bool,
-    /// Also run the Python references of `bench/reference/` (implies `--e2e`).
+    /// Also run the Python references of `benches/reference/` (implies `--e2e`).
     compare: bool,
     /// Python interpreter for `--compare`.
     python: Option<String>,
@@ -283,6 +289,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
+        Some("check-docs") => check_docs::run(&args[1..]),
         Some(other) => Err(format!("unknown task {other:?}\n{USAGE}")),
         None => Err(USAGE.to_string()),
     };
