@@ -21,25 +21,24 @@ extern crate blas_src;
 pub mod broadcast;
 pub mod compare;
 pub mod conv;
-pub mod conv_pool;
-mod direct_conv;
 pub mod elementwise;
 pub mod error;
 mod fill;
 pub mod gemm;
-pub mod im2col;
-mod max_pool_kernel;
 pub mod memory;
 pub mod padding;
-pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod simd;
 pub mod size;
+pub mod small_gemm;
 pub mod softmax;
 pub mod threads;
 pub mod unary;
-mod winograd;
 
+// The convolution family lives in `conv/`; these keep the paths it had as
+// top-level modules (`neurite_tensor::pool::max_pool2d`, ...) and its
+// functions at the crate root.
 pub use conv::*;
 pub use conv_pool::{
     conv2d_relu_max_pool2d, conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_with_indices,

@@ -41,22 +41,16 @@ pub use reshape::{Reshape, ReshapeConfig};
 // SimpleRNN, LSTM, GRU): add their `mod` and `pub use` lines below.
 mod batch_norm;
 mod embedding;
-mod gru;
 mod layer_norm;
-mod lstm;
 mod norm_common;
 pub(crate) mod recurrent;
-mod seq_chunks;
-mod simple_rnn;
-mod small_gemm;
 
 pub use batch_norm::{BatchNormalization, BatchNormalizationConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
-pub use gru::{fused_gru, GRU};
 pub use layer_norm::{LayerNormalization, LayerNormalizationConfig};
-pub use lstm::{fused_lstm, LSTM};
-pub use recurrent::{RecurrentConfig, RecurrentOptions};
-pub use simple_rnn::{fused_simple_rnn, SimpleRNN};
+pub use recurrent::{
+    fused_gru, fused_lstm, fused_simple_rnn, RecurrentConfig, RecurrentOptions, SimpleRNN, GRU, LSTM,
+};
 
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};

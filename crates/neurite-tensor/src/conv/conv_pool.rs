@@ -19,13 +19,15 @@
 //!   [`conv2d_relu_max_pool2d_backward`] scatters the pooled gradient back per
 //!   task inside the convolution's backward.
 
-use crate::conv::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
-use crate::conv::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel};
+use crate::conv::conv2d::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
+use crate::conv::conv2d::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel};
+use crate::conv::im2col::ConvGeometry;
+use crate::conv::max_pool_kernel::{max_pool_image, max_pool_image_biased};
+use crate::conv::pool::{
+    max_pool2d, max_pool2d_values, pool_geometry, MaxPoolIndices, Pool2dParams, PoolGeometry,
+};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
-use crate::im2col::ConvGeometry;
-use crate::max_pool_kernel::{max_pool_image, max_pool_image_biased};
-use crate::pool::{max_pool2d, max_pool2d_values, pool_geometry, MaxPoolIndices, Pool2dParams, PoolGeometry};
 use ndarray::{Array4, ArrayView1, ArrayView4};
 
 /// `max_pool2d_values(conv2d_relu(input, kernel, bias, conv), pool)` without

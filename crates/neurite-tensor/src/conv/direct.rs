@@ -15,7 +15,7 @@
 //! chosen at run time); the two FMA builds give identical results, the
 //! portable one differs only in rounding (separate multiply and add).
 
-use crate::im2col::ConvGeometry;
+use crate::conv::im2col::ConvGeometry;
 
 /// Largest `KH*KW*C` taken by [`conv_images`].
 pub(crate) const MAX_TAPS: usize = 32;
@@ -62,7 +62,7 @@ pub(crate) fn conv_images(
 
 /// Whether [`conv_max_pool_images`] can follow the convolution with this
 /// pooling: 2x2 windows, stride 2, no padding (the usual CNN pooling).
-pub(crate) fn pools_2x2(pool: &crate::pool::Pool2dParams) -> bool {
+pub(crate) fn pools_2x2(pool: &crate::conv::pool::Pool2dParams) -> bool {
     pool.pool_size == (2, 2) && pool.strides == (2, 2) && pool.padding == crate::padding::Padding::Valid
 }
 
@@ -145,51 +145,14 @@ struct ImagePlan<'a> {
     g: &'a ConvGeometry,
 }
 
-/// A body over one image.
-type Body = fn(&ImagePlan, &mut [f32]);
-
-/// Runs `avx512` (AVX-512F + FMA build of a body) when the CPU has those
-/// features, else `avx2` (AVX2 + FMA), else `portable`.
-#[cfg(target_arch = "x86_64")]
-fn run_best(p: &ImagePlan, out: &mut [f32], [avx512, avx2, portable]: [Body; 3]) {
-    let fma = std::arch::is_x86_feature_detected!("fma");
-    if fma && std::arch::is_x86_feature_detected!("avx512f") {
-        avx512(p, out)
-    } else if fma && std::arch::is_x86_feature_detected!("avx2") {
-        avx2(p, out)
-    } else {
-        portable(p, out)
-    }
-}
-
-fn dispatch(p: &ImagePlan, out: &mut [f32]) {
-    // SAFETY (both wrappers): `run_best` calls them only after checking the features.
-    #[cfg(target_arch = "x86_64")]
-    run_best(
-        p,
-        out,
-        [
-            |p, o| unsafe { image_avx512(p, o) },
-            |p, o| unsafe { image_avx2(p, o) },
-            image_body::<4, false>,
-        ],
-    );
-    #[cfg(not(target_arch = "x86_64"))]
-    image_body::<4, false>(p, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn image_avx512(p: &ImagePlan, out: &mut [f32]) {
+crate::simd_dispatch! {
+    /// [`image_body`] with the register tile of the CPU's vector width.
+    fn dispatch(p: &ImagePlan, out: &mut [f32]);
     // 6 pixels x 32 channels: twelve of the 32 `zmm` accumulate.
-    image_body::<6, true>(p, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn image_avx2(p: &ImagePlan, out: &mut [f32]) {
+    avx512 => image_body::<6, true>(p, out),
     // 3 pixels x 32 channels: twelve of the 16 `ymm` accumulate.
-    image_body::<3, true>(p, out)
+    avx2 => image_body::<3, true>(p, out),
+    portable => image_body::<4, false>(p, out),
 }
 
 /// Every output row of one image, in tiles of `R` pixels (then single pixels).
@@ -266,34 +229,14 @@ fn blocks<const R: usize, const NB: usize, const FMA: bool>(
     }
 }
 
-fn dispatch_pooled(p: &ImagePlan, out: &mut [f32]) {
-    // SAFETY (both wrappers): `run_best` calls them only after checking the features.
-    #[cfg(target_arch = "x86_64")]
-    run_best(
-        p,
-        out,
-        [
-            |p, o| unsafe { pooled_avx512(p, o) },
-            |p, o| unsafe { pooled_avx2(p, o) },
-            pooled_body::<2, 1, false>,
-        ],
-    );
-    #[cfg(not(target_arch = "x86_64"))]
-    pooled_body::<2, 1, false>(p, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn pooled_avx512(p: &ImagePlan, out: &mut [f32]) {
+crate::simd_dispatch! {
+    /// [`pooled_body`] with the register tile of the CPU's vector width.
+    fn dispatch_pooled(p: &ImagePlan, out: &mut [f32]);
     // 2 rows x 6 pixels x 32 channels: 24 of the 32 `zmm` accumulate.
-    pooled_body::<6, 2, true>(p, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn pooled_avx2(p: &ImagePlan, out: &mut [f32]) {
+    avx512 => pooled_body::<6, 2, true>(p, out),
     // 2 rows x 2 pixels x 16 channels: 8 of the 16 `ymm` accumulate.
-    pooled_body::<2, 1, true>(p, out)
+    avx2 => pooled_body::<2, 1, true>(p, out),
+    portable => pooled_body::<2, 1, false>(p, out),
 }
 
 /// Every pooled row of one image: conv rows `2ph` and `2ph + 1` in tiles of
@@ -392,7 +335,7 @@ fn pooled_blocks<const R: usize, const NB: usize, const FMA: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv::Conv2dParams;
+    use crate::conv::conv2d::Conv2dParams;
     use crate::padding::Padding;
     use proptest::prelude::*;
 

@@ -13,15 +13,15 @@
 //! The bias has shape `(2, 3 units)`: row 0 is `b_in`, row 1 `b_rec`.
 //! One graph node per sequence, hand-written backward through time.
 
-use super::recurrent::{
-    add_output_grad, check_operands, column_sums, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind,
-    SeqOptions,
-};
-use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs};
-use super::small_gemm::{small_gemm, PackedPanels};
+use super::base::RnnBase;
+use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
+use super::driver::{chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs};
+use super::layer_macro::recurrent_layer_common;
+use super::layout::{add_output_grad, column_sums};
 use crate::error::Result;
 use ndarray::{Array1, Array2, ArrayView3, Axis, Ix2};
 use neurite_autograd::Var;
+use neurite_tensor::small_gemm::{small_gemm, PackedPanels};
 use neurite_tensor::Tensor;
 use std::ops::Range;
 
@@ -49,7 +49,7 @@ pub struct GRU {
     base: RnnBase,
 }
 
-recurrent_layer_common!(GRU, RnnKind::Gru);
+recurrent_layer_common!(GRU, RnnKind::Gru, fused_gru);
 
 /// The GRU recurrence over a whole sequence as one differentiable op
 /// (what the [`GRU`] layer runs): `x (batch, timesteps, features)`,
@@ -187,7 +187,7 @@ fn gru_chunk_forward(
                 inner.as_slice_mut().expect("standard layout"),
                 g,
                 true,
-            );
+            )?;
         }
         let xs = &mut xz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
         let (h_before, h_after) = hs
@@ -305,7 +305,7 @@ fn gru_chunk_backward(
                 dh.as_slice_mut().expect("standard layout"),
                 units,
                 true,
-            );
+            )?;
         }
     }
     let db = needs.db.then(|| {

@@ -15,10 +15,11 @@
 //! order ([`ChunkGrads::combine`]), so results depend on the thread count
 //! only through f32 summation order.
 
-use super::recurrent::{column_sums, from_time_major, output_from_states, SeqOptions};
-use super::small_gemm::PackedPanels;
+use super::config::SeqOptions;
+use super::layout::{column_sums, from_time_major, output_from_states};
 use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
 use neurite_autograd::Var;
+use neurite_tensor::small_gemm::PackedPanels;
 use neurite_tensor::Tensor;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -251,7 +252,7 @@ macro_rules! chunked_cell {
         $(#[$doc])*
         struct $cell($weights);
 
-        impl $crate::layers::seq_chunks::ChunkedCell for $cell {
+        impl $crate::layers::recurrent::driver::ChunkedCell for $cell {
             type Chunk = $chunk;
 
             fn recurrent(&self) -> &ndarray::Array2<f32> {
@@ -262,7 +263,7 @@ macro_rules! chunked_cell {
                 &self,
                 x: ndarray::ArrayView3<f32>,
                 rows: std::ops::Range<usize>,
-                opts: $crate::layers::recurrent::SeqOptions,
+                opts: $crate::layers::recurrent::config::SeqOptions,
                 single_thread: bool,
             ) -> neurite_autograd::Result<$chunk> {
                 $forward(x, rows, &self.0, opts, single_thread)
@@ -276,11 +277,11 @@ macro_rules! chunked_cell {
                 &self,
                 chunk: $chunk,
                 grad: &neurite_tensor::Tensor,
-                ut_packed: &$crate::layers::small_gemm::PackedPanels,
-                needs: $crate::layers::seq_chunks::Needs,
-                opts: $crate::layers::recurrent::SeqOptions,
+                ut_packed: &neurite_tensor::small_gemm::PackedPanels,
+                needs: $crate::layers::recurrent::driver::Needs,
+                opts: $crate::layers::recurrent::config::SeqOptions,
                 single_thread: bool,
-            ) -> neurite_autograd::Result<$crate::layers::seq_chunks::ChunkGrads> {
+            ) -> neurite_autograd::Result<$crate::layers::recurrent::driver::ChunkGrads> {
                 $backward(chunk, grad, &self.0, ut_packed, needs, opts, single_thread)
             }
         }

@@ -14,7 +14,7 @@
 //! integer coefficients add a few ulps over the direct sum). NHWC keeps every
 //! transform a loop over contiguous channel vectors, [`CHUNK`] at a time.
 
-use crate::im2col::ConvGeometry;
+use crate::conv::im2col::ConvGeometry;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// Channels handled together: one `__m512`, two `__m256`.
@@ -164,38 +164,22 @@ impl WinogradKernel {
     }
 }
 
-/// Defines `$name(args)`, which runs the `#[inline(always)]` `$body` compiled
-/// for AVX-512F, for AVX2, or portable, as the CPU allows: each build
-/// vectorizes the [`Chunk`] loops to its width. (Separate functions, not
-/// closures: a closure would be compiled without the target features.)
-macro_rules! simd_dispatch {
-    ($name:ident => $body:ident($($arg:ident: $ty:ty),*)) => {
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn avx512($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2 (checked just above).
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $body($($arg),*)
-        }
-    };
+crate::simd_dispatch! {
+    /// [`input_transform`] compiled for AVX-512F, AVX2 or portable, as the
+    /// CPU allows: each build vectorizes the [`Chunk`] loops to its width.
+    fn input_transform_dispatch(padded: &[f32], t: &Tiles, c: usize, first: usize, n: usize, v: &mut [f32]);
+    avx512 => input_transform(padded, t, c, first, n, v),
+    avx2 => input_transform(padded, t, c, first, n, v),
+    portable => input_transform(padded, t, c, first, n, v),
 }
-simd_dispatch!(input_transform_dispatch => input_transform(padded: &[f32], t: &Tiles, c: usize, first: usize, n: usize, v: &mut [f32]));
-simd_dispatch!(output_transform_dispatch => output_transform(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, first: usize, n: usize, out: &mut [f32]));
+
+crate::simd_dispatch! {
+    /// [`output_transform`], dispatched as [`input_transform_dispatch`].
+    fn output_transform_dispatch(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, first: usize, n: usize, out: &mut [f32]);
+    avx512 => output_transform(m, g, t, f, first, n, out),
+    avx2 => output_transform(m, g, t, f, first, n, out),
+    portable => output_transform(m, g, t, f, first, n, out),
+}
 
 /// Copies `image` into the zero-bordered `padded` (`ph x pw x C`).
 fn pad_image(image: &[f32], g: &ConvGeometry, t: &Tiles, padded: &mut [f32]) {
@@ -364,7 +348,7 @@ fn output_transform(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv::Conv2dParams;
+    use crate::conv::conv2d::Conv2dParams;
     use crate::padding::Padding;
     use proptest::prelude::*;
 

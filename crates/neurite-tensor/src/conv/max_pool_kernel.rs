@@ -1,12 +1,13 @@
 //! Per-image inner loops of 2-d max pooling, forward and backward.
 //!
-//! [`crate::pool`] checks shapes and splits the batch over rayon; this file
+//! [`crate::conv::pool`] checks shapes and splits the batch over rayon; this file
 //! holds what runs for one image. The forward walks each output pixel's
 //! channels in blocks of [`LANES`] kept in local arrays, so that the
 //! compare-and-select over the window compiles to vector compares and blends
 //! instead of per-lane conditional stores (the first version spent 4 ns per
-//! input element there). On x86-64 with AVX2 (checked at run time) an
-//! intrinsics version does the same on 8 channels per vector register. The
+//! input element there). On x86-64 with AVX2 and FMA an intrinsics version
+//! does the same on 8 channels per vector register (chosen at run time by
+//! [`crate::simd_dispatch!`]). The
 //! argmax is optional: inference does not need it.
 
 use std::ops::Range;
@@ -23,44 +24,37 @@ pub(crate) struct ImageWindows<'a> {
     pub channels: usize,
 }
 
-/// Max pooling of one image `x` (`H*W*C`, row-major) into `y` (`OH*OW*C`),
-/// writing each output's argmax (flat index within the image) into `idx`
-/// when given. Padded cells never win, a NaN wins (once), ties go to the
-/// first cell.
-pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, g: &ImageWindows) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe {
-            match idx {
-                Some(idx) => avx2::max_pool_argmax::<false>(x, y, idx, g, &[]),
-                None => avx2::max_pool_values(x, y, g),
-            }
-        };
-    }
-    max_pool_image_portable(x, y, idx, g)
+crate::simd_dispatch! {
+    /// Max pooling of one image `x` (`H*W*C`, row-major) into `y` (`OH*OW*C`),
+    /// writing each output's argmax (flat index within the image) into `idx`
+    /// when given. Padded cells never win, a NaN wins (once), ties go to the
+    /// first cell.
+    pub(crate) fn max_pool_image(x: &[f32], y: &mut [f32], idx: Option<&mut [u32]>, g: &ImageWindows);
+    avx2 => match idx {
+        Some(idx) => avx2::max_pool_argmax::<false>(x, y, idx, g, &[]),
+        None => avx2::max_pool_values(x, y, g),
+    },
+    portable => max_pool_image_portable(x, y, idx, g),
 }
 
-/// [`max_pool_image`] with argmax of `x + bias` (`bias` one value per
-/// channel): the values and argmax are exactly those of adding the bias to
-/// `x` first (which the portable path does, in place) and pooling that.
-pub(crate) fn max_pool_image_biased(
-    x: &mut [f32],
-    y: &mut [f32],
-    idx: &mut [u32],
-    g: &ImageWindows,
-    bias: &[f32],
-) {
-    assert_eq!(bias.len(), g.channels, "one bias per channel");
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { avx2::max_pool_argmax::<true>(x, y, idx, g, bias) };
-    }
-    for px in x.chunks_exact_mut(g.channels) {
-        px.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-    }
-    max_pool_image_portable(x, y, Some(idx), g)
+crate::simd_dispatch! {
+    /// [`max_pool_image`] with argmax of `x + bias` (`bias` one value per
+    /// channel): the values and argmax are exactly those of adding the bias to
+    /// `x` first (which the portable path does, in place) and pooling that.
+    ///
+    /// Panics unless `bias` has one value per channel.
+    pub(crate) fn max_pool_image_biased(x: &mut [f32], y: &mut [f32], idx: &mut [u32], g: &ImageWindows, bias: &[f32]);
+    avx2 => {
+        assert_eq!(bias.len(), g.channels, "one bias per channel");
+        avx2::max_pool_argmax::<true>(x, y, idx, g, bias)
+    },
+    portable => {
+        assert_eq!(bias.len(), g.channels, "one bias per channel");
+        for px in x.chunks_exact_mut(g.channels) {
+            px.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        max_pool_image_portable(x, y, Some(idx), g)
+    },
 }
 
 fn max_pool_image_portable(x: &[f32], y: &mut [f32], mut idx: Option<&mut [u32]>, g: &ImageWindows) {
@@ -110,7 +104,7 @@ mod avx2 {
     /// chains side by side, each block keeping the winning cell's offset; a
     /// running sum sends a block whose window may hold a NaN to the exact
     /// lane-by-lane rule.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(super) fn max_pool_argmax<const BIAS: bool>(
         x: &[f32],
         y: &mut [f32],
@@ -159,7 +153,7 @@ mod avx2 {
     /// # Safety
     /// AVX2 available; `c0 + NB * W <= C`, every cell of the window inside
     /// `x`, and `bias` (when `BIAS`) `C` long.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
     unsafe fn argmax_group<const NB: usize, const BIAS: bool>(
@@ -252,7 +246,7 @@ mod avx2 {
     /// running sum of the cells (NaN if any cell is NaN, or on inf - inf)
     /// sends a block whose window may hold a NaN to the exact lane-by-lane
     /// rule, so the values equal [`max_pool_image`]'s.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(super) fn max_pool_values(x: &[f32], y: &mut [f32], g: &ImageWindows) {
         let c = g.channels;
         let full = c / W;
@@ -291,7 +285,7 @@ mod avx2 {
     ///
     /// # Safety
     /// AVX2 available; `c0 + NB * W <= C` and every cell of the window inside `x`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn window_group<const NB: usize>(
         x: &[f32],

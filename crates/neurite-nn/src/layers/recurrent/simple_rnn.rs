@@ -1,14 +1,15 @@
 //! `SimpleRNN`: the fully-connected recurrence `h_t = act(x_t W + h_{t-1} U + b)`, Keras semantics.
 //! One graph node per sequence, hand-written backward through time.
 
-use super::recurrent::{
-    add_output_grad, check_operands, recurrent_layer_common, RecurrentOptions, RnnBase, RnnKind, SeqOptions,
-};
-use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
-use super::small_gemm::{small_gemm, PackedPanels};
+use super::base::RnnBase;
+use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
+use super::driver::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
+use super::layer_macro::recurrent_layer_common;
+use super::layout::add_output_grad;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
 use neurite_autograd::Var;
+use neurite_tensor::small_gemm::{small_gemm, PackedPanels};
 use neurite_tensor::Tensor;
 use std::ops::Range;
 
@@ -36,7 +37,7 @@ pub struct SimpleRNN {
     base: RnnBase,
 }
 
-recurrent_layer_common!(SimpleRNN, RnnKind::Simple);
+recurrent_layer_common!(SimpleRNN, RnnKind::Simple, fused_simple_rnn);
 
 /// The SimpleRNN recurrence over a whole sequence as one differentiable op
 /// (what the [`SimpleRNN`] layer runs): `x (batch, timesteps, features)`,
@@ -134,7 +135,7 @@ fn simple_chunk_forward(
         if step > 0 {
             let h_prev = &hs.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
             let zt = &mut z.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
-            small_gemm(b, h_prev, units, &weights.u_packed, zt, units, true);
+            small_gemm(b, h_prev, units, &weights.u_packed, zt, units, true)?;
         }
         let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
         let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
@@ -194,7 +195,7 @@ fn simple_chunk_backward(
                 dh.as_slice_mut().expect("standard layout"),
                 units,
                 false,
-            );
+            )?;
         }
     }
     ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)

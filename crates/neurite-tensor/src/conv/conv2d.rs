@@ -16,14 +16,14 @@
 //! depend on the number of threads) and its images' `dX`. A 1x1, stride-1
 //! convolution skips im2col: the input already is the `[N*H*W, C]` matrix.
 
-use crate::direct_conv;
+use crate::conv::direct;
+use crate::conv::im2col::{col2im_image_add, im2col_image, ConvGeometry};
+use crate::conv::winograd::{self, WinogradKernel};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair, par_build_with};
 use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
-use crate::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::padding::Padding;
 use crate::size::checked_len;
-use crate::winograd::{self, WinogradKernel};
 use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
 use std::cell::RefCell;
 
@@ -357,7 +357,7 @@ pub fn conv2d_forward_plan(input: &[usize], kernel: &[usize], p: &Conv2dParams) 
 
 /// The forward algorithm for a non-trivial geometry with `filters` outputs.
 fn select_algorithm(g: &ConvGeometry, filters: usize) -> ConvAlgorithm {
-    if direct_conv::applies(g, filters) {
+    if direct::applies(g, filters) {
         ConvAlgorithm::Direct
     } else if winograd::applies(g, filters) {
         ConvAlgorithm::Winograd
@@ -376,7 +376,7 @@ fn plan_for(algorithm: ConvAlgorithm, g: &ConvGeometry, f: usize) -> TaskPlan {
 }
 
 /// How a forward pass computes its convolution rows, chosen once per call:
-/// [`direct_conv`] for few taps, [`winograd`] for 3x3 stride-1 kernels over
+/// [`direct`] for few taps, [`winograd`] for 3x3 stride-1 kernels over
 /// whole channel blocks, else im2col and one GEMM.
 pub(crate) enum ForwardKernel<'a> {
     /// The kernel matrix's floats, read tap by tap.
@@ -422,7 +422,7 @@ impl<'a> ForwardKernel<'a> {
     /// Scratch floats [`Self::rows`] needs for a task of `plan`.
     pub(crate) fn scratch_len(&self, g: &ConvGeometry, plan: &TaskPlan) -> usize {
         match self {
-            ForwardKernel::Direct(_) => direct_conv::scratch_len(g),
+            ForwardKernel::Direct(_) => direct::scratch_len(g),
             ForwardKernel::Winograd(k) => k.scratch_len(g, plan.images),
             ForwardKernel::Gemm(_) if g.is_pointwise() => 0,
             ForwardKernel::Gemm(_) => plan.images * plan.rows_per_image * g.patch_len(),
@@ -431,8 +431,8 @@ impl<'a> ForwardKernel<'a> {
 
     /// Whether [`Self::max_pool_2x2_rows`] can run: the direct kernel, and
     /// 2x2 stride-2 unpadded pooling.
-    pub(crate) fn pools_in_registers(&self, pool: &crate::pool::Pool2dParams) -> bool {
-        matches!(self, ForwardKernel::Direct(_)) && direct_conv::pools_2x2(pool)
+    pub(crate) fn pools_in_registers(&self, pool: &crate::conv::pool::Pool2dParams) -> bool {
+        matches!(self, ForwardKernel::Direct(_)) && direct::pools_2x2(pool)
     }
 
     /// The 2x2 stride-2 max pooling of the convolution (no bias) of images
@@ -451,7 +451,7 @@ impl<'a> ForwardKernel<'a> {
             unreachable!("max_pool_2x2_rows needs the direct kernel")
         };
         let images = &x[first * g.image_len()..][..count * g.image_len()];
-        direct_conv::conv_max_pool_images(images, g, kernel, out, buf);
+        direct::conv_max_pool_images(images, g, kernel, out, buf);
     }
 
     /// The convolution (no bias) of images `first..first + count` into `out`
@@ -470,7 +470,7 @@ impl<'a> ForwardKernel<'a> {
         match self {
             ForwardKernel::Direct(kernel) => {
                 let images = &x[first * g.image_len()..][..count * g.image_len()];
-                direct_conv::conv_images(images, g, kernel, out, buf)
+                direct::conv_images(images, g, kernel, out, buf)
             }
             ForwardKernel::Winograd(k) => {
                 let images = &x[first * g.image_len()..][..count * g.image_len()];

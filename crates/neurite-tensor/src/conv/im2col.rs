@@ -9,7 +9,7 @@
 //!
 //! Both work image by image in parallel (rayon) on contiguous slices.
 
-use crate::conv::Conv2dParams;
+use crate::conv::conv2d::Conv2dParams;
 use crate::error::{Result, TensorError};
 use crate::padding::{conv_output_size, Padding};
 use crate::size::checked_len;
@@ -252,24 +252,15 @@ macro_rules! with_row_len {
     };
 }
 
-/// im2col of one image: `image` is `[H, W, C]` (contiguous), `cols` is
-/// `[OH*OW, KH*KW*C]` (contiguous) and is fully overwritten.
-///
-/// On x86-64 with AVX2 the loop runs in a copy compiled for AVX2 (wider
-/// copies of the short window rows).
-pub(crate) fn im2col_image(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { im2col_image_avx2(image, g, cols) };
-    }
-    im2col_image_portable(image, g, cols)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn im2col_image_avx2(image: &[f32], g: &ConvGeometry, cols: &mut [f32]) {
-    im2col_image_portable(image, g, cols)
+crate::simd_dispatch! {
+    /// im2col of one image: `image` is `[H, W, C]` (contiguous), `cols` is
+    /// `[OH*OW, KH*KW*C]` (contiguous) and is fully overwritten.
+    ///
+    /// On x86-64 with AVX2 the loop runs in a copy compiled for AVX2 (wider
+    /// copies of the short window rows; 512-bit registers do not help here).
+    pub(crate) fn im2col_image(image: &[f32], g: &ConvGeometry, cols: &mut [f32]);
+    avx2 => im2col_image_portable(image, g, cols),
+    portable => im2col_image_portable(image, g, cols),
 }
 
 #[inline(always)]
@@ -367,24 +358,15 @@ fn col2im_inside<const ROW: usize>(cols: &[f32], g: &ConvGeometry, image: &mut [
     }
 }
 
-/// col2im of one image: adds the rows of `cols` (`[OH*OW, KH*KW*C]`) onto
-/// `image` (`[H, W, C]`), which the caller has initialised (usually to zero).
-///
-/// Dispatched like [`im2col_image`] (AVX2 copy when present, fixed-size rows
-/// when every window is inside the image).
-pub(crate) fn col2im_image_add(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { col2im_image_add_avx2(cols, g, image) };
-    }
-    col2im_image_add_portable(cols, g, image)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn col2im_image_add_avx2(cols: &[f32], g: &ConvGeometry, image: &mut [f32]) {
-    col2im_image_add_portable(cols, g, image)
+crate::simd_dispatch! {
+    /// col2im of one image: adds the rows of `cols` (`[OH*OW, KH*KW*C]`) onto
+    /// `image` (`[H, W, C]`), which the caller has initialised (usually to zero).
+    ///
+    /// Dispatched like [`im2col_image`] (AVX2 copy when present, fixed-size rows
+    /// when every window is inside the image).
+    pub(crate) fn col2im_image_add(cols: &[f32], g: &ConvGeometry, image: &mut [f32]);
+    avx2 => col2im_image_add_portable(cols, g, image),
+    portable => col2im_image_add_portable(cols, g, image),
 }
 
 #[inline(always)]

@@ -11,9 +11,9 @@
 //!
 //! Every kernel is parallel over the batch (rayon, one task per image).
 
+use crate::conv::max_pool_kernel::{max_pool_image, max_pool_image_backward, ImageWindows};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair};
-use crate::max_pool_kernel::{max_pool_image, max_pool_image_backward, ImageWindows};
 use crate::padding::{conv_output_size, Padding};
 use crate::size::checked_len;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};

@@ -10,17 +10,18 @@
 //!
 //! (σ is `recurrent_activation`, sigmoid by default; `act` is `activation`,
 //! tanh by default.) The whole sequence is one graph node with a hand-written
-//! backward through time; see [`super::recurrent`] for the layout.
+//! backward through time; see [`super`] for the layout.
 
-use super::recurrent::{
-    add_output_grad, check_operands, recurrent_layer_common, CellActivation, RecurrentOptions, RnnBase,
-    RnnKind, SeqOptions,
-};
-use super::seq_chunks::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
-use super::small_gemm::{small_gemm, PackedPanels};
+use super::activation::CellActivation;
+use super::base::RnnBase;
+use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
+use super::driver::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
+use super::layer_macro::recurrent_layer_common;
+use super::layout::add_output_grad;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
 use neurite_autograd::Var;
+use neurite_tensor::small_gemm::{small_gemm, PackedPanels};
 use neurite_tensor::Tensor;
 use std::ops::Range;
 
@@ -49,7 +50,7 @@ pub struct LSTM {
     base: RnnBase,
 }
 
-recurrent_layer_common!(LSTM, RnnKind::Lstm);
+recurrent_layer_common!(LSTM, RnnKind::Lstm, fused_lstm);
 
 impl LSTM {
     /// Whether the forget-gate bias starts at 1 instead of 0 (Keras' `unit_forget_bias`, default true).
@@ -162,7 +163,7 @@ fn lstm_chunk_forward(
             let zs = &mut zall[r0 * g..(r0 + b) * g];
             let (h_before, h_after) = hall.split_at_mut((r0 + b) * units);
             if step > 0 {
-                small_gemm(b, &h_before[r0 * units..], units, &weights.u_packed, zs, g, true);
+                small_gemm(b, &h_before[r0 * units..], units, &weights.u_packed, zs, g, true)?;
             }
             let (c_before, c_after) = call.split_at_mut((r0 + b) * units);
             lstm_forward_gates(
@@ -240,52 +241,30 @@ fn lstm_chunk_backward(
                 dh.as_slice_mut().expect("standard layout"),
                 units,
                 false,
-            );
+            )?;
         }
     }
     ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)
 }
 
-/// The gate math of one forward step for the `rows` rows of a timestep:
-/// `zs` (`[rows, 4 units]`, pre-activations `[i, f, c, o]`, replaced by the
-/// gate values), `c_prev` (`[rows, units]`) in, `c_new`, `h_new` and
-/// `tcs = act(c_new)` out. Compiled twice, for the baseline target and for
-/// AVX2+FMA, the latter chosen at run time.
-#[allow(clippy::too_many_arguments)]
-fn lstm_forward_gates(
-    zs: &mut [f32],
-    c_prev: &[f32],
-    c_new: &mut [f32],
-    h_new: &mut [f32],
-    tcs: &mut [f32],
-    units: usize,
-    act: CellActivation,
-    ract: CellActivation,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        unsafe { lstm_forward_gates_avx2(zs, c_prev, c_new, h_new, tcs, units, act, ract) };
-        return;
-    }
-    lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract);
-}
-
-/// [`lstm_forward_gates`] compiled for AVX2+FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn lstm_forward_gates_avx2(
-    zs: &mut [f32],
-    c_prev: &[f32],
-    c_new: &mut [f32],
-    h_new: &mut [f32],
-    tcs: &mut [f32],
-    units: usize,
-    act: CellActivation,
-    ract: CellActivation,
-) {
-    lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract);
+neurite_tensor::simd_dispatch! {
+    /// The gate math of one forward step for the `rows` rows of a timestep:
+    /// `zs` (`[rows, 4 units]`, pre-activations `[i, f, c, o]`, replaced by the
+    /// gate values), `c_prev` (`[rows, units]`) in, `c_new`, `h_new` and
+    /// `tcs = act(c_new)` out. Compiled for AVX2+FMA and for the baseline
+    /// target, the former chosen when the CPU has it.
+    fn lstm_forward_gates(
+        zs: &mut [f32],
+        c_prev: &[f32],
+        c_new: &mut [f32],
+        h_new: &mut [f32],
+        tcs: &mut [f32],
+        units: usize,
+        act: CellActivation,
+        ract: CellActivation,
+    );
+    avx2 => lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract),
+    portable => lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract),
 }
 
 #[inline(always)]
@@ -326,48 +305,25 @@ fn lstm_forward_gates_body(
     }
 }
 
-/// The gate math of one backward step: `zs` (`[rows, 4 units]`, the gate
-/// values of the forward) is replaced by the pre-activation gradients
-/// `dZ`; `c_prev`, `tcs = act(c_t)` and `dhs = dL/dh_t` are read and `dc`
-/// (`dL/dc_t` in, `dL/dc_{t-1}` out) is updated. `scratch` holds
-/// `5 units` floats. Dispatched as [`lstm_forward_gates`].
-#[allow(clippy::too_many_arguments)]
-fn lstm_backward_gates(
-    zs: &mut [f32],
-    c_prev: &[f32],
-    tcs: &[f32],
-    dhs: &[f32],
-    dc: &mut [f32],
-    scratch: &mut [f32],
-    units: usize,
-    act: CellActivation,
-    ract: CellActivation,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        unsafe { lstm_backward_gates_avx2(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract) };
-        return;
-    }
-    lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract);
-}
-
-/// [`lstm_backward_gates`] compiled for AVX2+FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn lstm_backward_gates_avx2(
-    zs: &mut [f32],
-    c_prev: &[f32],
-    tcs: &[f32],
-    dhs: &[f32],
-    dc: &mut [f32],
-    scratch: &mut [f32],
-    units: usize,
-    act: CellActivation,
-    ract: CellActivation,
-) {
-    lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract);
+neurite_tensor::simd_dispatch! {
+    /// The gate math of one backward step: `zs` (`[rows, 4 units]`, the gate
+    /// values of the forward) is replaced by the pre-activation gradients
+    /// `dZ`; `c_prev`, `tcs = act(c_t)` and `dhs = dL/dh_t` are read and `dc`
+    /// (`dL/dc_t` in, `dL/dc_{t-1}` out) is updated. `scratch` holds
+    /// `5 units` floats. Dispatched as [`lstm_forward_gates`].
+    fn lstm_backward_gates(
+        zs: &mut [f32],
+        c_prev: &[f32],
+        tcs: &[f32],
+        dhs: &[f32],
+        dc: &mut [f32],
+        scratch: &mut [f32],
+        units: usize,
+        act: CellActivation,
+        ract: CellActivation,
+    );
+    avx2 => lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract),
+    portable => lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract),
 }
 
 #[inline(always)]
