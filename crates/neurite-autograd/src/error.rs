@@ -29,7 +29,7 @@ pub enum AutogradError {
     Backward(String),
     /// `backward()` (without an explicit gradient) or `item()` was called on
     /// a value that does not hold exactly one element.
-    #[error("{what} needs a value with exactly one element (a one-element output), found shape {shape:?}")]
+    #[error("{what} needs a one-element value, found shape {shape:?}{}", one_element_hint(.what))]
     NotOneElement {
         /// The call that needs one element: `"backward()"` or `"item()"`.
         what: &'static str,
@@ -60,6 +60,15 @@ pub enum AutogradError {
         /// Gradient computed by central finite differences.
         numeric: f64,
     },
+}
+
+/// What to do instead, for the call named in [`AutogradError::NotOneElement`].
+fn one_element_hint(what: &str) -> &'static str {
+    if what.starts_with("backward") {
+        "; use backward_with(gradient) for an output of another shape"
+    } else {
+        ""
+    }
 }
 
 /// Result of an autograd operation.
