@@ -93,6 +93,24 @@ pub enum OptimError {
         /// The 1-based step number (the iteration count after the step).
         step: u64,
     },
+    /// A graph or differentiation error, met in a training loop written
+    /// against this crate's [`Result`] (the optimizers themselves never
+    /// return it): lets `loss.backward()?` and `opt.step(..)?` share one
+    /// error type without the umbrella crate.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_optim::{OptimError, Optimizer, Sgd};
+    /// fn step(w: &Var, opt: &mut Sgd) -> neurite_optim::Result<()> {
+    ///     (w * 2.0)?.backward()?; // a two-element output: not a loss
+    ///     opt.step(&[("w", w)])
+    /// }
+    /// let w = Var::parameter(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
+    /// let err = step(&w, &mut Sgd::new(0.1)).unwrap_err();
+    /// assert!(matches!(err, OptimError::Autograd(_)));
+    /// ```
+    #[error(transparent)]
+    Autograd(#[from] neurite_autograd::AutogradError),
 }
 
 /// Shorthand for results of this crate.

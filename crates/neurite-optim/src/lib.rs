@@ -20,8 +20,8 @@
 //! let target = Var::constant(ndarray::arr1(&[3.0f32]).into_dyn());
 //! let mut opt = Adam::with_schedule(Box::new(CosineDecay::new(0.1, 500))).clipnorm(10.0).build()?;
 //! for _ in 0..500 {
-//!     let d = ops::sub(&w, &target).unwrap();
-//!     ops::sum_all(&ops::mul(&d, &d).unwrap()).unwrap().backward().unwrap();
+//!     let d = ops::sub(&w, &target)?;
+//!     ops::sum_all(&ops::mul(&d, &d)?)?.backward()?; // graph errors convert with `?`
 //!     opt.step(&[("w", &w)])?;
 //!     zero_grad(&[("w", &w)]);
 //! }
@@ -36,6 +36,7 @@ mod clip;
 mod core;
 mod error;
 mod nadam;
+pub mod prelude;
 mod rmsprop;
 mod schedule;
 mod sgd;
@@ -55,6 +56,24 @@ pub use crate::schedule::{
 };
 pub use crate::sgd::Sgd;
 pub use crate::state::{OptimizerState, SAFETENSORS_FORMAT};
+/// The array crate of [`OptimizerState`]'s tensors, re-exported so that
+/// callers use the same version.
+///
+/// ```
+/// let slot = neurite_optim::ndarray::ArrayD::<f32>::zeros(neurite_optim::ndarray::IxDyn(&[2]));
+/// assert_eq!(slot.len(), 2);
+/// ```
+pub use ndarray;
+/// The JSON value type of [`Optimizer::config`], [`optimizer_from_config`]
+/// and [`schedule_from_config`], re-exported so that callers use the same
+/// version.
+///
+/// ```
+/// use neurite_optim::Optimizer;
+/// let config: neurite_optim::serde_json::Value = neurite_optim::Sgd::default().config();
+/// assert_eq!(config["name"], "SGD");
+/// ```
+pub use serde_json;
 
 use neurite_autograd::Var;
 use serde_json::Value;
