@@ -2,17 +2,16 @@
 //! reporting test accuracy and a confusion matrix with class names.
 //!
 //! ```text
-//! cargo run --release --example cifar10_cnn -- --data ../shared/data/cifar-10 --epochs 2
+//! cargo run --release --example cifar10_cnn -- --data data/cifar-10-batches-bin --epochs 2
 //! ```
 //! `--data` is a folder of CIFAR-10 binary batches (`data_batch_*.bin`,
 //! `test_batch.bin`; record counts are taken from the file sizes). When the
-//! folder holds only `test_batch.bin` (like the 20-image sample beside this
-//! project), it is split 75/25 into training and test images: a smoke run,
+//! folder holds only `test_batch.bin`, it is split 75/25 into training and test images: a smoke run,
 //! not a measurement of accuracy.
 
 mod common;
 
-use common::{confusion_table, finish, timed_fit, Args};
+use common::{confusion_table, data_dir, finish, timed_fit, Args, CIFAR10_HOW_TO_GET};
 use neurite::data::augment::{RandomCrop, RandomFlip};
 use neurite::data::Pipeline;
 use neurite::prelude::*;
@@ -31,17 +30,24 @@ const CLASSES: [&str; 10] = [
 ];
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("cifar10_cnn [--data DIR] [--epochs N] [--batch-size N] [--seed N]");
-    let dir = std::path::PathBuf::from(args.string("data", "data/cifar-10"));
+    let args = Args::parse(
+        "cifar10_cnn",
+        &[
+            ("data", "DIR"),
+            ("epochs", "N"),
+            ("batch-size", "N"),
+            ("seed", "N"),
+        ],
+    );
     let epochs: usize = args.number("epochs", 10);
     let batch_size: usize = args.number("batch-size", 32);
     let seed: u64 = args.number("seed", 0);
-    if !dir.join("test_batch.bin").is_file() {
-        eprintln!(
-            "cifar10_cnn: no test_batch.bin in {dir:?}; pass --data DIR (e.g. ../shared/data/cifar-10)"
-        );
-        std::process::exit(2);
-    }
+    let dir = data_dir(
+        "cifar10_cnn",
+        &args.string("data", "data/cifar-10-batches-bin"),
+        &["test_batch.bin"],
+        CIFAR10_HOW_TO_GET,
+    );
     let (train, test) = if dir.join("data_batch_1.bin").is_file() {
         neurite::data::cifar10::load(&dir)?
     } else {

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{print_json, Args};
+use common::{print_json, round_to, timing_fields, Args};
 use neurite::data::StratifiedKFold;
 use neurite::prelude::*;
 use std::time::Instant;
@@ -45,7 +45,7 @@ fn wide(seed: u64) -> neurite::Result<Sequential> {
 }
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("kfold [--epochs N] [--folds K] [--seed N]");
+    let args = Args::parse("kfold", &[("epochs", "N"), ("folds", "K"), ("seed", "N")]);
     let epochs: usize = args.number("epochs", 20);
     let folds: usize = args.number("folds", 5);
     let seed: u64 = args.number("seed", 0);
@@ -81,17 +81,22 @@ fn main() -> neurite::Result<()> {
         .cloned()
         .fold(results[0], |b, r| if r.1 > b.1 { r } else { b });
     println!("selected: {} (mean accuracy {:.4})", best.0, best.1);
-    let trained = 2 * folds * epochs * (digits.len() - digits.len() / folds);
-    print_json(serde_json::json!({
-        "example": "kfold",
-        "epochs": epochs,
-        "folds": folds,
-        "seconds": (seconds * 100.0).round() / 100.0,
-        "train_samples_per_sec": (trained as f64 / seconds).round(),
-        "test_accuracy": (best.1 * 10000.0).round() / 10000.0,
-        "selected": best.0,
-        "mean_accuracy": results.iter().map(|r| (r.0, (r.1 * 10000.0).round() / 10000.0)).collect::<std::collections::BTreeMap<_, _>>(),
-        "std_accuracy": results.iter().map(|r| (r.0, (r.2 * 10000.0).round() / 10000.0)).collect::<std::collections::BTreeMap<_, _>>(),
-    }));
+    // Samples trained per epoch, over both architectures and every fold.
+    let trained_per_epoch = 2 * folds * (digits.len() - digits.len() / folds);
+    let by_name = |pick: fn(&(&str, f64, f64)) -> f64| -> serde_json::Map<String, serde_json::Value> {
+        results
+            .iter()
+            .map(|r| (r.0.to_string(), round_to(pick(r), 4).into()))
+            .collect()
+    };
+    let mut line = timing_fields("kfold", epochs, seconds, trained_per_epoch);
+    line.extend([
+        ("folds".to_string(), folds.into()),
+        ("test_accuracy".to_string(), round_to(best.1, 4).into()),
+        ("selected".to_string(), best.0.into()),
+        ("mean_accuracy".to_string(), by_name(|r| r.1).into()),
+        ("std_accuracy".to_string(), by_name(|r| r.2).into()),
+    ]);
+    print_json(line.into());
     Ok(())
 }

@@ -12,10 +12,9 @@
 
 mod common;
 
-use common::{print_json, Args};
+use common::{print_json, round_to, timed_fit, timing_fields, Args};
 use neurite::prelude::*;
 use neurite::tensor::random::{normal, rng_from_seed};
-use std::time::Instant;
 
 const TRUE_W: [f32; 3] = [3.0, -2.0, 0.5];
 const TRUE_B: f32 = 1.0;
@@ -31,7 +30,10 @@ fn make_data(n: usize, seed: u64) -> (Tensor, Tensor) {
 }
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("linear_regression [--epochs N] [--batch-size N] [--seed N]");
+    let args = Args::parse(
+        "linear_regression",
+        &[("epochs", "N"), ("batch-size", "N"), ("seed", "N")],
+    );
     let epochs: usize = args.number("epochs", 20);
     let batch_size: usize = args.number("batch-size", 32);
     let seed: u64 = args.number("seed", 0);
@@ -44,13 +46,8 @@ fn main() -> neurite::Result<()> {
             .kernel_regularizer(Regularizer::l2(1e-4)),
     );
     model.compile(Sgd::new(0.05), Loss::MeanSquaredError, &[Metric::Mae])?;
-    let start = Instant::now();
-    let history = model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2),
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    let options = FitOptions::new().epochs(epochs).batch_size(batch_size).verbose(2);
+    let (history, seconds) = timed_fit(&mut model, &x_train, &y_train, options)?;
     let scores = model.evaluate(&x_test, &y_test)?;
     let pred = model.predict(&x_test)?;
     let mse = neurite::metrics::mean_squared_error(y_test.view(), pred.view())?;
@@ -59,14 +56,12 @@ fn main() -> neurite::Result<()> {
     let bias = weights[1].1.iter().copied().next().unwrap_or(f32::NAN);
     println!("learned kernel {kernel:?} (true {TRUE_W:?}), bias {bias:.4} (true {TRUE_B})");
     println!("test mse {mse:.5}, test mae {:.5}", scores["mae"]);
-    print_json(serde_json::json!({
-        "example": "linear_regression",
-        "epochs": history.epochs.len(),
-        "seconds": (seconds * 100.0).round() / 100.0,
-        "train_samples_per_sec": ((2000 * history.epochs.len()) as f64 / seconds).round(),
-        "test_mse": (mse * 1e6).round() / 1e6,
-        "kernel": kernel,
-        "bias": bias,
-    }));
+    let mut line = timing_fields("linear_regression", history.epochs.len(), seconds, 2000);
+    line.extend([
+        ("test_mse".to_string(), round_to(mse, 6).into()),
+        ("kernel".to_string(), kernel.into()),
+        ("bias".to_string(), bias.into()),
+    ]);
+    print_json(line.into());
     Ok(())
 }

@@ -39,7 +39,10 @@ fn make_data(n: usize, templates: &Tensor, seed: u64) -> (Tensor, Tensor) {
 }
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("lstm_sequence [--epochs N] [--batch-size N] [--seed N]");
+    let args = Args::parse(
+        "lstm_sequence",
+        &[("epochs", "N"), ("batch-size", "N"), ("seed", "N")],
+    );
     let epochs: usize = args.number("epochs", 10);
     let batch_size: usize = args.number("batch-size", 32);
     let seed: u64 = args.number("seed", 0);

@@ -34,7 +34,7 @@ fn make_data(n: usize, centres: &Tensor, seed: u64) -> (Tensor, Tensor) {
 }
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("mlp [--epochs N] [--batch-size N] [--seed N]");
+    let args = Args::parse("mlp", &[("epochs", "N"), ("batch-size", "N"), ("seed", "N")]);
     let epochs: usize = args.number("epochs", 20);
     let batch_size: usize = args.number("batch-size", 32);
     let seed: u64 = args.number("seed", 0);

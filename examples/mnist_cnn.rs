@@ -2,34 +2,45 @@
 //! Dense64-Dense10, Adam, sparse categorical cross-entropy, batch 32.
 //!
 //! ```text
-//! cargo run --release --example mnist_cnn -- --data ../shared/data/mnist --epochs 5
+//! cargo run --release --example mnist_cnn -- --data data/mnist --epochs 5
 //! ```
-//! `--data` is a folder holding the four MNIST IDX files (raw or .gz);
+//! `--data` is a folder holding the four MNIST IDX files (raw or .gz; how to
+//! download them: `docs/data.md`, "Getting MNIST");
 //! `--limit N` trains on the first N training images (for a quick run). The
 //! test set is evaluated after every epoch, as in the Keras tutorial; the JSON
 //! line lists those accuracies (`test_accuracy_per_epoch`).
 
 mod common;
 
-use common::{confusion_table, finish, timed_fit, Args};
+use common::{confusion_table, data_dir, finish, round_to, timed_fit, Args, MNIST_HOW_TO_GET};
 use neurite::prelude::*;
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("mnist_cnn [--data DIR] [--epochs N] [--batch-size N] [--limit N] [--seed N]");
-    let dir = args.string("data", "data/mnist");
+    let args = Args::parse(
+        "mnist_cnn",
+        &[
+            ("data", "DIR"),
+            ("epochs", "N"),
+            ("batch-size", "N"),
+            ("limit", "N"),
+            ("seed", "N"),
+        ],
+    );
     let epochs: usize = args.number("epochs", 5);
     let batch_size: usize = args.number("batch-size", 32);
     let limit: usize = args.number("limit", usize::MAX);
     let seed: u64 = args.number("seed", 0);
 
-    if !std::path::Path::new(&dir).is_dir() {
-        eprintln!(
-            "mnist_cnn: no MNIST folder at {dir:?}. Pass --data DIR with train-images-idx3-ubyte(.gz), \
-             train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) \
-             (in this project's checkout: --data ../shared/data/mnist)."
-        );
-        std::process::exit(2);
-    }
+    let dir = data_dir(
+        "mnist_cnn",
+        &args.string("data", "data/mnist"),
+        &[
+            "train-images-idx3-ubyte",
+            "train-images-idx3-ubyte.gz",
+            "train-images.idx3-ubyte",
+        ],
+        MNIST_HOW_TO_GET,
+    );
     let (mut train, test) = neurite::data::mnist::load(&dir)?; // x: (n, 28, 28, 1) in [0, 1]
     if limit < train.len() {
         train = train.subset(&(0..limit).collect::<Vec<_>>())?;
@@ -70,7 +81,7 @@ fn main() -> neurite::Result<()> {
         .get("val_accuracy")
         .unwrap_or(&[])
         .iter()
-        .map(|a| (a * 10000.0).round() / 10000.0)
+        .map(|&a| round_to(a, 4))
         .collect();
     let extra = serde_json::json!({"seed": seed, "test_accuracy_per_epoch": per_epoch});
     finish("mnist_cnn", &history, seconds, train.len(), &scores, extra);

@@ -13,7 +13,10 @@ use common::{confusion_table, finish, timed_fit, Args};
 use neurite::prelude::*;
 
 fn main() -> neurite::Result<()> {
-    let args = Args::parse("quickstart [--epochs N] [--batch-size N] [--seed N]");
+    let args = Args::parse(
+        "quickstart",
+        &[("epochs", "N"), ("batch-size", "N"), ("seed", "N")],
+    );
     let epochs: usize = args.number("epochs", 15);
     let batch_size: usize = args.number("batch-size", 32);
     let seed: u64 = args.number("seed", 42);

@@ -1,45 +1,60 @@
-//! Small helpers shared by the examples: command-line flags, the closing
-//! JSON line, predicted classes and a confusion matrix.
+//! The one place for what the examples share: command-line flags (parsed by
+//! `lexopt`), checking a `--data` folder, class indices of labels and
+//! predictions, a confusion matrix, timing `fit`, and the closing JSON line.
 #![allow(dead_code)]
 
 use neurite::prelude::*;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-/// `--name value` flags of an example.
+/// Exit status of an example given bad flags or a missing data folder.
+const USAGE_ERROR: i32 = 2;
+
+/// The flags of an example, each `--name VALUE` (or `--name=VALUE`).
 pub struct Args {
-    values: BTreeMap<String, String>,
+    values: BTreeMap<&'static str, String>,
 }
 
 impl Args {
-    /// Parses `--name value` pairs; `--help` prints `usage` and exits.
-    pub fn parse(usage: &str) -> Args {
-        let mut values = BTreeMap::new();
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            if arg == "--help" || arg == "-h" {
+    /// Parses the process' arguments against `flags` (name and value placeholder, e.g.
+    /// `("epochs", "N")`). `--help` prints the usage and exits 0; an unknown flag, a flag
+    /// without its value or a stray argument prints the error and the usage and exits 2.
+    pub fn parse(example: &str, flags: &[(&'static str, &str)]) -> Args {
+        let usage = usage(example, flags);
+        match Args::from_args(std::env::args_os().skip(1), flags) {
+            Ok(Some(args)) => args,
+            Ok(None) => {
                 println!("{usage}");
                 std::process::exit(0);
             }
-            let Some(name) = arg.strip_prefix("--") else {
-                eprintln!("unexpected argument {arg:?}\n{usage}");
-                std::process::exit(2);
-            };
-            let (name, value) = match name.split_once('=') {
-                Some((n, v)) => (n.to_string(), v.to_string()),
-                None => match it.next() {
-                    Some(v) => (name.to_string(), v),
-                    None => {
-                        eprintln!("--{name} needs a value\n{usage}");
-                        std::process::exit(2);
-                    }
-                },
-            };
-            values.insert(name, value);
+            Err(e) => exit_with_usage(example, &e.to_string(), &usage),
         }
-        Args { values }
     }
 
-    /// A string flag with a default.
+    /// Parses `args` (without the program name); `Ok(None)` when help was asked for.
+    fn from_args(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+        flags: &[(&'static str, &str)],
+    ) -> Result<Option<Args>, lexopt::Error> {
+        use lexopt::prelude::*;
+        let mut values = BTreeMap::new();
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next()? {
+            match arg {
+                Short('h') | Long("help") => return Ok(None),
+                Long(name) => {
+                    let Some(&(known, _)) = flags.iter().find(|(flag, _)| *flag == name) else {
+                        return Err(arg.unexpected());
+                    };
+                    values.insert(known, parser.value()?.string()?);
+                }
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        Ok(Some(Args { values }))
+    }
+
+    /// A string flag, or `default` when it was not given.
     pub fn string(&self, name: &str, default: &str) -> String {
         self.values
             .get(name)
@@ -47,41 +62,60 @@ impl Args {
             .unwrap_or_else(|| default.to_string())
     }
 
-    /// A number flag with a default; exits with a message when it does not parse.
+    /// A number flag, or `default` when it was not given; exits with status 2 when the
+    /// value does not parse.
     pub fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
         match self.values.get(name) {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|_| {
                 eprintln!("--{name}: {v:?} is not a valid number");
-                std::process::exit(2);
+                std::process::exit(USAGE_ERROR);
             }),
         }
     }
 }
 
-/// Prints the closing line of an example: one JSON object.
-pub fn print_json(fields: serde_json::Value) {
-    println!("{fields}");
+fn usage(example: &str, flags: &[(&str, &str)]) -> String {
+    let shown: Vec<String> = flags
+        .iter()
+        .map(|(name, value)| format!("[--{name} {value}]"))
+        .collect();
+    format!("usage: {example} {}", shown.join(" "))
 }
 
-/// Class with the highest score in each row of `(n, classes)` predictions.
-pub fn predicted_classes(pred: &Tensor) -> Vec<usize> {
-    pred.outer_iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                )
-                .0
-        })
-        .collect()
+fn exit_with_usage(example: &str, message: &str, usage: &str) -> ! {
+    eprintln!("{example}: {message}\n{usage}");
+    std::process::exit(USAGE_ERROR);
 }
 
-/// Class indices stored as f32 labels.
-pub fn label_classes(y: &Tensor) -> Vec<usize> {
-    y.iter().map(|&v| v as usize).collect()
+/// The `--data` folder of an example, checked to hold one of the files `any_of`; when it
+/// does not, prints where to get the data set (`how_to_get`) and exits with status 2.
+pub fn data_dir(example: &str, dir: &str, any_of: &[&str], how_to_get: &str) -> PathBuf {
+    let dir = PathBuf::from(dir);
+    if !any_of.iter().any(|name| dir.join(name).is_file()) {
+        eprintln!(
+            "{example}: no {} in {}. Pass --data DIR. {how_to_get}",
+            any_of[0],
+            dir.display()
+        );
+        std::process::exit(USAGE_ERROR);
+    }
+    dir
+}
+
+/// Where the MNIST files come from, for messages.
+pub const MNIST_HOW_TO_GET: &str = "Download the four IDX files (train-images-idx3-ubyte.gz, \
+train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) from \
+https://ossci-datasets.s3.amazonaws.com/mnist/ into one folder (gzipped or not); see docs/data.md.";
+
+/// Where the CIFAR-10 files come from, for messages.
+pub const CIFAR10_HOW_TO_GET: &str = "Download the binary version \
+https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and unpack it \
+(tar xzf); the folder cifar-10-batches-bin holds the batches; see docs/data.md.";
+
+/// Class indices of `(n,)` / `(n, 1)` labels or of `(n, classes)` scores (arg-max).
+pub fn classes(y: &Tensor) -> neurite::Result<Vec<usize>> {
+    Ok(neurite::data::preprocessing::class_indices(y)?)
 }
 
 /// The confusion matrix of predictions against labels, as a text table.
@@ -91,11 +125,7 @@ pub fn confusion_table(
     n_classes: usize,
     names: Option<&[&str]>,
 ) -> neurite::Result<String> {
-    let cm = neurite::metrics::ConfusionMatrix::from_labels(
-        &label_classes(y),
-        &predicted_classes(pred),
-        n_classes,
-    )?;
+    let cm = neurite::metrics::ConfusionMatrix::from_labels(&classes(y)?, &classes(pred)?, n_classes)?;
     Ok(cm.to_table(names)?)
 }
 
@@ -111,14 +141,39 @@ pub fn timed_fit(
     Ok((history, start.elapsed().as_secs_f64()))
 }
 
-fn round_to(v: f64, digits: i32) -> f64 {
+/// `v` rounded to `digits` decimals (for the JSON line).
+pub fn round_to(v: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (v * p).round() / p
 }
 
-/// Prints the test scores and, last, the example's JSON line: `example`,
-/// `epochs`, `seconds`, `train_samples_per_sec`, `test_accuracy` (when the
-/// model reports accuracy), `test_loss`, plus the `extra` fields.
+/// Prints the closing line of an example: one JSON object.
+pub fn print_json(fields: serde_json::Value) {
+    println!("{fields}");
+}
+
+/// The fields every example's JSON line starts with: `example`, `epochs`, `seconds` and
+/// `train_samples_per_sec` (over all `epochs`).
+pub fn timing_fields(
+    example: &str,
+    epochs: usize,
+    seconds: f64,
+    train_samples: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    let json = serde_json::json!({
+        "example": example,
+        "epochs": epochs,
+        "seconds": round_to(seconds, 2),
+        "train_samples_per_sec": round_to((train_samples * epochs) as f64 / seconds, 1),
+    });
+    match json {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// Prints the test scores and, last, the example's JSON line: the [`timing_fields`],
+/// `test_accuracy` (when the model reports accuracy), `test_loss`, plus the `extra` fields.
 pub fn finish(
     example: &str,
     history: &History,
@@ -127,20 +182,14 @@ pub fn finish(
     scores: &neurite::callbacks::Logs,
     extra: serde_json::Value,
 ) {
-    let epochs = history.epochs.len();
-    let mut line = serde_json::json!({
-        "example": example,
-        "epochs": epochs,
-        "seconds": round_to(seconds, 2),
-        "train_samples_per_sec": round_to((train_samples * epochs) as f64 / seconds, 1),
-        "test_loss": round_to(scores["loss"], 4),
-    });
+    let mut line = timing_fields(example, history.epochs.len(), seconds, train_samples);
+    line.insert("test_loss".into(), round_to(scores["loss"], 4).into());
     if let Some(acc) = scores.get("accuracy") {
         println!("test loss {:.4}, test accuracy {acc:.4}", scores["loss"]);
-        line["test_accuracy"] = serde_json::json!(round_to(*acc, 4));
+        line.insert("test_accuracy".into(), round_to(*acc, 4).into());
     }
-    if let (Some(obj), serde_json::Value::Object(more)) = (line.as_object_mut(), extra) {
-        obj.extend(more);
+    if let serde_json::Value::Object(more) = extra {
+        line.extend(more);
     }
-    print_json(line);
+    print_json(serde_json::Value::Object(line));
 }

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Workloads (the same five, with the same shapes, optimizers, losses and data sizes, are
-//! written for PyTorch and Keras in `bench/reference/`):
+//! written for PyTorch and Keras in `benches/reference/`):
 //!
 //! | workload | model | optimizer, loss |
 //! |---|---|---|
@@ -87,33 +87,34 @@ fn default_steps(workload: &str, batch: usize) -> usize {
 const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train --batch B \
 [--steps N] [--warmup N] [--repeats R] [--threads T]   |   e2e --list";
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
+/// What the command line asks for: a run, or the list of workloads.
+#[derive(Debug, Clone, PartialEq)]
+enum Command {
+    Run(Options),
+    List,
+}
+
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    use lexopt::prelude::*;
     let mut workload = None;
     let mut batch = None;
     let mut steps = None;
     let mut warmup = 1;
     let mut repeats = 5;
     let mut threads = 2;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| -> Result<String, String> {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        let number = |name: &str, v: String| -> Result<usize, String> {
-            v.parse::<usize>()
-                .map_err(|_| format!("{name}: expected a non-negative integer, found {v:?}"))
-        };
-        match a.as_str() {
-            "--workload" => workload = Some(value("--workload")?),
-            "--batch" => batch = Some(number("--batch", value("--batch")?)?),
-            "--steps" => steps = Some(number("--steps", value("--steps")?)?),
-            "--warmup" => warmup = number("--warmup", value("--warmup")?)?,
-            "--repeats" => repeats = number("--repeats", value("--repeats")?)?,
-            "--threads" => threads = number("--threads", value("--threads")?)?,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+    let mut parser = lexopt::Parser::from_args(args);
+    let with_usage = |e: lexopt::Error| format!("{e}\n{USAGE}");
+    while let Some(arg) = parser.next().map_err(with_usage)? {
+        match arg {
+            Long("list") => return Ok(Command::List),
+            Long("workload") => workload = Some(parser.value().and_then(|v| v.string()).map_err(with_usage)?),
+            Long("batch") => batch = Some(parser.value().and_then(|v| v.parse()).map_err(with_usage)?),
+            Long("steps") => steps = Some(parser.value().and_then(|v| v.parse()).map_err(with_usage)?),
+            Long("warmup") => warmup = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
+            Long("repeats") => repeats = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
+            Long("threads") => threads = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
+            Short('h') | Long("help") => return Err(USAGE.to_string()),
+            _ => return Err(with_usage(arg.unexpected())),
         }
     }
     let workload = workload.ok_or_else(|| format!("--workload is required\n{USAGE}"))?;
@@ -127,14 +128,14 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         return Err("--batch, --steps, --repeats and --threads must be at least 1".into());
     }
     let steps = steps.unwrap_or_else(|| default_steps(&workload, batch));
-    Ok(Options {
+    Ok(Command::Run(Options {
         workload,
         batch,
         steps,
         warmup,
         repeats,
         threads,
-    })
+    }))
 }
 
 /// Multiply-adds of a "valid" 2-D convolution with square stride 1 on an NHWC sample.
@@ -283,25 +284,44 @@ fn measure(opts: &Options) -> neurite::Result<Vec<f64>> {
     Ok(rates)
 }
 
-/// The JSON line of a finished workload (written by hand: this package has no JSON
-/// dependency and the fields are numbers and fixed identifiers).
+/// `v` rounded to one decimal (rates and MiB are reported to 0.1).
+fn one_decimal(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// The JSON line of a finished workload, as `cargo xtask bench --e2e` reads it (fields in
+/// this order).
+#[derive(Debug, serde::Serialize)]
+struct ResultLine<'a> {
+    framework: &'static str,
+    model: &'a str,
+    batch: usize,
+    /// Median of `runs`.
+    samples_per_sec: f64,
+    /// Samples per second of every timed run.
+    runs: Vec<f64>,
+    /// `null` when the kernel does not report it.
+    peak_rss_mb: Option<f64>,
+    steps: usize,
+    threads: usize,
+    flops_per_sample: f64,
+    gemm_backend: &'static str,
+}
+
 fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
-    let runs: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
-    let peak = peak_mb.map_or("null".to_string(), |p| format!("{p:.1}"));
-    format!(
-        "{{\"framework\":\"neurite\",\"model\":\"{}\",\"batch\":{},\"samples_per_sec\":{:.1},\
-         \"runs\":[{}],\"peak_rss_mb\":{},\"steps\":{},\"threads\":{},\"flops_per_sample\":{},\
-         \"gemm_backend\":\"{}\"}}",
-        opts.workload,
-        opts.batch,
-        median(rates),
-        runs.join(","),
-        peak,
-        opts.steps,
-        opts.threads,
-        flops_per_sample(&opts.workload),
-        neurite::tensor::gemm::backend(),
-    )
+    let line = ResultLine {
+        framework: "neurite",
+        model: &opts.workload,
+        batch: opts.batch,
+        samples_per_sec: one_decimal(median(rates)),
+        runs: rates.iter().copied().map(one_decimal).collect(),
+        peak_rss_mb: peak_mb.map(one_decimal),
+        steps: opts.steps,
+        threads: opts.threads,
+        flops_per_sample: flops_per_sample(&opts.workload),
+        gemm_backend: neurite::tensor::gemm::backend(),
+    };
+    serde_json::to_string(&line).expect("a struct of numbers and strings serialises")
 }
 
 /// Fixes the thread counts before any pool exists.
@@ -317,14 +337,14 @@ fn set_threads(threads: usize) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--list") {
-        for w in WORKLOADS {
-            println!("{w}");
-        }
-        return ExitCode::SUCCESS;
-    }
     let opts = match parse_args(&args) {
-        Ok(o) => o,
+        Ok(Command::Run(o)) => o,
+        Ok(Command::List) => {
+            for w in WORKLOADS {
+                println!("{w}");
+            }
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("e2e: {e}");
             return ExitCode::FAILURE;
@@ -351,13 +371,23 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    fn run_options(args: &[&str]) -> Options {
+        match parse_args(&s(args)).unwrap() {
+            Command::Run(o) => o,
+            Command::List => panic!("{args:?} parsed as --list"),
+        }
+    }
+
     #[test]
     fn parses_options_and_defaults() {
-        let o = parse_args(&s(&["--workload", "cnn-train", "--batch", "32"])).unwrap();
+        let o = run_options(&["--workload", "cnn-train", "--batch", "32"]);
         assert_eq!(o.steps, 64);
         assert_eq!((o.warmup, o.repeats, o.threads), (1, 5, 2));
-        let o = parse_args(&s(&["--workload", "lstm-train", "--batch", "32", "--steps", "3"])).unwrap();
+        let o = run_options(&["--workload", "lstm-train", "--batch=32", "--steps", "3"]);
         assert_eq!(o.steps, 3);
+        assert_eq!(parse_args(&s(&["--list"])), Ok(Command::List));
+        assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "32", "--gpu"])).is_err());
+        assert!(parse_args(&s(&["--workload", "cnn-train", "--batch"])).is_err());
         assert!(parse_args(&s(&["--workload", "gan", "--batch", "32"])).is_err());
         assert!(parse_args(&s(&["--workload", "cnn-train"])).is_err());
         assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "0"])).is_err());
@@ -397,12 +427,18 @@ mod tests {
             let rates = measure(&opts).unwrap();
             assert_eq!(rates.len(), 1);
             assert!(rates[0] > 0.0);
-            let line = json_line(&opts, &rates, Some(12.0));
+            let line = json_line(&opts, &rates, Some(12.04));
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
             assert!(
                 line.starts_with("{\"framework\":\"neurite\",\"model\":\""),
                 "{line}"
             );
-            assert!(line.contains("\"peak_rss_mb\":12.0"), "{line}");
+            assert_eq!(v["model"], w, "{line}");
+            assert_eq!(v["batch"], 4, "{line}");
+            assert_eq!(v["peak_rss_mb"], 12.0, "{line}");
+            assert_eq!(v["runs"].as_array().map(Vec::len), Some(1), "{line}");
+            assert_eq!(v["flops_per_sample"], flops_per_sample(w), "{line}");
+            assert_eq!(v["steps"], 2, "{line}");
         }
         assert!(peak_rss_mb().unwrap() > 0.0);
     }
