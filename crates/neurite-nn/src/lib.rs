@@ -28,6 +28,7 @@ pub mod initializers;
 pub mod layer;
 pub mod layers;
 pub mod losses;
+pub mod prelude;
 pub mod registry;
 pub mod regularizers;
 
@@ -39,3 +40,20 @@ pub use layer::{Layer, Parameter, ParameterShapes};
 pub use losses::{Loss, Reduction};
 pub use registry::layer_from_config;
 pub use regularizers::Regularizer;
+/// The array crate [`neurite_tensor::Tensor`] is built on, re-exported so
+/// that callers use the same version.
+///
+/// ```
+/// let x = neurite_nn::ndarray::arr1(&[1.0f32, 2.0]);
+/// assert_eq!(x.len(), 2);
+/// ```
+pub use ndarray;
+/// The JSON value type of [`Layer::config`] and [`layer_from_config`],
+/// re-exported so that callers use the same version.
+///
+/// ```
+/// use neurite_nn::Layer;
+/// let config: neurite_nn::serde_json::Value = neurite_nn::layers::Dense::new(4).config();
+/// assert_eq!(config["units"], 4);
+/// ```
+pub use serde_json;
