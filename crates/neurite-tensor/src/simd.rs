@@ -2,7 +2,7 @@
 //! compiled copy of a kernel runs.
 //!
 //! A kernel is written once (plain Rust, or `std::arch` intrinsics in an
-//! `avx2`/`avx512` submodule) and [`simd_dispatch!`] compiles it up to three
+//! `avx2`/`avx512` submodule) and [`simd_dispatch!`](crate::simd_dispatch!) compiles it up to three
 //! times: for AVX-512F (+ AVX2 + FMA), for AVX2 + FMA, and for the build's
 //! baseline target (portable). At run time [`simd_level`] picks one, from a
 //! CPU detection done once per process and cached.
@@ -11,7 +11,7 @@
 //!
 //! Calling a `#[target_feature(enable = "...")]` function on a CPU without
 //! those features is undefined behaviour, so such a call is `unsafe`. The
-//! only such calls that dispatch makes are inside [`simd_dispatch!`], and
+//! only such calls that dispatch makes are inside [`simd_dispatch!`](crate::simd_dispatch!), and
 //! each one is reached through a `match` on a [`SimdLevel`] that is at most
 //! [`simd_level()`] (a requested level is clamped with `min`).
 //! [`simd_level()`] returns [`SimdLevel::Avx512`] only when

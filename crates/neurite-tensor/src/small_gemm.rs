@@ -103,7 +103,7 @@ impl PackedPanels {
 /// `c[i * ldc]` (each `b.n()` long); the gaps between rows are neither read
 /// nor written. Runs the kernel of the CPU's [`crate::simd::simd_level`].
 ///
-/// Errors with [`TensorError::Shape`] if a stride is shorter than a row or a
+/// Errors with [`TensorError::InvalidArgument`] if a stride is shorter than a row or a
 /// slice is too short for `m` rows.
 ///
 /// ```

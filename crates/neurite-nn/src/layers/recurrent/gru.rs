@@ -91,7 +91,7 @@ fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqO
 }
 
 chunked_cell!(
-    /// The GRU's weights as a [`ChunkedCell`](super::seq_chunks::ChunkedCell).
+    /// The GRU's weights as a [`ChunkedCell`](super::driver::ChunkedCell).
     GruCell(GruWeights),
     GruChunk,
     gru_chunk_forward,

@@ -3,7 +3,7 @@
 
 use ndarray::{s, Array2, Axis, Ix3};
 use neurite_tensor::Tensor;
-/// Inverse of the time-major layout ([`super::seq_chunks::chunk_time_major`]): `[T*B, F]` back to `(B, T, F)`.
+/// Inverse of the time-major layout ([`super::driver::chunk_time_major`]): `[T*B, F]` back to `(B, T, F)`.
 pub(crate) fn from_time_major(m: &Array2<f32>, b: usize, t: usize, go_backwards: bool) -> Tensor {
     let f = m.ncols();
     let mut out = ndarray::Array3::<f32>::zeros((b, t, f));

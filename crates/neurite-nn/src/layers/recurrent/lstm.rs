@@ -107,7 +107,7 @@ fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: Seq
 }
 
 chunked_cell!(
-    /// The LSTM's weights as a [`ChunkedCell`](super::seq_chunks::ChunkedCell).
+    /// The LSTM's weights as a [`ChunkedCell`](super::driver::ChunkedCell).
     LstmCell(SeqWeights),
     LstmChunk,
     lstm_chunk_forward,

@@ -92,7 +92,7 @@ fn simple_rnn_op(
 }
 
 chunked_cell!(
-    /// The SimpleRNN's weights as a [`ChunkedCell`](super::seq_chunks::ChunkedCell).
+    /// The SimpleRNN's weights as a [`ChunkedCell`](super::driver::ChunkedCell).
     SimpleCell(SeqWeights),
     SimpleChunk,
     simple_chunk_forward,
