@@ -176,12 +176,17 @@ impl IdxArray {
 /// one extra byte, never inflated whole. A plain file's length is checked against the header
 /// before anything is allocated, and memory is reserved fallibly ([`DataError::Alloc`]).
 ///
+/// Reading a gzip file needs the `gzip` cargo feature (on by default); without it, it is a
+/// [`DataError::FeatureDisabled`](crate::DataError::FeatureDisabled).
+///
 /// ```
+/// # #[cfg(feature = "gzip")] {
 /// use neurite_data::idx::{self, IdxArray, IdxData};
 /// let dir = tempfile::tempdir().unwrap();
 /// let p = dir.path().join("labels.idx1-ubyte.gz");
 /// idx::write(&p, &IdxArray { shape: vec![3], data: IdxData::U8(vec![7, 8, 9]) }).unwrap();
 /// assert_eq!(idx::read(&p).unwrap().as_u8(), Some(&[7u8, 8, 9][..]));
+/// # }
 /// ```
 pub fn read(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
@@ -208,7 +213,9 @@ pub fn read(path: impl AsRef<Path>) -> Result<IdxArray> {
     }
 }
 
-/// Writes an IDX file, gzip-compressed when the name ends in `.gz`.
+/// Writes an IDX file, gzip-compressed when the name ends in `.gz` (which needs the `gzip`
+/// cargo feature, on by default; without it a `.gz` name is a
+/// [`DataError::FeatureDisabled`](crate::DataError::FeatureDisabled)).
 pub fn write(path: impl AsRef<Path>, array: &IdxArray) -> Result<()> {
     let path = path.as_ref();
     io::write_maybe_gz(path, &array.to_bytes()?)

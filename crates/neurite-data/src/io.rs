@@ -36,6 +36,7 @@ pub(crate) enum Origin {
     /// A gzip file of this many (compressed) bytes.
     Gzip { file_len: u64 },
     /// A zip archive member: `compressed` bytes, deflated or stored.
+    #[cfg_attr(not(feature = "npz"), allow(dead_code))]
     ZipMember { compressed: u64, deflated: bool },
 }
 
@@ -88,10 +89,7 @@ pub(crate) fn open(path: &Path) -> Result<Input<'static>> {
     let head = buf.fill_buf().map_err(|e| DataError::io(path, e))?;
     let gz = is_gzip(head);
     let (reader, origin): (Box<dyn Read>, Origin) = if gz {
-        (
-            Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
-            Origin::Gzip { file_len },
-        )
+        (gzip_reader(buf, path)?, Origin::Gzip { file_len })
     } else {
         (Box::new(buf), Origin::Raw { file_len })
     };
@@ -103,8 +101,21 @@ pub(crate) fn open(path: &Path) -> Result<Input<'static>> {
     })
 }
 
+/// The decompressing reader of a gzip file.
+#[cfg(feature = "gzip")]
+fn gzip_reader(buf: BufReader<File>, _path: &Path) -> Result<Box<dyn Read>> {
+    Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buf)))
+}
+
+/// Without the `gzip` feature a gzip file is an error naming the feature.
+#[cfg(not(feature = "gzip"))]
+fn gzip_reader(_buf: BufReader<File>, path: &Path) -> Result<Box<dyn Read>> {
+    Err(DataError::feature_disabled(path, "gzip decompression", "gzip"))
+}
+
 impl<'a> Input<'a> {
     /// A stream from any reader (e.g. a zip member); `path` names it in errors.
+    #[cfg(any(feature = "npz", feature = "image", all(feature = "gzip", feature = "csv")))]
     pub(crate) fn from_reader(reader: impl Read + 'a, path: &Path, origin: Origin) -> Self {
         Input {
             reader: Box::new(reader),
@@ -291,11 +302,13 @@ impl<'a> Input<'a> {
 
 /// Reads a whole file, decompressing it if it is gzip (detected by content, not by name);
 /// memory is taken fallibly.
+#[cfg(feature = "csv")]
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     open(path)?.read_rest("the file's content")
 }
 
 /// Reads a whole file (no decompression), fallibly.
+#[cfg(any(feature = "npz", feature = "image"))]
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let meta = file.metadata().map_err(|e| DataError::io(path, e))?;
@@ -308,6 +321,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     input.read_rest("the file's content")
 }
 
+#[cfg(all(feature = "gzip", feature = "csv"))]
 /// Decompresses an in-memory (multi-member) gzip stream, fallibly; a corrupt or truncated
 /// stream is a format error naming `path`.
 pub(crate) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
@@ -333,16 +347,27 @@ pub(crate) fn try_zeroed<T: Clone + Default>(n: usize, path: &Path, what: &str) 
 
 /// Writes `bytes` to `path`, gzip-compressed when the name ends in `.gz`.
 pub(crate) fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let data = if gz {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(bytes).map_err(|e| DataError::io(path, e))?;
-        enc.finish().map_err(|e| DataError::io(path, e))?
+    if gz {
+        write_atomic(path, &gzip(path, bytes)?)
     } else {
-        bytes.to_vec()
-    };
-    write_atomic(path, &data)
+        write_atomic(path, bytes)
+    }
+}
+
+/// `bytes` gzip-compressed (`path` names the file in errors).
+#[cfg(feature = "gzip")]
+fn gzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).map_err(|e| DataError::io(path, e))?;
+    enc.finish().map_err(|e| DataError::io(path, e))
+}
+
+/// Without the `gzip` feature, writing a `.gz` file is an error naming the feature.
+#[cfg(not(feature = "gzip"))]
+fn gzip(path: &Path, _bytes: &[u8]) -> Result<Vec<u8>> {
+    Err(DataError::feature_disabled(path, "gzip compression", "gzip"))
 }
 
 /// Writes `bytes` to `path` as a whole or not at all: into a temporary file
@@ -366,16 +391,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".neurite-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| DataError::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
+    let (tmp_path, mut tmp) = create_partial_file(dir)?;
+    let written = tmp.write_all(bytes).and_then(|_| tmp.sync_all()).and_then(|_| {
+        drop(tmp);
+        std::fs::rename(&tmp_path, path)
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp_path);
+        return Err(DataError::io(path, e));
+    }
     Ok(())
+}
+
+/// Creates a new, empty `.neurite-<pid>-<n>.partial` file in `dir` (never an existing one:
+/// `create_new`), trying the next `n` when the name is taken.
+fn create_partial_file(dir: &Path) -> Result<(PathBuf, File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Process id and a per-process counter: threads and processes writing beside each other
+    // each get their own file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    const ATTEMPTS: u32 = 64;
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp_path = dir.join(format!(".neurite-{}-{n}.partial", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+        {
+            Ok(file) => return Ok((tmp_path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => return Err(DataError::io(dir, e)),
+        }
+    }
+    let e = last_error.unwrap_or_else(|| std::io::Error::other("no free temporary file name"));
+    Err(DataError::io(dir, e))
 }
 
 /// u8 pixels to f32, divided by 255 when `scale`; the output (4 bytes per value) is allocated

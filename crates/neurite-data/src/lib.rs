@@ -15,13 +15,32 @@
 //!   [`augment::Pipeline`].
 //! * [`split`]: [`KFold`], [`StratifiedKFold`], [`GroupKFold`], [`LeaveOneOut`].
 //! * Files: [`idx`] / [`mnist`] (MNIST, Fashion-MNIST, any IDX, raw or `.gz`), [`cifar10`],
-//!   [`cifar100`], [`csv`], [`npy`] (`.npy` / `.npz`), [`image_folder`] (PNG / JPEG).
-//! * [`digits`]: scikit-learn's 1,797 8x8 digits, embedded.
+//!   [`cifar100`], `csv`, [`npy`] (`.npy` / `.npz`), `image_folder` (PNG / JPEG).
+//! * `digits`: scikit-learn's 1,797 8x8 digits, embedded.
 //!
 //! Every file error names the file and what was wrong (and the record or line where it helps);
 //! the parsers never panic on bad input.
 //!
+//! ## Cargo features
+//!
+//! All on by default; turn them off (`default-features = false`) to build only the
+//! in-memory parts (datasets, splitters, loader, augmentation, IDX / CIFAR / `.npy`)
+//! on `ndarray`, `rand` and `rayon`:
+//!
+//! | feature | gives | pulls in |
+//! |---------|-------|----------|
+//! | `image` | the `image_folder` module (PNG / JPEG decoding) | `image` |
+//! | `npz`   | `.npz` archives in [`npy`] (`read_npz`, `write_npz`, ...) | `zip`, `flate2` |
+//! | `gzip`  | reading gzip-compressed files, writing `.gz` | `flate2` |
+//! | `csv`   | the `csv` module; with `gzip`, the embedded `digits` set | `csv` |
+//!
+//! Without `gzip`, reading a gzip file or writing a `.gz` one is a
+//! [`DataError::FeatureDisabled`] naming the feature; the other features' items are absent.
+//!
+//! The crate re-exports [`ndarray`], and [`prelude`] holds the names most programs use.
+//!
 //! ```
+//! # #[cfg(all(feature = "csv", feature = "gzip"))] {
 //! use neurite_data::{digits, DataLoader, StratifiedKFold};
 //!
 //! let ds = digits::load(); // x (1797, 8, 8, 1) in [0, 1], y (1797,)
@@ -35,24 +54,35 @@
 //! for batch in loader.epoch(0) {
 //!     assert_eq!(batch.x.ndim(), 4);
 //! }
+//! # }
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use ndarray;
 
 pub mod augment;
 mod cifar;
 pub mod cifar10;
 pub mod cifar100;
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub mod csv;
 mod dataset;
+#[cfg(all(feature = "csv", feature = "gzip"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "csv", feature = "gzip"))))]
 pub mod digits;
 mod error;
 pub mod idx;
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
 pub mod image_folder;
 mod io;
 pub mod loader;
 pub mod mnist;
 pub mod npy;
+pub mod prelude;
 pub mod preprocessing;
 pub mod rng;
 pub mod split;
@@ -60,6 +90,8 @@ pub mod split;
 pub use augment::{Augment, Pipeline};
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
 pub use image_folder::{ImageFolder, ImageFolderData};
 pub use io::write_atomic;
 pub use loader::{Batch, Batches, DataLoader};

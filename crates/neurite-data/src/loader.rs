@@ -23,6 +23,7 @@
 //!   batch size (for the augmentation): the same seed gives the same batches.
 //!
 //! ```
+//! # #[cfg(all(feature = "csv", feature = "gzip"))] {
 //! use neurite_data::{augment::{Pipeline, RandomFlip}, digits, DataLoader};
 //!
 //! let loader = DataLoader::new(digits::load(), 64)
@@ -37,6 +38,7 @@
 //!     seen += batch.len();
 //! }
 //! assert_eq!(seen, 1797);
+//! # }
 //! ```
 
 use std::sync::mpsc::{sync_channel, Receiver};

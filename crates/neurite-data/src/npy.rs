@@ -4,13 +4,16 @@
 //! float32 and float64 data, little- or big-endian, C or Fortran order; values are converted to
 //! `f32` (optionally u8 / 255). `.npz` archives (`np.savez`, stored, and `np.savez_compressed`,
 //! deflated) are read member by member. Writing produces `<f4` `.npy` 1.0 files and `.npz`
-//! archives that NumPy reads.
+//! archives that NumPy reads. The `.npz` functions need the `npz` cargo feature (on by
+//! default).
 
+#[cfg(feature = "npz")]
 use std::io::{Cursor, Write};
 use std::path::Path;
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 
+#[cfg(feature = "npz")]
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io;
@@ -370,11 +373,14 @@ pub fn write<S: Data<Elem = f32>, D: Dimension>(path: impl AsRef<Path>, a: &Arra
 /// header declares plus one byte: a member that inflates past its header is an error after one
 /// extra byte, and a header declaring more than the member's compressed size can inflate to
 /// (deflate expands at most 1032:1) is refused before anything is allocated.
+#[cfg(feature = "npz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "npz")))]
 pub fn parse_npz(bytes: &[u8], path: impl AsRef<Path>, scale_u8: bool) -> Result<Vec<(String, ArrayD<f32>)>> {
     parse_npz_members(bytes, path.as_ref(), scale_u8, |_| true)
 }
 
 /// The members of an `.npz` archive that `keep` accepts (by name, without `.npy`).
+#[cfg(feature = "npz")]
 fn parse_npz_members(
     bytes: &[u8],
     path: &Path,
@@ -412,12 +418,16 @@ fn parse_npz_members(
 }
 
 /// Reads every array of an `.npz` file (values unchanged).
+#[cfg(feature = "npz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "npz")))]
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f32>)>> {
     let path = path.as_ref();
     parse_npz(&io::read_file(path)?, path, false)
 }
 
 /// Writes `.npz` (deflated when `compressed`, as `np.savez_compressed`).
+#[cfg(feature = "npz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "npz")))]
 pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &ArrayD<f32>)], compressed: bool) -> Result<()> {
     let path = path.as_ref();
     let method = if compressed {
@@ -440,6 +450,8 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &ArrayD<f32>)], compre
 
 /// A [`Dataset`] from two arrays of an `.npz` file, e.g. Keras' `mnist.npz` with
 /// `("x_train", "y_train")`. u8 features are divided by 255 when `scale_u8`; labels are kept.
+#[cfg(feature = "npz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "npz")))]
 pub fn load_npz_dataset(path: impl AsRef<Path>, x_key: &str, y_key: &str, scale_u8: bool) -> Result<Dataset> {
     let path = path.as_ref();
     let bytes = io::read_file(path)?;

@@ -1,12 +1,20 @@
 //! File formats on small files the tests write, including corrupted ones: every error names
 //! the file and the problem, nothing panics, nothing is silently truncated.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array4, Axis};
+use ndarray::Array4;
+#[cfg(feature = "csv")]
+use neurite_data::csv;
+#[cfg(all(feature = "csv", feature = "gzip"))]
+use neurite_data::digits;
 use neurite_data::idx::{self, IdxArray, IdxData};
-use neurite_data::{cifar10, cifar100, csv, digits, mnist, npy, ImageFolder};
+#[cfg(feature = "image")]
+use neurite_data::ImageFolder;
+use neurite_data::{cifar10, cifar100, mnist, npy};
+
+/// `.gz` names are tried only when the `gzip` feature is on.
+const GZIP: bool = cfg!(feature = "gzip");
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -16,7 +24,9 @@ fn write(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+#[cfg(feature = "gzip")]
 fn gz(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
@@ -79,7 +89,8 @@ fn idx_round_trip_all_types_raw_and_gz() {
         },
     ];
     for (i, a) in arrays.iter().enumerate() {
-        for name in [format!("a{i}.idx"), format!("a{i}.idx.gz")] {
+        let names = [format!("a{i}.idx"), format!("a{i}.idx.gz")];
+        for name in names.into_iter().filter(|n| GZIP || !n.ends_with(".gz")) {
             let p = d.path().join(name);
             idx::write(&p, a).unwrap();
             let b = idx::read(&p).unwrap();
@@ -143,6 +154,7 @@ fn idx_corruptions_are_named_errors() {
 }
 
 #[test]
+#[cfg(feature = "gzip")]
 fn idx_truncated_gzip_is_an_error() {
     let d = tmp();
     let raw = idx_images(50, 28, 28).to_bytes().unwrap();
@@ -186,7 +198,7 @@ fn write_mnist(dir: &Path, n_train: usize, n_test: usize, gzip: bool) {
 
 #[test]
 fn mnist_loads_raw_and_gz() {
-    for gzip in [false, true] {
+    for gzip in [false, true].into_iter().filter(|&gzip| GZIP || !gzip) {
         let d = tmp();
         write_mnist(d.path(), 12, 5, gzip);
         let (train, test) = mnist::load(d.path()).unwrap();
@@ -357,6 +369,7 @@ fn cifar10_load_dir() {
 // ---------------------------------------------------------------- CSV
 
 #[test]
+#[cfg(feature = "csv")]
 fn csv_header_names_and_classes() {
     let text = "a,b,species,c\n1,2,cat,3\n4,5,dog,6\n\n7,8,cat,9\n";
     let opts = csv::CsvOptions::new().label("species").features(["c", "a"]);
@@ -389,6 +402,7 @@ fn csv_header_names_and_classes() {
 }
 
 #[test]
+#[cfg(feature = "csv")]
 fn csv_without_header_numeric_labels_no_label() {
     let text = "1;2;0\n3;4;1\n";
     let opts = csv::CsvOptions::new().header(false).delimiter(b';');
@@ -409,6 +423,7 @@ fn csv_without_header_numeric_labels_no_label() {
 }
 
 #[test]
+#[cfg(feature = "csv")]
 fn csv_bad_rows() {
     let o = csv::CsvOptions::new();
     err_names(
@@ -453,6 +468,7 @@ fn csv_bad_rows() {
 }
 
 #[test]
+#[cfg(all(feature = "csv", feature = "gzip"))]
 fn csv_gzip_file() {
     let d = tmp();
     let p = d.path().join("t.csv.gz");
@@ -500,6 +516,7 @@ fn npy_files_written_by_numpy() {
 }
 
 #[test]
+#[cfg(feature = "npz")]
 fn npz_files_written_by_numpy() {
     for name in ["xy.npz", "xy_compressed.npz"] {
         let all = npy::read_npz(fixture(name)).unwrap();
@@ -518,7 +535,7 @@ fn npz_files_written_by_numpy() {
 }
 
 #[test]
-fn npy_npz_round_trip_and_corruption() {
+fn npy_round_trip_and_corruption() {
     let d = tmp();
     let a =
         Array4::from_shape_fn((2, 3, 1, 2), |(i, j, k, l)| (i * 6 + j * 2 + k + l) as f32 - 0.5).into_dyn();
@@ -527,17 +544,7 @@ fn npy_npz_round_trip_and_corruption() {
     assert_eq!(npy::read(&p).unwrap(), a);
     let bytes = std::fs::read(&p).unwrap();
     assert_eq!(bytes.len() % 16, 0); // header padded to 64, data 48 bytes
-    let v1 = ndarray::Array1::from(vec![1.0f32, 2.0]).into_dyn();
-    let z = d.path().join("ab.npz");
-    npy::write_npz(&z, &[("a", &a), ("v", &v1)], true).unwrap();
-    let back = npy::read_npz(&z).unwrap();
-    assert_eq!(
-        back,
-        vec![("a".to_string(), a.clone()), ("v".to_string(), v1.clone())]
-    );
-    npy::write_npz(&z, &[("a", &a)], false).unwrap();
-    assert_eq!(npy::read_npz(&z).unwrap()[0].1, a);
-    // Corruptions.
+                                     // Corruptions.
     err_names(
         npy::parse(&bytes[..bytes.len() - 4], "a.npy", false),
         "a.npy",
@@ -565,6 +572,24 @@ fn npy_npz_round_trip_and_corruption() {
         "a.npy",
         &["unsupported dtype \"<c8\""],
     );
+}
+
+#[test]
+#[cfg(feature = "npz")]
+fn npz_round_trip_and_corruption() {
+    let d = tmp();
+    let a =
+        Array4::from_shape_fn((2, 3, 1, 2), |(i, j, k, l)| (i * 6 + j * 2 + k + l) as f32 - 0.5).into_dyn();
+    let v1 = ndarray::Array1::from(vec![1.0f32, 2.0]).into_dyn();
+    let z = d.path().join("ab.npz");
+    npy::write_npz(&z, &[("a", &a), ("v", &v1)], true).unwrap();
+    let back = npy::read_npz(&z).unwrap();
+    assert_eq!(
+        back,
+        vec![("a".to_string(), a.clone()), ("v".to_string(), v1.clone())]
+    );
+    npy::write_npz(&z, &[("a", &a)], false).unwrap();
+    assert_eq!(npy::read_npz(&z).unwrap()[0].1, a);
     let zb = std::fs::read(&z).unwrap();
     err_names(
         npy::parse_npz(&zb[..zb.len() / 2], "ab.npz", false),
@@ -575,12 +600,14 @@ fn npy_npz_round_trip_and_corruption() {
 
 // ---------------------------------------------------------------- image folder
 
+#[cfg(feature = "image")]
 fn save_png(path: &Path, w: u32, h: u32, v: u8) {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([v, (x * 10) as u8, (y * 10) as u8]));
     img.save(path).unwrap();
 }
 
 #[test]
+#[cfg(feature = "image")]
 fn image_folder_loads_classes() {
     let d = tmp();
     for c in ["cat", "dog"] {
@@ -613,12 +640,13 @@ fn image_folder_loads_classes() {
     assert_eq!(h.dataset.y.as_slice().unwrap(), &[0.0, 0.0, 1.0, 1.0]);
     assert!(h.paths[0].ends_with("dog/1.png"));
     assert_eq!(
-        h.dataset.x.index_axis(Axis(0), 0),
-        f.dataset.x.index_axis(Axis(0), 2).mapv(|v| v / 255.0)
+        h.dataset.x.index_axis(ndarray::Axis(0), 0),
+        f.dataset.x.index_axis(ndarray::Axis(0), 2).mapv(|v| v / 255.0)
     );
 }
 
 #[test]
+#[cfg(feature = "image")]
 fn image_folder_bad_inputs() {
     let d = tmp();
     std::fs::create_dir(d.path().join("cat")).unwrap();
@@ -656,6 +684,7 @@ fn image_folder_bad_inputs() {
 // ---------------------------------------------------------------- digits
 
 #[test]
+#[cfg(all(feature = "csv", feature = "gzip"))]
 fn digits_embedded() {
     let ds = digits::load();
     assert_eq!(ds.x.shape(), &[1797, 8, 8, 1]);

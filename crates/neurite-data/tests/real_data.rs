@@ -8,7 +8,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use neurite_data::{cifar10, csv, mnist};
+use neurite_data::cifar10;
+#[cfg(feature = "csv")]
+use neurite_data::csv;
+#[cfg(feature = "gzip")]
+use neurite_data::mnist;
 
 /// The environment variable that names the shared data folder.
 const DATA_VAR: &str = "NEURITE_SHARED_DATA";
@@ -71,7 +75,9 @@ fn a_set_data_variable_without_the_data_is_an_error_not_a_skip() {
     );
 }
 
+/// The shared MNIST files are gzip-compressed.
 #[test]
+#[cfg(feature = "gzip")]
 fn mnist_known_label_counts() {
     let Some(dir) = shared("mnist") else { return };
     let (train, test) = mnist::load(&dir).unwrap();
@@ -108,7 +114,10 @@ fn cifar10_partial_test_batch() {
     assert_eq!(names, cifar10::CLASS_NAMES);
 }
 
+/// Some of the shared CSV files are gzip-compressed, and the digits are compared with the
+/// embedded copy.
 #[test]
+#[cfg(all(feature = "csv", feature = "gzip"))]
 fn sklearn_csv_files() {
     let Some(dir) = shared("sklearn") else { return };
     let iris = csv::load(
