@@ -37,8 +37,11 @@ pub enum Error {
         /// The loss value.
         value: f32,
     },
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. The message names the path; the
+    /// operating system's error is the [`source`](std::error::Error::source)
+    /// (printed by [`Error::report`], `{:?}`, or any error-chain printer such
+    /// as anyhow's `{:#}`), so it is not repeated in the message.
+    #[error("{}: cannot read or write", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -72,6 +75,34 @@ impl From<neurite_tensor::TensorError> for Error {
 }
 
 impl Error {
+    /// The message followed by the messages of its sources (the chain of
+    /// [`std::error::Error::source`]), joined by `": "`: the one line to
+    /// show a user, with the operating system's error of an I/O failure.
+    ///
+    /// ```
+    /// use std::io::{Error as IoError, ErrorKind};
+    /// let e = neurite::Error::Io {
+    ///     path: "model/config.json".into(),
+    ///     source: IoError::new(ErrorKind::PermissionDenied, "permission denied"),
+    /// };
+    /// assert_eq!(e.to_string(), "model/config.json: cannot read or write");
+    /// assert_eq!(e.report(), "model/config.json: cannot read or write: permission denied");
+    /// ```
+    pub fn report(&self) -> String {
+        let mut line = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            // A transparent variant's inner error may already print its source.
+            if !line.ends_with(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            source = cause.source();
+        }
+        line
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
