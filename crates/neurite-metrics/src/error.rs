@@ -1,4 +1,9 @@
 //! The error type shared by every metric in this crate.
+//!
+//! `Display` and `Error` are written by hand (no derive macro), so the crate needs no
+//! proc-macro dependency.
+
+use std::fmt;
 
 /// Everything a caller can get wrong when computing a metric.
 ///
@@ -13,10 +18,9 @@
 /// assert_eq!(err, MetricError::LengthMismatch { metric: "accuracy", expected: 3, found: 2 });
 /// assert_eq!(err.to_string(), "accuracy: length mismatch: y_true has 3 samples, y_pred has 2");
 /// ```
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MetricError {
     /// `y_true` and `y_pred` do not hold the same number of samples.
-    #[error("{metric}: length mismatch: y_true has {expected} samples, y_pred has {found}")]
     LengthMismatch {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -26,7 +30,6 @@ pub enum MetricError {
         found: usize,
     },
     /// An array has a shape the metric cannot interpret.
-    #[error("{metric}: shape mismatch: expected {expected}, found {found}")]
     ShapeMismatch {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -36,13 +39,11 @@ pub enum MetricError {
         found: String,
     },
     /// The input holds no sample, and the metric has no defined value then.
-    #[error("{metric}: empty input: at least one sample is needed")]
     Empty {
         /// Name of the metric that was computed.
         metric: &'static str,
     },
     /// A class label is not smaller than the number of classes.
-    #[error("{metric}: label {label} out of range: expected a class index in 0..{n_classes}")]
     LabelOutOfRange {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -53,7 +54,6 @@ pub enum MetricError {
     },
     /// A value is not what the metric accepts (NaN, negative label, a
     /// non-integer class index, a probability outside `[0, 1]`, ...).
-    #[error("{metric}: invalid value {value} at index {index}: expected {expected}")]
     InvalidValue {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -65,7 +65,6 @@ pub enum MetricError {
         expected: &'static str,
     },
     /// A parameter of the metric is invalid (e.g. `k = 0` for top-k accuracy).
-    #[error("{metric}: invalid argument `{name}`: expected {expected}, found {found}")]
     InvalidArgument {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -78,7 +77,6 @@ pub enum MetricError {
     },
     /// The metric is mathematically undefined on this input, e.g. ROC AUC
     /// when `y_true` holds a single class.
-    #[error("{metric} is undefined: {reason}")]
     Undefined {
         /// Name of the metric that was computed.
         metric: &'static str,
@@ -86,7 +84,6 @@ pub enum MetricError {
         reason: &'static str,
     },
     /// Drawing or writing a picture failed.
-    #[error("{what}: cannot render to {target}: {message}")]
     Render {
         /// What was being drawn, e.g. `confusion matrix heatmap`.
         what: &'static str,
@@ -96,6 +93,63 @@ pub enum MetricError {
         message: String,
     },
 }
+
+impl fmt::Display for MetricError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricError::LengthMismatch {
+                metric,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{metric}: length mismatch: y_true has {expected} samples, y_pred has {found}"
+            ),
+            MetricError::ShapeMismatch {
+                metric,
+                expected,
+                found,
+            } => write!(f, "{metric}: shape mismatch: expected {expected}, found {found}"),
+            MetricError::Empty { metric } => {
+                write!(f, "{metric}: empty input: at least one sample is needed")
+            }
+            MetricError::LabelOutOfRange {
+                metric,
+                label,
+                n_classes,
+            } => write!(
+                f,
+                "{metric}: label {label} out of range: expected a class index in 0..{n_classes}"
+            ),
+            MetricError::InvalidValue {
+                metric,
+                index,
+                value,
+                expected,
+            } => write!(
+                f,
+                "{metric}: invalid value {value} at index {index}: expected {expected}"
+            ),
+            MetricError::InvalidArgument {
+                metric,
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{metric}: invalid argument `{name}`: expected {expected}, found {found}"
+            ),
+            MetricError::Undefined { metric, reason } => write!(f, "{metric} is undefined: {reason}"),
+            MetricError::Render {
+                what,
+                target,
+                message,
+            } => write!(f, "{what}: cannot render to {target}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for MetricError {}
 
 /// Shorthand for `Result<T, MetricError>`.
 pub type Result<T, E = MetricError> = std::result::Result<T, E>;

@@ -20,7 +20,7 @@
 //!   whose value over any batch split equals the whole-set value;
 //! - **pictures**: the confusion matrix as a text table
 //!   ([`ConfusionMatrix::to_table`]) and an SVG heatmap
-//!   ([`confusion_matrix_svg`]), the ROC curve as SVG ([`roc_curve_svg`]).
+//!   (`confusion_matrix_svg`), the ROC curve as SVG (`roc_curve_svg`).
 //!
 //! Conventions: classes are `0..n_classes`, given explicitly; results are
 //! `f64`; wrong input (length mismatch, label out of range, non-finite
@@ -42,8 +42,22 @@
 //! assert!((f1_score(&y_true, &y_pred, 3, Average::Macro)? - 0.26666666666666666).abs() < 1e-12);
 //! # Ok::<(), neurite_metrics::MetricError>(())
 //! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | gives | pulls in |
+//! |---------|-------|----------|
+//! | `plot` (default) | the SVG pictures: `confusion_matrix_svg`, `roc_curve_svg`, `write_*_svg`, `MAX_PICTURE_SIDE` | `plotters` |
+//!
+//! With `default-features = false` the crate depends on `ndarray` alone; every metric, the
+//! text table and the report are still there.
+//!
+//! The crate re-exports [`ndarray`], and [`prelude`] holds the names most programs use.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use ndarray;
 
 mod accuracy;
 mod agreement;
@@ -52,6 +66,7 @@ mod error;
 mod input;
 mod log_loss;
 mod names;
+pub mod prelude;
 mod prf;
 mod ranking;
 mod regression;
@@ -74,8 +89,10 @@ pub use regression::{
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, r2_score,
     root_mean_squared_error,
 };
+pub use render::MAX_RENDER_CLASSES;
+#[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub use render::{
     confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg, MAX_PICTURE_SIDE,
-    MAX_RENDER_CLASSES,
 };
 pub use report::{classification_report, ClassificationReport, MAX_DIGITS};

@@ -8,10 +8,14 @@
 //! Files are written to a temporary file beside the target and renamed, so
 //! no half-written picture is ever left behind.
 
+#[cfg(feature = "plot")]
 mod atomic;
+#[cfg(feature = "plot")]
 mod svg;
 mod table;
 
+#[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub use svg::{
     confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg, MAX_PICTURE_SIDE,
 };
@@ -26,9 +30,10 @@ use crate::error::{MetricError, Result};
 /// class) are still available.
 ///
 /// ```
-/// use neurite_metrics::{confusion_matrix_svg, ConfusionMatrix, MAX_RENDER_CLASSES};
+/// use neurite_metrics::{ConfusionMatrix, MAX_RENDER_CLASSES};
 /// let big = ConfusionMatrix::new(MAX_RENDER_CLASSES + 1)?;
-/// assert!(confusion_matrix_svg(&big, None, false).is_err());
+/// # #[cfg(feature = "plot")]
+/// assert!(neurite_metrics::confusion_matrix_svg(&big, None, false).is_err());
 /// assert!(big.to_table(None).is_err());
 /// # Ok::<(), neurite_metrics::MetricError>(())
 /// ```

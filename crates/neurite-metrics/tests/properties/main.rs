@@ -12,5 +12,6 @@ mod ranking;
 mod reference;
 mod regression;
 mod streaming;
+#[cfg(feature = "plot")]
 mod svg;
 mod util;
