@@ -52,3 +52,9 @@ pub use neurite_tensor as tensor;
 /// The user guide (`docs/guide.md`); its code blocks are compiled and run as doctests.
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
+
+/// The README's Rust blocks, compiled (and, unless `no_run`, run) as doctests; not part of
+/// the documentation.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

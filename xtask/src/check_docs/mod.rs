@@ -150,7 +150,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut failed = Vec::new();
     let mut checked = 0;
     for doc in &docs {
-        let Some(plan) = plan(&root, doc)? else {
+        let plan = match plan(&root, doc) {
+            Ok(plan) => plan,
+            Err(e) => {
+                println!("check-docs: {e}");
+                failed.push(doc.strip_prefix(&root).unwrap_or(doc).display().to_string());
+                continue;
+            }
+        };
+        let Some(plan) = plan else {
             println!(
                 "check-docs: {}: no compiled Rust block",
                 doc.strip_prefix(&root).unwrap_or(doc).display()
