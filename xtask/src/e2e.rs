@@ -415,6 +415,20 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_line_serde_json_writes_in_the_e2e_binary() {
+        // As printed by `e2e --workload mlp-train --batch 32 --steps 4` (serde_json writes
+        // f64 fields with a fraction and a missing peak as null).
+        let line = r#"{"framework":"neurite","model":"mlp-train","batch":32,"samples_per_sec":127970.8,"runs":[127970.8],"peak_rss_mb":null,"steps":4,"threads":2,"flops_per_sample":42240.0,"gemm_backend":"gemm"}"#;
+        let r = E2eResult::from_output(line).unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.batch, r.peak_rss_mb),
+            ("mlp-train", 32, None)
+        );
+        assert_eq!(r.flops_per_sample, Some(42240.0));
+        assert_eq!(r.runs, [127970.8]);
+    }
+
+    #[test]
     fn records_and_merge_keep_other_benchmarks() {
         let n = E2eResult::from_output(LINE).unwrap();
         let mut p = n.clone();
