@@ -29,6 +29,8 @@ impl<N: Layer> Model<N> {
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, mut options: FitOptions<'_>) -> Result<History> {
         // Reuse freed step buffers instead of page-faulting them back (see neurite_tensor::memory).
         neurite_tensor::memory::tune_allocator();
+        // Flush denormals here and on rayon's threads; the caller's mode is back on return (neurite_tensor::denormals).
+        let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         let n_all = check_pair("fit", x, y)?;
         check_batch_size("fit", options.batch_size)?;
         if !(0.0..1.0).contains(&options.validation_split) {
@@ -167,6 +169,7 @@ impl<N: Layer> Model<N> {
     /// predictions. A non-finite loss is an error and no update is applied.
     pub fn train_on_batch(&mut self, x: Tensor, y: &Tensor) -> Result<(f32, Tensor)> {
         neurite_tensor::memory::tune_allocator();
+        let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         check_pair("train_on_batch", &x, y)?;
         self.compiled()?;
         self.ensure_built_from(&x.shape()[1..])?;

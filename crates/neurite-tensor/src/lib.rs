@@ -21,6 +21,7 @@ extern crate blas_src;
 pub mod broadcast;
 pub mod compare;
 pub mod conv;
+pub mod denormals;
 pub mod elementwise;
 pub mod error;
 mod fill;
