@@ -1,7 +1,16 @@
 //! The error type of every fallible tensor kernel.
 
 /// What went wrong in a tensor operation: always names the operation and,
-/// for shape problems, both shapes involved.
+/// for shape problems, both shapes involved. It converts with `?` into
+/// `neurite_autograd::AutogradError` (and from there into `NnError`,
+/// `OptimError` and `neurite::Error`).
+///
+/// ```
+/// use neurite_tensor::TensorError;
+/// let e = neurite_tensor::broadcast::broadcast_shape("add", &[2, 3], &[4]).unwrap_err();
+/// assert!(matches!(e, TensorError::ShapeMismatch { op: "add", .. }));
+/// assert!(e.to_string().starts_with("add: incompatible shapes [2, 3] and [4]"));
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TensorError {
     /// Two operands (or an operand and a parameter) have shapes that do not fit together.
@@ -59,4 +68,15 @@ impl TensorError {
 }
 
 /// Result of a tensor operation.
+///
+/// ```
+/// fn rank_two(shape: &[usize]) -> neurite_tensor::Result<()> {
+///     if shape.len() == 2 {
+///         Ok(())
+///     } else {
+///         Err(neurite_tensor::TensorError::invalid("rank_two", format!("expected rank 2, found {}", shape.len())))
+///     }
+/// }
+/// assert!(rank_two(&[2, 3]).is_ok() && rank_two(&[2]).is_err());
+/// ```
 pub type Result<T> = std::result::Result<T, TensorError>;
