@@ -177,7 +177,7 @@ impl IdxArray {
 /// before anything is allocated, and memory is reserved fallibly ([`DataError::Alloc`]).
 ///
 /// Reading a gzip file needs the `gzip` cargo feature (on by default); without it, it is a
-/// [`DataError::FeatureDisabled`](crate::DataError::FeatureDisabled).
+/// [`DataError::FeatureDisabled`].
 ///
 /// ```
 /// # #[cfg(feature = "gzip")] {
@@ -215,7 +215,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<IdxArray> {
 
 /// Writes an IDX file, gzip-compressed when the name ends in `.gz` (which needs the `gzip`
 /// cargo feature, on by default; without it a `.gz` name is a
-/// [`DataError::FeatureDisabled`](crate::DataError::FeatureDisabled)).
+/// [`DataError::FeatureDisabled`]).
 pub fn write(path: impl AsRef<Path>, array: &IdxArray) -> Result<()> {
     let path = path.as_ref();
     io::write_maybe_gz(path, &array.to_bytes()?)
