@@ -99,3 +99,8 @@ pub use preprocessing::{one_hot, LabelEncoder, MinMaxScaler, StandardScaler};
 pub use split::{
     stratified_train_test_split, train_test_split, GroupKFold, KFold, LeaveOneOut, Split, StratifiedKFold,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

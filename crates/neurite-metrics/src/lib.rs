@@ -96,3 +96,8 @@ pub use render::{
     confusion_matrix_svg, roc_curve_svg, write_confusion_matrix_svg, write_roc_curve_svg, MAX_PICTURE_SIDE,
 };
 pub use report::{classification_report, ClassificationReport, MAX_DIGITS};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
