@@ -263,6 +263,8 @@ neurite_tensor::simd_dispatch! {
         act: CellActivation,
         ract: CellActivation,
     );
+    /// [`lstm_forward_gates`] with the variant of `level` (the tests compare them).
+    fn lstm_forward_gates_at(level);
     avx2 => lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract),
     portable => lstm_forward_gates_body(zs, c_prev, c_new, h_new, tcs, units, act, ract),
 }
@@ -322,6 +324,8 @@ neurite_tensor::simd_dispatch! {
         act: CellActivation,
         ract: CellActivation,
     );
+    /// [`lstm_backward_gates`] with the variant of `level` (the tests compare them).
+    fn lstm_backward_gates_at(level);
     avx2 => lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract),
     portable => lstm_backward_gates_body(zs, c_prev, tcs, dhs, dc, scratch, units, act, ract),
 }
@@ -367,6 +371,97 @@ fn lstm_backward_gates_body(
             zc[j] = dcc * i * d_g[j];
             zo[j] = dhr[j] * th[j] * d_o[j];
             dcr[j] = dcc * f;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lstm_backward_gates_at, lstm_forward_gates_at, CellActivation};
+    use neurite_tensor::simd::SimdLevel;
+    use proptest::prelude::*;
+
+    const ACTIVATIONS: [CellActivation; 4] = [
+        CellActivation::Tanh,
+        CellActivation::Sigmoid,
+        CellActivation::Relu,
+        CellActivation::Linear,
+    ];
+
+    /// One scalar forward step of a row, straight from the LSTM equations:
+    /// `(gates [i, f, g, o], c_new, h_new)`.
+    fn reference_row(
+        z: &[f32],
+        c_prev: &[f32],
+        act: CellActivation,
+        ract: CellActivation,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let u = c_prev.len();
+        let f = |a: CellActivation, x: f32| {
+            let mut v = [x];
+            a.apply_slice(&mut v);
+            v[0]
+        };
+        let gates: Vec<f32> = (0..4 * u)
+            .map(|j| {
+                if (2 * u..3 * u).contains(&j) {
+                    f(act, z[j])
+                } else {
+                    f(ract, z[j])
+                }
+            })
+            .collect();
+        let c: Vec<f32> = (0..u)
+            .map(|j| gates[u + j] * c_prev[j] + gates[j] * gates[2 * u + j])
+            .collect();
+        let h: Vec<f32> = (0..u).map(|j| gates[3 * u + j] * f(act, c[j])).collect();
+        (gates, c, h)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Every variant the CPU has computes the same bits as the portable one
+        /// (element-wise math, no reassociation), forward and backward, and the
+        /// forward matches the scalar equations.
+        #[test]
+        fn gate_variants_agree_and_match_the_equations(
+            rows in 1usize..4, units in 1usize..21, act in 0usize..4, ract in 0usize..4,
+            values in proptest::collection::vec(-3.0f32..3.0, 4 * 20 * 3 * 2 + 20 * 3 * 3),
+        ) {
+            let (act, ract) = (ACTIVATIONS[act], ACTIVATIONS[ract]);
+            let (g, n) = (4 * units, rows * units);
+            let mut it = values.iter().copied();
+            let z: Vec<f32> = it.by_ref().take(rows * g).collect();
+            let c_prev: Vec<f32> = it.by_ref().take(n).collect();
+            let dhs: Vec<f32> = it.by_ref().take(n).collect();
+            let dc0: Vec<f32> = it.by_ref().take(n).collect();
+            let run = |level: SimdLevel| {
+                let (mut zs, mut c_new, mut h_new, mut tcs) = (z.clone(), vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                lstm_forward_gates_at(level, &mut zs, &c_prev, &mut c_new, &mut h_new, &mut tcs, units, act, ract);
+                let forward = (zs.clone(), c_new, h_new, tcs.clone());
+                let (mut dc, mut scratch) = (dc0.clone(), vec![0.0; 5 * units]);
+                lstm_backward_gates_at(level, &mut zs, &c_prev, &tcs, &dhs, &mut dc, &mut scratch, units, act, ract);
+                (forward, zs, dc)
+            };
+            let portable = run(SimdLevel::Portable);
+            for level in SimdLevel::available() {
+                let got = run(level);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                prop_assert_eq!(bits(&got.0 .0), bits(&portable.0 .0), "{:?} gates", level);
+                prop_assert_eq!(bits(&got.0 .1), bits(&portable.0 .1), "{:?} c", level);
+                prop_assert_eq!(bits(&got.0 .2), bits(&portable.0 .2), "{:?} h", level);
+                prop_assert_eq!(bits(&got.1), bits(&portable.1), "{:?} dZ", level);
+                prop_assert_eq!(bits(&got.2), bits(&portable.2), "{:?} dc", level);
+            }
+            let ((gates, c_new, h_new, _), _, _) = portable;
+            for r in 0..rows {
+                let (wg, wc, wh) = reference_row(&z[r * g..(r + 1) * g], &c_prev[r * units..(r + 1) * units], act, ract);
+                let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
+                prop_assert!(close(&gates[r * g..(r + 1) * g], &wg));
+                prop_assert!(close(&c_new[r * units..(r + 1) * units], &wc));
+                prop_assert!(close(&h_new[r * units..(r + 1) * units], &wh));
+            }
         }
     }
 }
