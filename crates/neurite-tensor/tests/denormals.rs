@@ -12,9 +12,13 @@
 //! gets. The normal inputs are drawn from ±[1e-3, 2], so every product and
 //! every partial sum of them is zero or far above `f32::MIN_POSITIVE`: no
 //! intermediate can be denormal in one run and not in the other. The "tiny"
-//! cases scale the inputs by 1e-20 so that every product *is* denormal: FTZ
-//! flushes each one to zero, and the reference's sums of at most 16 of them
-//! stay below `f32::MIN_POSITIVE`, so its outputs are all denormal and zeroed.
+//! cases scale the inputs by 1e-21 so that every product *is* denormal
+//! (below 4e-42): FTZ flushes each one to zero, and the reference's sums of at
+//! most 144 of them (a 3x3x16 kernel) stay below 6e-40 < `f32::MIN_POSITIVE`,
+//! so its outputs are all denormal and zeroed. On batches of 12 to 19 images
+//! the convolution runs several tasks on rayon's threads, so those cases fail
+//! if the pool is not flushing (checked by disabling the pool's flushing in
+//! `DenormalScope::enter`).
 //! Only the sign of a zero can depend on the order in which zeros and tiny
 //! values met, hence "+0 equals -0".
 //!
@@ -83,8 +87,15 @@ fn without_flushing<T>(f: impl FnOnce() -> T) -> T {
 /// Runs `f` inside a `DenormalScope` under the default policy.
 fn with_flushing<T>(f: impl FnOnce() -> T) -> T {
     set_policy(DenormalPolicy::Flush);
-    let _scope = DenormalScope::enter();
-    f()
+    // Start from no flushing anywhere: the scope alone must turn it on.
+    flush_denormals_on_workers(false);
+    let previous = flush_denormals(false);
+    let out = {
+        let _scope = DenormalScope::enter();
+        f()
+    };
+    flush_denormals(previous);
+    out
 }
 
 /// A denormal of either sign (every mantissa from the smallest to the largest).
@@ -102,11 +113,11 @@ fn entry() -> impl Strategy<Value = f32> {
     ]
 }
 
-/// Normal values scaled by 1e-20 (products are denormal), or a denormal.
+/// Normal values scaled by 1e-21 (products are denormal), or a denormal.
 fn tiny_entry() -> impl Strategy<Value = f32> {
     prop_oneof![
         1 => denormal(),
-        3 => (1e-3f32..2.0, any::<bool>()).prop_map(|(v, neg)| 1e-20 * if neg { -v } else { v }),
+        3 => (1e-3f32..2.0, any::<bool>()).prop_map(|(v, neg)| 1e-21 * if neg { -v } else { v }),
     ]
 }
 
@@ -146,19 +157,26 @@ struct ConvCase {
 /// Channel counts that reach the three forward kernels: 1 (direct, at most 32
 /// taps), 16 (Winograd on a 3x3 kernel with outputs of at least 8x8) and 5
 /// (im2col + GEMM).
-fn conv_case() -> impl Strategy<Value = ConvCase> {
+/// `batch` images (small batches run as one task, on the calling thread).
+/// The bias is drawn from `bias` (a zero bias for the tiny cases: a normal
+/// bias plus a denormal sum would round differently from the bias plus 0).
+fn conv_case(
+    batch: std::ops::Range<usize>,
+    value: fn() -> BoxedStrategy<f32>,
+    bias: fn() -> BoxedStrategy<f32>,
+) -> impl Strategy<Value = ConvCase> {
     (
-        1usize..3,
+        batch,
         prop_oneof![Just(1usize), Just(5), Just(16)],
         1usize..5,
         8usize..12,
         any::<bool>(),
     )
-        .prop_flat_map(|(n, c, f, hw, same)| {
+        .prop_flat_map(move |(n, c, f, hw, same)| {
             (
-                proptest::collection::vec(entry(), n * hw * hw * c),
-                proptest::collection::vec(entry(), 9 * c * f),
-                proptest::collection::vec(entry(), f),
+                proptest::collection::vec(value(), n * hw * hw * c),
+                proptest::collection::vec(value(), 9 * c * f),
+                proptest::collection::vec(bias(), f),
             )
                 .prop_map(move |(x, w, b)| ConvCase {
                     x: Array4::from_shape_vec((n, hw, hw, c), x).expect("input values"),
@@ -167,6 +185,27 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
                     same,
                 })
         })
+}
+
+fn zero() -> BoxedStrategy<f32> {
+    Just(0.0f32).boxed()
+}
+
+fn check_conv(case: &ConvCase) {
+    let p = Conv2dParams {
+        padding: if case.same { Padding::Same } else { Padding::Valid },
+        ..Default::default()
+    };
+    for relu in [false, true] {
+        let run = |x: &Array4<f32>, w: &Array4<f32>, b: &Array1<f32>| {
+            let op = if relu { conv2d_relu } else { conv2d };
+            op(x.view(), w.view(), Some(b.view()), &p).expect("valid convolution")
+        };
+        let got = with_flushing(|| run(&case.x, &case.w, &case.b));
+        let want = without_flushing(|| run(&flush_all(&case.x), &flush_all(&case.w), &flush_all(&case.b)));
+        let want = if is_supported() { flush_all(&want) } else { want };
+        assert_same(&got, &want);
+    }
 }
 
 proptest! {
@@ -208,19 +247,15 @@ proptest! {
     }
 
     #[test]
-    fn conv2d_flushed_equals_plain_on_flushed_inputs(case in conv_case()) {
+    fn conv2d_flushed_equals_plain_on_flushed_inputs(case in conv_case(1..3, any_entry, any_entry)) {
         let _l = lock();
-        let p = Conv2dParams { padding: if case.same { Padding::Same } else { Padding::Valid }, ..Default::default() };
-        for relu in [false, true] {
-            let run = |x: &Array4<f32>, w: &Array4<f32>, b: &Array1<f32>| {
-                let op = if relu { conv2d_relu } else { conv2d };
-                op(x.view(), w.view(), Some(b.view()), &p).expect("valid convolution")
-            };
-            let got = with_flushing(|| run(&case.x, &case.w, &case.b));
-            let want = without_flushing(|| run(&flush_all(&case.x), &flush_all(&case.w), &flush_all(&case.b)));
-            let want = if is_supported() { flush_all(&want) } else { want };
-            assert_same(&got, &want);
-        }
+        check_conv(&case);
+    }
+
+    #[test]
+    fn conv2d_of_tiny_values_flushes_every_denormal_product(case in conv_case(12..20, any_tiny_entry, zero)) {
+        let _l = lock();
+        check_conv(&case);
     }
 }
 
