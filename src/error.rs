@@ -24,6 +24,34 @@ pub enum Error {
     /// The model is used in a way it cannot be (not compiled, no layers, bad options).
     #[error("model: {0}")]
     Model(String),
+    /// `fit`, `evaluate`, `train_on_batch` or `predict_loss`-style calls on a
+    /// model that was never compiled.
+    #[error(
+        "the model must be compiled before training or evaluation: call compile(optimizer, loss, metrics)"
+    )]
+    NotCompiled,
+    /// `x` and `y` hold different numbers of samples.
+    #[error(
+        "{context}: x has {x_samples} samples (shape {x_shape:?}) but y has {y_samples} (shape {y_shape:?})"
+    )]
+    SampleCountMismatch {
+        /// The call that checked (`"fit"`, `"evaluate"`, ...).
+        context: String,
+        /// Samples (length of axis 0) of `x`.
+        x_samples: usize,
+        /// Shape of `x`.
+        x_shape: Vec<usize>,
+        /// Samples (length of axis 0) of `y`.
+        y_samples: usize,
+        /// Shape of `y`.
+        y_shape: Vec<usize>,
+    },
+    /// A batch size of 0 (it would silently process nothing).
+    #[error("{context}: batch_size must be at least 1, found 0")]
+    ZeroBatchSize {
+        /// The call that checked (`"fit"`, `"predict"`, ...).
+        context: String,
+    },
     /// The data given to `fit`, `evaluate` or `predict` does not fit the model.
     #[error("input: {0}")]
     Input(String),

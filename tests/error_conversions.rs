@@ -126,3 +126,29 @@ fn report_of_an_error_without_source_is_its_message() {
     let e = Error::from(OptimError::UnknownParameter("dense_1.kernel".into()));
     assert_eq!(e.report(), e.to_string());
 }
+
+/// The errors a training program may want to branch on are variants to
+/// match, not strings to parse.
+#[test]
+fn common_training_mistakes_are_variants_to_match() {
+    use neurite::prelude::*;
+    let x = ndarray::Array2::<f32>::zeros((4, 2)).into_dyn();
+    let y = ndarray::Array2::<f32>::zeros((3, 1)).into_dyn();
+    let mut model = Sequential::new().add(Dense::new(1).input_dim(2));
+    let x4 = ndarray::Array2::<f32>::zeros((4, 2)).into_dyn();
+    let y4 = ndarray::Array2::<f32>::zeros((4, 1)).into_dyn();
+    assert!(matches!(model.evaluate(&x4, &y4), Err(Error::NotCompiled)));
+    model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[]).unwrap();
+    match model.fit(&x, &y, FitOptions::new().verbose(0)) {
+        Err(Error::SampleCountMismatch {
+            x_samples: 4,
+            y_samples: 3,
+            ..
+        }) => {}
+        other => panic!("expected SampleCountMismatch, found {other:?}"),
+    }
+    match model.fit(&x4, &y4, FitOptions::new().batch_size(0).verbose(0)) {
+        Err(Error::ZeroBatchSize { context }) => assert_eq!(context, "fit"),
+        other => panic!("expected ZeroBatchSize, found {other:?}"),
+    }
+}

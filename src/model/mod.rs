@@ -204,11 +204,11 @@ impl<N: Layer> Model<N> {
     }
 
     pub(crate) fn compiled(&self) -> Result<&Compiled> {
-        self.compiled.as_ref().ok_or_else(|| Error::Model("the model must be compiled before training or evaluation: call compile(optimizer, loss, metrics)".into()))
+        self.compiled.as_ref().ok_or(Error::NotCompiled)
     }
 
     pub(crate) fn compiled_mut(&mut self) -> Result<&mut Compiled> {
-        self.compiled.as_mut().ok_or_else(|| Error::Model("the model must be compiled before training or evaluation: call compile(optimizer, loss, metrics)".into()))
+        self.compiled.as_mut().ok_or(Error::NotCompiled)
     }
 
     /// The optimizer given to `compile`, if compiled.

@@ -35,9 +35,9 @@ pub(crate) fn gather(x: &Tensor, indices: &[usize]) -> Tensor {
 /// Refuses a batch size of 0 (it would silently process nothing).
 pub(crate) fn check_batch_size(what: &str, batch_size: usize) -> Result<()> {
     if batch_size == 0 {
-        return Err(Error::Input(format!(
-            "{what}: batch_size must be at least 1, found 0"
-        )));
+        return Err(Error::ZeroBatchSize {
+            context: what.to_string(),
+        });
     }
     Ok(())
 }
@@ -53,12 +53,13 @@ pub(crate) fn check_pair(what: &str, x: &Tensor, y: &Tensor) -> Result<usize> {
     }
     let n = x.len_of(Axis(0));
     if y.len_of(Axis(0)) != n {
-        return Err(Error::Input(format!(
-            "{what}: x has {n} samples (shape {:?}) but y has {} (shape {:?})",
-            x.shape(),
-            y.len_of(Axis(0)),
-            y.shape()
-        )));
+        return Err(Error::SampleCountMismatch {
+            context: what.to_string(),
+            x_samples: n,
+            x_shape: x.shape().to_vec(),
+            y_samples: y.len_of(Axis(0)),
+            y_shape: y.shape().to_vec(),
+        });
     }
     if n == 0 {
         return Err(Error::Input(format!(

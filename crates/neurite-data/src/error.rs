@@ -59,20 +59,14 @@ pub enum DataError {
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            // The OS error is the source (reported once, by `source()`).
+            DataError::Io { path, .. } => write!(f, "{}: cannot read or write", path.display()),
             DataError::Format { path, message } => write!(f, "{}: {message}", path.display()),
             DataError::Shape(message) => write!(f, "shape mismatch: {message}"),
             DataError::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
             DataError::Alloc {
-                path,
-                bytes,
-                what,
-                source,
-            } => write!(
-                f,
-                "{}: cannot allocate {bytes} bytes for {what}: {source}",
-                path.display()
-            ),
+                path, bytes, what, ..
+            } => write!(f, "{}: cannot allocate {bytes} bytes for {what}", path.display()),
             DataError::NotFitted(what) => write!(f, "{what} is not fitted yet: call fit first"),
             DataError::FeatureDisabled { path, what, feature } => write!(
                 f,

@@ -61,6 +61,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use ndarray;
+/// The `rand` version [`Generator`] implements (`rand::Rng` draws from it).
+pub use neurite_rand::rand;
+/// The seeded generator [`Augment::apply`] takes (from `neurite-rand`), so a
+/// custom augmentation needs no other dependency.
+pub use neurite_rand::Generator;
 
 pub mod augment;
 mod cifar;

@@ -22,4 +22,5 @@ pub use crate::preprocessing::{one_hot, LabelEncoder, MinMaxScaler, StandardScal
 pub use crate::split::{
     stratified_train_test_split, train_test_split, GroupKFold, KFold, LeaveOneOut, Split, StratifiedKFold,
 };
+pub use crate::Generator;
 pub use ndarray::{Array1, Array2, ArrayD};
