@@ -22,6 +22,8 @@
 //! # Ok::<(), neurite::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod callbacks;
 mod cross_validation;
 mod error;

@@ -35,6 +35,8 @@
 //! # Ok::<(), neurite_autograd::AutogradError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod gradcheck;
 mod graph;

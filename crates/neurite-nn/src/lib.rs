@@ -20,6 +20,8 @@
 //! # Ok::<(), neurite_nn::NnError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 mod checks;
 pub mod context;
@@ -38,8 +40,6 @@ pub use error::{NnError, Result};
 pub use initializers::Initializer;
 pub use layer::{Layer, Parameter, ParameterShapes};
 pub use losses::{Loss, Reduction};
-pub use registry::layer_from_config;
-pub use regularizers::Regularizer;
 /// The array crate [`neurite_tensor::Tensor`] is built on, re-exported so
 /// that callers use the same version.
 ///
@@ -48,6 +48,8 @@ pub use regularizers::Regularizer;
 /// assert_eq!(x.len(), 2);
 /// ```
 pub use ndarray;
+pub use registry::layer_from_config;
+pub use regularizers::Regularizer;
 /// The JSON value type of [`Layer::config`] and [`layer_from_config`],
 /// re-exported so that callers use the same version.
 ///

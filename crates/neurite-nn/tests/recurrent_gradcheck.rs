@@ -3,7 +3,7 @@
 //! return_sequences × go_backwards × bias — on random small shapes; at
 //! widths that fill and overrun the kernels' 16-column tiles (units 16 and
 //! 17) with batches of 16+ sequences on a 2-thread pool, so the chunked
-//! multi-thread path (`seq_chunks.rs`) is gradient-checked too; and a test
+//! multi-thread path (`layers/recurrent/driver.rs`) is gradient-checked too; and a test
 //! that the check fails when a gradient is zeroed.
 
 mod gc_util;
@@ -143,7 +143,7 @@ fn every_relu_option_of_every_cell() {
 
 /// Units 16 and 17 (gate widths up to 68 for LSTM) and 16 or 17 sequences on
 /// a 2-thread pool: the batch is cut into two chunks of at least 8 rows, so
-/// the forward and backward of `seq_chunks.rs` and the tiled GEMM panels run.
+/// the forward and backward of `layers/recurrent/driver.rs` and the tiled GEMM panels run.
 #[test]
 fn tiled_widths_and_chunked_batches() {
     let pool = rayon::ThreadPoolBuilder::new()

@@ -29,6 +29,8 @@
 //! # Ok::<(), neurite_optim::OptimError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod adagrad;
 mod adam;
 mod adamax;
@@ -51,8 +53,8 @@ pub use crate::error::{OptimError, Result};
 pub use crate::nadam::Nadam;
 pub use crate::rmsprop::Rmsprop;
 pub use crate::schedule::{
-    Anneal, Constant, CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRateSchedule, OneCycle,
-    PiecewiseConstantDecay, schedule_from_config,
+    schedule_from_config, Anneal, Constant, CosineDecay, ExponentialDecay, InverseTimeDecay,
+    LearningRateSchedule, OneCycle, PiecewiseConstantDecay,
 };
 pub use crate::sgd::Sgd;
 pub use crate::state::{OptimizerState, SAFETENSORS_FORMAT};
