@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench -p neurite-optim --bench step`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::{ArrayD, IxDyn};
 use neurite_autograd::Var;
 use neurite_optim::{Adam, Optimizer, Rmsprop, Sgd};

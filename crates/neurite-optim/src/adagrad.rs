@@ -1,7 +1,7 @@
 //! AdaGrad.
 
-use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run1};
-use crate::error::{Result, check_non_negative_f64, check_positive_f64};
+use crate::core::{optimizer_impl, run1, Common, NonFiniteMask, PreOp, Rule};
+use crate::error::{check_non_negative_f64, check_positive_f64, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 

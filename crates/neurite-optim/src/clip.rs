@@ -2,7 +2,7 @@
 //! (the optimizers' `clipnorm` / `global_clipnorm` / `clipvalue` options do
 //! the same on the fly without touching the stored gradients).
 
-use crate::error::{Result, check_positive};
+use crate::error::{check_positive, Result};
 use ndarray::ArrayD;
 use neurite_autograd::Var;
 

@@ -3,7 +3,7 @@
 //! per-parameter slot storage, validation, and the step driver that runs an
 //! optimizer's element-wise rule in place with `ndarray::Zip`.
 
-use crate::error::{OptimError, Result, check_non_negative, check_positive, invalid};
+use crate::error::{check_non_negative, check_positive, invalid, OptimError, Result};
 use crate::schedule::{Constant, LearningRateSchedule};
 use crate::state::OptimizerState;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};

@@ -88,7 +88,7 @@ pub enum OptimError {
     NonFiniteUpdate {
         /// The parameter's name.
         parameter: String,
-        /// `"weight"` or `"slot `<name>`"`.
+        /// `"weight"` or `"slot <name>"` (the slot's name).
         what: String,
         /// The 1-based step number (the iteration count after the step).
         step: u64,

@@ -1,7 +1,7 @@
 //! Nadam.
 
-use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run2};
-use crate::error::{OptimError, Result, check_positive_f64, check_range_f64};
+use crate::core::{optimizer_impl, run2, Common, NonFiniteMask, PreOp, Rule};
+use crate::error::{check_positive_f64, check_range_f64, OptimError, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -25,8 +25,8 @@
 
 pub use crate::error::OptimError;
 pub use crate::{
-    Adagrad, Adam, AdamW, Adamax, Anneal, Constant, CosineDecay, ExponentialDecay, InverseTimeDecay,
-    LearningRateSchedule, Nadam, OneCycle, Optimizer, OptimizerState, PiecewiseConstantDecay, Rmsprop, Sgd,
     clip_grad_global_norm, clip_grad_norm, clip_grad_value, global_grad_norm, optimizer_from_config,
-    schedule_from_config, zero_grad,
+    schedule_from_config, zero_grad, Adagrad, Adam, AdamW, Adamax, Anneal, Constant, CosineDecay,
+    ExponentialDecay, InverseTimeDecay, LearningRateSchedule, Nadam, OneCycle, Optimizer, OptimizerState,
+    PiecewiseConstantDecay, Rmsprop, Sgd,
 };

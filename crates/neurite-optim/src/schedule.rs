@@ -3,8 +3,8 @@
 //! (PyTorch's for [`OneCycle`]). Rates are computed in `f64` and rounded
 //! to `f32` once.
 
-use crate::error::{OptimError, Result, check_non_negative, check_range, invalid};
-use serde_json::{Value, json};
+use crate::error::{check_non_negative, check_range, invalid, OptimError, Result};
+use serde_json::{json, Value};
 use std::f64::consts::PI;
 
 /// A learning rate that depends on the step (the optimizer's iteration
@@ -119,7 +119,11 @@ impl LearningRateSchedule for PiecewiseConstantDecay {
 
 fn decay_exponent(step: u64, decay_steps: u64, staircase: bool) -> f64 {
     let p = step as f64 / decay_steps as f64;
-    if staircase { p.floor() } else { p }
+    if staircase {
+        p.floor()
+    } else {
+        p
+    }
 }
 
 /// Keras `ExponentialDecay`:

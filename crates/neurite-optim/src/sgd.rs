@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with optional (Nesterov) momentum.
 
-use crate::core::{Common, NonFiniteMask, PreOp, Rule, optimizer_impl, run0, run1};
-use crate::error::{Result, check_range_f64};
+use crate::core::{optimizer_impl, run0, run1, Common, NonFiniteMask, PreOp, Rule};
+use crate::error::{check_range_f64, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use serde_json::{Map, Value};
 
@@ -21,7 +21,11 @@ impl Rule for SgdRule {
         "SGD"
     }
     fn slot_names(&self) -> &'static [&'static str] {
-        if self.momentum != 0.0 { &["momentum"] } else { &[] }
+        if self.momentum != 0.0 {
+            &["momentum"]
+        } else {
+            &[]
+        }
     }
     fn validate(&self) -> Result<()> {
         check_range_f64("SGD", "momentum", self.momentum, 0.0, 1.0, true)

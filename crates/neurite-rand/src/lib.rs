@@ -6,8 +6,8 @@
 //! `Generator` is neurite's own type: it wraps `rand_chacha`'s ChaCha8 stream
 //! (the same numbers as `ChaCha8Rng::seed_from_u64`), so a program that uses
 //! another version of `rand` can still build layers and augmentations. It
-//! implements `rand`'s [`RngCore`](rand::RngCore) and
-//! [`SeedableRng`](rand::SeedableRng) traits of the version re-exported here
+//! implements `rand`'s [`rand::RngCore`] and
+//! [`rand::SeedableRng`] traits of the version re-exported here
 //! as [`rand`], for drawing values of its own.
 //!
 //! ```

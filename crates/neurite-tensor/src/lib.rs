@@ -15,6 +15,8 @@
 //! # Ok::<(), neurite_tensor::TensorError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "openblas")]
 extern crate blas_src;
 
