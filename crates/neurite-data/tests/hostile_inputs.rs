@@ -566,10 +566,20 @@ fn png_header_only(w: u32, h: u32) -> Vec<u8> {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         out.extend_from_slice(kind);
         out.extend_from_slice(data);
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(data);
-        out.extend_from_slice(&crc.sum().to_be_bytes());
+        // PNG's chunk CRC: CRC-32 (IEEE, reflected, polynomial 0xEDB88320) of type and data,
+        // bit by bit (flate2's Crc is absent when only the `image` feature is on).
+        let mut crc = !0u32;
+        for &byte in kind.iter().chain(data) {
+            crc ^= byte as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        out.extend_from_slice(&(!crc).to_be_bytes());
     }
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();

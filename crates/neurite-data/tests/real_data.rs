@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use neurite_data::cifar10;
-#[cfg(feature = "csv")]
+#[cfg(all(feature = "csv", feature = "gzip"))]
 use neurite_data::csv;
 #[cfg(feature = "gzip")]
 use neurite_data::mnist;
