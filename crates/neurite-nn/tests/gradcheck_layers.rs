@@ -191,12 +191,16 @@ proptest! {
                         }
                         inputs
                     };
-                    let f = |activation: Activation| move |v: &[Var]| {
-                        let mut layer = Dense::new(units).activation(activation).use_bias(use_bias);
-                        layer.build(&[inp], &mut rng_from_seed(0)).map_err(|e| AutogradError::Backward(e.to_string()))?;
-                        layer.set_weights(v[1].clone(), v.get(2).cloned())
-                            .map_err(|e| AutogradError::Backward(e.to_string()))?;
-                        ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                    // Built once; each evaluation clones it and sets the checked weights.
+                    let f = |activation: Activation| {
+                        let mut built = Dense::new(units).activation(activation).use_bias(use_bias);
+                        built.build(&[inp], &mut rng_from_seed(0)).unwrap();
+                        move |v: &[Var]| {
+                            let mut layer = built.clone();
+                            layer.set_weights(v[1].clone(), v.get(2).cloned())
+                                .map_err(|e| AutogradError::Backward(e.to_string()))?;
+                            ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                        }
                     };
                     let inputs = checkable_inputs(activation, seed, draw, f(Activation::Linear));
                     prop_assert!(inputs.is_some(), "{:?}: no kink-free draw", activation);
@@ -239,13 +243,16 @@ proptest! {
                             }
                             inputs
                         };
-                        let forward = |activation: Activation| move |v: &[Var]| {
-                            let mut layer = conv(activation);
-                            layer.build(&[h, h, c], &mut rng_from_seed(0))
-                                .map_err(|e| AutogradError::Backward(e.to_string()))?;
-                            layer.set_weights(v[1].clone(), v.get(2).cloned())
-                                .map_err(|e| AutogradError::Backward(e.to_string()))?;
-                            ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                        // Built once; each evaluation clones it and sets the checked weights.
+                        let forward = |activation: Activation| {
+                            let mut built = conv(activation);
+                            built.build(&[h, h, c], &mut rng_from_seed(0)).unwrap();
+                            move |v: &[Var]| {
+                                let mut layer = built.clone();
+                                layer.set_weights(v[1].clone(), v.get(2).cloned())
+                                    .map_err(|e| AutogradError::Backward(e.to_string()))?;
+                                ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+                            }
                         };
                         let inputs = checkable_inputs(activation, seed, draw, forward(Activation::Linear));
                         prop_assert!(inputs.is_some(), "{:?}: no kink-free draw", activation);
