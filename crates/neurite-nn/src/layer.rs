@@ -14,6 +14,77 @@ use neurite_rand::Generator;
 /// ```
 pub type ParameterShapes = Vec<(String, Vec<usize>)>;
 
+/// How many inputs a layer takes when called ([`Layer::input_arity`]):
+/// Keras calls a layer on one tensor or on a list of tensors.
+///
+/// ```
+/// use neurite_nn::layer::InputArity;
+/// assert!(InputArity::One.accepts(1) && !InputArity::One.accepts(2));
+/// assert!(InputArity::AtLeast(2).accepts(5) && !InputArity::AtLeast(2).accepts(1));
+/// assert!(InputArity::Exactly(2).accepts(2) && !InputArity::Exactly(2).accepts(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputArity {
+    /// One tensor (every single-input layer).
+    One,
+    /// A list of at least this many tensors (Add, Concatenate, ...).
+    AtLeast(usize),
+    /// A list of exactly this many tensors (Subtract, Dot).
+    Exactly(usize),
+}
+
+impl InputArity {
+    /// Whether a call with `count` inputs is allowed.
+    ///
+    /// ```
+    /// assert!(neurite_nn::layer::InputArity::AtLeast(1).accepts(1));
+    /// ```
+    pub fn accepts(self, count: usize) -> bool {
+        match self {
+            InputArity::One => count == 1,
+            InputArity::AtLeast(n) => count >= n,
+            InputArity::Exactly(n) => count == n,
+        }
+    }
+}
+
+impl std::fmt::Display for InputArity {
+    /// `one tensor`, `a list of 2 or more inputs`, `a list of exactly 2 inputs`.
+    ///
+    /// ```
+    /// assert_eq!(neurite_nn::layer::InputArity::AtLeast(2).to_string(), "a list of 2 or more inputs");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputArity::One => write!(f, "one tensor"),
+            InputArity::AtLeast(n) => write!(f, "a list of {n} or more inputs"),
+            InputArity::Exactly(n) => write!(f, "a list of exactly {n} inputs"),
+        }
+    }
+}
+
+/// The error of a layer called with `count` inputs when it takes `arity`.
+fn arity_error(layer: &str, arity: InputArity, count: usize) -> crate::NnError {
+    crate::NnError::Config {
+        layer: layer.to_string(),
+        message: format!(
+            "takes {arity}, got {}",
+            match count {
+                1 => "one tensor".to_string(),
+                n => format!("a list of {n} inputs"),
+            }
+        ),
+    }
+}
+
+/// The single item of `items`, or the arity error of `layer`.
+fn single<'a, T>(layer: &str, arity: InputArity, items: &'a [T]) -> Result<&'a T> {
+    match items {
+        [one] => Ok(one),
+        _ => Err(arity_error(layer, arity, items.len())),
+    }
+}
+
 /// A named variable of a layer: a trainable weight (`dense_1.kernel`) or
 /// non-trainable state (`batch_normalization_1.moving_mean`).
 #[derive(Debug, Clone)]
@@ -141,5 +212,98 @@ pub trait Layer: Send + Sync {
     /// ```
     fn max_pool_params(&self) -> Option<neurite_tensor::Pool2dParams> {
         None
+    }
+
+    /// How many inputs the layer takes when called (Keras: a tensor or a
+    /// list of tensors). [`InputArity::One`] (the default) for single-input
+    /// layers; merge layers (Add, Concatenate, Dot, ...) take lists and
+    /// implement the `_multi` methods below, which graphs always call.
+    ///
+    /// ```
+    /// use neurite_nn::layer::InputArity;
+    /// use neurite_nn::Layer;
+    /// assert_eq!(neurite_nn::layers::Dense::new(2).input_arity(), InputArity::One);
+    /// ```
+    fn input_arity(&self) -> InputArity {
+        InputArity::One
+    }
+
+    /// [`Layer::build`] for a call on several inputs (shapes without the
+    /// batch axis). The default takes exactly one shape and calls `build`;
+    /// any other count is an error naming the layer and the count.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut d = neurite_nn::layers::Dense::new(2);
+    /// let mut rng = neurite_tensor::random::rng_from_seed(0);
+    /// assert!(d.build_multi(&[vec![3], vec![3]], &mut rng).is_err());
+    /// d.build_multi(&[vec![3]], &mut rng)?;
+    /// assert!(d.is_built());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn build_multi(&mut self, input_shapes: &[Vec<usize>], rng: &mut Generator) -> Result<()> {
+        let shape = single(self.name(), self.input_arity(), input_shapes)?.clone();
+        self.build(&shape, rng)
+    }
+
+    /// [`Layer::output_shape`] for several inputs; the default takes
+    /// exactly one shape (else an error naming the layer and the count).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let f = neurite_nn::layers::Flatten::new();
+    /// assert_eq!(f.output_shape_multi(&[vec![2, 3]])?, vec![6]);
+    /// let e = f.output_shape_multi(&[vec![2], vec![2]]).unwrap_err().to_string();
+    /// assert!(e.contains("flatten") && e.contains("2 inputs"), "{e}");
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn output_shape_multi(&self, input_shapes: &[Vec<usize>]) -> Result<Vec<usize>> {
+        self.output_shape(single(self.name(), self.input_arity(), input_shapes)?)
+    }
+
+    /// [`Layer::parameter_shapes`] for several inputs; the default takes
+    /// exactly one shape (else an error naming the layer and the count).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let d = neurite_nn::layers::Dense::new(2).with_name("d");
+    /// assert_eq!(d.parameter_shapes_multi(&[vec![3]])?.unwrap()[0].1, vec![3, 2]);
+    /// assert!(d.parameter_shapes_multi(&[]).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn parameter_shapes_multi(&self, input_shapes: &[Vec<usize>]) -> Result<Option<ParameterShapes>> {
+        self.parameter_shapes(single(self.name(), self.input_arity(), input_shapes)?)
+    }
+
+    /// [`Layer::forward`] on several inputs (each with its batch axis); the
+    /// default takes exactly one (else an error naming the layer and the count).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let f = neurite_nn::layers::Flatten::new();
+    /// let x = Var::from_array(ndarray::Array3::<f32>::zeros((2, 3, 4)));
+    /// assert_eq!(f.forward_multi(&[x.clone()], &mut ForwardContext::inference())?.shape(), vec![2, 12]);
+    /// assert!(f.forward_multi(&[x.clone(), x], &mut ForwardContext::inference()).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> Result<Var> {
+        self.forward(single(self.name(), self.input_arity(), xs)?, ctx)
+    }
+}
+
+/// The error a multi-input layer returns from the single-input methods
+/// (`build`, `output_shape`, `forward`, ...): "Add takes a list of 2 or
+/// more inputs, got one tensor". For implementors of merge-like layers.
+///
+/// ```
+/// use neurite_nn::layer::{single_input_error, InputArity};
+/// let e = single_input_error("add_1", "Add", InputArity::AtLeast(2)).to_string();
+/// assert!(e.contains("add_1") && e.contains("Add takes a list of 2 or more inputs, got one tensor"), "{e}");
+/// ```
+pub fn single_input_error(layer: &str, class_name: &str, arity: InputArity) -> crate::NnError {
+    crate::NnError::Config {
+        layer: layer.to_string(),
+        message: format!("{class_name} takes {arity}, got one tensor"),
     }
 }

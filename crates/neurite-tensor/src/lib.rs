@@ -31,11 +31,14 @@ pub mod gemm;
 pub mod memory;
 pub mod padding;
 pub mod random;
+pub mod rectifier;
 pub mod reduce;
+pub mod resize;
 pub mod simd;
 pub mod size;
 pub mod small_gemm;
 pub mod softmax;
+pub mod spatial;
 pub mod threads;
 pub mod unary;
 

@@ -6,10 +6,13 @@ mod arith;
 mod conv;
 mod loss;
 mod matmul;
+mod normalize;
+mod rectifier;
 mod reduce;
 mod select;
 mod shape;
 mod softmax;
+mod spatial;
 mod util;
 
 pub use activation::*;
@@ -17,9 +20,12 @@ pub use arith::*;
 pub use conv::*;
 pub use loss::*;
 pub use matmul::*;
+pub use normalize::*;
+pub use rectifier::*;
 pub use reduce::*;
 pub use select::*;
 pub use shape::*;
 pub use softmax::*;
+pub use spatial::*;
 
 pub use neurite_tensor::{Conv2dParams, Padding, Pool2dParams};
