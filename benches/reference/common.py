@@ -1,8 +1,9 @@
 """Shared pieces of the reference workloads (see README.md in this directory).
 
-The five workloads, their default data-set sizes and the output format are the
-same as those of neurite's `e2e` binary (`benches/src/bin/e2e.rs`), so that the
-numbers can be compared line by line by `cargo xtask bench --compare`.
+The five workloads, their data-set sizes and the output format are the same as
+those of neurite's `e2e` binary (`benches/src/bin/e2e.rs`), so that the numbers
+can be compared line by line by `cargo xtask bench --compare` (which passes the
+same `--steps`, `--warmup` and `--repeats` to every framework).
 """
 
 import argparse
@@ -21,16 +22,27 @@ DEFAULT_RUNS = [
     ("lstm-train", 32),
 ]
 WORKLOADS = ("cnn-train", "cnn-predict", "mlp-train", "lstm-train")
+# Precision policies: float32 everywhere, or bf16 mixed precision (f32 weights,
+# optimizer and loss; bf16 matrix products and convolutions).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 
 CLASSES = 10
 LSTM_STEPS, LSTM_FEATURES, LSTM_UNITS = 20, 100, 64
 MLP_INPUT, MLP_HIDDEN = 100, 64
 
+# Samples of one timed run (and of the warm-up run before it): long enough for the
+# steady state (issue 22), the same numbers as `cargo xtask bench --e2e` uses.
+MIN_SAMPLES = 16384
+MLP_SAMPLES = 65536
+
+# Consecutive chunks of batches timed inside each run (the slowdown check).
+CHUNKS = 4
+
 
 def default_steps(workload, batch):
-    """Batches per timed run: the same formula as the e2e binary's."""
-    samples = {"cnn-train": 2048, "cnn-predict": 4096, "mlp-train": 65536}.get(workload, 4096)
-    return max(samples // batch, 4)
+    """Batches per timed run: the same formula as xtask's (at least 16,384 samples)."""
+    samples = MLP_SAMPLES if workload == "mlp-train" else MIN_SAMPLES
+    return max(-(-samples // batch), CHUNKS)
 
 
 def set_thread_env(threads):
@@ -51,15 +63,25 @@ def parse_args(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--workload", choices=WORKLOADS, help="one workload (default: all five runs)")
     p.add_argument("--batch", type=int, help="batch size (required with --workload)")
-    p.add_argument("--steps", type=int, help="batches per timed run (default: as the e2e binary)")
-    p.add_argument("--warmup", type=int, default=1, help="discarded runs before timing")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported")
+    p.add_argument("--steps", type=int,
+                   help="batches per timed run and per warm-up run (default: ceil(16384/batch), "
+                        "ceil(65536/batch) for mlp-train)")
+    p.add_argument("--warmup", type=int, default=1, help="discarded runs of the same length before timing")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtype-policy", choices=DTYPE_POLICIES, default="float32",
+                   help="mixed_bfloat16: bf16 mixed precision (PyTorch CPU autocast, Keras' policy)")
     args = p.parse_args()
     if args.workload is not None and args.batch is None:
         p.error("--batch is required with --workload")
     if args.workload is None and args.batch is not None:
         p.error("--batch needs --workload")
+    for name in ("batch", "steps", "repeats", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name} must be at least 1, got {value}")
+    if args.warmup < 0:
+        p.error(f"--warmup must be at least 0, got {args.warmup}")
     return args
 
 
@@ -77,19 +99,62 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure(run_once, n_samples, warmup, repeats):
-    """`warmup` discarded calls of run_once(), then `repeats` timed ones: samples/s of each."""
+def chunk_ends(steps, chunks=CHUNKS):
+    """0-based batch indices after which each of `chunks` near-equal chunks of a run ends."""
+    chunks = min(chunks, steps)
+    return [(k + 1) * steps // chunks - 1 for k in range(chunks)]
+
+
+class ChunkClock:
+    """Times the consecutive chunks of one run: `batch_end(i)` after every batch i."""
+
+    def __init__(self, steps, sync=None):
+        self.ends = set(chunk_ends(steps))
+        self.sync = sync
+        self.start = None
+        self.marks = []
+
+    def begin(self):
+        self.start = time.perf_counter()
+        self.marks = []
+
+    def batch_end(self, i, payload=None):
+        if i in self.ends:
+            if self.sync is not None:
+                self.sync(payload)
+            self.marks.append(time.perf_counter())
+
+    def seconds(self):
+        """Seconds of each chunk (empty if the run did not report its batches)."""
+        out, prev = [], self.start
+        for t in self.marks:
+            out.append(t - prev)
+            prev = t
+        return out
+
+
+def measure(run_once, n_samples, steps, warmup, repeats, sync=None):
+    """`warmup` discarded calls of run_once(clock), then `repeats` timed ones.
+
+    Each call is one long run over `steps` batches (one `fit`, one `predict`, one
+    epoch loop), which calls `clock.batch_end(i)` after batch i. Returns the
+    samples/s of each timed run and the seconds of each run's chunks.
+    """
+    clock = ChunkClock(steps, sync)
     for _ in range(warmup):
-        run_once()
-    rates = []
+        clock.begin()
+        run_once(clock)
+    rates, chunks = [], []
     for _ in range(repeats):
+        clock.begin()
         start = time.perf_counter()
-        run_once()
+        run_once(clock)
         rates.append(n_samples / (time.perf_counter() - start))
-    return rates
+        chunks.append(clock.seconds())
+    return rates, chunks
 
 
-def emit(framework, version, workload, batch, steps, threads, rates):
+def emit(framework, version, workload, batch, steps, threads, rates, chunks, dtype_policy):
     """Prints the one JSON line of a finished workload."""
     line = {
         "framework": framework,
@@ -97,9 +162,11 @@ def emit(framework, version, workload, batch, steps, threads, rates):
         "batch": batch,
         "samples_per_sec": round(statistics.median(rates), 1),
         "runs": [round(r, 1) for r in rates],
+        "chunk_secs": [[round(s, 5) for s in run] for run in chunks],
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "steps": steps,
         "threads": threads,
+        "dtype_policy": dtype_policy,
         "version": version,
     }
     print(json.dumps(line), flush=True)

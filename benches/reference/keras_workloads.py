@@ -9,8 +9,20 @@ defaults, SGD(0.01, momentum 0.9, Nesterov) for the MLP). A training run is one
 `model.fit(x, y, batch_size=B, epochs=1, shuffle=True, verbose=0)` over the whole
 synthetic set; a prediction run is one `model.predict(x, batch_size=B, verbose=0)`.
 Keras' defaults are kept (`jit_compile="auto"`), i.e. what a Keras user gets; the
-warm-up run absorbs tracing and compilation. The framework is reported as
-`keras-<backend>`.
+warm-up run (a `fit`/`predict` of the same length, in the same process) absorbs
+tracing, compilation and the first `fit`'s start-up, and each timed run is one
+long call, so Keras' per-call start-up is a small part of it. The framework is
+reported as `keras-<backend>`.
+
+`--dtype-policy mixed_bfloat16` sets `keras.mixed_precision.set_global_policy(
+"mixed_bfloat16")` before the model is built (bf16 compute, float32 variables),
+with the output softmax as a separate float32 `Activation` layer as Keras' mixed
+precision guide does, so outputs and loss stay in float32; the framework is then
+reported as `keras-<backend>-mixed_bfloat16`.
+
+A callback notes the time at the end of each of 4 consecutive chunks of batches
+of every run (`chunk_secs` in the JSON line), waiting for that batch's results
+first (JAX dispatches asynchronously); it runs 4 times per run.
 """
 
 import os
@@ -44,6 +56,37 @@ def backend_version():
     return f"keras {keras.__version__}, {BACKEND}"
 
 
+if ARGS.dtype_policy == "mixed_bfloat16":
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+
+
+def output_layers():
+    """Dense(10, softmax); under mixed precision its softmax in float32 (Keras' guide)."""
+    if ARGS.dtype_policy == "mixed_bfloat16":
+        return [layers.Dense(common.CLASSES), layers.Activation("softmax", dtype="float32")]
+    return [layers.Dense(common.CLASSES, activation="softmax")]
+
+
+def wait_for(logs):
+    """Blocks until the values in a batch's logs are computed."""
+    for value in (logs or {}).values():
+        keras.ops.convert_to_numpy(value)
+
+
+class Chunks(keras.callbacks.Callback):
+    """Passes every batch end of fit/predict to a `common.ChunkClock`."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.clock.batch_end(batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.clock.batch_end(batch, logs)
+
+
 def cnn():
     return keras.Sequential([
         keras.Input((28, 28, 1)),
@@ -54,7 +97,7 @@ def cnn():
         layers.Conv2D(64, (3, 3), activation="relu"),
         layers.Flatten(),
         layers.Dense(64, activation="relu"),
-        layers.Dense(common.CLASSES, activation="softmax"),
+        *output_layers(),
     ])
 
 
@@ -70,7 +113,7 @@ def setup(workload, n):
         model = keras.Sequential([
             keras.Input((common.MLP_INPUT,)),
             layers.Dense(common.MLP_HIDDEN, activation="relu"),
-            layers.Dense(common.CLASSES, activation="softmax"),
+            *output_layers(),
         ])
         sgd = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True)
         model.compile(optimizer=sgd, loss="categorical_crossentropy")
@@ -79,7 +122,7 @@ def setup(workload, n):
     model = keras.Sequential([
         keras.Input((common.LSTM_STEPS, common.LSTM_FEATURES)),
         layers.LSTM(common.LSTM_UNITS),
-        layers.Dense(common.CLASSES, activation="softmax"),
+        *output_layers(),
     ])
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
     x = rng.standard_normal((n, common.LSTM_STEPS, common.LSTM_FEATURES), dtype=np.float32)
@@ -88,17 +131,22 @@ def setup(workload, n):
 
 def main():
     version = backend_version()
+    framework = f"keras-{BACKEND}"
+    if ARGS.dtype_policy == "mixed_bfloat16":
+        framework += "-mixed_bfloat16"
     for workload, batch, steps in common.runs_of(ARGS):
         n = steps * batch
         model, x, y = setup(workload, n)
         if workload == "cnn-predict":
-            def run_once():
-                return model.predict(x, batch_size=batch, verbose=0)
+            def run_once(clock):
+                return model.predict(x, batch_size=batch, verbose=0, callbacks=[Chunks(clock)])
         else:
-            def run_once():
-                model.fit(x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
-        rates = common.measure(run_once, n, ARGS.warmup, ARGS.repeats)
-        common.emit(f"keras-{BACKEND}", version, workload, batch, steps, ARGS.threads, rates)
+            def run_once(clock):
+                model.fit(x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0,
+                          callbacks=[Chunks(clock)])
+        rates, chunks = common.measure(run_once, n, steps, ARGS.warmup, ARGS.repeats, sync=wait_for)
+        common.emit(framework, version, workload, batch, steps, ARGS.threads, rates, chunks,
+                    ARGS.dtype_policy)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,18 @@ layer does). Images are NCHW, PyTorch's native layout. A training run is one
 epoch: a fresh permutation, then for every batch gather -> zero_grad -> forward ->
 loss -> backward -> step, the loop a PyTorch user writes. Prediction runs in
 `torch.inference_mode()` with the model in eval mode.
+
+`--dtype-policy mixed_bfloat16` is PyTorch's standard CPU mixed-precision recipe:
+`torch.autocast("cpu", dtype=torch.bfloat16)` around forward + loss (and around
+the forward pass of prediction), weights and the optimizer in float32, backward
+outside the autocast region; the framework is then reported as `pytorch-bf16`.
+
+Each timed run is one call (one epoch loop, one pass of prediction) after a
+warm-up run of the same length in the same process; the seconds of its 4
+consecutive chunks of batches are reported too (`chunk_secs`).
 """
+
+import contextlib
 
 import common
 
@@ -77,7 +88,15 @@ def setup(workload, n):
     return model, adam(model), nn.CrossEntropyLoss(), x, labels
 
 
+def precision():
+    """The autocast context of the chosen policy (a no-op for float32)."""
+    if ARGS.dtype_policy == "mixed_bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def main():
+    framework = "pytorch-bf16" if ARGS.dtype_policy == "mixed_bfloat16" else "pytorch"
     for workload, batch, steps in common.runs_of(ARGS):
         n = steps * batch
         model, opt, loss_fn, x, y = setup(workload, n)
@@ -85,25 +104,31 @@ def main():
         if workload == "cnn-predict":
             model.eval()
 
-            def run_once():
-                with torch.inference_mode():
-                    out = [torch.softmax(model(x[i:i + batch]), dim=1) for i in range(0, n, batch)]
-                    return torch.cat(out)
+            def run_once(clock):
+                out = []
+                with torch.inference_mode(), precision():
+                    for step, i in enumerate(range(0, n, batch)):
+                        out.append(torch.softmax(model(x[i:i + batch]), dim=1).float())
+                        clock.batch_end(step)
+                return torch.cat(out)
         else:
             model.train()
 
-            def run_once():
+            def run_once(clock):
                 perm = torch.randperm(n)
-                for i in range(0, n, batch):
+                for step, i in enumerate(range(0, n, batch)):
                     idx = perm[i:i + batch]
                     xb, yb = x[idx], y[idx]
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(xb), yb)
+                    with precision():
+                        loss = loss_fn(model(xb), yb)
                     loss.backward()
                     opt.step()
+                    clock.batch_end(step)
 
-        rates = common.measure(run_once, n, ARGS.warmup, ARGS.repeats)
-        common.emit("pytorch", torch.__version__, workload, batch, steps, ARGS.threads, rates)
+        rates, chunks = common.measure(run_once, n, steps, ARGS.warmup, ARGS.repeats)
+        common.emit(framework, torch.__version__, workload, batch, steps, ARGS.threads, rates, chunks,
+                    ARGS.dtype_policy)
 
 
 if __name__ == "__main__":

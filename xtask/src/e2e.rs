@@ -1,225 +1,141 @@
-//! `cargo xtask bench --e2e` and `cargo xtask bench --compare --python PATH` (issue 9).
+//! `cargo xtask bench --e2e` and `cargo xtask bench --compare --python PATH` (issues 9, 22).
 //!
-//! **`--e2e`** builds neurite's `e2e` binary (`benches/src/bin/e2e.rs`) in release
-//! (`cargo build --release -p neurite-benches --bin e2e [--features F]`), runs each of
-//! the five workloads of [`RUNS`] as its own child process (so the peak resident set it
-//! reports belongs to that workload alone) with 2 threads (`RAYON_NUM_THREADS`,
-//! `MATMUL_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `OMP_NUM_THREADS` = 2 and `--threads
-//! 2`), prints a table (median samples/s, spread of the timed runs, GFLOP/s and share
-//! of the machine's peak [`PEAK_GFLOPS`], peak memory, and the ratio to the best of the
-//! numbers to beat of the issue, [`ISSUE_BEST`]) and merges records into
-//! `<target>/bench-report.json`: existing records whose name starts with `e2e/` are
-//! replaced, all others (the criterion micro-benchmarks) are kept. Record names:
-//! `e2e/<workload>/b<batch>/samples_per_sec` (unit `samples/s`), `.../gflops`
-//! (`GFLOP/s`) and `.../peak_rss_mb` (`MiB`).
+//! **What runs.** The five workloads of [`plan::RUNS`] (filter with `--workloads`). For each
+//! workload, `--rounds R` rounds (default 2); in each round every row runs once, in the
+//! order of [`plan::ROWS`] — neurite, pytorch, keras-tensorflow, keras-jax,
+//! pytorch-bf16, keras-tensorflow-mixed_bfloat16, keras-jax-mixed_bfloat16,
+//! neurite-bf16 — so the frameworks of a workload are interleaved and a change in the
+//! machine's load hits them alike. `--e2e` runs neurite's two rows, `--compare` all
+//! (filter with `--frameworks`). Each run of a row is its own child process (the peak
+//! resident set it reports belongs to that workload alone) with 2 threads
+//! (`RAYON_NUM_THREADS`, `MATMUL_NUM_THREADS`, `OPENBLAS_NUM_THREADS`,
+//! `OMP_NUM_THREADS` = 2 and `--threads 2`).
 //!
-//! **`--compare --python PATH`** does the same, then runs the same five workloads from
-//! `benches/reference/` with that Python interpreter: `torch_workloads.py` (PyTorch) and
-//! `keras_workloads.py` with `KERAS_BACKEND=tensorflow` and `=jax`, each workload again
-//! in its own process, and prints neurite's ratio to each framework (samples/s and peak
-//! memory). A framework whose script fails (package not installed, ...) is reported
-//! and skipped. Its records go to the report as `e2e-ref/<framework>/<workload>/
-//! b<batch>/{samples_per_sec,peak_rss_mb}`. Not part of CI.
+//! **How long.** Every process runs `--warmup W` (default 1) discarded runs, then
+//! `--repeats N` (default 3) timed runs, each of `--steps ceil(S / batch)` batches with
+//! `S = --samples` (default [`plan::DEFAULT_SAMPLES`] = 16,384; `mlp-train` 4x as many,
+//! [`plan::MLP_FACTOR`]): the steady state after a warm-up of the same length, not the
+//! first steps. A training run is one long `fit`/epoch loop, a prediction run one
+//! `predict` pass. `--quick` (smoke test, not for publishing) is 1 round, 1 warm-up,
+//! 1 repeat, 2,048 samples, unless those options are given too.
 //!
-//! With `--quick`, each workload is timed once after one warm-up run (smoke test, not
-//! for publishing).
+//! **Rows.** neurite's `e2e` binary (`benches/src/bin/e2e.rs`, built with `cargo build
+//! --release -p neurite-benches --bin e2e [--features F]`); `neurite-bf16` is the same
+//! binary with `--dtype-policy mixed_bfloat16`: if the binary rejects that flag (an
+//! older e2e), the row is skipped with a printed note. The references are
+//! `benches/reference/torch_workloads.py` and `keras_workloads.py`
+//! (`KERAS_BACKEND=tensorflow`, `=jax`) with the interpreter given by `--python`, at
+//! float32 and with `--dtype-policy mixed_bfloat16` (PyTorch CPU autocast, Keras'
+//! `mixed_bfloat16` policy). A reference row that fails (package not installed, ...) is
+//! reported and skipped for the rest of the run; neurite's float32 row failing is an
+//! error.
+//!
+//! **What is reported.** Per row and workload: the median samples/s over all `R x N`
+//! runs, min..max, each round's median, and the slowdown check of [`stats`] (each
+//! run's last chunk against its first when the process reports `chunk_secs`, else a
+//! process' last run against its first; flagged when > 10% slower in every round: a
+//! `WARNING:` line and `SLOW` in the tables). Tables: neurite's rows (with GFLOP/s, share
+//! of [`table::PEAK_GFLOPS`], peak memory, ratio to [`table::ISSUE_BEST`]), then with
+//! `--compare` every row with neurite's and neurite-bf16's ratio to it. Records are
+//! merged into `<target>/bench-report.json` (see [`measured::report_records`]; the
+//! records of the rows and workloads that ran replace their old ones, all others are
+//! kept). Not part of CI.
 
-use serde_json::{json, Value};
+mod measured;
+mod plan;
+mod result;
+mod stats;
+mod table;
+
+use measured::{merge_report, report_records, Measured};
+use plan::{Row, RunLength};
+use result::{rejects_flag, E2eResult};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The `(workload, batch)` pairs of the issue, in the order of its table.
-pub const RUNS: [(&str, usize); 5] = [
-    ("cnn-train", 32),
-    ("cnn-train", 128),
-    ("cnn-predict", 256),
-    ("mlp-train", 32),
-    ("lstm-train", 32),
-];
-
-/// Threads given to every benchmark process.
-pub const THREADS: usize = 2;
-
-/// f32 peak of the reference machine (2 cores of an AMD EPYC with AVX2 + FMA), GFLOP/s.
-pub const PEAK_GFLOPS: f64 = 200.0;
-
-/// The issue's numbers to beat (median samples/s measured on the 2-core machine):
-/// `(workload, batch, TensorFlow 2.21, PyTorch 2.15, JAX 0.10 with Keras 3)`.
-pub const ISSUE_BEST: [(&str, usize, f64, f64, f64); 5] = [
-    ("cnn-train", 32, 2003.0, 1654.0, 1589.0),
-    ("cnn-train", 128, 1454.0, 1970.0, 933.0),
-    ("cnn-predict", 256, 5481.0, 6826.0, 12893.0),
-    ("mlp-train", 32, 19935.0, 33755.0, 60012.0),
-    ("lstm-train", 32, 4624.0, 5508.0, 7182.0),
-];
-
-/// The best of the issue's three reference numbers for a workload, if it has one.
-pub fn issue_best(workload: &str, batch: usize) -> Option<f64> {
-    ISSUE_BEST
-        .iter()
-        .find(|r| r.0 == workload && r.1 == batch)
-        .map(|r| r.2.max(r.3).max(r.4))
-}
 
 /// What `cargo xtask bench` passes on to the end-to-end run.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct E2eConfig {
     /// Cargo features for the e2e binary (e.g. `openblas`).
     pub features: Vec<String>,
-    /// One timed run after one warm-up.
+    /// Smoke-test defaults: 1 round, 1 warm-up, 1 repeat, 2,048 samples.
     pub quick: bool,
     /// Also run the Python references and compare.
     pub compare: bool,
     /// The Python interpreter of an environment with torch, tensorflow-cpu, jax, keras.
     pub python: Option<PathBuf>,
+    /// Rounds over the rows per workload (default 2).
+    pub rounds: Option<usize>,
+    /// Timed runs per process (default 3).
+    pub repeats: Option<usize>,
+    /// Discarded runs per process before the timed ones (default 1).
+    pub warmup: Option<usize>,
+    /// Samples per run, before mlp-train's factor (default 16,384).
+    pub samples: Option<usize>,
+    /// Only these workloads (`cnn-train`) or keys (`cnn-train/b32`); empty: all.
+    pub workloads: Vec<String>,
+    /// Only these rows (labels); empty: all that the mode runs.
+    pub frameworks: Vec<String>,
 }
 
-/// One result line of a benchmark process (neurite's or a reference's).
-#[derive(Debug, Clone, PartialEq)]
-pub struct E2eResult {
-    /// `neurite`, `pytorch`, `keras-tensorflow`, `keras-jax`.
-    pub framework: String,
-    /// Workload name, e.g. `cnn-train`.
-    pub model: String,
-    /// Batch size.
-    pub batch: usize,
-    /// Median samples per second.
-    pub samples_per_sec: f64,
-    /// Samples per second of every timed run.
-    pub runs: Vec<f64>,
-    /// Peak resident set of the process, MiB.
-    pub peak_rss_mb: Option<f64>,
-    /// FLOPs per sample (neurite's binary reports them).
-    pub flops_per_sample: Option<f64>,
-    /// neurite's GEMM backend, or the reference's framework version.
-    pub version: Option<String>,
-}
-
-impl E2eResult {
-    /// Parses the last JSON object line of a process' standard output.
-    pub fn from_output(stdout: &str) -> Result<Self, String> {
-        let line = stdout
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('{'))
-            .ok_or_else(|| format!("no JSON line in the output:\n{stdout}"))?;
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON line {line:?}: {e}"))?;
-        let text = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| format!("{line}: no string field {k:?}"))
-        };
-        let number = |k: &str| v.get(k).and_then(Value::as_f64);
-        Ok(E2eResult {
-            framework: text("framework")?,
-            model: text("model")?,
-            batch: v
-                .get("batch")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| format!("{line}: no integer field \"batch\""))? as usize,
-            samples_per_sec: number("samples_per_sec")
-                .ok_or_else(|| format!("{line}: no number field \"samples_per_sec\""))?,
-            runs: v
-                .get("runs")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_f64).collect())
-                .unwrap_or_default(),
-            peak_rss_mb: number("peak_rss_mb"),
-            flops_per_sample: number("flops_per_sample"),
-            version: ["gemm_backend", "version"]
-                .iter()
-                .find_map(|k| v.get(*k).and_then(Value::as_str))
-                .map(str::to_string),
-        })
-    }
-
-    /// GFLOP/s at the median rate, when the FLOPs per sample are known.
-    pub fn gflops(&self) -> Option<f64> {
-        self.flops_per_sample.map(|f| f * self.samples_per_sec / 1e9)
-    }
-
-    fn key(&self) -> String {
-        format!("{}/b{}", self.model, self.batch)
-    }
-}
-
-/// The `bench-report.json` records of neurite's results and of the references'.
-pub fn report_records(results: &[E2eResult]) -> Vec<Value> {
-    let mut recs = Vec::new();
-    for r in results {
-        let prefix = if r.framework == "neurite" {
-            format!("e2e/{}", r.key())
+impl E2eConfig {
+    /// Rounds and the run length, after `--quick`'s defaults.
+    fn effective(&self) -> Result<(usize, RunLength), String> {
+        let (rounds, repeats, samples) = if self.quick {
+            (1, 1, 2048)
         } else {
-            format!("e2e-ref/{}/{}", r.framework, r.key())
+            (2, 3, plan::DEFAULT_SAMPLES)
         };
-        recs.push(json!({"name": format!("{prefix}/samples_per_sec"), "value": r.samples_per_sec, "unit": "samples/s"}));
-        if let Some(g) = r.gflops() {
-            recs.push(json!({"name": format!("{prefix}/gflops"), "value": g, "unit": "GFLOP/s"}));
+        let len = RunLength {
+            samples: self.samples.unwrap_or(samples),
+            warmup: self.warmup.unwrap_or(1),
+            repeats: self.repeats.unwrap_or(repeats),
+        };
+        let rounds = self.rounds.unwrap_or(rounds);
+        if rounds == 0 || len.repeats == 0 || len.samples == 0 {
+            return Err("--rounds, --repeats and --samples must be at least 1".into());
         }
-        if let Some(m) = r.peak_rss_mb {
-            recs.push(json!({"name": format!("{prefix}/peak_rss_mb"), "value": m, "unit": "MiB"}));
-        }
-    }
-    recs
-}
-
-/// Merges `new` into the report array `old` (if any): records named `e2e/...` or
-/// `e2e-ref/...` are replaced, everything else is kept in place.
-pub fn merge_report(old: Option<Value>, new: Vec<Value>) -> Value {
-    let mut kept: Vec<Value> = match old {
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .filter(|r| {
-                let name = r.get("name").and_then(Value::as_str).unwrap_or("");
-                !(name.starts_with("e2e/") || name.starts_with("e2e-ref/"))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    kept.extend(new);
-    Value::Array(kept)
-}
-
-fn thread_env(cmd: &mut Command) {
-    for var in [
-        "RAYON_NUM_THREADS",
-        "MATMUL_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "OMP_NUM_THREADS",
-    ] {
-        cmd.env(var, THREADS.to_string());
+        Ok((rounds, len))
     }
 }
 
-/// Runs one benchmark process and parses its line; the error names the command.
-fn run_child(mut cmd: Command) -> Result<E2eResult, String> {
+/// Why a benchmark process gave no result.
+#[derive(Debug)]
+enum Failure {
+    /// It does not know `--dtype-policy` (an e2e binary older than the flag).
+    RejectedFlag(String),
+    /// Anything else: the command, its status and the end of its standard error.
+    Failed(String),
+}
+
+/// Runs one benchmark process and parses its line.
+fn run_child(mut cmd: Command) -> Result<E2eResult, Failure> {
     eprintln!("xtask: running {cmd:?}");
-    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| Failure::Failed(format!("cannot run {cmd:?}: {e}")))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = err.lines().rev().take(8).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(8).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!("{cmd:?} failed ({}):\n{}", out.status, tail.join("\n")));
+        let msg = format!("{cmd:?} failed ({}):\n{}", out.status, tail.join("\n"));
+        return Err(if rejects_flag(&err, "--dtype-policy") {
+            Failure::RejectedFlag(msg)
+        } else {
+            Failure::Failed(msg)
+        });
     }
-    E2eResult::from_output(&String::from_utf8_lossy(&out.stdout))
+    E2eResult::from_output(&String::from_utf8_lossy(&out.stdout)).map_err(Failure::Failed)
 }
 
-fn repeat_args(cmd: &mut Command, quick: bool) {
-    if quick {
-        cmd.args(["--warmup", "1", "--repeats", "1"]);
-    }
-}
-
-/// Builds the e2e binary and runs the five workloads with it.
-fn run_neurite(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<Vec<E2eResult>, String> {
+/// Builds the e2e binary and returns its path.
+fn build_e2e(root: &Path, target: &Path, features: &[String]) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
         .current_dir(root)
         .args(["build", "--release", "-p", "neurite-benches", "--bin", "e2e"]);
-    for f in &cfg.features {
+    for f in features {
         build.args(["--features", f]);
     }
     eprintln!("xtask: running {build:?}");
@@ -227,163 +143,165 @@ fn run_neurite(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<Vec<E2eRes
     if !status.success() {
         return Err(format!("building the e2e binary failed ({status})"));
     }
-    let exe = target
+    Ok(target
         .join("release")
-        .join(format!("e2e{}", std::env::consts::EXE_SUFFIX));
-    let mut results = Vec::new();
-    for (workload, batch) in RUNS {
-        let mut cmd = Command::new(&exe);
-        cmd.args(["--workload", workload, "--batch", &batch.to_string()])
-            .args(["--threads", &THREADS.to_string()]);
-        repeat_args(&mut cmd, cfg.quick);
-        thread_env(&mut cmd);
-        results.push(run_child(cmd)?);
-    }
-    Ok(results)
+        .join(format!("e2e{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// The reference frameworks: `(name, script, KERAS_BACKEND)`.
-const REFERENCES: [(&str, &str, Option<&str>); 3] = [
-    ("pytorch", "torch_workloads.py", None),
-    ("keras-tensorflow", "keras_workloads.py", Some("tensorflow")),
-    ("keras-jax", "keras_workloads.py", Some("jax")),
-];
-
-/// Runs the Python references; a framework that fails is reported and skipped.
-fn run_references(root: &Path, python: &Path, quick: bool) -> Vec<E2eResult> {
-    let dir = root.join("benches").join("reference");
-    let mut results = Vec::new();
-    for (framework, script, backend) in REFERENCES {
-        for (workload, batch) in RUNS {
-            let mut cmd = Command::new(python);
-            cmd.current_dir(&dir)
-                .arg(script)
-                .args(["--workload", workload, "--batch", &batch.to_string()])
-                .args(["--threads", &THREADS.to_string()]);
-            repeat_args(&mut cmd, quick);
-            thread_env(&mut cmd);
-            if let Some(b) = backend {
-                cmd.env("KERAS_BACKEND", b);
-            }
-            match run_child(cmd) {
-                Ok(r) => results.push(r),
-                Err(e) => {
-                    eprintln!("xtask: skipping {framework}: {e}");
-                    break;
+/// Runs every selected row on every selected workload, `rounds` times, interleaved.
+fn measure_all(
+    rows: &[Row],
+    workloads: &[(&str, usize)],
+    rounds: usize,
+    len: RunLength,
+    e2e: &Path,
+    python: Option<&Path>,
+    reference_dir: &Path,
+) -> Result<Vec<Measured>, String> {
+    let mut skipped: Vec<&str> = Vec::new();
+    let mut measured = Vec::new();
+    for &(workload, batch) in workloads {
+        let first = measured.len();
+        for row in rows {
+            measured.push(Measured {
+                label: row.label.to_string(),
+                workload: workload.to_string(),
+                batch,
+                rounds: Vec::new(),
+            });
+        }
+        for round in 1..=rounds {
+            for (i, row) in rows.iter().enumerate() {
+                if skipped.contains(&row.label) {
+                    continue;
+                }
+                let key = plan::key(workload, batch);
+                eprintln!("xtask: {key} round {round}/{rounds}: {}", row.label);
+                let cmd = plan::command(row, workload, batch, len, e2e, python, reference_dir);
+                match run_child(cmd) {
+                    Ok(r) if r.model != workload || r.batch != batch => {
+                        return Err(format!(
+                            "{}: asked for {key}, the process reported {}",
+                            row.label,
+                            plan::key(&r.model, r.batch)
+                        ));
+                    }
+                    Ok(r) => {
+                        eprintln!(
+                            "xtask: {key} {}: {:.1} samples/s, runs {:?}",
+                            row.label, r.samples_per_sec, r.runs
+                        );
+                        measured[first + i].rounds.push(r);
+                    }
+                    Err(Failure::RejectedFlag(msg)) if row.is_neurite() => {
+                        eprintln!(
+                            "xtask: NOTE: skipping {}: this e2e binary does not accept --dtype-policy yet:\n{msg}",
+                            row.label
+                        );
+                        skipped.push(row.label);
+                    }
+                    Err(Failure::RejectedFlag(msg) | Failure::Failed(msg)) => {
+                        if row.label == "neurite" {
+                            return Err(msg);
+                        }
+                        eprintln!("xtask: NOTE: skipping {} from here on: {msg}", row.label);
+                        skipped.push(row.label);
+                    }
                 }
             }
         }
     }
-    results
-}
-
-fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
-    v.map(|x| format!("{x:.decimals$}")).unwrap_or_else(|| "-".into())
-}
-
-/// The table of neurite's results.
-pub fn neurite_table(results: &[E2eResult]) -> String {
-    let mut s = format!(
-        "{:<12} {:>5} {:>11} {:>19} {:>8} {:>7} {:>9} {:>11}\n",
-        "workload", "batch", "samples/s", "runs min..max", "GFLOP/s", "% peak", "peak MiB", "x best(9)"
-    );
-    s.push_str(&"-".repeat(90));
-    s.push('\n');
-    for r in results {
-        let lo = r.runs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = r.runs.iter().copied().fold(0.0, f64::max);
-        let spread = if r.runs.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{lo:.0}..{hi:.0}")
-        };
-        let g = r.gflops();
-        s.push_str(&format!(
-            "{:<12} {:>5} {:>11.1} {:>19} {:>8} {:>7} {:>9} {:>11}\n",
-            r.model,
-            r.batch,
-            r.samples_per_sec,
-            spread,
-            fmt_opt(g, 1),
-            fmt_opt(g.map(|g| 100.0 * g / PEAK_GFLOPS), 1),
-            fmt_opt(r.peak_rss_mb, 1),
-            fmt_opt(issue_best(&r.model, r.batch).map(|b| r.samples_per_sec / b), 2),
-        ));
-    }
-    s
-}
-
-/// The comparison table: for every workload and reference framework, the reference's
-/// samples/s and peak memory and neurite's ratios to them.
-pub fn compare_table(neurite: &[E2eResult], refs: &[E2eResult]) -> String {
-    let mut s = format!(
-        "{:<12} {:>5} {:<17} {:>11} {:>11} {:>8} {:>9} {:>9}\n",
-        "workload", "batch", "framework", "samples/s", "neurite", "ratio", "peak MiB", "neurite"
-    );
-    s.push_str(&"-".repeat(90));
-    s.push('\n');
-    for n in neurite {
-        for r in refs.iter().filter(|r| r.model == n.model && r.batch == n.batch) {
-            s.push_str(&format!(
-                "{:<12} {:>5} {:<17} {:>11.1} {:>11.1} {:>7.2}x {:>9} {:>9}\n",
-                n.model,
-                n.batch,
-                r.framework,
-                r.samples_per_sec,
-                n.samples_per_sec,
-                n.samples_per_sec / r.samples_per_sec,
-                fmt_opt(r.peak_rss_mb, 1),
-                fmt_opt(n.peak_rss_mb, 1),
-            ));
-        }
-    }
-    s
+    measured.retain(|m| !m.rounds.is_empty());
+    Ok(measured)
 }
 
 /// `cargo xtask bench --e2e` / `--compare`: see the [module documentation](self).
 pub fn run(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<(), String> {
     let python = if cfg.compare {
-        let p = cfg.python.clone().ok_or(
+        Some(cfg.python.clone().ok_or(
             "--compare needs --python PATH, the interpreter of an environment with torch, \
              tensorflow-cpu, jax and keras (see benches/reference/README.md)",
-        )?;
-        Some(p)
+        )?)
     } else {
         None
     };
-    let neurite = run_neurite(root, target, cfg)?;
-    let backend = neurite
-        .first()
-        .and_then(|r| r.version.clone())
-        .unwrap_or_default();
+    let (rounds, len) = cfg.effective()?;
+    let rows = plan::select_rows(cfg.compare, &cfg.frameworks)?;
+    let workloads = plan::select_workloads(&cfg.workloads)?;
+    if rows.is_empty() {
+        return Err(
+            "--frameworks selects no row that this mode runs (neurite's rows without --compare)".into(),
+        );
+    }
+    let e2e = if rows.iter().any(Row::is_neurite) {
+        build_e2e(root, target, &cfg.features)?
+    } else {
+        PathBuf::new()
+    };
+    let reference_dir = root.join("benches").join("reference");
+    let started = std::time::Instant::now();
+    let measured = measure_all(
+        &rows,
+        &workloads,
+        rounds,
+        len,
+        &e2e,
+        python.as_deref(),
+        &reference_dir,
+    )?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+
     println!(
-        "\nneurite end-to-end ({THREADS} threads, GEMM backend {backend}; \
-         x best(9) = ratio to the best of issue 9's table)\n"
+        "\n{} round(s) x {} timed run(s) per row, each run >= {} samples ({}x for mlp-train) after {} \
+         warm-up run(s) of the same length; {} threads; {minutes:.1} min in all",
+        rounds,
+        len.repeats,
+        len.samples,
+        plan::MLP_FACTOR,
+        len.warmup,
+        plan::THREADS
     );
-    print!("{}", neurite_table(&neurite));
-    let mut all = neurite.clone();
-    if let Some(python) = python {
-        let refs = run_references(root, &python, cfg.quick);
+    let (ours, refs): (Vec<&Measured>, Vec<&Measured>) =
+        measured.iter().partition(|m| m.label.starts_with("neurite"));
+    if !ours.is_empty() {
+        let backend = ours.iter().find_map(|m| m.version()).unwrap_or("?");
+        println!(
+            "\nneurite end-to-end (GEMM backend {backend}; x best9 = ratio to the best of issue 9's table; \
+             slowdown = end/start time ratio, median of rounds)\n"
+        );
+        let ours: Vec<Measured> = ours.into_iter().cloned().collect();
+        print!("{}", table::neurite_table(&ours));
+    }
+    if cfg.compare {
         if refs.is_empty() {
-            return Err(format!("no reference framework ran with {}", python.display()));
+            return Err(format!(
+                "no reference framework ran with {}",
+                python.as_deref().unwrap_or(Path::new("?")).display()
+            ));
         }
-        println!("\nneurite vs references (ratio = neurite / framework samples/s)\n");
-        let mut seen = Vec::new();
-        for r in &refs {
-            if !seen.contains(&r.framework) {
-                println!("  {}: {}", r.framework, r.version.as_deref().unwrap_or("?"));
-                seen.push(r.framework.clone());
+        println!("\nall rows (neurite / n-bf16 = neurite's / neurite-bf16's median over this row's)\n");
+        let mut seen: Vec<&str> = Vec::new();
+        for m in &refs {
+            if !seen.contains(&m.label.as_str()) {
+                println!("  {}: {}", m.label, m.version().unwrap_or("?"));
+                seen.push(&m.label);
             }
         }
         println!();
-        print!("{}", compare_table(&neurite, &refs));
-        all.extend(refs);
+        print!("{}", table::compare_table(&measured));
+    }
+    let warnings: Vec<String> = measured.iter().filter_map(Measured::slowdown_warning).collect();
+    if !warnings.is_empty() {
+        println!();
+        for w in &warnings {
+            println!("{w}");
+        }
     }
     let report = target.join("bench-report.json");
     let old = std::fs::read_to_string(&report)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
-    let merged = merge_report(old, report_records(&all));
+    let merged = merge_report(old, report_records(&measured));
     let text = serde_json::to_string_pretty(&merged).expect("JSON values serialise");
     std::fs::write(&report, text + "\n").map_err(|e| format!("writing {}: {e}", report.display()))?;
     println!("\nxtask: end-to-end records merged into {}", report.display());
@@ -394,88 +312,6 @@ pub fn run(root: &Path, target: &Path, cfg: &E2eConfig) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const LINE: &str = r#"{"framework":"neurite","model":"cnn-train","batch":32,"samples_per_sec":1000.0,"runs":[990.0,1010.0],"peak_rss_mb":27.5,"steps":64,"threads":2,"flops_per_sample":16765440,"gemm_backend":"gemm"}"#;
-
-    #[test]
-    fn parses_the_last_json_line() {
-        let r = E2eResult::from_output(&format!("noise\n{LINE}\n")).unwrap();
-        assert_eq!(
-            (r.framework.as_str(), r.model.as_str(), r.batch),
-            ("neurite", "cnn-train", 32)
-        );
-        assert_eq!(r.runs, [990.0, 1010.0]);
-        assert_eq!(r.peak_rss_mb, Some(27.5));
-        assert_eq!(r.version.as_deref(), Some("gemm"));
-        assert!((r.gflops().unwrap() - 16.76544).abs() < 1e-9);
-        let py = r#"{"framework": "pytorch", "model": "mlp-train", "batch": 32, "samples_per_sec": 7619.9}"#;
-        let p = E2eResult::from_output(py).unwrap();
-        assert_eq!((p.peak_rss_mb, p.gflops()), (None, None));
-        assert!(E2eResult::from_output("no json").is_err());
-        assert!(E2eResult::from_output(r#"{"framework":"x"}"#).is_err());
-    }
-
-    #[test]
-    fn parses_the_line_serde_json_writes_in_the_e2e_binary() {
-        // As printed by `e2e --workload mlp-train --batch 32 --steps 4` (serde_json writes
-        // f64 fields with a fraction and a missing peak as null).
-        let line = r#"{"framework":"neurite","model":"mlp-train","batch":32,"samples_per_sec":127970.8,"runs":[127970.8],"peak_rss_mb":null,"steps":4,"threads":2,"flops_per_sample":42240.0,"gemm_backend":"gemm"}"#;
-        let r = E2eResult::from_output(line).unwrap();
-        assert_eq!(
-            (r.model.as_str(), r.batch, r.peak_rss_mb),
-            ("mlp-train", 32, None)
-        );
-        assert_eq!(r.flops_per_sample, Some(42240.0));
-        assert_eq!(r.runs, [127970.8]);
-    }
-
-    #[test]
-    fn records_and_merge_keep_other_benchmarks() {
-        let n = E2eResult::from_output(LINE).unwrap();
-        let mut p = n.clone();
-        p.framework = "pytorch".into();
-        p.flops_per_sample = None;
-        let recs = report_records(&[n, p]);
-        let names: Vec<&str> = recs.iter().map(|r| r["name"].as_str().unwrap()).collect();
-        assert_eq!(
-            names,
-            [
-                "e2e/cnn-train/b32/samples_per_sec",
-                "e2e/cnn-train/b32/gflops",
-                "e2e/cnn-train/b32/peak_rss_mb",
-                "e2e-ref/pytorch/cnn-train/b32/samples_per_sec",
-                "e2e-ref/pytorch/cnn-train/b32/peak_rss_mb",
-            ]
-        );
-        let old = json!([
-            {"name": "sgemm/1024", "value": 1.0, "unit": "ns"},
-            {"name": "e2e/cnn-train/b32/samples_per_sec", "value": 5.0, "unit": "samples/s"},
-        ]);
-        let merged = merge_report(Some(old), recs);
-        let merged = merged.as_array().unwrap();
-        assert_eq!(merged.len(), 6);
-        assert_eq!(merged[0]["name"], "sgemm/1024");
-        assert_eq!(merged[1]["value"], 1000.0);
-        assert_eq!(merge_report(None, vec![]).as_array().unwrap().len(), 0);
-    }
-
-    #[test]
-    fn issue_numbers_and_tables() {
-        assert_eq!(issue_best("cnn-predict", 256), Some(12893.0));
-        assert_eq!(issue_best("cnn-train", 128), Some(1970.0));
-        assert_eq!(issue_best("cnn-train", 64), None);
-        let n = E2eResult::from_output(LINE).unwrap();
-        let t = neurite_table(std::slice::from_ref(&n));
-        assert!(
-            t.contains("990..1010") && t.contains("16.8") && t.contains("8.4"),
-            "{t}"
-        );
-        let mut p = n.clone();
-        p.framework = "pytorch".into();
-        p.samples_per_sec = 500.0;
-        let c = compare_table(&[n], &[p]);
-        assert!(c.contains("pytorch") && c.contains("2.00x"), "{c}");
-    }
-
     #[test]
     fn compare_without_python_is_a_clear_error() {
         let cfg = E2eConfig {
@@ -484,5 +320,130 @@ mod tests {
         };
         let e = run(Path::new("/nonexistent"), Path::new("/nonexistent"), &cfg).unwrap_err();
         assert!(e.contains("--python"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_quick() {
+        let (rounds, len) = E2eConfig::default().effective().unwrap();
+        assert_eq!(
+            (rounds, len),
+            (
+                2,
+                RunLength {
+                    samples: 16_384,
+                    warmup: 1,
+                    repeats: 3
+                }
+            )
+        );
+        let quick = E2eConfig {
+            quick: true,
+            repeats: Some(2),
+            ..E2eConfig::default()
+        };
+        let (rounds, len) = quick.effective().unwrap();
+        assert_eq!((rounds, len.samples, len.warmup, len.repeats), (1, 2048, 1, 2));
+        let zero = E2eConfig {
+            rounds: Some(0),
+            ..E2eConfig::default()
+        };
+        assert!(zero.effective().unwrap_err().contains("--rounds"));
+    }
+
+    /// A stand-in benchmark process: a shell script printing what a process would.
+    fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn rounds_interleave_rows_and_skip_a_rejected_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        // Logs each call; rejects --dtype-policy as lexopt does; otherwise prints a line
+        // for the workload/batch it was given (arguments 2 and 4).
+        let body = format!(
+            "echo \"$@\" >> {log}\n\
+             case \"$*\" in *--dtype-policy*) echo \"e2e: invalid option '--dtype-policy'\" >&2; exit 2;; esac\n\
+             echo '{{\"framework\":\"neurite\",\"model\":\"'$2'\",\"batch\":'$4',\"samples_per_sec\":10.0,\"runs\":[11.0,10.0,9.0],\"steps\":4}}'",
+            log = log.display()
+        );
+        let e2e = fake(dir.path(), "e2e", &body);
+        let python = fake(
+            dir.path(),
+            "python",
+            &body.replace("$2", "$3").replace("$4", "$5"),
+        );
+        let rows =
+            plan::select_rows(true, &["neurite".into(), "pytorch".into(), "neurite-bf16".into()]).unwrap();
+        let len = RunLength {
+            samples: 64,
+            warmup: 1,
+            repeats: 3,
+        };
+        let workloads = [("cnn-train", 32), ("lstm-train", 32)];
+        let m = measure_all(&rows, &workloads, 2, len, &e2e, Some(&python), dir.path()).unwrap();
+        let got: Vec<(String, String, usize)> = m
+            .iter()
+            .map(|m| (m.label.clone(), m.key(), m.rounds.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("neurite".into(), "cnn-train/b32".into(), 2),
+                ("pytorch".into(), "cnn-train/b32".into(), 2),
+                ("neurite".into(), "lstm-train/b32".into(), 2),
+                ("pytorch".into(), "lstm-train/b32".into(), 2),
+            ]
+        );
+        // neurite-bf16 was tried once, then skipped; the rest alternate per round.
+        let calls: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let kinds: Vec<&str> = calls
+            .iter()
+            .map(|c| {
+                if c.contains("--dtype-policy") {
+                    "bf16"
+                } else if c.starts_with("torch_workloads.py") {
+                    "torch"
+                } else {
+                    "neurite"
+                }
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["neurite", "torch", "bf16", "neurite", "torch", "neurite", "torch", "neurite", "torch"]
+        );
+        assert!(
+            calls[0].contains("--steps 4 --warmup 1 --repeats 3"),
+            "{}",
+            calls[0]
+        );
+        // Every round's 11 -> 9 samples/s is 1.22x slower at the end: flagged.
+        assert!(m[0].slowdown_warning().is_some());
+    }
+
+    #[test]
+    fn a_failing_neurite_row_is_an_error_a_failing_reference_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = fake(dir.path(), "bad", "echo 'panic: boom' >&2; exit 101");
+        let rows = plan::select_rows(true, &["neurite".into()]).unwrap();
+        let len = RunLength {
+            samples: 64,
+            warmup: 0,
+            repeats: 1,
+        };
+        let e = measure_all(&rows, &[("cnn-train", 32)], 1, len, &bad, None, dir.path()).unwrap_err();
+        assert!(e.contains("boom"), "{e}");
+        let rows = plan::select_rows(true, &["keras-jax".into()]).unwrap();
+        let m = measure_all(&rows, &[("cnn-train", 32)], 2, len, &bad, Some(&bad), dir.path()).unwrap();
+        assert!(m.is_empty());
     }
 }

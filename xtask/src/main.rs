@@ -27,8 +27,12 @@
 //!
 //! ## `cargo xtask bench --e2e [--features F] [--quick]` and `--compare --python PATH`
 //!
-//! End-to-end training/inference of the seed models instead of the criterion benches;
-//! results merged into the same `bench-report.json`. See the [`e2e`] module.
+//! End-to-end training/inference of the seed models instead of the criterion benches:
+//! runs of at least 16,384 samples after a warm-up of the same length, `--rounds 2` x
+//! `--repeats 3` per framework, frameworks interleaved per workload, spread and a
+//! slowdown check reported (options `--rounds --repeats --warmup --samples --workloads
+//! --frameworks`); results merged into the same `bench-report.json`. See the [`e2e`]
+//! module.
 
 mod check_docs;
 mod e2e;
@@ -38,8 +42,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::SystemTime;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--features F] [--e2e] \
-[--compare --python PATH] [-- <criterion args/filter>]\n       cargo xtask check-docs [DOC.md ...]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--features F] [-- <criterion args/filter>]
+       cargo xtask bench --e2e|--compare --python PATH [--quick] [--features F] [--rounds R]
+             [--repeats N] [--warmup W] [--samples S] [--workloads W,..] [--frameworks F,..]
+       cargo xtask check-docs [DOC.md ...]";
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Default, PartialEq)]
@@ -51,7 +57,33 @@ struct BenchArgs {
     compare: bool,
     /// Python interpreter for `--compare`.
     python: Option<String>,
+    /// `--rounds`, `--repeats`, `--warmup`, `--samples` of the end-to-end run.
+    rounds: Option<usize>,
+    repeats: Option<usize>,
+    warmup: Option<usize>,
+    samples: Option<usize>,
+    /// `--workloads a,b` / `--frameworks a,b` of the end-to-end run.
+    workloads: Vec<String>,
+    frameworks: Vec<String>,
     passthrough: Vec<String>,
+}
+
+/// The value after `flag` as a count.
+fn count(flag: &str, value: Option<&String>) -> Result<Option<usize>, String> {
+    let v = value.ok_or_else(|| format!("{flag} needs a number"))?;
+    v.parse()
+        .map(Some)
+        .map_err(|_| format!("{flag}: expected a whole number, found {v:?}"))
+}
+
+/// The comma-separated list after `flag`.
+fn list(flag: &str, value: Option<&String>) -> Result<Vec<String>, String> {
+    let v = value.ok_or_else(|| format!("{flag} needs a comma-separated list"))?;
+    Ok(v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
@@ -63,6 +95,12 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
             "--e2e" => out.e2e = true,
             "--compare" => out.compare = true,
             "--python" => out.python = Some(it.next().ok_or("--python needs a path")?.clone()),
+            "--rounds" => out.rounds = count(a, it.next())?,
+            "--repeats" => out.repeats = count(a, it.next())?,
+            "--warmup" => out.warmup = count(a, it.next())?,
+            "--samples" => out.samples = count(a, it.next())?,
+            "--workloads" => out.workloads.extend(list(a, it.next())?),
+            "--frameworks" => out.frameworks.extend(list(a, it.next())?),
             "--features" => {
                 let f = it
                     .next()
@@ -240,6 +278,12 @@ fn bench(args: &[String]) -> Result<(), String> {
             quick: opts.quick,
             compare: opts.compare,
             python: opts.python.map(PathBuf::from),
+            rounds: opts.rounds,
+            repeats: opts.repeats,
+            warmup: opts.warmup,
+            samples: opts.samples,
+            workloads: opts.workloads,
+            frameworks: opts.frameworks,
         };
         return e2e::run(&root, &target, &cfg);
     }
@@ -344,6 +388,32 @@ mod tests {
         assert!(a.e2e && a.compare);
         assert_eq!(a.python.as_deref(), Some("/v/bin/python"));
         assert!(parse_bench_args(&s(&["--python"])).is_err());
+        let a = parse_bench_args(&s(&[
+            "--compare",
+            "--rounds",
+            "3",
+            "--repeats",
+            "5",
+            "--warmup",
+            "2",
+            "--samples",
+            "4096",
+            "--workloads",
+            "cnn-train/b32, lstm-train",
+            "--frameworks",
+            "neurite,pytorch-bf16",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (a.rounds, a.repeats, a.warmup, a.samples),
+            (Some(3), Some(5), Some(2), Some(4096))
+        );
+        assert_eq!(a.workloads, s(&["cnn-train/b32", "lstm-train"]));
+        assert_eq!(a.frameworks, s(&["neurite", "pytorch-bf16"]));
+        let e = parse_bench_args(&s(&["--rounds", "two"])).unwrap_err();
+        assert!(e.contains("--rounds") && e.contains("\"two\""), "{e}");
+        assert!(parse_bench_args(&s(&["--samples"])).is_err());
+        assert!(parse_bench_args(&s(&["--workloads"])).is_err());
         let e = bench(&s(&["--compare"])).unwrap_err();
         assert!(e.contains("--python"), "{e}");
     }
