@@ -16,7 +16,13 @@
 //! they round every addition to nearest even. The portable kernel keeps
 //! subnormals unless denormal flushing is on ([`crate::denormals`]).
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod blocked;
 mod detect;
+mod pack;
 mod portable;
 mod round;
 
@@ -188,9 +194,13 @@ fn run(
         }
         return Ok(());
     }
-    match kernel {
-        Bf16Kernel::Portable | Bf16Kernel::Amx | Bf16Kernel::Avx512Bf16 => {
-            portable::gemm(alpha, a, transpose_a, b, transpose_b, beta, c, single_thread)
+    match blocked::Micro::for_kernel(kernel) {
+        Some(micro) => {
+            let a = if transpose_a { a.reversed_axes() } else { a };
+            let b = if transpose_b { b.reversed_axes() } else { b };
+            blocked::gemm(micro, alpha, a, b, beta, c, single_thread);
+            Ok(())
         }
+        None => portable::gemm(alpha, a, transpose_a, b, transpose_b, beta, c, single_thread),
     }
 }
