@@ -115,6 +115,7 @@ class ChunkClock:
         self.marks = []
 
     def begin(self):
+        """Starts a run's clock (also called again when the run's batches start)."""
         self.start = time.perf_counter()
         self.marks = []
 
