@@ -104,6 +104,8 @@ fn config_values_that_can_never_work_name_the_layer_and_field() {
         ("/compile/loss", json!("no_such_loss"), "loss"),
         ("/compile/metrics", json!([{"TopKAccuracy": 0}]), "metrics"),
         ("/compile/optimizer/learning_rate", json!(-1.0), "learning_rate"),
+        // Denormal as f32: 0 once training flushes denormals (0 / 0 on a zero gradient).
+        ("/compile/optimizer/epsilon", json!(1e-40), "epsilon"),
         ("/compile/optimizer/name", json!("Sparkle"), "optimizer"),
     ];
     for (pointer, value, field) in edits {

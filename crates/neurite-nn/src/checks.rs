@@ -114,10 +114,21 @@ pub(crate) fn activation(layer: &str, field: &str, a: &Activation) -> Result<()>
     }
 }
 
-/// A finite `value > 0` (epsilon).
+/// A finite `value > 0` that is a normal `f32` (an epsilon): a denormal such
+/// as `1e-40` is read as 0 while denormals are flushed (as training does, see
+/// `neurite_tensor::denormals`), and `1 / sqrt(variance + 0)` is infinite for
+/// a constant feature.
 pub(crate) fn positive_float(layer: &str, field: &str, value: f32) -> Result<()> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(field_error(layer, field, "a finite number > 0", value));
+    if !(value.is_finite() && value >= f32::MIN_POSITIVE) {
+        return Err(field_error(
+            layer,
+            field,
+            format_args!(
+                "a finite number > 0 that is a normal f32 (at least {:e}; smaller ones are flushed to 0)",
+                f32::MIN_POSITIVE
+            ),
+            value,
+        ));
     }
     Ok(())
 }

@@ -422,6 +422,18 @@ fn config_values_that_can_never_work_are_refused_at_load() {
             json!({"name": "bn", "epsilon": 0.0}),
             "epsilon",
         ),
+        // A denormal f32, read as 0 while training flushes denormals:
+        // 1 / sqrt(0 + 0) for a constant feature.
+        (
+            "BatchNormalization",
+            json!({"name": "bn", "epsilon": 1e-40}),
+            "epsilon",
+        ),
+        (
+            "LayerNormalization",
+            json!({"name": "ln", "epsilon": 1e-39}),
+            "epsilon",
+        ),
         (
             "BatchNormalization",
             json!({"name": "bn", "momentum": 1.5}),
@@ -658,6 +670,20 @@ fn builder_layers_with_impossible_values_fail_at_build() {
         ),
         (
             Box::new(LayerNormalization::new().with_name("ln").epsilon(-1.0)),
+            &[3],
+            "epsilon",
+        ),
+        (
+            Box::new(BatchNormalization::new().with_name("bn").epsilon(1e-40)),
+            &[3],
+            "epsilon",
+        ),
+        (
+            Box::new(
+                LayerNormalization::new()
+                    .with_name("ln")
+                    .epsilon(f32::MIN_POSITIVE / 2.0),
+            ),
             &[3],
             "epsilon",
         ),

@@ -156,17 +156,24 @@ pub(crate) fn check_range_f64(
     check_range(owner, key, x, lo, hi, hi_inclusive)
 }
 
-/// Checks an `f64` hyper-parameter is `> 0` and finite, also once rounded
-/// to the `f32` the update uses (so `1e-50`, which rounds to 0, is refused).
+/// Checks an `f64` hyper-parameter (an epsilon) is `> 0` and finite, also
+/// once rounded to the `f32` the update uses, and that this `f32` is normal:
+/// `1e-50` rounds to 0, and a denormal such as `1e-40` is read as 0 while
+/// denormals are flushed (as training does, see `neurite_tensor::denormals`),
+/// so either divides 0 by 0 where a gradient is exactly 0.
 pub(crate) fn check_positive_f64(owner: &str, key: &str, x: f64) -> Result<()> {
     let as_f32 = x as f32;
-    if x.is_finite() && x > 0.0 && as_f32.is_finite() && as_f32 > 0.0 {
+    if x.is_finite() && x > 0.0 && as_f32.is_finite() && as_f32 >= f32::MIN_POSITIVE {
         Ok(())
     } else {
         Err(invalid(
             owner,
             key,
-            format!("must be a finite number > 0 (and representable as a positive f32), got {x}"),
+            format!(
+                "must be a finite number > 0 whose f32 is normal (at least {:e}: smaller values are \
+                 flushed to 0 in training), got {x}",
+                f32::MIN_POSITIVE
+            ),
         ))
     }
 }

@@ -474,6 +474,12 @@ fn bad_hyper_parameters_name_their_field() {
         (Box::new(Sgd::new(0.1).momentum(nan)), "momentum"),
         (Box::new(Adagrad::default().epsilon(0.0)), "epsilon"),
         (Box::new(Adagrad::default().epsilon(1e-50)), "epsilon"),
+        // Denormal as f32: flushed to 0 in training, so 0 / 0 on a zero gradient.
+        (Box::new(Adagrad::default().epsilon(1e-40)), "epsilon"),
+        (Box::new(Adam::default().epsilon(1e-40)), "epsilon"),
+        (Box::new(Rmsprop::default().epsilon(1e-39)), "epsilon"),
+        (Box::new(Nadam::default().epsilon(1e-45)), "epsilon"),
+        (Box::new(Adamax::default().epsilon(1.1e-38)), "epsilon"),
         (
             Box::new(Adagrad::default().initial_accumulator_value(-1.0)),
             "initial_accumulator_value",
@@ -682,6 +688,8 @@ fn hostile_config_shapes_are_refused() {
         (json!({"name": "adam", "learning_rate": [0.01]}), "learning_rate"),
         (json!({"name": "adam", "learning_rate": 1e300}), "learning_rate"),
         (json!({"name": "adam", "epsilon": 1e-50}), "epsilon"),
+        (json!({"name": "adam", "epsilon": 1e-40}), "epsilon"),
+        (json!({"name": "adamw", "epsilon": 5e-39}), "epsilon"),
         (json!({"name": "adam", "amsgrad": 1}), "amsgrad"),
         (json!({"name": "SGD", "nesterov": "yes"}), "nesterov"),
         (json!({"name": "SGD", "clipnorm": 1e300}), "clipnorm"),
