@@ -144,6 +144,46 @@ fn an_update_that_overflows_stops_training_with_an_error() {
 }
 
 #[test]
+fn a_save_never_writes_optimizer_state_a_load_would_refuse() {
+    // g^2 overflows Adam's velocity while the weight stays finite: the step
+    // fails naming the slot, and the broken slot is not saved.
+    // Kernel 0.5 on x = 1e10 against y = -1.5e10: the kernel's gradient is
+    // 4e20 (finite), its square is not.
+    let x = ndarray::Array2::<f32>::from_elem((2, 1), 1e10).into_dyn();
+    let y = ndarray::Array2::<f32>::from_elem((2, 1), -1.5e10).into_dyn();
+    let mut model = Sequential::new().seed(4).add(Dense::new(1).input_dim(1));
+    model
+        .compile(Adam::new(0.001), Loss::MeanSquaredError, &[])
+        .unwrap();
+    model
+        .set_weights(&[
+            ("dense_1.kernel".into(), ndarray::arr2(&[[0.5f32]]).into_dyn()),
+            ("dense_1.bias".into(), ndarray::arr1(&[0.0f32]).into_dyn()),
+        ])
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    model.save(&dir).unwrap();
+    let before = std::fs::read(dir.join("config.json")).unwrap();
+    let err = model
+        .fit(&x, &y, FitOptions::new().epochs(1).batch_size(2).verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("slot"), "{err}");
+    assert!(
+        model
+            .get_weights()
+            .iter()
+            .all(|(_, t)| t.iter().all(|v| v.is_finite())),
+        "this case needs finite weights and a broken slot"
+    );
+    let err = model.save(&dir).unwrap_err().to_string();
+    assert!(err.contains("dense_1.") && err.contains("velocity"), "{err}");
+    assert_eq!(std::fs::read(dir.join("config.json")).unwrap(), before);
+    Sequential::load(&dir).unwrap();
+}
+
+#[test]
 fn inference_runs_from_many_threads_on_one_model() {
     fn assert_sync<T: Sync + Send>() {}
     assert_sync::<Sequential>();

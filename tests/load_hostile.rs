@@ -273,6 +273,57 @@ fn weights_that_do_not_fit_the_architecture_name_the_parameter() {
 }
 
 #[test]
+fn non_finite_weights_are_refused_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    let model = saved(&dir);
+    for (bad, shown) in [
+        (f32::NAN, "NaN"),
+        (f32::INFINITY, "inf"),
+        (f32::NEG_INFINITY, "-inf"),
+    ] {
+        let mut weights = model.get_weights();
+        weights[2].1[[1, 0]] = bad;
+        let data: Vec<(String, Vec<u8>, Vec<usize>)> = weights
+            .iter()
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    t.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    t.shape().to_vec(),
+                )
+            })
+            .collect();
+        let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = data
+            .iter()
+            .map(|(n, b, s)| {
+                let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap();
+                (n.as_str(), v)
+            })
+            .collect();
+        let meta = [("format".to_string(), "neurite-model".to_string())]
+            .into_iter()
+            .collect();
+        replace_file(
+            &dir,
+            "model.safetensors",
+            &safetensors::serialize(views, Some(meta)).unwrap(),
+        );
+        let err = load_err(&dir);
+        assert!(
+            err.contains("model.safetensors") && err.contains("dense_2.kernel") && err.contains(shown),
+            "{err}"
+        );
+        let mut other = Sequential::new()
+            .add(Dense::new(4).activation(Activation::Relu).input_dim(3))
+            .add(Dropout::new(0.25))
+            .add(Dense::new(2));
+        let err = other.load_weights(&dir).unwrap_err().to_string();
+        assert!(err.contains("dense_2.kernel"), "{err}");
+    }
+}
+
+#[test]
 fn optimizer_state_is_checked_against_the_model() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("m");

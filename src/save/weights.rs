@@ -3,6 +3,7 @@
 //! the shapes neurite uses (Dense kernel `(in, out)`, Conv2D kernel `(kh, kw, in, out)`).
 
 use crate::error::{Error, Result};
+use ndarray::Dimension;
 use neurite_tensor::Tensor;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -10,7 +11,20 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Serialises named tensors to safetensors bytes with `metadata`.
+///
+/// Refuses a non-finite value (what an update that failed with
+/// `NonFiniteUpdate` leaves behind), naming the parameter and the index: a
+/// save must not replace the last good checkpoint with a broken model.
 pub(crate) fn to_bytes(tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    for (name, t) in tensors {
+        if let Some((index, value)) = t.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Model(format!(
+                "save: parameter {name} holds {value} at index {:?}: the model is broken (a failed \
+                 update?); nothing was written, restore good weights (load_weights, set_weights) first",
+                index.slice()
+            )));
+        }
+    }
     let buffers: Vec<(&str, Vec<u8>, Vec<usize>)> = tensors
         .iter()
         .map(|(name, t)| {
@@ -32,7 +46,8 @@ pub(crate) fn to_bytes(tensors: &[(String, Tensor)], metadata: HashMap<String, S
     safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Model(format!("save: {e}")))
 }
 
-/// Reads every tensor of a safetensors file; errors name the file and the tensor.
+/// Reads every tensor of a safetensors file; errors name the file and the
+/// tensor. A non-finite weight is refused (neurite never saves one).
 pub(crate) fn from_bytes(bytes: &[u8], path: &Path) -> Result<HashMap<String, Tensor>> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
@@ -51,6 +66,15 @@ pub(crate) fn from_bytes(bytes: &[u8], path: &Path) -> Result<HashMap<String, Te
             .collect();
         let t = Tensor::from_shape_vec(ndarray::IxDyn(view.shape()), data)
             .map_err(|e| Error::format(path, format!("tensor {name}: {e}")))?;
+        if let Some((index, value)) = t.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensor {name} holds {value} at index {:?}: expected finite weights",
+                    index.slice()
+                ),
+            ));
+        }
         out.insert(name.to_string(), t);
     }
     Ok(out)

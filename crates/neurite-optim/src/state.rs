@@ -188,12 +188,23 @@ impl OptimizerState {
     /// (as exact `f32` bit patterns) in the header metadata. Python's
     /// `safetensors.numpy.load` reads the slots.
     ///
+    /// Refuses (with the error [`OptimizerState::validate`] gives) a state
+    /// that [`OptimizerState::from_safetensors`] and a checked load would
+    /// refuse: a non-finite slot or global (left by an update that failed
+    /// with [`OptimError::NonFiniteUpdate`]), an iteration count past
+    /// [`crate::MAX_ITERATIONS`], a malformed slot key. So whatever is written
+    /// loads again, and a save never replaces a good state with a broken one.
+    ///
     /// ```
     /// let bytes = neurite_optim::OptimizerState::default().to_safetensors()?;
     /// assert!(bytes.len() > 8);
+    /// let mut broken = neurite_optim::OptimizerState::default();
+    /// broken.slots.insert("w/m".into(), ndarray::arr1(&[f32::INFINITY]).into_dyn());
+    /// assert!(broken.to_safetensors().unwrap_err().to_string().contains("w/m"));
     /// # Ok::<(), neurite_optim::OptimError>(())
     /// ```
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        self.validate()?;
         let buffers: Vec<(&str, Vec<u8>, Vec<usize>)> = self
             .slots
             .iter()
