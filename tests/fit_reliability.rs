@@ -143,6 +143,58 @@ fn an_update_that_overflows_stops_training_with_an_error() {
     assert!(err.contains("step"), "no step named: {err}");
 }
 
+/// A one-unit regression whose first SGD step at learning rate `lr` overflows
+/// when `lr` is 3e38, and is an ordinary step at 0.01.
+fn overflowing_regression(lr: f32) -> (Sequential, Tensor, Tensor) {
+    let x = ndarray::Array2::<f32>::from_elem((4, 2), 100.0).into_dyn();
+    let y = ndarray::Array2::<f32>::from_elem((4, 1), -1e4).into_dyn();
+    let mut model = Sequential::new().seed(3).add(Dense::new(1).input_dim(2));
+    model.compile(Sgd::new(lr), Loss::MeanSquaredError, &[]).unwrap();
+    (model, x, y)
+}
+
+#[test]
+fn a_failed_update_leaves_no_gradient_behind_and_no_broken_checkpoint() {
+    let (mut model, x, y) = overflowing_regression(3e38);
+    let good = model.get_weights();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    model.save(&dir).unwrap();
+    let one_step = || {
+        FitOptions::new()
+            .epochs(1)
+            .batch_size(4)
+            .shuffle(false)
+            .verbose(0)
+    };
+    let err = model.fit(&x, &y, one_step()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            neurite::Error::Optim(neurite::optim::OptimError::NonFiniteUpdate { .. })
+        ),
+        "{err}"
+    );
+    // No gradient survives the failed step to be added to the next one.
+    for p in model.parameters() {
+        assert!(p.var.grad().is_none(), "{} kept its gradient", p.name);
+    }
+    // The weights the failed step left are not finite: saving them would
+    // replace the last good checkpoint with a broken one. Refused, naming the
+    // parameter, and the checkpoint on disk is untouched.
+    let err = model.save(&dir).unwrap_err().to_string();
+    assert!(err.contains("dense_1."), "{err}");
+    assert_eq!(Sequential::load(&dir).unwrap().get_weights(), good);
+    // Restoring the good weights and a sane rate trains exactly as a model
+    // that never failed (plain SGD has no state besides the step count).
+    model.set_weights(&good).unwrap();
+    model.optimizer_mut().unwrap().set_learning_rate(0.01);
+    model.fit(&x, &y, one_step()).unwrap();
+    let (mut fresh, _, _) = overflowing_regression(0.01);
+    fresh.fit(&x, &y, one_step()).unwrap();
+    assert_eq!(model.get_weights(), fresh.get_weights());
+}
+
 #[test]
 fn a_save_never_writes_optimizer_state_a_load_would_refuse() {
     // g^2 overflows Adam's velocity while the weight stays finite: the step

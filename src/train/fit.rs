@@ -209,18 +209,26 @@ impl<N: Layer> Model<N> {
                 "the loss does not depend on any trainable weight (are all layers frozen?)".into(),
             ));
         }
-        loss.backward()?;
         let params = self.net.parameters();
         let trainable: Vec<(&str, &Var)> = params
             .iter()
             .filter(|p| p.trainable)
             .map(|p| (p.name.as_str(), &p.var))
             .collect();
-        let compiled = self.compiled_mut()?;
-        compiled.optimizer.step(&trainable)?;
+        let stepped = match loss.backward() {
+            Ok(()) => self
+                .compiled_mut()?
+                .optimizer
+                .step(&trainable)
+                .map_err(Error::from),
+            Err(e) => Err(e.into()),
+        };
+        // Forget the gradients whether or not the step worked: a gradient left
+        // by a failed step would be added to the next step's.
         for p in &params {
             p.var.zero_grad();
         }
+        stepped?;
         Ok((value, y_pred.to_tensor()))
     }
 
