@@ -18,6 +18,10 @@ use crate::layers::{
     GlobalMaxPooling2D, MaxPooling2D, Reshape,
 };
 use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
+use crate::layers::{
+    Add, Average, Concatenate, Cropping2D, Dot, LeakyReLU, Maximum, Minimum, Multiply, PReLU, ReLU, Subtract,
+    UpSampling2D, ZeroPadding2D,
+};
 use serde::de::DeserializeOwned;
 
 /// Class names [`layer_from_config`] knows.
@@ -42,6 +46,20 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "SimpleRNN",
     "LSTM",
     "GRU",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Dot",
+    "ZeroPadding2D",
+    "Cropping2D",
+    "UpSampling2D",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
 ];
 
 /// The config of class `class_name`: a serde error names the field path
@@ -115,6 +133,20 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "SimpleRNN" => validated!(SimpleRNN, class_name, config),
         "LSTM" => validated!(LSTM, class_name, config),
         "GRU" => validated!(GRU, class_name, config),
+        "Add" => validated!(Add, class_name, config),
+        "Subtract" => validated!(Subtract, class_name, config),
+        "Multiply" => validated!(Multiply, class_name, config),
+        "Average" => validated!(Average, class_name, config),
+        "Maximum" => validated!(Maximum, class_name, config),
+        "Minimum" => validated!(Minimum, class_name, config),
+        "Concatenate" => validated!(Concatenate, class_name, config),
+        "Dot" => validated!(Dot, class_name, config),
+        "ZeroPadding2D" => validated!(ZeroPadding2D, class_name, config),
+        "Cropping2D" => validated!(Cropping2D, class_name, config),
+        "UpSampling2D" => validated!(UpSampling2D, class_name, config),
+        "ReLU" => validated!(ReLU, class_name, config),
+        "LeakyReLU" => validated!(LeakyReLU, class_name, config),
+        "PReLU" => validated!(PReLU, class_name, config),
         other => {
             return Err(NnError::Config {
                 layer: other.to_string(),

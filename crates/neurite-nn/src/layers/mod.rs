@@ -52,6 +52,24 @@ pub use recurrent::{
     fused_gru, fused_lstm, fused_simple_rnn, RecurrentConfig, RecurrentOptions, SimpleRNN, GRU, LSTM,
 };
 
+// Issue #16 part 1: merge layers and simple CNN layers.
+mod cropping;
+mod merge;
+mod relu_layers;
+mod spatial_margins;
+mod up_sampling;
+mod zero_padding;
+
+pub use cropping::{Cropping2D, Cropping2DConfig};
+pub use merge::{
+    Add, Average, Concatenate, ConcatenateConfig, Dot, DotAxes, DotConfig, Maximum, MergeConfig, Minimum,
+    Multiply, Subtract,
+};
+pub use relu_layers::{LeakyReLU, LeakyReLUConfig, PReLU, PReLUConfig, ReLU, ReLUConfig};
+pub use spatial_margins::SpatialMargins;
+pub use up_sampling::{UpSampling2D, UpSampling2DConfig, UpSamplingSize};
+pub use zero_padding::{ZeroPadding2D, ZeroPadding2DConfig};
+
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::regularizers::Regularizer;

@@ -1,0 +1,296 @@
+//! The element-wise merge layers: `Add`, `Subtract`, `Multiply`,
+//! `Average`, `Maximum`, `Minimum`, with Keras' shape rule
+//! (`Merge._compute_elemwise_op_output_shape`): the sample shapes (without
+//! the batch axis) are aligned on their last axes, each pair of axes must
+//! be equal or one of them 1, and a lower-rank input gets new axes of size
+//! 1 right after its batch axis (Keras' `expand_dims(x, axis=1)`).
+
+use super::{check_count, merge_layer_methods, sample_shapes};
+use crate::error::{NnError, Result};
+use crate::layer::{InputArity, Layer};
+use crate::layers::default_true;
+use neurite_autograd::{ops, Var};
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the element-wise merge layers ([`Add`], [`Subtract`],
+/// [`Multiply`], [`Average`], [`Maximum`], [`Minimum`]): Keras' base layer
+/// keys only.
+///
+/// ```
+/// let c: neurite_nn::layers::MergeConfig = serde_json::from_value(serde_json::json!({"name": "add_1"})).unwrap();
+/// assert!(c.trainable);
+/// assert!(c.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeConfig {
+    /// Layer name.
+    pub name: String,
+    /// Kept for API symmetry (no weights).
+    #[serde(default = "default_true")]
+    pub trainable: bool,
+}
+
+impl MergeConfig {
+    /// Checks the fields (an element-wise merge has nothing that can be
+    /// wrong before it sees its inputs); run by [`crate::layer_from_config`].
+    ///
+    /// ```
+    /// use neurite_nn::layers::Add;
+    /// assert!(Add::new().config_struct().validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The element-wise operation of a merge layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MergeOp {
+    Add,
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+}
+
+/// Keras' `_compute_elemwise_op_output_shape` for two sample shapes.
+fn pair_shape(layer: &str, s1: &[usize], s2: &[usize], all: &[Vec<usize>]) -> Result<Vec<usize>> {
+    if s1.len() < s2.len() {
+        return pair_shape(layer, s2, s1, all);
+    }
+    let lead = s1.len() - s2.len();
+    let mut out = s1[..lead].to_vec();
+    for (&i, &j) in s1[lead..].iter().zip(s2) {
+        out.push(match (i, j) {
+            (1, j) => j,
+            (i, 1) => i,
+            (i, j) if i == j => i,
+            _ => {
+                return Err(NnError::Shape {
+                    layer: layer.to_string(),
+                    expected: format!(
+                        "sample shapes that broadcast (aligned on the last axis, each axis equal or 1); \
+                         {s1:?} and {s2:?} do not (all input shapes: {all:?})"
+                    ),
+                    found: s2.to_vec(),
+                })
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// The merged sample shape of `shapes` (Keras' rule, folded left to right).
+fn elementwise_shape(layer: &str, shapes: &[Vec<usize>]) -> Result<Vec<usize>> {
+    let mut out = shapes[0].clone();
+    for s in &shapes[1..] {
+        out = pair_shape(layer, &out, s, shapes)?;
+    }
+    Ok(out)
+}
+
+/// The forward pass of an element-wise merge layer.
+fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, xs: &[Var]) -> Result<Var> {
+    check_count(layer, class, arity, xs.len())?;
+    let shapes = sample_shapes(layer, xs)?;
+    elementwise_shape(layer, &shapes)?;
+    let rank = xs.iter().map(Var::ndim).max().unwrap_or(0);
+    let expanded: Vec<Var> = xs
+        .iter()
+        .map(|x| {
+            let s = x.shape();
+            if s.len() == rank {
+                return Ok(x.clone());
+            }
+            let mut t = vec![s[0]];
+            t.extend(std::iter::repeat_n(1, rank - s.len()));
+            t.extend_from_slice(&s[1..]);
+            ops::reshape(x, &t)
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let mut acc = expanded[0].clone();
+    for x in &expanded[1..] {
+        acc = match op {
+            MergeOp::Add | MergeOp::Average => ops::add(&acc, x)?,
+            MergeOp::Subtract => ops::sub(&acc, x)?,
+            MergeOp::Multiply => ops::mul(&acc, x)?,
+            MergeOp::Maximum => ops::maximum(&acc, x)?,
+            MergeOp::Minimum => ops::minimum(&acc, x)?,
+        };
+    }
+    if op == MergeOp::Average {
+        acc = ops::mul_scalar(&acc, 1.0 / xs.len() as f32)?;
+    }
+    Ok(acc)
+}
+
+macro_rules! elementwise_layer {
+    ($(#[$doc:meta])* $ty:ident, $class:literal, $default:literal, $arity:expr, $op:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $ty {
+            cfg: MergeConfig,
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $ty {
+            const ARITY: InputArity = $arity;
+
+            #[doc = concat!("A `", $class, "` layer named `\"", $default, "\"`.\n\n```\nuse neurite_nn::Layer;\n",
+                "assert_eq!(neurite_nn::layers::", stringify!($ty), "::new().name(), \"", $default, "\");\n```")]
+            pub fn new() -> Self {
+                $ty {
+                    cfg: MergeConfig {
+                        name: $default.into(),
+                        trainable: true,
+                    },
+                }
+            }
+
+            #[doc = concat!("The layer from its configuration.\n\n```\nuse neurite_nn::layers::", stringify!($ty), ";\n",
+                "let l = ", stringify!($ty), "::new().with_name(\"m\");\n",
+                "assert_eq!(", stringify!($ty), "::from_config(l.config_struct().clone()).config_struct(), l.config_struct());\n```")]
+            pub fn from_config(cfg: MergeConfig) -> Self {
+                $ty { cfg }
+            }
+
+            #[doc = concat!("The typed configuration.\n\n```\n",
+                "assert_eq!(neurite_nn::layers::", stringify!($ty), "::new().config_struct().name, \"", $default, "\");\n```")]
+            pub fn config_struct(&self) -> &MergeConfig {
+                &self.cfg
+            }
+
+            #[doc = concat!("Sets the layer name (builder form of [`Layer::set_name`]).\n\n```\nuse neurite_nn::Layer;\n",
+                "assert_eq!(neurite_nn::layers::", stringify!($ty), "::new().with_name(\"m\").name(), \"m\");\n```")]
+            pub fn with_name(mut self, name: impl Into<String>) -> Self {
+                self.cfg.name = name.into();
+                self
+            }
+
+            fn merged_shape(&self, shapes: &[Vec<usize>]) -> Result<Vec<usize>> {
+                check_count(&self.cfg.name, $class, Self::ARITY, shapes.len())?;
+                elementwise_shape(&self.cfg.name, shapes)
+            }
+
+            fn merge(&self, xs: &[Var]) -> Result<Var> {
+                elementwise_merge(&self.cfg.name, $class, Self::ARITY, $op, xs)
+            }
+        }
+
+        impl Layer for $ty {
+            merge_layer_methods!($class);
+        }
+    };
+}
+
+elementwise_layer!(
+    /// Keras' `Add`: the element-wise sum of 2 or more inputs (Keras' broadcasting rule, see the module).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Add;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::from_array(ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]));
+    /// let b = Var::from_array(ndarray::arr2(&[[10.0f32], [20.0]])); // (batch, 1) broadcasts
+    /// let y = Add::new().forward_multi(&[a, b], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[11.0f32, 12.0], [23.0, 24.0]]).into_dyn());
+    /// assert_eq!(Add::new().output_shape_multi(&[vec![4, 3], vec![3]])?, vec![4, 3]);
+    /// assert!(Add::new().output_shape_multi(&[vec![4, 3], vec![2]]).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Add, "Add", "add", InputArity::AtLeast(2), MergeOp::Add
+);
+
+elementwise_layer!(
+    /// Keras' `Subtract`: `inputs[0] - inputs[1]`, exactly 2 inputs.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Subtract;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::from_array(ndarray::arr2(&[[5.0f32, 7.0]]));
+    /// let b = Var::from_array(ndarray::arr2(&[[1.0f32, 2.0]]));
+    /// let y = Subtract::new().forward_multi(&[a.clone(), b.clone()], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[4.0f32, 5.0]]).into_dyn());
+    /// assert!(Subtract::new().forward_multi(&[a.clone(), b, a], &mut ForwardContext::inference()).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Subtract, "Subtract", "subtract", InputArity::Exactly(2), MergeOp::Subtract
+);
+
+elementwise_layer!(
+    /// Keras' `Multiply`: the element-wise product of 2 or more inputs.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Multiply;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::from_array(ndarray::arr2(&[[2.0f32, 3.0]]));
+    /// let y = Multiply::new().forward_multi(&[a.clone(), a.clone(), a], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[8.0f32, 27.0]]).into_dyn());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Multiply, "Multiply", "multiply", InputArity::AtLeast(2), MergeOp::Multiply
+);
+
+elementwise_layer!(
+    /// Keras' `Average`: the element-wise mean of 2 or more inputs (their
+    /// sum, left to right, times `1 / n`).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Average;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::from_array(ndarray::arr2(&[[2.0f32, 4.0]]));
+    /// let b = Var::from_array(ndarray::arr2(&[[4.0f32, 8.0]]));
+    /// let y = Average::new().forward_multi(&[a, b], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[3.0f32, 6.0]]).into_dyn());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Average, "Average", "average", InputArity::AtLeast(2), MergeOp::Average
+);
+
+elementwise_layer!(
+    /// Keras' `Maximum`: the element-wise maximum of 2 or more inputs,
+    /// folded left to right. On a tie the whole gradient goes to the
+    /// earliest input, as with Keras on TensorFlow (`tf.maximum`'s gradient
+    /// uses `x >= y`); JAX's `maximum` would split it between the tied inputs.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, Var};
+    /// use neurite_nn::layers::Maximum;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::parameter(ndarray::arr2(&[[1.0f32, 5.0, 2.0]]).into_dyn());
+    /// let b = Var::parameter(ndarray::arr2(&[[3.0f32, 4.0, 2.0]]).into_dyn());
+    /// let y = Maximum::new().forward_multi(&[a.clone(), b.clone()], &mut ForwardContext::training(0))?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[3.0f32, 5.0, 2.0]]).into_dyn());
+    /// ops::sum_all(&y)?.backward()?;
+    /// assert_eq!(a.grad().unwrap(), ndarray::arr2(&[[0.0f32, 1.0, 1.0]]).into_dyn()); // the tie goes to `a`
+    /// assert_eq!(b.grad().unwrap(), ndarray::arr2(&[[1.0f32, 0.0, 0.0]]).into_dyn());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Maximum, "Maximum", "maximum", InputArity::AtLeast(2), MergeOp::Maximum
+);
+
+elementwise_layer!(
+    /// Keras' `Minimum`: the element-wise minimum of 2 or more inputs; on a
+    /// tie the gradient goes to the earliest input (as `Maximum`).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::Minimum;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let a = Var::from_array(ndarray::arr2(&[[1.0f32, 5.0]]));
+    /// let b = Var::from_array(ndarray::arr2(&[[3.0f32, 4.0]]));
+    /// let y = Minimum::new().forward_multi(&[a, b], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[1.0f32, 4.0]]).into_dyn());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    Minimum, "Minimum", "minimum", InputArity::AtLeast(2), MergeOp::Minimum
+);
