@@ -36,7 +36,8 @@
 //! process' last run against its first; flagged when > 10% slower in every round: a
 //! `WARNING:` line and `SLOW` in the tables). Tables: neurite's rows (with GFLOP/s, share
 //! of [`table::PEAK_GFLOPS`], peak memory, ratio to [`table::ISSUE_BEST`]), then with
-//! `--compare` every row with neurite's and neurite-bf16's ratio to it. Records are
+//! `--compare` every row with neurite's and neurite-bf16's ratio to it (each
+//! workload's rows are also printed as soon as its rounds are done). Records are
 //! merged into `<target>/bench-report.json` (see [`measured::report_records`]; the
 //! records of the rows and workloads that ran replace their old ones, all others are
 //! kept). Not part of CI.
@@ -209,6 +210,17 @@ fn measure_all(
                     }
                 }
             }
+        }
+        // Long runs: this workload's rows as soon as its rounds are done.
+        let done: Vec<Measured> = measured[first..]
+            .iter()
+            .filter(|m| !m.rounds.is_empty())
+            .cloned()
+            .collect();
+        println!("\n{} after {rounds} round(s):\n", plan::key(workload, batch));
+        print!("{}", table::compare_table(&done));
+        for w in done.iter().filter_map(Measured::slowdown_warning) {
+            println!("{w}");
         }
     }
     measured.retain(|m| !m.rounds.is_empty());
