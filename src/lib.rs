@@ -41,7 +41,7 @@ pub use cross_validation::{cross_validate, CrossValidation};
 pub use error::{Error, Result};
 pub use history::History;
 pub use metric::Metric;
-pub use model::{LayerStack, Model, Sequential};
+pub use model::{DtypePolicy, LayerStack, Model, Sequential};
 pub use train::FitOptions;
 
 pub use neurite_autograd as autograd;

@@ -36,7 +36,9 @@ pub use crate::callbacks::{
     Callback, CsvLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLrOnPlateau,
     TerminateOnNan,
 };
-pub use crate::{cross_validate, Error, FitOptions, History, LayerStack, Metric, Model, Sequential};
+pub use crate::{
+    cross_validate, DtypePolicy, Error, FitOptions, History, LayerStack, Metric, Model, Sequential,
+};
 pub use neurite_autograd::{no_grad, ops, NoGradGuard, Var};
 pub use neurite_nn::activation::Activation;
 pub use neurite_nn::initializers::Initializer;

@@ -1,8 +1,10 @@
 //! `Model`: a network plus everything needed to train it; `Sequential` is a
 //! model whose network is a [`LayerStack`].
 
+mod dtype_policy;
 mod stack;
 
+pub use dtype_policy::DtypePolicy;
 pub use stack::LayerStack;
 
 use crate::error::{Error, Result};
@@ -54,6 +56,8 @@ pub struct Model<N: Layer> {
     /// Epochs completed so far (where a resumed `fit` continues).
     pub(crate) epochs_done: usize,
     pub(crate) stop_training: bool,
+    /// The precision `fit`, `evaluate` and `predict` compute in.
+    pub(crate) dtype_policy: DtypePolicy,
 }
 
 impl Sequential {
@@ -101,6 +105,7 @@ impl<N: Layer> Model<N> {
             compiled: None,
             epochs_done: 0,
             stop_training: false,
+            dtype_policy: DtypePolicy::Float32,
         }
     }
 
@@ -109,6 +114,41 @@ impl<N: Layer> Model<N> {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    /// Sets the model's [`DtypePolicy`] (Keras' `dtype_policy`): `fit`,
+    /// `train_on_batch`, `evaluate` and `predict` compute under it.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let model = Sequential::new().dtype_policy(neurite::DtypePolicy::MixedBfloat16);
+    /// assert_eq!(model.get_dtype_policy(), neurite::DtypePolicy::MixedBfloat16);
+    /// ```
+    pub fn dtype_policy(mut self, policy: DtypePolicy) -> Self {
+        self.dtype_policy = policy;
+        self
+    }
+
+    /// Changes the [`DtypePolicy`] of a model already made (or loaded); the
+    /// weights are `f32` under every policy, so nothing else changes.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new();
+    /// model.set_dtype_policy(neurite::DtypePolicy::MixedBfloat16);
+    /// assert_eq!(model.get_dtype_policy().compute_dtype(), "bfloat16");
+    /// ```
+    pub fn set_dtype_policy(&mut self, policy: DtypePolicy) {
+        self.dtype_policy = policy;
+    }
+
+    /// The model's [`DtypePolicy`] (`Float32` unless set).
+    ///
+    /// ```
+    /// assert_eq!(neurite::Sequential::new().get_dtype_policy(), neurite::DtypePolicy::Float32);
+    /// ```
+    pub fn get_dtype_policy(&self) -> DtypePolicy {
+        self.dtype_policy
     }
 
     /// The model's seed.

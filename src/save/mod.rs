@@ -18,7 +18,7 @@ mod weights;
 
 use crate::error::{Error, Result};
 use crate::metric::Metric;
-use crate::model::{LayerStack, Model, Sequential};
+use crate::model::{DtypePolicy, LayerStack, Model, Sequential};
 use checkpoint::Checkpoint;
 use neurite_nn::losses::Loss;
 use neurite_nn::Layer;
@@ -102,6 +102,7 @@ impl<N: Layer> Model<N> {
             "input_shape": self.input_shape(),
             "built": self.net.is_built(),
             "seed": self.seed,
+            "dtype_policy": self.dtype_policy.name(),
             "epochs_done": self.epochs_done,
             "compile": compile,
         })
@@ -329,7 +330,19 @@ impl Sequential {
             None => None,
         };
 
-        let mut model = Model::from_network(stack).seed(seed);
+        let dtype_policy = match config.get("dtype_policy") {
+            None | Some(Value::Null) => DtypePolicy::Float32,
+            Some(Value::String(name)) => name
+                .parse::<DtypePolicy>()
+                .map_err(|e| Error::format(&cpath, format!("field \"dtype_policy\": {e}")))?,
+            Some(v) => {
+                return Err(Error::format(
+                    &cpath,
+                    format!("field \"dtype_policy\": expected a policy name such as \"float32\", found {v}"),
+                ))
+            }
+        };
+        let mut model = Model::from_network(stack).seed(seed).dtype_policy(dtype_policy);
         if let Some(shape) = shape {
             model.build(&shape)?;
             let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();

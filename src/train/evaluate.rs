@@ -21,6 +21,7 @@ impl<N: Layer> Model<N> {
     pub fn evaluate_batched(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Logs> {
         neurite_tensor::memory::tune_allocator();
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
+        let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
         check_batch_size("evaluate", batch_size)?;
         let n = check_pair("evaluate", x, y)?;
         let compiled = self.compiled()?;
@@ -64,6 +65,7 @@ impl<N: Layer> Model<N> {
     pub fn predict_batched(&self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
         neurite_tensor::memory::tune_allocator();
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
+        let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
         check_batch_size("predict", batch_size)?;
         if x.ndim() == 0 || x.len_of(Axis(0)) == 0 {
             return Err(Error::Input(format!(

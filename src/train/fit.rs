@@ -31,6 +31,7 @@ impl<N: Layer> Model<N> {
         neurite_tensor::memory::tune_allocator();
         // Flush denormals here and on rayon's threads; the caller's mode is back on return (neurite_tensor::denormals).
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
+        let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
         let n_all = check_pair("fit", x, y)?;
         check_batch_size("fit", options.batch_size)?;
         if !(0.0..1.0).contains(&options.validation_split) {
@@ -170,6 +171,7 @@ impl<N: Layer> Model<N> {
     pub fn train_on_batch(&mut self, x: Tensor, y: &Tensor) -> Result<(f32, Tensor)> {
         neurite_tensor::memory::tune_allocator();
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
+        let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
         check_pair("train_on_batch", &x, y)?;
         self.compiled()?;
         self.ensure_built_from(&x.shape()[1..])?;

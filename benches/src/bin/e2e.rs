@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! e2e --workload cnn-train --batch 32 [--steps N] [--warmup N] [--repeats R] [--threads T]
+//!     [--dtype-policy float32|mixed_bfloat16]
 //! e2e --list
 //! ```
 //!
@@ -29,6 +30,10 @@
 //!
 //! Data: images uniform in [0, 1), sequences and MLP inputs N(0, 1), labels `i*7 % 10`;
 //! all from fixed seeds, so every run sees the same numbers.
+//!
+//! **Precision**: `--dtype-policy mixed_bfloat16` runs the model under
+//! [`neurite::DtypePolicy::MixedBfloat16`] (bf16 products, `f32` accumulation and
+//! weights); the JSON line then names the framework `neurite-bf16`.
 //!
 //! **Threads**: `--threads T` (default 2) sets `RAYON_NUM_THREADS`, `MATMUL_NUM_THREADS`
 //! and `OPENBLAS_NUM_THREADS` (unless already set) before any thread starts, and asks the
@@ -71,6 +76,7 @@ struct Options {
     warmup: usize,
     repeats: usize,
     threads: usize,
+    dtype_policy: DtypePolicy,
 }
 
 /// The default number of batches per run: each run takes a few seconds at today's speed
@@ -85,7 +91,7 @@ fn default_steps(workload: &str, batch: usize) -> usize {
 }
 
 const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train --batch B \
-[--steps N] [--warmup N] [--repeats R] [--threads T]   |   e2e --list";
+[--steps N] [--warmup N] [--repeats R] [--threads T] [--dtype-policy float32|mixed_bfloat16]   |   e2e --list";
 
 /// What the command line asks for: a run, or the list of workloads.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +108,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut warmup = 1;
     let mut repeats = 5;
     let mut threads = 2;
+    let mut dtype_policy = DtypePolicy::Float32;
     let mut parser = lexopt::Parser::from_args(args);
     let with_usage = |e: lexopt::Error| format!("{e}\n{USAGE}");
     while let Some(arg) = parser.next().map_err(with_usage)? {
@@ -113,6 +120,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             Long("warmup") => warmup = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
             Long("repeats") => repeats = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
             Long("threads") => threads = parser.value().and_then(|v| v.parse()).map_err(with_usage)?,
+            Long("dtype-policy") => {
+                let name = parser.value().and_then(|v| v.string()).map_err(with_usage)?;
+                dtype_policy = name.parse().map_err(|e: neurite::Error| e.to_string())?;
+            }
             Short('h') | Long("help") => return Err(USAGE.to_string()),
             _ => return Err(with_usage(arg.unexpected())),
         }
@@ -135,6 +146,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         warmup,
         repeats,
         threads,
+        dtype_policy,
     }))
 }
 
@@ -193,7 +205,14 @@ fn sparse_labels(n: usize) -> Tensor {
 }
 
 /// The model and the data (x, y) of one workload with `n` samples.
-fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
+fn setup(workload: &str, n: usize, policy: DtypePolicy) -> neurite::Result<(Sequential, Tensor, Tensor)> {
+    let (mut model, x, y) = setup_f32(workload, n)?;
+    model.set_dtype_policy(policy);
+    Ok((model, x, y))
+}
+
+/// [`setup`] before the dtype policy is set.
+fn setup_f32(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
     let mut rng = rng_from_seed(42);
     Ok(match workload {
         "cnn-train" | "cnn-predict" => {
@@ -261,7 +280,7 @@ fn median(values: &[f64]) -> f64 {
 /// samples per second of each timed run.
 fn measure(opts: &Options) -> neurite::Result<Vec<f64>> {
     let n = opts.steps * opts.batch;
-    let (mut model, x, y) = setup(&opts.workload, n)?;
+    let (mut model, x, y) = setup(&opts.workload, n, opts.dtype_policy)?;
     let mut rates = Vec::with_capacity(opts.repeats);
     for run in 0..opts.warmup + opts.repeats {
         let start = Instant::now();
@@ -293,6 +312,7 @@ fn one_decimal(v: f64) -> f64 {
 /// this order).
 #[derive(Debug, serde::Serialize)]
 struct ResultLine<'a> {
+    /// `neurite`, or `neurite-bf16` under `--dtype-policy mixed_bfloat16`.
     framework: &'static str,
     model: &'a str,
     batch: usize,
@@ -306,11 +326,16 @@ struct ResultLine<'a> {
     threads: usize,
     flops_per_sample: f64,
     gemm_backend: &'static str,
+    /// Keras' name of the policy the model ran under.
+    dtype_policy: &'static str,
 }
 
 fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
     let line = ResultLine {
-        framework: "neurite",
+        framework: match opts.dtype_policy {
+            DtypePolicy::Float32 => "neurite",
+            DtypePolicy::MixedBfloat16 => "neurite-bf16",
+        },
         model: &opts.workload,
         batch: opts.batch,
         samples_per_sec: one_decimal(median(rates)),
@@ -320,6 +345,7 @@ fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
         threads: opts.threads,
         flops_per_sample: flops_per_sample(&opts.workload),
         gemm_backend: neurite::tensor::gemm::backend(),
+        dtype_policy: opts.dtype_policy.name(),
     };
     serde_json::to_string(&line).expect("a struct of numbers and strings serialises")
 }
@@ -392,6 +418,25 @@ mod tests {
         assert!(parse_args(&s(&["--workload", "cnn-train"])).is_err());
         assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "0"])).is_err());
         assert!(parse_args(&s(&["--workload", "cnn-train", "--batch", "x"])).is_err());
+        assert_eq!(o.dtype_policy, DtypePolicy::Float32);
+        let o = run_options(&[
+            "--workload",
+            "cnn-train",
+            "--batch",
+            "8",
+            "--dtype-policy",
+            "mixed_bfloat16",
+        ]);
+        assert_eq!(o.dtype_policy, DtypePolicy::MixedBfloat16);
+        let bad = [
+            "--workload",
+            "cnn-train",
+            "--batch",
+            "8",
+            "--dtype-policy",
+            "mixed_float16",
+        ];
+        assert!(parse_args(&s(&bad)).unwrap_err().contains("mixed_float16"));
     }
 
     #[test]
@@ -415,7 +460,10 @@ mod tests {
 
     #[test]
     fn tiny_runs_of_every_workload_produce_a_json_line() {
-        for w in WORKLOADS {
+        for (w, policy) in WORKLOADS
+            .into_iter()
+            .flat_map(|w| DtypePolicy::ALL.map(|p| (w, p)))
+        {
             let opts = Options {
                 workload: w.to_string(),
                 batch: 4,
@@ -423,16 +471,23 @@ mod tests {
                 warmup: 0,
                 repeats: 1,
                 threads: 1,
+                dtype_policy: policy,
             };
             let rates = measure(&opts).unwrap();
             assert_eq!(rates.len(), 1);
             assert!(rates[0] > 0.0);
             let line = json_line(&opts, &rates, Some(12.04));
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let framework = if policy == DtypePolicy::Float32 {
+                "neurite"
+            } else {
+                "neurite-bf16"
+            };
             assert!(
-                line.starts_with("{\"framework\":\"neurite\",\"model\":\""),
+                line.starts_with(&format!("{{\"framework\":\"{framework}\",\"model\":\"")),
                 "{line}"
             );
+            assert_eq!(v["dtype_policy"], policy.name(), "{line}");
             assert_eq!(v["model"], w, "{line}");
             assert_eq!(v["batch"], 4, "{line}");
             assert_eq!(v["peak_rss_mb"], 12.0, "{line}");

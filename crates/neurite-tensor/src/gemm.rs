@@ -14,6 +14,7 @@
 //! so no copy is made.
 
 use crate::error::{Result, TensorError};
+use crate::precision::Precision;
 use crate::size::checked_len;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 
@@ -90,6 +91,31 @@ pub fn gemm_single_thread(
     c: &mut ArrayViewMut2<f32>,
 ) -> Result<()> {
     gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, true)
+}
+
+/// [`gemm()`] (or [`gemm_single_thread`]) at `precision`: exact `f32`, or
+/// [`crate::bf16::gemm_bf16`] (bf16 operands, `f32` accumulation). The
+/// precision-following functions ([`matmul_t`], [`batched_matmul`], the
+/// convolutions) read [`crate::precision::current`] once and call this.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_at(
+    precision: Precision,
+    single_thread: bool,
+    alpha: f32,
+    a: ArrayView2<f32>,
+    transpose_a: bool,
+    b: ArrayView2<f32>,
+    transpose_b: bool,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+) -> Result<()> {
+    match (precision, single_thread) {
+        (Precision::F32, _) => gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, single_thread),
+        (Precision::Bf16, false) => crate::bf16::gemm_bf16(alpha, a, transpose_a, b, transpose_b, beta, c),
+        (Precision::Bf16, true) => {
+            crate::bf16::gemm_bf16_single_thread(alpha, a, transpose_a, b, transpose_b, beta, c)
+        }
+    }
 }
 
 /// `C = A · B` into uninitialised row-major storage `c` (`A` is `[m, k]`,
@@ -304,7 +330,8 @@ pub fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<Array2<f32>> {
     matmul_t(a, false, b, false)
 }
 
-/// Matrix product `op(A) · op(B)` into a new array, with optional transposes.
+/// Matrix product `op(A) · op(B)` into a new array, with optional transposes,
+/// at this thread's [`crate::precision`] (exact `f32` unless a bf16 scope is on).
 ///
 /// Errors when the inner dimensions disagree, or when the `[m, n]` product
 /// is too large to allocate (e.g. `[2^40, 0] · [0, 2^40]`).
@@ -326,11 +353,23 @@ pub fn matmul_t(
     check_inner("matmul", [m, k], [k2, n])?;
     checked_len("matmul", "the product", &[m, n])?;
     let mut c = Array2::<f32>::zeros((m, n));
-    gemm(1.0, a, transpose_a, b, transpose_b, 0.0, &mut c.view_mut())?;
+    let precision = crate::precision::current();
+    gemm_at(
+        precision,
+        false,
+        1.0,
+        a,
+        transpose_a,
+        b,
+        transpose_b,
+        0.0,
+        &mut c.view_mut(),
+    )?;
     Ok(c)
 }
 
-/// Batched matrix product: `C[i] = op(A[i]) · op(B[i])` for every `i` of the leading axis.
+/// Batched matrix product: `C[i] = op(A[i]) · op(B[i])` for every `i` of the leading axis,
+/// at this thread's [`crate::precision`].
 ///
 /// Errors when the batch axes or the inner dimensions disagree (also for an
 /// empty batch), or when the product is too large to allocate.
@@ -382,9 +421,12 @@ pub fn batched_matmul(
     }
     checked_len(OP, "the product", &[batch, m, n])?;
     let mut c = Array3::<f32>::zeros((batch, m, n));
+    let precision = crate::precision::current();
     for i in 0..batch {
         let mut ci = c.slice_mut(s![i, .., ..]);
-        gemm(
+        gemm_at(
+            precision,
+            false,
             1.0,
             a.index_axis(Axis(0), i),
             transpose_a,

@@ -31,6 +31,7 @@ mod fill;
 pub mod gemm;
 pub mod memory;
 pub mod padding;
+pub mod precision;
 pub mod random;
 pub mod rectifier;
 pub mod reduce;

@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::var::Var;
 use ndarray::{ArrayView1, ArrayView2, ArrayView4, Ix1, Ix2, Ix4};
+use neurite_tensor::precision::PrecisionScope;
 use neurite_tensor::{
     avg_pool2d_backward, conv2d_backward, conv2d_relu_backward, conv2d_relu_max_pool2d_backward,
     global_avg_pool2d_backward, global_max_pool2d_backward, max_pool2d_backward, Conv2dParams, Pool2dParams,
@@ -63,7 +64,10 @@ fn conv_impl(x: &Var, kernel: &Var, bias: Option<&Var>, p: &Conv2dParams, relu: 
         parents.push(b);
     }
     let (xc, kc, has_bias, params) = (x.clone(), kernel.clone(), bias.is_some(), *p);
+    let precision = neurite_tensor::precision::current();
     let backward = move |g: &Tensor, y: Option<&Tensor>| -> Result<Vec<Option<Tensor>>> {
+        // The backward pass runs at the forward pass's precision.
+        let _precision = PrecisionScope::enter(precision);
         let (xv, kv) = (xc.value(), kc.value());
         let (xv, kv, gv) = (
             view4(op, "input", &xv)?,
@@ -183,7 +187,10 @@ pub fn conv2d_relu_max_pool2d(
         (y.into_dyn(), idx)
     };
     let (xc, kc, has_bias, params) = (x.clone(), kernel.clone(), bias.is_some(), *conv);
+    let precision = neurite_tensor::precision::current();
     let backward = move |g: &Tensor, y: &Tensor| -> Result<Vec<Option<Tensor>>> {
+        // The backward pass runs at the forward pass's precision.
+        let _precision = PrecisionScope::enter(precision);
         let (xv, kv) = (xc.value(), kc.value());
         let grads = conv2d_relu_max_pool2d_backward(
             view4(OP, "input", &xv)?,

@@ -1,9 +1,14 @@
 //! Matrix products through the GEMM kernel, forward and backward.
+//!
+//! Both follow the thread's [`neurite_tensor::precision`] (exact `f32`, or
+//! bf16 operands with `f32` accumulation); the backward pass runs at the
+//! precision the forward pass ran at, wherever and whenever it is called.
 
 use crate::error::Result;
 use crate::var::Var;
 use ndarray::{Ix2, Ix3};
 use neurite_tensor::gemm::{batched_matmul as bmm, matmul_t};
+use neurite_tensor::precision::PrecisionScope;
 use neurite_tensor::TensorError;
 
 /// Matrix product of two 2-d `Var`s: `(m, k) · (k, n) -> (m, n)`.
@@ -35,11 +40,13 @@ pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
         }
     };
     let (ac, bc) = (a.clone(), b.clone());
+    let precision = neurite_tensor::precision::current();
     Ok(Var::from_op(
         value.into_dyn(),
         "matmul",
         &[a, b],
         Box::new(move |g| {
+            let _precision = PrecisionScope::enter(precision);
             let g2 = g
                 .view()
                 .into_dimensionality::<Ix2>()
@@ -99,11 +106,13 @@ pub fn batched_matmul(a: &Var, b: &Var) -> Result<Var> {
         }
     };
     let (ac, bc) = (a.clone(), b.clone());
+    let precision = neurite_tensor::precision::current();
     Ok(Var::from_op(
         value.into_dyn(),
         "batched_matmul",
         &[a, b],
         Box::new(move |g| {
+            let _precision = PrecisionScope::enter(precision);
             let g3 = g
                 .view()
                 .into_dimensionality::<Ix3>()

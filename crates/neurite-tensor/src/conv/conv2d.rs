@@ -21,10 +21,11 @@ use crate::conv::im2col::{col2im_image_add, im2col_image, ConvGeometry};
 use crate::conv::winograd::{self, WinogradKernel};
 use crate::error::{Result, TensorError};
 use crate::fill::{par_build, par_build_pair, par_build_with};
-use crate::gemm::{gemm, gemm_into_uninit, gemm_single_thread};
+use crate::gemm::{gemm_at, gemm_into_uninit};
 use crate::padding::Padding;
+use crate::precision::Precision;
 use crate::size::checked_len;
-use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, CowArray, Ix4};
 use std::cell::RefCell;
 
 /// Upper bound (in `f32`s, 512 KiB) of the im2col matrix plus the output rows
@@ -190,6 +191,10 @@ pub(crate) struct TaskPlan {
     pub(crate) rows_per_image: usize,
     /// Whether the GEMMs use the backend's threads (a single task) or run on the task's thread.
     pub(crate) parallel_gemm: bool,
+    /// The precision of the plan's GEMMs: the calling thread's
+    /// [`crate::precision::current`] when the plan was made, so that every
+    /// task, on whichever thread it runs, multiplies at the caller's precision.
+    pub(crate) precision: Precision,
 }
 
 impl TaskPlan {
@@ -208,6 +213,7 @@ impl TaskPlan {
             tasks,
             rows_per_image,
             parallel_gemm: tasks <= 1,
+            precision: crate::precision::current(),
         }
     }
 
@@ -232,7 +238,7 @@ impl TaskPlan {
         (first, self.images.min(batch - first))
     }
 
-    /// `C = alpha * op(A) * op(B) + beta * C` with the plan's threading.
+    /// `C = alpha * op(A) * op(B) + beta * C` with the plan's threading and precision.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemm(
         &self,
@@ -243,12 +249,8 @@ impl TaskPlan {
         beta: f32,
         c: &mut ArrayViewMut2<f32>,
     ) {
-        let r = if self.parallel_gemm {
-            gemm(1.0, a, ta, b, tb, beta, c)
-        } else {
-            gemm_single_thread(1.0, a, ta, b, tb, beta, c)
-        };
-        r.expect("conv GEMM shapes follow from the checked geometry");
+        gemm_at(self.precision, !self.parallel_gemm, 1.0, a, ta, b, tb, beta, c)
+            .expect("conv GEMM shapes follow from the checked geometry");
     }
 }
 
@@ -512,6 +514,48 @@ pub(crate) fn check_bias(bias: Option<&ArrayView1<f32>>, kernel: &[usize], f: us
     }
 }
 
+/// A forward pass's input (standard layout) and kernel at the calling
+/// thread's [`crate::precision`]: under [`Precision::Bf16`] both are rounded
+/// to bf16 once, here, so that every algorithm (direct, Winograd, im2col +
+/// GEMM) multiplies bf16 values and accumulates in `f32`.
+pub(crate) struct ForwardOperands<'a> {
+    input: CowArray<'a, f32, Ix4>,
+    kernel: CowArray<'a, f32, Ix4>,
+}
+
+impl<'a> ForwardOperands<'a> {
+    pub(crate) fn new(input: ArrayView4<'a, f32>, kernel: ArrayView4<'a, f32>) -> Self {
+        if crate::precision::current().is_bf16() {
+            ForwardOperands {
+                input: CowArray::from(crate::precision::rounded_to_bf16(input)),
+                kernel: CowArray::from(crate::precision::rounded_to_bf16(kernel)),
+            }
+        } else {
+            let standard = |v: ArrayView4<'a, f32>| {
+                if v.is_standard_layout() {
+                    CowArray::from(v)
+                } else {
+                    CowArray::from(v.as_standard_layout().into_owned())
+                }
+            };
+            ForwardOperands {
+                input: standard(input),
+                kernel: standard(kernel),
+            }
+        }
+    }
+
+    /// The input's floats, `[N, H, W, C]` row-major.
+    pub(crate) fn input(&self) -> &[f32] {
+        self.input.as_slice().expect("standard layout is contiguous")
+    }
+
+    /// The `[KH*KW*C, F]` kernel matrix.
+    pub(crate) fn kernel_matrix(&self) -> ArrayView2<'_, f32> {
+        kernel_matrix(&self.kernel)
+    }
+}
+
 pub(crate) fn kernel_matrix<'a>(kernel: &'a ndarray::CowArray<'a, f32, ndarray::Ix4>) -> ArrayView2<'a, f32> {
     let sh = kernel.shape();
     let (k, f) = (sh[0] * sh[1] * sh[2], sh[3]);
@@ -590,10 +634,8 @@ fn conv_forward(
         bias_and_relu(&mut y, bias.as_deref(), relu, f);
         return Ok(Array4::from_shape_vec(out_shape, y).expect("output shape"));
     }
-    let x = input.as_standard_layout();
-    let x = x.as_slice().expect("standard layout is contiguous");
-    let w_owned = kernel.as_standard_layout();
-    let w = kernel_matrix(&w_owned);
+    let operands = ForwardOperands::new(input, kernel);
+    let (x, w) = (operands.input(), operands.kernel_matrix());
     let kernel = ForwardKernel::new(&g, w);
     let plan = kernel.plan(&g, f);
     let scratch = kernel.scratch_len(&g, &plan);

@@ -20,7 +20,7 @@
 //!   task inside the convolution's backward.
 
 use crate::conv::conv2d::{bias_and_relu, conv2d_relu, conv_backward, Conv2dGrads, Conv2dParams, OutputGrad};
-use crate::conv::conv2d::{check_bias, geometry, kernel_matrix, with_scratch, ForwardKernel};
+use crate::conv::conv2d::{check_bias, geometry, with_scratch, ForwardKernel, ForwardOperands};
 use crate::conv::im2col::ConvGeometry;
 use crate::conv::max_pool_kernel::{max_pool_image, max_pool_image_biased};
 use crate::conv::pool::{
@@ -211,10 +211,8 @@ fn fused_forward(
     let out_shape = pg.out_shape();
     let out_len = out_shape.iter().product::<usize>();
     let bias = bias.map(|b| b.to_vec());
-    let x = input.as_standard_layout();
-    let x = x.as_slice().expect("standard layout is contiguous");
-    let w_owned = kernel.as_standard_layout();
-    let w = kernel_matrix(&w_owned);
+    let operands = ForwardOperands::new(input, kernel);
+    let (x, w) = (operands.input(), operands.kernel_matrix());
     let kernel = ForwardKernel::new(g, w);
     let plan = kernel.plan(g, f);
     let conv_img = plan.rows_per_image * f;
