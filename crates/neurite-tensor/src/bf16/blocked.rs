@@ -141,17 +141,40 @@ fn write_back(c: CPtr, t: Task, acc: &[f32], alpha: f32, beta: f32) {
         for bj in t.cols.0..t.cols.1 {
             let blk = &acc[((bi - t.rows.0) * ncols + (bj - t.cols.0)) * BLOCK..][..BLOCK];
             let rows = c.m.saturating_sub(bi * 32).min(32);
-            let cols = c.n.saturating_sub(bj * 32).min(32);
             for r in 0..rows {
                 let i = bi * 32 + r;
-                for s in 0..cols {
-                    let j = bj * 32 + s;
-                    let v = alpha * blk[((r / 16) * 2 + s / 16) * 256 + (r % 16) * 16 + s % 16];
-                    // SAFETY: i < m and j < n, so the element is inside the view C
+                for half in 0..2 {
+                    let j0 = bj * 32 + half * 16;
+                    let cols = c.n.saturating_sub(j0).min(16);
+                    if cols == 0 {
+                        continue;
+                    }
+                    let src = &blk[((r / 16) * 2 + half) * 256 + (r % 16) * 16..][..cols];
+                    // SAFETY: row i < m, columns j0..j0 + cols <= n: inside the view C
                     // came from; only this task touches this block.
-                    unsafe {
-                        let p = c.ptr.offset(i as isize * c.rs + j as isize * c.cs);
-                        *p = if beta == 0.0 { v } else { v + beta * *p };
+                    let first = unsafe { c.ptr.offset(i as isize * c.rs + j0 as isize * c.cs) };
+                    if c.cs == 1 {
+                        // SAFETY: as above, `cols` consecutive elements of row i.
+                        let dst = unsafe { std::slice::from_raw_parts_mut(first, cols) };
+                        if beta == 0.0 {
+                            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = alpha * v);
+                        } else {
+                            dst.iter_mut()
+                                .zip(src)
+                                .for_each(|(d, &v)| *d = alpha * v + beta * *d);
+                        }
+                    } else {
+                        for (s, &v) in src.iter().enumerate() {
+                            // SAFETY: as above, element (i, j0 + s).
+                            unsafe {
+                                let d = first.offset(s as isize * c.cs);
+                                *d = if beta == 0.0 {
+                                    alpha * v
+                                } else {
+                                    alpha * v + beta * *d
+                                };
+                            }
+                        }
                     }
                 }
             }
@@ -159,9 +182,48 @@ fn write_back(c: CPtr, t: Task, acc: &[f32], alpha: f32, beta: f32) {
     }
 }
 
+/// Whether `C^T = op(B)^T op(A)^T` is cheaper to pack than `C = op(A) op(B)`:
+/// an operand read across its contiguous axis costs about 3x one read along it
+/// (measured by the packing routines' profile), and so does a C written across.
+fn transpose_pays(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayViewMut2<f32>) -> bool {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let along = |x: &[isize]| x[1].unsigned_abs() <= x[0].unsigned_abs();
+    let (a_k, b_n, c_n) = (along(a.strides()), along(b.strides()), along(c.strides()));
+    let cost = |good: bool, len: usize| if good { len } else { 3 * len };
+    let as_is = cost(a_k, m * k) + cost(b_n, k * n) + cost(c_n, m * n);
+    let swapped = cost(!b_n, n * k) + cost(!a_k, m * k) + cost(!c_n, m * n);
+    swapped < as_is
+}
+
 /// `C = alpha * a * b + beta * C` (`a` = op(A) `[m, k]`, `b` = op(B) `[k, n]`,
 /// C `[m, n]`, all non-empty, shapes checked by the caller).
 pub(crate) fn gemm(
+    micro: Micro,
+    alpha: f32,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+    single_thread: bool,
+) {
+    if transpose_pays(&a, &b, c) {
+        let mut ct = c.view_mut().reversed_axes();
+        return gemm_oriented(
+            micro,
+            alpha,
+            b.reversed_axes(),
+            a.reversed_axes(),
+            beta,
+            &mut ct,
+            single_thread,
+        );
+    }
+    gemm_oriented(micro, alpha, a, b, beta, c, single_thread)
+}
+
+/// [`gemm`] without the choice of orientation.
+fn gemm_oriented(
     micro: Micro,
     alpha: f32,
     a: ArrayView2<f32>,

@@ -42,36 +42,139 @@ pub(crate) fn panels_for(len: usize) -> usize {
 /// Below this many values an operand is packed on the calling thread.
 const PARALLEL_PACK: usize = 1 << 16;
 
+/// Element `(i, j)` of `x` (no bounds check).
+///
+/// # Safety
+/// `i < x.nrows()` and `j < x.ncols()`.
+#[inline(always)]
+unsafe fn at(x: &ArrayView2<f32>, i: usize, j: usize) -> f32 {
+    let (rs, cs) = (x.strides()[0], x.strides()[1]);
+    // SAFETY: (i, j) is inside the view (the caller's contract).
+    unsafe { *x.as_ptr().offset(i as isize * rs + j as isize * cs) }
+}
+
+/// `len` consecutive elements of `x` from `(i, j)` along the axis of stride 1.
+///
+/// # Safety
+/// That axis has stride 1 and the `len` elements are inside the view.
+#[inline(always)]
+unsafe fn run<'a>(x: &'a ArrayView2<f32>, i: usize, j: usize, len: usize) -> &'a [f32] {
+    let (rs, cs) = (x.strides()[0], x.strides()[1]);
+    // SAFETY: the caller's contract; the view borrows the data for 'a.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().offset(i as isize * rs + j as isize * cs), len) }
+}
+
+/// One A tile: rows `i0..i0 + 16`, K `p0..p0 + 32` of `a`, zero beyond its edges.
+#[inline(always)]
+fn a_tile(a: &ArrayView2<f32>, i0: usize, p0: usize, tile: &mut [u16]) {
+    let tile = &mut tile[..TILE];
+    let (m, k) = a.dim();
+    let full = i0 + 16 <= m && p0 + 32 <= k;
+    if full && a.strides()[1] == 1 {
+        for (r, out) in tile.chunks_exact_mut(32).enumerate() {
+            // SAFETY: row i0 + r < m, columns p0..p0 + 32 <= k, stride 1.
+            let src = unsafe { run(a, i0 + r, p0, 32) };
+            out.iter_mut().zip(src).for_each(|(o, &v)| *o = to_bf16_bits(v));
+        }
+    } else if full && a.strides()[0] == 1 {
+        for t in 0..16 {
+            // SAFETY: columns p0 + 2t, p0 + 2t + 1 < k, rows i0..i0 + 16 <= m, stride 1.
+            let (c0, c1) = unsafe { (run(a, i0, p0 + 2 * t, 16), run(a, i0, p0 + 2 * t + 1, 16)) };
+            for r in 0..16 {
+                tile[r * 32 + 2 * t] = to_bf16_bits(c0[r]);
+                tile[r * 32 + 2 * t + 1] = to_bf16_bits(c1[r]);
+            }
+        }
+    } else {
+        for r in 0..16 {
+            for kk in 0..32 {
+                let (i, p) = (i0 + r, p0 + kk);
+                // SAFETY: read only inside the view.
+                tile[r * 32 + kk] = if i < m && p < k {
+                    to_bf16_bits(unsafe { at(a, i, p) })
+                } else {
+                    0
+                };
+            }
+        }
+    }
+}
+
+/// One B (VNNI) tile: K `p0..p0 + 32`, columns `j0..j0 + 16` of `b`, zero beyond its edges.
+#[inline(always)]
+fn b_tile(b: &ArrayView2<f32>, p0: usize, j0: usize, tile: &mut [u16]) {
+    let tile = &mut tile[..TILE];
+    let (k, n) = b.dim();
+    let full = p0 + 32 <= k && j0 + 16 <= n;
+    if full && b.strides()[1] == 1 {
+        for (t, out) in tile.chunks_exact_mut(32).enumerate() {
+            // SAFETY: rows p0 + 2t, p0 + 2t + 1 < k, columns j0..j0 + 16 <= n, stride 1.
+            let (r0, r1) = unsafe { (run(b, p0 + 2 * t, j0, 16), run(b, p0 + 2 * t + 1, j0, 16)) };
+            for j in 0..16 {
+                out[2 * j] = to_bf16_bits(r0[j]);
+                out[2 * j + 1] = to_bf16_bits(r1[j]);
+            }
+        }
+    } else if full && b.strides()[0] == 1 {
+        for j in 0..16 {
+            // SAFETY: column j0 + j < n, rows p0..p0 + 32 <= k, stride 1.
+            let col = unsafe { run(b, p0, j0 + j, 32) };
+            for (kk, &v) in col.iter().enumerate() {
+                tile[(kk / 2) * 32 + j * 2 + kk % 2] = to_bf16_bits(v);
+            }
+        }
+    } else {
+        for kk in 0..32 {
+            for j in 0..16 {
+                let (p, c) = (p0 + kk, j0 + j);
+                // SAFETY: read only inside the view.
+                let v = if p < k && c < n {
+                    to_bf16_bits(unsafe { at(b, p, c) })
+                } else {
+                    0
+                };
+                tile[(kk / 2) * 32 + j * 2 + kk % 2] = v;
+            }
+        }
+    }
+}
+
+crate::simd_dispatch! {
+    /// Panel `p` (rows `16p..16p + 16`) of `a`, all its K chunks.
+    fn a_panel(a: &ArrayView2<f32>, p: usize, panel: &mut [u16]);
+    avx512 => a_panel_body(a, p, panel),
+    avx2 => a_panel_body(a, p, panel),
+    portable => a_panel_body(a, p, panel),
+}
+
+crate::simd_dispatch! {
+    /// Panel `p` (columns `16p..16p + 16`) of `b`, all its K chunks.
+    fn b_panel(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]);
+    avx512 => b_panel_body(b, p, panel),
+    avx2 => b_panel_body(b, p, panel),
+    portable => b_panel_body(b, p, panel),
+}
+
+#[inline(always)]
+fn a_panel_body(a: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
+    for (q, tile) in panel.chunks_exact_mut(TILE).enumerate() {
+        a_tile(a, p * 16, q * 32, tile);
+    }
+}
+
+#[inline(always)]
+fn b_panel_body(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
+    for (q, tile) in panel.chunks_exact_mut(TILE).enumerate() {
+        b_tile(b, q * 32, p * 16, tile);
+    }
+}
+
 /// Packs `a` (`op(A)`, `[m, k]`, any strides) into A tiles.
 pub(crate) fn pack_a(a: ArrayView2<f32>, parallel: bool) -> Packed {
     let (m, k) = a.dim();
     let chunks = k.div_ceil(32);
-    let panels = panels_for(m);
-    let mut data = vec![0u16; panels * chunks * TILE];
-    // Read along the operand's contiguous direction.
-    let k_inner = a.strides()[1].unsigned_abs() <= a.strides()[0].unsigned_abs();
-    let fill = |(p, panel): (usize, &mut [u16])| {
-        let rows = m.saturating_sub(p * 16).min(16);
-        for q in 0..chunks {
-            let tile = &mut panel[q * TILE..(q + 1) * TILE];
-            let ks = (k - q * 32).min(32);
-            if k_inner {
-                for r in 0..rows {
-                    let row = a.row(p * 16 + r);
-                    for kk in 0..ks {
-                        tile[r * 32 + kk] = to_bf16_bits(row[q * 32 + kk]);
-                    }
-                }
-            } else {
-                for kk in 0..ks {
-                    let col = a.column(q * 32 + kk);
-                    for r in 0..rows {
-                        tile[r * 32 + kk] = to_bf16_bits(col[p * 16 + r]);
-                    }
-                }
-            }
-        }
-    };
+    let mut data = vec![0u16; panels_for(m) * chunks * TILE];
+    let fill = |(p, panel): (usize, &mut [u16])| a_panel(&a, p, panel);
     if parallel && m * k >= PARALLEL_PACK {
         data.par_chunks_mut(chunks * TILE).enumerate().for_each(fill);
     } else {
@@ -84,31 +187,8 @@ pub(crate) fn pack_a(a: ArrayView2<f32>, parallel: bool) -> Packed {
 pub(crate) fn pack_b(b: ArrayView2<f32>, parallel: bool) -> Packed {
     let (k, n) = b.dim();
     let chunks = k.div_ceil(32);
-    let panels = panels_for(n);
-    let mut data = vec![0u16; panels * chunks * TILE];
-    let n_inner = b.strides()[1].unsigned_abs() <= b.strides()[0].unsigned_abs();
-    let fill = |(p, panel): (usize, &mut [u16])| {
-        let cols = n.saturating_sub(p * 16).min(16);
-        for q in 0..chunks {
-            let tile = &mut panel[q * TILE..(q + 1) * TILE];
-            let ks = (k - q * 32).min(32);
-            if n_inner {
-                for kk in 0..ks {
-                    let row = b.row(q * 32 + kk);
-                    for j in 0..cols {
-                        tile[(kk / 2) * 32 + j * 2 + kk % 2] = to_bf16_bits(row[p * 16 + j]);
-                    }
-                }
-            } else {
-                for j in 0..cols {
-                    let col = b.column(p * 16 + j);
-                    for kk in 0..ks {
-                        tile[(kk / 2) * 32 + j * 2 + kk % 2] = to_bf16_bits(col[q * 32 + kk]);
-                    }
-                }
-            }
-        }
-    };
+    let mut data = vec![0u16; panels_for(n) * chunks * TILE];
+    let fill = |(p, panel): (usize, &mut [u16])| b_panel(&b, p, panel);
     if parallel && k * n >= PARALLEL_PACK {
         data.par_chunks_mut(chunks * TILE).enumerate().for_each(fill);
     } else {
@@ -124,37 +204,40 @@ mod tests {
 
     #[test]
     fn tiles_hold_the_documented_elements_whatever_the_strides() {
-        let (m, k, n) = (37, 45, 19);
-        let a = Array2::from_shape_fn((m, k), |(i, p)| (i * 100 + p) as f32);
-        let b = Array2::from_shape_fn((k, n), |(p, j)| (p * 100 + j) as f32);
-        let at = a.t().to_owned();
-        let bt = b.t().to_owned();
-        for (pa, pb) in [
-            (pack_a(a.view(), false), pack_b(b.view(), false)),
-            (pack_a(at.t(), true), pack_b(bt.t(), true)),
-        ] {
-            assert_eq!(pa.chunks, 2);
-            for i in 0..64 {
-                for p in 0..64 {
-                    let got = pa.data[((i / 16) * 2 + p / 32) * TILE + (i % 16) * 32 + p % 32];
-                    let want = if i < m && p < k {
-                        to_bf16_bits(a[[i, p]])
-                    } else {
-                        0
-                    };
-                    assert_eq!(got, want, "A[{i}, {p}]");
+        for (m, k, n) in [(37, 45, 19), (64, 96, 48), (16, 32, 16)] {
+            let a = Array2::from_shape_fn((m, k), |(i, p)| (i * 100 + p) as f32);
+            let b = Array2::from_shape_fn((k, n), |(p, j)| (p * 100 + j) as f32);
+            let at = a.t().to_owned();
+            let bt = b.t().to_owned();
+            for (pa, pb) in [
+                (pack_a(a.view(), false), pack_b(b.view(), false)),
+                (pack_a(at.t(), true), pack_b(bt.t(), true)),
+            ] {
+                assert_eq!(pa.chunks, k.div_ceil(32));
+                for i in 0..panels_for(m) * 16 {
+                    for p in 0..pa.chunks * 32 {
+                        let got = pa.data[((i / 16) * pa.chunks + p / 32) * TILE + (i % 16) * 32 + p % 32];
+                        let want = if i < m && p < k {
+                            to_bf16_bits(a[[i, p]])
+                        } else {
+                            0
+                        };
+                        assert_eq!(got, want, "A[{i}, {p}]");
+                    }
                 }
-            }
-            for p in 0..64 {
-                for j in 0..32 {
-                    let got =
-                        pb.data[((j / 16) * 2 + p / 32) * TILE + ((p % 32) / 2) * 32 + (j % 16) * 2 + p % 2];
-                    let want = if p < k && j < n {
-                        to_bf16_bits(b[[p, j]])
-                    } else {
-                        0
-                    };
-                    assert_eq!(got, want, "B[{p}, {j}]");
+                for p in 0..pb.chunks * 32 {
+                    for j in 0..panels_for(n) * 16 {
+                        let got = pb.data[((j / 16) * pb.chunks + p / 32) * TILE
+                            + ((p % 32) / 2) * 32
+                            + (j % 16) * 2
+                            + p % 2];
+                        let want = if p < k && j < n {
+                            to_bf16_bits(b[[p, j]])
+                        } else {
+                            0
+                        };
+                        assert_eq!(got, want, "B[{p}, {j}]");
+                    }
                 }
             }
         }
