@@ -4,6 +4,7 @@
 mod activation;
 mod arith;
 mod conv;
+mod conv_variants;
 mod loss;
 mod matmul;
 mod normalize;
@@ -18,6 +19,7 @@ mod util;
 pub use activation::*;
 pub use arith::*;
 pub use conv::*;
+pub use conv_variants::*;
 pub use loss::*;
 pub use matmul::*;
 pub use normalize::*;
@@ -28,4 +30,4 @@ pub use shape::*;
 pub use softmax::*;
 pub use spatial::*;
 
-pub use neurite_tensor::{Conv2dParams, Padding, Pool2dParams};
+pub use neurite_tensor::{Conv2dParams, Conv2dTransposeParams, Padding, Pool2dParams};

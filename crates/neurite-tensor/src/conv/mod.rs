@@ -30,10 +30,17 @@
 
 mod conv2d;
 pub mod conv_pool;
+mod depthwise;
 mod direct;
 pub mod im2col;
 mod max_pool_kernel;
 pub mod pool;
+mod transpose;
 mod winograd;
 
 pub use conv2d::*;
+pub use depthwise::{depthwise_conv2d, depthwise_conv2d_backward, depthwise_conv2d_output_shape};
+pub use transpose::{
+    conv2d_transpose, conv2d_transpose_backward, conv2d_transpose_output_shape, conv_transpose_output_size,
+    Conv2dTransposeParams,
+};

@@ -1,0 +1,715 @@
+//! Depthwise 2-d convolution (Keras' `DepthwiseConv2D`) on NHWC batches
+//! with Keras' `(kh, kw, in_channels, depth_multiplier)` kernels: output
+//! channel `c * M + m` is input channel `c` convolved with `kernel[.., .., c, m]`.
+//!
+//! There is no reduction over channels, so no GEMM: each output value is
+//! `KH*KW` multiply-adds along the channel axis, which NHWC makes
+//! contiguous. The kernels vectorise across channels: blocks of 16 (one
+//! `zmm`, two `ymm`), then 8, then single channels, accumulated in registers
+//! over the taps. With a multiplier `M > 1` each input value is first
+//! repeated `M` times (so the expanded image has the output's `C*M`
+//! channels and the kernel's `(kh, kw, C*M)` layout); padding is written as
+//! zeros into the same per-task scratch copy, so the loops never test
+//! bounds. An unpadded, `M = 1` input whose windows lie inside the image is
+//! read in place.
+//!
+//! - forward: rayon tasks of whole images, or of blocks of output rows when
+//!   the batch has fewer than [`MIN_TASKS`] images;
+//! - backward: tasks of whole images; per output row and tap, `dW` is
+//!   accumulated in registers over the row's pixels while `dX` (padded) gets
+//!   `dY * W` scattered onto it; `dW`/`db` partials are summed in task order,
+//!   so results do not depend on the number of threads.
+//!
+//! The bodies are compiled for AVX-512F, AVX2 + FMA and the portable
+//! baseline through [`crate::simd_dispatch!`]; the two FMA builds give
+//! identical results, the portable one differs only by rounding.
+
+use crate::conv::conv2d::{with_scratch, Conv2dGrads, Conv2dParams, MIN_TASKS};
+use crate::conv::im2col::ConvGeometry;
+use crate::error::{Result, TensorError};
+use crate::fill::{par_build, par_build_pair};
+use crate::simd::SimdLevel;
+use crate::size::checked_len;
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use rayon::prelude::*;
+
+const OP: &str = "depthwise_conv2d";
+
+/// Everything a depthwise pass needs to know about its shapes.
+#[derive(Debug, Clone, Copy)]
+struct Dw {
+    g: ConvGeometry,
+    /// Depth multiplier `M`.
+    m: usize,
+    /// Output channels `C * M`.
+    j: usize,
+    /// Rows and columns of the (padded) image the taps read.
+    need_h: usize,
+    need_w: usize,
+    /// Whether the input is read in place (no padding copy, no expansion).
+    in_place: bool,
+}
+
+impl Dw {
+    fn new(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<Self> {
+        if input.len() != 4 {
+            return Err(TensorError::shape(
+                OP,
+                input,
+                kernel,
+                "input must be rank 4 (batch, height, width, channels)",
+            ));
+        }
+        if kernel.len() != 4 {
+            return Err(TensorError::shape(
+                OP,
+                input,
+                kernel,
+                "kernel must be rank 4 (kernel_h, kernel_w, in_channels, depth_multiplier)",
+            ));
+        }
+        if input[3] != kernel[2] {
+            return Err(TensorError::shape(
+                OP,
+                input,
+                kernel,
+                format!(
+                    "input has {} channels but the kernel expects {} (kernel axis 2)",
+                    input[3], kernel[2]
+                ),
+            ));
+        }
+        let g = ConvGeometry::new(input, (kernel[0], kernel[1]), p).map_err(|e| match e {
+            TensorError::InvalidArgument { message, .. } => TensorError::invalid(OP, message),
+            other => other,
+        })?;
+        let m = kernel[3];
+        let j = checked_len(OP, "the output channels", &[input[3], m])?;
+        checked_len(OP, "the output", &[g.batch, g.out_h, g.out_w, j])?;
+        checked_len(OP, "the kernel", kernel)?;
+        // The extents below were checked not to overflow by `conv_output_size`.
+        let need_h = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+        let need_w = (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
+        // Forward strips and the backward's padded input + its gradient.
+        checked_len(OP, "the padded image", &[2, need_h, need_w, j])?;
+        let in_place = m == 1 && g.pad_top == 0 && g.pad_left == 0 && need_h <= g.in_h && need_w <= g.in_w;
+        Ok(Dw {
+            g,
+            m,
+            j,
+            need_h,
+            need_w,
+            in_place,
+        })
+    }
+
+    /// Offsets of the `KH*KW` taps from a window's first element, in a
+    /// source whose rows are `row` floats apart (`(kh, kw)` order, as the kernel).
+    fn offsets(&self, row: usize) -> Vec<usize> {
+        let g = &self.g;
+        (0..g.kernel_h)
+            .flat_map(|a| (0..g.kernel_w).map(move |b| a * g.dilation_h * row + b * g.dilation_w * self.j))
+            .collect()
+    }
+
+    /// Writes padded rows `first..first + rows` (padded coordinates) of
+    /// `image` into `dst` (`rows * need_w * j` floats), zeros outside the
+    /// image, each input value repeated `m` times.
+    fn fill_padded(&self, image: &[f32], first: usize, rows: usize, dst: &mut [f32]) {
+        let g = &self.g;
+        let (c, row_len) = (g.channels, self.need_w * self.j);
+        for (r, out) in dst[..rows * row_len].chunks_exact_mut(row_len).enumerate() {
+            let ih = (first + r).checked_sub(g.pad_top).filter(|&ih| ih < g.in_h);
+            let Some(ih) = ih else {
+                out.fill(0.0);
+                continue;
+            };
+            let src = &image[ih * g.in_w * c..][..g.in_w * c];
+            // Padded columns pad_left..pad_left + in_w hold the image (clipped to need_w).
+            let lo = g.pad_left.min(self.need_w);
+            let hi = (g.pad_left + g.in_w).min(self.need_w);
+            out[..lo * self.j].fill(0.0);
+            out[hi * self.j..].fill(0.0);
+            let inside = &mut out[lo * self.j..hi * self.j];
+            // The first inside column is input column 0 (when any is inside).
+            let src = &src[..(hi - lo) * c];
+            if self.m == 1 {
+                inside.copy_from_slice(src);
+            } else {
+                for (d, &v) in inside.chunks_exact_mut(self.m).zip(src) {
+                    d.fill(v);
+                }
+            }
+        }
+    }
+}
+
+/// Output shape `[N, OH, OW, C*M]` of [`depthwise_conv2d`] for an
+/// `[N, H, W, C]` input and a `[KH, KW, C, M]` kernel.
+///
+/// ```
+/// use neurite_tensor::{depthwise_conv2d_output_shape, Conv2dParams, Padding};
+/// let same = Conv2dParams { strides: (2, 2), padding: Padding::Same, ..Default::default() };
+/// assert_eq!(depthwise_conv2d_output_shape(&[8, 56, 56, 32], &[3, 3, 32, 2], &same)?, [8, 28, 28, 64]);
+/// assert!(depthwise_conv2d_output_shape(&[8, 56, 56, 32], &[3, 3, 16, 1], &same).is_err());
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn depthwise_conv2d_output_shape(
+    input: &[usize],
+    kernel: &[usize],
+    p: &Conv2dParams,
+) -> Result<[usize; 4]> {
+    let d = Dw::new(input, kernel, p)?;
+    Ok([d.g.batch, d.g.out_h, d.g.out_w, d.j])
+}
+
+/// Depthwise 2-d convolution of an NHWC batch (Keras' `DepthwiseConv2D`).
+///
+/// `input` is `[N, H, W, C]`, `kernel` `[KH, KW, C, M]`, `bias` (optional)
+/// `[C*M]`; the result is `[N, OH, OW, C*M]`, output channel `c*M + m` being
+/// channel `c` convolved with `kernel[.., .., c, m]`. Strides, padding and
+/// dilation as [`crate::conv2d`]. Errors on mismatched shapes or invalid
+/// parameters.
+///
+/// ```
+/// use ndarray::Array4;
+/// use neurite_tensor::{depthwise_conv2d, Conv2dParams};
+/// let x = Array4::from_shape_fn((1, 2, 2, 2), |(_, h, w, c)| ((h * 2 + w) * (c + 1)) as f32);
+/// let w = Array4::from_shape_vec((2, 2, 2, 1), vec![1.0f32, 10.0, 1.0, 10.0, 1.0, 10.0, 1.0, 10.0]).unwrap();
+/// let y = depthwise_conv2d(x.view(), w.view(), None, &Conv2dParams::default())?;
+/// // Channel 0 sums 0+1+2+3, channel 1 sums 10 * (0+2+4+6).
+/// assert_eq!(y.into_raw_vec_and_offset().0, vec![6.0, 120.0]);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn depthwise_conv2d(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+) -> Result<Array4<f32>> {
+    forward_at(crate::simd::simd_level(), input, kernel, bias, p)
+}
+
+/// [`depthwise_conv2d`] with the kernels of a chosen SIMD level (clamped to the CPU's).
+pub(crate) fn forward_at(
+    level: SimdLevel,
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    p: &Conv2dParams,
+) -> Result<Array4<f32>> {
+    let d = Dw::new(input.shape(), kernel.shape(), p)?;
+    let g = d.g;
+    if let Some(b) = &bias {
+        if b.len() != d.j {
+            return Err(TensorError::shape(
+                OP,
+                b.shape(),
+                kernel.shape(),
+                format!(
+                    "bias must have one value per output channel ({} = in_channels * depth_multiplier)",
+                    d.j
+                ),
+            ));
+        }
+    }
+    let shape = (g.batch, g.out_h, g.out_w, d.j);
+    let out_img = g.out_h * g.out_w * d.j;
+    if g.batch * out_img == 0 {
+        return Ok(Array4::zeros(shape));
+    }
+    let x = input.as_standard_layout();
+    let x = x.as_slice().expect("standard layout is contiguous");
+    let w = kernel.as_standard_layout();
+    let w = w.as_slice().expect("standard layout is contiguous");
+    let bias = bias.map(|b| b.to_vec());
+    let blocks = if g.batch >= MIN_TASKS {
+        1
+    } else {
+        MIN_TASKS.div_ceil(g.batch)
+    };
+    let block_rows = g.out_h.div_ceil(blocks);
+    let row_len = d.need_w * d.j;
+    let eff_h = (g.kernel_h - 1) * g.dilation_h + 1;
+    let strip_rows = (block_rows - 1) * g.stride_h + eff_h;
+    let (in_img, scratch) = (g.image_len(), if d.in_place { 0 } else { strip_rows * row_len });
+    let src_offsets = d.offsets(if d.in_place { g.in_w * g.channels } else { row_len });
+    let y = par_build(g.batch * out_img, out_img, 0.0f32, |n, y| {
+        let image = &x[n * in_img..][..in_img];
+        y.par_chunks_mut(block_rows * g.out_w * d.j)
+            .enumerate()
+            .for_each(|(b, y)| {
+                let r0 = b * block_rows;
+                let rows = y.len() / (g.out_w * d.j);
+                let args = RowArgs {
+                    src: image,
+                    row: g.in_w * g.channels,
+                    offsets: &src_offsets,
+                    w,
+                    bias: bias.as_deref(),
+                    j: d.j,
+                    stride_h: g.stride_h,
+                    stride_w: g.stride_w,
+                    out_w: g.out_w,
+                };
+                if d.in_place {
+                    let src = &image[r0 * g.stride_h * args.row..];
+                    forward_rows_at(level, &RowArgs { src, ..args }, y);
+                } else {
+                    with_scratch(scratch, |buf| {
+                        let strip = (rows - 1) * g.stride_h + eff_h;
+                        d.fill_padded(image, r0 * g.stride_h, strip, buf);
+                        let src = &buf[..strip * row_len];
+                        forward_rows_at(
+                            level,
+                            &RowArgs {
+                                src,
+                                row: row_len,
+                                ..args
+                            },
+                            y,
+                        );
+                    });
+                }
+            });
+    });
+    Ok(Array4::from_shape_vec(shape, y).expect("output length matches its shape"))
+}
+
+/// The operands of [`forward_rows`]: output rows read from `src`, a (padded,
+/// expanded) image whose rows are `row` floats apart, starting at the first
+/// output row's first input row.
+struct RowArgs<'a> {
+    src: &'a [f32],
+    row: usize,
+    offsets: &'a [usize],
+    /// The kernel as `[KH*KW, j]`.
+    w: &'a [f32],
+    bias: Option<&'a [f32]>,
+    j: usize,
+    stride_h: usize,
+    stride_w: usize,
+    out_w: usize,
+}
+
+crate::simd_dispatch! {
+    /// Output rows `out` (`rows * OW * j` floats) of one image (only the
+    /// `_at` form is called: the level is chosen once per pass).
+    #[allow(dead_code)]
+    fn forward_rows(a: &RowArgs, out: &mut [f32]);
+    /// [`forward_rows`] at a chosen level.
+    fn forward_rows_at(level);
+    avx512 => forward_rows_body::<true>(a, out),
+    avx2 => forward_rows_body::<true>(a, out),
+    portable => forward_rows_body::<false>(a, out),
+}
+
+/// `acc + a * b`, fused when the variant has FMA.
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, acc)
+    } else {
+        a * b + acc
+    }
+}
+
+/// The channel blocks `(first, width)` of `j` channels: 16s, an 8, then ones.
+fn channel_blocks(j: usize) -> impl Iterator<Item = (usize, usize)> {
+    let (sixteens, rest) = (j / 16 * 16, j % 16);
+    let eights = rest / 8 * 8;
+    (0..sixteens)
+        .step_by(16)
+        .map(|j0| (j0, 16))
+        .chain((sixteens..sixteens + eights).step_by(8).map(|j0| (j0, 8)))
+        .chain((sixteens + eights..j).map(|j0| (j0, 1)))
+}
+
+#[inline(always)]
+fn forward_rows_body<const FMA: bool>(a: &RowArgs, out: &mut [f32]) {
+    let out_row = a.out_w * a.j;
+    for (r, y) in out.chunks_exact_mut(out_row).enumerate() {
+        let row_base = r * a.stride_h * a.row;
+        for ow in 0..a.out_w {
+            let base = row_base + ow * a.stride_w * a.j;
+            let y = &mut y[ow * a.j..][..a.j];
+            for (j0, width) in channel_blocks(a.j) {
+                match width {
+                    16 => fwd_block::<16, FMA>(a, base, j0, y),
+                    8 => fwd_block::<8, FMA>(a, base, j0, y),
+                    _ => fwd_block::<1, FMA>(a, base, j0, y),
+                }
+            }
+        }
+    }
+}
+
+/// Channels `j0..j0 + B` of one output pixel, accumulated in registers over the taps.
+#[inline(always)]
+fn fwd_block<const B: usize, const FMA: bool>(a: &RowArgs, base: usize, j0: usize, y: &mut [f32]) {
+    let mut acc: [f32; B] = match a.bias {
+        Some(b) => b[j0..j0 + B].try_into().expect("B floats"),
+        None => [0.0; B],
+    };
+    for (t, &off) in a.offsets.iter().enumerate() {
+        let x: &[f32; B] = a.src[base + off + j0..][..B].try_into().expect("B floats");
+        let w: &[f32; B] = a.w[t * a.j + j0..][..B].try_into().expect("B floats");
+        for i in 0..B {
+            acc[i] = madd::<FMA>(x[i], w[i], acc[i]);
+        }
+    }
+    y[j0..j0 + B].copy_from_slice(&acc);
+}
+
+/// Gradients of [`depthwise_conv2d`]: given the forward `input` and `kernel`
+/// and `grad_output = dL/dY` (`[N, OH, OW, C*M]`), returns `dL/dW`
+/// (`[KH, KW, C, M]`), `dL/db` (`[C*M]`) and, when `need_input_grad`, `dL/dX`.
+///
+/// Errors when `grad_output` does not have the forward output's shape.
+///
+/// ```
+/// use ndarray::Array4;
+/// use neurite_tensor::{depthwise_conv2d_backward, Conv2dParams};
+/// let x = Array4::from_shape_vec((1, 1, 3, 1), vec![1.0f32, 2.0, 3.0]).unwrap();
+/// let w = Array4::from_shape_vec((1, 2, 1, 2), vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+/// let gy = Array4::<f32>::ones((1, 1, 2, 2));
+/// let g = depthwise_conv2d_backward(x.view(), w.view(), gy.view(), &Conv2dParams::default(), true)?;
+/// // dW[0, 0, 0, m] = x0 + x1, dW[0, 1, 0, m] = x1 + x2.
+/// assert_eq!(g.kernel.into_raw_vec_and_offset().0, vec![3.0, 3.0, 5.0, 5.0]);
+/// assert_eq!(g.bias.to_vec(), vec![2.0, 2.0]);
+/// // dX = sum over windows and m: (1+2), (1+2)+(3+4), (3+4).
+/// assert_eq!(g.input.unwrap().into_raw_vec_and_offset().0, vec![3.0, 10.0, 7.0]);
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn depthwise_conv2d_backward(
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    p: &Conv2dParams,
+    need_input_grad: bool,
+) -> Result<Conv2dGrads> {
+    backward_at(
+        crate::simd::simd_level(),
+        input,
+        kernel,
+        grad_output,
+        p,
+        need_input_grad,
+    )
+}
+
+/// [`depthwise_conv2d_backward`] with the kernels of a chosen SIMD level.
+pub(crate) fn backward_at(
+    level: SimdLevel,
+    input: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    grad_output: ArrayView4<f32>,
+    p: &Conv2dParams,
+    need_input_grad: bool,
+) -> Result<Conv2dGrads> {
+    let d = Dw::new(input.shape(), kernel.shape(), p)?;
+    let g = d.g;
+    let out = [g.batch, g.out_h, g.out_w, d.j];
+    if grad_output.shape() != out {
+        return Err(TensorError::shape(
+            "depthwise_conv2d_backward",
+            grad_output.shape(),
+            &out,
+            "grad_output must have the shape of the forward output",
+        ));
+    }
+    let taps = g.kernel_h * g.kernel_w;
+    let kdim = kernel.raw_dim();
+    let out_img = g.out_h * g.out_w * d.j;
+    let in_img = g.image_len();
+    if g.batch * out_img == 0 {
+        return Ok(Conv2dGrads {
+            input: need_input_grad.then(|| Array4::zeros(input.raw_dim())),
+            kernel: Array4::zeros(kdim),
+            bias: Array1::zeros(d.j),
+        });
+    }
+    let x = input.as_standard_layout();
+    let x = x.as_slice().expect("standard layout is contiguous");
+    let w = kernel.as_standard_layout();
+    let w = w.as_slice().expect("standard layout is contiguous");
+    let dy = grad_output.as_standard_layout();
+    let dy = dy.as_slice().expect("standard layout is contiguous");
+    let images = g.batch.div_ceil(g.batch.min(MIN_TASKS));
+    let tasks = g.batch.div_ceil(images);
+    let row_len = d.need_w * d.j;
+    let padded = d.need_h * row_len;
+    let offsets = d.offsets(if d.in_place { g.in_w * g.channels } else { row_len });
+    // Per task: its dW (taps * j) then its db (j), summed in task order below.
+    let partial = taps * d.j + d.j;
+    let task = |t: usize, mut dx: Option<&mut [f32]>, part: &mut [f32]| {
+        let first = t * images;
+        let count = images.min(g.batch - first);
+        let (dw, db) = part.split_at_mut(taps * d.j);
+        for n in first..first + count {
+            let image = &x[n * in_img..][..in_img];
+            let dy_img = &dy[n * out_img..][..out_img];
+            for row in dy_img.chunks_exact(d.j) {
+                db.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+            let dx_img = dx
+                .as_deref_mut()
+                .map(|dx| &mut dx[(n - first) * in_img..][..in_img]);
+            let args = BackArgs {
+                src: image,
+                row: g.in_w * g.channels,
+                offsets: &offsets,
+                w,
+                dy: dy_img,
+                j: d.j,
+                stride_h: g.stride_h,
+                stride_w: g.stride_w,
+                out_w: g.out_w,
+            };
+            if d.in_place {
+                backward_image_at(level, &args, dw, dx_img);
+                continue;
+            }
+            let scratch = if dx_img.is_some() { 2 * padded } else { padded };
+            with_scratch(scratch, |buf| {
+                let (xp, dxp) = buf.split_at_mut(padded);
+                d.fill_padded(image, 0, d.need_h, xp);
+                let padded_args = BackArgs {
+                    src: xp,
+                    row: row_len,
+                    ..args
+                };
+                match dx_img {
+                    None => backward_image_at(level, &padded_args, dw, None),
+                    Some(dx_img) => {
+                        dxp.fill(0.0);
+                        backward_image_at(level, &padded_args, dw, Some(&mut *dxp));
+                        crop_and_reduce(&d, dxp, dx_img);
+                    }
+                }
+            });
+        }
+    };
+    let (dx, partials) = if need_input_grad {
+        let (dx, partials) = par_build_pair(
+            (g.batch * in_img, images * in_img, 0.0f32),
+            (tasks * partial, partial, 0.0f32),
+            |t, dx, part| task(t, Some(dx), part),
+        );
+        (
+            Some(Array4::from_shape_vec(input.raw_dim(), dx).expect("dX shape")),
+            partials,
+        )
+    } else {
+        (
+            None,
+            par_build(tasks * partial, partial, 0.0f32, |t, part| task(t, None, part)),
+        )
+    };
+    let mut total = partials[..partial].to_vec();
+    for part in partials.chunks_exact(partial).skip(1) {
+        total.iter_mut().zip(part).for_each(|(a, v)| *a += v);
+    }
+    let db = Array1::from_vec(total.split_off(taps * d.j));
+    Ok(Conv2dGrads {
+        input: dx,
+        kernel: Array4::from_shape_vec(kdim, total).expect("dW shape"),
+        bias: db,
+    })
+}
+
+/// `dx` (one image, `[H, W, C]`) = the gradient of the padded, expanded
+/// image `dxp`: its inside cells, summed over the `M` copies of each channel.
+fn crop_and_reduce(d: &Dw, dxp: &[f32], dx: &mut [f32]) {
+    let g = &d.g;
+    let c = g.channels;
+    for (ih, dx_row) in dx.chunks_exact_mut(g.in_w * c).enumerate() {
+        let pr = ih + g.pad_top;
+        if pr >= d.need_h {
+            continue; // never read: zero gradient (dx starts zeroed)
+        }
+        let src = &dxp[pr * d.need_w * d.j..][..d.need_w * d.j];
+        for (iw, px) in dx_row.chunks_exact_mut(c).enumerate() {
+            let pc = iw + g.pad_left;
+            if pc >= d.need_w {
+                break;
+            }
+            let cell = &src[pc * d.j..][..d.j];
+            if d.m == 1 {
+                px.copy_from_slice(cell);
+            } else {
+                for (v, copies) in px.iter_mut().zip(cell.chunks_exact(d.m)) {
+                    *v = copies.iter().sum();
+                }
+            }
+        }
+    }
+}
+
+/// The operands of [`backward_image`] for one image.
+struct BackArgs<'a> {
+    src: &'a [f32],
+    row: usize,
+    offsets: &'a [usize],
+    w: &'a [f32],
+    /// `dL/dY` of the image, `[OH, OW, j]`.
+    dy: &'a [f32],
+    j: usize,
+    stride_h: usize,
+    stride_w: usize,
+    out_w: usize,
+}
+
+crate::simd_dispatch! {
+    /// Adds one image's `dW` (`[KH*KW, j]`) to `dw` and, when given, scatters
+    /// `dY * W` onto `dxp`, laid out as `src` (only the `_at` form is called).
+    #[allow(dead_code)]
+    fn backward_image(a: &BackArgs, dw: &mut [f32], dxp: Option<&mut [f32]>);
+    /// [`backward_image`] at a chosen level.
+    fn backward_image_at(level);
+    avx512 => backward_image_body::<true>(a, dw, dxp),
+    avx2 => backward_image_body::<true>(a, dw, dxp),
+    portable => backward_image_body::<false>(a, dw, dxp),
+}
+
+#[inline(always)]
+fn backward_image_body<const FMA: bool>(a: &BackArgs, dw: &mut [f32], mut dxp: Option<&mut [f32]>) {
+    let out_row = a.out_w * a.j;
+    for (r, dy_row) in a.dy.chunks_exact(out_row).enumerate() {
+        let row_base = r * a.stride_h * a.row;
+        for (t, &off) in a.offsets.iter().enumerate() {
+            let base = row_base + off;
+            let dw_t = &mut dw[t * a.j..][..a.j];
+            let w_t = &a.w[t * a.j..][..a.j];
+            for (j0, width) in channel_blocks(a.j) {
+                let dxp = dxp.as_deref_mut();
+                match width {
+                    16 => bwd_block::<16, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
+                    8 => bwd_block::<8, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
+                    _ => bwd_block::<1, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
+                }
+            }
+        }
+    }
+}
+
+/// One tap and channels `j0..j0 + B` over one output row: `dW` accumulated
+/// in registers over the row's pixels, `dY * W` added to `dxp`.
+#[inline(always)]
+fn bwd_block<const B: usize, const FMA: bool>(
+    a: &BackArgs,
+    base: usize,
+    j0: usize,
+    dy_row: &[f32],
+    w_t: &[f32],
+    dw_t: &mut [f32],
+    dxp: Option<&mut [f32]>,
+) {
+    let mut acc = [0.0f32; B];
+    let step = a.stride_w * a.j;
+    let wv: &[f32; B] = w_t[j0..j0 + B].try_into().expect("B floats");
+    match dxp {
+        None => {
+            for ow in 0..a.out_w {
+                let p = base + ow * step + j0;
+                let x: &[f32; B] = a.src[p..p + B].try_into().expect("B floats");
+                let d: &[f32; B] = dy_row[ow * a.j + j0..][..B].try_into().expect("B floats");
+                for i in 0..B {
+                    acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
+                }
+            }
+        }
+        Some(dxp) => {
+            for ow in 0..a.out_w {
+                let p = base + ow * step + j0;
+                let x: &[f32; B] = a.src[p..p + B].try_into().expect("B floats");
+                let d: &[f32; B] = dy_row[ow * a.j + j0..][..B].try_into().expect("B floats");
+                let dx: &mut [f32; B] = (&mut dxp[p..p + B]).try_into().expect("B floats");
+                for i in 0..B {
+                    acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
+                    dx[i] = madd::<FMA>(d[i], wv[i], dx[i]);
+                }
+            }
+        }
+    }
+    for (s, v) in dw_t[j0..j0 + B].iter_mut().zip(acc) {
+        *s += v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::padding::Padding;
+    use ndarray::Array4;
+    use proptest::prelude::*;
+
+    /// The plain f64 definition, output channel `c * M + m`.
+    fn reference(x: &Array4<f32>, w: &Array4<f32>, p: &Conv2dParams) -> Array4<f64> {
+        let d = Dw::new(x.shape(), w.shape(), p).unwrap();
+        let g = d.g;
+        let mut y = Array4::<f64>::zeros((g.batch, g.out_h, g.out_w, d.j));
+        for ((n, oh, ow, jj), v) in y.indexed_iter_mut() {
+            let (c, m) = (jj / d.m, jj % d.m);
+            for a in 0..g.kernel_h {
+                for b in 0..g.kernel_w {
+                    let ih = (oh * g.stride_h + a * g.dilation_h).checked_sub(g.pad_top);
+                    let iw = (ow * g.stride_w + b * g.dilation_w).checked_sub(g.pad_left);
+                    if let (Some(ih), Some(iw)) = (ih, iw) {
+                        if ih < g.in_h && iw < g.in_w {
+                            *v += x[[n, ih, iw, c]] as f64 * w[[a, b, c, m]] as f64;
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Every SIMD variant the CPU has: the forward against the f64
+        /// definition, the backward by the adjoint identities of the bilinear
+        /// `Y(x, w)`: `<dX, x> = <dW, w> = <dY, Y>` (the element-wise
+        /// backward reference is in `tests/depthwise_props.rs`), and every
+        /// variant's gradients equal the portable ones up to rounding.
+        #[test]
+        fn every_level_matches_the_reference(n in 1usize..3, h in 1usize..7, wd in 1usize..7, c in 1usize..20,
+                                             m in 1usize..3, k in 1usize..4, s in 1usize..3, dil in 1usize..3,
+                                             same in any::<bool>(), seed in 0u64..1000) {
+            let padding = if same { Padding::Same } else { Padding::Valid };
+            let (s, dil) = if dil > 1 { (1, dil) } else { (s, 1) };
+            let p = Conv2dParams { strides: (s, s), padding, dilation: (dil, dil) };
+            let eff = (k - 1) * dil + 1;
+            prop_assume!(same || (eff <= h && eff <= wd));
+            let mut rng = crate::random::rng_from_seed(seed);
+            let x = crate::random::normal(&[n, h, wd, c], 0.0, 1.0, &mut rng).into_dimensionality().unwrap();
+            let w: Array4<f32> = crate::random::normal(&[k, k, c, m], 0.0, 1.0, &mut rng).into_dimensionality().unwrap();
+            let want = reference(&x, &w, &p);
+            let gy: Array4<f32> = crate::random::normal(want.shape(), 0.0, 1.0, &mut rng).into_dimensionality().unwrap();
+            let portable = backward_at(SimdLevel::Portable, x.view(), w.view(), gy.view(), &p, true).unwrap();
+            for level in SimdLevel::available() {
+                let y = forward_at(level, x.view(), w.view(), None, &p).unwrap();
+                for (a, b) in y.iter().zip(want.iter()) {
+                    prop_assert!((*a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs()), "{:?}: {} vs {}", level, a, b);
+                }
+                let gr = backward_at(level, x.view(), w.view(), gy.view(), &p, true).unwrap();
+                // <dY, Y> is linear in x and in w: <dX, x> = <dW, w> = <dY, Y>.
+                let dot_y: f64 = gy.iter().zip(want.iter()).map(|(a, b)| *a as f64 * b).sum();
+                let dot_x: f64 = gr.input.unwrap().iter().zip(x.iter()).map(|(a, b)| *a as f64 * *b as f64).sum();
+                let dot_w: f64 = gr.kernel.iter().zip(w.iter()).map(|(a, b)| *a as f64 * *b as f64).sum();
+                prop_assert!((dot_x - dot_y).abs() <= 1e-3 * (1.0 + dot_y.abs()), "{:?} dx: {} vs {}", level, dot_x, dot_y);
+                prop_assert!((dot_w - dot_y).abs() <= 1e-3 * (1.0 + dot_y.abs()), "{:?} dw: {} vs {}", level, dot_w, dot_y);
+                let gl = backward_at(level, x.view(), w.view(), gy.view(), &p, true).unwrap();
+                for (a, b) in gl.kernel.iter().zip(portable.kernel.iter()) {
+                    prop_assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{:?} dW {} vs {}", level, a, b);
+                }
+                let (gi, pi) = (gl.input.unwrap(), portable.input.as_ref().unwrap().clone());
+                for (a, b) in gi.iter().zip(pi.iter()) {
+                    prop_assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{:?} dX {} vs {}", level, a, b);
+                }
+            }
+        }
+    }
+}
