@@ -86,7 +86,7 @@ fn elementwise_reference(xs: &[Tensor], op: &str) -> Tensor {
             .iter()
             .map(|x| {
                 let off = rank - x.ndim();
-                if a >= off + 1 {
+                if a > off {
                     x.shape()[a - off]
                 } else {
                     1
@@ -351,7 +351,7 @@ fn single_input_calls_and_wrong_counts_are_errors() {
         assert!(l.build(&[3], &mut rng).is_err());
         assert!(!l.input_arity().accepts(1));
         let e = l
-            .forward_multi(&[x.clone()], &mut ForwardContext::inference())
+            .forward_multi(std::slice::from_ref(&x), &mut ForwardContext::inference())
             .unwrap_err()
             .to_string();
         assert!(e.contains("a list of 1 input"), "{e}");

@@ -192,8 +192,8 @@ pub fn upsample2d_backward(
     let (sh, sw) = factors;
     let expected = [
         n,
-        h.checked_mul(sh).unwrap_or(usize::MAX),
-        w.checked_mul(sw).unwrap_or(usize::MAX),
+        h.saturating_mul(sh),
+        w.saturating_mul(sw),
         c,
     ];
     if sh == 0 || sw == 0 || g.shape() != expected {
