@@ -3,7 +3,7 @@
 //! micro-kernel over K in cache-sized chunks into an f32 accumulator, then
 //! write `alpha * acc + beta * C` into C. Tasks run on rayon when threaded.
 
-use super::pack::{pack_a, pack_b, panels_for, Packed};
+use super::pack::{a_panel, pack_b, panels_for, Packed, TILE};
 use super::Bf16Kernel;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -52,19 +52,29 @@ impl Task {
 }
 
 /// `acc = A * B` over the task's blocks and K range (accumulator layout: block
-/// `(i, j)` of the task at `(i * cols + j) * BLOCK`).
-fn compute(micro: Micro, pa: &Packed, pb: &Packed, t: Task, acc: &mut [f32]) {
+/// `(i, j)` of the task at `(i * cols + j) * BLOCK`), packing the task's rows
+/// of A a K block at a time into `abuf` (so they are packed in cache, once per
+/// task and K block).
+fn compute(micro: Micro, a: &ArrayView2<f32>, pb: &Packed, t: Task, acc: &mut [f32], abuf: &mut Vec<u16>) {
     let ncols = t.cols.1 - t.cols.0;
+    let panels = 2 * (t.rows.1 - t.rows.0);
     assert!(acc.len() >= t.blocks() * BLOCK && t.chunks.1 > t.chunks.0);
+    if abuf.len() < panels * K_CHUNKS * TILE {
+        abuf.resize(panels * K_CHUNKS * TILE, 0);
+    }
     let mut run = |block: &dyn Fn(*const u16, *const u16, *const u16, *const u16, usize, *mut f32, bool)| {
         let mut q = t.chunks.0;
         while q < t.chunks.1 {
             let nq = (t.chunks.1 - q).min(K_CHUNKS);
+            for (i, panel) in abuf.chunks_exact_mut(nq * TILE).take(panels).enumerate() {
+                a_panel(a, 2 * t.rows.0 + i, q, panel);
+            }
             for bj in t.cols.0..t.cols.1 {
                 let (b0, b1) = (pb.tile(2 * bj, q), pb.tile(2 * bj + 1, q));
-                for bi in t.rows.0..t.rows.1 {
-                    let (a0, a1) = (pa.tile(2 * bi, q), pa.tile(2 * bi + 1, q));
-                    let dst = acc[((bi - t.rows.0) * ncols + (bj - t.cols.0)) * BLOCK..].as_mut_ptr();
+                for bi in 0..t.rows.1 - t.rows.0 {
+                    let a0 = abuf[2 * bi * nq * TILE..].as_ptr();
+                    let a1 = abuf[(2 * bi + 1) * nq * TILE..].as_ptr();
+                    let dst = acc[(bi * ncols + (bj - t.cols.0)) * BLOCK..].as_mut_ptr();
                     block(a0, a1, b0, b1, nq, dst, q > t.chunks.0);
                 }
             }
@@ -78,9 +88,10 @@ fn compute(micro: Micro, pa: &Packed, pb: &Packed, t: Task, acc: &mut [f32]) {
                 // SAFETY: `Micro::Amx` is only built for an available AMX kernel
                 // (see the safety argument in detect.rs).
                 let tiles = unsafe { super::amx::TileScope::enter() };
-                // SAFETY: panels 2bi, 2bi+1 of A and 2bj, 2bj+1 of B exist (the
-                // task lies inside the padded grid) and hold `chunks` tiles from q
-                // on (nq <= chunks - q); `dst` is the block's 4 KiB in `acc`.
+                // SAFETY: `abuf` holds the task's 2 * rows panels of `nq` tiles
+                // each; panels 2bj, 2bj + 1 of B exist (the task lies inside the
+                // padded grid) and hold `chunks` tiles, nq of them from q on;
+                // `dst` is the block's 4 KiB in `acc`.
                 run(&|a0, a1, b0, b1, nq, dst, accumulate| unsafe {
                     tiles.block(a0, a1, b0, b1, nq, dst, accumulate)
                 });
@@ -99,21 +110,28 @@ fn compute(micro: Micro, pa: &Packed, pb: &Packed, t: Task, acc: &mut [f32]) {
     }
 }
 
-thread_local! {
-    /// Each thread's accumulator, reused across calls (a task's is up to 256 KiB).
-    static ACC: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+/// Each thread's scratch: the task accumulator (up to 256 KiB) and its packed A block.
+#[derive(Default)]
+struct Scratch {
+    acc: Vec<f32>,
+    a: Vec<u16>,
 }
 
-/// Runs `f` with an accumulator of at least `len` floats.
-fn with_acc<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    ACC.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => {
-            if v.len() < len {
-                v.resize(len, 0.0);
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with an accumulator of `len` floats and an A buffer (reused per thread).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32], &mut Vec<u16>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let s = &mut *s;
+            if s.acc.len() < len {
+                s.acc.resize(len, 0.0);
             }
-            f(&mut v[..len])
+            f(&mut s.acc[..len], &mut s.a)
         }
-        Err(_) => f(&mut vec![0.0; len]),
+        Err(_) => f(&mut vec![0.0; len], &mut Vec::new()),
     })
 }
 
@@ -182,17 +200,21 @@ fn write_back(c: CPtr, t: Task, acc: &[f32], alpha: f32, beta: f32) {
     }
 }
 
-/// Whether `C^T = op(B)^T op(A)^T` is cheaper to pack than `C = op(A) op(B)`:
-/// an operand read across its contiguous axis costs about 3x one read along it
-/// (measured by the packing routines' profile), and so does a C written across.
+/// Whether to compute `C^T = op(B)^T op(A)^T` instead of `C = op(A) op(B)`.
+///
+/// B is packed whole, up front, and stays in memory; A is packed a block at
+/// a time inside each task, in cache. So the larger operand should be A. An
+/// operand read across its contiguous axis costs about 3x one read along it,
+/// and so does a C written across its rows; B's full pack is written and read
+/// again, so it counts twice.
 fn transpose_pays(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayViewMut2<f32>) -> bool {
     let (m, k) = a.dim();
     let n = b.ncols();
     let along = |x: &[isize]| x[1].unsigned_abs() <= x[0].unsigned_abs();
     let (a_k, b_n, c_n) = (along(a.strides()), along(b.strides()), along(c.strides()));
     let cost = |good: bool, len: usize| if good { len } else { 3 * len };
-    let as_is = cost(a_k, m * k) + cost(b_n, k * n) + cost(c_n, m * n);
-    let swapped = cost(!b_n, n * k) + cost(!a_k, m * k) + cost(!c_n, m * n);
+    let as_is = cost(a_k, m * k) + 2 * cost(b_n, k * n) + cost(c_n, m * n);
+    let swapped = cost(!b_n, n * k) + 2 * cost(!a_k, m * k) + cost(!c_n, m * n);
     swapped < as_is
 }
 
@@ -240,12 +262,8 @@ fn gemm_oriented(
         crate::threads::num_threads()
     };
     let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_WORK;
-    let (pa, pb) = if parallel {
-        rayon::join(|| pack_a(a, true), || pack_b(b, true))
-    } else {
-        (pack_a(a, false), pack_b(b, false))
-    };
-    let (rb, cb, chunks) = (panels_for(m) / 2, panels_for(n) / 2, pa.chunks);
+    let pb = pack_b(b, parallel);
+    let (rb, cb, chunks) = (panels_for(m) / 2, panels_for(n) / 2, pb.chunks);
     let cp = CPtr {
         ptr: c.as_mut_ptr(),
         rs: c.strides()[0],
@@ -262,7 +280,7 @@ fn gemm_oriented(
             .par_iter()
             .map(|&t| {
                 let mut acc = vec![0.0; t.blocks() * BLOCK];
-                compute(micro, &pa, &pb, t, &mut acc);
+                compute(micro, &a, &pb, t, &mut acc, &mut Vec::new());
                 acc
             })
             .collect();
@@ -274,8 +292,8 @@ fn gemm_oriented(
         return;
     }
     let one = |t: &Task| {
-        with_acc(t.blocks() * BLOCK, |acc| {
-            compute(micro, &pa, &pb, *t, acc);
+        with_scratch(t.blocks() * BLOCK, |acc, abuf| {
+            compute(micro, &a, &pb, *t, acc, abuf);
             write_back(cp, *t, acc, alpha, beta);
         })
     };
@@ -304,8 +322,9 @@ fn plan(rb: usize, cb: usize, chunks: usize, threads: usize) -> Vec<Task> {
     }
     let (mut tr, mut tc) = (rb.min(MAX_TASK_BLOCKS), cb.min(MAX_TASK_BLOCKS));
     let count = |tr: usize, tc: usize| rb.div_ceil(tr) * cb.div_ceil(tc);
+    // Split rows first: each column task packs the task's rows of A again.
     while count(tr, tc) < 2 * threads && (tr > 1 || tc > 1) {
-        if tr >= tc {
+        if tr > 1 {
             tr = tr.div_ceil(2);
         } else {
             tc = tc.div_ceil(2);

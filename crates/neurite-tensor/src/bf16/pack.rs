@@ -140,11 +140,12 @@ fn b_tile(b: &ArrayView2<f32>, p0: usize, j0: usize, tile: &mut [u16]) {
 }
 
 crate::simd_dispatch! {
-    /// Panel `p` (rows `16p..16p + 16`) of `a`, all its K chunks.
-    fn a_panel(a: &ArrayView2<f32>, p: usize, panel: &mut [u16]);
-    avx512 => a_panel_body(a, p, panel),
-    avx2 => a_panel_body(a, p, panel),
-    portable => a_panel_body(a, p, panel),
+    /// Panel `p` (rows `16p..16p + 16`) of `a`, K chunks from `q0` on, as many
+    /// as `panel` holds tiles.
+    pub(crate) fn a_panel(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u16]);
+    avx512 => a_panel_body(a, p, q0, panel),
+    avx2 => a_panel_body(a, p, q0, panel),
+    portable => a_panel_body(a, p, q0, panel),
 }
 
 crate::simd_dispatch! {
@@ -156,9 +157,9 @@ crate::simd_dispatch! {
 }
 
 #[inline(always)]
-fn a_panel_body(a: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
+fn a_panel_body(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u16]) {
     for (q, tile) in panel.chunks_exact_mut(TILE).enumerate() {
-        a_tile(a, p * 16, q * 32, tile);
+        a_tile(a, p * 16, (q0 + q) * 32, tile);
     }
 }
 
@@ -169,12 +170,14 @@ fn b_panel_body(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
     }
 }
 
-/// Packs `a` (`op(A)`, `[m, k]`, any strides) into A tiles.
+/// Packs all of `a` (`op(A)`, `[m, k]`, any strides) into A tiles (the
+/// driver packs A a block at a time with [`a_panel`]; this is for tests).
+#[cfg(test)]
 pub(crate) fn pack_a(a: ArrayView2<f32>, parallel: bool) -> Packed {
     let (m, k) = a.dim();
     let chunks = k.div_ceil(32);
     let mut data = vec![0u16; panels_for(m) * chunks * TILE];
-    let fill = |(p, panel): (usize, &mut [u16])| a_panel(&a, p, panel);
+    let fill = |(p, panel): (usize, &mut [u16])| a_panel(&a, p, 0, panel);
     if parallel && m * k >= PARALLEL_PACK {
         data.par_chunks_mut(chunks * TILE).enumerate().for_each(fill);
     } else {
