@@ -22,6 +22,7 @@ use crate::layers::{
     Add, Average, Concatenate, Cropping2D, Dot, LeakyReLU, Maximum, Minimum, Multiply, PReLU, ReLU, Subtract,
     UpSampling2D, ZeroPadding2D,
 };
+use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
 use serde::de::DeserializeOwned;
 
 /// Class names [`layer_from_config`] knows.
@@ -60,6 +61,9 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "ReLU",
     "LeakyReLU",
     "PReLU",
+    "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
 ];
 
 /// The config of class `class_name`: a serde error names the field path
@@ -147,6 +151,9 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "ReLU" => validated!(ReLU, class_name, config),
         "LeakyReLU" => validated!(LeakyReLU, class_name, config),
         "PReLU" => validated!(PReLU, class_name, config),
+        "Conv2DTranspose" => validated!(Conv2DTranspose, class_name, config),
+        "DepthwiseConv2D" => validated!(DepthwiseConv2D, class_name, config),
+        "SeparableConv2D" => validated!(SeparableConv2D, class_name, config),
         other => {
             return Err(NnError::Config {
                 layer: other.to_string(),

@@ -70,6 +70,16 @@ pub use spatial_margins::SpatialMargins;
 pub use up_sampling::{UpSampling2D, UpSampling2DConfig, UpSamplingSize};
 pub use zero_padding::{ZeroPadding2D, ZeroPadding2DConfig};
 
+// Issue #16 part 2: transposed, depthwise and separable convolutions.
+mod conv_family;
+mod conv_transpose;
+mod depthwise_conv;
+mod separable_conv;
+
+pub use conv_transpose::{Conv2DTranspose, Conv2DTransposeConfig};
+pub use depthwise_conv::{DepthwiseConv2D, DepthwiseConv2DConfig};
+pub use separable_conv::{SeparableConv2D, SeparableConv2DConfig};
+
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::regularizers::Regularizer;
