@@ -111,6 +111,31 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
         "SimpleRNN" => Box::new(SimpleRNN::new(a).use_bias(p).return_sequences(q)),
         "LSTM" => Box::new(LSTM::new(a).use_bias(p).return_sequences(q)),
         "GRU" => Box::new(GRU::new(a).use_bias(p).return_sequences(q).go_backwards(s)),
+        // Issue #16 part 1: merge layers (their single-input parameter_shapes
+        // and build give the same arity error) and the simple CNN layers.
+        "Add" => Box::new(Add::new()),
+        "Subtract" => Box::new(Subtract::new()),
+        "Multiply" => Box::new(Multiply::new()),
+        "Average" => Box::new(Average::new()),
+        "Maximum" => Box::new(Maximum::new()),
+        "Minimum" => Box::new(Minimum::new()),
+        "Concatenate" => Box::new(Concatenate::new().axis(k.signed[0] as i64)),
+        "Dot" => Box::new(Dot::new(DotAxes::One(k.signed[0] as i64)).normalize(p)),
+        "ZeroPadding2D" => Box::new(ZeroPadding2D::new(((a, b), (c, d)))),
+        "Cropping2D" => Box::new(Cropping2D::new(((a, b), (c, d)))),
+        "UpSampling2D" => Box::new(UpSampling2D::new((a, b))),
+        "ReLU" => Box::new(
+            ReLU::new()
+                .max_value(k.rate)
+                .negative_slope(k.rate - 0.5)
+                .threshold(e as f32),
+        ),
+        "LeakyReLU" => Box::new(LeakyReLU::new().negative_slope(k.rate - 0.5)),
+        "PReLU" => Box::new(
+            PReLU::new()
+                .shared_axes(vec![a, b][..1 + c % 2].to_vec())
+                .alpha_regularizer(neurite_nn::Regularizer::l2(k.rate - 0.5)),
+        ),
         other => panic!("no generator for layer class {other}"),
     }
 }
