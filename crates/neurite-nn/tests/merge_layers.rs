@@ -498,3 +498,88 @@ fn configs_round_trip_and_bad_fields_are_refused() {
     let c = layer_from_config("Concatenate", &serde_json::json!({"name": "c"})).unwrap();
     assert_eq!(c.config()["axis"], -1);
 }
+
+fn every_merge_layer() -> Vec<Box<dyn Layer>> {
+    vec![
+        Box::new(Add::new()),
+        Box::new(Subtract::new()),
+        Box::new(Multiply::new()),
+        Box::new(Average::new()),
+        Box::new(Maximum::new()),
+        Box::new(Minimum::new()),
+        Box::new(Concatenate::new()),
+        Box::new(Concatenate::new().axis(1).with_name("concatenate_axis1")),
+        Box::new(Dot::new(DotAxes::One(-1)).normalize(true)),
+        Box::new(Dot::new(DotAxes::Pair([1, 2])).with_name("dot_pair")),
+    ]
+}
+
+fn hostile_dim() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        0usize..4,
+        Just(usize::MAX),
+        Just(usize::MAX / 2 + 1),
+        Just(1usize << 46),
+        Just(1usize << 62)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Shape queries on lists of absurd shapes: a result or an error naming
+    /// the layer, never a panic or a wrapped sum (Concatenate's lengths).
+    #[test]
+    fn merge_shape_queries_never_panic(
+        shapes in prop::collection::vec(prop::collection::vec(hostile_dim(), 0..4), 0..4)
+    ) {
+        for mut layer in every_merge_layer() {
+            let name = layer.name().to_string();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (
+                    layer.output_shape_multi(&shapes),
+                    layer.parameter_shapes_multi(&shapes),
+                    layer.build_multi(&shapes, &mut neurite_tensor::random::rng_from_seed(0)),
+                )
+            }));
+            let (o, p, b) = out.map_err(|_| TestCaseError::fail(format!("{name} panicked on {shapes:?}")))?;
+            if let Ok(s) = &o {
+                // A concatenated length (last axis) is the exact sum, never a wrapped one.
+                if name == "concatenate" {
+                    let sum = shapes.iter().map(|s| *s.last().unwrap() as u128).sum::<u128>();
+                    prop_assert_eq!(*s.last().unwrap() as u128, sum);
+                }
+            }
+            for e in [o.err(), p.err(), b.err()].into_iter().flatten() {
+                prop_assert!(e.to_string().contains(&name), "{}: {}", name, e);
+            }
+        }
+    }
+
+    /// `forward_multi` on lists of any small shapes and hostile values: a
+    /// result or an error naming the layer, never a panic.
+    #[test]
+    fn merge_forward_never_panics(
+        shapes in prop::collection::vec(prop::collection::vec(0usize..4, 0..4), 0..4),
+        value in prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(0.0f32), Just(1e30f32), -3.0f32..3.0],
+    ) {
+        let xs: Vec<Var> = shapes.iter().map(|s| Var::parameter(Tensor::from_elem(IxDyn(s), value))).collect();
+        for layer in every_merge_layer() {
+            let name = layer.name().to_string();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                layer.forward_multi(&xs, &mut ForwardContext::training(0)).map(|y| {
+                    let _ = neurite_autograd::ops::sum_all(&y).map(|s| s.backward());
+                    y.shape()
+                })
+            }))
+            .map_err(|_| TestCaseError::fail(format!("{name} panicked on {shapes:?}")))?;
+            match r {
+                Ok(out) => {
+                    let samples: Vec<Vec<usize>> = shapes.iter().map(|s| s[1..].to_vec()).collect();
+                    prop_assert_eq!(out[1..].to_vec(), layer.output_shape_multi(&samples).unwrap());
+                }
+                Err(e) => prop_assert!(e.to_string().contains(&name), "{}: {}", name, e),
+            }
+        }
+    }
+}
