@@ -81,6 +81,10 @@ fn every_layer() -> Vec<Box<dyn Layer>> {
         Box::new(ReLU::new().max_value(6.0)),
         Box::new(LeakyReLU::new()),
         Box::new(PReLU::new()),
+        // Issue #16 part 2.
+        Box::new(Conv2DTranspose::new(2, (2, 2))),
+        Box::new(DepthwiseConv2D::new((2, 2))),
+        Box::new(SeparableConv2D::new(2, (2, 2))),
     ];
     for l in out.iter_mut() {
         let name = format!("hostile_{}", l.class_name().to_lowercase());

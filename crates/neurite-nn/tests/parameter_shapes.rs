@@ -136,6 +136,38 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
                 .shared_axes(vec![a, b][..1 + c % 2].to_vec())
                 .alpha_regularizer(neurite_nn::Regularizer::l2(k.rate - 0.5)),
         ),
+        // Issue #16 part 2: every field that sizes a weight or the output.
+        "Conv2DTranspose" => {
+            let mut cfg = Conv2DTranspose::new(1, (1, 1)).config_struct().clone();
+            cfg.filters = a;
+            cfg.kernel_size = (b, c);
+            cfg.strides = (d.min(3), e.min(3));
+            cfg.output_padding = s.then_some((f % cfg.strides.0.max(1), 0));
+            cfg.dilation_rate = if q { (1, 1) } else { (1 + f % 2, 1) };
+            cfg.padding = padding(r);
+            cfg.use_bias = p;
+            Box::new(Conv2DTranspose::from_config(cfg))
+        }
+        "DepthwiseConv2D" => {
+            let mut cfg = DepthwiseConv2D::new((1, 1)).config_struct().clone();
+            cfg.kernel_size = (b, c);
+            cfg.depth_multiplier = a;
+            cfg.strides = (d.min(2), e.min(2));
+            cfg.dilation_rate = if q { (1, 1) } else { (1 + f % 2, 1) };
+            cfg.padding = padding(r);
+            cfg.use_bias = p;
+            Box::new(DepthwiseConv2D::from_config(cfg))
+        }
+        "SeparableConv2D" => {
+            let mut cfg = SeparableConv2D::new(1, (1, 1)).config_struct().clone();
+            cfg.filters = a;
+            cfg.kernel_size = (b, c);
+            cfg.depth_multiplier = 1 + f % 3;
+            cfg.strides = (d.min(2), e.min(2));
+            cfg.padding = padding(r);
+            cfg.use_bias = p;
+            Box::new(SeparableConv2D::from_config(cfg))
+        }
         other => panic!("no generator for layer class {other}"),
     }
 }
