@@ -27,6 +27,7 @@
 pub mod callbacks;
 mod cross_validation;
 mod error;
+pub mod functional;
 mod history;
 mod metric;
 mod model;
@@ -42,6 +43,7 @@ pub use error::{Error, Result};
 pub use history::History;
 pub use metric::Metric;
 pub use model::{DtypePolicy, LayerStack, Model, Sequential};
+pub use save::Network;
 pub use train::FitOptions;
 
 pub use neurite_autograd as autograd;

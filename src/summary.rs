@@ -16,7 +16,7 @@ fn thousands(n: usize) -> String {
     out
 }
 
-fn shape_text(shape: Option<&[usize]>) -> String {
+pub(crate) fn shape_text(shape: Option<&[usize]>) -> String {
     match shape {
         Some(s) => {
             let dims: Vec<String> = std::iter::once("None".to_string())
@@ -47,7 +47,11 @@ impl<N: Layer + 'static> Model<N> {
         let mut rows: Vec<(String, String, Option<usize>)> = Vec::new();
         let mut shape = self.input_shape();
         let net: &dyn Any = &self.net;
+        if let Some(graph) = net.downcast_ref::<crate::functional::Graph>() {
+            rows = graph.summary_rows();
+        }
         let layers: Vec<&dyn Layer> = match net.downcast_ref::<LayerStack>() {
+            _ if !rows.is_empty() => Vec::new(),
             Some(stack) => stack.layers().iter().map(|l| l.as_ref()).collect(),
             None => vec![&self.net as &dyn Layer],
         };

@@ -2,7 +2,7 @@
 //! model whose network is a [`LayerStack`].
 
 mod dtype_policy;
-mod stack;
+pub(crate) mod stack;
 
 pub use dtype_policy::DtypePolicy;
 pub use stack::LayerStack;

@@ -18,7 +18,7 @@ mod weights;
 
 use crate::error::{Error, Result};
 use crate::metric::Metric;
-use crate::model::{DtypePolicy, LayerStack, Model, Sequential};
+use crate::model::{DtypePolicy, LayerStack, Model};
 use checkpoint::Checkpoint;
 use neurite_nn::losses::Loss;
 use neurite_nn::Layer;
@@ -216,11 +216,62 @@ impl<N: Layer> Model<N> {
     }
 }
 
-impl Sequential {
+/// A network [`Model::load`] can rebuild from a saved `config.json`:
+/// [`LayerStack`] (a `Sequential`) and [`crate::functional::Graph`] (a
+/// functional model).
+///
+/// ```
+/// use neurite::{Network, LayerStack};
+/// assert_eq!(<LayerStack as Network>::CLASS_NAME, "Sequential");
+/// assert_eq!(<neurite::functional::Graph as Network>::CLASS_NAME, "Functional");
+/// ```
+pub trait Network: Layer + Sized + 'static {
+    /// The `class_name` saved for this network.
+    const CLASS_NAME: &'static str;
+
+    /// The network (unbuilt) described by the saved `config` (the
+    /// `config.json` field `config`); `config_path` names the file in errors.
+    fn from_saved_config(config: &Value, config_path: &Path) -> Result<Self>;
+}
+
+impl Network for LayerStack {
+    const CLASS_NAME: &'static str = "Sequential";
+
+    fn from_saved_config(config: &Value, cpath: &Path) -> Result<Self> {
+        let layers = config
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::format(cpath, "config.layers is missing or not a list"))?;
+        let mut stack = LayerStack::new();
+        for (i, entry) in layers.iter().enumerate() {
+            let class = entry
+                .get("class_name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::format(cpath, format!("layer {i}: class_name is missing")))?;
+            let layer_config = entry.get("config").cloned().unwrap_or(Value::Null);
+            let layer = neurite_nn::layer_from_config(class, &layer_config)
+                .map_err(|e| Error::format(cpath, format!("layer {i} ({class}): {e}")))?;
+            stack.push(layer);
+        }
+        Ok(stack)
+    }
+}
+
+impl Network for crate::functional::Graph {
+    const CLASS_NAME: &'static str = "Functional";
+
+    fn from_saved_config(config: &Value, cpath: &Path) -> Result<Self> {
+        crate::functional::graph_from_config(config).map_err(|e| Error::format(cpath, e.to_string()))
+    }
+}
+
+impl<N: Network> Model<N> {
     /// Rebuilds a model saved by [`Model::save`]: architecture, weights,
-    /// seed and epochs done, and, when it was compiled, loss, metrics,
-    /// optimizer and optimizer state — so `fit` can resume where it stopped
-    /// (`FitOptions::initial_epoch(model.epochs_done())`).
+    /// seed, dtype policy and epochs done, and, when it was compiled, loss,
+    /// metrics, optimizer and optimizer state — so `fit` can resume where it
+    /// stopped (`FitOptions::initial_epoch(model.epochs_done())`). Call it as
+    /// `Sequential::load` or `Functional::load`; the saved `class_name` must
+    /// be that kind of model.
     ///
     /// Every file is checked before anything large is allocated: the files
     /// against the checksums in `config.json`, every layer's config (an error
@@ -235,30 +286,28 @@ impl Sequential {
     /// model.save(dir.path().join("m"))?;
     /// let again = Sequential::load(dir.path().join("m"))?;
     /// assert_eq!(again.get_weights(), model.get_weights());
+    /// assert!(Functional::load(dir.path().join("m")).is_err()); // not a functional model
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn load(dir: impl AsRef<Path>) -> Result<Sequential> {
+    pub fn load(dir: impl AsRef<Path>) -> Result<Model<N>> {
         let ckpt = Checkpoint::open(dir.as_ref())?;
         let config = ckpt.config()?;
         let cpath = ckpt.path("config.json");
-        if config.get("class_name").and_then(Value::as_str) != Some("Sequential") {
-            return Err(Error::format(&cpath, "class_name is not \"Sequential\""));
+        let class_name = config.get("class_name").and_then(Value::as_str);
+        if class_name != Some(N::CLASS_NAME) {
+            return Err(Error::format(
+                &cpath,
+                format!(
+                    "class_name is {}, not {:?}: load it as that kind of model",
+                    class_name.map_or("missing".to_string(), |c| format!("{c:?}")),
+                    N::CLASS_NAME
+                ),
+            ));
         }
-        let layers = config
-            .pointer("/config/layers")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::format(&cpath, "config.layers is missing or not a list"))?;
-        let mut stack = LayerStack::new();
-        for (i, entry) in layers.iter().enumerate() {
-            let class = entry
-                .get("class_name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::format(&cpath, format!("layer {i}: class_name is missing")))?;
-            let layer_config = entry.get("config").cloned().unwrap_or(Value::Null);
-            let layer = neurite_nn::layer_from_config(class, &layer_config)
-                .map_err(|e| Error::format(&cpath, format!("layer {i} ({class}): {e}")))?;
-            stack.push(layer);
-        }
+        let net_config = config
+            .get("config")
+            .ok_or_else(|| Error::format(&cpath, "config is missing"))?;
+        let stack = N::from_saved_config(net_config, &cpath)?;
         if let Some(name) = validate::repeated_layer_name(config) {
             return Err(Error::format(
                 &cpath,

@@ -1,0 +1,507 @@
+//! `Graph`: the network of a functional model, a `Layer` itself.
+
+use super::symbolic::{SharedLayer, Source, SymbolicTensor};
+use crate::model::stack::snake_case;
+use neurite_autograd::Var;
+use neurite_nn::layer::{InputArity, ParameterShapes};
+use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
+use neurite_rand::Generator;
+use std::collections::{HashMap, HashSet};
+
+/// Where a node reads one of its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The model's input of this index.
+    Input(usize),
+    /// The output of the node of this index.
+    Node(usize),
+}
+
+/// One call of a layer in the graph.
+pub(crate) struct GraphNode {
+    /// Index into [`Graph::layers`].
+    pub(crate) layer: usize,
+    pub(crate) inputs: Vec<Slot>,
+    /// Output shape (no batch axis).
+    pub(crate) shape: Vec<usize>,
+    /// Which call of its layer this is (0 for the first), Keras' node index.
+    pub(crate) call_index: usize,
+}
+
+/// A model input.
+pub(crate) struct GraphInput {
+    pub(crate) name: String,
+    pub(crate) shape: Vec<usize>,
+}
+
+/// The network of a functional model: layers called on the outputs of
+/// other layers, with branches, merges and shared layers, run in a
+/// topological order. Made by [`crate::Model::functional`] (or
+/// [`Graph::new`]); a [`Layer`] itself, so a graph can be called inside
+/// another graph.
+///
+/// ```
+/// use neurite::prelude::*;
+/// let x = Input::new([8]);
+/// let h = Dense::new(8).activation(Activation::Relu).call(&x)?;
+/// let y = Add::new().call_many(&[&x, &h])?; // a residual connection
+/// let graph = Graph::new(&[&x], &[&y])?;
+/// assert_eq!(graph.class_name(), "Functional");
+/// assert_eq!(graph.layer_names(), vec!["dense_1", "add_1"]);
+/// # Ok::<(), neurite::Error>(())
+/// ```
+pub struct Graph {
+    name: String,
+    pub(crate) inputs: Vec<GraphInput>,
+    /// Distinct layers, in the order of their first call.
+    pub(crate) layers: Vec<SharedLayer>,
+    /// Calls in a topological order.
+    pub(crate) nodes: Vec<GraphNode>,
+    pub(crate) outputs: Vec<Slot>,
+    /// `fuse[i]`: node `i` runs fused with node `i + 1` (its only consumer).
+    fuse: Vec<bool>,
+    trainable: bool,
+    built: bool,
+}
+
+fn config_error(layer: &str, message: String) -> NnError {
+    NnError::Config {
+        layer: layer.to_string(),
+        message,
+    }
+}
+
+impl Graph {
+    /// The graph from `inputs` to `outputs`: every layer call the outputs
+    /// depend on. Errors when an output depends on an input not listed
+    /// (Keras' "graph disconnected"), when an input is listed twice or is
+    /// not an [`crate::functional::Input`], or when two layers share a name.
+    /// Layers still carrying their class's default name are named as in a
+    /// `Sequential` (`dense_1`, `dense_2`, ...).
+    ///
+    /// Today a graph has one input and one output (its calls may branch and
+    /// merge in between); several inputs or outputs are an error.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("a", [3]), Input::named("b", [3]));
+    /// let y = Dense::new(1).call(&b)?;
+    /// assert!(Graph::new(&[&a], &[&y]).is_err()); // y needs b
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Graph> {
+        Ok(Self::trace(inputs, outputs)?)
+    }
+
+    fn trace(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> neurite_nn::Result<Graph> {
+        if inputs.len() != 1 || outputs.len() != 1 {
+            return Err(config_error(
+                "functional",
+                format!(
+                    "a functional model has one input and one output today, found {} inputs and {} outputs",
+                    inputs.len(),
+                    outputs.len()
+                ),
+            ));
+        }
+        let mut input_slots = HashMap::new();
+        let mut graph_inputs = Vec::new();
+        for (i, x) in inputs.iter().enumerate() {
+            let Source::Input { name } = &x.0.source else {
+                return Err(config_error(
+                    &x.name(),
+                    "a model's inputs must be Input tensors, not layer outputs".into(),
+                ));
+            };
+            if input_slots.insert(x.id(), Slot::Input(i)).is_some() {
+                return Err(config_error(name, "the input is listed twice".into()));
+            }
+            graph_inputs.push(GraphInput {
+                name: name.clone(),
+                shape: x.shape().to_vec(),
+            });
+        }
+        let mut graph = Graph {
+            name: "functional".into(),
+            inputs: graph_inputs,
+            layers: Vec::new(),
+            nodes: Vec::new(),
+            outputs: Vec::new(),
+            fuse: Vec::new(),
+            trainable: true,
+            built: false,
+        };
+        let mut slots = input_slots;
+        for out in outputs {
+            let slot = graph.visit(out, &mut slots)?;
+            graph.outputs.push(slot);
+        }
+        graph.name_layers()?;
+        graph.check_shared_calls()?;
+        graph.fuse = graph.fusable_pairs();
+        Ok(graph)
+    }
+
+    /// The parameter shapes a call of `layer` on `node`'s inputs would make.
+    fn call_parameter_shapes(
+        &self,
+        layer: &dyn Layer,
+        node: &GraphNode,
+    ) -> neurite_nn::Result<Option<ParameterShapes>> {
+        let shapes = self.input_shapes(node);
+        if layer.input_arity() == InputArity::One {
+            layer.parameter_shapes(&shapes[0])
+        } else {
+            layer.parameter_shapes_multi(&shapes)
+        }
+    }
+
+    /// Every later call of a shared layer fits the weights its first call makes.
+    fn check_shared_calls(&self) -> neurite_nn::Result<()> {
+        for (index, layer) in self.layers.iter().enumerate() {
+            let calls: Vec<&GraphNode> = self.nodes.iter().filter(|n| n.layer == index).collect();
+            let Some((first, rest)) = calls.split_first() else {
+                continue;
+            };
+            let layer = layer.read()?;
+            let made = self.call_parameter_shapes(layer.as_ref(), first)?;
+            for call in rest {
+                let needs = self.call_parameter_shapes(layer.as_ref(), call)?;
+                if needs != made {
+                    return Err(config_error(
+                        layer.name(),
+                        format!(
+                            "call {} is on inputs of shapes {:?}, which need weights {needs:?}, but the first call (on {:?}) makes {made:?}: every call of a shared layer must fit the same weights",
+                            call.call_index,
+                            self.input_shapes(call),
+                            self.input_shapes(first)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the calls `t` depends on, then `t`'s own (post-order, without
+    /// recursion: deep graphs cannot overflow the stack).
+    fn visit(&mut self, t: &SymbolicTensor, slots: &mut HashMap<usize, Slot>) -> neurite_nn::Result<Slot> {
+        let mut stack: Vec<(SymbolicTensor, bool)> = vec![(t.clone(), false)];
+        let mut on_path = HashSet::new();
+        while let Some((t, expanded)) = stack.pop() {
+            if slots.contains_key(&t.id()) {
+                continue;
+            }
+            match &t.0.source {
+                Source::Input { name } => {
+                    let listed: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+                    return Err(config_error(
+                        name,
+                        format!(
+                            "graph disconnected: the outputs depend on input {name:?}, which is not among the model's inputs {listed:?}"
+                        ),
+                    ));
+                }
+                Source::Call { layer, inputs } => {
+                    if expanded {
+                        on_path.remove(&t.id());
+                        let index = match self.layers.iter().position(|l| l.same(layer)) {
+                            Some(i) => i,
+                            None => {
+                                self.layers.push(layer.clone());
+                                self.layers.len() - 1
+                            }
+                        };
+                        let call_index = self.nodes.iter().filter(|n| n.layer == index).count();
+                        let node = GraphNode {
+                            layer: index,
+                            inputs: inputs.iter().map(|x| slots[&x.id()]).collect(),
+                            shape: t.shape().to_vec(),
+                            call_index,
+                        };
+                        self.nodes.push(node);
+                        slots.insert(t.id(), Slot::Node(self.nodes.len() - 1));
+                    } else {
+                        on_path.insert(t.id());
+                        stack.push((t.clone(), true));
+                        for x in inputs.iter().rev() {
+                            if !slots.contains_key(&x.id()) {
+                                stack.push((x.clone(), false));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(slots[&t.id()])
+    }
+
+    /// Keras-style unique names for default-named layers; an error if two
+    /// distinct layers (or a layer and an input) share a name.
+    fn name_layers(&mut self) -> neurite_nn::Result<()> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for input in &mut self.inputs {
+            if input.name == "input_layer" {
+                let count = counts.entry("input_layer".into()).or_insert(0);
+                *count += 1;
+                if *count > 1 {
+                    input.name = format!("input_layer_{}", *count - 1);
+                }
+            }
+            if !seen.insert(input.name.clone()) {
+                return Err(config_error(&input.name, "two inputs have this name".into()));
+            }
+        }
+        for layer in &self.layers {
+            let mut l = layer.write()?;
+            let base = snake_case(l.class_name());
+            if l.name() == base || l.name().is_empty() {
+                let count = counts.entry(base.clone()).or_insert(0);
+                *count += 1;
+                l.set_name(format!("{base}_{count}"));
+            }
+            if !seen.insert(l.name().to_string()) {
+                return Err(config_error(
+                    l.name(),
+                    "two layers (or a layer and an input) have this name: names must be unique".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Node `i` fuses with node `i + 1` when `i + 1` is its only consumer,
+    /// reads only it, both take one input and `i` is not an output.
+    fn fusable_pairs(&self) -> Vec<bool> {
+        let mut consumers = vec![0usize; self.nodes.len()];
+        for node in &self.nodes {
+            for slot in &node.inputs {
+                if let Slot::Node(j) = slot {
+                    consumers[*j] += 1;
+                }
+            }
+        }
+        (0..self.nodes.len())
+            .map(|i| {
+                let Some(next) = self.nodes.get(i + 1) else {
+                    return false;
+                };
+                consumers[i] == 1
+                    && next.inputs == [Slot::Node(i)]
+                    && self.nodes[i].inputs.len() == 1
+                    && !self.outputs.contains(&Slot::Node(i))
+            })
+            .collect()
+    }
+
+    /// The names of the graph's layers, in the order of their first call.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([2]);
+    /// let y = Dense::new(1).with_name("out").call(&x)?;
+    /// assert_eq!(Graph::new(&[&x], &[&y])?.layer_names(), vec!["out"]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn layer_names(&self) -> Vec<String> {
+        self.layers.iter().map(|l| l.name()).collect()
+    }
+
+    /// The layer of this name, shared with the graph (e.g. to call it again
+    /// in another model, or to freeze it with `set_trainable`).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([2]);
+    /// let y = Dense::new(1).call(&x)?;
+    /// let g = Graph::new(&[&x], &[&y])?;
+    /// assert_eq!(g.layer("dense_1").unwrap().class_name(), "Dense");
+    /// assert!(g.layer("nope").is_none());
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn layer(&self, name: &str) -> Option<SharedLayer> {
+        self.layers.iter().find(|l| l.name() == name).cloned()
+    }
+
+    /// The shape each input of node `i` has.
+    pub(crate) fn input_shapes(&self, node: &GraphNode) -> Vec<Vec<usize>> {
+        node.inputs
+            .iter()
+            .map(|s| match *s {
+                Slot::Input(i) => self.inputs[i].shape.clone(),
+                Slot::Node(j) => self.nodes[j].shape.clone(),
+            })
+            .collect()
+    }
+
+    /// Errors unless `input_shape` is the graph's (single) input shape.
+    fn check_input(&self, input_shape: &[usize]) -> neurite_nn::Result<()> {
+        let expected = &self.inputs[0].shape;
+        if input_shape != expected.as_slice() {
+            return Err(config_error(
+                &self.name,
+                format!(
+                    "the model's input {:?} has shape {expected:?}, got {input_shape:?}",
+                    self.inputs[0].name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs one call: the layer on its inputs' values.
+    fn run(layer: &dyn Layer, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        if layer.input_arity() == InputArity::One {
+            layer.forward(&xs[0], ctx)
+        } else {
+            layer.forward_multi(xs, ctx)
+        }
+    }
+}
+
+impl Layer for Graph {
+    fn class_name(&self) -> &'static str {
+        "Functional"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+
+    /// Builds every layer, in call order, for the shapes of its first call.
+    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> neurite_nn::Result<()> {
+        self.check_input(input_shape)?;
+        for node in &self.nodes {
+            let mut layer = self.layers[node.layer].write()?;
+            if !layer.is_built() {
+                let shapes = self.input_shapes(node);
+                if layer.input_arity() == InputArity::One {
+                    layer.build(&shapes[0], rng)?;
+                } else {
+                    layer.build_multi(&shapes, rng)?;
+                }
+            }
+        }
+        self.built = true;
+        Ok(())
+    }
+
+    fn parameter_shapes(&self, input_shape: &[usize]) -> neurite_nn::Result<Option<ParameterShapes>> {
+        self.check_input(input_shape)?;
+        let mut all = Vec::new();
+        for (index, layer) in self.layers.iter().enumerate() {
+            let node = self
+                .nodes
+                .iter()
+                .find(|n| n.layer == index)
+                .expect("every layer is called");
+            match self.call_parameter_shapes(layer.read()?.as_ref(), node)? {
+                Some(s) => all.extend(s),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(all))
+    }
+
+    fn is_built(&self) -> bool {
+        self.built && self.layers.iter().all(|l| l.read().is_ok_and(|l| l.is_built()))
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> neurite_nn::Result<Vec<usize>> {
+        self.check_input(input_shape)?;
+        Ok(match self.outputs[0] {
+            Slot::Input(i) => self.inputs[i].shape.clone(),
+            Slot::Node(j) => self.nodes[j].shape.clone(),
+        })
+    }
+
+    /// Every call in topological order; a call whose only consumer comes
+    /// next runs fused with it where the pair has a fused kernel
+    /// ([`Layer::forward_fused`], as in a `Sequential`).
+    fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        let mut values: Vec<Option<Var>> = vec![None; self.nodes.len()];
+        let get = |values: &[Option<Var>], slot: Slot| -> Var {
+            match slot {
+                Slot::Input(_) => x.clone(),
+                Slot::Node(j) => values[j].clone().expect("topological order: inputs run first"),
+            }
+        };
+        let mut i = 0;
+        while i < self.nodes.len() {
+            let node = &self.nodes[i];
+            let xs: Vec<Var> = node.inputs.iter().map(|s| get(&values, *s)).collect();
+            let layer = self.layers[node.layer].read()?;
+            if self.fuse[i] {
+                let next = self.layers[self.nodes[i + 1].layer].read()?;
+                if let Some(out) = layer.forward_fused(next.as_ref(), &xs[0], ctx) {
+                    values[i + 1] = Some(out?);
+                    i += 2;
+                    continue;
+                }
+            }
+            values[i] = Some(Self::run(layer.as_ref(), &xs, ctx)?);
+            i += 1;
+        }
+        Ok(get(&values, self.outputs[0]))
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.read().ok())
+            .flat_map(|l| {
+                let trainable = self.trainable && l.trainable();
+                l.parameters().into_iter().map(move |mut p| {
+                    p.trainable &= trainable;
+                    p
+                })
+            })
+            .collect()
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+
+    fn config(&self) -> serde_json::Value {
+        super::config::to_config(self)
+    }
+
+    fn declared_input_shape(&self) -> Option<Vec<usize>> {
+        Some(self.inputs[0].shape.clone())
+    }
+}
+
+impl Graph {
+    /// `summary` rows: each layer (`name (Class)`), the output shape of its
+    /// first call, and its parameter count once built.
+    pub(crate) fn summary_rows(&self) -> Vec<(String, String, Option<usize>)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(index, layer)| {
+                let node = self.nodes.iter().find(|n| n.layer == index)?;
+                let l = layer.read().ok()?;
+                let params = l
+                    .is_built()
+                    .then(|| l.parameters().iter().map(|p| p.var.len()).sum());
+                let shape = crate::summary::shape_text(Some(&node.shape));
+                Some((format!("{} ({})", l.name(), l.class_name()), shape, params))
+            })
+            .collect()
+    }
+
+    /// The graph's name (Keras' model name, `functional` unless renamed).
+    pub(crate) fn graph_name(&self) -> &str {
+        &self.name
+    }
+}
