@@ -53,7 +53,7 @@ fn models() -> Vec<Case> {
     let xs = ndarray::Array2::<f32>::from_shape_fn((4, 12), |(a, b)| ((a * 12 + b) % 9) as f32 / 9.0);
     let ys = ndarray::Array2::<f32>::from_shape_fn((4, 2), |(a, b)| (a + b) as f32 / 5.0);
     vec![
-        ("cnn", cnn, x.into_dyn(), y.into_dyn(), sparse.clone()),
+        ("cnn", cnn, x.into_dyn(), y.into_dyn(), sparse),
         ("rnn", rnn, xr.into_dyn(), yr.into_dyn(), sparse),
         (
             "reshaping",
