@@ -55,7 +55,7 @@ impl Task {
 /// `(i, j)` of the task at `(i * cols + j) * BLOCK`), packing the task's rows
 /// of A a K block at a time into `abuf` (so they are packed in cache, once per
 /// task and K block).
-fn compute(micro: Micro, a: &ArrayView2<f32>, pb: &Packed, t: Task, acc: &mut [f32], abuf: &mut Vec<u16>) {
+fn compute(micro: Micro, a: &ArrayView2<f32>, pb: &Packed, t: Task, acc: &mut [f32], abuf: &mut Vec<u32>) {
     let ncols = t.cols.1 - t.cols.0;
     let panels = 2 * (t.rows.1 - t.rows.0);
     assert!(acc.len() >= t.blocks() * BLOCK && t.chunks.1 > t.chunks.0);
@@ -72,8 +72,8 @@ fn compute(micro: Micro, a: &ArrayView2<f32>, pb: &Packed, t: Task, acc: &mut [f
             for bj in t.cols.0..t.cols.1 {
                 let (b0, b1) = (pb.tile(2 * bj, q), pb.tile(2 * bj + 1, q));
                 for bi in 0..t.rows.1 - t.rows.0 {
-                    let a0 = abuf[2 * bi * nq * TILE..].as_ptr();
-                    let a1 = abuf[(2 * bi + 1) * nq * TILE..].as_ptr();
+                    let a0 = abuf[2 * bi * nq * TILE..].as_ptr().cast();
+                    let a1 = abuf[(2 * bi + 1) * nq * TILE..].as_ptr().cast();
                     let dst = acc[(bi * ncols + (bj - t.cols.0)) * BLOCK..].as_mut_ptr();
                     block(a0, a1, b0, b1, nq, dst, q > t.chunks.0);
                 }
@@ -114,7 +114,7 @@ fn compute(micro: Micro, a: &ArrayView2<f32>, pb: &Packed, t: Task, acc: &mut [f
 #[derive(Default)]
 struct Scratch {
     acc: Vec<f32>,
-    a: Vec<u16>,
+    a: Vec<u32>,
 }
 
 thread_local! {
@@ -122,7 +122,7 @@ thread_local! {
 }
 
 /// Runs `f` with an accumulator of `len` floats and an A buffer (reused per thread).
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32], &mut Vec<u16>) -> R) -> R {
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32], &mut Vec<u32>) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut s) => {
             let s = &mut *s;
@@ -159,6 +159,10 @@ fn write_back(c: CPtr, t: Task, acc: &[f32], alpha: f32, beta: f32) {
         for bj in t.cols.0..t.cols.1 {
             let blk = &acc[((bi - t.rows.0) * ncols + (bj - t.cols.0)) * BLOCK..][..BLOCK];
             let rows = c.m.saturating_sub(bi * 32).min(32);
+            if c.rs == 1 && c.cs != 1 {
+                write_block_transposed(c, bi, bj, blk, alpha, beta);
+                continue;
+            }
             for r in 0..rows {
                 let i = bi * 32 + r;
                 for half in 0..2 {
@@ -200,21 +204,40 @@ fn write_back(c: CPtr, t: Task, acc: &[f32], alpha: f32, beta: f32) {
     }
 }
 
+/// [`write_back`] of one block into a C whose columns are contiguous: column
+/// by column, so the stores are consecutive (the reads from the block are in cache).
+fn write_block_transposed(c: CPtr, bi: usize, bj: usize, blk: &[f32], alpha: f32, beta: f32) {
+    let rows = c.m.saturating_sub(bi * 32).min(32);
+    let cols = c.n.saturating_sub(bj * 32).min(32);
+    for s in 0..cols {
+        let j = bj * 32 + s;
+        // SAFETY: column j < n, rows bi * 32 .. + rows <= m, consecutive (row
+        // stride 1): inside the view C came from; only this task touches the block.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut(c.ptr.offset((bi * 32) as isize + j as isize * c.cs), rows)
+        };
+        for (r, d) in dst.iter_mut().enumerate() {
+            let v = alpha * blk[((r / 16) * 2 + s / 16) * 256 + (r % 16) * 16 + s % 16];
+            *d = if beta == 0.0 { v } else { v + beta * *d };
+        }
+    }
+}
+
 /// Whether to compute `C^T = op(B)^T op(A)^T` instead of `C = op(A) op(B)`.
 ///
 /// B is packed whole, up front, and stays in memory; A is packed a block at
 /// a time inside each task, in cache. So the larger operand should be A. An
-/// operand read across its contiguous axis costs about 3x one read along it,
-/// and so does a C written across its rows; B's full pack is written and read
-/// again, so it counts twice.
-fn transpose_pays(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayViewMut2<f32>) -> bool {
+/// operand read across its contiguous axis costs about 3x one read along it;
+/// B's full pack is written and read again, so it counts twice. C is written
+/// along whichever of its axes is contiguous, either way.
+fn transpose_pays(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> bool {
     let (m, k) = a.dim();
     let n = b.ncols();
     let along = |x: &[isize]| x[1].unsigned_abs() <= x[0].unsigned_abs();
-    let (a_k, b_n, c_n) = (along(a.strides()), along(b.strides()), along(c.strides()));
+    let (a_k, b_n) = (along(a.strides()), along(b.strides()));
     let cost = |good: bool, len: usize| if good { len } else { 3 * len };
-    let as_is = cost(a_k, m * k) + 2 * cost(b_n, k * n) + cost(c_n, m * n);
-    let swapped = cost(!b_n, n * k) + 2 * cost(!a_k, m * k) + cost(!c_n, m * n);
+    let as_is = cost(a_k, m * k) + 2 * cost(b_n, k * n);
+    let swapped = cost(!b_n, n * k) + 2 * cost(!a_k, m * k);
     swapped < as_is
 }
 
@@ -229,7 +252,7 @@ pub(crate) fn gemm(
     c: &mut ArrayViewMut2<f32>,
     single_thread: bool,
 ) {
-    if transpose_pays(&a, &b, c) {
+    if transpose_pays(&a, &b) {
         let mut ct = c.view_mut().reversed_axes();
         return gemm_oriented(
             micro,

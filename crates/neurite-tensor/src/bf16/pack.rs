@@ -16,12 +16,13 @@ use super::round::to_bf16_bits;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-/// u16 values in one tile.
-pub(crate) const TILE: usize = 512;
+/// 32-bit words (bf16 pairs) in one tile.
+pub(crate) const TILE: usize = 256;
 
 /// A packed operand: `panels` panels of `chunks` tiles each.
 pub(crate) struct Packed {
-    pub(crate) data: Vec<u16>,
+    /// The tiles, as words of two bf16 (the lower address holds the even K).
+    pub(crate) data: Vec<u32>,
     pub(crate) chunks: usize,
 }
 
@@ -30,7 +31,7 @@ impl Packed {
     #[inline]
     pub(crate) fn tile(&self, panel: usize, chunk: usize) -> *const u16 {
         debug_assert!(chunk < self.chunks && (panel * self.chunks + chunk + 1) * TILE <= self.data.len());
-        self.data[(panel * self.chunks + chunk) * TILE..].as_ptr()
+        self.data[(panel * self.chunks + chunk) * TILE..].as_ptr().cast()
     }
 }
 
@@ -64,76 +65,101 @@ unsafe fn run<'a>(x: &'a ArrayView2<f32>, i: usize, j: usize, len: usize) -> &'a
     unsafe { std::slice::from_raw_parts(x.as_ptr().offset(i as isize * rs + j as isize * cs), len) }
 }
 
-/// One A tile: rows `i0..i0 + 16`, K `p0..p0 + 32` of `a`, zero beyond its edges.
+/// Two bf16 values in one little-endian word: `lo` at the lower address.
 #[inline(always)]
-fn a_tile(a: &ArrayView2<f32>, i0: usize, p0: usize, tile: &mut [u16]) {
+fn pair(lo: f32, hi: f32) -> u32 {
+    u32::from(to_bf16_bits(lo)) | (u32::from(to_bf16_bits(hi)) << 16)
+}
+
+/// One A tile: rows `i0..i0 + 16`, K `p0..p0 + 32` of `a`, zero beyond its
+/// edges. In words: row `r`, K pair `t` at `r * 16 + t`.
+#[inline(always)]
+fn a_tile(a: &ArrayView2<f32>, i0: usize, p0: usize, tile: &mut [u32]) {
     let tile = &mut tile[..TILE];
     let (m, k) = a.dim();
     let full = i0 + 16 <= m && p0 + 32 <= k;
     if full && a.strides()[1] == 1 {
-        for (r, out) in tile.chunks_exact_mut(32).enumerate() {
+        for (r, out) in tile.chunks_exact_mut(16).enumerate() {
             // SAFETY: row i0 + r < m, columns p0..p0 + 32 <= k, stride 1.
             let src = unsafe { run(a, i0 + r, p0, 32) };
-            out.iter_mut().zip(src).for_each(|(o, &v)| *o = to_bf16_bits(v));
+            for (t, o) in out.iter_mut().enumerate() {
+                *o = pair(src[2 * t], src[2 * t + 1]);
+            }
         }
     } else if full && a.strides()[0] == 1 {
-        for t in 0..16 {
+        let mut words = [[0u32; 16]; 16];
+        for (t, w) in words.iter_mut().enumerate() {
             // SAFETY: columns p0 + 2t, p0 + 2t + 1 < k, rows i0..i0 + 16 <= m, stride 1.
             let (c0, c1) = unsafe { (run(a, i0, p0 + 2 * t, 16), run(a, i0, p0 + 2 * t + 1, 16)) };
             for r in 0..16 {
-                tile[r * 32 + 2 * t] = to_bf16_bits(c0[r]);
-                tile[r * 32 + 2 * t + 1] = to_bf16_bits(c1[r]);
+                w[r] = pair(c0[r], c1[r]);
+            }
+        }
+        for r in 0..16 {
+            for t in 0..16 {
+                tile[r * 16 + t] = words[t][r];
             }
         }
     } else {
+        // SAFETY: read only inside the view.
+        let get = |i: usize, p: usize| {
+            if i < m && p < k {
+                unsafe { at(a, i, p) }
+            } else {
+                0.0
+            }
+        };
         for r in 0..16 {
-            for kk in 0..32 {
-                let (i, p) = (i0 + r, p0 + kk);
-                // SAFETY: read only inside the view.
-                tile[r * 32 + kk] = if i < m && p < k {
-                    to_bf16_bits(unsafe { at(a, i, p) })
-                } else {
-                    0
-                };
+            for t in 0..16 {
+                let (i, p) = (i0 + r, p0 + 2 * t);
+                tile[r * 16 + t] = pair(get(i, p), get(i, p + 1));
             }
         }
     }
 }
 
-/// One B (VNNI) tile: K `p0..p0 + 32`, columns `j0..j0 + 16` of `b`, zero beyond its edges.
+/// One B (VNNI) tile: K `p0..p0 + 32`, columns `j0..j0 + 16` of `b`, zero
+/// beyond its edges. In words: K pair `t`, column `j` at `t * 16 + j`.
 #[inline(always)]
-fn b_tile(b: &ArrayView2<f32>, p0: usize, j0: usize, tile: &mut [u16]) {
+fn b_tile(b: &ArrayView2<f32>, p0: usize, j0: usize, tile: &mut [u32]) {
     let tile = &mut tile[..TILE];
     let (k, n) = b.dim();
     let full = p0 + 32 <= k && j0 + 16 <= n;
     if full && b.strides()[1] == 1 {
-        for (t, out) in tile.chunks_exact_mut(32).enumerate() {
+        for (t, out) in tile.chunks_exact_mut(16).enumerate() {
             // SAFETY: rows p0 + 2t, p0 + 2t + 1 < k, columns j0..j0 + 16 <= n, stride 1.
             let (r0, r1) = unsafe { (run(b, p0 + 2 * t, j0, 16), run(b, p0 + 2 * t + 1, j0, 16)) };
-            for j in 0..16 {
-                out[2 * j] = to_bf16_bits(r0[j]);
-                out[2 * j + 1] = to_bf16_bits(r1[j]);
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = pair(r0[j], r1[j]);
             }
         }
     } else if full && b.strides()[0] == 1 {
-        for j in 0..16 {
+        let mut words = [[0u32; 16]; 16];
+        for (j, w) in words.iter_mut().enumerate() {
             // SAFETY: column j0 + j < n, rows p0..p0 + 32 <= k, stride 1.
             let col = unsafe { run(b, p0, j0 + j, 32) };
-            for (kk, &v) in col.iter().enumerate() {
-                tile[(kk / 2) * 32 + j * 2 + kk % 2] = to_bf16_bits(v);
+            for t in 0..16 {
+                w[t] = pair(col[2 * t], col[2 * t + 1]);
+            }
+        }
+        for t in 0..16 {
+            for j in 0..16 {
+                tile[t * 16 + j] = words[j][t];
             }
         }
     } else {
-        for kk in 0..32 {
+        // SAFETY: read only inside the view.
+        let get = |p: usize, c: usize| {
+            if p < k && c < n {
+                unsafe { at(b, p, c) }
+            } else {
+                0.0
+            }
+        };
+        for t in 0..16 {
             for j in 0..16 {
-                let (p, c) = (p0 + kk, j0 + j);
-                // SAFETY: read only inside the view.
-                let v = if p < k && c < n {
-                    to_bf16_bits(unsafe { at(b, p, c) })
-                } else {
-                    0
-                };
-                tile[(kk / 2) * 32 + j * 2 + kk % 2] = v;
+                let (p, c) = (p0 + 2 * t, j0 + j);
+                tile[t * 16 + j] = pair(get(p, c), get(p + 1, c));
             }
         }
     }
@@ -142,7 +168,7 @@ fn b_tile(b: &ArrayView2<f32>, p0: usize, j0: usize, tile: &mut [u16]) {
 crate::simd_dispatch! {
     /// Panel `p` (rows `16p..16p + 16`) of `a`, K chunks from `q0` on, as many
     /// as `panel` holds tiles.
-    pub(crate) fn a_panel(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u16]);
+    pub(crate) fn a_panel(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u32]);
     avx512 => a_panel_body(a, p, q0, panel),
     avx2 => a_panel_body(a, p, q0, panel),
     portable => a_panel_body(a, p, q0, panel),
@@ -150,21 +176,21 @@ crate::simd_dispatch! {
 
 crate::simd_dispatch! {
     /// Panel `p` (columns `16p..16p + 16`) of `b`, all its K chunks.
-    fn b_panel(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]);
+    fn b_panel(b: &ArrayView2<f32>, p: usize, panel: &mut [u32]);
     avx512 => b_panel_body(b, p, panel),
     avx2 => b_panel_body(b, p, panel),
     portable => b_panel_body(b, p, panel),
 }
 
 #[inline(always)]
-fn a_panel_body(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u16]) {
+fn a_panel_body(a: &ArrayView2<f32>, p: usize, q0: usize, panel: &mut [u32]) {
     for (q, tile) in panel.chunks_exact_mut(TILE).enumerate() {
         a_tile(a, p * 16, (q0 + q) * 32, tile);
     }
 }
 
 #[inline(always)]
-fn b_panel_body(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
+fn b_panel_body(b: &ArrayView2<f32>, p: usize, panel: &mut [u32]) {
     for (q, tile) in panel.chunks_exact_mut(TILE).enumerate() {
         b_tile(b, q * 32, p * 16, tile);
     }
@@ -176,8 +202,8 @@ fn b_panel_body(b: &ArrayView2<f32>, p: usize, panel: &mut [u16]) {
 pub(crate) fn pack_a(a: ArrayView2<f32>, parallel: bool) -> Packed {
     let (m, k) = a.dim();
     let chunks = k.div_ceil(32);
-    let mut data = vec![0u16; panels_for(m) * chunks * TILE];
-    let fill = |(p, panel): (usize, &mut [u16])| a_panel(&a, p, 0, panel);
+    let mut data = vec![0u32; panels_for(m) * chunks * TILE];
+    let fill = |(p, panel): (usize, &mut [u32])| a_panel(&a, p, 0, panel);
     if parallel && m * k >= PARALLEL_PACK {
         data.par_chunks_mut(chunks * TILE).enumerate().for_each(fill);
     } else {
@@ -190,8 +216,8 @@ pub(crate) fn pack_a(a: ArrayView2<f32>, parallel: bool) -> Packed {
 pub(crate) fn pack_b(b: ArrayView2<f32>, parallel: bool) -> Packed {
     let (k, n) = b.dim();
     let chunks = k.div_ceil(32);
-    let mut data = vec![0u16; panels_for(n) * chunks * TILE];
-    let fill = |(p, panel): (usize, &mut [u16])| b_panel(&b, p, panel);
+    let mut data = vec![0u32; panels_for(n) * chunks * TILE];
+    let fill = |(p, panel): (usize, &mut [u32])| b_panel(&b, p, panel);
     if parallel && k * n >= PARALLEL_PACK {
         data.par_chunks_mut(chunks * TILE).enumerate().for_each(fill);
     } else {
@@ -204,6 +230,11 @@ pub(crate) fn pack_b(b: ArrayView2<f32>, parallel: bool) -> Packed {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// The bf16 at u16 index `i` of packed words.
+    fn half(data: &[u32], i: usize) -> u16 {
+        (data[i / 2] >> (16 * (i % 2))) as u16
+    }
 
     #[test]
     fn tiles_hold_the_documented_elements_whatever_the_strides() {
@@ -219,7 +250,10 @@ mod tests {
                 assert_eq!(pa.chunks, k.div_ceil(32));
                 for i in 0..panels_for(m) * 16 {
                     for p in 0..pa.chunks * 32 {
-                        let got = pa.data[((i / 16) * pa.chunks + p / 32) * TILE + (i % 16) * 32 + p % 32];
+                        let got = half(
+                            &pa.data,
+                            ((i / 16) * pa.chunks + p / 32) * 512 + (i % 16) * 32 + p % 32,
+                        );
                         let want = if i < m && p < k {
                             to_bf16_bits(a[[i, p]])
                         } else {
@@ -230,10 +264,13 @@ mod tests {
                 }
                 for p in 0..pb.chunks * 32 {
                     for j in 0..panels_for(n) * 16 {
-                        let got = pb.data[((j / 16) * pb.chunks + p / 32) * TILE
-                            + ((p % 32) / 2) * 32
-                            + (j % 16) * 2
-                            + p % 2];
+                        let got = half(
+                            &pb.data,
+                            ((j / 16) * pb.chunks + p / 32) * 512
+                                + ((p % 32) / 2) * 32
+                                + (j % 16) * 2
+                                + p % 2,
+                        );
                         let want = if p < k && j < n {
                             to_bf16_bits(b[[p, j]])
                         } else {
