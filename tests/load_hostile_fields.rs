@@ -1,19 +1,20 @@
 //! Every field of a saved `config.json`, set to hostile values, for models
-//! that hold every built-in layer class (issue #15: "the classes they stand
-//! for, not only these instances"). A load never panics, aborts or takes long,
+//! that hold every built-in layer class, Sequential and functional (issue #15:
+//! "the classes they stand for, not only these instances"). A load never panics, aborts or takes long,
 //! and an error names the file. A config that loads works: it predicts on data
 //! of its saved input shape, it trains or fails with a named error, and
 //! whatever it saves loads again to the same weights.
 
 use neurite::prelude::*;
+use neurite::Network;
 use serde_json::{json, Value};
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A model holding several layer classes, data of its input shape, and its loss.
-type Case = (&'static str, Sequential, Tensor, Tensor, Loss);
+type Case<N> = (&'static str, Model<N>, Tensor, Tensor, Loss);
 
-fn models() -> Vec<Case> {
+fn models() -> Vec<Case<LayerStack>> {
     let cnn = Sequential::new()
         .seed(1)
         .add(
@@ -121,9 +122,40 @@ fn acceptable_training_error(e: &str) -> bool {
         || e.contains("became non-finite")
 }
 
+/// A functional graph over the layer classes of issue #16 (merges, padding,
+/// cropping, upsampling, the convolution variants, the ReLU layers), with a
+/// residual and a concatenating branch.
+fn functional_model() -> Case<Graph> {
+    let x = Input::new([8, 8, 2]);
+    let padded = ZeroPadding2D::new((1, 1)).call(&x).unwrap();
+    let conv = Conv2D::new(3, (3, 3)).call(&padded).unwrap();
+    let depthwise = DepthwiseConv2D::new((3, 3)).call(&conv).unwrap();
+    let cropped = Cropping2D::new((1, 1)).call(&conv).unwrap();
+    let sum = Add::new().call_many(&[&depthwise, &cropped]).unwrap();
+    let sep = SeparableConv2D::new(4, (3, 3)).call(&sum).unwrap();
+    let up = Conv2DTranspose::new(2, (3, 3)).call(&sep).unwrap();
+    let big = UpSampling2D::new((2, 2)).call(&up).unwrap();
+    let act = PReLU::new().call(&big).unwrap();
+    let pooled = MaxPooling2D::new((4, 4)).call(&act).unwrap();
+    let flat = Flatten::new().call(&pooled).unwrap();
+    let leaky = LeakyReLU::new().call(&flat).unwrap();
+    let side = Dense::new(4).call(&flat).unwrap();
+    let relu = ReLU::new().call(&side).unwrap();
+    let both = Concatenate::new().call_many(&[&leaky, &relu]).unwrap();
+    let product = Multiply::new().call_many(&[&both, &both]).unwrap();
+    let out = Dense::new(3).call(&product).unwrap();
+    let model = Model::functional(&x, &out).unwrap().seed(4);
+    let xs = ndarray::Array4::<f32>::from_shape_fn((4, 8, 8, 2), |(a, b, c, d)| {
+        ((a * 3 + b + c * 7 + d) % 11) as f32 / 11.0
+    });
+    let ys = ndarray::arr1(&[0.0f32, 2.0, 1.0, 0.0]);
+    let loss = Loss::SparseCategoricalCrossentropy { from_logits: true };
+    ("functional", model, xs.into_dyn(), ys.into_dyn(), loss)
+}
+
 /// Mutates every field of `model`'s saved config in turn; returns the
 /// failures and how many edits loaded and were refused.
-fn probe_every_field(tmp: &std::path::Path, case: Case) -> (Vec<String>, usize, usize) {
+fn probe_every_field<N: Network>(tmp: &std::path::Path, case: Case<N>) -> (Vec<String>, usize, usize) {
     let (name, mut model, x, y, loss) = case;
     let mut failures = Vec::new();
     let (mut loaded_count, mut refused_count) = (0, 0);
@@ -147,7 +179,7 @@ fn probe_every_field(tmp: &std::path::Path, case: Case) -> (Vec<String>, usize, 
             let case = format!("{name} {field} = {value}");
             fs::write(dir.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
             let start = std::time::Instant::now();
-            let loaded = catch_unwind(AssertUnwindSafe(|| Sequential::load(&dir)));
+            let loaded = catch_unwind(AssertUnwindSafe(|| Model::<N>::load(&dir)));
             if start.elapsed().as_secs_f64() > 2.0 {
                 failures.push(format!("{case}: load took {:?}", start.elapsed()));
             }
@@ -185,7 +217,7 @@ fn probe_every_field(tmp: &std::path::Path, case: Case) -> (Vec<String>, usize, 
             match catch_unwind(AssertUnwindSafe(|| m.save(&again))) {
                 Err(_) => failures.push(format!("{case}: save panicked")),
                 Ok(Err(_)) => {}
-                Ok(Ok(())) => match Sequential::load(&again) {
+                Ok(Ok(())) => match Model::<N>::load(&again) {
                     Ok(l) if l.get_weights() == m.get_weights() => {}
                     Ok(_) => failures.push(format!("{case}: reloaded weights differ")),
                     Err(e) => failures.push(format!("{case}: saved, then the load failed: {e}")),
@@ -200,10 +232,11 @@ fn probe_every_field(tmp: &std::path::Path, case: Case) -> (Vec<String>, usize, 
 fn every_config_field_with_hostile_values_loads_cleanly_or_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = models()
+        let mut handles: Vec<_> = models()
             .into_iter()
             .map(|case| scope.spawn(|| probe_every_field(tmp.path(), case)))
             .collect();
+        handles.push(scope.spawn(|| probe_every_field(tmp.path(), functional_model())));
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let failures: Vec<String> = results.iter().flat_map(|r| r.0.clone()).collect();
