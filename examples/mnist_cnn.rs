@@ -6,7 +6,9 @@
 //! ```
 //! `--data` is a folder holding the four MNIST IDX files (raw or .gz; how to
 //! download them: `docs/data.md`, "Getting MNIST");
-//! `--limit N` trains on the first N training images (for a quick run). The
+//! `--limit N` trains on the first N training images (for a quick run);
+//! `--dtype-policy mixed_bfloat16` trains with bf16 products (Keras'
+//! `mixed_bfloat16`, see `neurite::DtypePolicy`). The
 //! test set is evaluated after every epoch, as in the Keras tutorial; the JSON
 //! line lists those accuracies (`test_accuracy_per_epoch`).
 
@@ -24,12 +26,14 @@ fn main() -> neurite::Result<()> {
             ("batch-size", "N"),
             ("limit", "N"),
             ("seed", "N"),
+            ("dtype-policy", "float32|mixed_bfloat16"),
         ],
     );
     let epochs: usize = args.number("epochs", 5);
     let batch_size: usize = args.number("batch-size", 32);
     let limit: usize = args.number("limit", usize::MAX);
     let seed: u64 = args.number("seed", 0);
+    let policy: DtypePolicy = args.string("dtype-policy", "float32").parse()?;
 
     let dir = data_dir(
         "mnist_cnn",
@@ -60,7 +64,8 @@ fn main() -> neurite::Result<()> {
         .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
         .add(Flatten::new())
         .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10).activation(Activation::Softmax));
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .dtype_policy(policy);
     model.compile(
         Adam::default(),
         Loss::SparseCategoricalCrossentropy { from_logits: false },
@@ -83,7 +88,11 @@ fn main() -> neurite::Result<()> {
         .iter()
         .map(|&a| round_to(a, 4))
         .collect();
-    let extra = serde_json::json!({"seed": seed, "test_accuracy_per_epoch": per_epoch});
+    let extra = serde_json::json!({
+        "seed": seed,
+        "dtype_policy": policy.name(),
+        "test_accuracy_per_epoch": per_epoch,
+    });
     finish("mnist_cnn", &history, seconds, train.len(), &scores, extra);
     Ok(())
 }

@@ -90,6 +90,37 @@ fn zero_batch_sizes_are_errors_not_empty_results() {
     assert!(err.contains("batch_size"), "{err}");
 }
 
+/// Validation data whose samples do not have the training data's shape is
+/// refused before the first step, naming which array is wrong.
+#[test]
+fn validation_data_of_another_sample_shape_is_refused_before_training() {
+    let (x, y) = three_classes(20);
+    let mut model = classifier(14);
+    let before = model.get_weights();
+    let wide = Tensor::zeros(ndarray::IxDyn(&[5, x.shape()[1] + 1]));
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .verbose(0)
+                .validation_data(&wide, &y.slice_axis(ndarray::Axis(0), (0..5).into()).to_owned()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("validation x") && err.contains("training x"),
+        "{err}"
+    );
+    let y2 = Tensor::zeros(ndarray::IxDyn(&[20, 2]));
+    let err = model
+        .fit(&x, &y, FitOptions::new().verbose(0).validation_data(&x, &y2))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation y"), "{err}");
+    assert_eq!(model.get_weights(), before, "a refused fit trained");
+}
+
 #[test]
 fn cross_validate_refuses_x_and_y_of_different_lengths() {
     let (x, _) = three_classes(20);

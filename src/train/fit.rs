@@ -68,6 +68,18 @@ impl<N: Layer> Model<N> {
         };
         if let Some((vx, vy)) = validation {
             check_pair("fit (validation data)", vx, vy)?;
+            // Checked now, not at the end of the first epoch.
+            for (what, val, train) in [("x", vx, x), ("y", vy, y)] {
+                if val.shape()[1..] != train.shape()[1..] {
+                    return Err(Error::Input(format!(
+                        "fit: validation {what} has samples of shape {:?} (array {:?}) but the training {what} has {:?} (array {:?})",
+                        &val.shape()[1..],
+                        val.shape(),
+                        &train.shape()[1..],
+                        train.shape()
+                    )));
+                }
+            }
         }
         let weights = self.sample_weights(y, n_train, &options)?;
 
