@@ -32,7 +32,7 @@ const CONFIG: TileConfig = {
 
 /// Tile state of the calling thread for the life of the value: `ldtilecfg`
 /// on creation, `tilerelease` on drop.
-pub(crate) struct TileScope(());
+pub(crate) struct TileScope(std::marker::PhantomData<*const ()>);
 
 impl TileScope {
     /// Loads the tile configuration on this thread.
@@ -43,7 +43,7 @@ impl TileScope {
     pub(crate) unsafe fn enter() -> TileScope {
         // SAFETY: the caller's contract; CONFIG is 64 readable bytes.
         unsafe { asm!("ldtilecfg [{}]", in(reg) &CONFIG.0, options(nostack, readonly)) };
-        TileScope(())
+        TileScope(std::marker::PhantomData)
     }
 
     /// `C (+)= A * B` over `chunks` K-chunks of 32 for one 32x32 block.
@@ -59,6 +59,7 @@ impl TileScope {
     /// `a0`, `a1`, `b0`, `b1` are readable for `chunks * 1 KiB`, `acc` is
     /// readable (if `accumulate`) and writable for 4 KiB, `chunks >= 1`.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn block(
         &self,
         a0: *const u16,
