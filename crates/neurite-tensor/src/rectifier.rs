@@ -11,13 +11,14 @@
 //! ```
 
 use crate::broadcast::sum_to_shape;
+use crate::elementwise::{PAR_CHUNK, PAR_THRESHOLD};
 use crate::error::{Result, TensorError};
 use crate::Tensor;
-use ndarray::{Axis, Zip};
 use rayon::prelude::*;
 
-/// Elements per rayon task at least (smaller arrays run on one thread).
-const PAR_MIN: usize = 1 << 15;
+/// Images per partial sum of PReLU's `alpha` gradient: the partials are
+/// added in image order, so the result does not depend on the thread count.
+const ALPHA_BLOCK: usize = 8;
 
 /// Parameters of Keras' `ReLU`:
 /// `f(x) = min(x, max_value)` for `x > threshold`,
@@ -62,33 +63,75 @@ impl ReluParams {
         Ok(())
     }
 
-    /// `f(x)`.
-    #[inline]
-    fn value(&self, x: f32) -> f32 {
-        if x > self.threshold {
-            match self.max_value {
-                Some(m) if x > m => m,
-                _ => x,
-            }
-        } else if self.negative_slope == 0.0 {
-            0.0
-        } else {
-            self.negative_slope * (x - self.threshold)
+    /// `(threshold, max_value or +inf, negative_slope)`.
+    fn parts(&self) -> (f32, f32, f32) {
+        (
+            self.threshold,
+            self.max_value.unwrap_or(f32::INFINITY),
+            self.negative_slope,
+        )
+    }
+}
+
+// The chunk kernels take the parameters by value, so that they live in
+// registers and the loops vectorise (selects, no data-dependent branches);
+// captured by reference in a closure they were reloaded per element and the
+// loop ran scalar, 10x slower (measured with perf on 1.6M elements).
+
+/// `f(x)` on a chunk; the zero-slope case never multiplies, so `-inf` gives 0, not NaN.
+#[inline]
+fn relu_ext_chunk(o: &mut [f32], x: &[f32], (t, m, s): (f32, f32, f32)) {
+    let n = o.len().min(x.len());
+    let (o, x) = (&mut o[..n], &x[..n]);
+    if s == 0.0 {
+        for i in 0..n {
+            let v = x[i];
+            o[i] = if v > t { v.min(m) } else { 0.0 };
+        }
+    } else {
+        for i in 0..n {
+            let v = x[i];
+            let neg = s * (v - t);
+            o[i] = if v > t { v.min(m) } else { neg };
         }
     }
+}
 
-    /// `f'(x)`: `negative_slope` at and below the threshold, 1 above it up
-    /// to and including `max_value` (as TensorFlow's clip), 0 above that.
-    #[inline]
-    fn slope(&self, x: f32) -> f32 {
-        if x > self.threshold {
-            match self.max_value {
-                Some(m) if x > m => 0.0,
-                _ => 1.0,
+/// `g * f'(x)` on a chunk: `negative_slope` at and below the threshold, 1
+/// above it up to and including `max_value` (as TensorFlow's clip), 0 above
+/// (`g * f'(x)` as neurite's other activations: a non-finite `g` times a 0
+/// slope gives NaN).
+#[inline]
+fn relu_ext_backward_chunk(o: &mut [f32], g: &[f32], x: &[f32], (t, m, s): (f32, f32, f32)) {
+    let n = o.len().min(g.len()).min(x.len());
+    let (o, g, x) = (&mut o[..n], &g[..n], &x[..n]);
+    for i in 0..n {
+        let (v, gi) = (x[i], g[i]);
+        // A select of constants, then one multiply: vectorises (selecting
+        // between `g` and `s * g` compiled to branches, 13x slower).
+        let slope = if v > t {
+            if v > m {
+                0.0
+            } else {
+                1.0
             }
         } else {
-            self.negative_slope
-        }
+            s
+        };
+        o[i] = gi * slope;
+    }
+}
+
+/// Runs `kernel(out_chunk, a_chunk, b_chunk)` over equal-length slices, in
+/// parallel above [`PAR_THRESHOLD`] elements.
+fn par_zip2(out: &mut [f32], a: &[f32], b: &[f32], kernel: impl Fn(&mut [f32], &[f32], &[f32]) + Sync) {
+    if out.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(a.par_chunks(PAR_CHUNK))
+            .zip(b.par_chunks(PAR_CHUNK))
+            .for_each(|((o, a), b)| kernel(o, a, b));
+    } else {
+        kernel(out, a, b);
     }
 }
 
@@ -106,11 +149,9 @@ pub fn relu_ext(x: &Tensor, p: &ReluParams) -> Result<Tensor> {
     p.check("relu_ext")?;
     let xs = x.as_standard_layout();
     let src = xs.as_slice().expect("standard layout is contiguous");
-    let out: Vec<f32> = src
-        .par_iter()
-        .with_min_len(PAR_MIN)
-        .map(|&v| p.value(v))
-        .collect();
+    let parts = p.parts();
+    let mut out = vec![0.0f32; src.len()];
+    par_zip2(&mut out, src, src, |o, x, _| relu_ext_chunk(o, x, parts));
     Tensor::from_shape_vec(x.raw_dim(), out).map_err(|e| TensorError::invalid("relu_ext", e.to_string()))
 }
 
@@ -139,12 +180,11 @@ pub fn relu_ext_backward(g: &Tensor, x: &Tensor, p: &ReluParams) -> Result<Tenso
         gs.as_slice().expect("standard layout is contiguous"),
         xs.as_slice().expect("standard layout is contiguous"),
     );
-    let out: Vec<f32> = gv
-        .par_iter()
-        .zip(xv)
-        .with_min_len(PAR_MIN)
-        .map(|(&g, &v)| g * p.slope(v))
-        .collect();
+    let parts = p.parts();
+    let mut out = vec![0.0f32; xv.len()];
+    par_zip2(&mut out, gv, xv, |o, g, x| {
+        relu_ext_backward_chunk(o, g, x, parts)
+    });
     Tensor::from_shape_vec(x.raw_dim(), out)
         .map_err(|e| TensorError::invalid("relu_ext_backward", e.to_string()))
 }
@@ -178,19 +218,53 @@ fn check_alpha(op: &'static str, x: &Tensor, alpha: &Tensor) -> Result<()> {
 /// ```
 pub fn prelu(x: &Tensor, alpha: &Tensor) -> Result<Tensor> {
     check_alpha("prelu", x, alpha)?;
-    let mut out = x.to_owned();
+    let a = expanded_alpha("prelu", x, alpha)?;
+    let xs = x.as_standard_layout();
+    let src = xs.as_slice().expect("standard layout is contiguous");
+    let mut out = vec![0.0f32; src.len()];
+    if !a.is_empty() {
+        out.par_chunks_mut(a.len())
+            .zip(src.par_chunks(a.len()))
+            .for_each(|(o, s)| prelu_chunk(o, s, &a));
+    }
+    Tensor::from_shape_vec(x.raw_dim(), out).map_err(|e| TensorError::invalid("prelu", e.to_string()))
+}
+
+/// PReLU on one sample.
+#[inline]
+fn prelu_chunk(o: &mut [f32], x: &[f32], a: &[f32]) {
+    let n = o.len().min(x.len()).min(a.len());
+    let (o, x, a) = (&mut o[..n], &x[..n], &a[..n]);
+    for i in 0..n {
+        let v = x[i];
+        let neg = a[i] * v;
+        o[i] = if v < 0.0 { neg } else { v };
+    }
+}
+
+/// PReLU's backward on one sample: `dx`, and `g * x` where `x < 0` added to `acc`.
+#[inline]
+fn prelu_backward_chunk(d: &mut [f32], g: &[f32], x: &[f32], a: &[f32], acc: &mut [f32]) {
+    let n = d.len().min(g.len()).min(x.len()).min(a.len()).min(acc.len());
+    let (d, g, x, a, acc) = (&mut d[..n], &g[..n], &x[..n], &a[..n], &mut acc[..n]);
+    for i in 0..n {
+        let (v, gv, al) = (x[i], g[i], a[i]);
+        // min and a select of loaded values: vectorises (16x faster than
+        // selecting `v` or 0 by the sign, which compiled to branches).
+        let xneg = v.min(0.0);
+        let slope = if v < 0.0 { al } else { 1.0 };
+        d[i] = gv * slope;
+        acc[i] += gv * xneg;
+    }
+}
+
+/// `alpha` broadcast to one whole sample of `x`, row-major.
+fn expanded_alpha(op: &'static str, x: &Tensor, alpha: &Tensor) -> Result<Vec<f32>> {
     let sample = &x.shape()[1..];
     let a = alpha
         .broadcast(sample)
-        .ok_or_else(|| TensorError::shape("prelu", alpha.shape(), sample, "alpha does not broadcast"))?;
-    out.axis_iter_mut(Axis(0)).for_each(|mut s| {
-        Zip::from(&mut s).and(&a).for_each(|y, &al| {
-            if *y < 0.0 {
-                *y *= al
-            }
-        })
-    });
-    Ok(out)
+        .ok_or_else(|| TensorError::shape(op, alpha.shape(), sample, "alpha does not broadcast"))?;
+    Ok(a.iter().copied().collect())
 }
 
 /// The gradients of [`prelu`]: `(dx, dalpha)` with `dx = g` where `x >= 0`
@@ -217,34 +291,39 @@ pub fn prelu_backward(g: &Tensor, x: &Tensor, alpha: &Tensor) -> Result<(Tensor,
             "the gradient must have the input's shape",
         ));
     }
-    let sample = &x.shape()[1..];
-    let a = alpha.broadcast(sample).ok_or_else(|| {
-        TensorError::shape(
-            "prelu_backward",
-            alpha.shape(),
-            sample,
-            "alpha does not broadcast",
-        )
-    })?;
-    let mut dx = g.to_owned();
-    let mut da_full = Tensor::zeros(sample);
-    for ((mut d, xs), gs) in dx
-        .axis_iter_mut(Axis(0))
-        .zip(x.axis_iter(Axis(0)))
-        .zip(g.axis_iter(Axis(0)))
-    {
-        Zip::from(&mut d)
-            .and(&xs)
-            .and(&gs)
-            .and(&a)
-            .and(&mut da_full)
-            .for_each(|d, &xv, &gv, &al, da| {
-                if xv < 0.0 {
-                    *d = gv * al;
-                    *da += gv * xv;
+    let a = expanded_alpha("prelu_backward", x, alpha)?;
+    let sample = a.len();
+    let (gs, xs) = (g.as_standard_layout(), x.as_standard_layout());
+    let (gv, xv) = (
+        gs.as_slice().expect("standard layout is contiguous"),
+        xs.as_slice().expect("standard layout is contiguous"),
+    );
+    let mut dx = vec![0.0f32; xv.len()];
+    let mut da_full = vec![0.0f32; sample];
+    if sample > 0 {
+        let block = sample * ALPHA_BLOCK;
+        let partials: Vec<Vec<f32>> = dx
+            .par_chunks_mut(block)
+            .zip(xv.par_chunks(block))
+            .zip(gv.par_chunks(block))
+            .map(|((d, xb), gb)| {
+                let mut acc = vec![0.0f32; sample];
+                for ((d, xi), gi) in d.chunks_mut(sample).zip(xb.chunks(sample)).zip(gb.chunks(sample)) {
+                    prelu_backward_chunk(d, gi, xi, &a, &mut acc);
                 }
-            });
+                acc
+            })
+            .collect();
+        for p in &partials {
+            for (d, &v) in da_full.iter_mut().zip(p) {
+                *d += v;
+            }
+        }
     }
+    let dx = Tensor::from_shape_vec(x.raw_dim(), dx)
+        .map_err(|e| TensorError::invalid("prelu_backward", e.to_string()))?;
+    let da_full = Tensor::from_shape_vec(ndarray::IxDyn(&x.shape()[1..]), da_full)
+        .map_err(|e| TensorError::invalid("prelu_backward", e.to_string()))?;
     let da = sum_to_shape(&da_full, alpha.shape())?;
     Ok((dx, da))
 }
