@@ -183,5 +183,103 @@ fn pool_group(c: &mut Criterion, with_backward: bool) {
     g.finish();
 }
 
-criterion_group!(benches, bench_conv, bench_conv_gemm, bench_pool);
+/// Issue #16's conv variants next to a Conv2D of the same FLOPs (2 * multiply-adds):
+/// `conv_variants/<op>_<fwd|fwd_bwd>/<shape>`, throughput in flops (x3 with backward).
+fn bench_conv_variants(c: &mut Criterion) {
+    use neurite_tensor::{
+        conv2d_transpose, conv2d_transpose_backward, depthwise_conv2d, depthwise_conv2d_backward,
+        Conv2dTransposeParams, Padding,
+    };
+    let same = Conv2dParams {
+        padding: Padding::Same,
+        ..Conv2dParams::default()
+    };
+    let up = Conv2dTransposeParams {
+        strides: (2, 2),
+        padding: Padding::Same,
+        ..Default::default()
+    };
+    let mut rng = Generator::seed_from_u64(7);
+    let mut g = configure(c, "conv_variants");
+    type Run = Box<dyn Fn(bool)>;
+    let mut cases: Vec<(&str, &str, u64, Run)> = Vec::new();
+    // (input NHWC, kernel, taps per output) for each op; all are 57.8 MFLOP forward.
+    for &(shape, x, k) in &[
+        ("b32_56x56x32_k3x3", [32, 56, 56, 32], [3, 3, 32, 1]),
+        ("b32_28x28x128_k3x3", [32, 28, 28, 128], [3, 3, 128, 1]),
+    ] {
+        let (x, k) = (random4(&mut rng, x), random4(&mut rng, k));
+        let gy = random4(
+            &mut rng,
+            neurite_tensor::depthwise_conv2d_output_shape(x.shape(), k.shape(), &same).unwrap(),
+        );
+        let flops = 2 * (gy.len() * 9) as u64;
+        cases.push((
+            "depthwise_same",
+            shape,
+            flops,
+            Box::new(move |bwd| {
+                black_box(depthwise_conv2d(x.view(), k.view(), None, &same).unwrap());
+                if bwd {
+                    black_box(depthwise_conv2d_backward(x.view(), k.view(), gy.view(), &same, true).unwrap());
+                }
+            }),
+        ));
+    }
+    for &(shape, x, k) in &[
+        ("b32_7x7x64_to_14x14x32_k3x3_s2", [32, 7, 7, 64], [3, 3, 32, 64]),
+        ("b32_14x14x32_to_28x28x1_k3x3_s2", [32, 14, 14, 32], [3, 3, 1, 32]),
+    ] {
+        let (x, k) = (random4(&mut rng, x), random4(&mut rng, k));
+        let gy = random4(
+            &mut rng,
+            neurite_tensor::conv2d_transpose_output_shape(x.shape(), k.shape(), &up).unwrap(),
+        );
+        let flops = 2 * (x.len() * 9 * k.shape()[2]) as u64;
+        cases.push((
+            "conv2d_transpose_same",
+            shape,
+            flops,
+            Box::new(move |bwd| {
+                black_box(conv2d_transpose(x.view(), k.view(), None, &up).unwrap());
+                if bwd {
+                    black_box(conv2d_transpose_backward(x.view(), k.view(), gy.view(), &up, true).unwrap());
+                }
+            }),
+        ));
+    }
+    // The Conv2D of the same 57.8 MFLOP: 3x3 same, 16 -> 32 channels on 14x14.
+    let (x, k) = (
+        random4(&mut rng, [32, 14, 14, 16]),
+        random4(&mut rng, [3, 3, 16, 32]),
+    );
+    let gy = random4(&mut rng, [32, 14, 14, 32]);
+    cases.push((
+        "conv2d_same",
+        "b32_14x14x16_k3x3x32",
+        2 * (gy.len() * 9 * 16) as u64,
+        Box::new(move |bwd| {
+            black_box(conv2d(x.view(), k.view(), None, &same).unwrap());
+            if bwd {
+                black_box(conv2d_backward(x.view(), k.view(), gy.view(), &same, true).unwrap());
+            }
+        }),
+    ));
+    for (op, shape, flops, run) in &cases {
+        for bwd in [false, true] {
+            g.throughput(Throughput::Elements(if bwd { 3 * flops } else { *flops }));
+            let id = BenchmarkId::new(format!("{op}_{}", if bwd { "fwd_bwd" } else { "fwd" }), shape);
+            g.bench_function(id, |b| b.iter(|| run(bwd)));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_conv,
+    bench_conv_gemm,
+    bench_pool,
+    bench_conv_variants
+);
 criterion_main!(benches);

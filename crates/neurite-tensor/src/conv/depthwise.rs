@@ -325,40 +325,87 @@ fn channel_blocks(j: usize) -> impl Iterator<Item = (usize, usize)> {
         .chain((sixteens + eights..j).map(|j0| (j0, 1)))
 }
 
+/// Output pixels per register tile of the forward pass (each tap's kernel
+/// block is loaded once for all of them).
+const TILE: usize = 4;
+
 #[inline(always)]
 fn forward_rows_body<const FMA: bool>(a: &RowArgs, out: &mut [f32]) {
     let out_row = a.out_w * a.j;
+    let last_tap = a.offsets.last().copied().unwrap_or(0);
+    assert!(
+        a.w.len() >= a.offsets.len() * a.j,
+        "depthwise kernel shorter than its taps"
+    );
+    assert!(
+        a.bias.is_none_or(|b| b.len() >= a.j),
+        "depthwise bias shorter than its channels"
+    );
     for (r, y) in out.chunks_exact_mut(out_row).enumerate() {
         let row_base = r * a.stride_h * a.row;
-        for ow in 0..a.out_w {
-            let base = row_base + ow * a.stride_w * a.j;
-            let y = &mut y[ow * a.j..][..a.j];
-            for (j0, width) in channel_blocks(a.j) {
-                match width {
-                    16 => fwd_block::<16, FMA>(a, base, j0, y),
-                    8 => fwd_block::<8, FMA>(a, base, j0, y),
-                    _ => fwd_block::<1, FMA>(a, base, j0, y),
-                }
+        // The furthest read of this row: its last pixel's last tap, last channel.
+        let end = row_base + (a.out_w - 1) * a.stride_w * a.j + last_tap + a.j;
+        assert!(end <= a.src.len(), "depthwise tap outside the source");
+        for (j0, width) in channel_blocks(a.j) {
+            match width {
+                16 => fwd_row_block::<16, FMA>(a, row_base, j0, y),
+                8 => fwd_row_block::<8, FMA>(a, row_base, j0, y),
+                _ => fwd_row_block::<1, FMA>(a, row_base, j0, y),
             }
         }
     }
 }
 
-/// Channels `j0..j0 + B` of one output pixel, accumulated in registers over the taps.
+/// Channels `j0..j0 + B` of one output row, in tiles of [`TILE`] pixels.
+/// The caller asserted that every read of the row lies inside `a.src`,
+/// `a.w` and `a.bias`.
 #[inline(always)]
-fn fwd_block<const B: usize, const FMA: bool>(a: &RowArgs, base: usize, j0: usize, y: &mut [f32]) {
-    let mut acc: [f32; B] = match a.bias {
-        Some(b) => b[j0..j0 + B].try_into().expect("B floats"),
+fn fwd_row_block<const B: usize, const FMA: bool>(a: &RowArgs, row_base: usize, j0: usize, y: &mut [f32]) {
+    let mut ow = 0;
+    while ow + TILE <= a.out_w {
+        fwd_tile::<TILE, B, FMA>(a, row_base, ow, j0, y);
+        ow += TILE;
+    }
+    while ow < a.out_w {
+        fwd_tile::<1, B, FMA>(a, row_base, ow, j0, y);
+        ow += 1;
+    }
+}
+
+/// Channels `j0..j0 + B` of output pixels `ow..ow + R`, accumulated in
+/// registers over the taps.
+#[inline(always)]
+fn fwd_tile<const R: usize, const B: usize, const FMA: bool>(
+    a: &RowArgs,
+    row_base: usize,
+    ow: usize,
+    j0: usize,
+    y: &mut [f32],
+) {
+    let init: [f32; B] = match a.bias {
+        // SAFETY: j0 + B <= j <= bias.len() (asserted by forward_rows_body).
+        Some(b) => unsafe { *b.as_ptr().add(j0).cast::<[f32; B]>() },
         None => [0.0; B],
     };
+    let mut acc = [init; R];
+    let (src, w) = (a.src.as_ptr(), a.w.as_ptr());
+    let step = a.stride_w * a.j;
     for (t, &off) in a.offsets.iter().enumerate() {
-        let x: &[f32; B] = a.src[base + off + j0..][..B].try_into().expect("B floats");
-        let w: &[f32; B] = a.w[t * a.j + j0..][..B].try_into().expect("B floats");
-        for i in 0..B {
-            acc[i] = madd::<FMA>(x[i], w[i], acc[i]);
+        // SAFETY: t * j + j0 + B <= taps * j <= w.len() (asserted by forward_rows_body).
+        let wv: [f32; B] = unsafe { *w.add(t * a.j + j0).cast() };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: row_base + (ow + r) * step + off + j0 + B is at most the
+            // row's furthest read (ow + r < out_w, off <= last tap, j0 + B <= j),
+            // which forward_rows_body asserted to lie inside src.
+            let x: [f32; B] = unsafe { *src.add(row_base + (ow + r) * step + off + j0).cast() };
+            for i in 0..B {
+                acc[i] = madd::<FMA>(x[i], wv[i], acc[i]);
+            }
         }
     }
-    y[j0..j0 + B].copy_from_slice(&acc);
+    for (r, acc) in acc.iter().enumerate() {
+        y[(ow + r) * a.j + j0..][..B].copy_from_slice(acc);
+    }
 }
 
 /// Gradients of [`depthwise_conv2d`]: given the forward `input` and `kernel`
@@ -575,8 +622,17 @@ crate::simd_dispatch! {
 #[inline(always)]
 fn backward_image_body<const FMA: bool>(a: &BackArgs, dw: &mut [f32], mut dxp: Option<&mut [f32]>) {
     let out_row = a.out_w * a.j;
+    let last_tap = a.offsets.last().copied().unwrap_or(0);
+    assert!(dw.len() >= a.offsets.len() * a.j && a.w.len() >= a.offsets.len() * a.j);
+    assert!(
+        dxp.as_deref().is_none_or(|d| d.len() >= a.src.len()),
+        "dX shorter than its source"
+    );
     for (r, dy_row) in a.dy.chunks_exact(out_row).enumerate() {
         let row_base = r * a.stride_h * a.row;
+        // The furthest read of this row: its last pixel's last tap, last channel.
+        let end = row_base + (a.out_w - 1) * a.stride_w * a.j + last_tap + a.j;
+        assert!(end <= a.src.len(), "depthwise tap outside the source");
         for (t, &off) in a.offsets.iter().enumerate() {
             let base = row_base + off;
             let dw_t = &mut dw[t * a.j..][..a.j];
@@ -594,7 +650,9 @@ fn backward_image_body<const FMA: bool>(a: &BackArgs, dw: &mut [f32], mut dxp: O
 }
 
 /// One tap and channels `j0..j0 + B` over one output row: `dW` accumulated
-/// in registers over the row's pixels, `dY * W` added to `dxp`.
+/// in registers over the row's pixels, `dY * W` added to `dxp`. The caller
+/// asserted that every read and write of the row lies inside `a.src`,
+/// `dxp`, `dy_row` (`out_w * j` floats), `w_t` and `dw_t` (`j` floats each).
 #[inline(always)]
 fn bwd_block<const B: usize, const FMA: bool>(
     a: &BackArgs,
@@ -608,26 +666,33 @@ fn bwd_block<const B: usize, const FMA: bool>(
     let mut acc = [0.0f32; B];
     let step = a.stride_w * a.j;
     let wv: &[f32; B] = w_t[j0..j0 + B].try_into().expect("B floats");
+    let (src, dy) = (a.src.as_ptr(), dy_row.as_ptr());
     match dxp {
         None => {
             for ow in 0..a.out_w {
                 let p = base + ow * step + j0;
-                let x: &[f32; B] = a.src[p..p + B].try_into().expect("B floats");
-                let d: &[f32; B] = dy_row[ow * a.j + j0..][..B].try_into().expect("B floats");
+                // SAFETY: p + B <= the row's furthest read (asserted by the
+                // caller), ow * j + j0 + B <= out_w * j == dy_row.len().
+                let (x, d): ([f32; B], [f32; B]) =
+                    unsafe { (*src.add(p).cast(), *dy.add(ow * a.j + j0).cast()) };
                 for i in 0..B {
                     acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
                 }
             }
         }
         Some(dxp) => {
+            let dx = dxp.as_mut_ptr();
             for ow in 0..a.out_w {
                 let p = base + ow * step + j0;
-                let x: &[f32; B] = a.src[p..p + B].try_into().expect("B floats");
-                let d: &[f32; B] = dy_row[ow * a.j + j0..][..B].try_into().expect("B floats");
-                let dx: &mut [f32; B] = (&mut dxp[p..p + B]).try_into().expect("B floats");
-                for i in 0..B {
-                    acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
-                    dx[i] = madd::<FMA>(d[i], wv[i], dx[i]);
+                // SAFETY: as above; dxp has src's layout and at least its length
+                // (asserted by the caller), so p + B <= dxp.len() too.
+                unsafe {
+                    let (x, d): ([f32; B], [f32; B]) = (*src.add(p).cast(), *dy.add(ow * a.j + j0).cast());
+                    let dx = &mut *dx.add(p).cast::<[f32; B]>();
+                    for i in 0..B {
+                        acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
+                        dx[i] = madd::<FMA>(d[i], wv[i], dx[i]);
+                    }
                 }
             }
         }
