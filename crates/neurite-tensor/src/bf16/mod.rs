@@ -41,6 +41,31 @@ fn op_shape(x: &ArrayView2<f32>, transpose: bool) -> (usize, usize) {
     }
 }
 
+/// Whether [`gemm_bf16`] is expected to be faster than the f32
+/// [`crate::gemm::gemm`] for a product of `op(A)` `[m, k]` by `op(B)` `[k, n]`
+/// on this machine, for callers that may choose (the result is rounded either
+/// way only if they call `gemm_bf16`).
+///
+/// The rule comes from `benches/benches/bf16_gemm.rs` (2 threads, Xeon with
+/// AMX, 2026-12-07, on a loaded machine, so it is coarse): only the AMX kernel
+/// beat the f32 GEMM. It lost on short K (the first convolution's K = 9 and
+/// the batch-32 dense weight gradient's K = 32 are padded to a multiple of
+/// 32), on products with a side below 64 (padded to 32 rows or columns), and
+/// when K dwarfs both sides (convolution weight gradients, K = batch x pixels:
+/// both operands are long and thin, the product is bound by packing them);
+/// it won on the rest measured (square 256..1024 about 3x, conv2 forward and
+/// input gradient, the batch-128 dense layer forward).
+///
+/// ```
+/// use neurite_tensor::bf16::{bf16_pays_off, Bf16Kernel};
+/// assert!(!bf16_pays_off(21632, 32, 9)); // K = 9: never
+/// assert!(!bf16_pays_off(288, 64, 73728)); // conv2 weight gradient: K dwarfs both sides
+/// assert_eq!(bf16_pays_off(1024, 1024, 1024), Bf16Kernel::detected() == Bf16Kernel::Amx);
+/// ```
+pub fn bf16_pays_off(m: usize, n: usize, k: usize) -> bool {
+    Bf16Kernel::detected() == Bf16Kernel::Amx && k >= 64 && m.min(n) >= 64 && k <= 100 * m.max(n)
+}
+
 /// `C = alpha * op(A) * op(B) + beta * C` like [`crate::gemm::gemm`] (same
 /// argument order and meaning, same shape errors), but A and B are rounded to
 /// bf16 first ([`round_to_bf16`]), products are exact in f32 and accumulated
