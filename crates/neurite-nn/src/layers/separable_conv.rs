@@ -136,7 +136,7 @@ impl SeparableConv2DConfig {
             dilation_rate: self.dilation_rate,
             activation: Activation::Linear,
             use_bias: false,
-            depthwise_initializer: self.depthwise_initializer.clone(),
+            depthwise_initializer: self.depthwise_initializer,
             bias_initializer: Initializer::Zeros,
             depthwise_regularizer: None,
             bias_regularizer: None,
