@@ -109,12 +109,29 @@ pub(crate) fn gemm_at(
     beta: f32,
     c: &mut ArrayViewMut2<f32>,
 ) -> Result<()> {
-    match (precision, single_thread) {
-        (Precision::F32, _) => gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, single_thread),
-        (Precision::Bf16, false) => crate::bf16::gemm_bf16(alpha, a, transpose_a, b, transpose_b, beta, c),
-        (Precision::Bf16, true) => {
-            crate::bf16::gemm_bf16_single_thread(alpha, a, transpose_a, b, transpose_b, beta, c)
+    use crate::bf16::{bf16_pays_off, gemm_bf16, gemm_bf16_single_thread, gemm_bf16_with, Bf16Kernel};
+    if precision == Precision::F32 {
+        return gemm_impl(alpha, a, transpose_a, b, transpose_b, beta, c, single_thread);
+    }
+    // bf16: the matrix unit where it beats the f32 GEMM on this shape, else the
+    // portable kernel (rounded copies, then the f32 GEMM): the same values either way.
+    let ((m, k), n) = (op_shape(&a, transpose_a), op_shape(&b, transpose_b).1);
+    match (bf16_pays_off(m, n, k), single_thread) {
+        (true, false) => gemm_bf16(alpha, a, transpose_a, b, transpose_b, beta, c),
+        (true, true) => gemm_bf16_single_thread(alpha, a, transpose_a, b, transpose_b, beta, c),
+        (false, _) if single_thread => {
+            crate::bf16::portable_single_thread(alpha, a, transpose_a, b, transpose_b, beta, c)
         }
+        (false, _) => gemm_bf16_with(
+            Bf16Kernel::Portable,
+            alpha,
+            a,
+            transpose_a,
+            b,
+            transpose_b,
+            beta,
+            c,
+        ),
     }
 }
 

@@ -171,6 +171,32 @@ pub fn gemm_bf16_with(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The portable kernel on the calling thread only (the bf16 products of
+/// [`crate::gemm`]'s precision-following callers, where the matrix unit does
+/// not pay, inside tasks that already split work over rayon).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn portable_single_thread(
+    alpha: f32,
+    a: ArrayView2<f32>,
+    transpose_a: bool,
+    b: ArrayView2<f32>,
+    transpose_b: bool,
+    beta: f32,
+    c: &mut ArrayViewMut2<f32>,
+) -> Result<()> {
+    run(
+        Bf16Kernel::Portable,
+        alpha,
+        a,
+        transpose_a,
+        b,
+        transpose_b,
+        beta,
+        c,
+        true,
+    )
+}
+
 fn run(
     kernel: Bf16Kernel,
     alpha: f32,

@@ -6,16 +6,18 @@
 
 use super::round::round_to_bf16;
 use crate::error::Result;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-/// `op(X)` rounded to bf16, as a fresh row-major array.
-fn rounded(x: ArrayView2<f32>, transpose: bool) -> Array2<f32> {
-    let x = if transpose { x.reversed_axes() } else { x };
-    let mut out = Array2::<f32>::zeros(x.dim());
-    Zip::from(&mut out)
-        .and(&x)
-        .for_each(|o, &v| *o = round_to_bf16(v));
-    out
+/// `X` rounded to bf16 in a fresh array read in `X`'s own memory order, and
+/// whether the product must transpose it: a transposed view of a row-major
+/// array (a column-major `X`) is copied as its row-major transpose with the
+/// flag flipped, so the copy never walks memory across rows.
+fn rounded(x: ArrayView2<f32>, transpose: bool) -> (Array2<f32>, bool) {
+    if !x.is_standard_layout() && x.t().is_standard_layout() {
+        (crate::precision::rounded_to_bf16(x.reversed_axes()), !transpose)
+    } else {
+        (crate::precision::rounded_to_bf16(x), transpose)
+    }
 }
 
 /// `C = alpha * op(A) * op(B) + beta * C` on bf16-rounded operands (shapes
@@ -31,11 +33,11 @@ pub(crate) fn gemm(
     c: &mut ArrayViewMut2<f32>,
     single_thread: bool,
 ) -> Result<()> {
-    let a = rounded(a, transpose_a);
-    let b = rounded(b, transpose_b);
+    let (a, ta) = rounded(a, transpose_a);
+    let (b, tb) = rounded(b, transpose_b);
     if single_thread {
-        crate::gemm::gemm_single_thread(alpha, a.view(), false, b.view(), false, beta, c)
+        crate::gemm::gemm_single_thread(alpha, a.view(), ta, b.view(), tb, beta, c)
     } else {
-        crate::gemm::gemm(alpha, a.view(), false, b.view(), false, beta, c)
+        crate::gemm::gemm(alpha, a.view(), ta, b.view(), tb, beta, c)
     }
 }
