@@ -9,6 +9,11 @@
 //!     register tiles (no im2col);
 //!   - `winograd.rs`: 3x3 stride-1 kernels by Winograd's F(4x4, 3x3);
 //!   - [`im2col`](mod@im2col) + one single-threaded GEMM otherwise.
+//! - `transpose.rs`: [`conv2d_transpose`] (Keras' `Conv2DTranspose`), the
+//!   input gradient of a convolution: GEMM then col2im forward, im2col of
+//!   `dY` shared by `dX` and `dW` backward, with `conv2d`'s task split;
+//! - `depthwise.rs`: [`depthwise_conv2d`] (Keras' `DepthwiseConv2D`), no
+//!   GEMM: SIMD across the contiguous channel axis, rayon over images/rows;
 //! - [`pool`]: max / average / global pooling; `max_pool_kernel.rs` holds the
 //!   per-image max pooling loops (AVX2 intrinsics and portable).
 //! - [`conv_pool`]: `Conv2D(relu)` + max pooling in one pass, forward and
