@@ -232,6 +232,31 @@ impl TaskPlan {
         }
     }
 
+    /// [`Self::gemm`] for operands that are already bf16 values whenever the
+    /// plan's precision is bf16 (the convolution's rounded input, kernel and
+    /// dY): the f32 GEMM then computes the same products, so the matrix unit
+    /// runs only where it beats it ([`crate::bf16::bf16_pays_off`]) and no
+    /// operand is copied to be rounded again.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_rounded(
+        &self,
+        a: ArrayView2<f32>,
+        ta: bool,
+        b: ArrayView2<f32>,
+        tb: bool,
+        beta: f32,
+        c: &mut ArrayViewMut2<f32>,
+    ) {
+        let (m, k) = if ta { (a.ncols(), a.nrows()) } else { a.dim() };
+        let n = if tb { b.nrows() } else { b.ncols() };
+        let precision = match self.precision {
+            Precision::Bf16 if crate::bf16::bf16_pays_off(m, n, k) => Precision::Bf16,
+            _ => Precision::F32,
+        };
+        gemm_at(precision, !self.parallel_gemm, 1.0, a, ta, b, tb, beta, c)
+            .expect("conv GEMM shapes follow from the checked geometry");
+    }
+
     /// First image and image count of task `t`.
     pub(crate) fn images_of(&self, t: usize, batch: usize) -> (usize, usize) {
         let first = t * self.images;
@@ -482,7 +507,7 @@ impl<'a> ForwardKernel<'a> {
                 let cols = image_cols(x, g, first, count, buf);
                 let mut c = ArrayViewMut2::from_shape((count * plan.rows_per_image, w.ncols()), out)
                     .expect("conv rows are (rows, f)");
-                plan.gemm(cols, false, *w, false, 0.0, &mut c);
+                plan.gemm_rounded(cols, false, *w, false, 0.0, &mut c);
             }
         }
     }
@@ -844,11 +869,12 @@ pub(crate) fn conv_backward(
             bias: Array1::zeros(f),
         });
     }
-    let x = input.as_standard_layout();
-    let x = x.as_slice().expect("standard layout is contiguous");
-    let w_owned = kernel.as_standard_layout();
-    let w = kernel_matrix(&w_owned);
+    // Under bf16 the input and kernel are rounded once here, and each task
+    // rounds its rows of dY below: every GEMM operand is then a bf16 value.
+    let operands = ForwardOperands::new(input, kernel);
+    let (x, w) = (operands.input(), operands.kernel_matrix());
     let plan = TaskPlan::new(&g, f);
+    let bf16 = plan.precision.is_bf16();
     let task_rows = plan.images * plan.rows_per_image;
     let cols_len = if g.is_pointwise() { 0 } else { task_rows * k };
     let dcols_len = if need_input_grad && !g.is_pointwise() {
@@ -857,32 +883,44 @@ pub(crate) fn conv_backward(
         0
     };
     let dy_len = if grad.needs_buffer() { task_rows * f } else { 0 };
+    let dy_bf16_len = if bf16 { task_rows * f } else { 0 };
     // Per task: its dW (k*f) then its db (f), summed in task order below.
     let partial = k * f + f;
     let task = |t: usize, dx: Option<&mut [f32]>, part: &mut [f32]| {
         let (first, count) = plan.images_of(t, g.batch);
         let task_rows = count * plan.rows_per_image;
-        with_scratch(cols_len + dcols_len + dy_len, |buf| {
+        with_scratch(cols_len + dcols_len + dy_len + dy_bf16_len, |buf| {
             let (cols_buf, rest) = buf.split_at_mut(cols_len);
-            let (dcols_buf, dy_buf) = rest.split_at_mut(dcols_len);
+            let (dcols_buf, rest) = rest.split_at_mut(dcols_len);
+            let (dy_buf, dy_bf16_buf) = rest.split_at_mut(dy_len);
             let dy_t = grad.rows(first, count, plan.rows_per_image * f, dy_buf);
             let (dw_part, db_part) = part.split_at_mut(k * f);
+            // The bias gradient sums the unrounded dY, in f32, under every precision.
             for row in dy_t.chunks_exact(f) {
                 db_part.iter_mut().zip(row).for_each(|(a, v)| *a += v);
             }
+            let dy_t: &[f32] = if bf16 {
+                let r = &mut dy_bf16_buf[..dy_t.len()];
+                r.iter_mut()
+                    .zip(dy_t)
+                    .for_each(|(r, &v)| *r = crate::bf16::round_to_bf16(v));
+                r
+            } else {
+                dy_t
+            };
             let dym = ArrayView2::from_shape((task_rows, f), dy_t).expect("dY rows");
             let cols = image_cols(x, &g, first, count, cols_buf);
             let mut dwm = ArrayViewMut2::from_shape((k, f), dw_part).expect("dW is (k, f)");
-            plan.gemm(cols, true, dym, false, 0.0, &mut dwm);
+            plan.gemm_rounded(cols, true, dym, false, 0.0, &mut dwm);
             let Some(dx) = dx else { return };
             if g.is_pointwise() {
                 let mut dxm = ArrayViewMut2::from_shape((task_rows, k), dx).expect("pointwise dX rows");
-                plan.gemm(dym, false, w, true, 0.0, &mut dxm);
+                plan.gemm_rounded(dym, false, w, true, 0.0, &mut dxm);
                 return;
             }
             let dcols = &mut dcols_buf[..task_rows * k];
             let mut dcm = ArrayViewMut2::from_shape((task_rows, k), &mut *dcols).expect("dcols rows");
-            plan.gemm(dym, false, w, true, 0.0, &mut dcm);
+            plan.gemm_rounded(dym, false, w, true, 0.0, &mut dcm);
             let (img, per) = (g.image_len(), plan.rows_per_image * k);
             for (d, c) in dx.chunks_exact_mut(img).zip(dcols.chunks_exact(per)) {
                 col2im_image_add(c, &g, d);
