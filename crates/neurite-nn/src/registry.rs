@@ -17,11 +17,11 @@ use crate::layers::{
     ActivationLayer, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
     GlobalMaxPooling2D, MaxPooling2D, Reshape,
 };
-use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
 use crate::layers::{
     Add, Average, Concatenate, Cropping2D, Dot, LeakyReLU, Maximum, Minimum, Multiply, PReLU, ReLU, Subtract,
     UpSampling2D, ZeroPadding2D,
 };
+use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
 use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
 use serde::de::DeserializeOwned;
 

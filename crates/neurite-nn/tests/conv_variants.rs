@@ -50,16 +50,25 @@ where
     prop_assert!(r.is_ok(), "{}: {:?}", what, r);
     let params: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.clone())).collect();
     let out = f(&params).unwrap();
-    out.backward_with(normal(&out.shape(), 0.0, 1.0, &mut rng_from_seed(o.seed))).unwrap();
+    out.backward_with(normal(&out.shape(), 0.0, 1.0, &mut rng_from_seed(o.seed)))
+        .unwrap();
     let sizable: Vec<usize> = params
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.grad().is_some_and(|g| g.iter().map(|v| v * v).sum::<f32>().sqrt() > 0.05))
+        .filter(|(_, p)| {
+            p.grad()
+                .is_some_and(|g| g.iter().map(|v| v * v).sum::<f32>().sqrt() > 0.05)
+        })
         .map(|(i, _)| i)
         .collect();
     let passing = gc_util::zeroed_inputs_that_pass(&f, inputs, &o);
     let missed: Vec<&usize> = sizable.iter().filter(|i| passing.contains(i)).collect();
-    prop_assert!(missed.is_empty(), "{}: zeroed gradients of inputs {:?} still pass", what, missed);
+    prop_assert!(
+        missed.is_empty(),
+        "{}: zeroed gradients of inputs {:?} still pass",
+        what,
+        missed
+    );
     Ok(())
 }
 

@@ -190,12 +190,7 @@ pub fn upsample2d_backward(
         }
     };
     let (sh, sw) = factors;
-    let expected = [
-        n,
-        h.saturating_mul(sh),
-        w.saturating_mul(sw),
-        c,
-    ];
+    let expected = [n, h.saturating_mul(sh), w.saturating_mul(sw), c];
     if sh == 0 || sw == 0 || g.shape() != expected {
         return Err(TensorError::shape(
             OP,

@@ -170,7 +170,6 @@ pub fn gemm_bf16_with(
     run(kernel, alpha, a, transpose_a, b, transpose_b, beta, c, false)
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The portable kernel on the calling thread only (the bf16 products of
 /// [`crate::gemm`]'s precision-following callers, where the matrix unit does
 /// not pay, inside tasks that already split work over rayon).
@@ -197,6 +196,7 @@ pub(crate) fn portable_single_thread(
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     kernel: Bf16Kernel,
     alpha: f32,

@@ -4,7 +4,6 @@
 //! accumulates exactly what a bf16 kernel with f32 accumulation does, up to
 //! the order of the additions.
 
-use super::round::round_to_bf16;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
