@@ -176,6 +176,37 @@ pub(crate) fn gemm_into_uninit<'a>(
     c
 }
 
+/// `(m, k, n)` of `C[m, n] = op(A)[m, k] · op(B)[k, n]`, or the error of
+/// operation `op` when the inner dimensions or C's shape disagree.
+pub(crate) fn check_gemm_shapes(
+    op: &'static str,
+    a: &ArrayView2<f32>,
+    transpose_a: bool,
+    b: &ArrayView2<f32>,
+    transpose_b: bool,
+    c: &ArrayViewMut2<f32>,
+) -> Result<(usize, usize, usize)> {
+    let (m, k) = op_shape(a, transpose_a);
+    let (k2, n) = op_shape(b, transpose_b);
+    if k != k2 {
+        return Err(TensorError::shape(
+            op,
+            &[m, k],
+            &[k2, n],
+            "inner dimensions of op(A) and op(B) must agree",
+        ));
+    }
+    if c.dim() != (m, n) {
+        return Err(TensorError::shape(
+            op,
+            &[c.nrows(), c.ncols()],
+            &[m, n],
+            "C must have shape (rows of op(A), columns of op(B))",
+        ));
+    }
+    Ok((m, k, n))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn gemm_impl(
     alpha: f32,
@@ -187,24 +218,9 @@ fn gemm_impl(
     c: &mut ArrayViewMut2<f32>,
     single_thread: bool,
 ) -> Result<()> {
-    let (m, k) = op_shape(&a, transpose_a);
-    let (k2, n) = op_shape(&b, transpose_b);
-    if k != k2 {
-        return Err(TensorError::shape(
-            "gemm",
-            &[m, k],
-            &[k2, n],
-            "inner dimensions of op(A) and op(B) must agree",
-        ));
-    }
-    if c.dim() != (m, n) {
-        return Err(TensorError::shape(
-            "gemm",
-            &[c.nrows(), c.ncols()],
-            &[m, n],
-            "C must have shape (rows of op(A), columns of op(B))",
-        ));
-    }
+    // The sizes choose the backend only when OpenBLAS is compiled in.
+    #[cfg_attr(not(feature = "openblas"), allow(unused_variables))]
+    let (m, k, n) = check_gemm_shapes("gemm", &a, transpose_a, &b, transpose_b, c)?;
     let a = if transpose_a { a.reversed_axes() } else { a };
     let b = if transpose_b { b.reversed_axes() } else { b };
     #[cfg(all(feature = "gemm-crate", not(feature = "openblas")))]

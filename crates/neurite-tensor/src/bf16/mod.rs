@@ -32,14 +32,6 @@ pub use round::round_to_bf16;
 use crate::error::{Result, TensorError};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-fn op_shape(x: &ArrayView2<f32>, transpose: bool) -> (usize, usize) {
-    let (r, c) = x.dim();
-    if transpose {
-        (c, r)
-    } else {
-        (r, c)
-    }
-}
 
 /// Whether [`gemm_bf16`] is expected to be faster than the f32
 /// [`crate::gemm::gemm`] for a product of `op(A)` `[m, k]` by `op(B)` `[k, n]`
@@ -215,24 +207,7 @@ fn run(
             format!("the {} kernel cannot run here: {why}", kernel.name()),
         ));
     }
-    let (m, k) = op_shape(&a, transpose_a);
-    let (k2, n) = op_shape(&b, transpose_b);
-    if k != k2 {
-        return Err(TensorError::shape(
-            OP,
-            &[m, k],
-            &[k2, n],
-            "inner dimensions of op(A) and op(B) must agree",
-        ));
-    }
-    if c.dim() != (m, n) {
-        return Err(TensorError::shape(
-            OP,
-            &[c.nrows(), c.ncols()],
-            &[m, n],
-            "C must have shape (rows of op(A), columns of op(B))",
-        ));
-    }
+    let (m, k, n) = crate::gemm::check_gemm_shapes(OP, &a, transpose_a, &b, transpose_b, c)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
