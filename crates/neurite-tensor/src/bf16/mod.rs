@@ -32,7 +32,6 @@ pub use round::round_to_bf16;
 use crate::error::{Result, TensorError};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-
 /// Whether [`gemm_bf16`] is expected to be faster than the f32
 /// [`crate::gemm::gemm`] for a product of `op(A)` `[m, k]` by `op(B)` `[k, n]`
 /// on this machine, for callers that may choose (the result is rounded either
