@@ -47,13 +47,15 @@ impl<N: Layer + 'static> Model<N> {
         let mut rows: Vec<(String, String, Option<usize>)> = Vec::new();
         let mut shape = self.input_shape();
         let net: &dyn Any = &self.net;
-        if let Some(graph) = net.downcast_ref::<crate::functional::Graph>() {
+        // A graph lists its own rows (each layer's first call); other networks
+        // are walked layer by layer from the input shape.
+        let layers: Vec<&dyn Layer> = if let Some(graph) = net.downcast_ref::<crate::functional::Graph>() {
             rows = graph.summary_rows();
-        }
-        let layers: Vec<&dyn Layer> = match net.downcast_ref::<LayerStack>() {
-            _ if !rows.is_empty() => Vec::new(),
-            Some(stack) => stack.layers().iter().map(|l| l.as_ref()).collect(),
-            None => vec![&self.net as &dyn Layer],
+            Vec::new()
+        } else if let Some(stack) = net.downcast_ref::<LayerStack>() {
+            stack.layers().iter().map(|l| l.as_ref()).collect()
+        } else {
+            vec![&self.net as &dyn Layer]
         };
         for layer in layers {
             shape = shape.and_then(|s| layer.output_shape(&s).ok());

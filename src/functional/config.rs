@@ -68,7 +68,7 @@ pub(crate) fn to_config(graph: &Graph) -> Value {
         }));
     }
     json!({
-        "name": graph.graph_name(),
+        "name": neurite_nn::Layer::name(graph),
         "trainable": neurite_nn::Layer::trainable(graph),
         "layers": layers,
         "input_layers": graph.inputs.iter().map(|i| json!([i.name, 0, 0])).collect::<Vec<_>>(),

@@ -187,7 +187,6 @@ impl Graph {
     /// recursion: deep graphs cannot overflow the stack).
     fn visit(&mut self, t: &SymbolicTensor, slots: &mut HashMap<usize, Slot>) -> neurite_nn::Result<Slot> {
         let mut stack: Vec<(SymbolicTensor, bool)> = vec![(t.clone(), false)];
-        let mut on_path = HashSet::new();
         while let Some((t, expanded)) = stack.pop() {
             if slots.contains_key(&t.id()) {
                 continue;
@@ -204,7 +203,6 @@ impl Graph {
                 }
                 Source::Call { layer, inputs } => {
                     if expanded {
-                        on_path.remove(&t.id());
                         let index = match self.layers.iter().position(|l| l.same(layer)) {
                             Some(i) => i,
                             None => {
@@ -222,7 +220,6 @@ impl Graph {
                         self.nodes.push(node);
                         slots.insert(t.id(), Slot::Node(self.nodes.len() - 1));
                     } else {
-                        on_path.insert(t.id());
                         stack.push((t.clone(), true));
                         for x in inputs.iter().rev() {
                             if !slots.contains_key(&x.id()) {
@@ -498,10 +495,5 @@ impl Graph {
                 Some((format!("{} ({})", l.name(), l.class_name()), shape, params))
             })
             .collect()
-    }
-
-    /// The graph's name (Keras' model name, `functional` unless renamed).
-    pub(crate) fn graph_name(&self) -> &str {
-        &self.name
     }
 }

@@ -307,7 +307,7 @@ impl<N: Network> Model<N> {
         let net_config = config
             .get("config")
             .ok_or_else(|| Error::format(&cpath, "config is missing"))?;
-        let stack = N::from_saved_config(net_config, &cpath)?;
+        let net = N::from_saved_config(net_config, &cpath)?;
         if let Some(name) = validate::repeated_layer_name(config) {
             return Err(Error::format(
                 &cpath,
@@ -340,7 +340,7 @@ impl<N: Network> Model<N> {
         let tensors = weights::from_bytes(bytes, &wpath)?;
         let shape = if built {
             let shape = validate::saved_input_shape(config, &cpath)?;
-            validate::weights_match_architecture(&stack, &shape, &tensors, &wpath, &cpath)?;
+            validate::weights_match_architecture(&net, &shape, &tensors, &wpath, &cpath)?;
             Some(shape)
         } else {
             if let Some(name) = tensors.keys().next() {
@@ -391,7 +391,7 @@ impl<N: Network> Model<N> {
                 ))
             }
         };
-        let mut model = Model::from_network(stack).seed(seed).dtype_policy(dtype_policy);
+        let mut model = Model::from_network(net).seed(seed).dtype_policy(dtype_policy);
         if let Some(shape) = shape {
             model.build(&shape)?;
             let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();

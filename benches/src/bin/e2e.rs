@@ -205,14 +205,7 @@ fn sparse_labels(n: usize) -> Tensor {
 }
 
 /// The model and the data (x, y) of one workload with `n` samples.
-fn setup(workload: &str, n: usize, policy: DtypePolicy) -> neurite::Result<(Sequential, Tensor, Tensor)> {
-    let (mut model, x, y) = setup_f32(workload, n)?;
-    model.set_dtype_policy(policy);
-    Ok((model, x, y))
-}
-
-/// [`setup`] before the dtype policy is set.
-fn setup_f32(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
+fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
     let mut rng = rng_from_seed(42);
     Ok(match workload {
         "cnn-train" | "cnn-predict" => {
@@ -280,7 +273,8 @@ fn median(values: &[f64]) -> f64 {
 /// samples per second of each timed run.
 fn measure(opts: &Options) -> neurite::Result<Vec<f64>> {
     let n = opts.steps * opts.batch;
-    let (mut model, x, y) = setup(&opts.workload, n, opts.dtype_policy)?;
+    let (mut model, x, y) = setup(&opts.workload, n)?;
+    model.set_dtype_policy(opts.dtype_policy);
     let mut rates = Vec::with_capacity(opts.repeats);
     for run in 0..opts.warmup + opts.repeats {
         let start = Instant::now();
