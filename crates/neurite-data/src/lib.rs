@@ -16,6 +16,8 @@
 //! * [`split`]: [`KFold`], [`StratifiedKFold`], [`GroupKFold`], [`LeaveOneOut`].
 //! * Files: [`idx`] / [`mnist`] (MNIST, Fashion-MNIST, any IDX, raw or `.gz`), [`cifar10`],
 //!   [`cifar100`], `csv`, [`npy`] (`.npy` / `.npz`), `image_folder` (PNG / JPEG).
+//! * [`text`]: Keras' `TextVectorization` (standardize, split, vocabulary, padded integer
+//!   sequences; UTF-8 throughout) and a folder-per-class `.txt` loader.
 //! * `digits`: scikit-learn's 1,797 8x8 digits, embedded.
 //!
 //! Every file error names the file and what was wrong (and the record or line where it helps);
@@ -91,6 +93,7 @@ pub mod prelude;
 pub mod preprocessing;
 pub mod rng;
 pub mod split;
+pub mod text;
 
 pub use augment::{Augment, Pipeline};
 pub use dataset::Dataset;

@@ -149,3 +149,117 @@ fn sklearn_csv_files() {
     let digits = csv::load(dir.join("digits.csv.gz"), &csv::CsvOptions::new().header(false)).unwrap();
     assert_eq!(digits.dataset, neurite_data::digits::load_raw());
 }
+
+/// The vectorizer a fixture case describes (its Keras keyword arguments).
+fn vectorizer_for(kwargs: &serde_json::Value) -> neurite_data::text::TextVectorization {
+    use neurite_data::text::{Standardize, TextVectorization, TokenSplit};
+    let mut tv = TextVectorization::new();
+    if let Some(n) = kwargs.get("max_tokens").and_then(|v| v.as_u64()) {
+        tv = tv.max_tokens(n as usize);
+    }
+    if let Some(n) = kwargs.get("output_sequence_length").and_then(|v| v.as_u64()) {
+        tv = tv.output_sequence_length(n as usize);
+    }
+    if let Some(s) = kwargs.get("standardize").and_then(|v| v.as_str()) {
+        tv = tv.standardize(Standardize::from_name(s).expect("a built-in mode"));
+    }
+    if let Some(s) = kwargs.get("split").and_then(|v| v.as_str()) {
+        tv = tv.split(TokenSplit::from_name(s).expect("a built-in mode"));
+    }
+    tv
+}
+
+#[test]
+fn text_vectorization_learns_what_keras_learns_on_the_real_texts() {
+    use neurite_data::text::TextFolder;
+    let Some(base) = shared("text") else { return };
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/keras_text_vectorization.json")).unwrap();
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let folder = if name.starts_with("tang300") {
+            "tang300"
+        } else {
+            "fortunes"
+        };
+        let data = TextFolder::new(base.join(folder)).load().unwrap();
+        let mut tv = vectorizer_for(&case["kwargs"]);
+        tv.adapt(&data.texts).unwrap();
+        let vocab = tv.vocabulary();
+        assert_eq!(
+            vocab.len() as u64,
+            case["vocabulary_size"].as_u64().unwrap(),
+            "{name}: vocabulary size"
+        );
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            &vocab[..vocab.len().min(400)],
+            &strings(&case["vocabulary_head"])[..],
+            "{name}: head"
+        );
+        let every: Vec<String> = vocab.iter().step_by(23).cloned().collect();
+        assert_eq!(
+            every,
+            strings(&case["vocabulary_every_23rd"]),
+            "{name}: every 23rd token"
+        );
+        assert_eq!(
+            &vocab[vocab.len().saturating_sub(100)..],
+            &strings(&case["vocabulary_tail"])[..],
+            "{name}: tail"
+        );
+        let ids = tv.call(&data.texts[..12]).unwrap();
+        let expected: Vec<Vec<f32>> = case["first_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect()
+            })
+            .collect();
+        let got: Vec<Vec<f32>> = ids.outer_iter().map(|r| r.to_vec()).collect();
+        assert_eq!(got, expected, "{name}: id sequences");
+    }
+}
+
+#[test]
+fn text_folders_load_with_their_classes() {
+    use neurite_data::text::TextFolder;
+    let Some(base) = shared("text") else { return };
+    let fortunes = TextFolder::new(base.join("fortunes")).load().unwrap();
+    assert_eq!(
+        fortunes.classes,
+        [
+            "computers",
+            "men-women",
+            "politics",
+            "science",
+            "songs-poems",
+            "work"
+        ]
+    );
+    assert_eq!(fortunes.len(), 4311); // the data README's count
+    let tang = TextFolder::new(base.join("tang300")).load().unwrap();
+    assert_eq!((tang.classes.len(), tang.len()), (1, 313));
+    assert!(tang.texts[0].starts_with("兰叶春葳蕤"));
+    let (train, test) = fortunes.train_test_split(0.2, 42).unwrap();
+    assert_eq!(train.len() + test.len(), 4311);
+    for class in 0..6 {
+        let all = fortunes.labels.iter().filter(|&&l| l == class).count() as f64;
+        let in_test = test.labels.iter().filter(|&&l| l == class).count() as f64;
+        assert!(
+            (in_test - 0.2 * all).abs() <= 1.0,
+            "class {class}: {in_test} of {all} in test"
+        );
+    }
+}
