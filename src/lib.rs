@@ -34,6 +34,7 @@ mod model;
 mod plot;
 pub mod prelude;
 mod progress;
+pub mod sampling;
 mod save;
 mod summary;
 mod train;
