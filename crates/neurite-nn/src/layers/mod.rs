@@ -80,6 +80,22 @@ pub use conv_transpose::{Conv2DTranspose, Conv2DTransposeConfig};
 pub use depthwise_conv::{DepthwiseConv2D, DepthwiseConv2DConfig};
 pub use separable_conv::{SeparableConv2D, SeparableConv2DConfig};
 
+// Issue #17: 1-d convolution and pooling, TimeDistributed, Bidirectional.
+mod bidirectional;
+mod conv1d;
+mod pooling1d;
+mod seq_serde;
+mod time_distributed;
+mod wrapped;
+
+pub use bidirectional::{Bidirectional, MergeMode};
+pub use conv1d::{Conv1D, Conv1DConfig};
+pub use pooling1d::{
+    AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalPooling1DConfig, MaxPooling1D,
+    Pooling1DConfig,
+};
+pub use time_distributed::TimeDistributed;
+
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::regularizers::Regularizer;
