@@ -1,6 +1,6 @@
 """Shared pieces of the reference workloads (see README.md in this directory).
 
-The five workloads, their data-set sizes and the output format are the same as
+The workloads, their data-set sizes and the output format are the same as
 those of neurite's `e2e` binary (`benches/src/bin/e2e.rs`), so that the numbers
 can be compared line by line by `cargo xtask bench --compare` (which passes the
 same `--steps`, `--warmup` and `--repeats` to every framework).
@@ -20,8 +20,10 @@ DEFAULT_RUNS = [
     ("cnn-predict", 256),
     ("mlp-train", 32),
     ("lstm-train", 32),
+    ("resnet-train", 64),
+    ("resnet-predict", 256),
 ]
-WORKLOADS = ("cnn-train", "cnn-predict", "mlp-train", "lstm-train")
+WORKLOADS = ("cnn-train", "cnn-predict", "mlp-train", "lstm-train", "resnet-train", "resnet-predict")
 # Precision policies: float32 everywhere, or bf16 mixed precision (f32 weights,
 # optimizer and loss; bf16 matrix products and convolutions).
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
@@ -29,6 +31,10 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 CLASSES = 10
 LSTM_STEPS, LSTM_FEATURES, LSTM_UNITS = 20, 100, 64
 MLP_INPUT, MLP_HIDDEN = 100, 64
+# The residual network of issue 16 (examples/resnet.rs): stem channels, then
+# (filters, stride) of its four blocks.
+RESNET_STEM = 16
+RESNET_BLOCKS = ((16, 1), (16, 1), (32, 2), (32, 1))
 
 # Samples of one timed run (and of the warm-up run before it): long enough for the
 # steady state (issue 22), the same numbers as `cargo xtask bench --e2e` uses.
@@ -61,7 +67,7 @@ def set_thread_env(threads):
 
 def parse_args(description):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--workload", choices=WORKLOADS, help="one workload (default: all five runs)")
+    p.add_argument("--workload", choices=WORKLOADS, help="one workload (default: all seven runs)")
     p.add_argument("--batch", type=int, help="batch size (required with --workload)")
     p.add_argument("--steps", type=int,
                    help="batches per timed run and per warm-up run (default: ceil(16384/batch), "

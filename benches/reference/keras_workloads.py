@@ -1,11 +1,12 @@
-"""The five end-to-end workloads of issue 9 in Keras 3 (reference for neurite's e2e bench).
+"""The end-to-end workloads of issues 9 and 16 in Keras 3 (reference for neurite's e2e bench).
 
     KERAS_BACKEND=tensorflow python keras_workloads.py        # or KERAS_BACKEND=jax
     KERAS_BACKEND=jax python keras_workloads.py --workload cnn-train --batch 32
 
 Same models, optimizers, losses, data shapes and sizes as `benches/src/bin/e2e.rs`
 (NHWC images, softmax outputs, sparse or one-hot cross-entropy, Adam with Keras'
-defaults, SGD(0.01, momentum 0.9, Nesterov) for the MLP). A training run is one
+defaults, SGD(0.01, momentum 0.9, Nesterov) for the MLP; the residual network of
+issue 16 written with the functional API, as `examples/resnet.rs`). A training run is one
 `model.fit(x, y, batch_size=B, epochs=1, shuffle=True, verbose=0)` over the whole
 synthetic set; a prediction run is one `model.predict(x, batch_size=B, verbose=0)`.
 Keras' defaults are kept (`jit_compile="auto"`), i.e. what a Keras user gets; the
@@ -111,12 +112,36 @@ def cnn():
     ])
 
 
+def conv_bn(x, filters, kernel, stride, relu):
+    """Conv2D(k x k, strides, same, no bias) -> BatchNormalization (defaults) [-> ReLU]."""
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x) if relu else x
+
+
+def resnet():
+    """Issue 16's residual CNN: stem, four blocks, global average pooling, Dense(10)."""
+    inputs = keras.Input((28, 28, 1))
+    x = conv_bn(inputs, common.RESNET_STEM, 3, 1, True)
+    channels = common.RESNET_STEM
+    for filters, stride in common.RESNET_BLOCKS:
+        y = conv_bn(x, filters, 3, stride, True)
+        y = conv_bn(y, filters, 3, 1, False)
+        skip = x if stride == 1 and channels == filters else conv_bn(x, filters, 1, stride, False)
+        x = layers.ReLU()(layers.Add()([skip, y]))
+        channels = filters
+    x = layers.GlobalAveragePooling2D()(x)
+    for layer in output_layers():
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
 def setup(workload, n):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(42)
     labels = (np.arange(n) * 7 % common.CLASSES).astype(np.int32)
-    if workload.startswith("cnn"):
-        model = cnn()
+    if workload.startswith("cnn") or workload.startswith("resnet"):
+        model = cnn() if workload.startswith("cnn") else resnet()
         model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
         return model, rng.random((n, 28, 28, 1), dtype=np.float32), labels
     if workload == "mlp-train":
@@ -147,7 +172,7 @@ def main():
     for workload, batch, steps in common.runs_of(ARGS):
         n = steps * batch
         model, x, y = setup(workload, n)
-        if workload == "cnn-predict":
+        if workload.endswith("-predict"):
             def run_once(clock):
                 return model.predict(x, batch_size=batch, verbose=0, callbacks=[Chunks(clock)])
         else:

@@ -1,6 +1,6 @@
-"""The five end-to-end workloads of issue 9 in PyTorch (reference for neurite's e2e bench).
+"""The end-to-end workloads of issues 9 and 16 in PyTorch (reference for neurite's e2e bench).
 
-    python torch_workloads.py                      # all five, one JSON line each
+    python torch_workloads.py                      # all seven, one JSON line each
     python torch_workloads.py --workload cnn-train --batch 32 [--steps N --warmup N --repeats R]
 
 Same models, optimizers, losses, data shapes and sizes as `benches/src/bin/e2e.rs`:
@@ -15,6 +15,14 @@ loss -> backward -> step, the loop a PyTorch user writes. Prediction runs in
 `torch.autocast("cpu", dtype=torch.bfloat16)` around forward + loss (and around
 the forward pass of prediction), weights and the optimizer in float32, backward
 outside the autocast region; the framework is then reported as `pytorch-bf16`.
+
+The residual network (`resnet-train`, `resnet-predict`; issue 16's model, as
+`examples/resnet.rs`) keeps Keras' initialisers (Glorot uniform kernels, zero
+biases, BN gamma 1 / beta 0) and Keras' BatchNormalization defaults: PyTorch's
+momentum 0.01 is Keras' 0.99 (PyTorch weighs the new batch by `momentum`), eps
+1e-3. Its `same` padding is PyTorch's `padding=k//2` (for the stride-2 3x3
+convolution this pads one row/column on both sides where Keras pads only
+bottom/right: the same output shape and work).
 
 Each timed run is one call (one epoch loop, one pass of prediction) after a
 warm-up run of the same length in the same process; the seconds of its 4
@@ -61,6 +69,53 @@ class LstmClassifier(nn.Module):
         return self.dense(h[-1])
 
 
+class ConvBn(nn.Sequential):
+    """Conv2d(k x k, stride, same, no bias) -> BatchNorm2d (Keras' defaults) [-> ReLU]."""
+
+    def __init__(self, cin, cout, k, stride, relu):
+        layers = [
+            nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False),
+            nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01),
+        ]
+        if relu:
+            layers.append(nn.ReLU())
+        super().__init__(*layers)
+
+
+class Block(nn.Module):
+    """ReLU(skip(x) + BN(Conv(ReLU(BN(Conv(x)))))), skip a 1x1 Conv-BN where the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(ConvBn(cin, cout, 3, stride, True), ConvBn(cout, cout, 3, 1, False))
+        self.skip = ConvBn(cin, cout, 1, stride, False) if stride != 1 or cin != cout else nn.Identity()
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.skip(x) + self.body(x))
+
+
+class ResNet(nn.Module):
+    """Issue 16's residual CNN: stem, four blocks, global average pooling, Linear(10)."""
+
+    def __init__(self):
+        super().__init__()
+        layers, cin = [ConvBn(1, common.RESNET_STEM, 3, 1, True)], common.RESNET_STEM
+        for filters, stride in common.RESNET_BLOCKS:
+            layers.append(Block(cin, filters, stride))
+            cin = filters
+        self.features = nn.Sequential(*layers)
+        self.dense = nn.Linear(cin, common.CLASSES)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)  # Keras' glorot_uniform
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.dense(self.features(x).mean(dim=(2, 3)))
+
+
 def adam(model):
     # Keras' defaults (lr 1e-3, eps 1e-7), as neurite's Adam::default().
     return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
@@ -69,9 +124,9 @@ def adam(model):
 def setup(workload, n):
     rng = np.random.default_rng(42)
     labels = torch.from_numpy((np.arange(n) * 7 % common.CLASSES).astype(np.int64))
-    if workload.startswith("cnn"):
+    if workload.startswith("cnn") or workload.startswith("resnet"):
         x = torch.from_numpy(rng.random((n, 1, 28, 28), dtype=np.float32))
-        model = cnn()
+        model = cnn() if workload.startswith("cnn") else ResNet()
         return model, adam(model), nn.CrossEntropyLoss(), x, labels
     if workload == "mlp-train":
         model = nn.Sequential(
@@ -101,7 +156,7 @@ def main():
         n = steps * batch
         model, opt, loss_fn, x, y = setup(workload, n)
 
-        if workload == "cnn-predict":
+        if workload.endswith("-predict"):
             model.eval()
 
             def run_once(clock):

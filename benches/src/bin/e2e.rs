@@ -16,6 +16,8 @@
 //! | `cnn-predict` | the same model, inference only (`predict_batched`) | — |
 //! | `mlp-train` | Dense(64, relu, input 100) -> Dense(10, softmax) | SGD(0.01, momentum 0.9, Nesterov), categorical CE (one-hot) |
 //! | `lstm-train` | LSTM(64) on 20 steps x 100 features -> Dense(10, softmax) | Adam, sparse CE |
+//! | `resnet-train` | `examples/resnet.rs` (issue 16): Conv-BN-ReLU stem, 4 residual blocks (16, 16, 32/2, 32), GAP, Dense10; functional API | Adam, sparse CE |
+//! | `resnet-predict` | the same model, inference only (`predict_batched`) | — |
 //!
 //! **What one run measures.** Training: one epoch of `model.fit` (`epochs(1)`: each call trains one epoch, as Keras' `fit`,
 //! `verbose(0)`, shuffling on, no metrics) over a synthetic set of `steps * batch`
@@ -27,6 +29,13 @@
 //! runs are discarded (allocator warm-up, first-touch of the weights and the optimizer
 //! state); the reported `samples_per_sec` is the median over `repeats` timed runs, and
 //! every timed run is listed in `runs`.
+//!
+//! **Chunks**: each timed run is also cut into `min(4, steps)` consecutive chunks of
+//! batches, chunk `k` ending after batch `(k + 1) * steps / 4 - 1`; `chunk_secs` lists
+//! their seconds per run (the slowdown check of `cargo xtask bench`). Training notes the
+//! time in a `fit` callback's `on_batch_end` (one comparison per batch); prediction runs
+//! one `predict_batched` per chunk over the chunk's rows (split before the clock starts)
+//! and joins the outputs, as the references' prediction loops do.
 //!
 //! Data: images uniform in [0, 1), sequences and MLP inputs N(0, 1), labels `i*7 % 10`;
 //! all from fixed seeds, so every run sees the same numbers.
@@ -49,13 +58,26 @@
 //! and the optimizer are not counted); a training sample is counted as 3 forward passes
 //! (forward, gradient w.r.t. the inputs, gradient w.r.t. the weights).
 
+#[path = "e2e/chunks.rs"]
+mod chunks;
+#[path = "e2e/resnet.rs"]
+mod resnet;
+
+use chunks::{chunk_ends, ChunkClock};
 use neurite::prelude::*;
 use neurite::tensor::random::{normal, rng_from_seed, uniform};
 use std::process::ExitCode;
 use std::time::Instant;
 
 /// The workloads, as named on the command line.
-const WORKLOADS: [&str; 4] = ["cnn-train", "cnn-predict", "mlp-train", "lstm-train"];
+const WORKLOADS: [&str; 6] = [
+    "cnn-train",
+    "cnn-predict",
+    "mlp-train",
+    "lstm-train",
+    "resnet-train",
+    "resnet-predict",
+];
 
 /// Number of classes of every workload.
 const CLASSES: usize = 10;
@@ -83,14 +105,14 @@ struct Options {
 /// and the data set stays small next to the model's own memory.
 fn default_steps(workload: &str, batch: usize) -> usize {
     match workload {
-        "cnn-train" => (2048 / batch).max(4),
-        "cnn-predict" => (4096 / batch).max(4),
+        "cnn-train" | "resnet-train" => (2048 / batch).max(4),
+        "cnn-predict" | "resnet-predict" => (4096 / batch).max(4),
         "mlp-train" => (65536 / batch).max(4),
         _ => (4096 / batch).max(4),
     }
 }
 
-const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train --batch B \
+const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train|resnet-train|resnet-predict --batch B \
 [--steps N] [--warmup N] [--repeats R] [--threads T] [--dtype-policy float32|mixed_bfloat16]   |   e2e --list";
 
 /// What the command line asks for: a run, or the list of workloads.
@@ -173,6 +195,7 @@ fn flops_per_sample(workload: &str) -> f64 {
         "cnn-train" | "cnn-predict" => cnn_forward_macs(),
         "mlp-train" => MLP_INPUT * MLP_HIDDEN + MLP_HIDDEN * CLASSES,
         "lstm-train" => LSTM_STEPS * (LSTM_FEATURES + LSTM_UNITS) * 4 * LSTM_UNITS + LSTM_UNITS * CLASSES,
+        "resnet-train" | "resnet-predict" => resnet::forward_macs(),
         other => unreachable!("workload {other} was validated"),
     };
     let passes = if workload.ends_with("-train") { 3 } else { 1 };
@@ -204,13 +227,23 @@ fn sparse_labels(n: usize) -> Tensor {
     Tensor::from_shape_fn(ndarray::IxDyn(&[n]), |i| ((i[0] * 7) % CLASSES) as f32)
 }
 
+/// The model of a workload: a stack, or the functional residual network.
+enum Network {
+    Stack(Sequential),
+    Graph(Functional),
+}
+
 /// The model and the data (x, y) of one workload with `n` samples.
-fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tensor)> {
+fn setup(workload: &str, n: usize) -> neurite::Result<(Network, Tensor, Tensor)> {
     let mut rng = rng_from_seed(42);
     Ok(match workload {
         "cnn-train" | "cnn-predict" => {
             let x = uniform(&[n, 28, 28, 1], 0.0, 1.0, &mut rng);
-            (cnn_model()?, x, sparse_labels(n))
+            (Network::Stack(cnn_model()?), x, sparse_labels(n))
+        }
+        "resnet-train" | "resnet-predict" => {
+            let x = uniform(&[n, 28, 28, 1], 0.0, 1.0, &mut rng);
+            (Network::Graph(resnet::model()?), x, sparse_labels(n))
         }
         "mlp-train" => {
             let mut model = Sequential::new()
@@ -234,7 +267,7 @@ fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tenso
                     0.0
                 }
             });
-            (model, x, y)
+            (Network::Stack(model), x, y)
         }
         "lstm-train" => {
             let mut model = Sequential::new()
@@ -243,7 +276,7 @@ fn setup(workload: &str, n: usize) -> neurite::Result<(Sequential, Tensor, Tenso
                 .add(Dense::new(CLASSES).activation(Activation::Softmax));
             model.compile(Adam::default(), Loss::sparse_categorical_crossentropy(), &[])?;
             let x = normal(&[n, LSTM_STEPS, LSTM_FEATURES], 0.0, 1.0, &mut rng);
-            (model, x, sparse_labels(n))
+            (Network::Stack(model), x, sparse_labels(n))
         }
         other => unreachable!("workload {other} was validated"),
     })
@@ -269,32 +302,89 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// Runs the workload: `warmup` discarded runs, then `repeats` timed runs; returns the
-/// samples per second of each timed run.
-fn measure(opts: &Options) -> neurite::Result<Vec<f64>> {
+/// One timed run: its samples per second and the seconds of its chunks.
+#[derive(Debug, Clone, PartialEq)]
+struct Run {
+    rate: f64,
+    chunk_secs: Vec<f64>,
+}
+
+/// Runs the workload: `warmup` discarded runs, then `repeats` timed runs.
+fn measure(opts: &Options) -> neurite::Result<Vec<Run>> {
     let n = opts.steps * opts.batch;
-    let (mut model, x, y) = setup(&opts.workload, n)?;
+    let (network, x, y) = setup(&opts.workload, n)?;
+    match network {
+        Network::Stack(mut model) => timed_runs(&mut model, &x, &y, opts),
+        Network::Graph(mut model) => timed_runs(&mut model, &x, &y, opts),
+    }
+}
+
+/// The rows of `x` cut at the chunk ends of a `steps`-batch run of `batch` rows each.
+fn split_at_chunks(x: &Tensor, batch: usize, steps: usize) -> Vec<Tensor> {
+    let rows = x.shape()[0];
+    let mut first = 0;
+    chunk_ends(steps)
+        .into_iter()
+        .map(|end| {
+            let last = ((end + 1) * batch).min(rows);
+            let part = x.slice_axis(ndarray::Axis(0), (first..last).into()).to_owned();
+            first = last;
+            part
+        })
+        .collect()
+}
+
+fn timed_runs<N: Layer>(
+    model: &mut Model<N>,
+    x: &Tensor,
+    y: &Tensor,
+    opts: &Options,
+) -> neurite::Result<Vec<Run>> {
     model.set_dtype_policy(opts.dtype_policy);
-    let mut rates = Vec::with_capacity(opts.repeats);
+    let n = opts.steps * opts.batch;
+    let predict = opts.workload.ends_with("-predict");
+    let parts = if predict {
+        split_at_chunks(x, opts.batch, opts.steps)
+    } else {
+        Vec::new()
+    };
+    let ends = chunk_ends(opts.steps);
+    let mut clock = ChunkClock::new(opts.steps);
+    let mut runs = Vec::with_capacity(opts.repeats);
     for run in 0..opts.warmup + opts.repeats {
         let start = Instant::now();
-        if opts.workload == "cnn-predict" {
-            let out = model.predict_batched(&x, opts.batch)?;
+        clock.begin();
+        if predict {
+            let mut outs = Vec::with_capacity(parts.len());
+            for (part, &end) in parts.iter().zip(&ends) {
+                outs.push(model.predict_batched(part, opts.batch)?);
+                clock.batch_end(end);
+            }
+            let views: Vec<_> = outs.iter().map(|o| o.view()).collect();
+            let out = ndarray::concatenate(ndarray::Axis(0), &views)
+                .map_err(|e| neurite::Error::Model(format!("e2e: joining the chunks' predictions: {e}")))?;
             std::hint::black_box(&out);
         } else {
             let history = model.fit(
-                &x,
-                &y,
-                FitOptions::new().epochs(1).batch_size(opts.batch).verbose(0),
+                x,
+                y,
+                FitOptions::new()
+                    .epochs(1)
+                    .batch_size(opts.batch)
+                    .verbose(0)
+                    .callback(&mut clock),
             )?;
             std::hint::black_box(&history);
         }
         let seconds = start.elapsed().as_secs_f64();
         if run >= opts.warmup {
-            rates.push(n as f64 / seconds);
+            runs.push(Run {
+                rate: n as f64 / seconds,
+                chunk_secs: clock.seconds(),
+            });
         }
     }
-    Ok(rates)
+    Ok(runs)
 }
 
 /// `v` rounded to one decimal (rates and MiB are reported to 0.1).
@@ -314,6 +404,8 @@ struct ResultLine<'a> {
     samples_per_sec: f64,
     /// Samples per second of every timed run.
     runs: Vec<f64>,
+    /// Seconds of each consecutive chunk of batches of every timed run (5 decimals).
+    chunk_secs: Vec<Vec<f64>>,
     /// `null` when the kernel does not report it.
     peak_rss_mb: Option<f64>,
     steps: usize,
@@ -324,7 +416,8 @@ struct ResultLine<'a> {
     dtype_policy: &'static str,
 }
 
-fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
+fn json_line(opts: &Options, runs: &[Run], peak_mb: Option<f64>) -> String {
+    let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
     let line = ResultLine {
         framework: match opts.dtype_policy {
             DtypePolicy::Float32 => "neurite",
@@ -332,8 +425,12 @@ fn json_line(opts: &Options, rates: &[f64], peak_mb: Option<f64>) -> String {
         },
         model: &opts.workload,
         batch: opts.batch,
-        samples_per_sec: one_decimal(median(rates)),
+        samples_per_sec: one_decimal(median(&rates)),
         runs: rates.iter().copied().map(one_decimal).collect(),
+        chunk_secs: runs
+            .iter()
+            .map(|r| r.chunk_secs.iter().map(|&s| (s * 1e5).round() / 1e5).collect())
+            .collect(),
         peak_rss_mb: peak_mb.map(one_decimal),
         steps: opts.steps,
         threads: opts.threads,
@@ -372,8 +469,8 @@ fn main() -> ExitCode {
     };
     set_threads(opts.threads);
     match measure(&opts) {
-        Ok(rates) => {
-            println!("{}", json_line(&opts, &rates, peak_rss_mb()));
+        Ok(runs) => {
+            println!("{}", json_line(&opts, &runs, peak_rss_mb()));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -441,6 +538,14 @@ mod tests {
         assert_eq!(flops_per_sample("cnn-train"), 6.0 * 2_794_240.0);
         assert_eq!(flops_per_sample("mlp-train"), 6.0 * 7_040.0);
         assert_eq!(
+            flops_per_sample("resnet-predict"),
+            2.0 * resnet::forward_macs() as f64
+        );
+        assert_eq!(
+            flops_per_sample("resnet-train"),
+            6.0 * resnet::forward_macs() as f64
+        );
+        assert_eq!(
             flops_per_sample("lstm-train"),
             6.0 * (20.0 * 164.0 * 256.0 + 640.0)
         );
@@ -467,10 +572,11 @@ mod tests {
                 threads: 1,
                 dtype_policy: policy,
             };
-            let rates = measure(&opts).unwrap();
-            assert_eq!(rates.len(), 1);
-            assert!(rates[0] > 0.0);
-            let line = json_line(&opts, &rates, Some(12.04));
+            let runs = measure(&opts).unwrap();
+            assert_eq!(runs.len(), 1);
+            assert!(runs[0].rate > 0.0);
+            assert_eq!(runs[0].chunk_secs.len(), 2, "{w}: {runs:?}");
+            let line = json_line(&opts, &runs, Some(12.04));
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
             let framework = if policy == DtypePolicy::Float32 {
                 "neurite"
@@ -488,6 +594,8 @@ mod tests {
             assert_eq!(v["runs"].as_array().map(Vec::len), Some(1), "{line}");
             assert_eq!(v["flops_per_sample"], flops_per_sample(w), "{line}");
             assert_eq!(v["steps"], 2, "{line}");
+            assert_eq!(v["chunk_secs"].as_array().map(Vec::len), Some(1), "{line}");
+            assert_eq!(v["chunk_secs"][0].as_array().map(Vec::len), Some(2), "{line}");
         }
         assert!(peak_rss_mb().unwrap() > 0.0);
     }

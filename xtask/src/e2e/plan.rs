@@ -4,13 +4,16 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The `(workload, batch)` pairs of the issue, in the order of its table.
-pub const RUNS: [(&str, usize); 5] = [
+/// The `(workload, batch)` pairs: issue 9's five, in the order of its table, then the
+/// residual network of issue 16.
+pub const RUNS: [(&str, usize); 7] = [
     ("cnn-train", 32),
     ("cnn-train", 128),
     ("cnn-predict", 256),
     ("mlp-train", 32),
     ("lstm-train", 32),
+    ("resnet-train", 64),
+    ("resnet-predict", 256),
 ];
 
 /// Threads given to every benchmark process.
@@ -227,6 +230,8 @@ mod tests {
         assert_eq!(steps_for("cnn-train", 128, DEFAULT_SAMPLES), 128);
         assert_eq!(steps_for("cnn-predict", 256, DEFAULT_SAMPLES), 64);
         assert_eq!(steps_for("lstm-train", 32, DEFAULT_SAMPLES), 512);
+        assert_eq!(steps_for("resnet-train", 64, DEFAULT_SAMPLES), 256);
+        assert_eq!(steps_for("resnet-predict", 256, DEFAULT_SAMPLES), 64);
         assert_eq!(steps_for("mlp-train", 32, DEFAULT_SAMPLES), 2048);
         // Rounded up to whole batches, never below 4 batches.
         assert_eq!(steps_for("cnn-train", 100, DEFAULT_SAMPLES), 164);
@@ -269,7 +274,11 @@ mod tests {
 
     #[test]
     fn workload_filter() {
-        assert_eq!(select_workloads(&[]).unwrap().len(), 5);
+        assert_eq!(select_workloads(&[]).unwrap().len(), 7);
+        assert_eq!(
+            select_workloads(&s(&["resnet-train/b64", "resnet-predict"])).unwrap(),
+            [("resnet-train", 64), ("resnet-predict", 256)]
+        );
         assert_eq!(
             select_workloads(&s(&["cnn-train"])).unwrap(),
             [("cnn-train", 32), ("cnn-train", 128)]
