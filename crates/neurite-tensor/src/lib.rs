@@ -20,6 +20,7 @@
 #[cfg(feature = "openblas")]
 extern crate blas_src;
 
+pub mod attention;
 pub mod bf16;
 pub mod broadcast;
 pub mod compare;

@@ -2,6 +2,7 @@
 //! forward and backward side by side (see `docs/architecture.md`).
 
 mod activation;
+mod attention;
 mod arith;
 mod conv;
 mod conv1d;
@@ -19,6 +20,7 @@ mod spatial;
 mod util;
 
 pub use activation::*;
+pub use attention::*;
 pub use arith::*;
 pub use conv::*;
 pub use conv1d::*;
