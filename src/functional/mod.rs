@@ -33,6 +33,8 @@
 
 mod config;
 mod graph;
+mod picture;
+mod summary_rows;
 mod symbolic;
 
 pub(crate) use config::from_config as graph_from_config;
