@@ -96,6 +96,11 @@ pub use pooling1d::{
 };
 pub use time_distributed::TimeDistributed;
 
+// Issue #17: attention, positional embeddings, transformer blocks.
+mod attention;
+
+pub use attention::{AttentionCall, MultiHeadAttention, MultiHeadAttentionConfig};
+
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::regularizers::Regularizer;
