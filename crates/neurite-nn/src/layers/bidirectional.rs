@@ -139,6 +139,23 @@ impl Bidirectional {
         Bidirectional::build_from("bidirectional", nested_config(&layer), None, MergeMode::Concat)
     }
 
+    /// [`Bidirectional::new`] for an already boxed layer.
+    ///
+    /// ```
+    /// let gru = neurite_nn::layer_from_config("GRU", &serde_json::json!({"name": "g", "units": 2}))?;
+    /// let b = neurite_nn::layers::Bidirectional::from_boxed(gru)?;
+    /// assert_eq!(neurite_nn::Layer::name(b.forward_layer()), "forward_g");
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn from_boxed(layer: Box<dyn Layer>) -> Result<Self> {
+        Bidirectional::build_from(
+            "bidirectional",
+            nested_config(layer.as_ref()),
+            None,
+            MergeMode::Concat,
+        )
+    }
+
     /// The layer from Keras' config: `name`, `layer` and the optional
     /// `backward_layer` (each `{"class_name", "config"}`), `merge_mode`
     /// (default `concat`; `null` refused), `trainable`, `input_shape`.
