@@ -98,8 +98,14 @@ pub use time_distributed::TimeDistributed;
 
 // Issue #17: attention, positional embeddings, transformer blocks.
 mod attention;
+mod position_embedding;
+mod token_and_position_embedding;
+mod transformer;
 
 pub use attention::{AttentionCall, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use position_embedding::{PositionEmbedding, PositionEmbeddingConfig};
+pub use token_and_position_embedding::{TokenAndPositionEmbedding, TokenAndPositionEmbeddingConfig};
+pub use transformer::{TransformerBlockConfig, TransformerEncoder};
 
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
