@@ -305,3 +305,24 @@ fn bad_configs_and_inputs_are_errors_naming_the_layer() {
     let bi = Bidirectional::new(LSTM::new(2)).unwrap().with_name("bi");
     assert!(msg(bi.output_shape(&[4])).contains("lstm") || msg(bi.output_shape(&[4])).contains("bi"));
 }
+
+#[test]
+fn recurrent_dropout_is_refused_not_ignored() {
+    for class in ["SimpleRNN", "LSTM", "GRU"] {
+        for field in ["dropout", "recurrent_dropout"] {
+            let mut cfg = serde_json::json!({"name": "r", "units": 2});
+            cfg[field] = serde_json::json!(0.25);
+            let e = neurite_nn::layer_from_config(class, &cfg)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                e.contains("r") && e.contains(&format!("\"{field}\"")),
+                "{class}: {e}"
+            );
+            cfg[field] = serde_json::json!(0.0);
+            let l = neurite_nn::layer_from_config(class, &cfg).unwrap();
+            assert!(l.config().get(field).is_none(), "a zero rate is not written");
+        }
+    }
+}

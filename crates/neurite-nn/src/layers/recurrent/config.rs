@@ -59,6 +59,10 @@ fn zeros() -> Initializer {
     Initializer::Zeros
 }
 
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
 /// Configuration of a `SimpleRNN`, `LSTM` or `GRU` layer (Keras'
 /// `get_config()` keys; `unit_forget_bias` only for LSTM, `reset_after`
 /// only for GRU).
@@ -106,6 +110,14 @@ pub struct RecurrentConfig {
     /// GRU only: apply the reset gate after the recurrent matmul (Keras 3 default true; only true is supported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_after: Option<bool>,
+    /// Keras' input dropout rate; only 0 is supported (a non-zero rate is
+    /// refused by [`RecurrentConfig::validate`], not silently ignored).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f32,
+    /// Keras' recurrent-state dropout rate; only 0 is supported (a non-zero
+    /// rate is refused by [`RecurrentConfig::validate`], not silently ignored).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recurrent_dropout: f32,
     /// Penalty on the kernel.
     #[serde(default)]
     pub kernel_regularizer: Option<Regularizer>,
@@ -126,7 +138,8 @@ pub struct RecurrentConfig {
 impl RecurrentConfig {
     /// Checks every field for values that can never work (units 0, an
     /// activation or recurrent_activation other than tanh, sigmoid, relu or
-    /// linear, reset_after=false, bad initializer/regularizer parameters, a
+    /// linear, reset_after=false, a non-zero dropout or recurrent_dropout,
+    /// bad initializer/regularizer parameters, a
     /// declared input shape with a 0 dimension); errors name the layer and
     /// the field. Run by [`crate::layer_from_config`] and by `build`.
     ///
@@ -136,6 +149,9 @@ impl RecurrentConfig {
     /// c.units = 0;
     /// let e = c.validate().unwrap_err().to_string();
     /// assert!(e.contains("lstm") && e.contains("units"), "{e}");
+    /// c.units = 8;
+    /// c.recurrent_dropout = 0.2;
+    /// assert!(c.validate().unwrap_err().to_string().contains("recurrent_dropout"));
     /// ```
     pub fn validate(&self) -> Result<()> {
         let n = &self.name;
@@ -150,6 +166,20 @@ impl RecurrentConfig {
                     field,
                     "tanh, sigmoid, relu or linear (the activations recurrent layers support)",
                     format!("{:?}", a.name()),
+                ));
+            }
+        }
+        for (field, rate) in [
+            ("dropout", self.dropout),
+            ("recurrent_dropout", self.recurrent_dropout),
+        ] {
+            if rate != 0.0 {
+                return Err(checks::field_error(
+                    n,
+                    field,
+                    "0 (dropout inside recurrent layers is not supported yet; put a Dropout layer before or \
+                     after the recurrent layer)",
+                    rate,
                 ));
             }
         }
@@ -184,6 +214,8 @@ impl RecurrentConfig {
             bias_initializer: Initializer::Zeros,
             unit_forget_bias: (kind == RnnKind::Lstm).then_some(true),
             reset_after: (kind == RnnKind::Gru).then_some(true),
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
             kernel_regularizer: None,
             recurrent_regularizer: None,
             bias_regularizer: None,
