@@ -386,13 +386,13 @@ fn configs_round_trip_and_bad_fields_are_refused() {
         .with_name("mha_1");
     let again = layer_from_config("MultiHeadAttention", &m.config()).unwrap();
     assert_eq!(again.config(), m.config());
-    // Keras 3's own config, including keys neurite keeps only for round trips.
+    // Keras 3's own config (initializers in neurite's form), including keys neurite keeps only for round trips.
     let keras = serde_json::json!({
         "name": "multi_head_attention", "trainable": true, "dtype": "float32",
         "num_heads": 2, "key_dim": 32, "value_dim": 32, "dropout": 0.0, "use_bias": true,
         "output_shape": null, "attention_axes": [1], "flash_attention": null,
-        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}},
-        "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}},
+        "kernel_initializer": "glorot_uniform",
+        "bias_initializer": "zeros",
         "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null,
         "kernel_constraint": null, "bias_constraint": null, "seed": null
     });
