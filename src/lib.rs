@@ -43,9 +43,9 @@ pub use cross_validation::{cross_validate, CrossValidation};
 pub use error::{Error, Result};
 pub use history::History;
 pub use metric::Metric;
-pub use model::{DtypePolicy, LayerStack, Model, Sequential};
+pub use model::{DtypePolicy, LayerStack, LossWeights, Losses, Metrics, Model, PerOutput, Sequential};
 pub use save::Network;
-pub use train::FitOptions;
+pub use train::{Arrays, FitOptions};
 
 pub use neurite_autograd as autograd;
 pub use neurite_data as data;

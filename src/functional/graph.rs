@@ -59,7 +59,12 @@ pub struct Graph {
     pub(crate) nodes: Vec<GraphNode>,
     pub(crate) outputs: Vec<Slot>,
     /// `fuse[i]`: node `i` runs fused with node `i + 1` (its only consumer).
-    fuse: Vec<bool>,
+    pub(super) fuse: Vec<bool>,
+    /// `readers[j]`: how many node inputs read node `j`'s value (a node
+    /// reading it twice counts twice); a run drops the value once they have.
+    pub(super) readers: Vec<usize>,
+    /// `is_output[j]`: node `j`'s value is one of the graph's outputs (kept to the end).
+    pub(super) is_output: Vec<bool>,
     trainable: bool,
     built: bool,
 }
@@ -79,14 +84,21 @@ impl Graph {
     /// Layers still carrying their class's default name are named as in a
     /// `Sequential` (`dense_1`, `dense_2`, ...).
     ///
-    /// Today a graph has one input and one output (its calls may branch and
-    /// merge in between); several inputs or outputs are an error.
+    /// A graph may have several inputs and several outputs (Keras'
+    /// `Model(inputs=[a, b], outputs=[y, z])`); each input is known by its
+    /// [`crate::functional::Input::named`] name, each output by the name of
+    /// the layer that made it (or the input's name, for an input listed as
+    /// an output), and two outputs with one name are an error.
     ///
     /// ```
     /// use neurite::prelude::*;
     /// let (a, b) = (Input::named("a", [3]), Input::named("b", [3]));
     /// let y = Dense::new(1).call(&b)?;
     /// assert!(Graph::new(&[&a], &[&y]).is_err()); // y needs b
+    /// let z = Dense::new(2).with_name("z").call(&a)?;
+    /// let g = Graph::new(&[&a, &b], &[&y, &z])?;
+    /// assert_eq!(g.input_names(), vec!["a", "b"]);
+    /// assert_eq!(g.output_names(), vec!["dense_1", "z"]);
     /// # Ok::<(), neurite::Error>(())
     /// ```
     pub fn new(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Graph> {
@@ -94,11 +106,11 @@ impl Graph {
     }
 
     fn trace(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> neurite_nn::Result<Graph> {
-        if inputs.len() != 1 || outputs.len() != 1 {
+        if inputs.is_empty() || outputs.is_empty() {
             return Err(config_error(
                 "functional",
                 format!(
-                    "a functional model has one input and one output today, found {} inputs and {} outputs",
+                    "a functional model needs at least one input and one output, found {} inputs and {} outputs",
                     inputs.len(),
                     outputs.len()
                 ),
@@ -128,6 +140,8 @@ impl Graph {
             nodes: Vec::new(),
             outputs: Vec::new(),
             fuse: Vec::new(),
+            readers: Vec::new(),
+            is_output: Vec::new(),
             trainable: true,
             built: false,
         };
@@ -137,8 +151,20 @@ impl Graph {
             graph.outputs.push(slot);
         }
         graph.name_layers()?;
+        graph.check_output_names()?;
         graph.check_shared_calls()?;
         graph.fuse = graph.fusable_pairs();
+        graph.readers = vec![0; graph.nodes.len()];
+        for node in &graph.nodes {
+            for slot in &node.inputs {
+                if let Slot::Node(j) = slot {
+                    graph.readers[*j] += 1;
+                }
+            }
+        }
+        graph.is_output = (0..graph.nodes.len())
+            .map(|j| graph.outputs.contains(&Slot::Node(j)))
+            .collect();
         Ok(graph)
     }
 
@@ -148,7 +174,7 @@ impl Graph {
         layer: &dyn Layer,
         node: &GraphNode,
     ) -> neurite_nn::Result<Option<ParameterShapes>> {
-        let shapes = self.input_shapes(node);
+        let shapes = self.node_input_shapes(node);
         if layer.input_arity() == InputArity::One {
             layer.parameter_shapes(&shapes[0])
         } else {
@@ -173,8 +199,8 @@ impl Graph {
                         format!(
                             "call {} is on inputs of shapes {:?}, which need weights {needs:?}, but the first call (on {:?}) makes {made:?}: every call of a shared layer must fit the same weights",
                             call.call_index,
-                            self.input_shapes(call),
-                            self.input_shapes(first)
+                            self.node_input_shapes(call),
+                            self.node_input_shapes(first)
                         ),
                     ));
                 }
@@ -268,6 +294,24 @@ impl Graph {
         Ok(())
     }
 
+    /// Two outputs with one name could not be told apart by name (in
+    /// `compile`, `fit` and the logs): an error naming both.
+    fn check_output_names(&self) -> neurite_nn::Result<()> {
+        let names = self.output_names();
+        for (i, name) in names.iter().enumerate() {
+            if let Some(j) = names[..i].iter().position(|n| n == name) {
+                return Err(config_error(
+                    name,
+                    format!(
+                        "outputs {j} and {i} are both named {name:?} (an output is named after the layer that made it): \
+                         each output needs its own layer, e.g. an Activation(\"linear\") layer with its own name"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Node `i` fuses with node `i + 1` when `i + 1` is its only consumer,
     /// reads only it, both take one input and `i` is not an output.
     fn fusable_pairs(&self) -> Vec<bool> {
@@ -321,8 +365,79 @@ impl Graph {
         self.layers.iter().find(|l| l.name() == name).cloned()
     }
 
+    /// The names of the graph's inputs, in order (each input's
+    /// [`crate::functional::Input::named`] name; repeated default names
+    /// become `input_layer`, `input_layer_1`, ...).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("image", [4]), Input::named("features", [2]));
+    /// let y = Concatenate::new().call_many(&[&a, &b])?;
+    /// assert_eq!(Graph::new(&[&a, &b], &[&y])?.input_names(), vec!["image", "features"]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn input_names(&self) -> Vec<String> {
+        self.inputs.iter().map(|i| i.name.clone()).collect()
+    }
+
+    /// The sample shape (no batch axis) of each input, in order.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("a", [4]), Input::named("b", [2, 3]));
+    /// let y = Dense::new(1).call(&Flatten::new().call(&b)?)?;
+    /// let z = Dense::new(1).call(&a)?;
+    /// assert_eq!(Graph::new(&[&a, &b], &[&y, &z])?.input_shapes(), vec![vec![4], vec![2, 3]]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        self.inputs.iter().map(|i| i.shape.clone()).collect()
+    }
+
+    /// The names of the graph's outputs, in order: the name of the layer
+    /// that made each (Keras' `output_names`), or an input's name for an
+    /// input that is also an output.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([4]);
+    /// let class = Dense::new(3).activation(Activation::Softmax).with_name("class").call(&x)?;
+    /// let value = Dense::new(1).with_name("value").call(&x)?;
+    /// assert_eq!(Graph::new(&[&x], &[&class, &value])?.output_names(), vec!["class", "value"]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn output_names(&self) -> Vec<String> {
+        self.outputs
+            .iter()
+            .map(|s| match *s {
+                Slot::Input(i) => self.inputs[i].name.clone(),
+                Slot::Node(j) => self.layers[self.nodes[j].layer].name(),
+            })
+            .collect()
+    }
+
+    /// The sample shape (no batch axis) of each output, in order.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([4]);
+    /// let (p, q) = (Dense::new(3).call(&x)?, Dense::new(1).call(&x)?);
+    /// assert_eq!(Graph::new(&[&x], &[&p, &q])?.output_shapes(), vec![vec![3], vec![1]]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn output_shapes(&self) -> Vec<Vec<usize>> {
+        self.outputs.iter().map(|s| self.slot_shape(*s)).collect()
+    }
+
+    fn slot_shape(&self, slot: Slot) -> Vec<usize> {
+        match slot {
+            Slot::Input(i) => self.inputs[i].shape.clone(),
+            Slot::Node(j) => self.nodes[j].shape.clone(),
+        }
+    }
+
     /// The shape each input of node `i` has.
-    pub(crate) fn input_shapes(&self, node: &GraphNode) -> Vec<Vec<usize>> {
+    pub(crate) fn node_input_shapes(&self, node: &GraphNode) -> Vec<Vec<usize>> {
         node.inputs
             .iter()
             .map(|s| match *s {
@@ -332,23 +447,86 @@ impl Graph {
             .collect()
     }
 
-    /// Errors unless `input_shape` is the graph's (single) input shape.
-    fn check_input(&self, input_shape: &[usize]) -> neurite_nn::Result<()> {
-        let expected = &self.inputs[0].shape;
-        if input_shape != expected.as_slice() {
+    /// Errors unless `shapes` are the graph's input shapes (one per input, in order).
+    fn check_inputs(&self, shapes: &[Vec<usize>]) -> neurite_nn::Result<()> {
+        if shapes.len() != self.inputs.len() {
             return Err(config_error(
                 &self.name,
                 format!(
-                    "the model's input {:?} has shape {expected:?}, got {input_shape:?}",
-                    self.inputs[0].name
+                    "the model has {} inputs {:?}, got {} input shapes {shapes:?}",
+                    self.inputs.len(),
+                    self.input_names(),
+                    shapes.len()
                 ),
             ));
+        }
+        for (input, shape) in self.inputs.iter().zip(shapes) {
+            if shape != &input.shape {
+                return Err(config_error(
+                    &self.name,
+                    format!(
+                        "the model's input {:?} has shape {:?}, got {shape:?}",
+                        input.name, input.shape
+                    ),
+                ));
+            }
         }
         Ok(())
     }
 
+    /// Errors unless the graph has one output (what running it as a layer needs).
+    fn single_output(&self) -> neurite_nn::Result<()> {
+        if self.outputs.len() == 1 {
+            return Ok(());
+        }
+        Err(config_error(
+            &self.name,
+            format!(
+                "the graph has {} outputs {:?}; a layer has one output, so a graph with several outputs cannot be \
+                 called as a layer or run through Layer::forward (use Graph::forward_many, or a Model's predict_many)",
+                self.outputs.len(),
+                self.output_names()
+            ),
+        ))
+    }
+
+    /// Builds every layer that is not built yet, in call order, for the
+    /// shapes of its first call (the graph knows its own input shapes).
+    pub(crate) fn build_layers(&mut self, rng: &mut Generator) -> neurite_nn::Result<()> {
+        for node in &self.nodes {
+            let mut layer = self.layers[node.layer].write()?;
+            if !layer.is_built() {
+                let shapes = self.node_input_shapes(node);
+                if layer.input_arity() == InputArity::One {
+                    layer.build(&shapes[0], rng)?;
+                } else {
+                    layer.build_multi(&shapes, rng)?;
+                }
+            }
+        }
+        self.built = true;
+        Ok(())
+    }
+
+    /// Every layer's parameter shapes (the graph's own input shapes).
+    fn all_parameter_shapes(&self) -> neurite_nn::Result<Option<ParameterShapes>> {
+        let mut all = Vec::new();
+        for (index, layer) in self.layers.iter().enumerate() {
+            let node = self
+                .nodes
+                .iter()
+                .find(|n| n.layer == index)
+                .expect("every layer is called");
+            match self.call_parameter_shapes(layer.read()?.as_ref(), node)? {
+                Some(s) => all.extend(s),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(all))
+    }
+
     /// Runs one call: the layer on its inputs' values.
-    fn run(layer: &dyn Layer, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+    pub(super) fn run(layer: &dyn Layer, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
         if layer.input_arity() == InputArity::One {
             layer.forward(&xs[0], ctx)
         } else {
@@ -371,38 +549,15 @@ impl Layer for Graph {
     }
 
     /// Builds every layer, in call order, for the shapes of its first call.
+    /// A graph with several inputs is built with [`Layer::build_multi`].
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> neurite_nn::Result<()> {
-        self.check_input(input_shape)?;
-        for node in &self.nodes {
-            let mut layer = self.layers[node.layer].write()?;
-            if !layer.is_built() {
-                let shapes = self.input_shapes(node);
-                if layer.input_arity() == InputArity::One {
-                    layer.build(&shapes[0], rng)?;
-                } else {
-                    layer.build_multi(&shapes, rng)?;
-                }
-            }
-        }
-        self.built = true;
-        Ok(())
+        self.check_inputs(&[input_shape.to_vec()])?;
+        self.build_layers(rng)
     }
 
     fn parameter_shapes(&self, input_shape: &[usize]) -> neurite_nn::Result<Option<ParameterShapes>> {
-        self.check_input(input_shape)?;
-        let mut all = Vec::new();
-        for (index, layer) in self.layers.iter().enumerate() {
-            let node = self
-                .nodes
-                .iter()
-                .find(|n| n.layer == index)
-                .expect("every layer is called");
-            match self.call_parameter_shapes(layer.read()?.as_ref(), node)? {
-                Some(s) => all.extend(s),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(all))
+        self.check_inputs(&[input_shape.to_vec()])?;
+        self.all_parameter_shapes()
     }
 
     fn is_built(&self) -> bool {
@@ -410,41 +565,50 @@ impl Layer for Graph {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> neurite_nn::Result<Vec<usize>> {
-        self.check_input(input_shape)?;
-        Ok(match self.outputs[0] {
-            Slot::Input(i) => self.inputs[i].shape.clone(),
-            Slot::Node(j) => self.nodes[j].shape.clone(),
-        })
+        self.output_shape_multi(&[input_shape.to_vec()])
     }
 
-    /// Every call in topological order; a call whose only consumer comes
-    /// next runs fused with it where the pair has a fused kernel
-    /// ([`Layer::forward_fused`], as in a `Sequential`).
+    /// Every call in topological order ([`Graph::forward_many`]); the
+    /// graph must have one input and one output.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
-        let mut values: Vec<Option<Var>> = vec![None; self.nodes.len()];
-        let get = |values: &[Option<Var>], slot: Slot| -> Var {
-            match slot {
-                Slot::Input(_) => x.clone(),
-                Slot::Node(j) => values[j].clone().expect("topological order: inputs run first"),
-            }
-        };
-        let mut i = 0;
-        while i < self.nodes.len() {
-            let node = &self.nodes[i];
-            let xs: Vec<Var> = node.inputs.iter().map(|s| get(&values, *s)).collect();
-            let layer = self.layers[node.layer].read()?;
-            if self.fuse[i] {
-                let next = self.layers[self.nodes[i + 1].layer].read()?;
-                if let Some(out) = layer.forward_fused(next.as_ref(), &xs[0], ctx) {
-                    values[i + 1] = Some(out?);
-                    i += 2;
-                    continue;
-                }
-            }
-            values[i] = Some(Self::run(layer.as_ref(), &xs, ctx)?);
-            i += 1;
+        self.forward_multi(std::slice::from_ref(x), ctx)
+    }
+
+    /// One input: [`InputArity::One`]; `n > 1` inputs: exactly `n`, in the
+    /// order of [`Graph::input_names`] (so a graph with several inputs can be
+    /// called on a list of symbolic tensors inside another graph).
+    fn input_arity(&self) -> InputArity {
+        match self.inputs.len() {
+            1 => InputArity::One,
+            n => InputArity::Exactly(n),
         }
-        Ok(get(&values, self.outputs[0]))
+    }
+
+    fn build_multi(&mut self, input_shapes: &[Vec<usize>], rng: &mut Generator) -> neurite_nn::Result<()> {
+        self.check_inputs(input_shapes)?;
+        self.build_layers(rng)
+    }
+
+    /// The output's shape; an error for a graph with several outputs.
+    fn output_shape_multi(&self, input_shapes: &[Vec<usize>]) -> neurite_nn::Result<Vec<usize>> {
+        self.check_inputs(input_shapes)?;
+        self.single_output()?;
+        Ok(self.slot_shape(self.outputs[0]))
+    }
+
+    fn parameter_shapes_multi(
+        &self,
+        input_shapes: &[Vec<usize>],
+    ) -> neurite_nn::Result<Option<ParameterShapes>> {
+        self.check_inputs(input_shapes)?;
+        self.all_parameter_shapes()
+    }
+
+    /// [`Graph::forward_many`]'s single output; an error for a graph with several outputs.
+    fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        self.single_output()?;
+        let mut outs = self.forward_many(xs, ctx)?;
+        Ok(outs.remove(0))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
@@ -473,8 +637,13 @@ impl Layer for Graph {
         super::config::to_config(self)
     }
 
+    /// The input's shape for a graph with one input; `None` with several
+    /// (a graph knows its input shapes: [`Graph::input_shapes`]).
     fn declared_input_shape(&self) -> Option<Vec<usize>> {
-        Some(self.inputs[0].shape.clone())
+        match self.inputs.as_slice() {
+            [one] => Some(one.shape.clone()),
+            _ => None,
+        }
     }
 }
 

@@ -27,13 +27,45 @@
 //! validation, class and sample weights), `evaluate`, `predict`, `summary`,
 //! `save`/`load` (the graph is saved in Keras' functional format, each
 //! layer with its `inbound_nodes`), dtype policies. A graph is itself a
-//! [`neurite_nn::Layer`], so a model's graph can be called inside another.
-//! Today a model has one input and one output; the calls in between may
-//! branch, merge and share layers freely.
+//! [`neurite_nn::Layer`], so a model's graph can be called inside another
+//! (one with several inputs is called on a list of tensors; one with several
+//! outputs cannot be a layer, which has one output).
+//!
+//! A model may have several inputs and outputs ([`Model::functional_many`]):
+//! inputs are known by their [`Input::named`] names, outputs by the names of
+//! the layers that made them. `compile` takes one loss per output (by order
+//! or by name) and loss weights, `fit`/`evaluate` take one array per input
+//! and per output (by order or by name, see [`crate::Arrays`]),
+//! [`Model::predict_many`] returns one array per output:
+//!
+//! ```
+//! use neurite::prelude::*;
+//! let image = Input::named("image", [8, 8, 1]);
+//! let extra = Input::named("extra", [4]);
+//! let h = Concatenate::new().call_many(&[&Flatten::new().call(&image)?, &extra])?;
+//! let h = Dense::new(16).activation(Activation::Relu).call(&h)?;
+//! let class = Dense::new(10).activation(Activation::Softmax).with_name("class").call(&h)?;
+//! let size = Dense::new(1).with_name("size").call(&h)?;
+//! let mut model = Model::functional_many(&[&image, &extra], &[&class, &size])?;
+//! model.compile(
+//!     Adam::default(),
+//!     Losses::from([("class", Loss::sparse_categorical_crossentropy()), ("size", Loss::MeanSquaredError)])
+//!         .loss_weights([("class", 1.0), ("size", 0.5)]),
+//!     [("class", vec![Metric::Accuracy]), ("size", vec![Metric::Mae])],
+//! )?;
+//! let (x1, x2) = (Tensor::zeros(ndarray::IxDyn(&[6, 8, 8, 1])), Tensor::zeros(ndarray::IxDyn(&[6, 4])));
+//! let (y1, y2) = (Tensor::zeros(ndarray::IxDyn(&[6])), Tensor::zeros(ndarray::IxDyn(&[6, 1])));
+//! let history = model.fit([("image", &x1), ("extra", &x2)], [&y1, &y2], FitOptions::new().verbose(0))?;
+//! assert!(history.get("class_accuracy").is_some() && history.get("size_loss").is_some());
+//! let outputs = model.predict_many([&x1, &x2])?;
+//! assert_eq!((outputs[0].shape(), outputs[1].shape()), (&[6, 10][..], &[6, 1][..]));
+//! # Ok::<(), neurite::Error>(())
+//! ```
 
 mod config;
 mod graph;
 mod picture;
+mod run;
 mod summary_rows;
 mod symbolic;
 
@@ -56,9 +88,9 @@ use crate::model::Model;
 pub type Functional = Model<Graph>;
 
 impl Model<Graph> {
-    /// The model from `inputs` to `outputs` (Keras' `Model(inputs, outputs)`),
+    /// The model from one input to one output (Keras' `Model(inputs, outputs)`),
     /// with the graph's input shape as its input shape. Errors as
-    /// [`Graph::new`].
+    /// [`Graph::new`]; several inputs or outputs: [`Model::functional_many`].
     ///
     /// ```
     /// use neurite::prelude::*;
@@ -69,6 +101,43 @@ impl Model<Graph> {
     /// # Ok::<(), neurite::Error>(())
     /// ```
     pub fn functional(inputs: &SymbolicTensor, outputs: &SymbolicTensor) -> crate::Result<Functional> {
-        Ok(Model::from_network(Graph::new(&[inputs], &[outputs])?))
+        Self::functional_many(&[inputs], &[outputs])
+    }
+
+    /// The model from several inputs to several outputs (Keras'
+    /// `Model(inputs=[...], outputs=[...])`). Data is given per input and per
+    /// output, by order or by name ([`Graph::input_names`],
+    /// [`Graph::output_names`]). Errors as [`Graph::new`].
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("a", [3]), Input::named("b", [2]));
+    /// let y = Dense::new(1).with_name("y").call(&Concatenate::new().call_many(&[&a, &b])?)?;
+    /// let z = Dense::new(2).with_name("z").call(&a)?;
+    /// let model = Model::functional_many(&[&a, &b], &[&y, &z])?;
+    /// assert_eq!(model.input_names(), vec!["a", "b"]);
+    /// assert_eq!(model.output_names(), vec!["y", "z"]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn functional_many(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Functional> {
+        Ok(Self::from_graph(Graph::new(inputs, outputs)?))
+    }
+
+    /// The model around a graph made with [`Graph::new`] (as
+    /// [`Model::functional_many`]). Prefer it to [`Model::from_network`],
+    /// which treats any network as one input and one output.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([3]);
+    /// let (p, q) = (Dense::new(1).call(&x)?, Dense::new(2).call(&x)?);
+    /// let model = Functional::from_graph(Graph::new(&[&x], &[&p, &q])?);
+    /// assert_eq!(model.output_names().len(), 2);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn from_graph(graph: Graph) -> Functional {
+        let mut model = Model::from_network(graph);
+        model.as_graph = Some(|g: &Graph| Some(g));
+        model
     }
 }

@@ -1,14 +1,18 @@
 //! `Model`: a network plus everything needed to train it; `Sequential` is a
 //! model whose network is a [`LayerStack`].
 
+pub(crate) mod compile;
 mod dtype_policy;
+mod io;
 pub(crate) mod stack;
 
+pub use compile::{LossWeights, Losses, Metrics, PerOutput};
 pub use dtype_policy::DtypePolicy;
 pub use stack::LayerStack;
 
 use crate::error::{Error, Result};
-use crate::metric::Metric;
+use crate::functional::Graph;
+use compile::OutputSpec;
 use neurite_autograd::Var;
 use neurite_nn::{losses::Loss, ForwardContext, Layer, Parameter};
 use neurite_optim::Optimizer;
@@ -30,11 +34,13 @@ use neurite_tensor::Tensor;
 /// ```
 pub type Sequential = Model<LayerStack>;
 
-/// What `compile` fixed: the optimizer, the loss and the metrics.
+/// What `compile` fixed: the optimizer, the losses and metrics as given
+/// (what `save` writes), and each output's loss, weight and metrics.
 pub(crate) struct Compiled {
     pub(crate) optimizer: Box<dyn Optimizer>,
-    pub(crate) loss: Loss,
-    pub(crate) metrics: Vec<Metric>,
+    pub(crate) losses: Losses,
+    pub(crate) metrics: Metrics,
+    pub(crate) outputs: Vec<OutputSpec>,
 }
 
 /// A trainable network (any [`Layer`], including user-written ones) with
@@ -52,12 +58,20 @@ pub struct Model<N: Layer> {
     pub(crate) net: N,
     pub(crate) seed: u64,
     pub(crate) input_shape: Option<Vec<usize>>,
+    /// The input shapes a network taking several inputs was built for.
+    pub(crate) input_shapes: Option<Vec<Vec<usize>>>,
     pub(crate) compiled: Option<Compiled>,
     /// Epochs completed so far (where a resumed `fit` continues).
     pub(crate) epochs_done: usize,
     pub(crate) stop_training: bool,
     /// The precision `fit`, `evaluate` and `predict` compute in.
     pub(crate) dtype_policy: DtypePolicy,
+    /// The network as a functional graph, for models made from one
+    /// (`Model::functional_many`, `from_graph`, a loaded `Functional`): how
+    /// the model finds its named inputs and outputs. `None`: one input and
+    /// one output through `Layer::forward` (or a list of inputs through
+    /// `forward_multi` for a network taking several).
+    pub(crate) as_graph: Option<fn(&N) -> Option<&Graph>>,
 }
 
 impl Sequential {
@@ -96,16 +110,21 @@ impl Default for Sequential {
 }
 
 impl<N: Layer> Model<N> {
-    /// A model around any network.
+    /// A model around any network, with one input and one output (a
+    /// network whose `input_arity` takes a list gets one array per input, in
+    /// order). For a functional [`Graph`] use [`Model::from_graph`], which
+    /// knows its named inputs and outputs.
     pub fn from_network(net: N) -> Self {
         Model {
             net,
             seed: 0,
             input_shape: None,
+            input_shapes: None,
             compiled: None,
             epochs_done: 0,
             stop_training: false,
             dtype_policy: DtypePolicy::Float32,
+            as_graph: None,
         }
     }
 
@@ -191,24 +210,35 @@ impl<N: Layer> Model<N> {
             .or_else(|| self.net.declared_input_shape())
     }
 
-    /// Builds from the declared input shape if possible.
-    pub(crate) fn ensure_built_from(&mut self, sample_shape: &[usize]) -> Result<()> {
-        if self.net.is_built() {
-            return Ok(());
-        }
-        let shape = self
-            .net
-            .declared_input_shape()
-            .unwrap_or_else(|| sample_shape.to_vec());
-        self.build(&shape)
-    }
-
-    /// Fixes the optimizer, the loss and the metrics, as Keras' `compile`.
+    /// Fixes the optimizer, the loss(es) and the metrics, as Keras' `compile`.
+    ///
+    /// `loss` is one [`Loss`] for every output, or a [`Losses`]: one loss per
+    /// output by order (`[loss_a, loss_b]`) or by output name
+    /// (`[("class", loss_a), ("size", loss_b)]`), with optional
+    /// [`Losses::loss_weights`]. Every output needs a loss. `metrics` is one
+    /// list for every output (`&[Metric::Accuracy]`) or a [`Metrics`] per
+    /// output. Training minimises `Σ weight_i · loss_i` plus the layers'
+    /// penalties; logs are `loss`, and for a model with several outputs
+    /// `<output>_loss` (weighted, as Keras 3) and `<output>_<metric>`.
+    /// Errors name an output the model does not have, a count that does not
+    /// match the outputs, a metric given twice.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([4]);
+    /// let a = Dense::new(3).activation(Activation::Softmax).with_name("a").call(&x)?;
+    /// let b = Dense::new(1).with_name("b").call(&x)?;
+    /// let mut model = Model::functional_many(&[&x], &[&a, &b])?;
+    /// model.compile(Adam::default(), [Loss::sparse_categorical_crossentropy(), Loss::MeanSquaredError], &[])?;
+    /// let bad = model.compile(Adam::default(), [("a", Loss::MeanSquaredError), ("c", Loss::Hinge)], &[]);
+    /// assert!(bad.unwrap_err().to_string().contains("\"c\""));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
     pub fn compile(
         &mut self,
         optimizer: impl Optimizer + 'static,
-        loss: Loss,
-        metrics: &[Metric],
+        loss: impl Into<Losses>,
+        metrics: impl Into<Metrics>,
     ) -> Result<()> {
         self.compile_boxed(Box::new(optimizer), loss, metrics)
     }
@@ -217,28 +247,18 @@ impl<N: Layer> Model<N> {
     pub fn compile_boxed(
         &mut self,
         optimizer: Box<dyn Optimizer>,
-        loss: Loss,
-        metrics: &[Metric],
+        loss: impl Into<Losses>,
+        metrics: impl Into<Metrics>,
     ) -> Result<()> {
-        let mut names = std::collections::HashSet::new();
-        for m in metrics {
-            let name = m.accumulator()?.name().to_string();
-            if !names.insert(name.clone()) {
-                return Err(Error::Model(format!(
-                    "compile: two metrics both log as `{name}`; one would overwrite the other (found {metrics:?})"
-                )));
-            }
-        }
+        let (losses, metrics) = (loss.into(), metrics.into());
+        let outputs = compile::resolve(&self.output_keys(), &losses, &metrics)?;
         // As Keras: a model whose first layer declares its input shape is built now.
-        if !self.net.is_built() {
-            if let Some(shape) = self.net.declared_input_shape() {
-                self.build(&shape)?;
-            }
-        }
+        self.build_if_declared()?;
         self.compiled = Some(Compiled {
             optimizer,
-            loss,
-            metrics: metrics.to_vec(),
+            losses,
+            metrics,
+            outputs,
         });
         Ok(())
     }
@@ -261,9 +281,25 @@ impl<N: Layer> Model<N> {
         self.compiled.as_mut().map(|c| c.optimizer.as_mut())
     }
 
-    /// The loss given to `compile`, if compiled.
+    /// The loss of the (first) output, if compiled.
     pub fn loss(&self) -> Option<&Loss> {
-        self.compiled.as_ref().map(|c| &c.loss)
+        self.compiled
+            .as_ref()
+            .and_then(|c| c.outputs.first())
+            .map(|o| &o.loss)
+    }
+
+    /// The losses given to `compile` (per output, with the loss weights), if compiled.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_dim(2));
+    /// model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])?;
+    /// assert_eq!(model.losses(), Some(&Losses::from(Loss::MeanSquaredError)));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn losses(&self) -> Option<&Losses> {
+        self.compiled.as_ref().map(|c| &c.losses)
     }
 
     /// All variables of the network with their full names.
@@ -348,9 +384,18 @@ impl<N: Layer> Model<N> {
     }
 
     /// Forward pass of the network on a batch, recording the graph unless
-    /// under `no_grad` (for custom training loops).
+    /// under `no_grad` (for custom training loops). One input and one
+    /// output; for several use [`Model::forward_many`].
     pub fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        Ok(self.net.forward(x, ctx)?)
+        let mut outs = self.forward_many(std::slice::from_ref(x), ctx)?;
+        if outs.len() != 1 {
+            return Err(Error::Model(format!(
+                "forward: the model has {} outputs {:?}; use forward_many",
+                outs.len(),
+                self.output_names()
+            )));
+        }
+        Ok(outs.remove(0))
     }
 
     /// Asks a running `fit` to stop after the current epoch (what callbacks call).

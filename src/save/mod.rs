@@ -17,10 +17,8 @@ mod validate;
 mod weights;
 
 use crate::error::{Error, Result};
-use crate::metric::Metric;
-use crate::model::{DtypePolicy, LayerStack, Model};
+use crate::model::{DtypePolicy, LayerStack, Losses, Metrics, Model};
 use checkpoint::Checkpoint;
-use neurite_nn::losses::Loss;
 use neurite_nn::Layer;
 use neurite_optim::OptimizerState;
 use serde_json::{json, Value};
@@ -88,13 +86,18 @@ impl<N: Layer> Model<N> {
     /// ```
     pub fn config_json(&self) -> Value {
         let compile = self.compiled.as_ref().map(|c| {
-            json!({
-                "loss": c.loss,
-                "metrics": c.metrics,
+            let (loss, loss_weights) = c.losses.to_json();
+            let mut compile = json!({
+                "loss": loss,
+                "metrics": c.metrics.to_json(),
                 "optimizer": c.optimizer.config(),
-            })
+            });
+            if !loss_weights.is_null() {
+                compile["loss_weights"] = loss_weights;
+            }
+            compile
         });
-        json!({
+        let mut config = json!({
             "format": FORMAT,
             "version": VERSION,
             "class_name": self.net.class_name(),
@@ -105,7 +108,12 @@ impl<N: Layer> Model<N> {
             "dtype_policy": self.dtype_policy.name(),
             "epochs_done": self.epochs_done,
             "compile": compile,
-        })
+        });
+        // A network built for several inputs records each one's shape.
+        if let Some(shapes) = self.input_shapes.as_ref().filter(|s| s.len() > 1) {
+            config["input_shapes"] = json!(shapes);
+        }
+        config
     }
 
     /// Loads weights saved by [`Model::save`] (a directory) into this
@@ -136,15 +144,15 @@ impl<N: Layer> Model<N> {
             .ok_or_else(|| Error::format(&path, "missing: the checkpoint has no weights"))?;
         let tensors = weights::from_bytes(bytes, &path)?;
         if !self.net.is_built() {
-            let shape = validate::saved_input_shape(ckpt.config()?, &ckpt.path("config.json"))?;
+            let shapes = validate::saved_input_shapes(ckpt.config()?, &ckpt.path("config.json"))?;
             validate::weights_match_architecture(
                 &self.net,
-                &shape,
+                &shapes,
                 &tensors,
                 &path,
                 &ckpt.path("config.json"),
             )?;
-            self.build(&shape)?;
+            self.build_inputs(&shapes)?;
         }
         let mut values = Vec::new();
         for p in self.parameters() {
@@ -232,6 +240,17 @@ pub trait Network: Layer + Sized + 'static {
     /// The network (unbuilt) described by the saved `config` (the
     /// `config.json` field `config`); `config_path` names the file in errors.
     fn from_saved_config(config: &Value, config_path: &Path) -> Result<Self>;
+
+    /// The network as a functional graph, if it is one (how a loaded model
+    /// finds its named inputs and outputs); `None` (the default) otherwise.
+    ///
+    /// ```
+    /// use neurite::{LayerStack, Network};
+    /// assert!(LayerStack::new().as_graph().is_none());
+    /// ```
+    fn as_graph(&self) -> Option<&crate::functional::Graph> {
+        None
+    }
 }
 
 impl Network for LayerStack {
@@ -262,6 +281,10 @@ impl Network for crate::functional::Graph {
 
     fn from_saved_config(config: &Value, cpath: &Path) -> Result<Self> {
         crate::functional::graph_from_config(config).map_err(|e| Error::format(cpath, e.to_string()))
+    }
+
+    fn as_graph(&self) -> Option<&crate::functional::Graph> {
+        Some(self)
     }
 }
 
@@ -338,10 +361,10 @@ impl<N: Network> Model<N> {
             .file("model.safetensors")
             .ok_or_else(|| Error::format(&wpath, "missing: the checkpoint has no weights"))?;
         let tensors = weights::from_bytes(bytes, &wpath)?;
-        let shape = if built {
-            let shape = validate::saved_input_shape(config, &cpath)?;
-            validate::weights_match_architecture(&net, &shape, &tensors, &wpath, &cpath)?;
-            Some(shape)
+        let shapes = if built {
+            let shapes = validate::saved_input_shapes(config, &cpath)?;
+            validate::weights_match_architecture(&net, &shapes, &tensors, &wpath, &cpath)?;
+            Some(shapes)
         } else {
             if let Some(name) = tensors.keys().next() {
                 return Err(Error::format(
@@ -349,8 +372,10 @@ impl<N: Network> Model<N> {
                     format!("holds tensor {name}, but config.json says the model was saved unbuilt"),
                 ));
             }
-            if config.get("input_shape").is_some_and(|v| !v.is_null()) {
-                validate::saved_input_shape(config, &cpath)?;
+            if config.get("input_shape").is_some_and(|v| !v.is_null())
+                || config.get("input_shapes").is_some_and(|v| !v.is_null())
+            {
+                validate::saved_input_shapes(config, &cpath)?;
             }
             None
         };
@@ -364,17 +389,12 @@ impl<N: Network> Model<N> {
                         .cloned()
                         .ok_or_else(|| Error::format(&cpath, format!("compile.{k} is missing")))
                 };
-                let loss: Loss = serde_json::from_value(field("loss")?)
-                    .map_err(|e| Error::format(&cpath, format!("compile.loss: {e}")))?;
-                let metrics: Vec<Metric> = serde_json::from_value(field("metrics")?)
-                    .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
-                for m in &metrics {
-                    m.accumulator()
-                        .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
-                }
+                let losses = Losses::from_json(&field("loss")?, compile.get("loss_weights"))
+                    .map_err(|e| Error::format(&cpath, e))?;
+                let metrics = Metrics::from_json(&field("metrics")?).map_err(|e| Error::format(&cpath, e))?;
                 let optimizer = neurite_optim::optimizer_from_config(&field("optimizer")?)
                     .map_err(|e| Error::format(&cpath, format!("compile.optimizer: {e}")))?;
-                Some((optimizer, loss, metrics))
+                Some((optimizer, losses, metrics))
             }
             None => None,
         };
@@ -392,14 +412,19 @@ impl<N: Network> Model<N> {
             }
         };
         let mut model = Model::from_network(net).seed(seed).dtype_policy(dtype_policy);
-        if let Some(shape) = shape {
-            model.build(&shape)?;
+        if model.net.as_graph().is_some() {
+            model.as_graph = Some(|n: &N| n.as_graph());
+        }
+        if let Some(shapes) = shapes {
+            model.build_inputs(&shapes)?;
             let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();
             model.set_weights(&values)?;
         }
         model.epochs_done = epochs_done;
-        if let Some((optimizer, loss, metrics)) = compiled {
-            model.compile_boxed(optimizer, loss, &metrics)?;
+        if let Some((optimizer, losses, metrics)) = compiled {
+            model
+                .compile_boxed(optimizer, losses, metrics)
+                .map_err(|e| Error::format(&cpath, format!("compile: {e}")))?;
             if ckpt.file("optimizer.safetensors").is_some() {
                 model.restore_optimizer_state(&ckpt)?;
             }

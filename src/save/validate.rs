@@ -53,6 +53,23 @@ pub(crate) fn optional_u64(config: &Value, key: &str, path: &Path) -> Result<Opt
     }
 }
 
+/// The saved per-sample input shapes: `input_shapes` (a list of shapes,
+/// written for a network built for several inputs), else `[input_shape]`.
+pub(crate) fn saved_input_shapes(config: &Value, path: &Path) -> Result<Vec<Vec<usize>>> {
+    match config.get("input_shapes") {
+        None | Some(Value::Null) => Ok(vec![saved_input_shape(config, path)?]),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| shape_field(s, path, &format!("input_shapes[{i}]")))
+            .collect(),
+        Some(v) => Err(Error::format(
+            path,
+            format!("field \"input_shapes\": expected a non-empty list of shapes, found {v}"),
+        )),
+    }
+}
+
 /// The saved per-sample input shape: a list of positive sizes whose product
 /// is at most [`MAX_SAMPLE_VALUES`].
 pub(crate) fn saved_input_shape(config: &Value, path: &Path) -> Result<Vec<usize>> {
@@ -63,7 +80,13 @@ pub(crate) fn saved_input_shape(config: &Value, path: &Path) -> Result<Vec<usize
             "no input_shape recorded: the model was saved unbuilt",
         ));
     }
-    let bad = |why: String| Error::format(path, format!("field \"input_shape\": {why}, found {raw}"));
+    shape_field(raw, path, "input_shape")
+}
+
+/// A list of positive sizes whose product is at most [`MAX_SAMPLE_VALUES`];
+/// errors name `field`.
+fn shape_field(raw: &Value, path: &Path, field: &str) -> Result<Vec<usize>> {
+    let bad = |why: String| Error::format(path, format!("field \"{field}\": {why}, found {raw}"));
     let list = raw
         .as_array()
         .ok_or_else(|| bad("expected a list of sizes".into()))?;
@@ -85,16 +108,20 @@ pub(crate) fn saved_input_shape(config: &Value, path: &Path) -> Result<Vec<usize
 }
 
 /// Checks, without building anything, that the weights in `tensors` are
-/// exactly those `net` creates for samples of `input_shape`: every parameter
+/// exactly those `net` creates for samples of `input_shapes` (one per input): every parameter
 /// present with its shape, nothing else.
 pub(crate) fn weights_match_architecture(
     net: &dyn Layer,
-    input_shape: &[usize],
+    input_shapes: &[Vec<usize>],
     tensors: &HashMap<String, Tensor>,
     path: &Path,
     config_path: &Path,
 ) -> Result<()> {
-    if let Some(declared) = net.declared_input_shape() {
+    let single = match input_shapes {
+        [one] if net.input_arity() == neurite_nn::layer::InputArity::One => Some(one.as_slice()),
+        _ => None,
+    };
+    if let (Some(declared), Some(input_shape)) = (net.declared_input_shape(), single) {
         if declared != input_shape {
             return Err(Error::format(
                 config_path,
@@ -104,9 +131,12 @@ pub(crate) fn weights_match_architecture(
             ));
         }
     }
-    let expected = net
-        .parameter_shapes(input_shape)
-        .map_err(|e| Error::format(config_path, format!("the architecture cannot be built: {e}")))?;
+    let expected = match single {
+        Some(shape) => net.parameter_shapes(shape),
+        None => net.parameter_shapes_multi(input_shapes),
+    };
+    let expected =
+        expected.map_err(|e| Error::format(config_path, format!("the architecture cannot be built: {e}")))?;
     let Some(expected) = expected else {
         // A layer that does not declare its shapes: checked after building.
         return Ok(());

@@ -1,23 +1,75 @@
 //! The training loop: `fit` and one training step.
 
+use super::arrays::{common_samples, label, Arrays};
 use super::batches::{check_batch_size, check_pair, epoch_order, gather, mix_seed};
 use super::options::FitOptions;
-use crate::callbacks::{Logs, ModelHandle};
+use super::tracker::{weighted_loss, BatchLosses, Tracker};
+use crate::callbacks::ModelHandle;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::model::Model;
 use crate::progress::Progress;
-use ndarray::{Axis, Ix1, Ix4};
+use ndarray::{Ix1, Ix4};
 use neurite_autograd::{ops, Var};
-use neurite_metrics::streaming::StreamingMetric;
-use neurite_nn::losses::Reduction;
 use neurite_nn::{ForwardContext, Layer};
 use neurite_tensor::Tensor;
+use std::borrow::Cow;
+
+/// A model's data resolved against its inputs and outputs: one array per
+/// input and per output, in the model's order, all with `n` samples.
+pub(crate) struct Data<'a> {
+    pub(crate) xs: Vec<Cow<'a, Tensor>>,
+    pub(crate) ys: Vec<Cow<'a, Tensor>>,
+    pub(crate) n: usize,
+}
+
+impl Data<'_> {
+    pub(crate) fn x_refs(&self) -> Vec<&Tensor> {
+        self.xs.iter().map(|t| t.as_ref()).collect()
+    }
+
+    /// The rows `idx` of every array.
+    fn gather(&self, idx: &[usize]) -> Data<'static> {
+        Data {
+            xs: self.xs.iter().map(|x| Cow::Owned(gather(x, idx))).collect(),
+            ys: self.ys.iter().map(|y| Cow::Owned(gather(y, idx))).collect(),
+            n: idx.len(),
+        }
+    }
+}
 
 impl<N: Layer> Model<N> {
+    /// The arrays of `x` and `y` in the order of the model's inputs and
+    /// outputs, with their common sample count (errors name the call, the
+    /// array and the model's input/output names).
+    pub(crate) fn resolve_data<'a>(&self, what: &str, x: Arrays<'a>, y: Arrays<'a>) -> Result<Data<'a>> {
+        let (in_names, out_names) = (self.input_names(), self.output_names());
+        let in_count = self.input_count(x.len());
+        let xs = x.resolve(&in_names, in_count, "x", what)?;
+        let ys = y.resolve(&out_names, self.output_count(), "y", what)?;
+        let n = if let ([x], [y]) = (xs.as_slice(), ys.as_slice()) {
+            check_pair(what, x, y)?
+        } else {
+            let mut labelled: Vec<(String, &Tensor)> = Vec::new();
+            for (i, x) in xs.iter().enumerate() {
+                labelled.push((label("x", &in_names, i, xs.len()), x));
+            }
+            for (i, y) in ys.iter().enumerate() {
+                labelled.push((label("y", &out_names, i, ys.len()), y));
+            }
+            common_samples(what, &labelled)?
+        };
+        Ok(Data { xs, ys, n })
+    }
+
     /// Trains the model on `x` (samples along axis 0) against targets `y`,
     /// as Keras' `fit`: batches, shuffling, validation, class and sample
     /// weights, callbacks, progress. Returns the per-epoch [`History`].
+    ///
+    /// `x` and `y` are one array each (`&x`), or for a model with several
+    /// inputs or outputs one array per input/output, in order or by name
+    /// ([`Arrays`]). Sample weights apply to every output; class weights need
+    /// a model with one output (as in Keras 3).
     ///
     /// Builds the model from the data's sample shape if needed. As in Keras,
     /// each call trains the epochs `initial_epoch..epochs` (by default
@@ -26,13 +78,38 @@ impl<N: Layer> Model<N> {
     /// ([`Model::epochs_done`]): a model loaded from a checkpoint and fitted
     /// with `initial_epoch(model.epochs_done())` continues exactly as an
     /// uninterrupted run would.
-    pub fn fit(&mut self, x: &Tensor, y: &Tensor, mut options: FitOptions<'_>) -> Result<History> {
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("a", [3]), Input::named("b", [2]));
+    /// let h = Concatenate::new().call_many(&[&a, &b])?;
+    /// let p = Dense::new(1).activation(Activation::Sigmoid).with_name("p").call(&h)?;
+    /// let q = Dense::new(1).with_name("q").call(&h)?;
+    /// let mut model = Model::functional_many(&[&a, &b], &[&p, &q])?;
+    /// model.compile(Adam::default(), [Loss::BinaryCrossentropy { from_logits: false }, Loss::MeanSquaredError], &[])?;
+    /// let (xa, xb) = (Tensor::ones(ndarray::IxDyn(&[8, 3])), Tensor::ones(ndarray::IxDyn(&[8, 2])));
+    /// let (yp, yq) = (Tensor::ones(ndarray::IxDyn(&[8, 1])), Tensor::zeros(ndarray::IxDyn(&[8, 1])));
+    /// let h = model.fit([("b", &xb), ("a", &xa)], [("q", &yq), ("p", &yp)], FitOptions::new().epochs(2).verbose(0))?;
+    /// assert_eq!(h.get("p_loss").unwrap().len(), 2);
+    /// // Wrong sample counts are refused, naming the arrays.
+    /// let short = Tensor::ones(ndarray::IxDyn(&[7, 2]));
+    /// let e = model.fit([&xa, &short], [&yp, &yq], FitOptions::new().verbose(0)).unwrap_err().to_string();
+    /// assert!(e.contains("x[\"b\"] has 7"), "{e}");
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn fit<'a>(
+        &mut self,
+        x: impl Into<Arrays<'a>>,
+        y: impl Into<Arrays<'a>>,
+        mut options: FitOptions<'_>,
+    ) -> Result<History> {
         // Reuse freed step buffers instead of page-faulting them back (see neurite_tensor::memory).
         neurite_tensor::memory::tune_allocator();
         // Flush denormals here and on rayon's threads; the caller's mode is back on return (neurite_tensor::denormals).
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
-        let n_all = check_pair("fit", x, y)?;
+        let data = self.resolve_data("fit", x.into(), y.into())?;
+        let n_all = data.n;
         check_batch_size("fit", options.batch_size)?;
         if !(0.0..1.0).contains(&options.validation_split) {
             return Err(Error::Input(format!(
@@ -41,12 +118,19 @@ impl<N: Layer> Model<N> {
             )));
         }
         self.compiled()?;
-        self.ensure_built_from(&x.shape()[1..])?;
-        self.check_input("fit", x)?;
+        self.ensure_built_from_arrays(&data.x_refs())?;
+        self.check_inputs("fit", &data.x_refs())?;
+        if options.augmentation.is_some() && (data.xs.len() != 1 || data.xs[0].ndim() != 4) {
+            let shapes: Vec<&[usize]> = data.xs.iter().map(|x| &x.shape()[1..]).collect();
+            return Err(Error::Input(format!(
+                "fit: augmentation needs one input of NHWC image batches (rank 4), found samples of shape(s) {shapes:?}"
+            )));
+        }
 
         // Keras: the validation split is the last samples, taken before shuffling.
         // As Keras: validation_data, when given, overrides validation_split.
-        let n_train = if options.validation_split > 0.0 && options.validation_data.is_none() {
+        let given_validation = options.validation_data.take();
+        let n_train = if options.validation_split > 0.0 && given_validation.is_none() {
             let n = ((n_all as f64) * (1.0 - options.validation_split as f64)) as usize;
             if n == 0 || n == n_all {
                 return Err(Error::Input(format!(
@@ -58,30 +142,38 @@ impl<N: Layer> Model<N> {
         } else {
             n_all
         };
-        let split_val;
         let validation = if n_train < n_all {
             let idx: Vec<usize> = (n_train..n_all).collect();
-            split_val = (gather(x, &idx), gather(y, &idx));
-            Some((&split_val.0, &split_val.1))
+            Some(data.gather(&idx))
         } else {
-            options.validation_data
+            match given_validation {
+                Some((vx, vy)) => Some(self.resolve_data("fit (validation data)", vx, vy)?),
+                None => None,
+            }
         };
-        if let Some((vx, vy)) = validation {
-            check_pair("fit (validation data)", vx, vy)?;
+        if let Some(val) = &validation {
             // Checked now, not at the end of the first epoch.
-            for (what, val, train) in [("x", vx, x), ("y", vy, y)] {
-                if val.shape()[1..] != train.shape()[1..] {
-                    return Err(Error::Input(format!(
-                        "fit: validation {what} has samples of shape {:?} (array {:?}) but the training {what} has {:?} (array {:?})",
-                        &val.shape()[1..],
-                        val.shape(),
-                        &train.shape()[1..],
-                        train.shape()
-                    )));
+            let (in_names, out_names) = (self.input_names(), self.output_names());
+            let pairs = [
+                ("x", &val.xs, &data.xs, &in_names),
+                ("y", &val.ys, &data.ys, &out_names),
+            ];
+            for (role, vals, trains, names) in pairs {
+                for (i, (v, t)) in vals.iter().zip(trains.iter()).enumerate() {
+                    if v.shape()[1..] != t.shape()[1..] {
+                        let what = label(role, names, i, vals.len());
+                        return Err(Error::Input(format!(
+                            "fit: validation {what} has samples of shape {:?} (array {:?}) but the training {what} has {:?} (array {:?})",
+                            &v.shape()[1..],
+                            v.shape(),
+                            &t.shape()[1..],
+                            t.shape()
+                        )));
+                    }
                 }
             }
         }
-        let weights = self.sample_weights(y, n_train, &options)?;
+        let weights = self.sample_weights(&data, n_train, &options)?;
 
         let mut history = History::default();
         let mut progress = Progress::new(options.verbose);
@@ -106,56 +198,45 @@ impl<N: Layer> Model<N> {
             for cb in callbacks.iter_mut() {
                 cb.on_epoch_begin(epoch, self)?;
             }
-            let mut metrics = self.metric_accumulators()?;
+            let mut tracker = Tracker::new(self.compiled()?)?;
             let global = first_global
                 .checked_add(epoch - start)
                 .ok_or_else(|| Error::Model("fit: the epoch counter would overflow".into()))?;
             let order = epoch_order(n_train, options.shuffle, self.seed, global);
             progress.start_epoch(epoch, options.epochs, n_batches);
-            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             for (batch, chunk) in order.chunks(batch_size).enumerate() {
-                let mut xb = gather(x, chunk);
+                let mut xbs: Vec<Tensor> = data.xs.iter().map(|x| gather(x, chunk)).collect();
                 if let Some(augment) = options.augmentation {
+                    let xb = xbs.pop().expect("checked: one input");
                     let mut images = xb.into_dimensionality::<Ix4>().map_err(|_| {
                         Error::Input(format!(
                             "fit: augmentation needs NHWC image batches (rank 4), found samples of shape {:?}",
-                            &x.shape()[1..]
+                            &data.xs[0].shape()[1..]
                         ))
                     })?;
                     augment.apply_batch(
                         &mut images,
                         mix_seed(self.seed, global as u64, batch as u64 ^ 0xA5A5),
                     );
-                    xb = images.into_dyn();
+                    xbs.push(images.into_dyn());
                 }
-                let yb = gather(y, chunk);
+                let ybs: Vec<Tensor> = data.ys.iter().map(|y| gather(y, chunk)).collect();
                 let wb = weights
                     .as_ref()
                     .map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
                 let step_seed = mix_seed(self.seed ^ 0x5EED, global as u64, batch as u64);
-                let (loss, y_pred) = self.train_step(xb, &yb, wb, step_seed, epoch, batch)?;
-                loss_sum += loss as f64 * chunk.len() as f64;
-                seen += chunk.len();
-                for m in metrics.iter_mut() {
-                    m.update(yb.view(), y_pred.view())?;
-                }
-                let mut batch_logs = Logs::new();
-                batch_logs.insert("loss".into(), loss_sum / seen as f64);
-                for m in &metrics {
-                    batch_logs.insert(m.name().to_string(), m.result());
-                }
+                let (losses, preds) = self.train_step(xbs, &ybs, wb, step_seed, epoch, batch)?;
+                tracker.add(chunk.len(), &losses, &ybs, &preds)?;
+                let batch_logs = tracker.logs("");
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(epoch, batch, &batch_logs, self)?;
                 }
                 progress.update(batch, &batch_logs);
             }
-            let mut logs = Logs::new();
-            logs.insert("loss".into(), loss_sum / seen.max(1) as f64);
-            for m in &metrics {
-                logs.insert(m.name().to_string(), m.result());
-            }
-            if let Some((vx, vy)) = validation {
-                for (k, v) in self.evaluate_batched(vx, vy, batch_size)? {
+            let mut logs = tracker.logs("");
+            if let Some(val) = &validation {
+                let scores = self.evaluate_data(&val.x_refs(), &val.ys, val.n, batch_size)?;
+                for (k, v) in scores {
                     logs.insert(format!("val_{k}"), v);
                 }
             }
@@ -180,37 +261,78 @@ impl<N: Layer> Model<N> {
     /// One gradient step on a batch: forward, loss (+ regularization
     /// penalties), backward, optimizer update. Returns the loss and the
     /// predictions. A non-finite loss is an error and no update is applied.
-    pub fn train_on_batch(&mut self, x: Tensor, y: &Tensor) -> Result<(f32, Tensor)> {
+    /// `x` and `y` are one array each, or one per input/output ([`Arrays`]);
+    /// for a model with several outputs the predictions are those of the
+    /// first (all of them: [`Model::train_on_batch_many`]).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_dim(2));
+    /// model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])?;
+    /// let (x, y) = (Tensor::ones(ndarray::IxDyn(&[4, 2])), Tensor::zeros(ndarray::IxDyn(&[4, 1])));
+    /// let (loss, pred) = model.train_on_batch(x, &y)?;
+    /// assert!(loss.is_finite() && pred.shape() == [4, 1]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn train_on_batch<'a>(
+        &mut self,
+        x: impl Into<Arrays<'a>>,
+        y: impl Into<Arrays<'a>>,
+    ) -> Result<(f32, Tensor)> {
+        let (loss, mut preds) = self.train_on_batch_many(x, y)?;
+        Ok((loss, preds.swap_remove(0)))
+    }
+
+    /// [`Model::train_on_batch`] returning every output's predictions, in order.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([2]);
+    /// let (p, q) = (Dense::new(1).call(&x)?, Dense::new(3).call(&x)?);
+    /// let mut model = Model::functional_many(&[&x], &[&p, &q])?;
+    /// model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])?;
+    /// let xs = Tensor::ones(ndarray::IxDyn(&[4, 2]));
+    /// let (yp, yq) = (Tensor::zeros(ndarray::IxDyn(&[4, 1])), Tensor::zeros(ndarray::IxDyn(&[4, 3])));
+    /// let (_, preds) = model.train_on_batch_many(&xs, [&yp, &yq])?;
+    /// assert_eq!(preds[1].shape(), &[4, 3]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn train_on_batch_many<'a>(
+        &mut self,
+        x: impl Into<Arrays<'a>>,
+        y: impl Into<Arrays<'a>>,
+    ) -> Result<(f32, Vec<Tensor>)> {
         neurite_tensor::memory::tune_allocator();
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
-        check_pair("train_on_batch", &x, y)?;
+        let data = self.resolve_data("train_on_batch", x.into(), y.into())?;
         self.compiled()?;
-        self.ensure_built_from(&x.shape()[1..])?;
-        self.check_input("train_on_batch", &x)?;
+        self.ensure_built_from_arrays(&data.x_refs())?;
+        self.check_inputs("train_on_batch", &data.x_refs())?;
         let seed = mix_seed(self.seed ^ 0xBA7C, self.epochs_done as u64, u64::MAX);
-        self.train_step(x, y, None, seed, self.epochs_done, 0)
+        let xs: Vec<Tensor> = data.xs.into_iter().map(Cow::into_owned).collect();
+        let ys: Vec<Tensor> = data.ys.into_iter().map(Cow::into_owned).collect();
+        let (losses, preds) = self.train_step(xs, &ys, None, seed, self.epochs_done, 0)?;
+        Ok((losses.total, preds))
     }
 
     fn train_step(
         &mut self,
-        xb: Tensor,
-        yb: &Tensor,
+        xbs: Vec<Tensor>,
+        ybs: &[Tensor],
         wb: Option<Tensor>,
         seed: u64,
         epoch: usize,
         batch: usize,
-    ) -> Result<(f32, Tensor)> {
+    ) -> Result<(BatchLosses, Vec<Tensor>)> {
         let mut ctx = ForwardContext::training(seed);
-        let x = Var::constant(xb);
-        let y_pred = self.net.forward(&x, &mut ctx)?;
-        drop(x);
+        let xs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
+        let preds = self.forward_many(&xs, &mut ctx)?;
+        drop(xs);
         let compiled = self.compiled_mut()?;
-        let y_true = Var::constant(yb.clone());
+        let ys: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
         let w = wb.map(Var::constant);
-        let mut loss = compiled
-            .loss
-            .compute(&y_true, &y_pred, w.as_ref(), Reduction::Mean)?;
+        let (mut loss, per_output) = weighted_loss(compiled, &ys, &preds, w.as_ref())?;
         for extra in ctx.take_losses() {
             loss = ops::add(&loss, &extra)?;
         }
@@ -243,41 +365,42 @@ impl<N: Layer> Model<N> {
             p.var.zero_grad();
         }
         stepped?;
-        Ok((value, y_pred.to_tensor()))
+        let losses = BatchLosses {
+            total: value,
+            per_output,
+        };
+        Ok((losses, preds.iter().map(Var::to_tensor).collect()))
     }
 
-    pub(crate) fn metric_accumulators(&self) -> Result<Vec<Box<dyn StreamingMetric>>> {
-        self.compiled()?.metrics.iter().map(|m| m.accumulator()).collect()
-    }
-
-    /// Checks the per-sample shape of `x` against the network (the error names the first layer that refuses it).
-    pub(crate) fn check_input(&self, what: &str, x: &Tensor) -> Result<()> {
-        if x.ndim() == 0 {
-            return Err(Error::Input(format!(
-                "{what}: x needs a batch axis, found a scalar"
-            )));
-        }
-        self.net
-            .output_shape(&x.shape()[1..])
-            .map_err(|e| Error::Input(format!("{what}: {e}")))?;
-        Ok(())
-    }
-
-    /// Per-sample loss weights from `sample_weight` and `class_weight`, for the first `n` samples.
-    fn sample_weights(&self, y: &Tensor, n: usize, options: &FitOptions<'_>) -> Result<Option<Vec<f32>>> {
+    /// Per-sample loss weights from `sample_weight` and `class_weight`, for
+    /// the first `n` samples (the same weights for every output).
+    fn sample_weights(
+        &self,
+        data: &Data<'_>,
+        n: usize,
+        options: &FitOptions<'_>,
+    ) -> Result<Option<Vec<f32>>> {
         let mut weights: Option<Vec<f32>> = None;
         if let Some(sw) = options.sample_weight {
-            if sw.len() != y.len_of(Axis(0)) {
+            if sw.len() != data.n {
                 return Err(Error::Input(format!(
                     "fit: sample_weight has {} values for {} samples",
                     sw.len(),
-                    y.len_of(Axis(0))
+                    data.n
                 )));
             }
             weights = Some(sw[..n].to_vec());
         }
         if let Some(cw) = &options.class_weight {
-            let classes = class_of_each_sample(y, n)?;
+            if data.ys.len() != 1 {
+                return Err(Error::Input(format!(
+                    "fit: class_weight is only supported for a model with one output (as in Keras 3); this one has \
+                     {} outputs {:?}: weight samples with sample_weight instead",
+                    data.ys.len(),
+                    self.output_names()
+                )));
+            }
+            let classes = class_of_each_sample(&data.ys[0], n)?;
             let w = weights.get_or_insert_with(|| vec![1.0; n]);
             for (wi, c) in w.iter_mut().zip(classes) {
                 *wi *= cw.get(&c).copied().unwrap_or(1.0);

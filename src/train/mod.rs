@@ -1,8 +1,11 @@
 //! Training, evaluation and prediction.
 
+pub(crate) mod arrays;
 pub(crate) mod batches;
 mod evaluate;
 mod fit;
 mod options;
+mod tracker;
 
+pub use arrays::Arrays;
 pub use options::FitOptions;

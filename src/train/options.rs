@@ -1,8 +1,8 @@
 //! `FitOptions`: everything `fit` takes besides the data.
 
+use super::arrays::Arrays;
 use crate::callbacks::Callback;
 use neurite_data::Augment;
-use neurite_tensor::Tensor;
 use std::collections::HashMap;
 
 /// Options of [`crate::Model::fit`], with Keras' defaults: 1 epoch, batch
@@ -18,7 +18,7 @@ pub struct FitOptions<'a> {
     pub(crate) batch_size: usize,
     pub(crate) shuffle: bool,
     pub(crate) verbose: u8,
-    pub(crate) validation_data: Option<(&'a Tensor, &'a Tensor)>,
+    pub(crate) validation_data: Option<(Arrays<'a>, Arrays<'a>)>,
     pub(crate) validation_split: f32,
     pub(crate) class_weight: Option<HashMap<usize, f32>>,
     pub(crate) sample_weight: Option<&'a [f32]>,
@@ -79,9 +79,16 @@ impl<'a> FitOptions<'a> {
         self.verbose = verbose;
         self
     }
-    /// Data evaluated at the end of every epoch (logged as `val_*`).
-    pub fn validation_data(mut self, x: &'a Tensor, y: &'a Tensor) -> Self {
-        self.validation_data = Some((x, y));
+    /// Data evaluated at the end of every epoch (logged as `val_*`): one
+    /// array each, or one per input/output as for `fit` ([`Arrays`]).
+    ///
+    /// ```
+    /// let (x, y) = (neurite::tensor::Tensor::zeros(ndarray::IxDyn(&[4, 2])), neurite::tensor::Tensor::zeros(ndarray::IxDyn(&[4, 1])));
+    /// let opts = neurite::FitOptions::new().validation_data(&x, [("out", &y)]);
+    /// # let _ = opts;
+    /// ```
+    pub fn validation_data(mut self, x: impl Into<Arrays<'a>>, y: impl Into<Arrays<'a>>) -> Self {
+        self.validation_data = Some((x.into(), y.into()));
         self
     }
     /// Hold out this fraction of the training data (the last samples, before shuffling, as Keras) for

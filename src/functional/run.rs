@@ -1,0 +1,158 @@
+//! Running a [`Graph`]: every call once, in topological order, all outputs
+//! in one pass, each intermediate value dropped once its last reader has run.
+
+use super::graph::{Graph, Slot};
+use neurite_autograd::Var;
+use neurite_nn::{ForwardContext, NnError};
+
+impl Graph {
+    /// Runs the graph on one batch per input (in the order of
+    /// [`Graph::input_names`]) and returns one batch per output (in the order
+    /// of [`Graph::output_names`]), computing every call once even when
+    /// several layers or outputs read it.
+    ///
+    /// A call whose only consumer comes next runs fused with it where the pair
+    /// has a fused kernel ([`neurite_nn::Layer::forward_fused`], e.g.
+    /// `Conv2D(relu)` + `MaxPooling2D`, as in a `Sequential`). The graph holds
+    /// each intermediate value only until its last reader has run: under
+    /// `no_grad` (inference) its memory is freed then; while training, the
+    /// autograd graph keeps what the backward pass needs and frees it as the
+    /// gradients are used.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let (a, b) = (Input::named("a", [3]), Input::named("b", [2]));
+    /// let h = Concatenate::new().call_many(&[&a, &b])?;
+    /// let y = Dense::new(4).call(&h)?;
+    /// let z = Dense::new(1).call(&h)?;
+    /// let mut g = Graph::new(&[&a, &b], &[&y, &z])?;
+    /// g.build_multi(&[vec![3], vec![2]], &mut rng_from_seed(0))?;
+    /// let xs = [Var::from_array(ndarray::Array2::<f32>::ones((5, 3))), Var::from_array(ndarray::Array2::<f32>::ones((5, 2)))];
+    /// let outs = no_grad(|| g.forward_many(&xs, &mut ForwardContext::inference()))?;
+    /// assert_eq!((outs[0].shape(), outs[1].shape()), (vec![5, 4], vec![5, 1]));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn forward_many(&self, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Vec<Var>> {
+        Ok(self.run_counting(xs, ctx)?.0)
+    }
+
+    /// [`Graph::forward_many`], also returning the largest number of
+    /// intermediate values held at once (what the early drops bound).
+    pub(crate) fn run_counting(
+        &self,
+        xs: &[Var],
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<(Vec<Var>, usize)> {
+        if xs.len() != self.inputs.len() {
+            return Err(NnError::Config {
+                layer: neurite_nn::Layer::name(self).to_string(),
+                message: format!(
+                    "the graph has {} inputs {:?}, got {} batches",
+                    self.inputs.len(),
+                    self.input_names(),
+                    xs.len()
+                ),
+            });
+        }
+        let mut values: Vec<Option<Var>> = vec![None; self.nodes.len()];
+        let mut unread = self.readers.clone();
+        let (mut held, mut peak) = (0usize, 0usize);
+        let get = |values: &[Option<Var>], slot: Slot| -> Var {
+            match slot {
+                Slot::Input(i) => xs[i].clone(),
+                Slot::Node(j) => values[j].clone().expect("topological order: inputs run first"),
+            }
+        };
+        let mut i = 0;
+        while i < self.nodes.len() {
+            let node = &self.nodes[i];
+            let inputs: Vec<Var> = node.inputs.iter().map(|s| get(&values, *s)).collect();
+            let layer = self.layers[node.layer].read()?;
+            let mut done = None;
+            if self.fuse[i] {
+                let next = self.layers[self.nodes[i + 1].layer].read()?;
+                if let Some(out) = layer.forward_fused(next.as_ref(), &inputs[0], ctx) {
+                    done = Some((i + 1, out?));
+                }
+            }
+            let (last, out) = match done {
+                Some(fused) => fused,
+                None => (i, Self::run(layer.as_ref(), &inputs, ctx)?),
+            };
+            drop(inputs);
+            values[last] = Some(out);
+            held += 1;
+            peak = peak.max(held);
+            // Release what this call (or fused pair) was the last to read.
+            for slot in &node.inputs {
+                if let Slot::Node(j) = *slot {
+                    unread[j] -= 1;
+                    if unread[j] == 0 && !self.is_output[j] && values[j].take().is_some() {
+                        held -= 1;
+                    }
+                }
+            }
+            i = last + 1;
+        }
+        let outputs = self.outputs.iter().map(|s| get(&values, *s)).collect();
+        Ok((outputs, peak))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+
+    fn batch(n: usize, d: usize) -> Var {
+        Var::from_array(ndarray::Array2::<f32>::from_shape_fn((n, d), |(i, j)| {
+            (i + 2 * j) as f32 / 7.0
+        }))
+    }
+
+    /// A chain of 12 layers holds at most 2 values at once (the one being
+    /// read and the one being made), not 12.
+    #[test]
+    fn a_chain_holds_at_most_two_values() {
+        let x = Input::new([6]);
+        let mut t = x.clone();
+        for _ in 0..12 {
+            t = Dense::new(6).activation(Activation::Relu).call(&t).unwrap();
+        }
+        let mut g = Graph::new(&[&x], &[&t]).unwrap();
+        g.build(&[6], &mut rng_from_seed(1)).unwrap();
+        let (outs, peak) =
+            no_grad(|| g.run_counting(&[batch(3, 6)], &mut ForwardContext::inference())).unwrap();
+        assert_eq!(outs[0].shape(), vec![3, 6]);
+        assert!(peak <= 2, "peak {peak}");
+    }
+
+    /// A value read by a later branch is held until that read, and the
+    /// outputs are held to the end; every output equals its own
+    /// single-output graph's.
+    #[test]
+    fn branches_hold_what_later_calls_read_and_outputs_match_single_output_graphs() {
+        let x = Input::new([4]);
+        let trunk = Dense::new(4).activation(Activation::Relu).call(&x).unwrap();
+        let mut t = trunk.clone();
+        for _ in 0..5 {
+            t = Dense::new(4).activation(Activation::Tanh).call(&t).unwrap();
+        }
+        let skip = Add::new().call_many(&[&t, &trunk]).unwrap();
+        let head = Dense::new(2).call(&t).unwrap();
+        let mut both = Graph::new(&[&x], &[&skip, &head]).unwrap();
+        both.build(&[4], &mut rng_from_seed(3)).unwrap();
+        let (outs, peak) =
+            no_grad(|| both.run_counting(&[batch(5, 4)], &mut ForwardContext::inference())).unwrap();
+        // trunk, the chain's current value, the next one, and the finished first output.
+        assert!(peak <= 4, "peak {peak}");
+        let skip_only = Graph::new(&[&x], &[&skip]).unwrap();
+        let head_only = Graph::new(&[&x], &[&head]).unwrap();
+        let run1 = |g: &Graph| {
+            no_grad(|| g.forward(&batch(5, 4), &mut ForwardContext::inference()))
+                .unwrap()
+                .to_tensor()
+        };
+        assert_eq!(outs[0].to_tensor(), run1(&skip_only));
+        assert_eq!(outs[1].to_tensor(), run1(&head_only));
+    }
+}
