@@ -10,7 +10,14 @@
 //!   mixes the two nearest input pixels linearly. Its backward scatters
 //!   each output gradient onto those pixels with the same weights.
 //!
-//! One rayon task per image.
+//! Rayon tasks of whole images, or of blocks of rows when the batch has
+//! fewer than [`crate::conv::MIN_TASKS`] images (`resize/kernels.rs`).
+//! Bilinear is computed separably: forward interpolates each input row
+//! horizontally once (kept while consecutive output rows read it) and mixes
+//! two such rows per output row; backward reduces each gradient row
+//! horizontally, then adds it to its two input rows. Each value is summed
+//! in the same order whatever the task split, so results do not depend on
+//! the number of threads.
 //!
 //! ```
 //! use neurite_tensor::resize::{upsample2d, Interpolation};
@@ -22,10 +29,14 @@
 //! # Ok::<(), neurite_tensor::TensorError>(())
 //! ```
 
+mod kernels;
+
 use crate::error::{Result, TensorError};
+use crate::fill::par_build;
 use crate::size::checked_len;
 use crate::spatial::nhwc;
 use crate::Tensor;
+use kernels::{row_blocks, Kernel};
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
@@ -114,47 +125,19 @@ pub fn upsample2d(x: &Tensor, factors: (usize, usize), mode: Interpolation) -> R
     let [n, h, w, c, oh, ow] = output_dims(OP, x, factors)?;
     let xs = x.as_standard_layout();
     let src = xs.as_slice().expect("standard layout is contiguous");
-    let mut out = vec![0.0f32; n * oh * ow * c];
     let (in_img, out_img) = (h * w * c, oh * ow * c);
-    if out_img > 0 {
-        match mode {
-            Interpolation::Nearest => {
-                let (sh, sw) = factors;
-                out.par_chunks_mut(out_img)
-                    .zip(src.par_chunks(in_img))
-                    .for_each(|(o, s)| {
-                        for (oi, orow) in o.chunks_exact_mut(ow * c).enumerate() {
-                            let srow = &s[(oi / sh) * w * c..(oi / sh + 1) * w * c];
-                            for (oj, px) in orow.chunks_exact_mut(c).enumerate() {
-                                let j = oj / sw;
-                                px.copy_from_slice(&srow[j * c..(j + 1) * c]);
-                            }
-                        }
-                    });
-            }
-            Interpolation::Bilinear => {
-                let (ty, tx) = (linear_taps(h, factors.0), linear_taps(w, factors.1));
-                out.par_chunks_mut(out_img)
-                    .zip(src.par_chunks(in_img))
-                    .for_each(|(o, s)| {
-                        for (orow, t) in o.chunks_exact_mut(ow * c).zip(&ty) {
-                            let r0 = &s[t.lo * w * c..(t.lo + 1) * w * c];
-                            let r1 = &s[t.hi * w * c..(t.hi + 1) * w * c];
-                            let fy = t.frac;
-                            for (px, u) in orow.chunks_exact_mut(c).zip(&tx) {
-                                let fx = u.frac;
-                                let (a, b) = (u.lo * c, u.hi * c);
-                                for k in 0..c {
-                                    let top = r0[a + k] + fx * (r0[b + k] - r0[a + k]);
-                                    let bot = r1[a + k] + fx * (r1[b + k] - r1[a + k]);
-                                    px[k] = top + fy * (bot - top);
-                                }
-                            }
-                        }
-                    });
-            }
-        }
-    }
+    let out = if out_img == 0 {
+        vec![0.0f32; n * out_img]
+    } else {
+        let k = Kernel::new(mode, factors, [h, w, c]);
+        let block = oh.div_ceil(row_blocks(n, oh));
+        par_build(n * out_img, out_img, 0.0f32, |img, o| {
+            let image = &src[img * in_img..][..in_img];
+            o.par_chunks_mut(block * ow * c)
+                .enumerate()
+                .for_each(|(b, rows)| k.forward_rows(image, b * block, rows));
+        })
+    };
     Tensor::from_shape_vec(IxDyn(&[n, oh, ow, c]), out).map_err(|e| TensorError::invalid(OP, e.to_string()))
 }
 
@@ -204,54 +187,19 @@ pub fn upsample2d_backward(
     let (oh, ow) = (expected[1], expected[2]);
     let gs = g.as_standard_layout();
     let src = gs.as_slice().expect("standard layout is contiguous");
-    let mut dx = vec![0.0f32; checked_len(OP, "the input gradient", input_shape)?];
+    let len = checked_len(OP, "the input gradient", input_shape)?;
     let (in_img, out_img) = (h * w * c, oh * ow * c);
-    if in_img > 0 {
-        match mode {
-            Interpolation::Nearest => {
-                dx.par_chunks_mut(in_img)
-                    .zip(src.par_chunks(out_img))
-                    .for_each(|(d, s)| {
-                        for (oi, grow) in s.chunks_exact(ow * c).enumerate() {
-                            let drow = &mut d[(oi / sh) * w * c..(oi / sh + 1) * w * c];
-                            for (oj, gp) in grow.chunks_exact(c).enumerate() {
-                                let j = oj / sw;
-                                for (a, &b) in drow[j * c..(j + 1) * c].iter_mut().zip(gp) {
-                                    *a += b;
-                                }
-                            }
-                        }
-                    });
-            }
-            Interpolation::Bilinear => {
-                let (ty, tx) = (linear_taps(h, sh), linear_taps(w, sw));
-                dx.par_chunks_mut(in_img)
-                    .zip(src.par_chunks(out_img))
-                    .for_each(|(d, s)| {
-                        for (grow, t) in s.chunks_exact(ow * c).zip(&ty) {
-                            let fy = t.frac;
-                            for (gp, u) in grow.chunks_exact(c).zip(&tx) {
-                                let fx = u.frac;
-                                let weights = [
-                                    (t.lo, u.lo, (1.0 - fy) * (1.0 - fx)),
-                                    (t.lo, u.hi, (1.0 - fy) * fx),
-                                    (t.hi, u.lo, fy * (1.0 - fx)),
-                                    (t.hi, u.hi, fy * fx),
-                                ];
-                                for (i, j, wgt) in weights {
-                                    if wgt == 0.0 {
-                                        continue;
-                                    }
-                                    let o = (i * w + j) * c;
-                                    for (a, &b) in d[o..o + c].iter_mut().zip(gp) {
-                                        *a += wgt * b;
-                                    }
-                                }
-                            }
-                        }
-                    });
-            }
-        }
-    }
+    let dx = if in_img == 0 {
+        vec![0.0f32; len]
+    } else {
+        let k = Kernel::new(mode, factors, [h, w, c]);
+        let block = h.div_ceil(row_blocks(n, h));
+        par_build(len, in_img, 0.0f32, |img, d| {
+            let grad = &src[img * out_img..][..out_img];
+            d.par_chunks_mut(block * w * c)
+                .enumerate()
+                .for_each(|(b, rows)| k.backward_rows(grad, b * block, rows));
+        })
+    };
     Tensor::from_shape_vec(IxDyn(input_shape), dx).map_err(|e| TensorError::invalid(OP, e.to_string()))
 }

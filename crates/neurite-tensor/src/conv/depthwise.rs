@@ -15,43 +15,44 @@
 //!
 //! - forward: rayon tasks of whole images, or of blocks of output rows when
 //!   the batch has fewer than [`MIN_TASKS`] images;
-//! - backward: tasks of whole images; per output row and tap, `dW` is
-//!   accumulated in registers over the row's pixels while `dX` (padded) gets
-//!   `dY * W` scattered onto it; `dW`/`db` partials are summed in task order,
-//!   so results do not depend on the number of threads.
+//! - backward (`depthwise_backward.rs`): tasks of (image, block of output
+//!   rows); `dW` in register groups of taps, `dX` by the forward kernels
+//!   applied to the padded `dY` with the flipped kernel (stride 1);
+//!   `dW`/`db` partials are summed in task order, so results do not depend
+//!   on the number of threads.
 //!
 //! The bodies are compiled for AVX-512F, AVX2 + FMA and the portable
 //! baseline through [`crate::simd_dispatch!`]; the two FMA builds give
 //! identical results, the portable one differs only by rounding.
 
-use crate::conv::conv2d::{with_scratch, Conv2dGrads, Conv2dParams, MIN_TASKS};
+use crate::conv::conv2d::{with_scratch, Conv2dParams, MIN_TASKS};
 use crate::conv::im2col::ConvGeometry;
 use crate::error::{Result, TensorError};
-use crate::fill::{par_build, par_build_pair};
+use crate::fill::par_build;
 use crate::simd::SimdLevel;
 use crate::size::checked_len;
-use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use ndarray::{Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
 
 const OP: &str = "depthwise_conv2d";
 
 /// Everything a depthwise pass needs to know about its shapes.
 #[derive(Debug, Clone, Copy)]
-struct Dw {
-    g: ConvGeometry,
+pub(super) struct Dw {
+    pub(super) g: ConvGeometry,
     /// Depth multiplier `M`.
-    m: usize,
+    pub(super) m: usize,
     /// Output channels `C * M`.
-    j: usize,
+    pub(super) j: usize,
     /// Rows and columns of the (padded) image the taps read.
-    need_h: usize,
-    need_w: usize,
+    pub(super) need_h: usize,
+    pub(super) need_w: usize,
     /// Whether the input is read in place (no padding copy, no expansion).
-    in_place: bool,
+    pub(super) in_place: bool,
 }
 
 impl Dw {
-    fn new(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<Self> {
+    pub(super) fn new(input: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<Self> {
         if input.len() != 4 {
             return Err(TensorError::shape(
                 OP,
@@ -103,9 +104,35 @@ impl Dw {
         })
     }
 
+    /// Blocks of output rows per image: at least `min` (at most one per
+    /// row), and enough that the batch makes [`MIN_TASKS`] tasks. Depends on
+    /// the shapes only, never on the thread count.
+    pub(super) fn row_blocks(&self, min: usize) -> usize {
+        let for_tasks = if self.g.batch >= MIN_TASKS {
+            1
+        } else {
+            MIN_TASKS.div_ceil(self.g.batch)
+        };
+        for_tasks.max(min).clamp(1, self.g.out_h.max(1))
+    }
+
+    /// Padded rows read by `rows` consecutive output rows.
+    pub(super) fn strip_rows(&self, rows: usize) -> usize {
+        (rows.max(1) - 1) * self.g.stride_h + (self.g.kernel_h - 1) * self.g.dilation_h + 1
+    }
+
+    /// Scratch floats [`forward_block`] needs for `rows` output rows.
+    pub(super) fn strip_len(&self, rows: usize) -> usize {
+        if self.in_place {
+            0
+        } else {
+            self.strip_rows(rows) * self.need_w * self.j
+        }
+    }
+
     /// Offsets of the `KH*KW` taps from a window's first element, in a
     /// source whose rows are `row` floats apart (`(kh, kw)` order, as the kernel).
-    fn offsets(&self, row: usize) -> Vec<usize> {
+    pub(super) fn offsets(&self, row: usize) -> Vec<usize> {
         let g = &self.g;
         (0..g.kernel_h)
             .flat_map(|a| (0..g.kernel_w).map(move |b| a * g.dilation_h * row + b * g.dilation_w * self.j))
@@ -115,7 +142,7 @@ impl Dw {
     /// Writes padded rows `first..first + rows` (padded coordinates) of
     /// `image` into `dst` (`rows * need_w * j` floats), zeros outside the
     /// image, each input value repeated `m` times.
-    fn fill_padded(&self, image: &[f32], first: usize, rows: usize, dst: &mut [f32]) {
+    pub(super) fn fill_padded(&self, image: &[f32], first: usize, rows: usize, dst: &mut [f32]) {
         let g = &self.g;
         let (c, row_len) = (g.channels, self.need_w * self.j);
         for (r, out) in dst[..rows * row_len].chunks_exact_mut(row_len).enumerate() {
@@ -223,57 +250,65 @@ pub(crate) fn forward_at(
     let w = kernel.as_standard_layout();
     let w = w.as_slice().expect("standard layout is contiguous");
     let bias = bias.map(|b| b.to_vec());
-    let blocks = if g.batch >= MIN_TASKS {
-        1
-    } else {
-        MIN_TASKS.div_ceil(g.batch)
-    };
+    let blocks = d.row_blocks(1);
     let block_rows = g.out_h.div_ceil(blocks);
-    let row_len = d.need_w * d.j;
-    let eff_h = (g.kernel_h - 1) * g.dilation_h + 1;
-    let strip_rows = (block_rows - 1) * g.stride_h + eff_h;
-    let (in_img, scratch) = (g.image_len(), if d.in_place { 0 } else { strip_rows * row_len });
-    let src_offsets = d.offsets(if d.in_place { g.in_w * g.channels } else { row_len });
+    let in_img = g.image_len();
     let y = par_build(g.batch * out_img, out_img, 0.0f32, |n, y| {
         let image = &x[n * in_img..][..in_img];
         y.par_chunks_mut(block_rows * g.out_w * d.j)
             .enumerate()
             .for_each(|(b, y)| {
-                let r0 = b * block_rows;
                 let rows = y.len() / (g.out_w * d.j);
-                let args = RowArgs {
-                    src: image,
-                    row: g.in_w * g.channels,
-                    offsets: &src_offsets,
-                    w,
-                    bias: bias.as_deref(),
-                    j: d.j,
-                    stride_h: g.stride_h,
-                    stride_w: g.stride_w,
-                    out_w: g.out_w,
-                };
-                if d.in_place {
-                    let src = &image[r0 * g.stride_h * args.row..];
-                    forward_rows_at(level, &RowArgs { src, ..args }, y);
-                } else {
-                    with_scratch(scratch, |buf| {
-                        let strip = (rows - 1) * g.stride_h + eff_h;
-                        d.fill_padded(image, r0 * g.stride_h, strip, buf);
-                        let src = &buf[..strip * row_len];
-                        forward_rows_at(
-                            level,
-                            &RowArgs {
-                                src,
-                                row: row_len,
-                                ..args
-                            },
-                            y,
-                        );
-                    });
-                }
+                with_scratch(d.strip_len(rows), |buf| {
+                    forward_block(level, &d, image, w, bias.as_deref(), b * block_rows, y, buf);
+                });
             });
     });
     Ok(Array4::from_shape_vec(shape, y).expect("output length matches its shape"))
+}
+
+/// Output rows `r0..r0 + rows` of one image (`y` holds `rows * OW * j`
+/// floats) read from `image`, `w` as `[KH*KW, j]`; `scratch` holds at least
+/// [`Dw::strip_len`]`(rows)` floats (the padded strip when the image is not
+/// read in place).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward_block(
+    level: SimdLevel,
+    d: &Dw,
+    image: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    r0: usize,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let g = &d.g;
+    let rows = y.len() / (g.out_w * d.j);
+    let row = if d.in_place {
+        g.in_w * g.channels
+    } else {
+        d.need_w * d.j
+    };
+    let offsets = d.offsets(row);
+    let src = if d.in_place {
+        &image[r0 * g.stride_h * row..]
+    } else {
+        let strip = d.strip_rows(rows);
+        d.fill_padded(image, r0 * g.stride_h, strip, scratch);
+        &scratch[..strip * row]
+    };
+    let args = RowArgs {
+        src,
+        row,
+        offsets: &offsets,
+        w,
+        bias,
+        j: d.j,
+        stride_h: g.stride_h,
+        stride_w: g.stride_w,
+        out_w: g.out_w,
+    };
+    forward_rows_at(level, &args, y);
 }
 
 /// The operands of [`forward_rows`]: output rows read from `src`, a (padded,
@@ -306,7 +341,7 @@ crate::simd_dispatch! {
 
 /// `acc + a * b`, fused when the variant has FMA.
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+pub(super) fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
     if FMA {
         a.mul_add(b, acc)
     } else {
@@ -315,7 +350,7 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 }
 
 /// The channel blocks `(first, width)` of `j` channels: 16s, an 8, then ones.
-fn channel_blocks(j: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn channel_blocks(j: usize) -> impl Iterator<Item = (usize, usize)> {
     let (sixteens, rest) = (j / 16 * 16, j % 16);
     let eights = rest / 8 * 8;
     (0..sixteens)
@@ -408,303 +443,10 @@ fn fwd_tile<const R: usize, const B: usize, const FMA: bool>(
     }
 }
 
-/// Gradients of [`depthwise_conv2d`]: given the forward `input` and `kernel`
-/// and `grad_output = dL/dY` (`[N, OH, OW, C*M]`), returns `dL/dW`
-/// (`[KH, KW, C, M]`), `dL/db` (`[C*M]`) and, when `need_input_grad`, `dL/dX`.
-///
-/// Errors when `grad_output` does not have the forward output's shape.
-///
-/// ```
-/// use ndarray::Array4;
-/// use neurite_tensor::{depthwise_conv2d_backward, Conv2dParams};
-/// let x = Array4::from_shape_vec((1, 1, 3, 1), vec![1.0f32, 2.0, 3.0]).unwrap();
-/// let w = Array4::from_shape_vec((1, 2, 1, 2), vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
-/// let gy = Array4::<f32>::ones((1, 1, 2, 2));
-/// let g = depthwise_conv2d_backward(x.view(), w.view(), gy.view(), &Conv2dParams::default(), true)?;
-/// // dW[0, 0, 0, m] = x0 + x1, dW[0, 1, 0, m] = x1 + x2.
-/// assert_eq!(g.kernel.into_raw_vec_and_offset().0, vec![3.0, 3.0, 5.0, 5.0]);
-/// assert_eq!(g.bias.to_vec(), vec![2.0, 2.0]);
-/// // dX = sum over windows and m: (1+2), (1+2)+(3+4), (3+4).
-/// assert_eq!(g.input.unwrap().into_raw_vec_and_offset().0, vec![3.0, 10.0, 7.0]);
-/// # Ok::<(), neurite_tensor::TensorError>(())
-/// ```
-pub fn depthwise_conv2d_backward(
-    input: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    grad_output: ArrayView4<f32>,
-    p: &Conv2dParams,
-    need_input_grad: bool,
-) -> Result<Conv2dGrads> {
-    backward_at(
-        crate::simd::simd_level(),
-        input,
-        kernel,
-        grad_output,
-        p,
-        need_input_grad,
-    )
-}
-
-/// [`depthwise_conv2d_backward`] with the kernels of a chosen SIMD level.
-pub(crate) fn backward_at(
-    level: SimdLevel,
-    input: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    grad_output: ArrayView4<f32>,
-    p: &Conv2dParams,
-    need_input_grad: bool,
-) -> Result<Conv2dGrads> {
-    let d = Dw::new(input.shape(), kernel.shape(), p)?;
-    let g = d.g;
-    let out = [g.batch, g.out_h, g.out_w, d.j];
-    if grad_output.shape() != out {
-        return Err(TensorError::shape(
-            "depthwise_conv2d_backward",
-            grad_output.shape(),
-            &out,
-            "grad_output must have the shape of the forward output",
-        ));
-    }
-    let taps = g.kernel_h * g.kernel_w;
-    let kdim = kernel.raw_dim();
-    let out_img = g.out_h * g.out_w * d.j;
-    let in_img = g.image_len();
-    if g.batch * out_img == 0 {
-        return Ok(Conv2dGrads {
-            input: need_input_grad.then(|| Array4::zeros(input.raw_dim())),
-            kernel: Array4::zeros(kdim),
-            bias: Array1::zeros(d.j),
-        });
-    }
-    let x = input.as_standard_layout();
-    let x = x.as_slice().expect("standard layout is contiguous");
-    let w = kernel.as_standard_layout();
-    let w = w.as_slice().expect("standard layout is contiguous");
-    let dy = grad_output.as_standard_layout();
-    let dy = dy.as_slice().expect("standard layout is contiguous");
-    let images = g.batch.div_ceil(g.batch.min(MIN_TASKS));
-    let tasks = g.batch.div_ceil(images);
-    let row_len = d.need_w * d.j;
-    let padded = d.need_h * row_len;
-    let offsets = d.offsets(if d.in_place { g.in_w * g.channels } else { row_len });
-    // Per task: its dW (taps * j) then its db (j), summed in task order below.
-    let partial = taps * d.j + d.j;
-    let task = |t: usize, mut dx: Option<&mut [f32]>, part: &mut [f32]| {
-        let first = t * images;
-        let count = images.min(g.batch - first);
-        let (dw, db) = part.split_at_mut(taps * d.j);
-        for n in first..first + count {
-            let image = &x[n * in_img..][..in_img];
-            let dy_img = &dy[n * out_img..][..out_img];
-            for row in dy_img.chunks_exact(d.j) {
-                db.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-            }
-            let dx_img = dx
-                .as_deref_mut()
-                .map(|dx| &mut dx[(n - first) * in_img..][..in_img]);
-            let args = BackArgs {
-                src: image,
-                row: g.in_w * g.channels,
-                offsets: &offsets,
-                w,
-                dy: dy_img,
-                j: d.j,
-                stride_h: g.stride_h,
-                stride_w: g.stride_w,
-                out_w: g.out_w,
-            };
-            if d.in_place {
-                backward_image_at(level, &args, dw, dx_img);
-                continue;
-            }
-            let scratch = if dx_img.is_some() { 2 * padded } else { padded };
-            with_scratch(scratch, |buf| {
-                let (xp, dxp) = buf.split_at_mut(padded);
-                d.fill_padded(image, 0, d.need_h, xp);
-                let padded_args = BackArgs {
-                    src: xp,
-                    row: row_len,
-                    ..args
-                };
-                match dx_img {
-                    None => backward_image_at(level, &padded_args, dw, None),
-                    Some(dx_img) => {
-                        dxp.fill(0.0);
-                        backward_image_at(level, &padded_args, dw, Some(&mut *dxp));
-                        crop_and_reduce(&d, dxp, dx_img);
-                    }
-                }
-            });
-        }
-    };
-    let (dx, partials) = if need_input_grad {
-        let (dx, partials) = par_build_pair(
-            (g.batch * in_img, images * in_img, 0.0f32),
-            (tasks * partial, partial, 0.0f32),
-            |t, dx, part| task(t, Some(dx), part),
-        );
-        (
-            Some(Array4::from_shape_vec(input.raw_dim(), dx).expect("dX shape")),
-            partials,
-        )
-    } else {
-        (
-            None,
-            par_build(tasks * partial, partial, 0.0f32, |t, part| task(t, None, part)),
-        )
-    };
-    let mut total = partials[..partial].to_vec();
-    for part in partials.chunks_exact(partial).skip(1) {
-        total.iter_mut().zip(part).for_each(|(a, v)| *a += v);
-    }
-    let db = Array1::from_vec(total.split_off(taps * d.j));
-    Ok(Conv2dGrads {
-        input: dx,
-        kernel: Array4::from_shape_vec(kdim, total).expect("dW shape"),
-        bias: db,
-    })
-}
-
-/// `dx` (one image, `[H, W, C]`) = the gradient of the padded, expanded
-/// image `dxp`: its inside cells, summed over the `M` copies of each channel.
-fn crop_and_reduce(d: &Dw, dxp: &[f32], dx: &mut [f32]) {
-    let g = &d.g;
-    let c = g.channels;
-    for (ih, dx_row) in dx.chunks_exact_mut(g.in_w * c).enumerate() {
-        let pr = ih + g.pad_top;
-        if pr >= d.need_h {
-            continue; // never read: zero gradient (dx starts zeroed)
-        }
-        let src = &dxp[pr * d.need_w * d.j..][..d.need_w * d.j];
-        for (iw, px) in dx_row.chunks_exact_mut(c).enumerate() {
-            let pc = iw + g.pad_left;
-            if pc >= d.need_w {
-                break;
-            }
-            let cell = &src[pc * d.j..][..d.j];
-            if d.m == 1 {
-                px.copy_from_slice(cell);
-            } else {
-                for (v, copies) in px.iter_mut().zip(cell.chunks_exact(d.m)) {
-                    *v = copies.iter().sum();
-                }
-            }
-        }
-    }
-}
-
-/// The operands of [`backward_image`] for one image.
-struct BackArgs<'a> {
-    src: &'a [f32],
-    row: usize,
-    offsets: &'a [usize],
-    w: &'a [f32],
-    /// `dL/dY` of the image, `[OH, OW, j]`.
-    dy: &'a [f32],
-    j: usize,
-    stride_h: usize,
-    stride_w: usize,
-    out_w: usize,
-}
-
-crate::simd_dispatch! {
-    /// Adds one image's `dW` (`[KH*KW, j]`) to `dw` and, when given, scatters
-    /// `dY * W` onto `dxp`, laid out as `src` (only the `_at` form is called).
-    #[allow(dead_code)]
-    fn backward_image(a: &BackArgs, dw: &mut [f32], dxp: Option<&mut [f32]>);
-    /// [`backward_image`] at a chosen level.
-    fn backward_image_at(level);
-    avx512 => backward_image_body::<true>(a, dw, dxp),
-    avx2 => backward_image_body::<true>(a, dw, dxp),
-    portable => backward_image_body::<false>(a, dw, dxp),
-}
-
-#[inline(always)]
-fn backward_image_body<const FMA: bool>(a: &BackArgs, dw: &mut [f32], mut dxp: Option<&mut [f32]>) {
-    let out_row = a.out_w * a.j;
-    let last_tap = a.offsets.last().copied().unwrap_or(0);
-    assert!(dw.len() >= a.offsets.len() * a.j && a.w.len() >= a.offsets.len() * a.j);
-    assert!(
-        dxp.as_deref().is_none_or(|d| d.len() >= a.src.len()),
-        "dX shorter than its source"
-    );
-    for (r, dy_row) in a.dy.chunks_exact(out_row).enumerate() {
-        let row_base = r * a.stride_h * a.row;
-        // The furthest read of this row: its last pixel's last tap, last channel.
-        let end = row_base + (a.out_w - 1) * a.stride_w * a.j + last_tap + a.j;
-        assert!(end <= a.src.len(), "depthwise tap outside the source");
-        for (t, &off) in a.offsets.iter().enumerate() {
-            let base = row_base + off;
-            let dw_t = &mut dw[t * a.j..][..a.j];
-            let w_t = &a.w[t * a.j..][..a.j];
-            for (j0, width) in channel_blocks(a.j) {
-                let dxp = dxp.as_deref_mut();
-                match width {
-                    16 => bwd_block::<16, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
-                    8 => bwd_block::<8, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
-                    _ => bwd_block::<1, FMA>(a, base, j0, dy_row, w_t, dw_t, dxp),
-                }
-            }
-        }
-    }
-}
-
-/// One tap and channels `j0..j0 + B` over one output row: `dW` accumulated
-/// in registers over the row's pixels, `dY * W` added to `dxp`. The caller
-/// asserted that every read and write of the row lies inside `a.src`,
-/// `dxp`, `dy_row` (`out_w * j` floats), `w_t` and `dw_t` (`j` floats each).
-#[inline(always)]
-fn bwd_block<const B: usize, const FMA: bool>(
-    a: &BackArgs,
-    base: usize,
-    j0: usize,
-    dy_row: &[f32],
-    w_t: &[f32],
-    dw_t: &mut [f32],
-    dxp: Option<&mut [f32]>,
-) {
-    let mut acc = [0.0f32; B];
-    let step = a.stride_w * a.j;
-    let wv: &[f32; B] = w_t[j0..j0 + B].try_into().expect("B floats");
-    let (src, dy) = (a.src.as_ptr(), dy_row.as_ptr());
-    match dxp {
-        None => {
-            for ow in 0..a.out_w {
-                let p = base + ow * step + j0;
-                // SAFETY: p + B <= the row's furthest read (asserted by the
-                // caller), ow * j + j0 + B <= out_w * j == dy_row.len().
-                let (x, d): ([f32; B], [f32; B]) =
-                    unsafe { (*src.add(p).cast(), *dy.add(ow * a.j + j0).cast()) };
-                for i in 0..B {
-                    acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
-                }
-            }
-        }
-        Some(dxp) => {
-            let dx = dxp.as_mut_ptr();
-            for ow in 0..a.out_w {
-                let p = base + ow * step + j0;
-                // SAFETY: as above; dxp has src's layout and at least its length
-                // (asserted by the caller), so p + B <= dxp.len() too.
-                unsafe {
-                    let (x, d): ([f32; B], [f32; B]) = (*src.add(p).cast(), *dy.add(ow * a.j + j0).cast());
-                    let dx = &mut *dx.add(p).cast::<[f32; B]>();
-                    for i in 0..B {
-                        acc[i] = madd::<FMA>(x[i], d[i], acc[i]);
-                        dx[i] = madd::<FMA>(d[i], wv[i], dx[i]);
-                    }
-                }
-            }
-        }
-    }
-    for (s, v) in dw_t[j0..j0 + B].iter_mut().zip(acc) {
-        *s += v;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::depthwise_backward::backward_at;
     use crate::padding::Padding;
     use ndarray::Array4;
     use proptest::prelude::*;

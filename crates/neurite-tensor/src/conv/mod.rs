@@ -14,6 +14,8 @@
 //!   `dY` shared by `dX` and `dW` backward, with `conv2d`'s task split;
 //! - `depthwise.rs`: [`depthwise_conv2d`] (Keras' `DepthwiseConv2D`), no
 //!   GEMM: SIMD across the contiguous channel axis, rayon over images/rows;
+//!   `depthwise_backward.rs` its gradients (`dX` by a gather with the flipped
+//!   kernel at stride 1);
 //! - [`pool`]: max / average / global pooling; `max_pool_kernel.rs` holds the
 //!   per-image max pooling loops (AVX2 intrinsics and portable).
 //! - [`conv_pool`]: `Conv2D(relu)` + max pooling in one pass, forward and
@@ -36,6 +38,7 @@
 mod conv2d;
 pub mod conv_pool;
 mod depthwise;
+mod depthwise_backward;
 mod direct;
 pub mod im2col;
 mod max_pool_kernel;
@@ -44,7 +47,8 @@ mod transpose;
 mod winograd;
 
 pub use conv2d::*;
-pub use depthwise::{depthwise_conv2d, depthwise_conv2d_backward, depthwise_conv2d_output_shape};
+pub use depthwise::{depthwise_conv2d, depthwise_conv2d_output_shape};
+pub use depthwise_backward::depthwise_conv2d_backward;
 pub use transpose::{
     conv2d_transpose, conv2d_transpose_backward, conv2d_transpose_output_shape, conv_transpose_output_size,
     Conv2dTransposeParams,
