@@ -66,7 +66,7 @@ impl Kernel {
         let mut prev: Option<usize> = None;
         for r in 0..out.len() / out_row {
             let i = (first + r) / self.sh;
-            if let Some(p) = prev.filter(|_| (first + r) % self.sh != 0) {
+            if let Some(p) = prev.filter(|_| !(first + r).is_multiple_of(self.sh)) {
                 out.copy_within(p * out_row..(p + 1) * out_row, r * out_row);
                 continue;
             }
