@@ -76,7 +76,10 @@ fn reference(
     out
 }
 
-fn case() -> impl Strategy<Value = ([usize; 6], Vec<f32>, Vec<f32>, Vec<f32>, Vec<bool>, bool)> {
+/// Dimensions, queries, keys, values, a mask and the causal flag.
+type Case = ([usize; 6], Vec<f32>, Vec<f32>, Vec<f32>, Vec<bool>, bool);
+
+fn case() -> impl Strategy<Value = Case> {
     dims().prop_flat_map(|d| {
         let [b, tq, tk, h, dk, dv] = d;
         (

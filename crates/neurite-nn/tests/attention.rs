@@ -218,7 +218,7 @@ proptest! {
         let m = layer_for(&d, seed);
         let q = random(&[d.b, d.tq, d.dq], seed + 1);
         let v = random(&[d.b, d.tk, d.dv_in], seed + 2);
-        let mask = Tensor::from_shape_fn(IxDyn(&[d.b, d.tq, d.tk]), |ix| ((ix[0] + 2 * ix[1] + 3 * ix[2] + seed as usize) % 3 != 0) as u8 as f32);
+        let mask = Tensor::from_shape_fn(IxDyn(&[d.b, d.tq, d.tk]), |ix| !(ix[0] + 2 * ix[1] + 3 * ix[2] + seed as usize).is_multiple_of(3) as u8 as f32);
         let mask = use_mask.then_some(&mask);
         let call = AttentionCall { attention_mask: mask, use_causal_mask: causal, ..Default::default() };
         let (y, _) = m.attend(&Var::constant(q.clone()), &Var::constant(v.clone()), None, call, &mut ForwardContext::inference()).unwrap();
@@ -316,7 +316,7 @@ fn list_calls_key_and_mask_inputs() {
         .unwrap();
     assert_eq!(a.to_tensor(), b.to_tensor());
     let e = m
-        .forward_multi(&[q.clone()], &mut ForwardContext::inference())
+        .forward_multi(std::slice::from_ref(&q), &mut ForwardContext::inference())
         .unwrap_err()
         .to_string();
     assert!(e.contains("att"), "{e}");

@@ -79,16 +79,16 @@ fn fixture() -> Value {
 
 /// A case's layer, typed where the test calls more than `Layer`'s methods.
 enum Built {
-    Mha(MultiHeadAttention),
-    Encoder(TransformerEncoder),
+    Mha(Box<MultiHeadAttention>),
+    Encoder(Box<TransformerEncoder>),
     Other(Box<dyn Layer>),
 }
 
 impl Built {
     fn layer(&mut self) -> &mut dyn Layer {
         match self {
-            Built::Mha(m) => m,
-            Built::Encoder(e) => e,
+            Built::Mha(m) => m.as_mut(),
+            Built::Encoder(e) => e.as_mut(),
             Built::Other(b) => b.as_mut(),
         }
     }
@@ -99,12 +99,12 @@ fn layer_of(case: &Value) -> Built {
     let cfg = neurite_config(case["config"].clone());
     let class = case["class_name"].as_str().unwrap();
     let mut built = match class {
-        "MultiHeadAttention" => Built::Mha(MultiHeadAttention::from_config(
+        "MultiHeadAttention" => Built::Mha(Box::new(MultiHeadAttention::from_config(
             serde_json::from_value(cfg).unwrap(),
-        )),
-        "TransformerEncoder" => Built::Encoder(TransformerEncoder::from_config(
+        ))),
+        "TransformerEncoder" => Built::Encoder(Box::new(TransformerEncoder::from_config(
             serde_json::from_value(cfg).unwrap(),
-        )),
+        ))),
         "TokenAndPositionEmbedding" => Built::Other(Box::new(TokenAndPositionEmbedding::from_config(
             serde_json::from_value(cfg).unwrap(),
         ))),
@@ -177,7 +177,7 @@ fn run_case(case: &Value) {
     };
     let want = tensor(&case["output"]["data"], &shape_of(&case["output"]));
     assert_close(&format!("{name} output"), &y.to_tensor(), &want, 1e-5);
-    let proj = tensor(&case["proj"], &want.shape().to_vec());
+    let proj = tensor(&case["proj"], want.shape());
     ops::sum_all(&ops::mul(&y, &Var::constant(proj)).unwrap())
         .unwrap()
         .backward()

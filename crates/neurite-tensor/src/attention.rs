@@ -265,7 +265,7 @@ fn masked_softmax_rows(p: &mut [f32], tk: usize, cfg: &AttentionConfig, b: usize
 
 /// The `(T, D)` matrix of sample `b`, head `h` of a `(batch, T, heads, D)` array (a strided view).
 fn head<'a>(x: &ArrayView4<'a, f32>, b: usize, h: usize) -> ArrayView2<'a, f32> {
-    x.clone().slice_move(s![b, .., h, ..])
+    (*x).slice_move(s![b, .., h, ..])
 }
 
 /// Copies per-(sample, head) `(T, D)` blocks (task `t` = `b * heads + h`) into a `(batch, T, heads, D)` array.
