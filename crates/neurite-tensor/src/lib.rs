@@ -21,6 +21,7 @@
 extern crate blas_src;
 
 pub mod attention;
+pub mod batch_norm;
 pub mod bf16;
 pub mod broadcast;
 pub mod compare;

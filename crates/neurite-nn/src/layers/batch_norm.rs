@@ -14,9 +14,10 @@ use crate::error::Result;
 use crate::initializers::Initializer;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::regularizers::Regularizer;
-use ndarray::{Array1, Array2, Axis, Ix1};
+use ndarray::{Array1, Array2, Ix1};
 use neurite_autograd::Var;
 use neurite_rand::Generator;
+use neurite_tensor::batch_norm;
 use neurite_tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -439,6 +440,184 @@ impl BatchNormalization {
     }
 }
 
+/// Whether `layer` is Keras' `ReLU` layer with its defaults (no clip, slope 0,
+/// threshold 0), i.e. `max(x, 0)`.
+fn is_plain_relu(layer: &dyn Layer) -> bool {
+    if layer.class_name() != "ReLU" {
+        return false;
+    }
+    let cfg = layer.config();
+    let zero = |key: &str| cfg.get(key).and_then(serde_json::Value::as_f64) == Some(0.0);
+    cfg.get("max_value").is_some_and(serde_json::Value::is_null)
+        && zero("negative_slope")
+        && zero("threshold")
+}
+
+/// The input of a normalization as saved for the backward: the input itself when its
+/// value is already the `[rows, channels]` buffer, else a copy with the channel axis last.
+enum SavedInput {
+    Same(Var),
+    Rows(Vec<f32>),
+}
+
+/// `t` as a row-major `[rows, c]` slice: its own buffer when the channel axis is last
+/// and `t` is contiguous, else a copy into `owned`.
+fn as_rows<'a>(mv: &AxisMove, t: &'a Tensor, c: usize, owned: &'a mut Vec<f32>) -> &'a [f32] {
+    match t.as_slice() {
+        Some(s) if mv.is_identity() => s,
+        _ => {
+            *owned = mv.to_rows(t, c).into_raw_vec_and_offset().0;
+            owned
+        }
+    }
+}
+
+impl BatchNormalization {
+    /// The layer's pass (`relu`: with a ReLU after it): the statistics (the batch's in
+    /// training, the moving ones otherwise), one scale-and-shift pass
+    /// (`neurite_tensor::batch_norm`), and a hand-written backward that recomputes the
+    /// normalized input from the saved input instead of keeping it.
+    fn normalize(&self, x: &Var, ctx: &mut ForwardContext, relu: bool) -> Result<Var> {
+        let (Some(moving_mean), Some(moving_variance)) = (&self.moving_mean, &self.moving_variance) else {
+            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
+        };
+        let shape = x.shape();
+        if shape.len() != self.rank || shape[self.axis] != self.channels {
+            return Err(shape_error(
+                &self.cfg.name,
+                expected_shape(self.rank, &[(self.axis, self.channels)]),
+                &shape,
+            ));
+        }
+        if let Some(g) = &self.gamma {
+            regularize(ctx, self.cfg.gamma_regularizer, g)?;
+        }
+        if let Some(b) = &self.beta {
+            regularize(ctx, self.cfg.beta_regularizer, b)?;
+        }
+        let c = self.channels;
+        let mv = AxisMove::new(&shape, &[self.axis]);
+        let n = shape.iter().product::<usize>() / c;
+        let gamma = Self::channel_vector(&self.gamma, c, 1.0);
+        let beta = Self::channel_vector(&self.beta, c, 0.0);
+        let eps = self.cfg.epsilon;
+        let training = ctx.is_training() && self.cfg.trainable && n > 0;
+
+        let mut copy = Vec::new();
+        let (value, mean, inv_std, scale, shift) = {
+            let xv = x.value();
+            let xs = as_rows(&mv, &xv, c, &mut copy);
+            let (mean, var) = if training {
+                let (mean, var) = batch_norm::channel_moments(xs, c)?;
+                let momentum = self.cfg.momentum;
+                let blend = |moving: &Var, batch: &[f32]| {
+                    let mut m = moving.value_mut();
+                    for (m, &b) in m.iter_mut().zip(batch) {
+                        *m = *m * momentum + b * (1.0 - momentum);
+                    }
+                };
+                blend(moving_mean, &mean);
+                blend(moving_variance, &var);
+                (mean, var)
+            } else {
+                (
+                    Self::channel_vector(&self.moving_mean, c, 0.0).to_vec(),
+                    Self::channel_vector(&self.moving_variance, c, 1.0).to_vec(),
+                )
+            };
+            let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
+            let scale: Vec<f32> = gamma.iter().zip(&inv_std).map(|(&g, &s)| g * s).collect();
+            let shift: Vec<f32> = (0..c).map(|j| beta[j] - mean[j] * scale[j]).collect();
+            let y = batch_norm::scale_shift(xs, &scale, &shift, relu)?;
+            let rows = Array2::from_shape_vec((n, c), y).expect("scale_shift keeps the length");
+            (mv.back_from_rows(rows), mean, inv_std, scale, shift)
+        };
+        let saved = if copy.is_empty() {
+            SavedInput::Same(x.clone())
+        } else {
+            SavedInput::Rows(copy)
+        };
+
+        let mut parents = vec![x];
+        if let Some(g) = &self.gamma {
+            parents.push(g);
+        }
+        if let Some(b) = &self.beta {
+            parents.push(b);
+        }
+        let (has_gamma, has_beta) = (self.gamma.is_some(), self.beta.is_some());
+        let need_dx = x.requires_grad();
+        let name = if relu {
+            "batch_normalization_relu"
+        } else {
+            "batch_normalization"
+        };
+        Ok(Var::from_op(
+            value,
+            name,
+            &parents,
+            Box::new(move |grad: &Tensor| {
+                let saved_value;
+                let mut x_copy = Vec::new();
+                let xs: &[f32] = match &saved {
+                    SavedInput::Same(v) => {
+                        saved_value = v.value();
+                        as_rows(&mv, &saved_value, c, &mut x_copy)
+                    }
+                    SavedInput::Rows(r) => r,
+                };
+                let mut dy_copy = Vec::new();
+                let dy = as_rows(&mv, grad, c, &mut dy_copy);
+                let mask = relu.then_some(batch_norm::ReluMask {
+                    scale: &scale,
+                    shift: &shift,
+                });
+                let (sum_dy, sum_dy_xc) = batch_norm::backward_sums(dy, xs, &mean, mask)?;
+                let dbeta: Vec<f32> = sum_dy.iter().map(|&s| s as f32).collect();
+                let dgamma: Vec<f32> = sum_dy_xc
+                    .iter()
+                    .zip(&inv_std)
+                    .map(|(&s, &is)| (s * f64::from(is)) as f32)
+                    .collect();
+                let dx = if need_dx {
+                    // dx = gamma * inv_std * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N)
+                    //    = a * dy + b * (x - mean) + k with a = gamma * inv_std,
+                    //      b = -a * inv_std^2 * sum(dy * (x - mean)) / N, k = -a * sum(dy) / N
+                    //      (b = k = 0 with fixed statistics)
+                    let a: Vec<f32> = gamma.iter().zip(&inv_std).map(|(&g, &s)| g * s).collect();
+                    let (b, k): (Vec<f32>, Vec<f32>) = if training {
+                        let inv_n = 1.0 / n as f64;
+                        (0..c)
+                            .map(|j| {
+                                let (aj, is) = (f64::from(a[j]), f64::from(inv_std[j]));
+                                (
+                                    (-aj * is * is * sum_dy_xc[j] * inv_n) as f32,
+                                    (-aj * sum_dy[j] * inv_n) as f32,
+                                )
+                            })
+                            .unzip()
+                    } else {
+                        (vec![0.0; c], vec![0.0; c])
+                    };
+                    let dx = batch_norm::backward_input(dy, xs, &mean, &a, &b, &k, mask)?;
+                    let rows = Array2::from_shape_vec((n, c), dx).expect("backward_input keeps the length");
+                    Some(mv.back_from_rows(rows))
+                } else {
+                    None
+                };
+                let mut grads = vec![dx];
+                if has_gamma {
+                    grads.push(Some(Array1::from(dgamma).into_dyn()));
+                }
+                if has_beta {
+                    grads.push(Some(Array1::from(dbeta).into_dyn()));
+                }
+                Ok(grads)
+            }),
+        ))
+    }
+}
+
 impl Layer for BatchNormalization {
     common_layer_methods!("BatchNormalization");
 
@@ -505,126 +684,14 @@ impl Layer for BatchNormalization {
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        let (Some(moving_mean), Some(moving_variance)) = (&self.moving_mean, &self.moving_variance) else {
-            return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
-        };
-        let shape = x.shape();
-        if shape.len() != self.rank || shape[self.axis] != self.channels {
-            return Err(shape_error(
-                &self.cfg.name,
-                expected_shape(self.rank, &[(self.axis, self.channels)]),
-                &shape,
-            ));
-        }
-        if let Some(g) = &self.gamma {
-            regularize(ctx, self.cfg.gamma_regularizer, g)?;
-        }
-        if let Some(b) = &self.beta {
-            regularize(ctx, self.cfg.beta_regularizer, b)?;
-        }
-        let c = self.channels;
-        let mv = AxisMove::new(&shape, &[self.axis]);
-        let x2 = mv.to_rows(&x.value(), c);
-        let n = x2.nrows();
-        let gamma = Self::channel_vector(&self.gamma, c, 1.0);
-        let beta = Self::channel_vector(&self.beta, c, 0.0);
-        let eps = self.cfg.epsilon;
-        let training = ctx.is_training() && self.cfg.trainable && n > 0;
+        self.normalize(x, ctx, false)
+    }
 
-        let (mean, var) = if training {
-            let mean = x2.sum_axis(Axis(0)) / n as f32;
-            let mut var = Array1::<f32>::zeros(c);
-            for row in x2.rows() {
-                for ((v, &xi), &m) in var.iter_mut().zip(row).zip(&mean) {
-                    let d = xi - m;
-                    *v += d * d;
-                }
-            }
-            var /= n as f32;
-            let momentum = self.cfg.momentum;
-            {
-                let mut mm = moving_mean.value_mut();
-                mm.zip_mut_with(&mean, |m, &b| *m = *m * momentum + b * (1.0 - momentum));
-            }
-            {
-                let mut mvar = moving_variance.value_mut();
-                mvar.zip_mut_with(&var, |m, &b| *m = *m * momentum + b * (1.0 - momentum));
-            }
-            (mean, var)
-        } else {
-            (
-                Self::channel_vector(&self.moving_mean, c, 0.0),
-                Self::channel_vector(&self.moving_variance, c, 1.0),
-            )
-        };
-        let inv_std = var.mapv(|v| 1.0 / (v + eps).sqrt());
-        let mut xhat = x2;
-        let mut y = Array2::<f32>::zeros((n, c));
-        for (mut xr, mut yr) in xhat.rows_mut().into_iter().zip(y.rows_mut()) {
-            for j in 0..c {
-                let h = (xr[j] - mean[j]) * inv_std[j];
-                xr[j] = h;
-                yr[j] = gamma[j] * h + beta[j];
-            }
-        }
-        let value = mv.back_from_rows(y);
-
-        let mut parents = vec![x];
-        if let Some(g) = &self.gamma {
-            parents.push(g);
-        }
-        if let Some(b) = &self.beta {
-            parents.push(b);
-        }
-        let (has_gamma, has_beta) = (self.gamma.is_some(), self.beta.is_some());
-        let need_dx = x.requires_grad();
-        Ok(Var::from_op(
-            value,
-            "batch_normalization",
-            &parents,
-            Box::new(move |grad: &Tensor| {
-                let dy = mv.to_rows(grad, c);
-                let mut dbeta = Array1::<f32>::zeros(c);
-                let mut dgamma = Array1::<f32>::zeros(c);
-                for (dr, hr) in dy.rows().into_iter().zip(xhat.rows()) {
-                    for j in 0..c {
-                        dbeta[j] += dr[j];
-                        dgamma[j] += dr[j] * hr[j];
-                    }
-                }
-                let dx = if need_dx {
-                    let mut dx = Array2::<f32>::zeros((n, c));
-                    if training {
-                        // dx = gamma * inv_std / N * (N dy - sum(dy) - xhat * sum(dy * xhat))
-                        let inv_n = 1.0 / n as f32;
-                        for ((mut out, dr), hr) in dx.rows_mut().into_iter().zip(dy.rows()).zip(xhat.rows()) {
-                            for j in 0..c {
-                                out[j] = gamma[j]
-                                    * inv_std[j]
-                                    * (dr[j] - inv_n * dbeta[j] - hr[j] * inv_n * dgamma[j]);
-                            }
-                        }
-                    } else {
-                        for (mut out, dr) in dx.rows_mut().into_iter().zip(dy.rows()) {
-                            for j in 0..c {
-                                out[j] = gamma[j] * inv_std[j] * dr[j];
-                            }
-                        }
-                    }
-                    Some(mv.back_from_rows(dx))
-                } else {
-                    None
-                };
-                let mut grads = vec![dx];
-                if has_gamma {
-                    grads.push(Some(dgamma.into_dyn()));
-                }
-                if has_beta {
-                    grads.push(Some(dbeta.into_dyn()));
-                }
-                Ok(grads)
-            }),
-        ))
+    /// A plain `ReLU` layer after this one runs in the same pass (`max(y, 0)` while
+    /// the normalized value is in registers; the backward masks the gradient by
+    /// recomputing the sign from the input), with the same values as the two layers.
+    fn forward_fused(&self, next: &dyn Layer, x: &Var, ctx: &mut ForwardContext) -> Option<Result<Var>> {
+        is_plain_relu(next).then(|| self.normalize(x, ctx, true))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
@@ -645,5 +712,102 @@ impl Layer for BatchNormalization {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::ReLU;
+    use neurite_autograd::ops;
+    use neurite_tensor::random::{rng_from_seed, uniform};
+    use proptest::prelude::*;
+
+    /// A built layer over `shape` (without the batch axis) with random gamma (some
+    /// negative, so that the ReLU masks differ between channels) and beta.
+    fn layer(shape: &[usize], axis: isize, seed: u64) -> BatchNormalization {
+        let mut bn = BatchNormalization::new().axis(axis);
+        let mut rng = rng_from_seed(seed);
+        bn.build(shape, &mut rng).unwrap();
+        let c = bn.channels;
+        let gamma = Var::parameter(uniform(&[c], -1.5, 1.5, &mut rng));
+        let beta = Var::parameter(uniform(&[c], -0.5, 0.5, &mut rng));
+        bn.set_weights(Some(gamma), Some(beta)).unwrap();
+        bn
+    }
+
+    /// Output and the gradients of `sum(out * w)` w.r.t. x, gamma and beta.
+    fn run(bn: &BatchNormalization, x: &Tensor, w: &Tensor, fused: bool, training: bool) -> Vec<Tensor> {
+        let xv = Var::parameter(x.clone());
+        let mut ctx = if training {
+            ForwardContext::training(0)
+        } else {
+            ForwardContext::inference()
+        };
+        let relu = ReLU::new();
+        let out = if fused {
+            bn.forward_fused(&relu, &xv, &mut ctx)
+                .expect("a plain ReLU fuses")
+                .unwrap()
+        } else {
+            relu.forward(&bn.forward(&xv, &mut ctx).unwrap(), &mut ctx)
+                .unwrap()
+        };
+        let loss = ops::sum_all(&ops::mul(&out, &Var::constant(w.clone())).unwrap()).unwrap();
+        loss.backward().unwrap();
+        let mut all = vec![out.value().clone(), xv.take_grad().unwrap()];
+        for p in [&bn.gamma, &bn.beta] {
+            all.push(p.as_ref().unwrap().take_grad().unwrap());
+        }
+        all
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        // BN + ReLU in one pass computes the same operations as the two layers:
+        // outputs and every gradient equal (bit-equal up to the sign of zeros), in
+        // training and inference, with the
+        // channel axis last (the input's own buffer) or not (a permuted copy).
+        #[test]
+        fn fused_relu_is_bit_equal_to_the_two_layers(n in 1usize..6, h in 1usize..7, c in 1usize..20,
+                                                     last in any::<bool>(), training in any::<bool>(), seed in 0u64..500) {
+            let (shape, axis) = if last { (vec![h, 3, c], -1) } else { (vec![c, h, 3], 1) };
+            let bn = layer(&shape, axis, seed);
+            let mut rng = rng_from_seed(seed + 1);
+            let mut full = vec![n];
+            full.extend_from_slice(&shape);
+            let x = uniform(&full, -2.0, 3.0, &mut rng);
+            let w = uniform(&full, -1.0, 1.0, &mut rng);
+            let fused = run(&bn, &x, &w, true, training);
+            let plain = run(&bn, &x, &w, false, training);
+            for (f, p) in fused.iter().zip(&plain) {
+                prop_assert_eq!(f.shape(), p.shape());
+                // Equal as numbers; the only bit difference allowed is the sign of a
+                // zero (the ReLU layer writes `0 * negative = -0` where the fused
+                // pass writes `max(y, 0) = +0`).
+                for (a, b) in f.iter().zip(p) {
+                    prop_assert!(a == b && (a.to_bits() == b.to_bits() || *a == 0.0), "{} vs {}", a, b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_plain_relu_fuses() {
+        let bn = layer(&[2, 2, 3], -1, 1);
+        let x = Var::constant(Tensor::zeros(ndarray::IxDyn(&[1, 2, 2, 3])));
+        let mut ctx = ForwardContext::inference();
+        assert!(bn.forward_fused(&ReLU::new(), &x, &mut ctx).is_some());
+        for other in [
+            ReLU::new().max_value(6.0),
+            ReLU::new().negative_slope(0.1),
+            ReLU::new().threshold(0.5),
+        ] {
+            assert!(bn.forward_fused(&other, &x, &mut ctx).is_none());
+        }
+        assert!(bn
+            .forward_fused(&crate::layers::Dense::new(2), &x, &mut ctx)
+            .is_none());
     }
 }

@@ -27,6 +27,11 @@ impl AxisMove {
         }
     }
 
+    /// Whether the trailing axes already are the last ones (no permutation).
+    pub(crate) fn is_identity(&self) -> bool {
+        self.identity
+    }
+
     /// The data as `[rows, cols]`, `cols` the product of the trailing axes.
     pub(crate) fn to_rows(&self, t: &Tensor, cols: usize) -> Array2<f32> {
         let moved = if self.identity {
