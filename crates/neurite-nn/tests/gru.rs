@@ -97,13 +97,21 @@ fn gru_errors() {
         msg.contains("gru_2") && msg.contains("(batch, timesteps, 4)") && msg.contains("[1, 3, 5]"),
         "{msg}"
     );
+    // reset_after=false (the Keras 2 variant) loads, with a (3 units,) bias.
     let cfg = serde_json::json!({"name": "g", "units": 2, "reset_after": false});
-    // Refused when loaded (it can never work), naming the layer and the field.
-    let err = layer_from_config("GRU", &cfg)
-        .err()
-        .expect("reset_after=false is refused");
-    assert!(matches!(err, NnError::Config { .. }) && err.to_string().contains("reset_after"));
-    assert!(err.to_string().contains("g:"), "{err}");
+    let shapes = layer_from_config("GRU", &cfg)
+        .unwrap()
+        .parameter_shapes(&[3, 4])
+        .unwrap()
+        .unwrap();
+    assert_eq!(shapes[2], ("g.bias".to_string(), vec![6]));
+    // ...and a (2, 3 units) bias is refused for it.
+    let bad = GRU::new(1).reset_after(false).set_weights(
+        param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),
+        param(arr2(&[[0.4f32, 0.5, 0.6]]).into_dyn()),
+        Some(param(arr2(&[[0.0f32, 0.0, 0.0], [0.0, 0.0, 0.0]]).into_dyn())),
+    );
+    assert!(matches!(bad, Err(NnError::Shape { .. })), "{bad:?}");
     // A (3 units) bias is refused: GRU's bias is (2, 3 units).
     let bad = GRU::new(1).set_weights(
         param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),

@@ -144,6 +144,28 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gru_reset_before_gradients(batch in 1usize..3, steps in 1usize..5, feat in 1usize..4, units in 1usize..4,
+                                  seqs in any::<bool>(), backwards in any::<bool>(), bias in any::<bool>(),
+                                  seed in 0u64..1000) {
+        let make = || GRU::new(units).reset_after(false).return_sequences(seqs).go_backwards(backwards).use_bias(bias);
+        let mut gru = make();
+        gru.build(&[steps, feat], &mut rng_from_seed(seed)).unwrap();
+        let mut inputs = vec![normal(&[batch, steps, feat], 0.0, 1.0, &mut rng_from_seed(seed + 1))];
+        inputs.extend(gru.parameters().iter().map(|p| p.var.to_tensor()));
+        prop_assert_eq!(inputs.len(), if bias { 4 } else { 3 });
+        gradcheck(|v| {
+            let mut layer = make();
+            layer.set_weights(v[1].clone(), v[2].clone(), v.get(3).cloned())
+                .map_err(|e| AutogradError::Backward(e.to_string()))?;
+            ag(layer.forward(&v[0], &mut ForwardContext::inference()))
+        }, &inputs, &opts()).unwrap();
+    }
+}
+
 #[test]
 fn bidirectional_weight_gradients_match_finite_differences() {
     for kind in 0..3 {

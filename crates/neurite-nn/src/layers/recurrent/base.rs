@@ -126,14 +126,7 @@ impl RnnBase {
         let g = checks::mul(name, "the gates (gates x units)", self.kind.gates(), u)?;
         let mut vars = vec![("kernel", vec![f, g]), ("recurrent_kernel", vec![u, g])];
         if self.cfg.use_bias {
-            vars.push((
-                "bias",
-                if self.kind == RnnKind::Gru {
-                    vec![2, g]
-                } else {
-                    vec![g]
-                },
-            ));
+            vars.push(("bias", if self.gru_bias_rows() { vec![2, g] } else { vec![g] }));
         }
         checks::variables(name, vars)
     }
@@ -155,7 +148,9 @@ impl RnnBase {
         let bias = if self.cfg.use_bias {
             let init = self.cfg.bias_initializer;
             Some(match self.kind {
-                RnnKind::Gru => init.initialize_variable(&[2, g], rng, name, "bias")?,
+                RnnKind::Gru if self.gru_bias_rows() => {
+                    init.initialize_variable(&[2, g], rng, name, "bias")?
+                }
                 RnnKind::Lstm if self.cfg.unit_forget_bias != Some(false) => {
                     // Keras: concat(init((units,)), ones((units,)), init((2 units,))).
                     let mut b = Initializer::Zeros.initialize_variable(&[g], rng, name, "bias")?;
@@ -202,7 +197,20 @@ impl RnnBase {
                 found: recurrent.shape(),
             });
         }
-        self.input_features = check_weights(&name, self.kind, &kernel, &recurrent, bias.as_ref())?;
+        self.input_features = if self.reset_before() {
+            // (3 units,) bias: checked here, the fused kernel's (2, 3 units) check does not apply.
+            let g = 3 * self.cfg.units;
+            if let Some(b) = bias.as_ref().filter(|b| b.shape() != [g]) {
+                return Err(NnError::Shape {
+                    layer: name,
+                    expected: format!("bias [{g}] (reset_after=false)"),
+                    found: b.shape(),
+                });
+            }
+            check_weights(&name, self.kind, &kernel, &recurrent, None)?
+        } else {
+            check_weights(&name, self.kind, &kernel, &recurrent, bias.as_ref())?
+        };
         self.kernel = Some(kernel);
         self.recurrent_kernel = Some(recurrent);
         self.bias = bias;
@@ -261,6 +269,26 @@ impl RnnBase {
         if let Some(bias) = &self.bias {
             regularize(ctx, self.cfg.bias_regularizer, bias)?;
         }
+        if self.reset_before() {
+            return super::gru_reset_before::gru_reset_before(
+                &self.cfg.name,
+                x,
+                kernel,
+                recurrent,
+                self.bias.as_ref(),
+                &opts,
+            );
+        }
         fused(x, kernel, recurrent, self.bias.as_ref(), &opts)
+    }
+
+    /// A GRU with `reset_after=false` (bias `(3 units,)`, run on autograd ops).
+    fn reset_before(&self) -> bool {
+        self.kind == RnnKind::Gru && self.cfg.reset_after == Some(false)
+    }
+
+    /// Whether the bias has Keras' two rows (input, recurrent): a GRU with `reset_after=true`.
+    fn gru_bias_rows(&self) -> bool {
+        self.kind == RnnKind::Gru && !self.reset_before()
     }
 }

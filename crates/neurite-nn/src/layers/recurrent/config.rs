@@ -107,7 +107,8 @@ pub struct RecurrentConfig {
     /// LSTM only: start the forget-gate bias at 1 (Keras default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_forget_bias: Option<bool>,
-    /// GRU only: apply the reset gate after the recurrent matmul (Keras 3 default true; only true is supported).
+    /// GRU only: apply the reset gate after the recurrent matmul (Keras 3 default true, the fused
+    /// kernel; false, the Keras 2 variant with a `(3 units,)` bias, runs on autograd ops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_after: Option<bool>,
     /// Keras' input dropout rate; only 0 is supported (a non-zero rate is
@@ -138,7 +139,7 @@ pub struct RecurrentConfig {
 impl RecurrentConfig {
     /// Checks every field for values that can never work (units 0, an
     /// activation or recurrent_activation other than tanh, sigmoid, relu or
-    /// linear, reset_after=false, a non-zero dropout or recurrent_dropout,
+    /// linear, a non-zero dropout or recurrent_dropout,
     /// bad initializer/regularizer parameters, a
     /// declared input shape with a 0 dimension); errors name the layer and
     /// the field. Run by [`crate::layer_from_config`] and by `build`.
@@ -182,14 +183,6 @@ impl RecurrentConfig {
                     rate,
                 ));
             }
-        }
-        if self.reset_after == Some(false) {
-            return Err(checks::field_error(
-                n,
-                "reset_after",
-                "true (reset_after=false, the Keras 2 GRU variant, is not supported)",
-                false,
-            ));
         }
         checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
         checks::initializer(n, "recurrent_initializer", &self.recurrent_initializer)?;

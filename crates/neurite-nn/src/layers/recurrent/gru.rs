@@ -32,7 +32,9 @@ use std::ops::Range;
 /// `<name>.kernel` `(features, 3 units)`, `<name>.recurrent_kernel`
 /// `(units, 3 units)`, `<name>.bias` `(2, 3 units)` (input bias, recurrent
 /// bias), columns in Keras' gate order `[z, r, h]`. Initial state zero;
-/// dropout, `return_state`, `stateful` and `reset_after=false` are not supported.
+/// `reset_after=false` ([`GRU::reset_after`]) takes a `(3 units,)` bias and runs
+/// on autograd ops instead of the fused kernel; dropout, `return_state` and
+/// `stateful` are not supported.
 ///
 /// ```
 /// use neurite_nn::{layers::GRU, ForwardContext, Layer};
@@ -50,6 +52,26 @@ pub struct GRU {
 }
 
 recurrent_layer_common!(GRU, RnnKind::Gru, fused_gru);
+
+impl GRU {
+    /// Keras' `reset_after` (default true): false applies the reset gate to
+    /// the previous state before the candidate's recurrent product (the
+    /// Keras 2 variant), with one `(3 units,)` bias on the input side.
+    ///
+    /// ```
+    /// use neurite_nn::{layers::GRU, ForwardContext, Layer};
+    /// let mut gru = GRU::new(4).reset_after(false);
+    /// gru.build(&[6, 2], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// assert_eq!(gru.parameters()[2].var.shape(), vec![12]);
+    /// let x = neurite_autograd::Var::constant(ndarray::Array3::<f32>::ones((3, 6, 2)).into_dyn());
+    /// assert_eq!(gru.forward(&x, &mut ForwardContext::inference())?.shape(), vec![3, 4]);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn reset_after(mut self, reset_after: bool) -> Self {
+        self.base.cfg.reset_after = Some(reset_after);
+        self
+    }
+}
 
 /// The GRU recurrence over a whole sequence as one differentiable op
 /// (what the [`GRU`] layer runs): `x (batch, timesteps, features)`,

@@ -20,6 +20,7 @@ pub(crate) mod base;
 pub(crate) mod config;
 pub(crate) mod driver;
 mod gru;
+mod gru_reset_before;
 mod layer_macro;
 mod layout;
 mod lstm;
