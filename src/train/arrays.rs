@@ -184,7 +184,7 @@ impl<'a> From<&'a Tensor> for Arrays<'a> {
     }
 }
 
-impl From<Tensor> for Arrays<'static> {
+impl<'a> From<Tensor> for Arrays<'a> {
     fn from(t: Tensor) -> Self {
         Arrays(Kind::Ordered(vec![Cow::Owned(t)]))
     }
@@ -214,7 +214,7 @@ impl<'a> From<Vec<&'a Tensor>> for Arrays<'a> {
     }
 }
 
-impl From<Vec<Tensor>> for Arrays<'static> {
+impl<'a> From<Vec<Tensor>> for Arrays<'a> {
     fn from(ts: Vec<Tensor>) -> Self {
         Arrays(Kind::Ordered(ts.into_iter().map(Cow::Owned).collect()))
     }
