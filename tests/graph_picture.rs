@@ -64,6 +64,63 @@ fn resnet() -> Functional {
     Model::functional(&x_in, &out).unwrap()
 }
 
+/// Keras' own example of a shared layer with two inputs and two outputs:
+/// `d = Dense(2)`, outputs `[Subtract()([d(a), d(b)]), d(a)]`.
+fn siamese() -> Functional {
+    let (a, b) = (Input::named("a", [3]), Input::named("b", [3]));
+    let d = SharedLayer::new(Dense::new(2));
+    let diff = Subtract::new()
+        .call_many(&[&d.call(&a).unwrap(), &d.call(&b).unwrap()])
+        .unwrap();
+    let again = d.call(&a).unwrap();
+    Model::functional_many(&[&a, &b], &[&diff, &again]).unwrap()
+}
+
+#[test]
+fn several_inputs_and_a_shared_layer_in_the_summary() {
+    // As keras 3.15.1 prints it (its names dense_4/subtract aside): the shared
+    // layer once, with the inbound tensors of its three calls.
+    let expected = "\
+Model: \"functional\"
+__________________________________________________________________________________________
+ Layer (type)                       Output Shape                  Param #   Connected to
+==========================================================================================
+ a (InputLayer)                     (None, 3)                           0   -
+ b (InputLayer)                     (None, 3)                           0   -
+ dense_1 (Dense)                    (None, 2)                 0 (unbuilt)   a[0][0],
+                                                                            b[0][0],
+                                                                            a[0][0]
+ subtract_1 (Subtract)              (None, 2)                           0   dense_1[0][0],
+                                                                            dense_1[1][0]
+==========================================================================================
+Total params: 0
+Trainable params: 0
+Non-trainable params: 0
+__________________________________________________________________________________________
+";
+    assert_eq!(siamese().summary(), expected);
+}
+
+#[test]
+fn several_inputs_and_outputs_in_the_picture() {
+    let svg = siamese().to_svg().unwrap();
+    let p = parse(&svg);
+    assert_eq!(
+        p.labels,
+        [
+            "a (InputLayer)",
+            "b (InputLayer)",
+            "dense_1 (Dense)",
+            "dense_1 (Dense), call 2",
+            "subtract_1 (Subtract)",
+            "dense_1 (Dense), call 3"
+        ]
+    );
+    assert_eq!(p.edges, [(0, 2), (1, 3), (2, 4), (3, 4), (0, 5)]);
+    assert_eq!(p.rects[0][1], p.rects[1][1], "both inputs at the top");
+    assert_eq!(svg.matches("stroke-width=\"2\"").count(), 2, "two outputs marked");
+}
+
 #[test]
 fn residual_summary_has_keras_connected_to_column() {
     let expected = "\
