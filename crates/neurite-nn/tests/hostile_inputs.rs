@@ -517,8 +517,8 @@ fn config_values_that_can_never_work_are_refused_at_load() {
         ),
         (
             "GRU",
-            json!({"name": "gru_1", "units": 2, "reset_after": false}),
-            "reset_after",
+            json!({"name": "gru_1", "units": 2, "recurrent_dropout": 0.5}),
+            "recurrent_dropout",
         ),
         (
             "GRU",
