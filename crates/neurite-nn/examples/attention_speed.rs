@@ -54,6 +54,8 @@ fn composed(q: &Var, k: &Var, v: &Var, scale: f32) -> Result<Var> {
 
 fn main() -> Result<()> {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    // As the umbrella's fit does: keep freed buffers instead of returning them to the kernel.
+    neurite_tensor::memory::tune_allocator();
     let mut rng = rng_from_seed(0);
     println!(
         "batch {B}, T {T}, hidden {D}, {H} heads of {}; median of {rounds} rounds; {} rayon threads",

@@ -334,26 +334,27 @@ pub fn attention_forward(
                 )?;
             }
             masked_softmax_rows(p, tk, cfg, bi);
-            let weights: Array2<f32> = match dropout {
-                Some(d) => {
-                    let d = &d[task * block..(task + 1) * block];
-                    Array2::from_shape_vec((tq, tk), p.iter().zip(d).map(|(&a, &m)| a * m).collect())
-                        .expect("block is tq x tk")
-                }
-                None => ArrayView2::from_shape((tq, tk), &*p)
-                    .expect("block is tq x tk")
-                    .to_owned(),
-            };
             let mut o = Array2::<f32>::zeros((tq, dv));
-            gemm_single_thread(
-                1.0,
-                weights.view(),
-                false,
-                head(&v, bi, hi),
-                false,
-                0.0,
-                &mut o.view_mut(),
-            )?;
+            let probs = ArrayView2::from_shape((tq, tk), &*p).expect("block is tq x tk");
+            match dropout {
+                Some(d) => {
+                    let d = ArrayView2::from_shape((tq, tk), &d[task * block..(task + 1) * block])
+                        .expect("block is tq x tk");
+                    let weights = &probs * &d;
+                    gemm_single_thread(
+                        1.0,
+                        weights.view(),
+                        false,
+                        head(&v, bi, hi),
+                        false,
+                        0.0,
+                        &mut o.view_mut(),
+                    )?;
+                }
+                None => {
+                    gemm_single_thread(1.0, probs, false, head(&v, bi, hi), false, 0.0, &mut o.view_mut())?
+                }
+            }
             Ok(o)
         })
         .collect();
