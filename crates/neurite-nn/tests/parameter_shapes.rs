@@ -168,6 +168,48 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
             cfg.use_bias = p;
             Box::new(SeparableConv2D::from_config(cfg))
         }
+        "Conv1D" => {
+            let mut cfg = Conv1D::new(1, 1).config_struct().clone();
+            cfg.filters = a;
+            cfg.kernel_size = b;
+            cfg.strides = c.min(2);
+            cfg.dilation_rate = if q { 1 } else { 1 + f % 2 };
+            cfg.padding = [
+                neurite_autograd::ops::Conv1dPadding::Valid,
+                neurite_autograd::ops::Conv1dPadding::Same,
+                neurite_autograd::ops::Conv1dPadding::Causal,
+            ][d % 3];
+            cfg.use_bias = p;
+            Box::new(Conv1D::from_config(cfg))
+        }
+        "MaxPooling1D" | "AveragePooling1D" => {
+            let mut cfg = MaxPooling1D::new(1).config_struct().clone();
+            cfg.name = class.to_lowercase();
+            cfg.pool_size = a;
+            cfg.strides = p.then_some(b);
+            cfg.padding = padding(q);
+            if class == "MaxPooling1D" {
+                Box::new(MaxPooling1D::from_config(cfg))
+            } else {
+                Box::new(AveragePooling1D::from_config(cfg))
+            }
+        }
+        "GlobalMaxPooling1D" => Box::new(GlobalMaxPooling1D::new().keepdims(p)),
+        "GlobalAveragePooling1D" => Box::new(GlobalAveragePooling1D::new().keepdims(p)),
+        "TimeDistributed" => Box::new(TimeDistributed::new(Dense::new(a.max(1)).use_bias(p))),
+        "Bidirectional" => {
+            let inner: Box<dyn Layer> = match b % 3 {
+                0 => Box::new(SimpleRNN::new(a.max(1)).return_sequences(q)),
+                1 => Box::new(LSTM::new(a.max(1)).use_bias(p).return_sequences(q)),
+                _ => Box::new(GRU::new(a.max(1)).use_bias(p).return_sequences(q)),
+            };
+            let modes = [MergeMode::Concat, MergeMode::Sum, MergeMode::Mul, MergeMode::Ave];
+            Box::new(
+                Bidirectional::from_boxed(inner)
+                    .unwrap()
+                    .merge_mode_set(modes[c % 4]),
+            )
+        }
         other => panic!("no generator for layer class {other}"),
     }
 }
