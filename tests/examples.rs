@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 9] = [
     "cifar10_cnn",
     "dense_binary",
     "kfold",
@@ -22,6 +22,7 @@ const EXAMPLES: [&str; 8] = [
     "lstm_sequence",
     "mlp",
     "mnist_cnn",
+    "multi_task",
     "quickstart",
 ];
 
@@ -150,6 +151,15 @@ fn every_example_has_a_test_here() {
         .collect();
     found.sort();
     assert_eq!(found, EXAMPLES, "examples in {}", dir.display());
+}
+
+#[test]
+fn multi_task_runs_one_epoch_on_the_digits_csv() {
+    // The same file as /work/shared/data/sklearn/digits.csv.gz, embedded in neurite-data.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/neurite-data/data");
+    let json = run("multi_task", &["--epochs", "1", "--data", data.to_str().unwrap()]);
+    check_contract("multi_task", &json, 1, "test_accuracy");
+    assert!(number(&json, "test_ink_mae").is_finite(), "{json:?}");
 }
 
 #[test]
