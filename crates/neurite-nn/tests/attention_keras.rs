@@ -10,7 +10,8 @@
 
 use neurite_autograd::{ops, Tensor, Var};
 use neurite_nn::layers::{
-    AttentionCall, MultiHeadAttention, PositionEmbedding, TokenAndPositionEmbedding, TransformerEncoder,
+    AttentionCall, MultiHeadAttention, PositionEmbedding, TokenAndPositionEmbedding, TransformerDecoder,
+    TransformerEncoder,
 };
 use neurite_nn::{ForwardContext, Layer};
 use serde_json::Value;
@@ -81,6 +82,7 @@ fn fixture() -> Value {
 enum Built {
     Mha(Box<MultiHeadAttention>),
     Encoder(Box<TransformerEncoder>),
+    Decoder(Box<TransformerDecoder>),
     Other(Box<dyn Layer>),
 }
 
@@ -89,6 +91,7 @@ impl Built {
         match self {
             Built::Mha(m) => m.as_mut(),
             Built::Encoder(e) => e.as_mut(),
+            Built::Decoder(d) => d.as_mut(),
             Built::Other(b) => b.as_mut(),
         }
     }
@@ -103,6 +106,9 @@ fn layer_of(case: &Value) -> Built {
             serde_json::from_value(cfg).unwrap(),
         ))),
         "TransformerEncoder" => Built::Encoder(Box::new(TransformerEncoder::from_config(
+            serde_json::from_value(cfg).unwrap(),
+        ))),
+        "TransformerDecoder" => Built::Decoder(Box::new(TransformerDecoder::from_config(
             serde_json::from_value(cfg).unwrap(),
         ))),
         "TokenAndPositionEmbedding" => Built::Other(Box::new(TokenAndPositionEmbedding::from_config(
@@ -121,7 +127,7 @@ fn layer_of(case: &Value) -> Built {
         .map(|i| shape_of(i)[1..].to_vec())
         .collect();
     let mut rng = neurite_tensor::random::rng_from_seed(0);
-    if layer.input_arity().accepts(1) {
+    if shapes.len() == 1 {
         layer.build(&shapes[0], &mut rng).unwrap();
     } else {
         layer.build_multi(&shapes, &mut rng).unwrap();
@@ -173,6 +179,7 @@ fn run_case(case: &Value) {
                 .0
         }
         Built::Encoder(e) => e.encode(&inputs[0], mask.as_ref(), &mut ctx).unwrap(),
+        Built::Decoder(d) => d.forward_multi(&inputs, &mut ctx).unwrap(),
         Built::Other(l) => l.forward(&inputs[0], &mut ctx).unwrap(),
     };
     let want = tensor(&case["output"]["data"], &shape_of(&case["output"]));

@@ -105,7 +105,7 @@ mod transformer;
 pub use attention::{AttentionCall, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use position_embedding::{PositionEmbedding, PositionEmbeddingConfig};
 pub use token_and_position_embedding::{TokenAndPositionEmbedding, TokenAndPositionEmbeddingConfig};
-pub use transformer::{TransformerBlockConfig, TransformerEncoder};
+pub use transformer::{TransformerBlockConfig, TransformerDecoder, TransformerEncoder};
 
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
