@@ -44,6 +44,7 @@ pub use error::{Error, Result};
 pub use history::History;
 pub use metric::Metric;
 pub use model::{DtypePolicy, LayerStack, LossWeights, Losses, Metrics, Model, PerOutput, Sequential};
+pub use functional::register_block;
 pub use save::Network;
 pub use train::{Arrays, FitOptions};
 
@@ -53,6 +54,8 @@ pub use neurite_metrics as metrics;
 pub use neurite_nn as nn;
 pub use neurite_optim as optim;
 pub use neurite_tensor as tensor;
+/// serde, for a [`functional::Block`]'s `#[derive(Serialize, Deserialize)]` with `#[serde(crate = "neurite::serde")]`.
+pub use serde;
 
 /// The user guide (`docs/guide.md`); its code blocks are compiled and run as doctests.
 #[doc = include_str!("../docs/guide.md")]

@@ -36,6 +36,7 @@ pub use crate::callbacks::{
     Callback, CsvLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLrOnPlateau,
     TerminateOnNan,
 };
+pub use crate::functional::{Block, BlockLayer};
 pub use crate::functional::{CallLayer, Functional, Graph, Input, SharedLayer, SymbolicTensor};
 pub use crate::{
     cross_validate, DtypePolicy, Error, FitOptions, History, LayerStack, Metric, Model, Sequential,

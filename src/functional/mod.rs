@@ -62,6 +62,7 @@
 //! # Ok::<(), neurite::Error>(())
 //! ```
 
+mod block;
 mod config;
 mod graph;
 mod picture;
@@ -69,6 +70,7 @@ mod run;
 mod summary_rows;
 mod symbolic;
 
+pub use block::{register_block, Block, BlockLayer};
 pub(crate) use config::from_config as graph_from_config;
 pub use graph::Graph;
 pub use symbolic::{CallLayer, Input, SharedLayer, SymbolicTensor};

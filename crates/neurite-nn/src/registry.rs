@@ -10,6 +10,11 @@
 //! assert!(layer_from_config("Dense2", &d.config()).is_err());
 //! # Ok::<(), neurite_nn::NnError>(())
 //! ```
+//!
+//! Layers written outside neurite join at run time: [`register_layer_class`]
+//! gives a class name a constructor (`neurite::register_block::<B>()` does it
+//! for a user's block), and [`layer_from_config`] consults those after the
+//! built-in classes.
 
 use crate::error::{NnError, Result};
 use crate::layer::Layer;
@@ -24,6 +29,9 @@ use crate::layers::{
 use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
 use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
 use serde::de::DeserializeOwned;
+use std::any::TypeId;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
 
 /// Class names [`layer_from_config`] knows.
 ///
@@ -70,23 +78,42 @@ pub const KNOWN_CLASSES: &[&str] = &[
 /// (`field "units": invalid type: string "eight", expected usize`), then
 /// `validate` refuses values that can never work.
 fn parse<T: DeserializeOwned>(class_name: &str, config: &serde_json::Value) -> Result<T> {
-    let cfg: T = serde_path_to_error::deserialize(config).map_err(|e| {
+    let layer = config.get("name").and_then(|n| n.as_str()).unwrap_or(class_name);
+    parse_config(layer, class_name, config)
+}
+
+/// `config` deserialized as a `T`, the config of class `class_name`; an
+/// error names `layer` and the path of the field that does not parse
+/// (`field "units": invalid type: string "eight", expected usize`), as the
+/// built-in classes' errors do. For constructors given to [`register_layer_class`].
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Cfg { units: usize }
+/// let c: Cfg = neurite_nn::registry::parse_config("mine_1", "Mine", &serde_json::json!({"units": 3}))?;
+/// assert_eq!(c.units, 3);
+/// let e = neurite_nn::registry::parse_config::<Cfg>("mine_1", "Mine", &serde_json::json!({"units": -3}))
+///     .err().expect("negative");
+/// assert!(e.to_string().contains("mine_1") && e.to_string().contains("field \"units\""), "{e}");
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+pub fn parse_config<T: DeserializeOwned>(
+    layer: &str,
+    class_name: &str,
+    config: &serde_json::Value,
+) -> Result<T> {
+    serde_path_to_error::deserialize(config).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         NnError::Config {
-            layer: config
-                .get("name")
-                .and_then(|n| n.as_str())
-                .unwrap_or(class_name)
-                .to_string(),
+            layer: layer.to_string(),
             message: if path == "." {
                 format!("invalid {class_name} config: {inner}")
             } else {
                 format!("field \"{path}\": {inner}")
             },
         }
-    })?;
-    Ok(cfg)
+    })
 }
 
 /// The layer `$ty` from its parsed config, refused if `validate` finds a
@@ -101,7 +128,9 @@ macro_rules! validated {
 
 /// The layer of Keras class `class_name` (e.g. `"Dense"`, `"Conv2D"`,
 /// `"Activation"`) configured by `config` (the JSON of [`Layer::config`]),
-/// unbuilt. Errors name an unknown class (listing the known ones), the
+/// unbuilt. A class that is not built in is looked up among the classes
+/// given to [`register_layer_class`]. Errors name an unknown class (listing
+/// the built-in and the registered ones, and saying how to register), the
 /// field of the config that does not parse (its path, e.g. `field "units":
 /// invalid type: string "eight", expected usize`), or the field whose value
 /// can never work (each config's `validate`, e.g. [`crate::layers::DenseConfig::validate`]).
@@ -154,14 +183,263 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "Conv2DTranspose" => validated!(Conv2DTranspose, class_name, config),
         "DepthwiseConv2D" => validated!(DepthwiseConv2D, class_name, config),
         "SeparableConv2D" => validated!(SeparableConv2D, class_name, config),
-        other => {
-            return Err(NnError::Config {
-                layer: other.to_string(),
-                message: format!(
-                    "unknown layer class {other:?}; known classes: {}",
-                    KNOWN_CLASSES.join(", ")
-                ),
-            })
-        }
+        other => return registered_layer(other, config),
     })
 }
+
+/// Class names a user class may not take besides the built-in layers
+/// ([`KNOWN_CLASSES`]): the umbrella's networks, which its loaders rebuild
+/// themselves.
+///
+/// ```
+/// assert!(neurite_nn::registry::RESERVED_CLASSES.contains(&"Functional"));
+/// ```
+pub const RESERVED_CLASSES: &[&str] = &["Sequential", "Functional", "InputLayer"];
+
+/// What [`register_layer_class`] takes: a function rebuilding a layer of
+/// one user-defined class, unbuilt, from the JSON its [`Layer::config`]
+/// returned (errors naming the layer and the field, as the built-in classes').
+///
+/// ```
+/// let flatten: neurite_nn::registry::LayerConstructor =
+///     |config| neurite_nn::layer_from_config("Flatten", config);
+/// assert_eq!(flatten(&serde_json::json!({"name": "f"}))?.name(), "f");
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+pub type LayerConstructor = fn(&serde_json::Value) -> Result<Box<dyn Layer>>;
+
+/// Who registered a class: a plain function (compared by address) or a
+/// Rust type (compared by `TypeId`: a generic constructor's address may
+/// differ between codegen units).
+#[derive(Clone, Copy)]
+enum Origin {
+    Function,
+    Type(TypeId, &'static str),
+}
+
+#[derive(Clone, Copy)]
+struct Registration {
+    constructor: LayerConstructor,
+    origin: Origin,
+}
+
+impl Registration {
+    /// Whether registering `other` again is the same registration (allowed).
+    fn same(&self, other: &Registration) -> bool {
+        match (self.origin, other.origin) {
+            (Origin::Function, Origin::Function) => std::ptr::fn_addr_eq(self.constructor, other.constructor),
+            (Origin::Type(a, _), Origin::Type(b, _)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.origin {
+            Origin::Function => "a constructor function".to_string(),
+            Origin::Type(_, name) => format!("the type {name}"),
+        }
+    }
+}
+
+/// The user classes, by name; every process starts with none.
+static REGISTERED: RwLock<BTreeMap<String, Registration>> = RwLock::new(BTreeMap::new());
+
+/// The registry for reading. A panic while the lock was held cannot leave
+/// the map half-updated (every update is one `insert`), so a poisoned lock
+/// is still read.
+fn registered() -> std::sync::RwLockReadGuard<'static, BTreeMap<String, Registration>> {
+    REGISTERED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Errors unless `class_name` can name a user class: an identifier
+/// (`[A-Za-z_][A-Za-z0-9_]*`) that is neither a built-in layer class
+/// ([`KNOWN_CLASSES`]) nor one of the [`RESERVED_CLASSES`].
+///
+/// ```
+/// use neurite_nn::registry::check_user_class_name;
+/// assert!(check_user_class_name("ResidualBlock").is_ok());
+/// assert!(check_user_class_name("Dense").unwrap_err().to_string().contains("built-in"));
+/// assert!(check_user_class_name("Functional").is_err());
+/// assert!(check_user_class_name("my block").is_err());
+/// ```
+pub fn check_user_class_name(class_name: &str) -> Result<()> {
+    let bad = |message: String| {
+        Err(NnError::Config {
+            layer: class_name.to_string(),
+            message,
+        })
+    };
+    let mut chars = class_name.chars();
+    let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return bad(format!(
+            "a layer class name must be an identifier ([A-Za-z_][A-Za-z0-9_]*), found {class_name:?}"
+        ));
+    }
+    if KNOWN_CLASSES.contains(&class_name) {
+        return bad(format!(
+            "{class_name:?} is a built-in layer class: a user-defined class needs a name of its own"
+        ));
+    }
+    if RESERVED_CLASSES.contains(&class_name) {
+        return bad(format!(
+            "{class_name:?} is reserved for neurite's models: a user-defined class needs a name of its own"
+        ));
+    }
+    Ok(())
+}
+
+fn register(class_name: &str, registration: Registration) -> Result<()> {
+    check_user_class_name(class_name)?;
+    let mut map = REGISTERED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match map.get(class_name) {
+        Some(existing) if existing.same(&registration) => Ok(()),
+        Some(existing) => Err(NnError::Config {
+            layer: class_name.to_string(),
+            message: format!(
+                "class {class_name:?} is already registered by {}, and {} cannot replace it: \
+                 one class name rebuilds one kind of layer (rename one of the classes)",
+                existing.describe(),
+                registration.describe()
+            ),
+        }),
+        None => {
+            map.insert(class_name.to_string(), registration);
+            Ok(())
+        }
+    }
+}
+
+/// Teaches [`layer_from_config`] (and so `Sequential::load` and
+/// `Functional::load`) a user-defined layer class: `constructor` rebuilds a
+/// layer of class `class_name` from its config. Safe to call from several
+/// threads, and again with the same function (nothing changes).
+///
+/// Errors, changing nothing, when `class_name` is not an identifier, is a
+/// built-in class or one of the [`RESERVED_CLASSES`] (a user class never
+/// shadows a built-in one), or is already registered with another
+/// constructor. For a generic constructor use [`register_layer_type`], which
+/// recognises a repeated registration by type.
+///
+/// ```
+/// use neurite_nn::registry::{register_layer_class, registered_classes};
+/// // A user class rebuilt from its config: here, a Flatten with its own class name.
+/// fn rebuild(config: &serde_json::Value) -> neurite_nn::Result<Box<dyn neurite_nn::Layer>> {
+///     Ok(Box::new(MyFlatten(neurite_nn::layer_from_config("Flatten", config)?)))
+/// }
+/// # struct MyFlatten(Box<dyn neurite_nn::Layer>);
+/// # impl neurite_nn::Layer for MyFlatten {
+/// #     fn class_name(&self) -> &'static str { "MyFlatten" }
+/// #     fn name(&self) -> &str { self.0.name() }
+/// #     fn set_name(&mut self, name: String) { self.0.set_name(name) }
+/// #     fn build(&mut self, s: &[usize], rng: &mut neurite_rand::Generator) -> neurite_nn::Result<()> { self.0.build(s, rng) }
+/// #     fn is_built(&self) -> bool { self.0.is_built() }
+/// #     fn output_shape(&self, s: &[usize]) -> neurite_nn::Result<Vec<usize>> { self.0.output_shape(s) }
+/// #     fn forward(&self, x: &neurite_autograd::Var, ctx: &mut neurite_nn::ForwardContext) -> neurite_nn::Result<neurite_autograd::Var> { self.0.forward(x, ctx) }
+/// #     fn parameters(&self) -> Vec<neurite_nn::Parameter> { vec![] }
+/// #     fn trainable(&self) -> bool { true }
+/// #     fn set_trainable(&mut self, _: bool) {}
+/// #     fn config(&self) -> serde_json::Value { self.0.config() }
+/// # }
+/// register_layer_class("MyFlatten", rebuild)?;
+/// register_layer_class("MyFlatten", rebuild)?; // again: nothing changes
+/// assert!(registered_classes().contains(&"MyFlatten".to_string()));
+/// let layer = neurite_nn::layer_from_config("MyFlatten", &serde_json::json!({"name": "flat"}))?;
+/// assert_eq!((layer.class_name(), layer.name()), ("MyFlatten", "flat"));
+/// // A built-in name is refused.
+/// assert!(register_layer_class("Dense", rebuild).is_err());
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+pub fn register_layer_class(class_name: &str, constructor: LayerConstructor) -> Result<()> {
+    register(
+        class_name,
+        Registration {
+            constructor,
+            origin: Origin::Function,
+        },
+    )
+}
+
+/// [`register_layer_class`] for the class of the Rust type `T`: registering
+/// again for the same `T` changes nothing, for another type (or through
+/// [`register_layer_class`]) is an error. Meant for generic constructors
+/// such as `neurite::register_block::<B>()`, whose function address may
+/// differ from one codegen unit to the next.
+///
+/// ```
+/// use neurite_nn::registry::register_layer_type;
+/// struct Marker;
+/// fn rebuild(config: &serde_json::Value) -> neurite_nn::Result<Box<dyn neurite_nn::Layer>> {
+///     neurite_nn::layer_from_config("Flatten", config)
+/// }
+/// register_layer_type::<Marker>("MarkedFlatten", rebuild)?;
+/// register_layer_type::<Marker>("MarkedFlatten", rebuild)?;
+/// let e = register_layer_type::<String>("MarkedFlatten", rebuild).unwrap_err().to_string();
+/// assert!(e.contains("MarkedFlatten") && e.contains("Marker") && e.contains("String"), "{e}");
+/// # Ok::<(), neurite_nn::NnError>(())
+/// ```
+pub fn register_layer_type<T: ?Sized + 'static>(
+    class_name: &str,
+    constructor: LayerConstructor,
+) -> Result<()> {
+    register(
+        class_name,
+        Registration {
+            constructor,
+            origin: Origin::Type(TypeId::of::<T>(), std::any::type_name::<T>()),
+        },
+    )
+}
+
+/// The user-defined classes registered so far, sorted.
+///
+/// ```
+/// let before = neurite_nn::registry::registered_classes();
+/// assert!(before.windows(2).all(|w| w[0] < w[1]));
+/// ```
+pub fn registered_classes() -> Vec<String> {
+    registered().keys().cloned().collect()
+}
+
+/// The layer of registered class `class_name`, or the unknown-class error.
+fn registered_layer(class_name: &str, config: &serde_json::Value) -> Result<Box<dyn Layer>> {
+    let found = registered().get(class_name).copied();
+    let Some(registration) = found else {
+        let registered = registered_classes();
+        return Err(NnError::Config {
+            layer: class_name.to_string(),
+            message: format!(
+                "unknown layer class {class_name:?}; built-in classes: {}; registered classes: {}. \
+                 A user-defined block or layer must be registered before a model holding it is loaded \
+                 (neurite::register_block::<YourBlock>() or neurite_nn::registry::register_layer_class)",
+                KNOWN_CLASSES.join(", "),
+                if registered.is_empty() {
+                    "none".to_string()
+                } else {
+                    registered.join(", ")
+                }
+            ),
+        });
+    };
+    // The lock is released: a constructor may itself rebuild registered layers.
+    let layer = (registration.constructor)(config)?;
+    if layer.class_name() != class_name {
+        return Err(NnError::Config {
+            layer: layer.name().to_string(),
+            message: format!(
+                "the constructor registered for class {class_name:?} made a layer of class {:?}: \
+                 it would be saved under another name than it was loaded by",
+                layer.class_name()
+            ),
+        });
+    }
+    Ok(layer)
+}
+
+#[cfg(test)]
+mod tests;
