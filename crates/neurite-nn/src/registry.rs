@@ -26,6 +26,10 @@ use crate::layers::{
     Add, Average, Concatenate, Cropping2D, Dot, LeakyReLU, Maximum, Minimum, Multiply, PReLU, ReLU, Subtract,
     UpSampling2D, ZeroPadding2D,
 };
+use crate::layers::{
+    AveragePooling1D, Bidirectional, Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
+    TimeDistributed,
+};
 use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
 use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
 use serde::de::DeserializeOwned;
@@ -72,6 +76,13 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "Conv2DTranspose",
     "DepthwiseConv2D",
     "SeparableConv2D",
+    "Conv1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "GlobalMaxPooling1D",
+    "GlobalAveragePooling1D",
+    "TimeDistributed",
+    "Bidirectional",
 ];
 
 /// The config of class `class_name`: a serde error names the field path
@@ -183,6 +194,13 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "Conv2DTranspose" => validated!(Conv2DTranspose, class_name, config),
         "DepthwiseConv2D" => validated!(DepthwiseConv2D, class_name, config),
         "SeparableConv2D" => validated!(SeparableConv2D, class_name, config),
+        "Conv1D" => validated!(Conv1D, class_name, config),
+        "MaxPooling1D" => validated!(MaxPooling1D, class_name, config),
+        "AveragePooling1D" => validated!(AveragePooling1D, class_name, config),
+        "GlobalMaxPooling1D" => validated!(GlobalMaxPooling1D, class_name, config),
+        "GlobalAveragePooling1D" => validated!(GlobalAveragePooling1D, class_name, config),
+        "TimeDistributed" => Box::new(TimeDistributed::from_config(config)?),
+        "Bidirectional" => Box::new(Bidirectional::from_config(config)?),
         other => return registered_layer(other, config),
     })
 }

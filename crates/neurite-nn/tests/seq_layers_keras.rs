@@ -73,50 +73,8 @@ fn neurite_config(mut cfg: Value) -> Value {
     cfg
 }
 
-/// TEMPORARY until the registry arms land: registers the classes at run time.
-fn ensure_registered() {
-    use neurite_nn::layers::*;
-    use neurite_nn::Layer;
-    fn b<L: Layer + 'static>(l: L) -> Box<dyn Layer> {
-        Box::new(l)
-    }
-    if neurite_nn::registry::KNOWN_CLASSES.contains(&"Conv1D") {
-        return;
-    }
-    let _ = neurite_nn::registry::register_layer_class("Conv1D", |c| {
-        Ok(b(Conv1D::from_config(serde_json::from_value(c.clone()).unwrap())))
-    });
-    let _ = neurite_nn::registry::register_layer_class("MaxPooling1D", |c| {
-        Ok(b(MaxPooling1D::from_config(
-            serde_json::from_value(c.clone()).unwrap(),
-        )))
-    });
-    let _ = neurite_nn::registry::register_layer_class("AveragePooling1D", |c| {
-        Ok(b(AveragePooling1D::from_config(
-            serde_json::from_value(c.clone()).unwrap(),
-        )))
-    });
-    let _ = neurite_nn::registry::register_layer_class("GlobalMaxPooling1D", |c| {
-        Ok(b(GlobalMaxPooling1D::from_config(
-            serde_json::from_value(c.clone()).unwrap(),
-        )))
-    });
-    let _ = neurite_nn::registry::register_layer_class("GlobalAveragePooling1D", |c| {
-        Ok(b(GlobalAveragePooling1D::from_config(
-            serde_json::from_value(c.clone()).unwrap(),
-        )))
-    });
-    let _ = neurite_nn::registry::register_layer_class("TimeDistributed", |c| {
-        Ok(b(TimeDistributed::from_config(c)?))
-    });
-    let _ = neurite_nn::registry::register_layer_class("Bidirectional", |c| {
-        Ok(b(Bidirectional::from_config(c)?))
-    });
-}
-
 #[test]
 fn layers_match_keras() {
-    ensure_registered();
     let fixture: Value = serde_json::from_str(include_str!("fixtures/keras_seq_layers.json")).unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 95);
@@ -199,7 +157,6 @@ fn layers_match_keras() {
 
 #[test]
 fn bidirectional_names_follow_keras() {
-    ensure_registered();
     let case = serde_json::from_str::<Value>(include_str!("fixtures/keras_seq_layers.json")).unwrap()
         ["cases"]
         .as_array()
