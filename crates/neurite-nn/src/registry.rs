@@ -32,6 +32,9 @@ use crate::layers::{
 };
 use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
 use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
+use crate::layers::{
+    MultiHeadAttention, PositionEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder,
+};
 use serde::de::DeserializeOwned;
 use std::any::TypeId;
 use std::collections::BTreeMap;
@@ -83,6 +86,11 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "GlobalAveragePooling1D",
     "TimeDistributed",
     "Bidirectional",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "TokenAndPositionEmbedding",
+    "TransformerEncoder",
+    "TransformerDecoder",
 ];
 
 /// The config of class `class_name`: a serde error names the field path
@@ -201,6 +209,11 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "GlobalAveragePooling1D" => validated!(GlobalAveragePooling1D, class_name, config),
         "TimeDistributed" => Box::new(TimeDistributed::from_config(config)?),
         "Bidirectional" => Box::new(Bidirectional::from_config(config)?),
+        "MultiHeadAttention" => validated!(MultiHeadAttention, class_name, config),
+        "PositionEmbedding" => validated!(PositionEmbedding, class_name, config),
+        "TokenAndPositionEmbedding" => validated!(TokenAndPositionEmbedding, class_name, config),
+        "TransformerEncoder" => validated!(TransformerEncoder, class_name, config),
+        "TransformerDecoder" => validated!(TransformerDecoder, class_name, config),
         other => return registered_layer(other, config),
     })
 }
