@@ -85,6 +85,13 @@ fn every_layer() -> Vec<Box<dyn Layer>> {
         Box::new(Conv2DTranspose::new(2, (2, 2))),
         Box::new(DepthwiseConv2D::new((2, 2))),
         Box::new(SeparableConv2D::new(2, (2, 2))),
+        Box::new(Conv1D::new(2, 2)),
+        Box::new(MaxPooling1D::new(2)),
+        Box::new(AveragePooling1D::new(2)),
+        Box::new(GlobalMaxPooling1D::new()),
+        Box::new(GlobalAveragePooling1D::new()),
+        Box::new(TimeDistributed::new(Dense::new(2))),
+        Box::new(Bidirectional::new(LSTM::new(2)).unwrap()),
     ];
     for l in out.iter_mut() {
         let name = format!("hostile_{}", l.class_name().to_lowercase());

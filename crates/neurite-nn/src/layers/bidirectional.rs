@@ -1,7 +1,7 @@
 //! `Bidirectional(rnn)`: a recurrent layer run forwards and a copy run
 //! backwards over the same sequence, their outputs merged.
 
-use super::wrapped::{layer_from_nested, nested_config, prefixed, prefixed_shapes};
+use super::wrapped::{in_wrapper, layer_from_nested, nested_config, prefixed, prefixed_shapes};
 use super::{config_error, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
@@ -424,8 +424,12 @@ impl Layer for Bidirectional {
     fn parameter_shapes(&self, input_shape: &[usize]) -> Result<Option<ParameterShapes>> {
         self.output_shape(input_shape)?;
         let (f, b) = (
-            self.forward.parameter_shapes(input_shape)?,
-            self.backward.parameter_shapes(input_shape)?,
+            self.forward
+                .parameter_shapes(input_shape)
+                .map_err(|e| in_wrapper(&self.name, e))?,
+            self.backward
+                .parameter_shapes(input_shape)
+                .map_err(|e| in_wrapper(&self.name, e))?,
         );
         Ok(match (f, b) {
             (Some(f), Some(b)) => Some(prefixed_shapes(&self.name, [f, b].concat())),
@@ -435,8 +439,12 @@ impl Layer for Bidirectional {
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         self.output_shape(input_shape)?;
-        self.forward.build(input_shape, rng)?;
-        self.backward.build(input_shape, rng)
+        self.forward
+            .build(input_shape, rng)
+            .map_err(|e| in_wrapper(&self.name, e))?;
+        self.backward
+            .build(input_shape, rng)
+            .map_err(|e| in_wrapper(&self.name, e))
     }
 
     fn is_built(&self) -> bool {
@@ -444,14 +452,26 @@ impl Layer for Bidirectional {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        let f = self.forward.output_shape(input_shape)?;
-        let b = self.backward.output_shape(input_shape)?;
+        let f = self
+            .forward
+            .output_shape(input_shape)
+            .map_err(|e| in_wrapper(&self.name, e))?;
+        let b = self
+            .backward
+            .output_shape(input_shape)
+            .map_err(|e| in_wrapper(&self.name, e))?;
         self.merged_shape(f, b)
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        let yf = self.forward.forward(x, ctx)?;
-        let mut yb = self.backward.forward(x, ctx)?;
+        let yf = self
+            .forward
+            .forward(x, ctx)
+            .map_err(|e| in_wrapper(&self.name, e))?;
+        let mut yb = self
+            .backward
+            .forward(x, ctx)
+            .map_err(|e| in_wrapper(&self.name, e))?;
         if self.return_sequences {
             // The backward layer emits its states in processing order (last
             // input step first); put them back in time order.

@@ -1,7 +1,7 @@
 //! `TimeDistributed(layer)`: one layer applied to every time step of a
 //! `(batch, steps, ...)` batch, its weights shared by all steps.
 
-use super::wrapped::{layer_from_nested, nested_config, prefixed, prefixed_shapes};
+use super::wrapped::{in_wrapper, layer_from_nested, nested_config, prefixed, prefixed_shapes};
 use super::{config_error, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
@@ -208,13 +208,14 @@ impl Layer for TimeDistributed {
         let (_, rest) = self.split(input_shape)?;
         Ok(self
             .layer
-            .parameter_shapes(rest)?
+            .parameter_shapes(rest)
+            .map_err(|e| in_wrapper(&self.name, e))?
             .map(|s| prefixed_shapes(&self.name, s)))
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let (_, rest) = self.split(input_shape)?;
-        self.layer.build(rest, rng)
+        self.layer.build(rest, rng).map_err(|e| in_wrapper(&self.name, e))
     }
 
     fn is_built(&self) -> bool {
@@ -223,7 +224,14 @@ impl Layer for TimeDistributed {
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         let (steps, rest) = self.split(input_shape)?;
-        Ok([&[steps][..], &self.layer.output_shape(rest)?].concat())
+        Ok([
+            &[steps][..],
+            &self
+                .layer
+                .output_shape(rest)
+                .map_err(|e| in_wrapper(&self.name, e))?,
+        ]
+        .concat())
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
@@ -238,7 +246,10 @@ impl Layer for TimeDistributed {
         let (n, steps) = (shape[0], shape[1]);
         let rows = checks::mul(&self.name, "batch * steps", n, steps)?;
         let merged = ops::reshape(x, &[&[rows][..], &shape[2..]].concat())?;
-        let y = self.layer.forward(&merged, ctx)?;
+        let y = self
+            .layer
+            .forward(&merged, ctx)
+            .map_err(|e| in_wrapper(&self.name, e))?;
         let ys = y.shape();
         Ok(ops::reshape(&y, &[&[n, steps][..], &ys[1..]].concat())?)
     }

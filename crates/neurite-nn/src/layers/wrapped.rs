@@ -48,3 +48,26 @@ pub(crate) fn prefixed_shapes(wrapper: &str, shapes: ParameterShapes) -> Paramet
         .map(|(n, s)| (format!("{wrapper}/{n}"), s))
         .collect()
 }
+
+/// An error of a wrapped layer restated under the wrapper's name
+/// (`<wrapper>/<inner>`), so that it names the layer the user added.
+pub(crate) fn in_wrapper(wrapper: &str, e: crate::NnError) -> crate::NnError {
+    use crate::NnError;
+    match e {
+        NnError::Shape {
+            layer,
+            expected,
+            found,
+        } => NnError::Shape {
+            layer: format!("{wrapper}/{layer}"),
+            expected,
+            found,
+        },
+        NnError::Config { layer, message } => NnError::Config {
+            layer: format!("{wrapper}/{layer}"),
+            message,
+        },
+        NnError::NotBuilt(layer) => NnError::NotBuilt(format!("{wrapper}/{layer}")),
+        other => other,
+    }
+}
