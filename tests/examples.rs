@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 10] = [
     "cifar10_cnn",
     "dense_binary",
     "kfold",
@@ -24,6 +24,7 @@ const EXAMPLES: [&str; 9] = [
     "mnist_cnn",
     "multi_task",
     "quickstart",
+    "text_classification",
 ];
 
 /// `target/<profile>/examples`, from this test binary's own path (`target/<profile>/deps/`).
@@ -160,6 +161,40 @@ fn multi_task_runs_one_epoch_on_the_digits_csv() {
     let json = run("multi_task", &["--epochs", "1", "--data", data.to_str().unwrap()]);
     check_contract("multi_task", &json, 1, "test_accuracy");
     assert!(number(&json, "test_ink_mae").is_finite(), "{json:?}");
+}
+
+#[test]
+fn text_classification_runs_one_epoch_on_a_small_text_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for (class, words) in [
+        ("sports", "ball goal team win"),
+        ("science", "atom cell star gene"),
+    ] {
+        std::fs::create_dir(dir.path().join(class)).unwrap();
+        for i in 0..10 {
+            let text = format!("{words} {i} and the {}", words.split(' ').nth(i % 4).unwrap());
+            std::fs::write(dir.path().join(class).join(format!("{i:02}.txt")), text).unwrap();
+        }
+    }
+    let split = dir.path().join("split.json");
+    for model in ["conv", "lstm"] {
+        let json = run(
+            "text_classification",
+            &[
+                "--data",
+                dir.path().to_str().unwrap(),
+                "--epochs",
+                "1",
+                "--model",
+                model,
+                "--save-split",
+                split.to_str().unwrap(),
+            ],
+        );
+        check_contract("text_classification", &json, 1, "test_accuracy");
+    }
+    let written: Value = serde_json::from_slice(&std::fs::read(&split).unwrap()).unwrap();
+    assert_eq!(written["test"].as_array().unwrap().len(), 4); // 20% of 20, two per class
 }
 
 #[test]
