@@ -392,6 +392,9 @@ impl<N: Network> Model<N> {
                 let losses = Losses::from_json(&field("loss")?, compile.get("loss_weights"))
                     .map_err(|e| Error::format(&cpath, e))?;
                 let metrics = Metrics::from_json(&field("metrics")?).map_err(|e| Error::format(&cpath, e))?;
+                metrics
+                    .check()
+                    .map_err(|e| Error::format(&cpath, format!("compile.metrics: {e}")))?;
                 let optimizer = neurite_optim::optimizer_from_config(&field("optimizer")?)
                     .map_err(|e| Error::format(&cpath, format!("compile.optimizer: {e}")))?;
                 Some((optimizer, losses, metrics))
