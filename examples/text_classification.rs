@@ -3,14 +3,16 @@
 //! `../shared/data/text/fortunes` (4,311 texts, 6 classes).
 //!
 //! ```text
-//! cargo run --release --example text_classification -- --data ../shared/data/text/fortunes [--model conv|lstm] [--epochs N]
+//! cargo run --release --example text_classification -- --data ../shared/data/text/fortunes [--model conv|lstm|transformer] [--epochs N]
 //! ```
 //!
 //! A stratified 80/20 split (seed 42), a `TextVectorization` (words, 20,000 tokens, 100 per
 //! text) adapted on the training texts, then:
 //! - `conv`: Embedding(20000, 64) → Conv1D(64, 5, relu) → GlobalMaxPooling1D → Dense(64, relu)
 //!   → Dropout(0.5) → Dense(classes, softmax);
-//! - `lstm`: Embedding(20000, 64) → Bidirectional(LSTM(64)) → Dense(classes, softmax).
+//! - `lstm`: Embedding(20000, 64) → Bidirectional(LSTM(64)) → Dense(classes, softmax);
+//! - `transformer`: TokenAndPositionEmbedding(20000, 100, 64) → TransformerEncoder(intermediate
+//!   128, 2 heads, dropout 0.1) → GlobalAveragePooling1D → Dense(classes, softmax).
 //!
 //! Adam, sparse categorical cross-entropy, batch 32. Prints the per-class report, the confusion
 //! matrix and, last, the examples' JSON line (with `test_accuracy`). `--save-split FILE` writes
@@ -32,17 +34,25 @@ const SPLIT_SEED: u64 = 42;
 
 fn build(kind: &str, classes: usize, seed: u64) -> neurite::Result<Sequential> {
     let embedding = Embedding::new(MAX_TOKENS, 64).input_shape([SEQUENCE_LENGTH]);
-    let model = Sequential::new().seed(seed).add(embedding);
+    let model = Sequential::new().seed(seed);
     let model = match kind {
         "conv" => model
+            .add(embedding)
             .add(Conv1D::new(64, 5).activation(Activation::Relu))
             .add(GlobalMaxPooling1D::new())
             .add(Dense::new(64).activation(Activation::Relu))
             .add(Dropout::new(0.5)),
-        "lstm" => model.add(Bidirectional::new(LSTM::new(64))?),
+        "lstm" => model.add(embedding).add(Bidirectional::new(LSTM::new(64))?),
+        "transformer" => model
+            .add(
+                TokenAndPositionEmbedding::new(MAX_TOKENS, SEQUENCE_LENGTH, 64)
+                    .input_shape([SEQUENCE_LENGTH]),
+            )
+            .add(TransformerEncoder::new(128, 2).dropout(0.1))
+            .add(GlobalAveragePooling1D::new()),
         other => {
             return Err(neurite::Error::Input(format!(
-                "--model: {other:?} is not a model of this example; expected conv or lstm"
+                "--model: {other:?} is not a model of this example; expected conv, lstm or transformer"
             )))
         }
     };
@@ -78,7 +88,7 @@ fn main() -> neurite::Result<()> {
         "text_classification",
         &[
             ("data", "DIR"),
-            ("model", "conv|lstm"),
+            ("model", "conv|lstm|transformer"),
             ("epochs", "N"),
             ("batch-size", "B"),
             ("seed", "N"),

@@ -74,8 +74,8 @@ where
             )));
         }
         let mut model = build_model(fold)?;
-        model.fit(&gather(x, train), &gather(y, train), fit_options(fold))?;
-        folds.push(model.evaluate(&gather(x, test), &gather(y, test))?);
+        model.fit(gather(x, train), gather(y, train), fit_options(fold))?;
+        folds.push(model.evaluate(gather(x, test), gather(y, test))?);
     }
     let mut mean = Logs::new();
     let mut std = Logs::new();

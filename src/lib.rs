@@ -41,10 +41,10 @@ mod train;
 
 pub use cross_validation::{cross_validate, CrossValidation};
 pub use error::{Error, Result};
+pub use functional::register_block;
 pub use history::History;
 pub use metric::Metric;
 pub use model::{DtypePolicy, LayerStack, LossWeights, Losses, Metrics, Model, PerOutput, Sequential};
-pub use functional::register_block;
 pub use save::Network;
 pub use train::{Arrays, FitOptions};
 

@@ -269,9 +269,9 @@ fn cross_validate_scores_equal_an_independent_loop() {
     for (fold, (train, test)) in splits.iter().enumerate() {
         let mut model = classifier(100 + fold as u64);
         model
-            .fit(&rows(&x, train), &rows(&y, train), options(fold))
+            .fit(rows(&x, train), rows(&y, train), options(fold))
             .unwrap();
-        let scores = model.evaluate(&rows(&x, test), &rows(&y, test)).unwrap();
+        let scores = model.evaluate(rows(&x, test), rows(&y, test)).unwrap();
         assert_eq!(cv.folds[fold], scores, "fold {fold}");
     }
     for key in ["loss", "accuracy"] {

@@ -296,8 +296,8 @@ fn custom_layers_train_through_the_same_loop() {
         .unwrap();
     model
         .fit(
-            &x.into_dyn(),
-            &y.into_dyn(),
+            x.into_dyn(),
+            y.into_dyn(),
             FitOptions::new().epochs(60).batch_size(16).verbose(0),
         )
         .unwrap();

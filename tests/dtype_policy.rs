@@ -130,7 +130,7 @@ fn save_and_load_keep_the_policy_and_refuse_unknown_ones() {
     model
         .fit(
             &x,
-            &Array2::<f32>::zeros((2, 5)).into_dyn(),
+            Array2::<f32>::zeros((2, 5)).into_dyn(),
             FitOptions::new().verbose(0),
         )
         .unwrap();
@@ -185,7 +185,7 @@ fn conv_predict_equals_f32_on_rounded_input_and_weights() {
         .into_dimensionality()
         .unwrap();
     let bf16 = build(DtypePolicy::MixedBfloat16);
-    let got = bf16.predict(&x.clone().into_dyn()).unwrap();
+    let got = bf16.predict(x.clone().into_dyn()).unwrap();
     let mut f32_model = build(DtypePolicy::Float32);
     let rounded: Vec<(String, Tensor)> = bf16
         .get_weights()
@@ -199,7 +199,7 @@ fn conv_predict_equals_f32_on_rounded_input_and_weights() {
         })
         .collect();
     f32_model.set_weights(&rounded).unwrap();
-    let want = f32_model.predict(&x.mapv(round_to_bf16).into_dyn()).unwrap();
+    let want = f32_model.predict(x.mapv(round_to_bf16).into_dyn()).unwrap();
     let worst = got
         .iter()
         .zip(want.iter())

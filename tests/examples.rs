@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 10] = [
+const EXAMPLES: [&str; 11] = [
     "cifar10_cnn",
     "dense_binary",
     "kfold",
@@ -24,6 +24,7 @@ const EXAMPLES: [&str; 10] = [
     "mnist_cnn",
     "multi_task",
     "quickstart",
+    "resnet",
     "text_classification",
 ];
 
@@ -177,7 +178,7 @@ fn text_classification_runs_one_epoch_on_a_small_text_folder() {
         }
     }
     let split = dir.path().join("split.json");
-    for model in ["conv", "lstm"] {
+    for model in ["conv", "lstm", "transformer"] {
         let json = run(
             "text_classification",
             &[
@@ -263,8 +264,8 @@ fn images(n: usize, pixels: usize, label: impl Fn(usize) -> u8) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn mnist_cnn_runs_one_epoch_on_small_idx_files() {
+/// Small MNIST-format IDX files (64 train, 20 test images) in a new folder.
+fn small_mnist() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let label = |i: usize| (i % 10) as u8;
     for (prefix, n) in [("train", 64u32), ("t10k", 20)] {
@@ -280,6 +281,29 @@ fn mnist_cnn_runs_one_epoch_on_small_idx_files() {
             &labels,
         );
     }
+    dir
+}
+
+#[test]
+fn resnet_runs_one_epoch_on_small_idx_files() {
+    let dir = small_mnist();
+    let json = run(
+        "resnet",
+        &[
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--limit",
+            "48",
+        ],
+    );
+    check_contract("resnet", &json, 1, "test_accuracy");
+}
+
+#[test]
+fn mnist_cnn_runs_one_epoch_on_small_idx_files() {
+    let dir = small_mnist();
     let data = dir.path().to_str().unwrap();
     let json = run("mnist_cnn", &["--data", data, "--epochs", "1", "--limit", "48"]);
     check_contract("mnist_cnn", &json, 1, "test_accuracy");

@@ -104,7 +104,7 @@ fn validation_data_of_another_sample_shape_is_refused_before_training() {
             &y,
             FitOptions::new()
                 .verbose(0)
-                .validation_data(&wide, &y.slice_axis(ndarray::Axis(0), (0..5).into()).to_owned()),
+                .validation_data(&wide, y.slice_axis(ndarray::Axis(0), (0..5).into()).to_owned()),
         )
         .unwrap_err()
         .to_string();

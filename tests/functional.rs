@@ -278,7 +278,9 @@ fn hostile_graph_configs_are_errors_not_panics() {
         ),
         (
             "two outputs of one name",
-            Box::new(|c| c["config"]["output_layers"] = serde_json::json!([["add_1", 0, 0], ["add_1", 0, 0]])),
+            Box::new(|c| {
+                c["config"]["output_layers"] = serde_json::json!([["add_1", 0, 0], ["add_1", 0, 0]])
+            }),
         ),
         (
             "second output tensor",

@@ -121,7 +121,10 @@ impl Model<Graph> {
     /// assert_eq!(model.output_names(), vec!["y", "z"]);
     /// # Ok::<(), neurite::Error>(())
     /// ```
-    pub fn functional_many(inputs: &[&SymbolicTensor], outputs: &[&SymbolicTensor]) -> crate::Result<Functional> {
+    pub fn functional_many(
+        inputs: &[&SymbolicTensor],
+        outputs: &[&SymbolicTensor],
+    ) -> crate::Result<Functional> {
         Ok(Self::from_graph(Graph::new(inputs, outputs)?))
     }
 

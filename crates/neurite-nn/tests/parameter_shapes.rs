@@ -204,11 +204,7 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
                 _ => Box::new(GRU::new(a.max(1)).use_bias(p).return_sequences(q)),
             };
             let modes = [MergeMode::Concat, MergeMode::Sum, MergeMode::Mul, MergeMode::Ave];
-            Box::new(
-                Bidirectional::from_boxed(inner)
-                    .unwrap()
-                    .merge_mode_set(modes[c % 4]),
-            )
+            Box::new(Bidirectional::from_boxed(inner).unwrap().merge_mode(modes[c % 4]))
         }
         other => panic!("no generator for layer class {other}"),
     }

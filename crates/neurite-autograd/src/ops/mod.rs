@@ -2,8 +2,8 @@
 //! forward and backward side by side (see `docs/architecture.md`).
 
 mod activation;
-mod attention;
 mod arith;
+mod attention;
 mod conv;
 mod conv1d;
 mod conv_variants;
@@ -20,8 +20,8 @@ mod spatial;
 mod util;
 
 pub use activation::*;
-pub use attention::*;
 pub use arith::*;
+pub use attention::*;
 pub use conv::*;
 pub use conv1d::*;
 pub use conv_variants::*;

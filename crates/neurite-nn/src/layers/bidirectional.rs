@@ -165,7 +165,7 @@ impl Bidirectional {
     /// use neurite_nn::layers::Bidirectional;
     /// let lstm = serde_json::json!({"class_name": "LSTM", "config": {"name": "lstm", "units": 2}});
     /// let b = Bidirectional::from_config(&serde_json::json!({"name": "bi", "layer": lstm, "merge_mode": "sum"}))?;
-    /// assert_eq!(b.merge_mode(), neurite_nn::layers::MergeMode::Sum);
+    /// assert_eq!(b.get_merge_mode(), neurite_nn::layers::MergeMode::Sum);
     /// let e = Bidirectional::from_config(&serde_json::json!({"name": "bi", "layer": lstm, "merge_mode": null}));
     /// assert!(e.unwrap_err().to_string().contains("merge_mode"));
     /// # Ok::<(), neurite_nn::NnError>(())
@@ -272,11 +272,11 @@ impl Bidirectional {
     ///
     /// ```
     /// use neurite_nn::layers::{Bidirectional, MergeMode, SimpleRNN};
-    /// let b = Bidirectional::new(SimpleRNN::new(2))?.merge_mode_set(MergeMode::Ave);
-    /// assert_eq!(b.merge_mode(), MergeMode::Ave);
+    /// let b = Bidirectional::new(SimpleRNN::new(2))?.merge_mode(MergeMode::Ave);
+    /// assert_eq!(b.get_merge_mode(), MergeMode::Ave);
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn merge_mode_set(mut self, mode: MergeMode) -> Self {
+    pub fn merge_mode(mut self, mode: MergeMode) -> Self {
         self.merge_mode = mode;
         self
     }
@@ -285,10 +285,10 @@ impl Bidirectional {
     ///
     /// ```
     /// use neurite_nn::layers::{Bidirectional, MergeMode, GRU};
-    /// assert_eq!(Bidirectional::new(GRU::new(2))?.merge_mode(), MergeMode::Concat);
+    /// assert_eq!(Bidirectional::new(GRU::new(2))?.get_merge_mode(), MergeMode::Concat);
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn merge_mode(&self) -> MergeMode {
+    pub fn get_merge_mode(&self) -> MergeMode {
         self.merge_mode
     }
 
