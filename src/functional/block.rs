@@ -66,8 +66,8 @@ const RESERVED_KEYS: [&str; 3] = ["name", "trainable", "input_shape"];
 /// A user-written layer made of other layers: its hyperparameters (the
 /// struct's fields, saved as its config), its Keras class name, and `call`,
 /// which wires sub-layers on a symbolic input as in a functional model.
-/// [`Block::into_layer`] makes it a [`Layer`]; see the [module
-/// docs](self) for a whole example.
+/// [`Block::into_layer`] makes it a [`Layer`]; the guide's "Writing your
+/// own block" (`docs/guide.md`, §8) has a whole example.
 ///
 /// `call` must build the same graph every time it is called with the same
 /// input shape (it is traced for `output_shape`, `parameter_shapes` and

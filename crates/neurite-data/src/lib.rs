@@ -16,7 +16,7 @@
 //! * [`split`]: [`KFold`], [`StratifiedKFold`], [`GroupKFold`], [`LeaveOneOut`].
 //! * Files: [`idx`] / [`mnist`] (MNIST, Fashion-MNIST, any IDX, raw or `.gz`), [`cifar10`],
 //!   [`cifar100`], `csv`, [`npy`] (`.npy` / `.npz`), `image_folder` (PNG / JPEG).
-//! * [`text`]: Keras' `TextVectorization` (standardize, split, vocabulary, padded integer
+//! * `text`: Keras' `TextVectorization` (standardize, split, vocabulary, padded integer
 //!   sequences; UTF-8 throughout) and a folder-per-class `.txt` loader.
 //! * `digits`: scikit-learn's 1,797 8x8 digits, embedded.
 //!
@@ -35,6 +35,7 @@
 //! | `npz`   | `.npz` archives in [`npy`] (`read_npz`, `write_npz`, ...) | `zip`, `flate2` |
 //! | `gzip`  | reading gzip-compressed files, writing `.gz` | `flate2` |
 //! | `csv`   | the `csv` module; with `gzip`, the embedded `digits` set | `csv` |
+//! | `text`  | the `text` module (`TextVectorization`, the `.txt` folder loader) | `serde_json` |
 //!
 //! Without `gzip`, reading a gzip file or writing a `.gz` one is a
 //! [`DataError::FeatureDisabled`] naming the feature; the other features' items are absent.
@@ -93,6 +94,8 @@ pub mod prelude;
 pub mod preprocessing;
 pub mod rng;
 pub mod split;
+#[cfg(feature = "text")]
+#[cfg_attr(docsrs, doc(cfg(feature = "text")))]
 pub mod text;
 
 pub use augment::{Augment, Pipeline};

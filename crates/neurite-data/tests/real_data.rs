@@ -151,6 +151,7 @@ fn sklearn_csv_files() {
 }
 
 /// The vectorizer a fixture case describes (its Keras keyword arguments).
+#[cfg(feature = "text")]
 fn vectorizer_for(kwargs: &serde_json::Value) -> neurite_data::text::TextVectorization {
     use neurite_data::text::{Standardize, TextVectorization, TokenSplit};
     let mut tv = TextVectorization::new();
@@ -169,6 +170,7 @@ fn vectorizer_for(kwargs: &serde_json::Value) -> neurite_data::text::TextVectori
     tv
 }
 
+#[cfg(feature = "text")]
 #[test]
 fn text_vectorization_learns_what_keras_learns_on_the_real_texts() {
     use neurite_data::text::TextFolder;
@@ -232,6 +234,7 @@ fn text_vectorization_learns_what_keras_learns_on_the_real_texts() {
     }
 }
 
+#[cfg(feature = "text")]
 #[test]
 fn text_folders_load_with_their_classes() {
     use neurite_data::text::TextFolder;

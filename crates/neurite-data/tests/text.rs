@@ -1,4 +1,5 @@
 //! The text pipeline: tokenizer properties, persistence, and errors on bad input.
+#![cfg(feature = "text")]
 
 use neurite_data::text::{Standardize, TextFolder, TextVectorization, TokenSplit};
 use proptest::prelude::*;
