@@ -92,6 +92,11 @@ fn every_layer() -> Vec<Box<dyn Layer>> {
         Box::new(GlobalAveragePooling1D::new()),
         Box::new(TimeDistributed::new(Dense::new(2))),
         Box::new(Bidirectional::new(LSTM::new(2)).unwrap()),
+        Box::new(MultiHeadAttention::new(2, 2)),
+        Box::new(PositionEmbedding::new(4)),
+        Box::new(TokenAndPositionEmbedding::new(10, 4, 2)),
+        Box::new(TransformerEncoder::new(4, 2)),
+        Box::new(TransformerDecoder::new(4, 2)),
     ];
     for l in out.iter_mut() {
         let name = format!("hostile_{}", l.class_name().to_lowercase());
