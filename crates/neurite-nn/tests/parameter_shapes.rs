@@ -206,6 +206,11 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
             let modes = [MergeMode::Concat, MergeMode::Sum, MergeMode::Mul, MergeMode::Ave];
             Box::new(Bidirectional::from_boxed(inner).unwrap().merge_mode(modes[c % 4]))
         }
+        "MultiHeadAttention" => Box::new(MultiHeadAttention::new(a, b).value_dim(c).use_bias(p)),
+        "PositionEmbedding" => Box::new(PositionEmbedding::new(a)),
+        "TokenAndPositionEmbedding" => Box::new(TokenAndPositionEmbedding::new(a, b, c)),
+        "TransformerEncoder" => Box::new(TransformerEncoder::new(a, b).normalize_first(q)),
+        "TransformerDecoder" => Box::new(TransformerDecoder::new(a, b).normalize_first(q)),
         other => panic!("no generator for layer class {other}"),
     }
 }
