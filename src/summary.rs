@@ -148,21 +148,8 @@ impl<N: Layer + 'static> Model<N> {
         let net: &dyn Any = &self.net;
         let (table, width) = if let Some(graph) = net.downcast_ref::<Graph>() {
             if graph.is_chain() {
-                // Keras' sequential-like layout: the input rows, then the layers.
-                let mut rows = graph.connected_rows();
-                rows.truncate(graph.inputs.len());
-                rows.extend(
-                    graph
-                        .summary_rows()
-                        .into_iter()
-                        .map(|(name, shape, params)| SummaryRow {
-                            name,
-                            shape,
-                            params,
-                            connected_to: Vec::new(),
-                        }),
-                );
-                sequential_table(&rows)
+                // Keras' sequential-like layout: the same rows, without "Connected to".
+                sequential_table(&graph.connected_rows())
             } else {
                 connected_table(&graph.connected_rows())
             }

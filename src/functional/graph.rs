@@ -646,23 +646,3 @@ impl Layer for Graph {
         }
     }
 }
-
-impl Graph {
-    /// `summary` rows: each layer (`name (Class)`), the output shape of its
-    /// first call, and its parameter count once built.
-    pub(crate) fn summary_rows(&self) -> Vec<(String, String, Option<usize>)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .filter_map(|(index, layer)| {
-                let node = self.nodes.iter().find(|n| n.layer == index)?;
-                let l = layer.read().ok()?;
-                let params = l
-                    .is_built()
-                    .then(|| l.parameters().iter().map(|p| p.var.len()).sum());
-                let shape = crate::summary::shape_text(Some(&node.shape));
-                Some((format!("{} ({})", l.name(), l.class_name()), shape, params))
-            })
-            .collect()
-    }
-}

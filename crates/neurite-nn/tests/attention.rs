@@ -286,14 +286,14 @@ fn list_calls_key_and_mask_inputs() {
     assert_eq!(
         names,
         [
-            "att.query.kernel",
-            "att.query.bias",
-            "att.key.kernel",
-            "att.key.bias",
-            "att.value.kernel",
-            "att.value.bias",
-            "att.attention_output.kernel",
-            "att.attention_output.bias"
+            "att/query.kernel",
+            "att/query.bias",
+            "att/key.kernel",
+            "att/key.bias",
+            "att/value.kernel",
+            "att/value.bias",
+            "att/attention_output.kernel",
+            "att/attention_output.bias"
         ]
     );
     assert_eq!(m.parameters()[2].var.shape(), vec![2, 2, 3]);

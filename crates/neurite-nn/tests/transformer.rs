@@ -171,8 +171,8 @@ fn renaming_moves_the_sub_layers() {
     assert_eq!(
         names,
         [
-            "e2.token_embedding.embeddings",
-            "e2.position_embedding.embeddings"
+            "e2/token_embedding.embeddings",
+            "e2/position_embedding.embeddings"
         ]
     );
 }

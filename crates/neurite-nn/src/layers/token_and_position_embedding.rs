@@ -81,9 +81,9 @@ impl TokenAndPositionEmbeddingConfig {
 /// keras-hub's `TokenAndPositionEmbedding(vocabulary_size, sequence_length,
 /// embedding_dim)`: integer ids `(batch, T)` (as `f32`, `T <=
 /// sequence_length`) become `token(ids) + position(token(ids))`, shape
-/// `(batch, T, embedding_dim)`. Variables `<name>.token_embedding.embeddings`
+/// `(batch, T, embedding_dim)`. Variables `<name>/token_embedding.embeddings`
 /// `(vocabulary_size, embedding_dim)` and
-/// `<name>.position_embedding.embeddings` `(sequence_length, embedding_dim)`.
+/// `<name>/position_embedding.embeddings` `(sequence_length, embedding_dim)`.
 ///
 /// ```
 /// use neurite_autograd::Var;
@@ -93,7 +93,7 @@ impl TokenAndPositionEmbeddingConfig {
 /// e.build(&[6], &mut neurite_tensor::random::rng_from_seed(0))?;
 /// let ids = Var::from_array(ndarray::arr2(&[[1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0]]));
 /// assert_eq!(e.forward(&ids, &mut ForwardContext::inference())?.shape(), vec![1, 6, 8]);
-/// assert_eq!(e.parameters()[1].name, "emb.position_embedding.embeddings");
+/// assert_eq!(e.parameters()[1].name, "emb/position_embedding.embeddings");
 /// assert!(e.output_shape(&[11]).is_err());
 /// # Ok::<(), neurite_nn::NnError>(())
 /// ```
@@ -135,10 +135,10 @@ impl TokenAndPositionEmbedding {
     pub fn from_config(cfg: TokenAndPositionEmbeddingConfig) -> Self {
         let token = Embedding::new(cfg.vocabulary_size, cfg.embedding_dim)
             .embeddings_initializer(cfg.embeddings_initializer)
-            .with_name(format!("{}.token_embedding", cfg.name));
+            .with_name(format!("{}/token_embedding", cfg.name));
         let position = PositionEmbedding::new(cfg.sequence_length)
             .initializer(cfg.embeddings_initializer)
-            .with_name(format!("{}.position_embedding", cfg.name));
+            .with_name(format!("{}/position_embedding", cfg.name));
         TokenAndPositionEmbedding { cfg, token, position }
     }
 
@@ -211,9 +211,9 @@ impl Layer for TokenAndPositionEmbedding {
 
     fn set_name(&mut self, name: String) {
         self.cfg.name = name;
-        self.token.set_name(format!("{}.token_embedding", self.cfg.name));
+        self.token.set_name(format!("{}/token_embedding", self.cfg.name));
         self.position
-            .set_name(format!("{}.position_embedding", self.cfg.name));
+            .set_name(format!("{}/position_embedding", self.cfg.name));
     }
 
     fn trainable(&self) -> bool {

@@ -65,12 +65,12 @@ struct Plan {
 /// dimension).
 ///
 /// Variables (Keras' EinsumDense layouts and order):
-/// `<name>.query.kernel` `(query_dim, heads, key_dim)`, `<name>.query.bias`
-/// `(heads, key_dim)`, `<name>.key.kernel` `(key_input_dim, heads, key_dim)`,
-/// `<name>.key.bias`, `<name>.value.kernel` `(value_input_dim, heads,
-/// value_dim)`, `<name>.value.bias` `(heads, value_dim)`,
-/// `<name>.attention_output.kernel` `(heads, value_dim, *output_shape)` and
-/// `<name>.attention_output.bias` `(*output_shape)`.
+/// `<name>/query.kernel` `(query_dim, heads, key_dim)`, `<name>/query.bias`
+/// `(heads, key_dim)`, `<name>/key.kernel` `(key_input_dim, heads, key_dim)`,
+/// `<name>/key.bias`, `<name>/value.kernel` `(value_input_dim, heads,
+/// value_dim)`, `<name>/value.bias` `(heads, value_dim)`,
+/// `<name>/attention_output.kernel` `(heads, value_dim, *output_shape)` and
+/// `<name>/attention_output.bias` `(*output_shape)`.
 ///
 /// ```
 /// use neurite_autograd::Var;
@@ -341,18 +341,14 @@ impl MultiHeadAttention {
             out_kernel,
         ];
         let biases = [vec![h, kd], vec![h, kd], vec![h, vd], out_shape.clone()];
-        let names: Vec<(String, String)> = PROJECTIONS
-            .iter()
-            .map(|p| (format!("{p}.kernel"), format!("{p}.bias")))
-            .collect();
         let mut vars = Vec::new();
-        for ((k, b), (kn, bn)) in kernels.into_iter().zip(biases).zip(&names) {
-            vars.push((kn.as_str(), k));
+        for ((k, b), p) in kernels.into_iter().zip(biases).zip(PROJECTIONS) {
+            let mut own = vec![("kernel", k)];
             if cfg.use_bias {
-                vars.push((bn.as_str(), b));
+                own.push(("bias", b));
             }
+            vars.extend(crate::checks::variables(&format!("{}/{p}", cfg.name), own)?);
         }
-        let vars = crate::checks::variables(&cfg.name, vars)?;
         for (_, s) in &vars {
             crate::checks::product(&cfg.name, "a weight", s)?;
         }
@@ -593,13 +589,13 @@ impl Layer for MultiHeadAttention {
         if let Some(w) = &self.weights {
             for (p, d) in PROJECTIONS.iter().zip(w.iter()) {
                 out.push(Parameter {
-                    name: format!("{}.{p}.kernel", self.cfg.name),
+                    name: format!("{}/{p}.kernel", self.cfg.name),
                     var: d.kernel.clone(),
                     trainable: self.cfg.trainable,
                 });
                 if let Some(b) = &d.bias {
                     out.push(Parameter {
-                        name: format!("{}.{p}.bias", self.cfg.name),
+                        name: format!("{}/{p}.bias", self.cfg.name),
                         var: b.clone(),
                         trainable: self.cfg.trainable,
                     });

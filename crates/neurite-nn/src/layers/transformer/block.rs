@@ -150,7 +150,7 @@ impl Block {
     }
 
     fn sub_name(&self, part: &str) -> String {
-        format!("{}.{part}", self.cfg.name)
+        format!("{}/{part}", self.cfg.name)
     }
 
     /// The unbuilt sub-layers for a hidden size `hidden` (with cross-attention iff `cross`).

@@ -17,11 +17,11 @@ use neurite_rand::Generator;
 /// when built with an encoder sequence, cross-attention over it, then the
 /// feed-forward network; each with dropout, a residual connection and layer
 /// normalization (after, or before with `normalize_first`). Sub-layers and
-/// variables are named as keras-hub's: `<name>.self_attention.*`,
-/// `<name>.self_attention_layer_norm.*`, `<name>.cross_attention.*`,
-/// `<name>.cross_attention_layer_norm.*`,
-/// `<name>.feedforward_intermediate_dense.*`,
-/// `<name>.feedforward_output_dense.*`, `<name>.feedforward_layer_norm.*`.
+/// variables are named as keras-hub's: `<name>/self_attention/*`,
+/// `<name>/self_attention_layer_norm/*`, `<name>/cross_attention/*`,
+/// `<name>/cross_attention_layer_norm/*`,
+/// `<name>/feedforward_intermediate_dense/*`,
+/// `<name>/feedforward_output_dense/*`, `<name>/feedforward_layer_norm/*`.
 ///
 /// ```
 /// use neurite_autograd::Var;
@@ -32,7 +32,7 @@ use neurite_rand::Generator;
 /// let x = Var::from_array(ndarray::Array3::<f32>::ones((2, 5, 8)));
 /// let enc = Var::from_array(ndarray::Array3::<f32>::ones((2, 7, 8)));
 /// assert_eq!(dec.forward_multi(&[x, enc], &mut ForwardContext::inference())?.shape(), vec![2, 5, 8]);
-/// assert_eq!(dec.parameters()[0].name, "dec.self_attention.query.kernel");
+/// assert_eq!(dec.parameters()[0].name, "dec/self_attention/query.kernel");
 /// # Ok::<(), neurite_nn::NnError>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -22,11 +22,11 @@ use neurite_tensor::Tensor;
 /// with `key_dim = hidden / num_heads` (integer division, as keras-hub) and
 /// the MHA's dropout = `dropout`. Its sub-layers and their variables are
 /// named under the block's name, as keras-hub's:
-/// `<name>.self_attention_layer.{query,key,value,attention_output}.{kernel,bias}`,
-/// `<name>.self_attention_layer_norm.{gamma,beta}`,
-/// `<name>.feedforward_layer_norm.{gamma,beta}`,
-/// `<name>.feedforward_intermediate_dense.{kernel,bias}`,
-/// `<name>.feedforward_output_dense.{kernel,bias}`.
+/// `<name>/self_attention_layer/{query,key,value,attention_output}.{kernel,bias}`,
+/// `<name>/self_attention_layer_norm.{gamma,beta}`,
+/// `<name>/feedforward_layer_norm.{gamma,beta}`,
+/// `<name>/feedforward_intermediate_dense.{kernel,bias}`,
+/// `<name>/feedforward_output_dense.{kernel,bias}`.
 ///
 /// ```
 /// use neurite_autograd::Var;
@@ -36,7 +36,7 @@ use neurite_tensor::Tensor;
 /// enc.build(&[10, 16], &mut neurite_tensor::random::rng_from_seed(0))?;
 /// let x = Var::from_array(ndarray::Array3::<f32>::ones((4, 10, 16)));
 /// assert_eq!(enc.forward(&x, &mut ForwardContext::inference())?.shape(), vec![4, 10, 16]);
-/// assert_eq!(enc.parameters()[0].name, "enc.self_attention_layer.query.kernel");
+/// assert_eq!(enc.parameters()[0].name, "enc/self_attention_layer/query.kernel");
 /// assert!(TransformerEncoder::new(32, 20).output_shape(&[10, 16]).is_err()); // key_dim 0
 /// # Ok::<(), neurite_nn::NnError>(())
 /// ```
