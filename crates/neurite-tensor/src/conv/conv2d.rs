@@ -450,7 +450,7 @@ impl<'a> ForwardKernel<'a> {
     pub(crate) fn scratch_len(&self, g: &ConvGeometry, plan: &TaskPlan) -> usize {
         match self {
             ForwardKernel::Direct(_) => direct::scratch_len(g),
-            ForwardKernel::Winograd(k) => k.scratch_len(g, plan.images),
+            ForwardKernel::Winograd(k) => k.scratch_len(g),
             ForwardKernel::Gemm(_) if g.is_pointwise() => 0,
             ForwardKernel::Gemm(_) => plan.images * plan.rows_per_image * g.patch_len(),
         }
@@ -501,7 +501,7 @@ impl<'a> ForwardKernel<'a> {
             }
             ForwardKernel::Winograd(k) => {
                 let images = &x[first * g.image_len()..][..count * g.image_len()];
-                k.conv_images(images, g, out, buf, plan.parallel_gemm)
+                k.conv_images(images, g, out, buf)
             }
             ForwardKernel::Gemm(w) => {
                 let cols = image_cols(x, g, first, count, buf);

@@ -15,7 +15,7 @@
 //! transform a loop over contiguous channel vectors, [`CHUNK`] at a time.
 
 use crate::conv::im2col::ConvGeometry;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::ArrayView2;
 
 /// Channels handled together: one `__m512`, two `__m256`.
 const CHUNK: usize = 16;
@@ -53,22 +53,16 @@ const G: [[f64; 3]; 6] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// Tile grid and padded-image extent of one image.
+/// The grid of 4x4 output tiles of one image.
 struct Tiles {
     rows: usize,
     cols: usize,
-    /// Padded image height and width (the tiles' reach, zero beyond the input).
-    ph: usize,
-    pw: usize,
 }
 
 fn tiles(g: &ConvGeometry) -> Tiles {
-    let (rows, cols) = (g.out_h.div_ceil(4), g.out_w.div_ceil(4));
     Tiles {
-        rows,
-        cols,
-        ph: (4 * rows + 2).max(g.pad_top + g.in_h),
-        pw: (4 * cols + 2).max(g.pad_left + g.in_w),
+        rows: g.out_h.div_ceil(4),
+        cols: g.out_w.div_ceil(4),
     }
 }
 
@@ -115,51 +109,37 @@ impl WinogradKernel {
         WinogradKernel { u, c, f }
     }
 
-    /// Scratch floats [`Self::conv_images`] needs for up to `images` images.
-    pub(crate) fn scratch_len(&self, g: &ConvGeometry, images: usize) -> usize {
+    /// Scratch floats [`Self::conv_images`] needs, whatever the image count:
+    /// one image's `V[ξ]` and products `M[ξ]`.
+    pub(crate) fn scratch_len(&self, g: &ConvGeometry) -> usize {
         let t = tiles(g);
-        t.ph * t.pw * self.c + 36 * images * t.rows * t.cols * (self.c + self.f)
+        36 * t.rows * t.cols * (self.c + self.f)
     }
 
     /// `out` (`[count * OH*OW, F]`) = the convolution (no bias) of the
     /// `count` images in `images` (each `H*W*C`); `scratch` holds at least
-    /// [`Self::scratch_len`] floats for `count` images. The 36 GEMMs use the
-    /// backend's threads when `parallel_gemm`.
-    pub(crate) fn conv_images(
-        &self,
-        images: &[f32],
-        g: &ConvGeometry,
-        out: &mut [f32],
-        scratch: &mut [f32],
-        parallel_gemm: bool,
-    ) {
+    /// [`Self::scratch_len`] floats.
+    ///
+    /// One image at a time, so that its transformed tiles and their products
+    /// (about 100-250 KiB for 16-32 channels of a 28x28 image) stay in the
+    /// core's cache from the input transform through the 36 products to the
+    /// output transform: `V = Bᵀ d B` (tiles reaching into the padding read
+    /// zeros there, so the image is never copied), `M[ξ] = V[ξ] · U[ξ]` by a
+    /// register-tiled product ([`products_dispatch`]), `Y = Aᵀ M A`.
+    pub(crate) fn conv_images(&self, images: &[f32], g: &ConvGeometry, out: &mut [f32], scratch: &mut [f32]) {
         let (c, f) = (self.c, self.f);
         let t = tiles(g);
-        let per_image = t.rows * t.cols;
+        let n = t.rows * t.cols;
         let out_img = g.rows_per_image() * f;
-        let count = out.len() / out_img;
-        let n = count * per_image;
-        let (padded, rest) = scratch.split_at_mut(t.ph * t.pw * c);
-        let (v, rest) = rest.split_at_mut(36 * n * c);
+        let (v, rest) = scratch.split_at_mut(36 * n * c);
         let m = &mut rest[..36 * n * f];
-        for (i, image) in images.chunks_exact(g.image_len()).take(count).enumerate() {
-            pad_image(image, g, &t, padded);
-            input_transform_dispatch(padded, &t, c, i * per_image, n, v);
-        }
-        for xi in 0..36 {
-            let a = ArrayView2::from_shape((n, c), &v[xi * n * c..][..n * c]).expect("V[ξ] is (tiles, C)");
-            let b = ArrayView2::from_shape((c, f), &self.u[xi * c * f..][..c * f]).expect("U[ξ] is (C, F)");
-            let mut mm =
-                ArrayViewMut2::from_shape((n, f), &mut m[xi * n * f..][..n * f]).expect("M[ξ] is (tiles, F)");
-            let r = if parallel_gemm {
-                crate::gemm::gemm(1.0, a, false, b, false, 0.0, &mut mm)
-            } else {
-                crate::gemm::gemm_single_thread(1.0, a, false, b, false, 0.0, &mut mm)
-            };
-            r.expect("Winograd GEMM shapes follow from the geometry");
-        }
-        for (i, out) in out.chunks_exact_mut(out_img).enumerate() {
-            output_transform_dispatch(m, g, &t, f, i * per_image, n, out);
+        for (image, out) in images
+            .chunks_exact(g.image_len())
+            .zip(out.chunks_exact_mut(out_img))
+        {
+            input_transform_dispatch(image, g, &t, v);
+            products_dispatch(v, &self.u, n, c, f, m);
+            output_transform_dispatch(m, g, &t, f, out);
         }
     }
 }
@@ -167,34 +147,118 @@ impl WinogradKernel {
 crate::simd_dispatch! {
     /// [`input_transform`] compiled for AVX-512F, AVX2 or portable, as the
     /// CPU allows: each build vectorizes the [`Chunk`] loops to its width.
-    fn input_transform_dispatch(padded: &[f32], t: &Tiles, c: usize, first: usize, n: usize, v: &mut [f32]);
-    avx512 => input_transform(padded, t, c, first, n, v),
-    avx2 => input_transform(padded, t, c, first, n, v),
-    portable => input_transform(padded, t, c, first, n, v),
+    fn input_transform_dispatch(image: &[f32], g: &ConvGeometry, t: &Tiles, v: &mut [f32]);
+    avx512 => input_transform(image, g, t, v),
+    avx2 => input_transform(image, g, t, v),
+    portable => input_transform(image, g, t, v),
 }
 
 crate::simd_dispatch! {
     /// [`output_transform`], dispatched as [`input_transform_dispatch`].
-    fn output_transform_dispatch(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, first: usize, n: usize, out: &mut [f32]);
-    avx512 => output_transform(m, g, t, f, first, n, out),
-    avx2 => output_transform(m, g, t, f, first, n, out),
-    portable => output_transform(m, g, t, f, first, n, out),
+    fn output_transform_dispatch(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, out: &mut [f32]);
+    avx512 => output_transform(m, g, t, f, out),
+    avx2 => output_transform(m, g, t, f, out),
+    portable => output_transform(m, g, t, f, out),
 }
 
-/// Copies `image` into the zero-bordered `padded` (`ph x pw x C`).
-fn pad_image(image: &[f32], g: &ConvGeometry, t: &Tiles, padded: &mut [f32]) {
-    let c = g.channels;
-    let row = g.in_w * c;
-    for h in 0..t.ph {
-        let dst = &mut padded[h * t.pw * c..(h + 1) * t.pw * c];
-        match h.checked_sub(g.pad_top).filter(|&ih| ih < g.in_h) {
-            Some(ih) => {
-                let left = g.pad_left * c;
-                dst[..left].fill(0.0);
-                dst[left..left + row].copy_from_slice(&image[ih * row..(ih + 1) * row]);
-                dst[left + row..].fill(0.0);
+crate::simd_dispatch! {
+    /// [`products`] with the register tile of the CPU's vector width.
+    fn products_dispatch(v: &[f32], u: &[f32], n: usize, c: usize, f: usize, m: &mut [f32]);
+    // 12 tiles x 32 channels: 24 of the 32 `zmm` accumulate.
+    avx512 => products::<12, true>(v, u, n, c, f, m),
+    // 3 tiles x 32 channels: 12 of the 16 `ymm` accumulate.
+    avx2 => products::<3, true>(v, u, n, c, f, m),
+    portable => products::<4, false>(v, u, n, c, f, m),
+}
+
+/// `M[ξ] = V[ξ] · U[ξ]` for `ξ` in `0..36`: `V[ξ]` is `[n, c]`, `U[ξ]`
+/// `[c, f]`, `M[ξ]` `[n, f]`, all row-major and packed one `ξ` after the
+/// other. `R` tiles at a time keep `R x 2` [`CHUNK`]s of sums in registers;
+/// each step broadcasts one `V` value per tile against one row of `U`.
+#[inline(always)]
+fn products<const R: usize, const FMA: bool>(
+    v: &[f32],
+    u: &[f32],
+    n: usize,
+    c: usize,
+    f: usize,
+    m: &mut [f32],
+) {
+    assert!(v.len() >= 36 * n * c && u.len() >= 36 * c * f && m.len() >= 36 * n * f);
+    assert!(f.is_multiple_of(CHUNK));
+    for xi in 0..36 {
+        let a = &v[xi * n * c..][..n * c];
+        let b = &u[xi * c * f..][..c * f];
+        let out = &mut m[xi * n * f..][..n * f];
+        let mut fb = 0;
+        while fb + 2 * CHUNK <= f {
+            product_rows::<R, 2, FMA>(a, b, n, c, f, fb, out);
+            fb += 2 * CHUNK;
+        }
+        if fb < f {
+            product_rows::<R, 1, FMA>(a, b, n, c, f, fb, out);
+        }
+    }
+}
+
+/// Columns `fb..fb + NB * CHUNK` of `a · b` (`[n, c] x [c, f]`) for every
+/// row: `R` rows at a time, then 4, then single rows.
+#[inline(always)]
+fn product_rows<const R: usize, const NB: usize, const FMA: bool>(
+    a: &[f32],
+    b: &[f32],
+    n: usize,
+    c: usize,
+    f: usize,
+    fb: usize,
+    out: &mut [f32],
+) {
+    let mut row = 0;
+    while row + R <= n {
+        product_tile::<R, NB, FMA>(a, b, c, f, fb, row, out);
+        row += R;
+    }
+    while row + 4 <= n {
+        product_tile::<4, NB, FMA>(a, b, c, f, fb, row, out);
+        row += 4;
+    }
+    while row < n {
+        product_tile::<1, NB, FMA>(a, b, c, f, fb, row, out);
+        row += 1;
+    }
+}
+
+/// Rows `row..row + R`, columns `fb..fb + NB * CHUNK` of `a · b`.
+#[inline(always)]
+fn product_tile<const R: usize, const NB: usize, const FMA: bool>(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    f: usize,
+    fb: usize,
+    row: usize,
+    out: &mut [f32],
+) {
+    assert!((row + R) * c <= a.len() && c * f <= b.len() && fb + NB * CHUNK <= f);
+    assert!((row + R) * f <= out.len());
+    let (a, b) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [[[0.0f32; CHUNK]; NB]; R];
+    for k in 0..c {
+        // SAFETY: k < c and fb + NB * CHUNK <= f, so the row lies inside `b` (asserted above).
+        let w: [Chunk; NB] = std::array::from_fn(|j| unsafe { *b.add(k * f + fb + j * CHUNK).cast() });
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: (row + r) * c + k < (row + R) * c <= a.len() (asserted above).
+            let x = unsafe { *a.add((row + r) * c + k) };
+            for (acc, w) in acc.iter_mut().zip(&w) {
+                for (s, &wv) in acc.iter_mut().zip(w) {
+                    *s = if FMA { x.mul_add(wv, *s) } else { x * wv + *s };
+                }
             }
-            None => dst.fill(0.0),
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (j, acc) in acc.iter().enumerate() {
+            out[(row + r) * f + fb + j * CHUNK..][..CHUNK].copy_from_slice(acc);
         }
     }
 }
@@ -249,49 +313,38 @@ fn a_transform(x: [Chunk; 6]) -> [Chunk; 4] {
     ]
 }
 
-/// `Bᵀ` down column `j` of the 6x6 tile starting at `padded[at]` (`row`
-/// floats per padded image row, `c` per cell).
+/// `V[ξ][tile] = (Bᵀ d B)[ξ]` for every tile of one image (`H*W*C`), a
+/// [`CHUNK`] of channels at a time: `d B` row by row into a 6x6 block on the
+/// stack, then `Bᵀ` down its columns. A tile reaching past the image (the
+/// padding, or the rounding up to whole tiles) reads zeros there.
 #[inline(always)]
-fn input_column(padded: &[f32], at: usize, row: usize, c: usize, j: usize) -> [Chunk; 6] {
-    let d = |r: usize| load(padded, at + r * row + j * c);
-    b_transform([d(0), d(1), d(2), d(3), d(4), d(5)])
-}
-
-/// `Aᵀ` down column `j` of a tile's 6x6 products (`M[ξ]` planes `plane` apart, the tile's chunk at `at`).
-#[inline(always)]
-fn product_column(m: &[f32], at: usize, plane: usize, j: usize) -> [Chunk; 4] {
-    let mx = |i: usize| load(m, at + (i * 6 + j) * plane);
-    a_transform([mx(0), mx(1), mx(2), mx(3), mx(4), mx(5)])
-}
-
-/// `V[ξ][first + tile] = (Bᵀ d B)[ξ]` for every tile of one padded image
-/// (`n` tiles per `ξ` plane), a [`CHUNK`] of channels at a time in registers.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // `i` picks row i of all six columns
-fn input_transform(padded: &[f32], t: &Tiles, c: usize, first: usize, n: usize, v: &mut [f32]) {
+#[allow(clippy::needless_range_loop)] // `j` picks column j of all six rows
+fn input_transform(image: &[f32], g: &ConvGeometry, t: &Tiles, v: &mut [f32]) {
+    let c = g.channels;
+    let n = t.rows * t.cols;
+    let (h, w) = (g.in_h as isize, g.in_w as isize);
     for ti in 0..t.rows {
         for tj in 0..t.cols {
-            let tile = first + ti * t.cols + tj;
+            let tile = ti * t.cols + tj;
+            let top = (4 * ti) as isize - g.pad_top as isize;
+            let left = (4 * tj) as isize - g.pad_left as isize;
+            let inside = top >= 0 && left >= 0 && top + 6 <= h && left + 6 <= w;
             for ch in (0..c).step_by(CHUNK) {
-                let at = ((4 * ti) * t.pw + 4 * tj) * c + ch;
-                // An array literal, not a zeroed array filled in a loop (the
-                // zeroing would be a `memset` call per tile), of calls to an
-                // `inline(always)` fn, not a closure (which would be compiled
-                // without the caller's target features).
-                let (p, row) = (padded, t.pw * c);
-                let cols = [
-                    input_column(p, at, row, c, 0),
-                    input_column(p, at, row, c, 1),
-                    input_column(p, at, row, c, 2),
-                    input_column(p, at, row, c, 3),
-                    input_column(p, at, row, c, 4),
-                    input_column(p, at, row, c, 5),
-                ];
-                for i in 0..6 {
-                    let row = b_transform([
-                        cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i],
-                    ]);
-                    for (j, val) in row.into_iter().enumerate() {
+                let cell = |r: usize, j: usize| -> Chunk {
+                    let (y, x) = (top + r as isize, left + j as isize);
+                    if inside || (y >= 0 && x >= 0 && y < h && x < w) {
+                        load(image, (y as usize * g.in_w + x as usize) * c + ch)
+                    } else {
+                        [0.0; CHUNK]
+                    }
+                };
+                let mut rows = [[[0.0f32; CHUNK]; 6]; 6];
+                for (r, row) in rows.iter_mut().enumerate() {
+                    *row = b_transform(std::array::from_fn(|j| cell(r, j)));
+                }
+                for j in 0..6 {
+                    let column = b_transform(std::array::from_fn(|r| rows[r][j]));
+                    for (i, val) in column.into_iter().enumerate() {
                         store(v, ((i * 6 + j) * n + tile) * c + ch, val);
                     }
                 }
@@ -300,39 +353,27 @@ fn input_transform(padded: &[f32], t: &Tiles, c: usize, first: usize, n: usize, 
     }
 }
 
-/// One image's outputs `Aᵀ M A` from its tiles' `M[ξ]`, cropped to `OH x OW`.
+/// One image's outputs `Aᵀ M A` from its tiles' `M[ξ]`, cropped to `OH x OW`:
+/// `Aᵀ` down each column of a tile's 6x6 products into a 4x6 block on the
+/// stack, then `A` along its rows.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // `r` picks row r of all six columns
-fn output_transform(
-    m: &[f32],
-    g: &ConvGeometry,
-    t: &Tiles,
-    f: usize,
-    first: usize,
-    n: usize,
-    out: &mut [f32],
-) {
+fn output_transform(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, out: &mut [f32]) {
+    let n = t.rows * t.cols;
     for ti in 0..t.rows {
         for tj in 0..t.cols {
-            let tile = first + ti * t.cols + tj;
+            let tile = ti * t.cols + tj;
             for o in (0..f).step_by(CHUNK) {
-                let (at, plane) = (tile * f + o, n * f);
-                let cols = [
-                    product_column(m, at, plane, 0),
-                    product_column(m, at, plane, 1),
-                    product_column(m, at, plane, 2),
-                    product_column(m, at, plane, 3),
-                    product_column(m, at, plane, 4),
-                    product_column(m, at, plane, 5),
-                ];
+                let mut columns = [[[0.0f32; CHUNK]; 4]; 6];
+                for (j, column) in columns.iter_mut().enumerate() {
+                    *column = a_transform(std::array::from_fn(|i| load(m, ((i * 6 + j) * n + tile) * f + o)));
+                }
                 for r in 0..4 {
                     let oh = 4 * ti + r;
                     if oh >= g.out_h {
                         break;
                     }
-                    let y = a_transform([
-                        cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r],
-                    ]);
+                    let y = a_transform(std::array::from_fn(|j| columns[j][r]));
                     for (col, val) in y.into_iter().enumerate() {
                         let ow = 4 * tj + col;
                         if ow < g.out_w {
@@ -371,8 +412,8 @@ mod tests {
             let kernel: Vec<f32> = (0..9 * c * f).map(|i| val(i, seed + 1)).collect();
             let wk = WinogradKernel::new(ArrayView2::from_shape((9 * c, f), &kernel).unwrap(), c);
             let mut out = vec![f32::NAN; n * g.rows_per_image() * f];
-            let mut scratch = vec![f32::NAN; wk.scratch_len(&g, n)];
-            wk.conv_images(&x, &g, &mut out, &mut scratch, false);
+            let mut scratch = vec![f32::NAN; wk.scratch_len(&g)];
+            wk.conv_images(&x, &g, &mut out, &mut scratch);
             for b in 0..n {
                 for oh in 0..g.out_h {
                     for ow in 0..g.out_w {
