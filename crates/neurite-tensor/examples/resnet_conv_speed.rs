@@ -1,7 +1,8 @@
 //! Speed of the convolutions of issue #16's residual network
 //! (`examples/resnet.rs`: 28x28 inputs, 16 and 32 channels) as GFLOP/s of
 //! the direct convolution's arithmetic, forward at batch 256 (as
-//! `resnet-predict`) and backward at batch 64 (as `resnet-train`):
+//! `resnet-predict`) and backward at batch 64 (as `resnet-train`; the stem
+//! without the input gradient, as in the model):
 //! `cargo run -p neurite-tensor --release --example resnet_conv_speed [-- FILTER]`
 //! (only the lines containing FILTER run). Threads: rayon's default, or
 //! `RAYON_NUM_THREADS`.

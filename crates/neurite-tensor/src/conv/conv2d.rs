@@ -25,7 +25,7 @@ use crate::gemm::{gemm_at, gemm_into_uninit};
 use crate::padding::Padding;
 use crate::precision::Precision;
 use crate::size::checked_len;
-use ndarray::{Array1, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, CowArray, Ix4};
+use ndarray::{Array1, Array2, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, CowArray, Ix4};
 use std::cell::RefCell;
 
 /// Upper bound (in `f32`s, 512 KiB) of the im2col matrix plus the output rows
@@ -849,6 +849,69 @@ impl OutputGrad<'_> {
     }
 }
 
+/// `dL/dX` of a stride-1, undilated convolution with odd kernel sides and
+/// `same` padding, computed as the forward `same` convolution of `dL/dY` with
+/// the kernel turned by 180 degrees and its channel axes swapped (the
+/// transposed convolution equals that correlation): taken where that forward
+/// runs the Winograd kernel, which beats im2col's `[rows, F] x [F, 9C]` GEMM
+/// and col2im scatter for few channels.
+struct TransposedForward<'a> {
+    kernel: ForwardKernel<'a>,
+    geometry: ConvGeometry,
+    plan: TaskPlan,
+    /// Scratch floats a task needs for [`ForwardKernel::rows`].
+    scratch: usize,
+}
+
+impl TransposedForward<'_> {
+    /// `None` unless the geometry allows it and the Winograd kernel applies.
+    fn new(g: &ConvGeometry, kernel_shape: &[usize], w: ArrayView2<f32>, images: usize) -> Option<Self> {
+        let (kh, kw, c, f) = (kernel_shape[0], kernel_shape[1], kernel_shape[2], kernel_shape[3]);
+        let symmetric = (g.stride_h, g.stride_w, g.dilation_h, g.dilation_w) == (1, 1, 1, 1)
+            && kh % 2 == 1
+            && kw % 2 == 1
+            && 2 * g.pad_top == kh - 1
+            && 2 * g.pad_left == kw - 1
+            && (g.out_h, g.out_w) == (g.in_h, g.in_w);
+        if !symmetric {
+            return None;
+        }
+        let p = Conv2dParams {
+            strides: (1, 1),
+            padding: Padding::Same,
+            dilation: (1, 1),
+        };
+        let geometry = ConvGeometry::new(&[g.batch, g.out_h, g.out_w, f], (kh, kw), &p).ok()?;
+        if select_algorithm(&geometry, c) != ConvAlgorithm::Winograd {
+            return None;
+        }
+        // Row (i, j, o) of the turned kernel matrix is row (kh-1-i, kw-1-j, ·) of W, column o.
+        let mut turned = Array2::<f32>::zeros((kh * kw * f, c));
+        for i in 0..kh {
+            for j in 0..kw {
+                for ch in 0..c {
+                    let src = w.row(((kh - 1 - i) * kw + (kw - 1 - j)) * c + ch);
+                    for (o, &v) in src.iter().enumerate() {
+                        turned[[(i * kw + j) * f + o, ch]] = v;
+                    }
+                }
+            }
+        }
+        let kernel = ForwardKernel::Winograd(WinogradKernel::new(turned.view(), f));
+        let plan = TaskPlan {
+            images,
+            ..kernel.plan(&geometry, c)
+        };
+        let scratch = kernel.scratch_len(&geometry, &plan);
+        Some(TransposedForward {
+            kernel,
+            geometry,
+            plan,
+            scratch,
+        })
+    }
+}
+
 /// The backward of every convolution variant: `grad` says how each task gets
 /// its rows of `dL/dY`; the caller has checked that its shapes match.
 pub(crate) fn conv_backward(
@@ -882,6 +945,12 @@ pub(crate) fn conv_backward(
     } else {
         0
     };
+    // dX as a forward convolution of dY where that runs the Winograd kernel.
+    let transposed = (need_input_grad && !bf16)
+        .then(|| TransposedForward::new(&g, kernel.shape(), w, plan.images))
+        .flatten();
+    let dcols_len = if transposed.is_some() { 0 } else { dcols_len };
+    let dx_scratch = transposed.as_ref().map_or(0, |t| t.scratch);
     let dy_len = if grad.needs_buffer() { task_rows * f } else { 0 };
     let dy_bf16_len = if bf16 { task_rows * f } else { 0 };
     // Per task: its dW (k*f) then its db (f), summed in task order below.
@@ -889,43 +958,50 @@ pub(crate) fn conv_backward(
     let task = |t: usize, dx: Option<&mut [f32]>, part: &mut [f32]| {
         let (first, count) = plan.images_of(t, g.batch);
         let task_rows = count * plan.rows_per_image;
-        with_scratch(cols_len + dcols_len + dy_len + dy_bf16_len, |buf| {
-            let (cols_buf, rest) = buf.split_at_mut(cols_len);
-            let (dcols_buf, rest) = rest.split_at_mut(dcols_len);
-            let (dy_buf, dy_bf16_buf) = rest.split_at_mut(dy_len);
-            let dy_t = grad.rows(first, count, plan.rows_per_image * f, dy_buf);
-            let (dw_part, db_part) = part.split_at_mut(k * f);
-            // The bias gradient sums the unrounded dY, in f32, under every precision.
-            for row in dy_t.chunks_exact(f) {
-                db_part.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-            }
-            let dy_t: &[f32] = if bf16 {
-                let r = &mut dy_bf16_buf[..dy_t.len()];
-                r.iter_mut()
-                    .zip(dy_t)
-                    .for_each(|(r, &v)| *r = crate::bf16::round_to_bf16(v));
-                r
-            } else {
-                dy_t
-            };
-            let dym = ArrayView2::from_shape((task_rows, f), dy_t).expect("dY rows");
-            let cols = image_cols(x, &g, first, count, cols_buf);
-            let mut dwm = ArrayViewMut2::from_shape((k, f), dw_part).expect("dW is (k, f)");
-            plan.gemm_rounded(cols, true, dym, false, 0.0, &mut dwm);
-            let Some(dx) = dx else { return };
-            if g.is_pointwise() {
-                let mut dxm = ArrayViewMut2::from_shape((task_rows, k), dx).expect("pointwise dX rows");
-                plan.gemm_rounded(dym, false, w, true, 0.0, &mut dxm);
-                return;
-            }
-            let dcols = &mut dcols_buf[..task_rows * k];
-            let mut dcm = ArrayViewMut2::from_shape((task_rows, k), &mut *dcols).expect("dcols rows");
-            plan.gemm_rounded(dym, false, w, true, 0.0, &mut dcm);
-            let (img, per) = (g.image_len(), plan.rows_per_image * k);
-            for (d, c) in dx.chunks_exact_mut(img).zip(dcols.chunks_exact(per)) {
-                col2im_image_add(c, &g, d);
-            }
-        });
+        with_scratch(
+            cols_len + dcols_len.max(dx_scratch) + dy_len + dy_bf16_len,
+            |buf| {
+                let (cols_buf, rest) = buf.split_at_mut(cols_len);
+                let (dcols_buf, rest) = rest.split_at_mut(dcols_len.max(dx_scratch));
+                let (dy_buf, dy_bf16_buf) = rest.split_at_mut(dy_len);
+                let dy_t = grad.rows(first, count, plan.rows_per_image * f, dy_buf);
+                let (dw_part, db_part) = part.split_at_mut(k * f);
+                // The bias gradient sums the unrounded dY, in f32, under every precision.
+                for row in dy_t.chunks_exact(f) {
+                    db_part.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                }
+                let dy_t: &[f32] = if bf16 {
+                    let r = &mut dy_bf16_buf[..dy_t.len()];
+                    r.iter_mut()
+                        .zip(dy_t)
+                        .for_each(|(r, &v)| *r = crate::bf16::round_to_bf16(v));
+                    r
+                } else {
+                    dy_t
+                };
+                let dym = ArrayView2::from_shape((task_rows, f), dy_t).expect("dY rows");
+                let cols = image_cols(x, &g, first, count, cols_buf);
+                let mut dwm = ArrayViewMut2::from_shape((k, f), dw_part).expect("dW is (k, f)");
+                plan.gemm_rounded(cols, true, dym, false, 0.0, &mut dwm);
+                let Some(dx) = dx else { return };
+                if let Some(t) = &transposed {
+                    t.kernel.rows(dy_t, &t.geometry, &t.plan, 0, count, dcols_buf, dx);
+                    return;
+                }
+                if g.is_pointwise() {
+                    let mut dxm = ArrayViewMut2::from_shape((task_rows, k), dx).expect("pointwise dX rows");
+                    plan.gemm_rounded(dym, false, w, true, 0.0, &mut dxm);
+                    return;
+                }
+                let dcols = &mut dcols_buf[..task_rows * k];
+                let mut dcm = ArrayViewMut2::from_shape((task_rows, k), &mut *dcols).expect("dcols rows");
+                plan.gemm_rounded(dym, false, w, true, 0.0, &mut dcm);
+                let (img, per) = (g.image_len(), plan.rows_per_image * k);
+                for (d, c) in dx.chunks_exact_mut(img).zip(dcols.chunks_exact(per)) {
+                    col2im_image_add(c, &g, d);
+                }
+            },
+        );
     };
     let (dx, partials) = if need_input_grad {
         let img = g.image_len();
