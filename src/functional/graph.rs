@@ -313,7 +313,8 @@ impl Graph {
     }
 
     /// Node `i` fuses with node `i + 1` when `i + 1` is its only consumer,
-    /// reads only it, both take one input and `i` is not an output.
+    /// reads only it (one input) and `i` is not an output; `i` itself may
+    /// read several (`Add` + `ReLU`).
     fn fusable_pairs(&self) -> Vec<bool> {
         let mut consumers = vec![0usize; self.nodes.len()];
         for node in &self.nodes {
@@ -328,10 +329,7 @@ impl Graph {
                 let Some(next) = self.nodes.get(i + 1) else {
                     return false;
                 };
-                consumers[i] == 1
-                    && next.inputs == [Slot::Node(i)]
-                    && self.nodes[i].inputs.len() == 1
-                    && !self.outputs.contains(&Slot::Node(i))
+                consumers[i] == 1 && next.inputs == [Slot::Node(i)] && !self.outputs.contains(&Slot::Node(i))
             })
             .collect()
     }

@@ -70,8 +70,18 @@ impl Graph {
             let layer = self.layers[node.layer].read()?;
             let mut done = None;
             if self.fuse[i] {
-                let next = self.layers[self.nodes[i + 1].layer].read()?;
-                if let Some(out) = layer.forward_fused(next.as_ref(), &inputs[0], ctx) {
+                // The chain of single readers after this call (at most two: conv + norm + relu).
+                let chain =
+                    (i + 1..self.nodes.len().min(i + 3)).take_while(|&j| j == i + 1 || self.fuse[j - 1]);
+                let guards = chain
+                    .map(|j| self.layers[self.nodes[j].layer].read())
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let next: Vec<&dyn neurite_nn::Layer> = guards.iter().map(|g| g.as_ref()).collect();
+                if inputs.len() == 1 {
+                    if let Some((ran, out)) = layer.forward_fused_chain(&next, &inputs[0], ctx) {
+                        done = Some((i + ran, out?));
+                    }
+                } else if let Some(out) = layer.forward_multi_fused(next[0], &inputs, ctx) {
                     done = Some((i + 1, out?));
                 }
             }

@@ -157,20 +157,18 @@ impl Layer for LayerStack {
         Ok(shape)
     }
 
-    /// Each layer in turn; an adjacent pair with a fused kernel for this call
-    /// ([`Layer::forward_fused`], e.g. `Conv2D(relu)` + `MaxPooling2D`)
-    /// runs as one step.
+    /// Each layer in turn; a run of adjacent layers with a fused kernel for
+    /// this call ([`Layer::forward_fused_chain`], e.g. `Conv2D(relu)` +
+    /// `MaxPooling2D`, or in inference `Conv2D` + `BatchNormalization` +
+    /// `ReLU`) runs as one step.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
-            let fused = match self.layers.get(i + 1) {
-                Some(next) => layer.forward_fused(next.as_ref(), &h, ctx),
-                None => None,
-            };
-            (h, i) = match fused {
-                Some(out) => (out?, i + 2),
+            let next: Vec<&dyn Layer> = self.layers[i + 1..].iter().take(2).map(|l| l.as_ref()).collect();
+            (h, i) = match layer.forward_fused_chain(&next, &h, ctx) {
+                Some((ran, out)) => (out?, i + 1 + ran),
                 None => (layer.forward(&h, ctx)?, i + 1),
             };
         }

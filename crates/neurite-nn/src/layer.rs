@@ -200,6 +200,98 @@ pub trait Layer: Send + Sync {
         None
     }
 
+    /// [`Layer::forward_fused`] over a run of layers: `next` are the layers
+    /// after this one in a chain (each the only reader of the one before),
+    /// and the layer may run as many of them as it has a fused kernel for.
+    /// Returns how many of `next` it ran (at least 1) with the output of the
+    /// last, or `None` to run alone. The default fuses with `next[0]` through
+    /// [`Layer::forward_fused`]; `Conv2D` also folds an inference
+    /// `BatchNormalization` and a `ReLU` after it into its own pass.
+    ///
+    /// ```
+    /// use neurite_nn::layers::{BatchNormalization, Conv2D, ReLU};
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut rng = neurite_tensor::random::rng_from_seed(0);
+    /// let mut conv = Conv2D::new(4, (3, 3));
+    /// conv.build(&[6, 6, 2], &mut rng)?;
+    /// let mut bn = BatchNormalization::new();
+    /// bn.build(&[4, 4, 4], &mut rng)?;
+    /// let relu = ReLU::new();
+    /// let x = neurite_autograd::Var::constant(ndarray::Array4::<f32>::ones((2, 6, 6, 2)).into_dyn());
+    /// let (ran, y) = neurite_autograd::no_grad(|| conv.forward_fused_chain(&[&bn, &relu], &x, &mut ForwardContext::inference()))
+    ///     .expect("conv + batch norm + relu fold in inference");
+    /// assert_eq!((ran, y?.shape()), (2, vec![2, 4, 4, 4]));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_fused_chain(
+        &self,
+        next: &[&dyn Layer],
+        x: &Var,
+        ctx: &mut ForwardContext,
+    ) -> Option<(usize, Result<Var>)> {
+        let first = next.first()?;
+        self.forward_fused(*first, x, ctx).map(|out| (1, out))
+    }
+
+    /// For a layer that, in inference, multiplies each channel of the last
+    /// axis by a constant and adds another (`BatchNormalization` with its
+    /// moving statistics), those `(scale, shift)`, so that the layer before
+    /// can fold it into its own weights ([`Layer::forward_fused_chain`]);
+    /// `None` (the default) for every other layer, or when not built.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut bn = neurite_nn::layers::BatchNormalization::new();
+    /// bn.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let (scale, shift) = bn.inference_affine().unwrap();
+    /// assert_eq!((scale.len(), shift[0]), (3, 0.0)); // gamma 1 / sqrt(1 + eps), beta 0 - mean 0
+    /// assert!(neurite_nn::layers::Dense::new(2).inference_affine().is_none());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn inference_affine(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        None
+    }
+
+    /// Whether this layer is a plain `ReLU` (`max(x, 0)`: no slope, threshold
+    /// or cap), which the layer before may apply in its own pass.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert!(neurite_nn::layers::ReLU::new().is_plain_relu());
+    /// assert!(!neurite_nn::layers::ReLU::new().max_value(6.0).is_plain_relu());
+    /// ```
+    fn is_plain_relu(&self) -> bool {
+        if self.class_name() != "ReLU" {
+            return false;
+        }
+        let cfg = self.config();
+        let zero = |key: &str| cfg.get(key).and_then(serde_json::Value::as_f64) == Some(0.0);
+        cfg.get("max_value").is_some_and(serde_json::Value::is_null)
+            && zero("negative_slope")
+            && zero("threshold")
+    }
+
+    /// [`Layer::forward_fused`] for a layer with several inputs (`Add`
+    /// followed by a `ReLU`); `None` (the default) runs it alone.
+    ///
+    /// ```
+    /// use neurite_nn::layers::{Add, ReLU};
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let xs = [neurite_autograd::Var::from_array(ndarray::arr1(&[1.0f32, -3.0])), neurite_autograd::Var::from_array(ndarray::arr1(&[1.0f32, 1.0]))];
+    /// let y = Add::new().forward_multi_fused(&ReLU::new(), &xs, &mut ForwardContext::inference()).unwrap()?;
+    /// assert_eq!(y.to_tensor().into_raw_vec_and_offset().0, vec![2.0, 0.0]);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_multi_fused(
+        &self,
+        next: &dyn Layer,
+        xs: &[Var],
+        ctx: &mut ForwardContext,
+    ) -> Option<Result<Var>> {
+        let _ = (next, xs, ctx);
+        None
+    }
+
     /// For a max-pooling layer, its pooling parameters, so that the layer
     /// before it can fuse the pooling into its own pass
     /// ([`Layer::forward_fused`]); `None` (the default) for every other layer.

@@ -48,14 +48,8 @@ where
 {
     match x.as_slice() {
         Some(src) if src.len() >= PAR_THRESHOLD => {
-            let mut out = vec![0.0f32; src.len()];
-            out.par_chunks_mut(PAR_CHUNK)
-                .zip(src.par_chunks(PAR_CHUNK))
-                .for_each(|(o, s)| {
-                    for (o, &v) in o.iter_mut().zip(s) {
-                        *o = f(v);
-                    }
-                });
+            // Collected in place: no zero-filled buffer written first.
+            let out: Vec<f32> = src.par_iter().with_min_len(PAR_CHUNK).map(|&v| f(v)).collect();
             Tensor::from_shape_vec(IxDyn(x.shape()), out).expect("length equals the shape's size")
         }
         _ => x.mapv(f),
@@ -72,20 +66,16 @@ where
 {
     if a.shape() == b.shape() {
         if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
-            let mut out = vec![0.0f32; sa.len()];
-            if sa.len() >= PAR_THRESHOLD {
-                out.par_chunks_mut(PAR_CHUNK)
-                    .zip(sa.par_chunks(PAR_CHUNK).zip(sb.par_chunks(PAR_CHUNK)))
-                    .for_each(|(o, (x, y))| {
-                        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                            *o = f(x, y);
-                        }
-                    });
+            // Collected in place: no zero-filled buffer written first.
+            let out: Vec<f32> = if sa.len() >= PAR_THRESHOLD {
+                sa.par_iter()
+                    .zip(sb.par_iter())
+                    .with_min_len(PAR_CHUNK)
+                    .map(|(&x, &y)| f(x, y))
+                    .collect()
             } else {
-                for ((o, &x), &y) in out.iter_mut().zip(sa).zip(sb) {
-                    *o = f(x, y);
-                }
-            }
+                sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect()
+            };
             return Ok(Tensor::from_shape_vec(IxDyn(a.shape()), out).expect("length equals the shape's size"));
         }
         return Ok(Zip::from(a).and(b).map_collect(|&x, &y| f(x, y)));
@@ -126,6 +116,29 @@ pub(crate) fn min_nan(a: f32, b: f32) -> f32 {
     } else {
         b
     }
+}
+
+/// `max(a + b, 0)` element-wise, with broadcasting, in one pass: a residual
+/// connection and the ReLU after it. Equal to [`add`] then
+/// [`crate::unary::relu`] bit for bit (NaN stays NaN, `-0.0` stays `-0.0`).
+///
+/// ```
+/// use neurite_tensor::{elementwise::add_relu, Tensor};
+/// let a = Tensor::from_shape_vec(vec![3], vec![1.0, -4.0, 0.5]).unwrap();
+/// let b = Tensor::from_shape_vec(vec![3], vec![1.0, 1.0, -0.25]).unwrap();
+/// assert_eq!(add_relu(&a, &b)?.as_slice().unwrap(), &[2.0, 0.0, 0.25]);
+/// assert!(add_relu(&a, &Tensor::zeros(vec![2])).is_err());
+/// # Ok::<(), neurite_tensor::TensorError>(())
+/// ```
+pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    broadcast_binary("add_relu", a, b, |x, y| {
+        let s = x + y;
+        if s < 0.0 {
+            0.0
+        } else {
+            s
+        }
+    })
 }
 
 /// `a + b` element-wise, with broadcasting.

@@ -48,6 +48,48 @@ pub fn add(a: &Var, b: &Var) -> Result<Var> {
     ))
 }
 
+/// `relu(a + b)` of two tensors of one shape as one node (a residual
+/// connection and its ReLU): one pass forward, and backward the gradient
+/// where the output is positive, to both. Values and gradients equal
+/// [`add`] then [`crate::ops::relu`] bit for bit. Errors when the shapes
+/// differ.
+///
+/// ```
+/// use neurite_autograd::{ops, Var};
+/// let a = Var::parameter(ndarray::arr1(&[1.0f32, -3.0]).into_dyn());
+/// let b = Var::parameter(ndarray::arr1(&[1.0f32, 1.0]).into_dyn());
+/// let y = ops::add_relu(&a, &b)?;
+/// assert_eq!(y.to_tensor(), ndarray::arr1(&[2.0f32, 0.0]).into_dyn());
+/// ops::sum_all(&y)?.backward()?;
+/// assert_eq!(b.grad().unwrap(), ndarray::arr1(&[1.0f32, 0.0]).into_dyn());
+/// assert!(ops::add_relu(&a, &Var::scalar(1.0)).is_err());
+/// # Ok::<(), neurite_autograd::AutogradError>(())
+/// ```
+pub fn add_relu(a: &Var, b: &Var) -> Result<Var> {
+    let (sa, sb) = (a.shape(), b.shape());
+    if sa != sb {
+        return Err(neurite_tensor::TensorError::shape(
+            "add_relu",
+            &sa,
+            &sb,
+            "both operands must have the same shape",
+        )
+        .into());
+    }
+    let value = neurite_tensor::elementwise::add_relu(&a.value(), &b.value())?;
+    Ok(Var::from_op_with_output(
+        value,
+        "add_relu",
+        &[a, b],
+        Box::new(|g, y| {
+            let masked = ndarray::Zip::from(g)
+                .and(y)
+                .map_collect(|&g, &y| g * if y > 0.0 { 1.0 } else { 0.0 });
+            Ok(vec![Some(masked.clone()), Some(masked)])
+        }),
+    ))
+}
+
 /// `a - b` with NumPy broadcasting.
 ///
 /// ```

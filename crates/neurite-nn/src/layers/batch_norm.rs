@@ -442,16 +442,6 @@ impl BatchNormalization {
 
 /// Whether `layer` is Keras' `ReLU` layer with its defaults (no clip, slope 0,
 /// threshold 0), i.e. `max(x, 0)`.
-fn is_plain_relu(layer: &dyn Layer) -> bool {
-    if layer.class_name() != "ReLU" {
-        return false;
-    }
-    let cfg = layer.config();
-    let zero = |key: &str| cfg.get(key).and_then(serde_json::Value::as_f64) == Some(0.0);
-    cfg.get("max_value").is_some_and(serde_json::Value::is_null)
-        && zero("negative_slope")
-        && zero("threshold")
-}
 
 /// The input of a normalization as saved for the backward: the input itself when its
 /// value is already the `[rows, channels]` buffer, else a copy with the channel axis last.
@@ -691,7 +681,27 @@ impl Layer for BatchNormalization {
     /// the normalized value is in registers; the backward masks the gradient by
     /// recomputing the sign from the input), with the same values as the two layers.
     fn forward_fused(&self, next: &dyn Layer, x: &Var, ctx: &mut ForwardContext) -> Option<Result<Var>> {
-        is_plain_relu(next).then(|| self.normalize(x, ctx, true))
+        next.is_plain_relu().then(|| self.normalize(x, ctx, true))
+    }
+
+    /// `gamma / sqrt(moving_variance + epsilon)` and `beta - moving_mean * scale`
+    /// when built with the channel axis last.
+    fn inference_affine(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        self.moving_mean.as_ref()?;
+        self.moving_variance.as_ref()?;
+        if self.axis + 1 != self.rank {
+            return None;
+        }
+        let c = self.channels;
+        let gamma = Self::channel_vector(&self.gamma, c, 1.0);
+        let beta = Self::channel_vector(&self.beta, c, 0.0);
+        let mean = Self::channel_vector(&self.moving_mean, c, 0.0);
+        let var = Self::channel_vector(&self.moving_variance, c, 1.0);
+        let scale: Vec<f32> = (0..c)
+            .map(|j| gamma[j] * (1.0 / (var[j] + self.cfg.epsilon).sqrt()))
+            .collect();
+        let shift = (0..c).map(|j| beta[j] - mean[j] * scale[j]).collect();
+        Some((scale, shift))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

@@ -449,6 +449,62 @@ impl Conv2D {
         Ok(y)
     }
 
+    /// In inference without a graph to record, this linear convolution
+    /// followed by a layer with an [`Layer::inference_affine`] map
+    /// (`BatchNormalization`) runs as one convolution with the map folded
+    /// into its kernel and bias (kernel `W·s`, bias `b·s + t`; equal to the
+    /// two layers up to rounding), and a plain `ReLU` after them in the same
+    /// pass. `None` when that does not apply.
+    fn folded_inference(
+        &self,
+        next: &[&dyn Layer],
+        x: &Var,
+        ctx: &ForwardContext,
+    ) -> Option<(usize, Result<Var>)> {
+        if ctx.is_training()
+            || neurite_autograd::is_grad_enabled()
+            || self.cfg.activation != Activation::Linear
+        {
+            return None;
+        }
+        let kernel = self.kernel.as_ref()?;
+        let f = kernel.shape()[3];
+        let (scale, shift) = next.first()?.inference_affine()?;
+        if scale.len() != f || shift.len() != f {
+            return None;
+        }
+        let relu = next.get(1).is_some_and(|l| l.is_plain_relu());
+        let run = || -> Result<Var> {
+            let (kernel, _) = self.checked_input(x)?;
+            let mut k = kernel.to_tensor();
+            for row in k
+                .as_slice_mut()
+                .expect("a kernel is contiguous")
+                .chunks_exact_mut(f)
+            {
+                row.iter_mut().zip(&scale).for_each(|(w, s)| *w *= s);
+            }
+            let mut b = shift.clone();
+            if let Some(bias) = &self.bias {
+                let bias = bias.to_tensor();
+                b.iter_mut()
+                    .zip(bias.iter().zip(&scale))
+                    .for_each(|(t, (v, s))| *t += v * s);
+            }
+            let (k, b) = (
+                Var::constant(k),
+                Var::constant(ndarray::Array1::from_vec(b).into_dyn()),
+            );
+            let p = self.params();
+            Ok(if relu {
+                ops::conv2d_relu(x, &k, Some(&b), &p)?
+            } else {
+                ops::conv2d(x, &k, Some(&b), &p)?
+            })
+        };
+        Some((if relu { 2 } else { 1 }, run()))
+    }
+
     fn params(&self) -> Conv2dParams {
         Conv2dParams {
             strides: self.cfg.strides,
@@ -585,6 +641,21 @@ impl Layer for Conv2D {
             return None;
         }
         Some(self.forward_relu_max_pool(next, &pool, x, ctx))
+    }
+
+    /// Also folds an inference `BatchNormalization` (and a `ReLU` after it)
+    /// into the convolution: see [`Layer::forward_fused_chain`].
+    fn forward_fused_chain(
+        &self,
+        next: &[&dyn Layer],
+        x: &Var,
+        ctx: &mut ForwardContext,
+    ) -> Option<(usize, Result<Var>)> {
+        if let Some(folded) = self.folded_inference(next, x, ctx) {
+            return Some(folded);
+        }
+        let first = next.first()?;
+        self.forward_fused(*first, x, ctx).map(|out| (1, out))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

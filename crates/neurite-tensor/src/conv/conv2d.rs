@@ -501,7 +501,7 @@ impl<'a> ForwardKernel<'a> {
             }
             ForwardKernel::Winograd(k) => {
                 let images = &x[first * g.image_len()..][..count * g.image_len()];
-                k.conv_images(images, g, out, buf)
+                k.conv_images(images, g, out, buf, (None, false))
             }
             ForwardKernel::Gemm(w) => {
                 let cols = image_cols(x, g, first, count, buf);
@@ -509,6 +509,32 @@ impl<'a> ForwardKernel<'a> {
                     .expect("conv rows are (rows, f)");
                 plan.gemm_rounded(cols, false, *w, false, 0.0, &mut c);
             }
+        }
+    }
+}
+
+impl ForwardKernel<'_> {
+    /// [`Self::rows`] with `bias` added and ReLU applied when asked: by the
+    /// Winograd kernel as it stores each output, else in a pass over `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rows_with_bias(
+        &self,
+        x: &[f32],
+        g: &ConvGeometry,
+        plan: &TaskPlan,
+        (first, count): (usize, usize),
+        buf: &mut [f32],
+        out: &mut [f32],
+        (bias, relu): (Option<&[f32]>, bool),
+    ) {
+        if let ForwardKernel::Winograd(k) = self {
+            let images = &x[first * g.image_len()..][..count * g.image_len()];
+            k.conv_images(images, g, out, buf, (bias, relu));
+        } else {
+            self.rows(x, g, plan, first, count, buf, out);
+            // `out` holds `count * OH*OW` rows of F floats.
+            let f = out.len() / (count * g.rows_per_image()).max(1);
+            bias_and_relu(out, bias, relu, f);
         }
     }
 }
@@ -667,9 +693,10 @@ fn conv_forward(
     let chunk = plan.images * plan.rows_per_image * f;
     let y = if !kernel.is_gemm() {
         par_build(rows * f, chunk, 0.0f32, |t, y| {
-            let (first, count) = plan.images_of(t, g.batch);
-            with_scratch(scratch, |buf| kernel.rows(x, &g, &plan, first, count, buf, y));
-            bias_and_relu(y, bias.as_deref(), relu, f);
+            let task = plan.images_of(t, g.batch);
+            with_scratch(scratch, |buf| {
+                kernel.rows_with_bias(x, &g, &plan, task, buf, y, (bias.as_deref(), relu))
+            });
         })
     } else {
         par_build_with(rows * f, chunk, |t, y| {

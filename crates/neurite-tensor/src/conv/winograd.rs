@@ -126,7 +126,17 @@ impl WinogradKernel {
     /// output transform: `V = Bᵀ d B` (tiles reaching into the padding read
     /// zeros there, so the image is never copied), `M[ξ] = V[ξ] · U[ξ]` by a
     /// register-tiled product ([`products_dispatch`]), `Y = Aᵀ M A`.
-    pub(crate) fn conv_images(&self, images: &[f32], g: &ConvGeometry, out: &mut [f32], scratch: &mut [f32]) {
+    ///
+    /// `bias` (`F` floats) is added and ReLU applied when asked, as each
+    /// output is stored.
+    pub(crate) fn conv_images(
+        &self,
+        images: &[f32],
+        g: &ConvGeometry,
+        out: &mut [f32],
+        scratch: &mut [f32],
+        (bias, relu): (Option<&[f32]>, bool),
+    ) {
         let (c, f) = (self.c, self.f);
         let t = tiles(g);
         let n = t.rows * t.cols;
@@ -139,7 +149,7 @@ impl WinogradKernel {
         {
             input_transform_dispatch(image, g, &t, v);
             products_dispatch(v, &self.u, n, c, f, m);
-            output_transform_dispatch(m, g, &t, f, out);
+            output_transform_dispatch(m, g, &t, f, bias, relu, out);
         }
     }
 }
@@ -155,10 +165,10 @@ crate::simd_dispatch! {
 
 crate::simd_dispatch! {
     /// [`output_transform`], dispatched as [`input_transform_dispatch`].
-    fn output_transform_dispatch(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, out: &mut [f32]);
-    avx512 => output_transform(m, g, t, f, out),
-    avx2 => output_transform(m, g, t, f, out),
-    portable => output_transform(m, g, t, f, out),
+    fn output_transform_dispatch(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, bias: Option<&[f32]>, relu: bool, out: &mut [f32]);
+    avx512 => output_transform(m, g, t, f, bias, relu, out),
+    avx2 => output_transform(m, g, t, f, bias, relu, out),
+    portable => output_transform(m, g, t, f, bias, relu, out),
 }
 
 crate::simd_dispatch! {
@@ -358,12 +368,21 @@ fn input_transform(image: &[f32], g: &ConvGeometry, t: &Tiles, v: &mut [f32]) {
 /// stack, then `A` along its rows.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // `r` picks row r of all six columns
-fn output_transform(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, out: &mut [f32]) {
+fn output_transform(
+    m: &[f32],
+    g: &ConvGeometry,
+    t: &Tiles,
+    f: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
     let n = t.rows * t.cols;
     for ti in 0..t.rows {
         for tj in 0..t.cols {
             let tile = ti * t.cols + tj;
             for o in (0..f).step_by(CHUNK) {
+                let b: Chunk = bias.map_or([0.0; CHUNK], |b| load(b, o));
                 let mut columns = [[[0.0f32; CHUNK]; 4]; 6];
                 for (j, column) in columns.iter_mut().enumerate() {
                     *column = a_transform(std::array::from_fn(|i| load(m, ((i * 6 + j) * n + tile) * f + o)));
@@ -377,6 +396,13 @@ fn output_transform(m: &[f32], g: &ConvGeometry, t: &Tiles, f: usize, out: &mut 
                     for (col, val) in y.into_iter().enumerate() {
                         let ow = 4 * tj + col;
                         if ow < g.out_w {
+                            let mut val = val;
+                            if bias.is_some() {
+                                val.iter_mut().zip(&b).for_each(|(v, b)| *v += b);
+                            }
+                            if relu {
+                                val.iter_mut().for_each(|v| *v = v.max(0.0));
+                            }
                             store(out, (oh * g.out_w + ow) * f + o, val);
                         }
                     }
@@ -413,7 +439,7 @@ mod tests {
             let wk = WinogradKernel::new(ArrayView2::from_shape((9 * c, f), &kernel).unwrap(), c);
             let mut out = vec![f32::NAN; n * g.rows_per_image() * f];
             let mut scratch = vec![f32::NAN; wk.scratch_len(&g)];
-            wk.conv_images(&x, &g, &mut out, &mut scratch);
+            wk.conv_images(&x, &g, &mut out, &mut scratch, (None, false));
             for b in 0..n {
                 for oh in 0..g.out_h {
                     for ow in 0..g.out_w {

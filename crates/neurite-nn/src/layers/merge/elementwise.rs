@@ -6,6 +6,7 @@
 //! 1 right after its batch axis (Keras' `expand_dims(x, axis=1)`).
 
 use super::{check_count, merge_layer_methods, sample_shapes};
+use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::layer::{InputArity, Layer};
 use crate::layers::default_true;
@@ -125,6 +126,29 @@ fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, x
     Ok(acc)
 }
 
+/// `Add` of two inputs of one shape followed by a plain `ReLU`: one node of
+/// [`ops::add_relu`] (the same values and gradients as the two layers).
+/// `None` for any other merge, next layer or inputs.
+fn add_relu_merge(
+    layer: &str,
+    class: &str,
+    arity: InputArity,
+    op: MergeOp,
+    next: &dyn Layer,
+    xs: &[Var],
+) -> Option<Result<Var>> {
+    if op != MergeOp::Add || xs.len() != 2 || xs[0].shape() != xs[1].shape() || !next.is_plain_relu() {
+        return None;
+    }
+    let run = || -> Result<Var> {
+        check_count(layer, class, arity, xs.len())?;
+        let shapes = sample_shapes(layer, xs)?;
+        elementwise_shape(layer, &shapes)?;
+        Ok(ops::add_relu(&xs[0], &xs[1])?)
+    };
+    Some(run())
+}
+
 macro_rules! elementwise_layer {
     ($(#[$doc:meta])* $ty:ident, $class:literal, $default:literal, $arity:expr, $op:expr) => {
         $(#[$doc])*
@@ -185,6 +209,15 @@ macro_rules! elementwise_layer {
 
         impl Layer for $ty {
             merge_layer_methods!($class);
+
+            fn forward_multi_fused(
+                &self,
+                next: &dyn Layer,
+                xs: &[Var],
+                _ctx: &mut ForwardContext,
+            ) -> Option<Result<Var>> {
+                add_relu_merge(&self.cfg.name, $class, Self::ARITY, $op, next, xs)
+            }
         }
     };
 }
