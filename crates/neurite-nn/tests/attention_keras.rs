@@ -136,7 +136,12 @@ fn layer_of(case: &Value) -> Built {
     let weights = case["weights"].as_array().unwrap();
     assert_eq!(params.len(), weights.len(), "{class}: number of weights");
     for (p, w) in params.iter().zip(weights) {
-        let name = w["path"].as_str().unwrap().replace('/', ".");
+        // Keras' path `layer/sub/weight` is neurite's `layer/sub.weight`.
+        let path = w["path"].as_str().unwrap();
+        let name = match path.rsplit_once('/') {
+            Some((owner, weight)) => format!("{owner}.{weight}"),
+            None => path.to_string(),
+        };
         assert_eq!(p.name, name, "{class}: weight order and names");
         let t = tensor(&w["data"], &shape_of(w));
         assert_eq!(p.var.shape(), t.shape().to_vec(), "{name}: layout");
