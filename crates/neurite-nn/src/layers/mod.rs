@@ -19,6 +19,7 @@
 //! ```
 
 mod activation_layer;
+mod builders;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -58,6 +59,7 @@ mod merge;
 mod relu_layers;
 mod spatial_margins;
 mod up_sampling;
+mod weighted;
 mod zero_padding;
 
 pub use cropping::{Cropping2D, Cropping2DConfig};
@@ -135,31 +137,6 @@ pub(crate) fn regularize(ctx: &mut ForwardContext, reg: Option<Regularizer>, x: 
         ctx.add_loss(r.penalty(x)?);
     }
     Ok(())
-}
-
-/// Creates a layer's `kernel` (shape `specs[0]`) and, when `use_bias`, its
-/// `bias` (shape `specs[1]`) through [`crate::initializers::Initializer::initialize_variable`]:
-/// what Dense and Conv2D build.
-pub(crate) fn kernel_and_bias(
-    name: &str,
-    specs: &[(String, Vec<usize>)],
-    kernel_initializer: &crate::initializers::Initializer,
-    bias_initializer: &crate::initializers::Initializer,
-    use_bias: bool,
-    rng: &mut neurite_rand::Generator,
-) -> Result<(Var, Option<Var>)> {
-    let kernel = kernel_initializer.initialize_variable(&specs[0].1, rng, name, "kernel")?;
-    let bias = if use_bias {
-        Some(Var::parameter(bias_initializer.initialize_variable(
-            &specs[1].1,
-            rng,
-            name,
-            "bias",
-        )?))
-    } else {
-        None
-    };
-    Ok((Var::parameter(kernel), bias))
 }
 
 pub(crate) fn default_true() -> bool {
