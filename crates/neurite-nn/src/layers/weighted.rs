@@ -19,6 +19,11 @@ pub(crate) fn zeros() -> Initializer {
     Initializer::Zeros
 }
 
+/// Serde default of gamma initializers.
+pub(crate) fn ones() -> Initializer {
+    Initializer::Ones
+}
+
 /// Serde default of integer strides, dilations and multipliers.
 pub(crate) fn one() -> usize {
     1
