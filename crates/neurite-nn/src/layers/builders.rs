@@ -5,8 +5,9 @@
 //! documented builder setters (`with_name`, `activation`, `use_bias`,
 //! `strides`, ..., `input_shape`): each stores its argument in the field of
 //! `self.cfg` with the method's name and returns `self`, and each gets a doc
-//! example written for that layer. [`weight_methods!`] goes in `impl Layer`
-//! next to `common_layer_methods!`.
+//! example written for that layer. [`weight_methods!`] and
+//! [`weightless_layer_methods!`] go in `impl Layer` next to
+//! `common_layer_methods!`.
 
 /// Documented builder setters of a layer whose configuration is `self.cfg`.
 ///
@@ -155,3 +156,26 @@ macro_rules! weight_methods {
     };
 }
 pub(crate) use weight_methods;
+
+/// `build` (the errors `output_shape` gives; nothing to create), `is_built`
+/// (always) and `parameters` (none) of a layer without weights.
+macro_rules! weightless_layer_methods {
+    () => {
+        fn build(
+            &mut self,
+            input_shape: &[usize],
+            _rng: &mut neurite_rand::Generator,
+        ) -> $crate::error::Result<()> {
+            self.output_shape(input_shape).map(|_| ())
+        }
+
+        fn is_built(&self) -> bool {
+            true
+        }
+
+        fn parameters(&self) -> Vec<$crate::layer::Parameter> {
+            Vec::new()
+        }
+    };
+}
+pub(crate) use weightless_layer_methods;
