@@ -43,12 +43,14 @@ pub use reshape::{Reshape, ReshapeConfig};
 mod batch_norm;
 mod embedding;
 mod layer_norm;
+mod masking;
 mod norm_common;
 pub(crate) mod recurrent;
 
 pub use batch_norm::{BatchNormalization, BatchNormalizationConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use layer_norm::{LayerNormalization, LayerNormalizationConfig};
+pub use masking::{Masking, MaskingConfig};
 pub use recurrent::{
     fused_gru, fused_lstm, fused_simple_rnn, RecurrentConfig, RecurrentOptions, SimpleRNN, GRU, LSTM,
 };
@@ -104,7 +106,7 @@ mod position_embedding;
 mod token_and_position_embedding;
 mod transformer;
 
-pub use attention::{AttentionCall, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use attention::{AttentionCall, AttentionMasks, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use position_embedding::{PositionEmbedding, PositionEmbeddingConfig};
 pub use token_and_position_embedding::{TokenAndPositionEmbedding, TokenAndPositionEmbeddingConfig};
 pub use transformer::{TransformerBlockConfig, TransformerDecoder, TransformerEncoder};
