@@ -267,3 +267,164 @@ fn all_valid_mask_is_the_identity_and_all_masked_gives_zeros() {
         );
     }
 }
+
+/// A read-out `sum(y * r)` of the valid rows of `y` `(b, t, d)` only.
+fn valid_readout(y: &Var, mask: &Tensor, seed: u64) -> Var {
+    let shape = y.shape();
+    let mut r = rand(&shape, 1.0, seed);
+    for i in 0..shape[0] {
+        for j in 0..shape[1] {
+            if mask[[i, j]] == 0.0 {
+                r.slice_mut(s![i, j, ..]).fill(0.0);
+            }
+        }
+    }
+    ops::sum_all(&ops::mul(y, &Var::constant(r)).unwrap()).unwrap()
+}
+
+fn assert_padded_steps_have_no_gradient(dx: &Tensor, mask: &Tensor) -> Result<(), TestCaseError> {
+    for i in 0..mask.shape()[0] {
+        for j in 0..mask.shape()[1] {
+            if mask[[i, j]] == 0.0 {
+                prop_assert!(
+                    dx.slice(s![i, j, ..]).iter().all(|&g| g == 0.0),
+                    "padded step ({}, {}) has a gradient",
+                    i,
+                    j
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// GlobalAveragePooling1D over a padded batch with its mask is the mean
+    /// of each sequence's valid steps (its pooling alone), and padded steps
+    /// get no gradient.
+    #[test]
+    fn masked_average_pooling_is_each_sequence_alone(
+        f in 1usize..4, t in 1usize..7, lengths in proptest::collection::vec(1usize..7, 1..6),
+        pre: bool, keepdims: bool, seed in 0u64..1000,
+    ) {
+        use neurite_nn::layers::GlobalAveragePooling1D;
+        let lengths: Vec<usize> = lengths.iter().map(|&l| l.min(t)).collect();
+        let b = lengths.len();
+        let pool = GlobalAveragePooling1D::new().keepdims(keepdims);
+        let x = rand(&[b, t, f], 1.0, seed);
+        let mask = mask_of(&lengths, t, pre);
+        let xv = Var::parameter(x.clone());
+        let (y, out_mask) = pool.forward_masked(&xv, Some(&mask), &mut ForwardContext::inference()).unwrap();
+        prop_assert!(out_mask.is_none());
+        let yt = y.to_tensor();
+        for (i, &l) in lengths.iter().enumerate() {
+            let alone = pool.forward(&Var::constant(unpadded(&x, i, l, pre)), &mut ForwardContext::inference()).unwrap().to_tensor();
+            for (a, w) in yt.index_axis(Axis(0), i).iter().zip(alone.iter()) {
+                prop_assert!(close(*a, *w, 1e-5), "sample {}: {} vs {}", i, a, w);
+            }
+        }
+        ops::sum_all(&ops::mul(&y, &Var::constant(rand(yt.shape(), 1.0, seed + 1))).unwrap()).unwrap().backward().unwrap();
+        assert_padded_steps_have_no_gradient(&xv.grad().unwrap(), &mask)?;
+    }
+
+    /// MultiHeadAttention on a padded batch with the query's and value's
+    /// masks: each valid step's output is that of the sequence alone, a
+    /// padded query outputs the output bias (it attends to nothing, as Keras
+    /// 3.15), padded steps get no gradient, and the output keeps the mask.
+    #[test]
+    fn masked_self_attention_is_each_sequence_alone(
+        heads in 1usize..3, kd in 1usize..4, d in 1usize..4, t in 1usize..6,
+        lengths in proptest::collection::vec(1usize..6, 1..5), pre: bool, causal: bool, seed in 0u64..1000,
+    ) {
+        use neurite_nn::layers::MultiHeadAttention;
+        let lengths: Vec<usize> = lengths.iter().map(|&l| l.min(t)).collect();
+        let b = lengths.len();
+        let mut mha = MultiHeadAttention::new(heads, kd).use_causal_mask(causal && !pre);
+        mha.build_multi(&[vec![t, d], vec![t, d]], &mut rng_from_seed(seed)).unwrap();
+        let x = rand(&[b, t, d], 1.0, seed + 1);
+        let mask = mask_of(&lengths, t, pre);
+        let xv = Var::parameter(x.clone());
+        let masks = [Some(mask.clone()), Some(mask.clone())];
+        let (y, out_mask) = mha.forward_multi_masked(&[xv.clone(), xv.clone()], &masks, &mut ForwardContext::inference()).unwrap();
+        prop_assert_eq!(out_mask, Some(mask.clone()));
+        let yt = y.to_tensor();
+        let out_bias = mha.parameters().last().unwrap().var.to_tensor();
+        for (i, &l) in lengths.iter().enumerate() {
+            let xi = Var::constant(unpadded(&x, i, l, pre));
+            let alone = mha.forward_multi(&[xi.clone(), xi], &mut ForwardContext::inference()).unwrap().to_tensor();
+            let offset = if pre { t - l } else { 0 };
+            for j in 0..t {
+                let want: Vec<f32> = if (offset..offset + l).contains(&j) {
+                    alone.slice(s![0, j - offset, ..]).to_vec()
+                } else {
+                    out_bias.iter().copied().collect()
+                };
+                for (a, w) in yt.slice(s![i, j, ..]).iter().zip(&want) {
+                    prop_assert!(close(*a, *w, 1e-5), "sample {} step {}: {} vs {}", i, j, a, w);
+                }
+            }
+        }
+        ops::sum_all(&ops::mul(&y, &Var::constant(rand(yt.shape(), 1.0, seed + 2))).unwrap()).unwrap().backward().unwrap();
+        assert_padded_steps_have_no_gradient(&xv.grad().unwrap(), &mask)?;
+    }
+
+    /// TransformerEncoder with a padding mask: the valid steps equal the
+    /// sequence alone, and a read-out of the valid steps has no gradient at
+    /// the padded ones.
+    #[test]
+    fn masked_transformer_encoder_is_each_sequence_alone(
+        t in 1usize..6, lengths in proptest::collection::vec(1usize..6, 1..4), pre: bool, first: bool, seed in 0u64..1000,
+    ) {
+        use neurite_nn::layers::TransformerEncoder;
+        let lengths: Vec<usize> = lengths.iter().map(|&l| l.min(t)).collect();
+        let b = lengths.len();
+        let mut enc = TransformerEncoder::new(6, 2).normalize_first(first);
+        enc.build(&[t, 4], &mut rng_from_seed(seed)).unwrap();
+        let x = rand(&[b, t, 4], 1.0, seed + 1);
+        let mask = mask_of(&lengths, t, pre);
+        let xv = Var::parameter(x.clone());
+        let (y, out_mask) = enc.forward_masked(&xv, Some(&mask), &mut ForwardContext::inference()).unwrap();
+        prop_assert_eq!(out_mask.as_ref(), Some(&mask));
+        let yt = y.to_tensor();
+        for (i, &l) in lengths.iter().enumerate() {
+            let alone = enc.forward(&Var::constant(unpadded(&x, i, l, pre)), &mut ForwardContext::inference()).unwrap().to_tensor();
+            let offset = if pre { t - l } else { 0 };
+            for k in 0..l {
+                for (a, w) in yt.slice(s![i, offset + k, ..]).iter().zip(alone.slice(s![0, k, ..]).iter()) {
+                    prop_assert!(close(*a, *w, 1e-4), "sample {} step {}: {} vs {}", i, k, a, w);
+                }
+            }
+        }
+        valid_readout(&y, &mask, seed + 2).backward().unwrap();
+        assert_padded_steps_have_no_gradient(&xv.grad().unwrap(), &mask)?;
+    }
+}
+
+#[test]
+fn masking_layer_refuses_inputs_without_a_time_axis() {
+    use neurite_nn::layers::Masking;
+    let m = Masking::new(0.0).with_name("pad");
+    let e = m
+        .forward_masked(
+            &Var::constant(Tensor::ones(vec![2, 3])),
+            None,
+            &mut ForwardContext::inference(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pad") && e.contains("[2, 3]"), "{e}");
+    assert!(m.output_shape(&[4]).is_err());
+    // And a wrong mask for an average pooling names the layer.
+    let pool = neurite_nn::layers::GlobalAveragePooling1D::new();
+    let e = pool
+        .forward_masked(
+            &Var::constant(Tensor::ones(vec![2, 3, 1])),
+            Some(&Tensor::ones(vec![2, 4])),
+            &mut ForwardContext::inference(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("global_average_pooling1d"), "{e}");
+}
