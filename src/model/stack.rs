@@ -161,20 +161,41 @@ impl Layer for LayerStack {
     /// ([`Layer::forward_fused`], e.g. `Conv2D(relu)` + `MaxPooling2D`)
     /// runs as one step.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        Ok(self.forward_masked(x, None, ctx)?.0)
+    }
+
+    /// The stack passes masks from layer to layer (see [`Layer::forward_masked`]).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    /// Runs the layers in order, each getting the mask the previous one's
+    /// output carries (`Embedding(mask_zero=true)`, `Masking`, ...); returns
+    /// the last output and its mask. Adjacent pairs with a fused kernel
+    /// ([`Layer::forward_fused`]) run fused when no mask reaches a layer that
+    /// would pass one on; a fused pair's output carries no mask.
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&neurite_nn::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
         let mut h = x.clone();
+        let mut m = mask.cloned();
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
+            let fusable = m.is_none() || !layer.supports_masking();
             let fused = match self.layers.get(i + 1) {
-                Some(next) => layer.forward_fused(next.as_ref(), &h, ctx),
-                None => None,
+                Some(next) if fusable => layer.forward_fused(next.as_ref(), &h, ctx),
+                _ => None,
             };
-            (h, i) = match fused {
-                Some(out) => (out?, i + 2),
-                None => (layer.forward(&h, ctx)?, i + 1),
+            ((h, m), i) = match fused {
+                Some(out) => ((out?, None), i + 2),
+                None => (layer.forward_masked(&h, m.as_ref(), ctx)?, i + 1),
             };
         }
-        Ok(h)
+        Ok((h, m))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
