@@ -299,7 +299,7 @@ pub trait Layer: Send + Sync {
     ///
     /// ```
     /// use neurite_nn::Layer;
-    /// assert!(neurite_nn::layers::Activation::new(neurite_nn::Activation::Relu).supports_masking());
+    /// assert!(neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu).supports_masking());
     /// assert!(!neurite_nn::layers::Flatten::new().supports_masking());
     /// ```
     fn supports_masking(&self) -> bool {
@@ -317,7 +317,7 @@ pub trait Layer: Send + Sync {
     /// use neurite_nn::Layer;
     /// let m = ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn();
     /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 2, 3)));
-    /// let relu = neurite_nn::layers::Activation::new(neurite_nn::Activation::Relu);
+    /// let relu = neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu);
     /// assert_eq!(relu.compute_mask(&x, Some(&m))?, Some(m.clone()));
     /// assert_eq!(neurite_nn::layers::Flatten::new().compute_mask(&x, Some(&m))?, None);
     /// # Ok::<(), neurite_nn::NnError>(())
@@ -410,7 +410,7 @@ pub trait Layer: Send + Sync {
     /// use neurite_nn::{ForwardContext, Layer};
     /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 2, 3)));
     /// let m = ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn();
-    /// let relu = neurite_nn::layers::Activation::new(neurite_nn::Activation::Relu);
+    /// let relu = neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu);
     /// let (_, out) = relu.forward_multi_masked(&[x.clone()], &[Some(m.clone())], &mut ForwardContext::inference())?;
     /// assert_eq!(out, Some(m.clone()));
     /// assert!(relu.forward_multi_masked(&[x], &[], &mut ForwardContext::inference()).is_err());
