@@ -8,11 +8,14 @@
 //!
 //! A stratified 80/20 split (seed 42), a `TextVectorization` (words, 20,000 tokens, 100 per
 //! text) adapted on the training texts, then:
-//! - `conv`: Embedding(20000, 64) → Conv1D(64, 5, relu) → GlobalMaxPooling1D → Dense(64, relu)
-//!   → Dropout(0.5) → Dense(classes, softmax);
-//! - `lstm`: Embedding(20000, 64) → Bidirectional(LSTM(64)) → Dense(classes, softmax);
-//! - `transformer`: TokenAndPositionEmbedding(20000, 100, 64) → TransformerEncoder(intermediate
-//!   128, 2 heads, dropout 0.1) → GlobalAveragePooling1D → Dense(classes, softmax).
+//! - `conv`: Embedding(20000, 64, mask_zero) → Conv1D(64, 5, relu) → GlobalMaxPooling1D → Dense(64, relu)
+//!   → Dropout(0.5) → Dense(classes, softmax) (Conv1D drops the mask, as in Keras: the padding's
+//!   embeddings are convolved like any token's);
+//! - `lstm`: Embedding(20000, 64, mask_zero) → Bidirectional(LSTM(64)) → Dense(classes, softmax)
+//!   (both directions skip the padded steps);
+//! - `transformer`: TokenAndPositionEmbedding(20000, 100, 64, mask_zero) → TransformerEncoder(intermediate
+//!   128, 2 heads, dropout 0.1) → GlobalAveragePooling1D → Dense(classes, softmax) (padded tokens are
+//!   never attended to and are left out of the average).
 //!
 //! Adam, sparse categorical cross-entropy, batch 32. Prints the per-class report, the confusion
 //! matrix and, last, the examples' JSON line (with `test_accuracy`). `--save-split FILE` writes
@@ -33,7 +36,10 @@ const SEQUENCE_LENGTH: usize = 100;
 const SPLIT_SEED: u64 = 42;
 
 fn build(kind: &str, classes: usize, seed: u64) -> neurite::Result<Sequential> {
-    let embedding = Embedding::new(MAX_TOKENS, 64).input_shape([SEQUENCE_LENGTH]);
+    // Id 0 is the vectorizer's padding: mask it, as the Keras reference does.
+    let embedding = Embedding::new(MAX_TOKENS, 64)
+        .mask_zero(true)
+        .input_shape([SEQUENCE_LENGTH]);
     let model = Sequential::new().seed(seed);
     let model = match kind {
         "conv" => model
@@ -46,6 +52,7 @@ fn build(kind: &str, classes: usize, seed: u64) -> neurite::Result<Sequential> {
         "transformer" => model
             .add(
                 TokenAndPositionEmbedding::new(MAX_TOKENS, SEQUENCE_LENGTH, 64)
+                    .mask_zero(true)
                     .input_shape([SEQUENCE_LENGTH]),
             )
             .add(TransformerEncoder::new(128, 2).dropout(0.1))

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 11] = [
+const EXAMPLES: [&str; 12] = [
     "cifar10_cnn",
     "dense_binary",
     "kfold",
@@ -26,6 +26,7 @@ const EXAMPLES: [&str; 11] = [
     "quickstart",
     "resnet",
     "text_classification",
+    "text_generation",
 ];
 
 /// `target/<profile>/examples`, from this test binary's own path (`target/<profile>/deps/`).
@@ -121,7 +122,8 @@ fn number(json: &serde_json::Map<String, Value>, key: &str) -> f64 {
 }
 
 /// The README's fields, with `epochs` equal to what was asked; `score` is `test_accuracy`
-/// (a fraction) or `test_mse` (non-negative).
+/// (a fraction), `test_mse` (non-negative) or `val_loss` (a language model's loss per
+/// character, positive).
 fn check_contract(name: &str, json: &serde_json::Map<String, Value>, epochs: u64, score: &str) {
     assert_eq!(json.get("example"), Some(&Value::from(name)), "{json:?}");
     assert_eq!(
@@ -137,6 +139,7 @@ fn check_contract(name: &str, json: &serde_json::Map<String, Value>, epochs: u64
     match score {
         "test_accuracy" => assert!((0.0..=1.0).contains(&value), "{score} {value}"),
         "test_mse" => assert!(value.is_finite() && value >= 0.0, "{score} {value}"),
+        "val_loss" => assert!(value.is_finite() && value > 0.0, "{score} {value}"),
         _ => unreachable!("unknown score {score}"),
     }
 }
@@ -196,6 +199,109 @@ fn text_classification_runs_one_epoch_on_a_small_text_folder() {
     }
     let written: Value = serde_json::from_slice(&std::fs::read(&split).unwrap()).unwrap();
     assert_eq!(written["test"].as_array().unwrap().len(), 4); // 20% of 20, two per class
+}
+
+/// Verses of Tang poems (public domain), one short poem per file: Chinese text for the
+/// character-level language model.
+const POEMS: [&str; 12] = [
+    "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",
+    "白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。",
+    "春眠不觉晓，处处闻啼鸟。\n夜来风雨声，花落知多少。",
+    "千山鸟飞绝，万径人踪灭。\n孤舟蓑笠翁，独钓寒江雪。",
+    "红豆生南国，春来发几枝。\n愿君多采撷，此物最相思。",
+    "空山不见人，但闻人语响。\n返景入深林，复照青苔上。",
+    "移舟泊烟渚，日暮客愁新。\n野旷天低树，江清月近人。",
+    "君自故乡来，应知故乡事。\n来日绮窗前，寒梅著花未。",
+    "松下问童子，言师采药去。\n只在此山中，云深不知处。",
+    "向晚意不适，驱车登古原。\n夕阳无限好，只是近黄昏。",
+    "功盖三分国，名成八阵图。\n江流石不转，遗恨失吞吴。",
+    "独坐幽篁里，弹琴复长啸。\n深林人不知，明月来相照。",
+];
+
+fn is_cjk(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// Runs text_generation for one epoch on `data` and checks its JSON line: the contract,
+/// `val_loss`, and four samples that start with the seed text and add `chars` characters.
+fn text_generation_json(data: &Path, model: &str, extra: &[&str]) -> serde_json::Map<String, Value> {
+    let chars = 20;
+    let mut args = vec![
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--sample-chars",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    let json = run("text_generation", &args);
+    check_contract("text_generation", &json, 1, "val_loss");
+    assert_eq!(json.get("model"), Some(&Value::from(model)), "{json:?}");
+    assert!(number(&json, "val_perplexity") > 1.0, "{json:?}");
+    let seed = json["seed_text"].as_str().expect("seed_text");
+    let samples = json["samples"].as_object().expect("samples");
+    assert_eq!(samples.len(), 4, "{json:?}");
+    for (name, text) in samples {
+        let text = text.as_str().expect("a sample is a string");
+        let written = text
+            .strip_prefix(seed)
+            .unwrap_or_else(|| panic!("{name}: {text:?} does not start with {seed:?}"));
+        assert_eq!(written.chars().count(), chars, "{name}: {written:?}");
+        assert!(!written.contains("[UNK]"), "{name}: {written:?}");
+    }
+    json
+}
+
+#[test]
+fn text_generation_writes_chinese_character_by_character() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tang")).unwrap();
+    for (i, poem) in POEMS.iter().enumerate() {
+        std::fs::write(dir.path().join("tang").join(format!("{i:02}.txt")), poem).unwrap();
+    }
+    for model in ["lstm", "transformer"] {
+        let json = text_generation_json(dir.path(), model, &["--seq-len", "16"]);
+        // 12 poems of 24 characters, 2 line ends, a closing blank line: 11 train, 1 validation.
+        assert_eq!(json["train_chars"], 11 * 27, "{json:?}");
+        assert_eq!(json["val_chars"], 27, "{json:?}");
+        let samples = json["samples"].as_object().unwrap();
+        let written: String = samples.values().filter_map(Value::as_str).collect();
+        assert!(written.chars().filter(|&c| is_cjk(c)).count() > 20, "{json:?}");
+    }
+}
+
+#[test]
+fn text_generation_runs_on_the_real_text_sets() {
+    // The real corpora beside the repository (../shared/data/text), when present.
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/text");
+    for set in ["tang300", "fortunes"] {
+        let data = base.join(set);
+        if !data.is_dir() {
+            eprintln!("skipped: no {}", data.display());
+            continue;
+        }
+        let json = text_generation_json(&data, "lstm", &["--limit-chars", "4000", "--seq-len", "50"]);
+        let seed = json["seed_text"].as_str().unwrap();
+        assert_eq!(seed.chars().any(is_cjk), set == "tang300", "{json:?}");
+    }
+}
+
+#[test]
+fn text_generation_names_a_file_that_is_not_utf8() {
+    ensure_built();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "fine text").unwrap();
+    std::fs::write(dir.path().join("b.txt"), [b'o', b'k', 0xff, 0xfe]).unwrap();
+    let out = Command::new(examples_dir().join("text_generation"))
+        .args(["--data", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("b.txt") && stderr.contains("UTF-8"), "{stderr}");
 }
 
 #[test]

@@ -22,8 +22,12 @@ DEFAULT_RUNS = [
     ("lstm-train", 32),
     ("resnet-train", 64),
     ("resnet-predict", 256),
+    ("text-conv-train", 32),
+    ("bilstm-train", 32),
+    ("transformer-train", 32),
 ]
-WORKLOADS = ("cnn-train", "cnn-predict", "mlp-train", "lstm-train", "resnet-train", "resnet-predict")
+TEXT_WORKLOADS = ("text-conv-train", "bilstm-train", "transformer-train")
+WORKLOADS = ("cnn-train", "cnn-predict", "mlp-train", "lstm-train", "resnet-train", "resnet-predict") + TEXT_WORKLOADS
 # Precision policies: float32 everywhere, or bf16 mixed precision (f32 weights,
 # optimizer and loss; bf16 matrix products and convolutions).
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
@@ -35,6 +39,14 @@ MLP_INPUT, MLP_HIDDEN = 100, 64
 # (filters, stride) of its four blocks.
 RESNET_STEM = 16
 RESNET_BLOCKS = ((16, 1), (16, 1), (32, 2), (32, 1))
+# The text classifiers of issue 17 (examples/text_classification.rs, benches/src/bin/e2e/text.rs):
+# token ids per sample, vocabulary, embedding width, classes; Conv1D filters/kernel and the
+# dense layer after the pooling; units per direction of the bidirectional LSTM; heads and
+# feed-forward width of the transformer encoder (key_dim = 64 / 2) and its dropout. No masking.
+TEXT_LEN, TEXT_VOCAB, TEXT_EMBED, TEXT_CLASSES = 100, 20000, 64, 6
+TEXT_FILTERS, TEXT_KERNEL, TEXT_HIDDEN = 64, 5, 64
+TEXT_LSTM = 64
+TEXT_HEADS, TEXT_FF, TEXT_DROPOUT = 2, 128, 0.1
 
 # Samples of one timed run (and of the warm-up run before it): long enough for the
 # steady state (issue 22), the same numbers as `cargo xtask bench --e2e` uses.
@@ -49,6 +61,16 @@ def default_steps(workload, batch):
     """Batches per timed run: the same formula as xtask's (at least 16,384 samples)."""
     samples = MLP_SAMPLES if workload == "mlp-train" else MIN_SAMPLES
     return max(-(-samples // batch), CHUNKS)
+
+
+def text_data(n):
+    """Token ids uniform in 1..TEXT_VOCAB-1 (int64, (n, TEXT_LEN)) and labels i*7 % 6, as e2e/text.rs."""
+    import numpy as np
+
+    rng = np.random.default_rng(42)
+    ids = rng.integers(1, TEXT_VOCAB, size=(n, TEXT_LEN), dtype=np.int64)
+    labels = (np.arange(n) * 7 % TEXT_CLASSES).astype(np.int64)
+    return ids, labels
 
 
 def set_thread_env(threads):
@@ -67,7 +89,7 @@ def set_thread_env(threads):
 
 def parse_args(description):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--workload", choices=WORKLOADS, help="one workload (default: all seven runs)")
+    p.add_argument("--workload", choices=WORKLOADS, help="one workload (default: all ten runs)")
     p.add_argument("--batch", type=int, help="batch size (required with --workload)")
     p.add_argument("--steps", type=int,
                    help="batches per timed run and per warm-up run (default: ceil(16384/batch), "

@@ -14,6 +14,8 @@ Embedding(20000, 64, mask_zero) ->
   transformer: + learned position embedding -> TransformerEncoder(2 heads, intermediate 128) ->
                GlobalAveragePooling1D -> Dense(classes, softmax)
 Adam (1e-3), sparse categorical cross-entropy, batch 32, --epochs (10).
+The mask of id 0 (padding) reaches the LSTMs, the attention and the average pooling; Conv1D drops it
+(Keras' Conv1D does not support masking), as neurite's layers do.
 """
 import argparse
 import json

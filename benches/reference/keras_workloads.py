@@ -1,4 +1,4 @@
-"""The end-to-end workloads of issues 9 and 16 in Keras 3 (reference for neurite's e2e bench).
+"""The end-to-end workloads of issues 9, 16 and 17 in Keras 3 (reference for neurite's e2e bench).
 
     KERAS_BACKEND=tensorflow python keras_workloads.py        # or KERAS_BACKEND=jax
     KERAS_BACKEND=jax python keras_workloads.py --workload cnn-train --batch 32
@@ -14,6 +14,16 @@ warm-up run (a `fit`/`predict` of the same length, in the same process) absorbs
 tracing, compilation and the first `fit`'s start-up, and each timed run is one
 long call, so Keras' per-call start-up is a small part of it. The framework is
 reported as `keras-<backend>`.
+
+The text classifiers of issue 17 (`text-conv-train`, `bilstm-train`,
+`transformer-train`; `benches/src/bin/e2e/text.rs`) are those of
+`examples/text_classification.rs` on int32 token ids, without `mask_zero`
+(masking is not in these workloads). The transformer is keras-hub's
+`TokenAndPositionEmbedding` + post-norm `TransformerEncoder(128, 2 heads,
+dropout 0.1)` written with Keras' own layers (keras-hub is not needed): token
+and learned position embeddings added, `MultiHeadAttention(2, key_dim 32,
+dropout 0.1)` -> Dropout -> Add -> LayerNormalization(1e-5) -> Dense(128, relu)
+-> Dense(64) -> Dropout -> Add -> LayerNormalization(1e-5).
 
 `--dtype-policy mixed_bfloat16` sets `keras.mixed_precision.set_global_policy(
 "mixed_bfloat16")` before the model is built (bf16 compute, float32 variables),
@@ -63,11 +73,11 @@ if ARGS.dtype_policy == "mixed_bfloat16":
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
 
-def output_layers():
-    """Dense(10, softmax); under mixed precision its softmax in float32 (Keras' guide)."""
+def output_layers(classes=common.CLASSES):
+    """Dense(classes, softmax); under mixed precision its softmax in float32 (Keras' guide)."""
     if ARGS.dtype_policy == "mixed_bfloat16":
-        return [layers.Dense(common.CLASSES), layers.Activation("softmax", dtype="float32")]
-    return [layers.Dense(common.CLASSES, activation="softmax")]
+        return [layers.Dense(classes), layers.Activation("softmax", dtype="float32")]
+    return [layers.Dense(classes, activation="softmax")]
 
 
 def wait_for(logs):
@@ -136,8 +146,56 @@ def resnet():
     return keras.Model(inputs, x)
 
 
+class TokenAndPositionEmbedding(layers.Layer):
+    """keras-hub's layer of that name: a token embedding plus a learned position embedding."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens = layers.Embedding(common.TEXT_VOCAB, common.TEXT_EMBED)
+        self.positions = layers.Embedding(common.TEXT_LEN, common.TEXT_EMBED)
+
+    def call(self, ids):
+        return self.tokens(ids) + self.positions(keras.ops.arange(keras.ops.shape(ids)[1]))
+
+
+def transformer_encoder(x):
+    """keras-hub's TransformerEncoder (post-norm, relu), from Keras' layers."""
+    rate = common.TEXT_DROPOUT
+    key_dim = common.TEXT_EMBED // common.TEXT_HEADS
+    a = layers.MultiHeadAttention(common.TEXT_HEADS, key_dim, dropout=rate)(x, x)
+    x = layers.LayerNormalization(epsilon=1e-5)(layers.Add()([x, layers.Dropout(rate)(a)]))
+    f = layers.Dense(common.TEXT_FF, activation="relu")(x)
+    f = layers.Dropout(rate)(layers.Dense(common.TEXT_EMBED)(f))
+    return layers.LayerNormalization(epsilon=1e-5)(layers.Add()([x, f]))
+
+
+def text_model(workload):
+    """The text classifier of `workload` on (TEXT_LEN,) int32 ids."""
+    inputs = keras.Input((common.TEXT_LEN,), dtype="int32")
+    if workload == "transformer-train":
+        x = transformer_encoder(TokenAndPositionEmbedding()(inputs))
+        x = layers.GlobalAveragePooling1D()(x)
+    else:
+        x = layers.Embedding(common.TEXT_VOCAB, common.TEXT_EMBED)(inputs)
+        if workload == "text-conv-train":
+            x = layers.Conv1D(common.TEXT_FILTERS, common.TEXT_KERNEL, activation="relu")(x)
+            x = layers.GlobalMaxPooling1D()(x)
+            x = layers.Dense(common.TEXT_HIDDEN, activation="relu")(x)
+            x = layers.Dropout(0.5)(x)
+        else:
+            x = layers.Bidirectional(layers.LSTM(common.TEXT_LSTM))(x)
+    for layer in output_layers(common.TEXT_CLASSES):
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
 def setup(workload, n):
     keras.utils.set_random_seed(0)
+    if workload in common.TEXT_WORKLOADS:
+        ids, labels = common.text_data(n)
+        model = text_model(workload)
+        model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+        return model, ids.astype(np.int32), labels.astype(np.int32)
     rng = np.random.default_rng(42)
     labels = (np.arange(n) * 7 % common.CLASSES).astype(np.int32)
     if workload.startswith("cnn") or workload.startswith("resnet"):

@@ -1,6 +1,6 @@
-"""The end-to-end workloads of issues 9 and 16 in PyTorch (reference for neurite's e2e bench).
+"""The end-to-end workloads of issues 9, 16 and 17 in PyTorch (reference for neurite's e2e bench).
 
-    python torch_workloads.py                      # all seven, one JSON line each
+    python torch_workloads.py                      # all ten, one JSON line each
     python torch_workloads.py --workload cnn-train --batch 32 [--steps N --warmup N --repeats R]
 
 Same models, optimizers, losses, data shapes and sizes as `benches/src/bin/e2e.rs`:
@@ -23,6 +23,19 @@ momentum 0.01 is Keras' 0.99 (PyTorch weighs the new batch by `momentum`), eps
 1e-3. Its `same` padding is PyTorch's `padding=k//2` (for the stride-2 3x3
 convolution this pads one row/column on both sides where Keras pads only
 bottom/right: the same output shape and work).
+
+The text classifiers of issue 17 (`text-conv-train`, `bilstm-train`,
+`transformer-train`; `benches/src/bin/e2e/text.rs`) read int64 token ids (no
+padding mask). `conv` is Embedding -> Conv1d over the (batch, 64, 100)
+transpose -> ReLU -> max over time -> Linear(64) -> ReLU -> Dropout(0.5) ->
+Linear(6); `bilstm` is `nn.LSTM(bidirectional=True)` whose two final hidden
+states (forward after the last step, backward after the first) are
+concatenated, as Keras' `Bidirectional(LSTM(64))`; `transformer` is keras-hub's
+post-norm `TransformerEncoder` written with `nn.MultiheadAttention` (2 heads,
+attention dropout 0.1) + dropout + residual + LayerNorm(eps 1e-5), then
+Linear(128) -> ReLU -> Linear(64) -> dropout + residual + LayerNorm, after the
+token embedding plus a learned position embedding, then the mean over time ->
+Linear(6). Weights keep PyTorch's initialisers (the speed does not depend on them).
 
 Each timed run is one call (one epoch loop, one pass of prediction) after a
 warm-up run of the same length in the same process; the seconds of its 4
@@ -116,6 +129,65 @@ class ResNet(nn.Module):
         return self.dense(self.features(x).mean(dim=(2, 3)))
 
 
+class TextConv(nn.Module):
+    """Embedding -> Conv1D(64, 5, relu) -> global max pooling -> Dense(64, relu) -> Dropout -> Dense(6)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(common.TEXT_VOCAB, common.TEXT_EMBED)
+        self.conv = nn.Conv1d(common.TEXT_EMBED, common.TEXT_FILTERS, common.TEXT_KERNEL)
+        self.head = nn.Sequential(
+            nn.Linear(common.TEXT_FILTERS, common.TEXT_HIDDEN), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(common.TEXT_HIDDEN, common.TEXT_CLASSES),
+        )
+
+    def forward(self, ids):
+        x = self.embedding(ids).transpose(1, 2)  # (batch, embed, time): Conv1d's layout
+        return self.head(torch.relu(self.conv(x)).amax(dim=2))
+
+
+class BiLstm(nn.Module):
+    """Embedding -> Bidirectional(LSTM(64)) (the two final states, concatenated) -> Dense(6)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(common.TEXT_VOCAB, common.TEXT_EMBED)
+        self.lstm = nn.LSTM(common.TEXT_EMBED, common.TEXT_LSTM, batch_first=True, bidirectional=True)
+        self.dense = nn.Linear(2 * common.TEXT_LSTM, common.TEXT_CLASSES)
+
+    def forward(self, ids):
+        _, (h, _) = self.lstm(self.embedding(ids))
+        return self.dense(torch.cat([h[0], h[1]], dim=1))
+
+
+class TextTransformer(nn.Module):
+    """Token + position embedding -> keras-hub's TransformerEncoder (post-norm) -> mean over time -> Dense(6)."""
+
+    def __init__(self):
+        super().__init__()
+        d, rate = common.TEXT_EMBED, common.TEXT_DROPOUT
+        self.tokens = nn.Embedding(common.TEXT_VOCAB, d)
+        self.positions = nn.Embedding(common.TEXT_LEN, d)
+        self.attention = nn.MultiheadAttention(d, common.TEXT_HEADS, dropout=rate, batch_first=True)
+        self.attention_dropout = nn.Dropout(rate)
+        self.attention_norm = nn.LayerNorm(d, eps=1e-5)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(d, common.TEXT_FF), nn.ReLU(), nn.Linear(common.TEXT_FF, d), nn.Dropout(rate),
+        )
+        self.feed_forward_norm = nn.LayerNorm(d, eps=1e-5)
+        self.dense = nn.Linear(d, common.TEXT_CLASSES)
+
+    def forward(self, ids):
+        x = self.tokens(ids) + self.positions.weight[: ids.shape[1]]
+        a, _ = self.attention(x, x, x, need_weights=False)
+        x = self.attention_norm(x + self.attention_dropout(a))
+        x = self.feed_forward_norm(x + self.feed_forward(x))
+        return self.dense(x.mean(dim=1))
+
+
+TEXT_MODELS = {"text-conv-train": TextConv, "bilstm-train": BiLstm, "transformer-train": TextTransformer}
+
+
 def adam(model):
     # Keras' defaults (lr 1e-3, eps 1e-7), as neurite's Adam::default().
     return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
@@ -128,6 +200,10 @@ def setup(workload, n):
         x = torch.from_numpy(rng.random((n, 1, 28, 28), dtype=np.float32))
         model = cnn() if workload.startswith("cnn") else ResNet()
         return model, adam(model), nn.CrossEntropyLoss(), x, labels
+    if workload in common.TEXT_WORKLOADS:
+        ids, text_labels = common.text_data(n)
+        model = TEXT_MODELS[workload]()
+        return model, adam(model), nn.CrossEntropyLoss(), torch.from_numpy(ids), torch.from_numpy(text_labels)
     if workload == "mlp-train":
         model = nn.Sequential(
             nn.Linear(common.MLP_INPUT, common.MLP_HIDDEN), nn.ReLU(),

@@ -523,12 +523,18 @@ impl Graph {
         Ok(Some(all))
     }
 
-    /// Runs one call: the layer on its inputs' values.
-    pub(super) fn run(layer: &dyn Layer, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+    /// Runs one call: the layer on its inputs' values and masks, giving its
+    /// output and the output's mask.
+    pub(super) fn run(
+        layer: &dyn Layer,
+        xs: &[Var],
+        masks: &[Option<neurite_nn::mask::Mask>],
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
         if layer.input_arity() == InputArity::One {
-            layer.forward(&xs[0], ctx)
+            layer.forward_masked(&xs[0], masks[0].as_ref(), ctx)
         } else {
-            layer.forward_multi(xs, ctx)
+            layer.forward_multi_masked(xs, masks, ctx)
         }
     }
 }
@@ -606,6 +612,31 @@ impl Layer for Graph {
     fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
         self.single_output()?;
         let mut outs = self.forward_many(xs, ctx)?;
+        Ok(outs.remove(0))
+    }
+
+    /// A graph passes masks from its inputs to its output ([`Graph::forward_many_masked`]).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&neurite_nn::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
+        self.forward_multi_masked(std::slice::from_ref(x), &[mask.cloned()], ctx)
+    }
+
+    fn forward_multi_masked(
+        &self,
+        xs: &[Var],
+        masks: &[Option<neurite_nn::mask::Mask>],
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
+        self.single_output()?;
+        let mut outs = self.forward_many_masked(xs, Some(masks), ctx)?;
         Ok(outs.remove(0))
     }
 

@@ -3,6 +3,7 @@
 
 use super::graph::{Graph, Slot};
 use neurite_autograd::Var;
+use neurite_nn::mask::{Mask, Masked};
 use neurite_nn::{ForwardContext, NnError};
 
 impl Graph {
@@ -33,43 +34,81 @@ impl Graph {
     /// # Ok::<(), neurite::Error>(())
     /// ```
     pub fn forward_many(&self, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Vec<Var>> {
-        Ok(self.run_counting(xs, ctx)?.0)
+        Ok(self
+            .run_counting(xs, None, ctx)?
+            .0
+            .into_iter()
+            .map(|(y, _)| y)
+            .collect())
     }
 
-    /// [`Graph::forward_many`], also returning the largest number of
+    /// [`Graph::forward_many`] with each output's mask: masks travel with
+    /// the values from the layers that make them (`Embedding(mask_zero=true)`,
+    /// `Masking`) through every call ([`neurite_nn::Layer::forward_multi_masked`]),
+    /// as Keras' `_keras_mask`. `masks` gives the inputs' masks (`None`: no
+    /// input has one; else one entry per input).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let ids = Input::new([3]);
+    /// let h = Embedding::new(5, 2).mask_zero(true).call(&ids)?;
+    /// let y = LSTM::new(4).return_sequences(true).call(&h)?;
+    /// let mut g = Graph::new(&[&ids], &[&y])?;
+    /// g.build(&[3], &mut rng_from_seed(0))?;
+    /// let x = Var::from_array(ndarray::arr2(&[[2.0f32, 1.0, 0.0]]));
+    /// let outs = no_grad(|| g.forward_many_masked(&[x], None, &mut ForwardContext::inference()))?;
+    /// assert_eq!(outs[0].1, Some(ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn()));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn forward_many_masked(
+        &self,
+        xs: &[Var],
+        masks: Option<&[Option<Mask>]>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<Vec<Masked>> {
+        Ok(self.run_counting(xs, masks, ctx)?.0)
+    }
+
+    /// [`Graph::forward_many_masked`], also returning the largest number of
     /// intermediate values held at once (what the early drops bound).
     pub(crate) fn run_counting(
         &self,
         xs: &[Var],
+        masks: Option<&[Option<Mask>]>,
         ctx: &mut ForwardContext,
-    ) -> neurite_nn::Result<(Vec<Var>, usize)> {
-        if xs.len() != self.inputs.len() {
+    ) -> neurite_nn::Result<(Vec<Masked>, usize)> {
+        if xs.len() != self.inputs.len() || masks.is_some_and(|m| m.len() != xs.len()) {
             return Err(NnError::Config {
                 layer: neurite_nn::Layer::name(self).to_string(),
                 message: format!(
-                    "the graph has {} inputs {:?}, got {} batches",
+                    "the graph has {} inputs {:?}, got {} batches{}",
                     self.inputs.len(),
                     self.input_names(),
-                    xs.len()
+                    xs.len(),
+                    masks.map_or(String::new(), |m| format!(" and {} masks", m.len()))
                 ),
             });
         }
-        let mut values: Vec<Option<Var>> = vec![None; self.nodes.len()];
+        let mut values: Vec<Option<Masked>> = vec![None; self.nodes.len()];
         let mut unread = self.readers.clone();
         let (mut held, mut peak) = (0usize, 0usize);
-        let get = |values: &[Option<Var>], slot: Slot| -> Var {
+        let get = |values: &[Option<Masked>], slot: Slot| -> Masked {
             match slot {
-                Slot::Input(i) => xs[i].clone(),
+                Slot::Input(i) => (xs[i].clone(), masks.and_then(|m| m[i].clone())),
                 Slot::Node(j) => values[j].clone().expect("topological order: inputs run first"),
             }
         };
         let mut i = 0;
         while i < self.nodes.len() {
             let node = &self.nodes[i];
-            let inputs: Vec<Var> = node.inputs.iter().map(|s| get(&values, *s)).collect();
+            let (inputs, in_masks): (Vec<Var>, Vec<Option<Mask>>) =
+                node.inputs.iter().map(|s| get(&values, *s)).unzip();
             let layer = self.layers[node.layer].read()?;
             let mut done = None;
-            if self.fuse[i] {
+            // A fused run's output carries no mask: fuse only when no mask
+            // would pass through the first layer.
+            let unmasked = in_masks.iter().all(Option::is_none) || !layer.supports_masking();
+            if self.fuse[i] && unmasked {
                 // The chain of single readers after this call (at most two: conv + norm + relu).
                 let chain =
                     (i + 1..self.nodes.len().min(i + 3)).take_while(|&j| j == i + 1 || self.fuse[j - 1]);
@@ -79,17 +118,18 @@ impl Graph {
                 let next: Vec<&dyn neurite_nn::Layer> = guards.iter().map(|g| g.as_ref()).collect();
                 if inputs.len() == 1 {
                     if let Some((ran, out)) = layer.forward_fused_chain(&next, &inputs[0], ctx) {
-                        done = Some((i + ran, out?));
+                        done = Some((i + ran, (out?, None)));
                     }
                 } else if let Some(out) = layer.forward_multi_fused(next[0], &inputs, ctx) {
-                    done = Some((i + 1, out?));
+                    done = Some((i + 1, (out?, None)));
                 }
             }
             let (last, out) = match done {
                 Some(fused) => fused,
-                None => (i, Self::run(layer.as_ref(), &inputs, ctx)?),
+                None => (i, Self::run(layer.as_ref(), &inputs, &in_masks, ctx)?),
             };
             drop(inputs);
+            drop(in_masks);
             values[last] = Some(out);
             held += 1;
             peak = peak.max(held);
@@ -131,8 +171,8 @@ mod tests {
         let mut g = Graph::new(&[&x], &[&t]).unwrap();
         g.build(&[6], &mut rng_from_seed(1)).unwrap();
         let (outs, peak) =
-            no_grad(|| g.run_counting(&[batch(3, 6)], &mut ForwardContext::inference())).unwrap();
-        assert_eq!(outs[0].shape(), vec![3, 6]);
+            no_grad(|| g.run_counting(&[batch(3, 6)], None, &mut ForwardContext::inference())).unwrap();
+        assert_eq!(outs[0].0.shape(), vec![3, 6]);
         assert!(peak <= 2, "peak {peak}");
     }
 
@@ -152,7 +192,7 @@ mod tests {
         let mut both = Graph::new(&[&x], &[&skip, &head]).unwrap();
         both.build(&[4], &mut rng_from_seed(3)).unwrap();
         let (outs, peak) =
-            no_grad(|| both.run_counting(&[batch(5, 4)], &mut ForwardContext::inference())).unwrap();
+            no_grad(|| both.run_counting(&[batch(5, 4)], None, &mut ForwardContext::inference())).unwrap();
         // trunk, the chain's current value, the next one, and the finished first output.
         assert!(peak <= 4, "peak {peak}");
         let skip_only = Graph::new(&[&x], &[&skip]).unwrap();
@@ -162,7 +202,7 @@ mod tests {
                 .unwrap()
                 .to_tensor()
         };
-        assert_eq!(outs[0].to_tensor(), run1(&skip_only));
-        assert_eq!(outs[1].to_tensor(), run1(&head_only));
+        assert_eq!(outs[0].0.to_tensor(), run1(&skip_only));
+        assert_eq!(outs[1].0.to_tensor(), run1(&head_only));
     }
 }

@@ -162,17 +162,43 @@ impl Layer for LayerStack {
     /// `MaxPooling2D`, or in inference `Conv2D` + `BatchNormalization` +
     /// `ReLU`) runs as one step.
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        Ok(self.forward_masked(x, None, ctx)?.0)
+    }
+
+    /// The stack passes masks from layer to layer (see [`Layer::forward_masked`]).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    /// Runs the layers in order, each getting the mask the previous one's
+    /// output carries (`Embedding(mask_zero=true)`, `Masking`, ...); returns
+    /// the last output and its mask. Runs of adjacent layers with a fused
+    /// kernel ([`Layer::forward_fused_chain`]) run fused when no mask reaches
+    /// a layer that would pass one on; a fused run's output carries no mask.
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&neurite_nn::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
         let mut h = x.clone();
+        let mut m = mask.cloned();
         let mut i = 0;
         while i < self.layers.len() {
             let layer = &self.layers[i];
+            let fusable = m.is_none() || !layer.supports_masking();
             let next: Vec<&dyn Layer> = self.layers[i + 1..].iter().take(2).map(|l| l.as_ref()).collect();
-            (h, i) = match layer.forward_fused_chain(&next, &h, ctx) {
-                Some((ran, out)) => (out?, i + 1 + ran),
-                None => (layer.forward(&h, ctx)?, i + 1),
+            let fused = if fusable {
+                layer.forward_fused_chain(&next, &h, ctx)
+            } else {
+                None
+            };
+            ((h, m), i) = match fused {
+                Some((ran, out)) => ((out?, None), i + 1 + ran),
+                None => (layer.forward_masked(&h, m.as_ref(), ctx)?, i + 1),
             };
         }
-        Ok(h)
+        Ok((h, m))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use ndarray::{Axis, Slice};
 use neurite_autograd::{no_grad, Var};
+use neurite_nn::mask::Mask;
 use neurite_nn::{ForwardContext, Layer};
 use neurite_tensor::Tensor;
 use std::borrow::Cow;
@@ -68,19 +69,21 @@ impl<N: Layer> Model<N> {
             let xbs: Vec<Tensor> = xs.iter().map(|x| x.slice_axis(Axis(0), s).to_owned()).collect();
             let ybs: Vec<Tensor> = ys.iter().map(|y| y.slice_axis(Axis(0), s).to_owned()).collect();
             let rows = ybs[0].len_of(Axis(0));
-            let (losses, preds) = no_grad(|| -> Result<(BatchLosses, Vec<Tensor>)> {
+            type Evaluated = (BatchLosses, Vec<Tensor>, Vec<Option<Mask>>);
+            let (losses, preds, masks) = no_grad(|| -> Result<Evaluated> {
                 let mut ctx = ForwardContext::inference();
                 let xvs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
-                let preds = self.forward_many(&xvs, &mut ctx)?;
+                let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
+                    self.forward_many_masked(&xvs, &mut ctx)?.into_iter().unzip();
                 let yvs: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
-                let (total, per_output) = weighted_loss(compiled, &yvs, &preds, None)?;
+                let (total, per_output) = weighted_loss(compiled, &yvs, &preds, &masks, None)?;
                 let losses = BatchLosses {
                     total: total.item()?,
                     per_output,
                 };
-                Ok((losses, preds.iter().map(Var::to_tensor).collect()))
+                Ok((losses, preds.iter().map(Var::to_tensor).collect(), masks))
             })?;
-            tracker.add(rows, &losses, &ybs, &preds)?;
+            tracker.add(rows, &losses, &ybs, &preds, &masks)?;
         }
         Ok(tracker.logs(""))
     }

@@ -11,6 +11,7 @@ use crate::model::Model;
 use crate::progress::Progress;
 use ndarray::{Ix1, Ix4};
 use neurite_autograd::{ops, Var};
+use neurite_nn::mask::Mask;
 use neurite_nn::{ForwardContext, Layer};
 use neurite_tensor::Tensor;
 use std::borrow::Cow;
@@ -225,8 +226,8 @@ impl<N: Layer> Model<N> {
                     .as_ref()
                     .map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
                 let step_seed = mix_seed(self.seed ^ 0x5EED, global as u64, batch as u64);
-                let (losses, preds) = self.train_step(xbs, &ybs, wb, step_seed, epoch, batch)?;
-                tracker.add(chunk.len(), &losses, &ybs, &preds)?;
+                let (losses, preds, masks) = self.train_step(xbs, &ybs, wb, step_seed, epoch, batch)?;
+                tracker.add(chunk.len(), &losses, &ybs, &preds, &masks)?;
                 let batch_logs = tracker.logs("");
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(epoch, batch, &batch_logs, self)?;
@@ -312,7 +313,7 @@ impl<N: Layer> Model<N> {
         let seed = mix_seed(self.seed ^ 0xBA7C, self.epochs_done as u64, u64::MAX);
         let xs: Vec<Tensor> = data.xs.into_iter().map(Cow::into_owned).collect();
         let ys: Vec<Tensor> = data.ys.into_iter().map(Cow::into_owned).collect();
-        let (losses, preds) = self.train_step(xs, &ys, None, seed, self.epochs_done, 0)?;
+        let (losses, preds, _) = self.train_step(xs, &ys, None, seed, self.epochs_done, 0)?;
         Ok((losses.total, preds))
     }
 
@@ -324,15 +325,16 @@ impl<N: Layer> Model<N> {
         seed: u64,
         epoch: usize,
         batch: usize,
-    ) -> Result<(BatchLosses, Vec<Tensor>)> {
+    ) -> Result<(BatchLosses, Vec<Tensor>, Vec<Option<Mask>>)> {
         let mut ctx = ForwardContext::training(seed);
         let xs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
-        let preds = self.forward_many(&xs, &mut ctx)?;
+        let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
+            self.forward_many_masked(&xs, &mut ctx)?.into_iter().unzip();
         drop(xs);
         let compiled = self.compiled_mut()?;
         let ys: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
         let w = wb.map(Var::constant);
-        let (mut loss, per_output) = weighted_loss(compiled, &ys, &preds, w.as_ref())?;
+        let (mut loss, per_output) = weighted_loss(compiled, &ys, &preds, &masks, w.as_ref())?;
         for extra in ctx.take_losses() {
             loss = ops::add(&loss, &extra)?;
         }
@@ -369,7 +371,7 @@ impl<N: Layer> Model<N> {
             total: value,
             per_output,
         };
-        Ok((losses, preds.iter().map(Var::to_tensor).collect()))
+        Ok((losses, preds.iter().map(Var::to_tensor).collect(), masks))
     }
 
     /// Per-sample loss weights from `sample_weight` and `class_weight`, for

@@ -4,6 +4,7 @@ pub(crate) mod arrays;
 pub(crate) mod batches;
 mod evaluate;
 mod fit;
+mod masked;
 mod options;
 mod tracker;
 

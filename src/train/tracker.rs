@@ -1,12 +1,14 @@
 //! Running losses and metrics of an epoch or an evaluation, per output, and
 //! the names they are logged under (Keras 3's).
 
+use super::masked::{applies, masked_loss, valid_entries};
 use crate::callbacks::Logs;
 use crate::error::Result;
 use crate::model::Compiled;
 use neurite_autograd::{ops, Var};
 use neurite_metrics::streaming::StreamingMetric;
 use neurite_nn::losses::Reduction;
+use neurite_nn::mask::Mask;
 use neurite_tensor::Tensor;
 
 /// Sums of the losses over the samples seen, and each output's metric accumulators.
@@ -48,13 +50,26 @@ impl Tracker {
         losses: &BatchLosses,
         ys: &[Tensor],
         preds: &[Tensor],
+        masks: &[Option<Mask>],
     ) -> Result<()> {
         self.loss_sum += losses.total as f64 * rows as f64;
         for (sum, l) in self.output_sums.iter_mut().zip(&losses.per_output) {
             *sum += *l as f64 * rows as f64;
         }
         self.seen += rows;
-        for ((metrics, y), p) in self.metrics.iter_mut().zip(ys).zip(preds) {
+        for (i, ((metrics, y), p)) in self.metrics.iter_mut().zip(ys).zip(preds).enumerate() {
+            if metrics.is_empty() {
+                continue;
+            }
+            // A masked output: the metrics see its valid steps only (Keras' apply_mask).
+            let valid = masks
+                .get(i)
+                .and_then(|m| m.as_ref())
+                .and_then(|m| valid_entries(y, p, m));
+            let (y, p) = match &valid {
+                Some((yv, pv)) => (yv, pv),
+                None => (y, p),
+            };
             for m in metrics.iter_mut() {
                 m.update(y.view(), p.view())?;
             }
@@ -94,16 +109,23 @@ pub(crate) struct BatchLosses {
 
 /// `Σ weight_i · loss_i(y_i, pred_i)` (a weight of 1 multiplies nothing, so
 /// one output's loss is exactly its loss), with each weighted term's value.
+/// An output whose mask fits it (`masks[i]`, `(batch, timesteps)` of the
+/// prediction) has Keras 3's masked loss: the mean over its valid steps.
 pub(crate) fn weighted_loss(
     compiled: &Compiled,
     ys: &[Var],
     preds: &[Var],
+    masks: &[Option<Mask>],
     weights: Option<&Var>,
 ) -> Result<(Var, Vec<f32>)> {
     let mut total: Option<Var> = None;
     let mut values = Vec::with_capacity(ys.len());
-    for ((spec, y), p) in compiled.outputs.iter().zip(ys).zip(preds) {
-        let mut term = spec.loss.compute(y, p, weights, Reduction::Mean)?;
+    for (i, ((spec, y), p)) in compiled.outputs.iter().zip(ys).zip(preds).enumerate() {
+        let mask = masks.get(i).and_then(|m| m.as_ref());
+        let mut term = match mask.filter(|m| applies(Some(m), &p.shape()).is_some()) {
+            Some(m) => masked_loss(&spec.loss, y, p, m, weights)?,
+            None => spec.loss.compute(y, p, weights, Reduction::Mean)?,
+        };
         if spec.weight != 1.0 {
             term = ops::mul_scalar(&term, spec.weight)?;
         }

@@ -18,6 +18,9 @@
 //! | `lstm-train` | LSTM(64) on 20 steps x 100 features -> Dense(10, softmax) | Adam, sparse CE |
 //! | `resnet-train` | `examples/resnet.rs` (issue 16): Conv-BN-ReLU stem, 4 residual blocks (16, 16, 32/2, 32), GAP, Dense10; functional API | Adam, sparse CE |
 //! | `resnet-predict` | the same model, inference only (`predict_batched`) | — |
+//! | `text-conv-train` | `examples/text_classification.rs` `conv` (issue 17): 100 token ids (vocabulary 20,000) -> Embedding64-Conv1D(64, 5)-GlobalMaxPool-Dense64-Dropout-Dense6 | Adam, sparse CE |
+//! | `bilstm-train` | the `lstm` classifier: Embedding64 -> Bidirectional(LSTM(64)) -> Dense6 | Adam, sparse CE |
+//! | `transformer-train` | the `transformer` classifier: TokenAndPositionEmbedding64 -> TransformerEncoder(128, 2 heads, dropout 0.1) -> GlobalAveragePooling1D -> Dense6 | Adam, sparse CE |
 //!
 //! **What one run measures.** Training: one epoch of `model.fit` (`epochs(1)`: each call trains one epoch, as Keras' `fit`,
 //! `verbose(0)`, shuffling on, no metrics) over a synthetic set of `steps * batch`
@@ -38,7 +41,8 @@
 //! and joins the outputs, as the references' prediction loops do.
 //!
 //! Data: images uniform in [0, 1), sequences and MLP inputs N(0, 1), labels `i*7 % 10`;
-//! all from fixed seeds, so every run sees the same numbers.
+//! token ids uniform in `1..20000`, labels `i*7 % 6` (the text workloads, `e2e/text.rs`;
+//! no `mask_zero`); all from fixed seeds, so every run sees the same numbers.
 //!
 //! **Precision**: `--dtype-policy mixed_bfloat16` runs the model under
 //! [`neurite::DtypePolicy::MixedBfloat16`] (bf16 products, `f32` accumulation and
@@ -62,6 +66,8 @@
 mod chunks;
 #[path = "e2e/resnet.rs"]
 mod resnet;
+#[path = "e2e/text.rs"]
+mod text;
 
 use chunks::{chunk_ends, ChunkClock};
 use neurite::prelude::*;
@@ -70,13 +76,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// The workloads, as named on the command line.
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 9] = [
     "cnn-train",
     "cnn-predict",
     "mlp-train",
     "lstm-train",
     "resnet-train",
     "resnet-predict",
+    "text-conv-train",
+    "bilstm-train",
+    "transformer-train",
 ];
 
 /// Number of classes of every workload.
@@ -112,7 +121,8 @@ fn default_steps(workload: &str, batch: usize) -> usize {
     }
 }
 
-const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train|resnet-train|resnet-predict --batch B \
+const USAGE: &str = "usage: e2e --workload cnn-train|cnn-predict|mlp-train|lstm-train|resnet-train|resnet-predict|\
+text-conv-train|bilstm-train|transformer-train --batch B \
 [--steps N] [--warmup N] [--repeats R] [--threads T] [--dtype-policy float32|mixed_bfloat16]   |   e2e --list";
 
 /// What the command line asks for: a run, or the list of workloads.
@@ -196,6 +206,7 @@ fn flops_per_sample(workload: &str) -> f64 {
         "mlp-train" => MLP_INPUT * MLP_HIDDEN + MLP_HIDDEN * CLASSES,
         "lstm-train" => LSTM_STEPS * (LSTM_FEATURES + LSTM_UNITS) * 4 * LSTM_UNITS + LSTM_UNITS * CLASSES,
         "resnet-train" | "resnet-predict" => resnet::forward_macs(),
+        w if text::is_text(w) => text::forward_macs(w),
         other => unreachable!("workload {other} was validated"),
     };
     let passes = if workload.ends_with("-train") { 3 } else { 1 };
@@ -277,6 +288,10 @@ fn setup(workload: &str, n: usize) -> neurite::Result<(Network, Tensor, Tensor)>
             model.compile(Adam::default(), Loss::sparse_categorical_crossentropy(), &[])?;
             let x = normal(&[n, LSTM_STEPS, LSTM_FEATURES], 0.0, 1.0, &mut rng);
             (Network::Stack(model), x, sparse_labels(n))
+        }
+        w if text::is_text(w) => {
+            let (x, y) = text::data(n);
+            (Network::Stack(text::model(w)?), x, y)
         }
         other => unreachable!("workload {other} was validated"),
     })
@@ -549,6 +564,10 @@ mod tests {
             flops_per_sample("lstm-train"),
             6.0 * (20.0 * 164.0 * 256.0 + 640.0)
         );
+        for w in text::WORKLOADS {
+            assert!(text::forward_macs(w) > 0, "{w}");
+            assert_eq!(flops_per_sample(w), 6.0 * text::forward_macs(w) as f64, "{w}");
+        }
     }
 
     #[test]

@@ -382,6 +382,158 @@ pub trait Layer: Send + Sync {
     fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> Result<Var> {
         self.forward(single(self.name(), self.input_arity(), xs)?, ctx)
     }
+
+    /// Whether the layer passes a mask on (Keras' `supports_masking`): `false`
+    /// (the default) drops the mask of its input, as Keras does for layers that
+    /// do not support masking (Conv1D, Flatten, the 1-d poolings, ...); `true`
+    /// makes the default [`Layer::compute_mask`] return the input's mask
+    /// unchanged (Dense, Activation, Dropout, LayerNormalization, ...).
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert!(neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu).supports_masking());
+    /// assert!(!neurite_nn::layers::Flatten::new().supports_masking());
+    /// ```
+    fn supports_masking(&self) -> bool {
+        false
+    }
+
+    /// The mask of the output for the input `x` and its mask `mask` (Keras'
+    /// `compute_mask(inputs, previous_mask)`); masks are `(batch, timesteps)`
+    /// 0/1 tensors ([`crate::mask`]). The default returns `mask` when
+    /// [`Layer::supports_masking`], else `None`; producers (Embedding with
+    /// `mask_zero`, Masking) and layers that change the time axis override it.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::Layer;
+    /// let m = ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn();
+    /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 2, 3)));
+    /// let relu = neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu);
+    /// assert_eq!(relu.compute_mask(&x, Some(&m))?, Some(m.clone()));
+    /// assert_eq!(neurite_nn::layers::Flatten::new().compute_mask(&x, Some(&m))?, None);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn compute_mask(&self, x: &Var, mask: Option<&crate::mask::Mask>) -> Result<Option<crate::mask::Mask>> {
+        let _ = x;
+        Ok(if self.supports_masking() {
+            mask.cloned()
+        } else {
+            None
+        })
+    }
+
+    /// [`Layer::forward`] with the input's mask, returning the output and its
+    /// mask (what containers call; Keras passes `mask=` to `call` and sets the
+    /// output's `_keras_mask`). The default checks the mask's shape (when the
+    /// layer supports masking; a mask that is not `(batch, timesteps)` of `x`
+    /// is an error naming the layer and both shapes), runs `forward` and then
+    /// [`Layer::compute_mask`]; layers whose result depends on the mask
+    /// (recurrent layers, attention, average pooling) override it. With no
+    /// mask and no producer it costs nothing beyond `forward`.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut e = neurite_nn::layers::Embedding::new(5, 2).mask_zero(true);
+    /// e.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let ids = Var::from_array(ndarray::arr2(&[[4.0f32, 2.0, 0.0]]));
+    /// let (y, mask) = e.forward_masked(&ids, None, &mut ForwardContext::inference())?;
+    /// assert_eq!(y.shape(), vec![1, 3, 2]);
+    /// assert_eq!(mask, Some(ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn()));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&crate::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> Result<crate::mask::Masked> {
+        if self.supports_masking() {
+            crate::mask::check_optional_mask(self.name(), &x.shape(), mask)?;
+        }
+        let y = self.forward(x, ctx)?;
+        let out_mask = self.compute_mask(x, mask)?;
+        Ok((y, out_mask))
+    }
+
+    /// [`Layer::compute_mask`] for a call on several inputs, one mask (or
+    /// `None`) per input. The default, for a single input, is
+    /// `compute_mask`; for several, the first input's mask when the layer
+    /// [`Layer::supports_masking`] (Keras keeps the first argument's mask),
+    /// else `None`. Merge layers combine the masks as Keras (logical OR).
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::Layer;
+    /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 2, 3)));
+    /// let a = ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn();
+    /// let b = ndarray::arr2(&[[0.0f32, 0.0]]).into_dyn();
+    /// let add = neurite_nn::layers::Add::new();
+    /// let m = add.compute_mask_multi(&[x.clone(), x], &[Some(a.clone()), Some(b)])?;
+    /// assert_eq!(m, Some(a));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn compute_mask_multi(
+        &self,
+        xs: &[Var],
+        masks: &[Option<crate::mask::Mask>],
+    ) -> Result<Option<crate::mask::Mask>> {
+        if let ([x], [m]) = (xs, masks) {
+            if self.input_arity() == InputArity::One {
+                return self.compute_mask(x, m.as_ref());
+            }
+        }
+        Ok(if self.supports_masking() {
+            masks.first().cloned().flatten()
+        } else {
+            None
+        })
+    }
+
+    /// [`Layer::forward_multi`] with one mask (or `None`) per input,
+    /// returning the output and its mask; what functional graphs call. The
+    /// default runs [`Layer::forward_masked`] for a single-input layer and
+    /// `forward_multi` + [`Layer::compute_mask_multi`] otherwise; a count of
+    /// masks other than the count of inputs is an error naming the layer.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 2, 3)));
+    /// let m = ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn();
+    /// let relu = neurite_nn::layers::ActivationLayer::new(neurite_nn::Activation::Relu);
+    /// let (_, out) = relu.forward_multi_masked(&[x.clone()], &[Some(m.clone())], &mut ForwardContext::inference())?;
+    /// assert_eq!(out, Some(m.clone()));
+    /// assert!(relu.forward_multi_masked(&[x], &[], &mut ForwardContext::inference()).is_err());
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_multi_masked(
+        &self,
+        xs: &[Var],
+        masks: &[Option<crate::mask::Mask>],
+        ctx: &mut ForwardContext,
+    ) -> Result<crate::mask::Masked> {
+        if masks.len() != xs.len() {
+            return Err(crate::NnError::Config {
+                layer: self.name().to_string(),
+                message: format!("{} inputs were given with {} masks", xs.len(), masks.len()),
+            });
+        }
+        if let ([x], [m]) = (xs, masks) {
+            if self.input_arity() == InputArity::One {
+                return self.forward_masked(x, m.as_ref(), ctx);
+            }
+        }
+        if self.supports_masking() {
+            for (x, m) in xs.iter().zip(masks) {
+                crate::mask::check_optional_mask(self.name(), &x.shape(), m.as_ref())?;
+            }
+        }
+        let y = self.forward_multi(xs, ctx)?;
+        let out_mask = self.compute_mask_multi(xs, masks)?;
+        Ok((y, out_mask))
+    }
 }
 
 /// The error a multi-input layer returns from the single-input methods

@@ -30,6 +30,7 @@ pub mod initializers;
 pub mod layer;
 pub mod layers;
 pub mod losses;
+pub mod mask;
 pub mod prelude;
 pub mod registry;
 pub mod regularizers;

@@ -30,7 +30,7 @@ use crate::layers::{
     AveragePooling1D, Bidirectional, Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
     TimeDistributed,
 };
-use crate::layers::{BatchNormalization, Embedding, LayerNormalization, SimpleRNN, GRU, LSTM};
+use crate::layers::{BatchNormalization, Embedding, LayerNormalization, Masking, SimpleRNN, GRU, LSTM};
 use crate::layers::{Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
 use crate::layers::{
     MultiHeadAttention, PositionEmbedding, TokenAndPositionEmbedding, TransformerDecoder, TransformerEncoder,
@@ -91,6 +91,7 @@ pub const KNOWN_CLASSES: &[&str] = &[
     "TokenAndPositionEmbedding",
     "TransformerEncoder",
     "TransformerDecoder",
+    "Masking",
 ];
 
 /// The config of class `class_name`: a serde error names the field path
@@ -213,6 +214,7 @@ pub fn layer_from_config(class_name: &str, config: &serde_json::Value) -> Result
         "PositionEmbedding" => validated!(PositionEmbedding, class_name, config),
         "TokenAndPositionEmbedding" => validated!(TokenAndPositionEmbedding, class_name, config),
         "TransformerEncoder" => validated!(TransformerEncoder, class_name, config),
+        "Masking" => validated!(Masking, class_name, config),
         "TransformerDecoder" => validated!(TransformerDecoder, class_name, config),
         other => return registered_layer(other, config),
     })

@@ -145,6 +145,12 @@ fn reference(m: &MultiHeadAttention, q: &Tensor, v: &Tensor, causal: bool, mask:
                 let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let total: f64 = s.iter().map(|x| (x - max).exp()).sum();
                 s.iter_mut().for_each(|x| *x = (*x - max).exp() / total);
+                // Keras 3.15 zeroes the softmax of masked pairs: a query that
+                // may see no key attends to nothing.
+                let hidden = |j: usize| (causal && j > i) || mask.is_some_and(|mm| mm[[bi, i, j]] == 0.0);
+                if (0..tk).all(hidden) {
+                    s.iter_mut().for_each(|x| *x = 0.0);
+                }
                 for c in 0..vd {
                     heads[hi * vd + c] = (0..tk)
                         .map(|j| s[j] * pv[((bi * tk + j) * h + hi) * vd + c])

@@ -9,61 +9,13 @@
 //! stride × dilation × output_padding × depth_multiplier in the script) are
 //! all checked.
 
-use neurite_autograd::{Tensor, Var};
+mod common;
+
+use common::keras_fixture::{cases, check_against_keras, check_shapes, neurite_config, shape_of, tensor};
+use neurite_autograd::Var;
 use neurite_nn::layers::{Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D};
-use neurite_nn::{layer_from_config, ForwardContext, Layer};
+use neurite_nn::{layer_from_config, Layer};
 use serde_json::Value;
-
-fn tensor(v: &Value, shape: &[usize]) -> Tensor {
-    let data: Vec<f32> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(ndarray::IxDyn(shape), data).unwrap()
-}
-
-fn shape_of(v: &Value) -> Vec<usize> {
-    v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= tol,
-        "{what}: largest relative difference {worst} > {tol}"
-    );
-}
-
-/// Keras' serialized initializers (`{"class_name": "GlorotUniform", ...}`) in
-/// neurite's snake-case form (`"glorot_uniform"`); every other key is Keras' own.
-fn neurite_config(mut cfg: Value) -> Value {
-    for (key, v) in cfg.as_object_mut().unwrap() {
-        if key.ends_with("_initializer") {
-            let class = v["class_name"].as_str().unwrap().to_string();
-            let mut snake = String::new();
-            for (i, ch) in class.chars().enumerate() {
-                if ch.is_ascii_uppercase() && i > 0 {
-                    snake.push('_');
-                }
-                snake.push(ch.to_ascii_lowercase());
-            }
-            *v = Value::String(snake);
-        }
-    }
-    cfg
-}
 
 /// Installs Keras' weights (in `get_weights()` order) into a layer rebuilt
 /// from its config; returns them as the parameters the gradients flow into.
@@ -104,31 +56,14 @@ fn install(class: &str, layer: &mut Box<dyn Layer>, cfg: &Value, weights: Vec<Va
 
 #[test]
 fn layers_match_keras() {
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/keras_conv_variants.json")).unwrap();
-    let cases = fixture["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 62);
     let mut seen = std::collections::BTreeMap::new();
-    for case in cases {
+    for case in cases(include_str!("fixtures/keras_conv_variants.json"), 62) {
         let class = case["class_name"].as_str().unwrap();
         let cfg = neurite_config(case["config"].clone());
         let name = cfg["name"].as_str().unwrap().to_string();
         let mut layer = layer_from_config(class, &cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let in_shape = shape_of(&case["input"]);
-        let out_shape = shape_of(&case["output"]);
         // Shapes first: parameter_shapes must list Keras' weights, output_shape Keras' output.
-        let specs = layer
-            .parameter_shapes(&in_shape[1..])
-            .unwrap()
-            .unwrap_or_default();
-        let keras_shapes: Vec<Vec<usize>> =
-            case["weights"].as_array().unwrap().iter().map(shape_of).collect();
-        let ours: Vec<Vec<usize>> = specs.iter().map(|(_, s)| s.clone()).collect();
-        assert_eq!(ours, keras_shapes, "{name}: weight shapes");
-        assert_eq!(
-            layer.output_shape(&in_shape[1..]).unwrap(),
-            out_shape[1..].to_vec(),
-            "{name}"
-        );
+        check_shapes(&name, layer.as_ref(), &case);
         let weights: Vec<Var> = case["weights"]
             .as_array()
             .unwrap()
@@ -136,35 +71,7 @@ fn layers_match_keras() {
             .map(|w| Var::parameter(tensor(&w["data"], &shape_of(w))))
             .collect();
         let weights = install(class, &mut layer, &cfg, weights);
-        let x = Var::parameter(tensor(&case["input"]["data"], &in_shape));
-        let y = layer
-            .forward(&x, &mut ForwardContext::training(0))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_close(
-            &format!("{name} output"),
-            &y.to_tensor(),
-            &tensor(&case["output"]["data"], &out_shape),
-            1e-5,
-        );
-        y.backward_with(tensor(&case["proj"], &out_shape)).unwrap();
-        assert_close(
-            &format!("{name} input gradient"),
-            &x.grad().unwrap(),
-            &tensor(&case["grad_input"], &in_shape),
-            1e-4,
-        );
-        for (k, (w, g)) in weights
-            .iter()
-            .zip(case["grad_weights"].as_array().unwrap())
-            .enumerate()
-        {
-            assert_close(
-                &format!("{name} weight {k} gradient"),
-                &w.grad().unwrap(),
-                &tensor(g, &w.shape()),
-                1e-4,
-            );
-        }
+        check_against_keras(&name, layer.as_ref(), &case, &weights);
         *seen.entry(class.to_string()).or_insert(0) += 1;
     }
     let counts: Vec<(String, i32)> = seen.into_iter().collect();

@@ -83,12 +83,14 @@ fn keras_init_shape_and_config() {
     assert_eq!(e.output_shape(&[12]).unwrap(), vec![12, 8]);
     let again = layer_from_config("Embedding", &e.config()).unwrap();
     assert_eq!(again.config(), e.config());
-    // mask_zero is refused when the config is loaded (it can never work here).
+    // mask_zero loads and survives a config round trip (the layer then makes a mask).
     let masked = layer_from_config(
         "Embedding",
         &serde_json::json!({"name": "m", "input_dim": 5, "output_dim": 2, "mask_zero": true}),
-    );
-    assert!(matches!(&masked, Err(NnError::Config { message, .. }) if message.contains("mask_zero")));
+    )
+    .unwrap();
+    assert_eq!(masked.config()["mask_zero"], true);
+    assert!(masked.supports_masking());
 }
 
 #[test]

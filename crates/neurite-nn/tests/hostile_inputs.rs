@@ -97,6 +97,7 @@ fn every_layer() -> Vec<Box<dyn Layer>> {
         Box::new(TokenAndPositionEmbedding::new(10, 4, 2)),
         Box::new(TransformerEncoder::new(4, 2)),
         Box::new(TransformerDecoder::new(4, 2)),
+        Box::new(Masking::new(0.0)),
     ];
     for l in out.iter_mut() {
         let name = format!("hostile_{}", l.class_name().to_lowercase());
@@ -505,11 +506,6 @@ fn config_values_that_can_never_work_are_refused_at_load() {
             "Embedding",
             json!({"name": "emb", "input_dim": 10, "output_dim": 0}),
             "output_dim",
-        ),
-        (
-            "Embedding",
-            json!({"name": "emb", "input_dim": 10, "output_dim": 4, "mask_zero": true}),
-            "mask_zero",
         ),
         ("SimpleRNN", json!({"name": "rnn", "units": 0}), "units"),
         (

@@ -211,6 +211,7 @@ fn make(class: &str, k: &Knobs) -> Box<dyn Layer> {
         "TokenAndPositionEmbedding" => Box::new(TokenAndPositionEmbedding::new(a, b, c)),
         "TransformerEncoder" => Box::new(TransformerEncoder::new(a, b).normalize_first(q)),
         "TransformerDecoder" => Box::new(TransformerDecoder::new(a, b).normalize_first(q)),
+        "Masking" => Box::new(Masking::new(k.rate - 0.5)),
         other => panic!("no generator for layer class {other}"),
     }
 }

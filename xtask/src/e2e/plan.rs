@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::Command;
 
 /// The `(workload, batch)` pairs: issue 9's five, in the order of its table, then the
-/// residual network of issue 16.
-pub const RUNS: [(&str, usize); 7] = [
+/// residual network of issue 16, then issue 17's three text classifiers (100 token ids,
+/// embedding 64).
+pub const RUNS: [(&str, usize); 10] = [
     ("cnn-train", 32),
     ("cnn-train", 128),
     ("cnn-predict", 256),
@@ -14,6 +15,9 @@ pub const RUNS: [(&str, usize); 7] = [
     ("lstm-train", 32),
     ("resnet-train", 64),
     ("resnet-predict", 256),
+    ("text-conv-train", 32),
+    ("bilstm-train", 32),
+    ("transformer-train", 32),
 ];
 
 /// Threads given to every benchmark process.
@@ -232,6 +236,9 @@ mod tests {
         assert_eq!(steps_for("lstm-train", 32, DEFAULT_SAMPLES), 512);
         assert_eq!(steps_for("resnet-train", 64, DEFAULT_SAMPLES), 256);
         assert_eq!(steps_for("resnet-predict", 256, DEFAULT_SAMPLES), 64);
+        for text in ["text-conv-train", "bilstm-train", "transformer-train"] {
+            assert_eq!(steps_for(text, 32, DEFAULT_SAMPLES), 512);
+        }
         assert_eq!(steps_for("mlp-train", 32, DEFAULT_SAMPLES), 2048);
         // Rounded up to whole batches, never below 4 batches.
         assert_eq!(steps_for("cnn-train", 100, DEFAULT_SAMPLES), 164);
@@ -274,7 +281,15 @@ mod tests {
 
     #[test]
     fn workload_filter() {
-        assert_eq!(select_workloads(&[]).unwrap().len(), 7);
+        assert_eq!(select_workloads(&[]).unwrap().len(), 10);
+        assert_eq!(
+            select_workloads(&s(&["transformer-train", "bilstm-train/b32", "text-conv-train"])).unwrap(),
+            [
+                ("text-conv-train", 32),
+                ("bilstm-train", 32),
+                ("transformer-train", 32)
+            ]
+        );
         assert_eq!(
             select_workloads(&s(&["resnet-train/b64", "resnet-predict"])).unwrap(),
             [("resnet-train", 64), ("resnet-predict", 256)]

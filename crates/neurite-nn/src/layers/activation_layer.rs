@@ -170,6 +170,11 @@ impl Layer for ActivationLayer {
         })
     }
 
+    /// Element-wise: the input's mask passes on (Keras' `supports_masking`).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn parameters(&self) -> Vec<Parameter> {
         Vec::new()
     }

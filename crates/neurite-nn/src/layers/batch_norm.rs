@@ -6,8 +6,10 @@
 //! become `moving * momentum + batch * (1 - momentum)`. Inference (or a
 //! frozen layer, as Keras): the moving statistics are used instead.
 
-use super::norm_common::{expected_shape, resolve_axis, AxisMove};
-use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use super::builders::builder_methods;
+use super::norm_common::{build_gamma_beta, check_gamma_beta, expected_shape, resolve_axis, AxisMove};
+use super::weighted::{named_parameters, ones, regularize_each, zeros};
+use super::{common_layer_methods, config_error, default_true, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
@@ -29,12 +31,6 @@ fn momentum() -> f32 {
 }
 fn epsilon() -> f32 {
     1e-3
-}
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
-fn ones() -> Initializer {
-    Initializer::Ones
 }
 
 /// Configuration of a [`BatchNormalization`] layer (Keras' `get_config()` keys).
@@ -230,101 +226,25 @@ impl BatchNormalization {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::BatchNormalization::new().with_name("bn1").name(), "bn1");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// The channel axis, counted with the batch axis (negative from the end).
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::BatchNormalization::new().axis(1).config_struct().axis, 1);
-    /// ```
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.cfg.axis = axis;
-        self
-    }
-
-    /// Momentum of the moving averages (in `[0, 1]`).
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::BatchNormalization::new().momentum(0.9).config_struct().momentum, 0.9);
-    /// ```
-    pub fn momentum(mut self, momentum: f32) -> Self {
-        self.cfg.momentum = momentum;
-        self
-    }
-
-    /// Added to the variance before the square root (positive).
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::BatchNormalization::new().epsilon(1e-5).config_struct().epsilon, 1e-5);
-    /// ```
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
-        self.cfg.epsilon = epsilon;
-        self
-    }
-
-    /// Whether to add `beta`.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::BatchNormalization::new().center(false).config_struct().center);
-    /// ```
-    pub fn center(mut self, center: bool) -> Self {
-        self.cfg.center = center;
-        self
-    }
-
-    /// Whether to multiply by `gamma`.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::BatchNormalization::new().scale(false).config_struct().scale);
-    /// ```
-    pub fn scale(mut self, scale: bool) -> Self {
-        self.cfg.scale = scale;
-        self
-    }
-
-    /// Sets the penalty on `gamma`.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let bn = neurite_nn::layers::BatchNormalization::new().gamma_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(bn.config_struct().gamma_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn gamma_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.gamma_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the penalty on `beta`.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let bn = neurite_nn::layers::BatchNormalization::new().beta_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(bn.config_struct().beta_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn beta_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.beta_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let bn = neurite_nn::layers::BatchNormalization::new().input_shape([8, 8, 3]);
-    /// assert_eq!(bn.declared_input_shape(), Some(vec![8, 8, 3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "BatchNormalization::new()";
+        with_name;
+        /// The channel axis, counted with the batch axis (negative from the end).
+        set axis: isize = "1";
+        /// Momentum of the moving averages (in `[0, 1]`).
+        set momentum: f32 = "0.9";
+        /// Added to the variance before the square root (positive).
+        set epsilon: f32 = "1e-5";
+        /// Whether to add `beta`.
+        set center: bool = "false";
+        /// Whether to multiply by `gamma`.
+        set scale: bool = "false";
+        /// Sets the penalty on `gamma`.
+        regularizer gamma_regularizer;
+        /// Sets the penalty on `beta`.
+        regularizer beta_regularizer;
+        /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
+        input_shape = "[8, 8, 3]";
     }
 
     /// Installs `gamma` and `beta` (shape `(channels)`; given iff `scale` / `center`) as the
@@ -346,31 +266,13 @@ impl BatchNormalization {
         if !self.is_built() {
             return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
         }
-        for (what, var, wanted) in [
-            ("gamma", &gamma, self.cfg.scale),
-            ("beta", &beta, self.cfg.center),
-        ] {
-            match var {
-                Some(v) if wanted && v.shape() != [self.channels] => {
-                    return Err(shape_error(
-                        &self.cfg.name,
-                        format!("{what} ({})", self.channels),
-                        &v.shape(),
-                    ))
-                }
-                Some(_) if wanted => {}
-                None if !wanted => {}
-                _ => {
-                    return Err(config_error(
-                        &self.cfg.name,
-                        format!(
-                            "{what} must be given iff {}",
-                            if what == "gamma" { "scale" } else { "center" }
-                        ),
-                    ))
-                }
-            }
-        }
+        check_gamma_beta(
+            &self.cfg.name,
+            (&gamma, self.cfg.scale),
+            (&beta, self.cfg.center),
+            &[self.channels],
+            &format!("({})", self.channels),
+        )?;
         self.gamma = gamma;
         self.beta = beta;
         Ok(())
@@ -479,12 +381,13 @@ impl BatchNormalization {
                 &shape,
             ));
         }
-        if let Some(g) = &self.gamma {
-            regularize(ctx, self.cfg.gamma_regularizer, g)?;
-        }
-        if let Some(b) = &self.beta {
-            regularize(ctx, self.cfg.beta_regularizer, b)?;
-        }
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.gamma_regularizer, self.gamma.as_ref()),
+                (self.cfg.beta_regularizer, self.beta.as_ref()),
+            ],
+        )?;
         let c = self.channels;
         let mv = AxisMove::new(&shape, &[self.axis]);
         let n = shape.iter().product::<usize>() / c;
@@ -615,26 +518,13 @@ impl Layer for BatchNormalization {
         let (axis, c, _) = self.plan(input_shape)?;
         let rank = input_shape.len() + 1;
         let cfg = &self.cfg;
-        let gamma = if cfg.scale {
-            Some(Var::parameter(cfg.gamma_initializer.initialize_variable(
-                &[c],
-                rng,
-                &cfg.name,
-                "gamma",
-            )?))
-        } else {
-            None
-        };
-        let beta = if cfg.center {
-            Some(Var::parameter(cfg.beta_initializer.initialize_variable(
-                &[c],
-                rng,
-                &cfg.name,
-                "beta",
-            )?))
-        } else {
-            None
-        };
+        let (gamma, beta) = build_gamma_beta(
+            &cfg.name,
+            (cfg.scale, &cfg.gamma_initializer),
+            (cfg.center, &cfg.beta_initializer),
+            &[c],
+            rng,
+        )?;
         let moving_mean =
             cfg.moving_mean_initializer
                 .initialize_variable(&[c], rng, &cfg.name, "moving_mean")?;
@@ -706,21 +596,16 @@ impl Layer for BatchNormalization {
 
     fn parameters(&self) -> Vec<Parameter> {
         let name = &self.cfg.name;
-        let mut out = Vec::new();
-        for (suffix, var, trainable) in [
-            ("gamma", &self.gamma, self.cfg.trainable),
-            ("beta", &self.beta, self.cfg.trainable),
-            ("moving_mean", &self.moving_mean, false),
-            ("moving_variance", &self.moving_variance, false),
-        ] {
-            if let Some(var) = var {
-                out.push(Parameter {
-                    name: format!("{name}.{suffix}"),
-                    var: var.clone(),
-                    trainable,
-                });
-            }
-        }
+        let mut out = named_parameters(
+            name,
+            self.cfg.trainable,
+            &[("gamma", &self.gamma), ("beta", &self.beta)],
+        );
+        let stats = [
+            ("moving_mean", &self.moving_mean),
+            ("moving_variance", &self.moving_variance),
+        ];
+        out.extend(named_parameters(name, false, &stats));
         out
     }
 }

@@ -222,6 +222,16 @@ impl Bidirectional {
             }
         };
         check_class("layer", &layer)?;
+        // Keras forces zero_output_for_mask = return_sequences on both layers.
+        let zero_output = |mut nested: Value| {
+            let rs = flag(&nested, "return_sequences");
+            if let Some(cfg) = nested.get_mut("config").and_then(Value::as_object_mut) {
+                cfg.insert("zero_output_for_mask".into(), json!(rs));
+            }
+            nested
+        };
+        let layer = zero_output(layer);
+        let backward = backward.map(zero_output);
         let mut forward = layer_from_nested(name, "layer", &layer)?;
         // Keras' names: forward_<name> and backward_<name> (a saved config
         // already holds the prefixed names, which are not prefixed twice).
@@ -464,13 +474,37 @@ impl Layer for Bidirectional {
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
-        let yf = self
+        Ok(self.forward_masked(x, None, ctx)?.0)
+    }
+
+    /// The mask goes to both directions (the backward one reads it in its
+    /// own, reversed, order); with `return_sequences` it is passed on.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn compute_mask(&self, _x: &Var, mask: Option<&crate::mask::Mask>) -> Result<Option<crate::mask::Mask>> {
+        Ok(if self.return_sequences {
+            mask.cloned()
+        } else {
+            None
+        })
+    }
+
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&crate::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> Result<crate::mask::Masked> {
+        crate::mask::check_optional_mask(&self.name, &x.shape(), mask)?;
+        let (yf, _) = self
             .forward
-            .forward(x, ctx)
+            .forward_masked(x, mask, ctx)
             .map_err(|e| in_wrapper(&self.name, e))?;
-        let mut yb = self
+        let (mut yb, _) = self
             .backward
-            .forward(x, ctx)
+            .forward_masked(x, mask, ctx)
             .map_err(|e| in_wrapper(&self.name, e))?;
         if self.return_sequences {
             // The backward layer emits its states in processing order (last
@@ -479,7 +513,7 @@ impl Layer for Bidirectional {
             let reversed: Vec<usize> = (0..steps).rev().collect();
             yb = ops::index_select(&yb, 1, &reversed)?;
         }
-        self.merge(&yf, &yb)
+        Ok((self.merge(&yf, &yb)?, self.compute_mask(x, mask)?))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

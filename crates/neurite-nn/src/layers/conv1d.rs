@@ -2,28 +2,23 @@
 //! `(kernel_size, in, filters)` kernels, on the 2-d convolution kernels
 //! (see [`neurite_autograd::ops::conv1d`]).
 
+use super::builders::{builder_methods, weight_methods};
 use super::seq_serde::{conv1d_padding_serde, one_int};
-use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use super::weighted::{
+    check_bias, check_kernel, check_strides_or_dilation, check_weight_fields, one, regularize_each, zeros,
+};
+use super::{common_layer_methods, default_true, shape_error};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops::{self, Conv1dPadding, Conv1dParams};
 use neurite_autograd::Var;
-use neurite_rand::Generator;
 use neurite_tensor::{conv_output_size, Padding};
 use serde::{Deserialize, Serialize};
-
-fn one() -> usize {
-    1
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`Conv1D`] layer (Keras' `Conv1D.get_config()` keys;
 /// `kernel_size`, `strides` and `dilation_rate` are read as an integer or a
@@ -113,23 +108,22 @@ impl Conv1DConfig {
                 self.groups,
             ));
         }
-        if self.strides != 1 && self.dilation_rate != 1 {
-            return Err(config_error(
-                n,
-                format!(
-                    "field \"strides\" {} > 1 together with field \"dilation_rate\" {} > 1 is not supported (as Keras)",
-                    self.strides, self.dilation_rate
-                ),
-            ));
-        }
+        check_strides_or_dilation(n, self.strides, self.dilation_rate, 1)?;
         checks::mul(n, "the dilated kernel", self.kernel_size - 1, self.dilation_rate)?;
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("kernel_initializer", &self.kernel_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("kernel_regularizer", &self.kernel_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 
     /// The op's parameters.
@@ -235,141 +229,29 @@ impl Conv1D {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Conv1D::new(1, 1).with_name("c1").name(), "c1");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the stride.
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::Conv1D::new(1, 3).strides(2).config_struct().strides, 2);
-    /// ```
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.cfg.strides = strides;
-        self
-    }
-
-    /// Sets the padding (`Valid`, `Same` or `Causal`).
-    ///
-    /// ```
-    /// use neurite_autograd::ops::Conv1dPadding;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).padding(Conv1dPadding::Same);
-    /// assert_eq!(c.config_struct().padding, Conv1dPadding::Same);
-    /// ```
-    pub fn padding(mut self, padding: Conv1dPadding) -> Self {
-        self.cfg.padding = padding;
-        self
-    }
-
-    /// Sets the dilation rate.
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::Conv1D::new(1, 3).dilation_rate(2).config_struct().dilation_rate, 2);
-    /// ```
-    pub fn dilation_rate(mut self, rate: usize) -> Self {
-        self.cfg.dilation_rate = rate;
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// use neurite_nn::Activation;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).activation(Activation::Relu);
-    /// assert_eq!(c.config_struct().activation, Activation::Relu);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::Conv1D::new(1, 3).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).kernel_initializer(Initializer::HeUniform);
-    /// assert_eq!(c.config_struct().kernel_initializer, Initializer::HeUniform);
-    /// ```
-    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.kernel_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).bias_initializer(Initializer::Ones);
-    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).kernel_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().kernel_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn kernel_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.kernel_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).bias_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).activity_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape `[steps, channels]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let c = neurite_nn::layers::Conv1D::new(1, 3).input_shape([100, 64]);
-    /// assert_eq!(c.declared_input_shape(), Some(vec![100, 64]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "Conv1D::new(1, 3)";
+        with_name;
+        /// Sets the stride.
+        set strides: usize = "2";
+        /// Sets the padding (`Valid`, `Same` or `Causal`).
+        set padding: Conv1dPadding = "neurite_autograd::ops::Conv1dPadding::Same";
+        /// Sets the dilation rate.
+        set dilation_rate: usize = "2";
+        activation;
+        use_bias;
+        /// Sets the kernel initializer.
+        initializer kernel_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the kernel regularizer.
+        regularizer kernel_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape `[steps, channels]` (without the batch axis).
+        input_shape = "[100, 64]";
     }
 
     /// Installs `kernel` `(kernel_size, in, filters)` and `bias` `(filters,)`
@@ -385,32 +267,10 @@ impl Conv1D {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
-        let (ks, k, f) = (kernel.shape(), self.cfg.kernel_size, self.cfg.filters);
-        if ks.len() != 3 || ks[0] != k || ks[2] != f || ks[1] == 0 {
-            return Err(shape_error(
-                &self.cfg.name,
-                format!("a kernel of shape ({k}, in, {f})"),
-                &ks,
-            ));
-        }
-        match (&bias, self.cfg.use_bias) {
-            (Some(b), true) if b.shape() == [f] => {}
-            (None, false) => {}
-            (b, use_bias) => {
-                return Err(config_error(
-                    &self.cfg.name,
-                    format!(
-                        "use_bias is {use_bias} but the bias given has shape {:?} (expected {})",
-                        b.as_ref().map(|b| b.shape()),
-                        if use_bias {
-                            format!("[{f}]")
-                        } else {
-                            "none".to_string()
-                        }
-                    ),
-                ))
-            }
-        }
+        let (k, f) = (self.cfg.kernel_size, self.cfg.filters);
+        let what = format!("a kernel of shape ({k}, in, {f})");
+        check_kernel(&self.cfg.name, &kernel, &[Some(k), None, Some(f)], what)?;
+        check_bias(&self.cfg.name, bias.as_ref(), self.cfg.use_bias, f)?;
         self.kernel = Some(kernel);
         self.bias = bias;
         Ok(())
@@ -474,26 +334,10 @@ impl Conv1D {
 
 impl Layer for Conv1D {
     common_layer_methods!("Conv1D");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let (kernel, bias) = super::kernel_and_bias(
-            &cfg.name,
-            &specs,
-            &cfg.kernel_initializer,
-            &cfg.bias_initializer,
-            cfg.use_bias,
-            rng,
-        )?;
-        self.kernel = Some(kernel);
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.kernel.is_some()
-    }
+    weight_methods!(
+        (kernel, "kernel", kernel_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.out_shape_for(input_shape, self.kernel.as_ref().map(|k| k.shape()[1]))
@@ -523,25 +367,14 @@ impl Layer for Conv1D {
                 .activation
                 .apply(&ops::conv1d(x, kernel, self.bias.as_ref(), &p)?)?
         };
-        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.kernel_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        for (what, v) in [("kernel", &self.kernel), ("bias", &self.bias)] {
-            if let Some(v) = v {
-                out.push(Parameter {
-                    name: format!("{}.{what}", self.cfg.name),
-                    var: v.clone(),
-                    trainable: self.cfg.trainable,
-                });
-            }
-        }
-        out
     }
 }

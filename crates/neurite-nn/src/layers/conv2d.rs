@@ -1,26 +1,22 @@
 //! `Conv2D`: 2-d convolution on NHWC batches with `(kh, kw, in, out)` kernels.
 
-use super::{common_layer_methods, config_error, default_true, padding_serde, regularize, shape_error};
+use super::builders::{builder_methods, weight_methods};
+use super::conv_family::{batch_output, with_batch_axis};
+use super::weighted::{
+    check_bias, check_kernel, check_strides_or_dilation, check_weight_fields, ones2, regularize_each, zeros,
+};
+use super::{common_layer_methods, default_true, padding_serde, shape_error};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_rand::Generator;
 use neurite_tensor::{conv_output_size, Conv2dParams, Padding, Pool2dParams};
 use serde::{Deserialize, Serialize};
-
-fn ones2() -> (usize, usize) {
-    (1, 1)
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`Conv2D`] layer (Keras' `Conv2D.get_config()` keys).
 ///
@@ -96,22 +92,21 @@ impl Conv2DConfig {
         checks::positive_pair(n, "kernel_size", self.kernel_size)?;
         checks::positive_pair(n, "strides", self.strides)?;
         checks::positive_pair(n, "dilation_rate", self.dilation_rate)?;
-        if self.strides != (1, 1) && self.dilation_rate != (1, 1) {
-            return Err(config_error(
-                n,
-                format!(
-                    "field \"strides\" {:?} > 1 together with field \"dilation_rate\" {:?} > 1 is not supported (as Keras)",
-                    self.strides, self.dilation_rate
-                ),
-            ));
-        }
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_strides_or_dilation(n, self.strides, self.dilation_rate, (1, 1))?;
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("kernel_initializer", &self.kernel_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("kernel_regularizer", &self.kernel_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 }
 
@@ -194,142 +189,29 @@ impl Conv2D {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Conv2D::new(1, (1, 1)).with_name("c1").name(), "c1");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the strides.
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::Conv2D::new(1, (3, 3)).strides((2, 1)).config_struct().strides, (2, 1));
-    /// ```
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.cfg.strides = strides;
-        self
-    }
-
-    /// Sets the padding.
-    ///
-    /// ```
-    /// use neurite_tensor::Padding;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).padding(Padding::Same);
-    /// assert_eq!(c.config_struct().padding, Padding::Same);
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.cfg.padding = padding;
-        self
-    }
-
-    /// Sets the dilation rates.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).dilation_rate((2, 2));
-    /// assert_eq!(c.config_struct().dilation_rate, (2, 2));
-    /// ```
-    pub fn dilation_rate(mut self, rate: (usize, usize)) -> Self {
-        self.cfg.dilation_rate = rate;
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// use neurite_nn::Activation;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).activation(Activation::Relu);
-    /// assert_eq!(c.config_struct().activation, Activation::Relu);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::Conv2D::new(1, (3, 3)).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).kernel_initializer(Initializer::HeUniform);
-    /// assert_eq!(c.config_struct().kernel_initializer, Initializer::HeUniform);
-    /// ```
-    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.kernel_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).bias_initializer(Initializer::Ones);
-    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).kernel_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().kernel_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn kernel_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.kernel_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).bias_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).activity_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape `[h, w, c]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let c = neurite_nn::layers::Conv2D::new(1, (3, 3)).input_shape([28, 28, 1]);
-    /// assert_eq!(c.declared_input_shape(), Some(vec![28, 28, 1]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "Conv2D::new(1, (3, 3))";
+        with_name;
+        /// Sets the strides.
+        set strides: (usize, usize) = "(2, 1)";
+        /// Sets the padding.
+        set padding: Padding = "neurite_tensor::Padding::Same";
+        /// Sets the dilation rates.
+        set dilation_rate: (usize, usize) = "(2, 2)";
+        activation;
+        use_bias;
+        /// Sets the kernel initializer.
+        initializer kernel_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the kernel regularizer.
+        regularizer kernel_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape `[h, w, c]` (without the batch axis).
+        input_shape = "[28, 28, 1]";
     }
 
     /// Installs `kernel` `(kh, kw, in, filters)` and `bias` `(filters,)` as
@@ -345,34 +227,16 @@ impl Conv2D {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
-        let ks = kernel.shape();
         let (kh, kw) = self.cfg.kernel_size;
-        if ks.len() != 4 || ks[0] != kh || ks[1] != kw || ks[3] != self.cfg.filters || ks[2] == 0 {
-            return Err(shape_error(
-                &self.cfg.name,
-                format!("a kernel of shape ({kh}, {kw}, in, {})", self.cfg.filters),
-                &ks,
-            ));
-        }
-        let out = self.cfg.filters;
-        match (&bias, self.cfg.use_bias) {
-            (Some(b), true) if b.shape() == [out] => {}
-            (None, false) => {}
-            (b, use_bias) => {
-                return Err(config_error(
-                    &self.cfg.name,
-                    format!(
-                        "use_bias is {use_bias} but the bias given has shape {:?} (expected {})",
-                        b.as_ref().map(|b| b.shape()),
-                        if use_bias {
-                            format!("[{out}]")
-                        } else {
-                            "none".to_string()
-                        }
-                    ),
-                ))
-            }
-        }
+        let f = self.cfg.filters;
+        let what = format!("a kernel of shape ({kh}, {kw}, in, {f})");
+        check_kernel(
+            &self.cfg.name,
+            &kernel,
+            &[Some(kh), Some(kw), None, Some(f)],
+            what,
+        )?;
+        check_bias(&self.cfg.name, bias.as_ref(), self.cfg.use_bias, f)?;
         self.kernel = Some(kernel);
         self.bias = bias;
         Ok(())
@@ -414,16 +278,7 @@ impl Conv2D {
             .as_ref()
             .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
         let shape = x.shape();
-        if shape.len() != 4 {
-            return Err(shape_error(
-                name,
-                format!("(batch, height, width, {})", kernel.shape()[2]),
-                &shape,
-            ));
-        }
-        let out = self
-            .out_shape(&shape[1..])
-            .map_err(|e| with_batch_axis(e, &shape))?;
+        let out = batch_output(name, &shape, kernel.shape()[2], |s| self.out_shape(s))?;
         Ok((kernel, [&shape[..1], &out[..]].concat()))
     }
 
@@ -442,10 +297,13 @@ impl Conv2D {
         next.output_shape(&conv_shape[1..])
             .map_err(|e| with_batch_axis(e, &conv_shape))?;
         let y = ops::conv2d_relu_max_pool2d(x, kernel, self.bias.as_ref(), &self.params(), pool)?;
-        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.kernel_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+            ],
+        )?;
         Ok(y)
     }
 
@@ -564,42 +422,12 @@ impl Conv2D {
     }
 }
 
-/// A per-sample shape error (`(height, width, channels) ...`, found `[h, w, c]`)
-/// restated for the batch `shape` a forward pass received, as the layers'
-/// own forward checks word it.
-fn with_batch_axis(e: NnError, shape: &[usize]) -> NnError {
-    match e {
-        NnError::Shape { layer, expected, .. } => NnError::Shape {
-            layer,
-            expected: format!("(batch, {}", expected.trim_start_matches('(')),
-            found: shape.to_vec(),
-        },
-        other => other,
-    }
-}
-
 impl Layer for Conv2D {
     common_layer_methods!("Conv2D");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let (kernel, bias) = super::kernel_and_bias(
-            &cfg.name,
-            &specs,
-            &cfg.kernel_initializer,
-            &cfg.bias_initializer,
-            cfg.use_bias,
-            rng,
-        )?;
-        self.kernel = Some(kernel);
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.kernel.is_some()
-    }
+    weight_methods!(
+        (kernel, "kernel", kernel_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         if !self.is_built() {
@@ -620,11 +448,14 @@ impl Layer for Conv2D {
                 .activation
                 .apply(&ops::conv2d(x, kernel, self.bias.as_ref(), &self.params())?)?
         };
-        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.kernel_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
     }
 
@@ -656,24 +487,5 @@ impl Layer for Conv2D {
         }
         let first = next.first()?;
         self.forward_fused(*first, x, ctx).map(|out| (1, out))
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        if let Some(k) = &self.kernel {
-            out.push(Parameter {
-                name: format!("{}.kernel", self.cfg.name),
-                var: k.clone(),
-                trainable: self.cfg.trainable,
-            });
-        }
-        if let Some(b) = &self.bias {
-            out.push(Parameter {
-                name: format!("{}.bias", self.cfg.name),
-                var: b.clone(),
-                trainable: self.cfg.trainable,
-            });
-        }
-        out
     }
 }

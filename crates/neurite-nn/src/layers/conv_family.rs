@@ -1,41 +1,9 @@
-//! Helpers shared by Conv2DTranspose, DepthwiseConv2D and SeparableConv2D:
-//! checks of user-given weights and the batch-axis wording of shape errors.
+//! Helpers shared by the 2-d convolutions (Conv2D, Conv2DTranspose,
+//! DepthwiseConv2D, SeparableConv2D): the input shape checks and the
+//! batch-axis wording of shape errors.
 
-use super::{config_error, shape_error};
+use super::shape_error;
 use crate::error::{NnError, Result};
-use neurite_autograd::Var;
-
-/// Errors unless `kernel` has shape `want`, where `None` entries are free
-/// but must be at least 1 (`what` words the expected shape in the error).
-pub(crate) fn check_kernel(layer: &str, kernel: &Var, want: [Option<usize>; 4], what: String) -> Result<()> {
-    let ks = kernel.shape();
-    let ok = ks.len() == 4 && ks.iter().zip(want).all(|(&k, w)| w.map_or(k >= 1, |w| w == k));
-    if ok {
-        Ok(())
-    } else {
-        Err(shape_error(layer, what, &ks))
-    }
-}
-
-/// Errors unless `bias` is given iff `use_bias`, with shape `[n]`.
-pub(crate) fn check_bias(layer: &str, bias: Option<&Var>, use_bias: bool, n: usize) -> Result<()> {
-    match (bias, use_bias) {
-        (Some(b), true) if b.shape() == [n] => Ok(()),
-        (None, false) => Ok(()),
-        (b, use_bias) => Err(config_error(
-            layer,
-            format!(
-                "use_bias is {use_bias} but the bias given has shape {:?} (expected {})",
-                b.map(|b| b.shape()),
-                if use_bias {
-                    format!("[{n}]")
-                } else {
-                    "none".to_string()
-                }
-            ),
-        )),
-    }
-}
 
 /// A per-sample shape error (`(height, width, channels) ...`, found
 /// `[h, w, c]`) restated for the batch `shape` a forward pass received.
@@ -62,4 +30,23 @@ pub(crate) fn image_shape(layer: &str, input_shape: &[usize], channels: Option<u
         None if input_shape[2] == 0 => Err(shape_error(layer, expected("channels >= 1".into()), input_shape)),
         _ => Ok(input_shape[2]),
     }
+}
+
+/// The per-sample output shape of a 2-d layer's pass over the batch `shape`
+/// of images with `channels` channels: `out_shape_for` of the sample shape,
+/// or the layer's shape error worded for the batch.
+pub(crate) fn batch_output(
+    layer: &str,
+    shape: &[usize],
+    channels: usize,
+    out_shape_for: impl FnOnce(&[usize]) -> Result<Vec<usize>>,
+) -> Result<Vec<usize>> {
+    if shape.len() != 4 {
+        return Err(shape_error(
+            layer,
+            format!("(batch, height, width, {channels})"),
+            shape,
+        ));
+    }
+    out_shape_for(&shape[1..]).map_err(|e| with_batch_axis(e, shape))
 }

@@ -1,27 +1,22 @@
 //! `Conv2DTranspose`: transposed 2-d convolution on NHWC batches with Keras'
 //! `(kh, kw, filters, in_channels)` kernels.
 
-use super::conv_family::{check_bias, check_kernel, image_shape, with_batch_axis};
-use super::{common_layer_methods, config_error, default_true, padding_serde, regularize, shape_error};
+use super::builders::{builder_methods, weight_methods};
+use super::conv_family::{batch_output, image_shape};
+use super::weighted::{
+    check_bias, check_kernel, check_strides_or_dilation, check_weight_fields, ones2, regularize_each, zeros,
+};
+use super::{common_layer_methods, default_true, padding_serde, shape_error};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
-use neurite_rand::Generator;
 use neurite_tensor::{conv2d_transpose_output_shape, Conv2dTransposeParams, Padding};
 use serde::{Deserialize, Serialize};
-
-fn ones2() -> (usize, usize) {
-    (1, 1)
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`Conv2DTranspose`] layer (Keras'
 /// `Conv2DTranspose.get_config()` keys and defaults).
@@ -106,15 +101,7 @@ impl Conv2DTransposeConfig {
         checks::positive_pair(n, "kernel_size", self.kernel_size)?;
         checks::positive_pair(n, "strides", self.strides)?;
         checks::positive_pair(n, "dilation_rate", self.dilation_rate)?;
-        if self.strides != (1, 1) && self.dilation_rate != (1, 1) {
-            return Err(config_error(
-                n,
-                format!(
-                    "field \"strides\" {:?} > 1 together with field \"dilation_rate\" {:?} > 1 is not supported (as Keras)",
-                    self.strides, self.dilation_rate
-                ),
-            ));
-        }
+        check_strides_or_dilation(n, self.strides, self.dilation_rate, (1, 1))?;
         if let Some((a, b)) = self.output_padding {
             if a >= self.strides.0 || b >= self.strides.1 {
                 return Err(checks::field_error(
@@ -125,13 +112,20 @@ impl Conv2DTransposeConfig {
                 ));
             }
         }
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("kernel_initializer", &self.kernel_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("kernel_regularizer", &self.kernel_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 }
 
@@ -216,38 +210,29 @@ impl Conv2DTranspose {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Conv2DTranspose::new(1, (1, 1)).with_name("up").name(), "up");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the strides.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).strides((2, 1));
-    /// assert_eq!(c.config_struct().strides, (2, 1));
-    /// ```
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.cfg.strides = strides;
-        self
-    }
-
-    /// Sets the padding.
-    ///
-    /// ```
-    /// use neurite_tensor::Padding;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).padding(Padding::Same);
-    /// assert_eq!(c.config_struct().padding, Padding::Same);
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.cfg.padding = padding;
-        self
+    builder_methods! {
+        example: "Conv2DTranspose::new(1, (3, 3))";
+        with_name;
+        /// Sets the strides.
+        set strides: (usize, usize) = "(2, 1)";
+        /// Sets the padding.
+        set padding: Padding = "neurite_tensor::Padding::Same";
+        /// Sets the dilation rates.
+        set dilation_rate: (usize, usize) = "(2, 2)";
+        activation;
+        use_bias;
+        /// Sets the kernel initializer.
+        initializer kernel_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the kernel regularizer.
+        regularizer kernel_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape `[h, w, c]` (without the batch axis).
+        input_shape = "[7, 7, 16]";
     }
 
     /// Sets the output padding (each value below its stride).
@@ -258,111 +243,6 @@ impl Conv2DTranspose {
     /// ```
     pub fn output_padding(mut self, output_padding: (usize, usize)) -> Self {
         self.cfg.output_padding = Some(output_padding);
-        self
-    }
-
-    /// Sets the dilation rates.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).dilation_rate((2, 2));
-    /// assert_eq!(c.config_struct().dilation_rate, (2, 2));
-    /// ```
-    pub fn dilation_rate(mut self, rate: (usize, usize)) -> Self {
-        self.cfg.dilation_rate = rate;
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// use neurite_nn::Activation;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).activation(Activation::Relu);
-    /// assert_eq!(c.config_struct().activation, Activation::Relu);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).kernel_initializer(Initializer::HeUniform);
-    /// assert_eq!(c.config_struct().kernel_initializer, Initializer::HeUniform);
-    /// ```
-    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.kernel_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).bias_initializer(Initializer::Ones);
-    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).kernel_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().kernel_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn kernel_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.kernel_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).bias_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).activity_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape `[h, w, c]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let c = neurite_nn::layers::Conv2DTranspose::new(1, (3, 3)).input_shape([7, 7, 16]);
-    /// assert_eq!(c.declared_input_shape(), Some(vec![7, 7, 16]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
         self
     }
 
@@ -382,7 +262,12 @@ impl Conv2DTranspose {
         let (kh, kw) = self.cfg.kernel_size;
         let f = self.cfg.filters;
         let what = format!("a kernel of shape ({kh}, {kw}, {f}, in)");
-        check_kernel(&self.cfg.name, &kernel, [Some(kh), Some(kw), Some(f), None], what)?;
+        check_kernel(
+            &self.cfg.name,
+            &kernel,
+            &[Some(kh), Some(kw), Some(f), None],
+            what,
+        )?;
         check_bias(&self.cfg.name, bias.as_ref(), self.cfg.use_bias, f)?;
         self.kernel = Some(kernel);
         self.bias = bias;
@@ -458,26 +343,10 @@ impl Conv2DTranspose {
 
 impl Layer for Conv2DTranspose {
     common_layer_methods!("Conv2DTranspose");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let (kernel, bias) = super::kernel_and_bias(
-            &cfg.name,
-            &specs,
-            &cfg.kernel_initializer,
-            &cfg.bias_initializer,
-            cfg.use_bias,
-            rng,
-        )?;
-        self.kernel = Some(kernel);
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.kernel.is_some()
-    }
+    weight_methods!(
+        (kernel, "kernel", kernel_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         if !self.is_built() {
@@ -494,38 +363,20 @@ impl Layer for Conv2DTranspose {
             .kernel
             .as_ref()
             .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
-        let shape = x.shape();
         let channels = kernel.shape()[3];
-        if shape.len() != 4 {
-            return Err(shape_error(
-                name,
-                format!("(batch, height, width, {channels})"),
-                &shape,
-            ));
-        }
-        self.out_shape_for(&shape[1..], Some(channels))
-            .map_err(|e| with_batch_axis(e, &shape))?;
+        batch_output(name, &x.shape(), channels, |s| {
+            self.out_shape_for(s, Some(channels))
+        })?;
         let y = ops::conv2d_transpose(x, kernel, self.bias.as_ref(), &self.params())?;
         let y = self.cfg.activation.apply(&y)?;
-        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.kernel_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        for (suffix, var) in [("kernel", &self.kernel), ("bias", &self.bias)] {
-            if let Some(v) = var {
-                out.push(Parameter {
-                    name: format!("{}.{suffix}", self.cfg.name),
-                    var: v.clone(),
-                    trainable: self.cfg.trainable,
-                });
-            }
-        }
-        out
     }
 }

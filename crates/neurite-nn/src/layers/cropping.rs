@@ -1,15 +1,15 @@
 //! `Cropping2D`: removes rows and columns at the borders of each image (NHWC).
 
+use super::builders::{builder_methods, weightless_layer_methods};
 use super::spatial_margins::{
-    channels_last, check_data_format, check_sums, checked_sample, hwc, SpatialMargins,
+    channels_last, check_data_format, check_sums, checked_sample, hwc, image_batch, SpatialMargins,
 };
 use super::{common_layer_methods, default_true};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use neurite_autograd::{ops, Var};
-use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 fn zero() -> SpatialMargins {
@@ -126,27 +126,11 @@ impl Cropping2D {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Cropping2D::new(1).with_name("zp").name(), "zp");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Declares the input shape `[h, w, c]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let cr = neurite_nn::layers::Cropping2D::new(1).input_shape([8, 8, 1]);
-    /// assert_eq!(cr.declared_input_shape(), Some(vec![8, 8, 1]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "Cropping2D::new(1)";
+        with_name;
+        /// Declares the input shape `[h, w, c]` (without the batch axis).
+        input_shape = "[8, 8, 1]";
     }
 
     /// No variables; the errors of `build`.
@@ -157,14 +141,7 @@ impl Cropping2D {
 
 impl Layer for Cropping2D {
     common_layer_methods!("Cropping2D");
-
-    fn build(&mut self, input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
-        self.output_shape(input_shape).map(|_| ())
-    }
-
-    fn is_built(&self) -> bool {
-        true
-    }
+    weightless_layer_methods!();
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.cfg.validate()?;
@@ -192,18 +169,8 @@ impl Layer for Cropping2D {
 
     fn forward(&self, x: &Var, _ctx: &mut ForwardContext) -> Result<Var> {
         let shape = x.shape();
-        if shape.len() != 4 {
-            return Err(super::shape_error(
-                &self.cfg.name,
-                "(batch, height, width, channels)",
-                &shape,
-            ));
-        }
+        image_batch(&self.cfg.name, &shape)?;
         self.output_shape(&shape[1..])?;
         Ok(ops::crop2d(x, self.cfg.cropping.kernel())?)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        Vec::new()
     }
 }

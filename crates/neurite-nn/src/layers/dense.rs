@@ -1,20 +1,17 @@
 //! `Dense`: `activation(x · kernel + bias)` on the last axis.
 
-use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use super::builders::{builder_methods, weight_methods};
+use super::weighted::{check_bias, check_kernel, check_weight_fields, regularize_each, zeros};
+use super::{common_layer_methods, default_true, shape_error};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
-use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`Dense`] layer (Keras' `Dense.get_config()` keys).
 ///
@@ -73,13 +70,20 @@ impl DenseConfig {
     pub fn validate(&self) -> Result<()> {
         let n = &self.name;
         checks::positive(n, "units", self.units)?;
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "kernel_regularizer", &self.kernel_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("kernel_initializer", &self.kernel_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("kernel_regularizer", &self.kernel_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 }
 
@@ -170,108 +174,23 @@ impl Dense {
         self.cfg.units
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Dense::new(1).with_name("out").name(), "out");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// let d = neurite_nn::layers::Dense::new(1).activation(neurite_nn::Activation::Sigmoid);
-    /// assert_eq!(d.config_struct().activation, neurite_nn::Activation::Sigmoid);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::Dense::new(1).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let d = neurite_nn::layers::Dense::new(1).kernel_initializer(Initializer::HeNormal);
-    /// assert_eq!(d.config_struct().kernel_initializer, Initializer::HeNormal);
-    /// ```
-    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.kernel_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let d = neurite_nn::layers::Dense::new(1).bias_initializer(Initializer::Ones);
-    /// assert_eq!(d.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let d = neurite_nn::layers::Dense::new(1).kernel_regularizer(Regularizer::l2(0.01));
-    /// assert_eq!(d.config_struct().kernel_regularizer, Some(Regularizer::l2(0.01)));
-    /// ```
-    pub fn kernel_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.kernel_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let d = neurite_nn::layers::Dense::new(1).bias_regularizer(Regularizer::l1(0.01));
-    /// assert_eq!(d.config_struct().bias_regularizer, Some(Regularizer::l1(0.01)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let d = neurite_nn::layers::Dense::new(1).activity_regularizer(Regularizer::l1(0.01));
-    /// assert_eq!(d.config_struct().activity_regularizer, Some(Regularizer::l1(0.01)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let d = neurite_nn::layers::Dense::new(1).input_shape([10, 5]);
-    /// assert_eq!(d.declared_input_shape(), Some(vec![10, 5]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "Dense::new(1)";
+        with_name;
+        activation;
+        use_bias;
+        /// Sets the kernel initializer.
+        initializer kernel_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the kernel regularizer.
+        regularizer kernel_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
+        input_shape = "[10, 5]";
     }
 
     /// Declares `(n,)` inputs, as Keras' `input_dim=n`.
@@ -300,33 +219,10 @@ impl Dense {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
-        let ks = kernel.shape();
-        if ks.len() != 2 || ks[1] != self.cfg.units || ks[0] == 0 {
-            return Err(shape_error(
-                &self.cfg.name,
-                format!("a kernel of shape (in, {})", self.cfg.units),
-                &ks,
-            ));
-        }
-        let out = self.cfg.units;
-        match (&bias, self.cfg.use_bias) {
-            (Some(b), true) if b.shape() == [out] => {}
-            (None, false) => {}
-            (b, use_bias) => {
-                return Err(config_error(
-                    &self.cfg.name,
-                    format!(
-                        "use_bias is {use_bias} but the bias given has shape {:?} (expected {})",
-                        b.as_ref().map(|b| b.shape()),
-                        if use_bias {
-                            format!("[{out}]")
-                        } else {
-                            "none".to_string()
-                        }
-                    ),
-                ))
-            }
-        }
+        let units = self.cfg.units;
+        let what = format!("a kernel of shape (in, {units})");
+        check_kernel(&self.cfg.name, &kernel, &[None, Some(units)], what)?;
+        check_bias(&self.cfg.name, bias.as_ref(), self.cfg.use_bias, units)?;
         self.kernel = Some(kernel);
         self.bias = bias;
         Ok(())
@@ -392,26 +288,10 @@ impl Dense {
 
 impl Layer for Dense {
     common_layer_methods!("Dense");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let (kernel, bias) = super::kernel_and_bias(
-            &cfg.name,
-            &specs,
-            &cfg.kernel_initializer,
-            &cfg.bias_initializer,
-            cfg.use_bias,
-            rng,
-        )?;
-        self.kernel = Some(kernel);
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.kernel.is_some()
-    }
+    weight_methods!(
+        (kernel, "kernel", kernel_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         if !self.is_built() {
@@ -462,30 +342,14 @@ impl Layer for Dense {
             y = ops::add(&y, b)?;
         }
         let y = self.cfg.activation.apply(&y)?;
-        regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.kernel_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        if let Some(k) = &self.kernel {
-            out.push(Parameter {
-                name: format!("{}.kernel", self.cfg.name),
-                var: k.clone(),
-                trainable: self.cfg.trainable,
-            });
-        }
-        if let Some(b) = &self.bias {
-            out.push(Parameter {
-                name: format!("{}.bias", self.cfg.name),
-                var: b.clone(),
-                trainable: self.cfg.trainable,
-            });
-        }
-        out
     }
 }

@@ -1,31 +1,20 @@
 //! `DepthwiseConv2D`: a per-channel 2-d convolution on NHWC batches with
 //! Keras' `(kh, kw, in_channels, depth_multiplier)` kernels.
 
-use super::conv_family::{check_bias, check_kernel, image_shape, with_batch_axis};
-use super::{common_layer_methods, default_true, padding_serde, regularize, shape_error};
+use super::builders::{builder_methods, weight_methods};
+use super::conv_family::{batch_output, image_shape};
+use super::weighted::{check_bias, check_kernel, check_weight_fields, one, ones2, regularize_each, zeros};
+use super::{common_layer_methods, default_true, padding_serde, shape_error};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
-use neurite_rand::Generator;
 use neurite_tensor::{depthwise_conv2d_output_shape, Conv2dParams, Padding};
 use serde::{Deserialize, Serialize};
-
-fn ones2() -> (usize, usize) {
-    (1, 1)
-}
-
-fn one() -> usize {
-    1
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`DepthwiseConv2D`] layer (Keras'
 /// `DepthwiseConv2D.get_config()` keys and defaults).
@@ -102,13 +91,20 @@ impl DepthwiseConv2DConfig {
         checks::positive_pair(n, "strides", self.strides)?;
         checks::positive_pair(n, "dilation_rate", self.dilation_rate)?;
         checks::positive(n, "depth_multiplier", self.depth_multiplier)?;
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "depthwise_initializer", &self.depthwise_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "depthwise_regularizer", &self.depthwise_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("depthwise_initializer", &self.depthwise_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("depthwise_regularizer", &self.depthwise_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 }
 
@@ -189,154 +185,31 @@ impl DepthwiseConv2D {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::DepthwiseConv2D::new((3, 3)).with_name("dw1").name(), "dw1");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the strides.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).strides((2, 2));
-    /// assert_eq!(c.config_struct().strides, (2, 2));
-    /// ```
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.cfg.strides = strides;
-        self
-    }
-
-    /// Sets the padding.
-    ///
-    /// ```
-    /// use neurite_tensor::Padding;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).padding(Padding::Same);
-    /// assert_eq!(c.config_struct().padding, Padding::Same);
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.cfg.padding = padding;
-        self
-    }
-
-    /// Sets the depth multiplier (output channels per input channel).
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).depth_multiplier(4);
-    /// assert_eq!(c.config_struct().depth_multiplier, 4);
-    /// ```
-    pub fn depth_multiplier(mut self, multiplier: usize) -> Self {
-        self.cfg.depth_multiplier = multiplier;
-        self
-    }
-
-    /// Sets the dilation rates.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).dilation_rate((2, 2));
-    /// assert_eq!(c.config_struct().dilation_rate, (2, 2));
-    /// ```
-    pub fn dilation_rate(mut self, rate: (usize, usize)) -> Self {
-        self.cfg.dilation_rate = rate;
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// use neurite_nn::Activation;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).activation(Activation::Relu);
-    /// assert_eq!(c.config_struct().activation, Activation::Relu);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::DepthwiseConv2D::new((3, 3)).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the depthwise kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).depthwise_initializer(Initializer::HeNormal);
-    /// assert_eq!(c.config_struct().depthwise_initializer, Initializer::HeNormal);
-    /// ```
-    pub fn depthwise_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.depthwise_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).bias_initializer(Initializer::Ones);
-    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the depthwise kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).depthwise_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().depthwise_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn depthwise_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.depthwise_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).bias_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).activity_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape `[h, w, c]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let c = neurite_nn::layers::DepthwiseConv2D::new((3, 3)).input_shape([28, 28, 8]);
-    /// assert_eq!(c.declared_input_shape(), Some(vec![28, 28, 8]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "DepthwiseConv2D::new((3, 3))";
+        with_name;
+        /// Sets the strides.
+        set strides: (usize, usize) = "(2, 2)";
+        /// Sets the padding.
+        set padding: Padding = "neurite_tensor::Padding::Same";
+        /// Sets the depth multiplier (output channels per input channel).
+        set depth_multiplier: usize = "4";
+        /// Sets the dilation rates.
+        set dilation_rate: (usize, usize) = "(2, 2)";
+        activation;
+        use_bias;
+        /// Sets the depthwise kernel initializer.
+        initializer depthwise_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the depthwise kernel regularizer.
+        regularizer depthwise_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape `[h, w, c]` (without the batch axis).
+        input_shape = "[28, 28, 8]";
     }
 
     /// Installs `depthwise_kernel` `(kh, kw, in, depth_multiplier)` and `bias`
@@ -359,7 +232,7 @@ impl DepthwiseConv2D {
         check_kernel(
             &self.cfg.name,
             &depthwise_kernel,
-            [Some(kh), Some(kw), None, Some(m)],
+            &[Some(kh), Some(kw), None, Some(m)],
             what,
         )?;
         let out = checks::mul(
@@ -459,29 +332,10 @@ pub(crate) fn depthwise_out_shape(
 
 impl Layer for DepthwiseConv2D {
     common_layer_methods!("DepthwiseConv2D");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let kernel =
-            cfg.depthwise_initializer
-                .initialize_variable(&specs[0].1, rng, &cfg.name, "depthwise_kernel")?;
-        let bias = if cfg.use_bias {
-            let b = cfg
-                .bias_initializer
-                .initialize_variable(&specs[1].1, rng, &cfg.name, "bias")?;
-            Some(Var::parameter(b))
-        } else {
-            None
-        };
-        self.kernel = Some(Var::parameter(kernel));
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.kernel.is_some()
-    }
+    weight_methods!(
+        (kernel, "depthwise_kernel", depthwise_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         if !self.is_built() {
@@ -498,38 +352,20 @@ impl Layer for DepthwiseConv2D {
             .kernel
             .as_ref()
             .ok_or_else(|| NnError::NotBuilt(name.clone()))?;
-        let shape = x.shape();
         let channels = kernel.shape()[2];
-        if shape.len() != 4 {
-            return Err(shape_error(
-                name,
-                format!("(batch, height, width, {channels})"),
-                &shape,
-            ));
-        }
-        self.out_shape_for(&shape[1..], Some(channels))
-            .map_err(|e| with_batch_axis(e, &shape))?;
+        batch_output(name, &x.shape(), channels, |s| {
+            self.out_shape_for(s, Some(channels))
+        })?;
         let y = ops::depthwise_conv2d(x, kernel, self.bias.as_ref(), &self.params())?;
         let y = self.cfg.activation.apply(&y)?;
-        regularize(ctx, self.cfg.depthwise_regularizer, kernel)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.depthwise_regularizer, Some(kernel)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        for (suffix, var) in [("depthwise_kernel", &self.kernel), ("bias", &self.bias)] {
-            if let Some(v) = var {
-                out.push(Parameter {
-                    name: format!("{}.{suffix}", self.cfg.name),
-                    var: v.clone(),
-                    trainable: self.cfg.trainable,
-                });
-            }
-        }
-        out
     }
 }

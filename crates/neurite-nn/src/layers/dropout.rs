@@ -1,13 +1,14 @@
 //! `Dropout`: zeroes a random fraction of the inputs while training.
 
-use super::{common_layer_methods, default_true, shape_error};
+use super::builders::{builder_methods, weightless_layer_methods};
+use super::relu_layers::batched;
+use super::{common_layer_methods, default_true};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use neurite_autograd::ops;
 use neurite_autograd::Var;
-use neurite_rand::Generator;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of a [`Dropout`] layer.
@@ -120,26 +121,11 @@ impl Dropout {
         self.cfg.rate
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Dropout::new(0.1).with_name("drop").name(), "drop");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Declares the input shape (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::Dropout::new(0.1).input_shape([3]).declared_input_shape(), Some(vec![3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "Dropout::new(0.1)";
+        with_name;
+        /// Declares the input shape (without the batch axis).
+        input_shape = "[3]";
     }
 
     /// No variables; the errors of `build`.
@@ -150,14 +136,7 @@ impl Dropout {
 
 impl Layer for Dropout {
     common_layer_methods!("Dropout");
-
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
-        self.cfg.validate()
-    }
-
-    fn is_built(&self) -> bool {
-        true
-    }
+    weightless_layer_methods!();
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.cfg.validate()?;
@@ -166,16 +145,10 @@ impl Layer for Dropout {
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
         self.cfg.validate()?;
-        if x.ndim() == 0 {
-            return Err(shape_error(&self.cfg.name, "(batch, ...)", &x.shape()));
-        }
+        batched(&self.cfg.name, x)?;
         if !ctx.is_training() || self.cfg.rate == 0.0 {
             return Ok(x.clone());
         }
         Ok(ops::dropout(x, self.cfg.rate, ctx.rng())?)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        Vec::new()
     }
 }

@@ -41,7 +41,9 @@ pub struct EmbeddingConfig {
     /// Penalty on the table.
     #[serde(default)]
     pub embeddings_regularizer: Option<Regularizer>,
-    /// Keras' masking of index 0; only `false` is supported (masks are not propagated).
+    /// Keras' `mask_zero`: index 0 is padding, and the layer's output carries
+    /// the mask `ids != 0` (see [`crate::mask`]); `input_dim` stays as given,
+    /// so index 0 still has a (never trained, as it is masked) row.
     #[serde(default)]
     pub mask_zero: bool,
     /// Whether the table is trained.
@@ -54,7 +56,7 @@ pub struct EmbeddingConfig {
 
 impl EmbeddingConfig {
     /// Checks every field for values that can never work (input_dim or
-    /// output_dim 0, mask_zero (not supported), bad initializer/regularizer
+    /// output_dim 0, bad initializer/regularizer
     /// parameters, a declared input shape with a 0 dimension); errors name
     /// the layer and the field. Run by [`crate::layer_from_config`] and by `build`.
     ///
@@ -67,14 +69,6 @@ impl EmbeddingConfig {
         let n = &self.name;
         checks::positive(n, "input_dim", self.input_dim)?;
         checks::positive(n, "output_dim", self.output_dim)?;
-        if self.mask_zero {
-            return Err(checks::field_error(
-                n,
-                "mask_zero",
-                "false (masks are not propagated, so mask_zero=true is not supported)",
-                true,
-            ));
-        }
         checks::initializer(n, "embeddings_initializer", &self.embeddings_initializer)?;
         checks::regularizer(n, "embeddings_regularizer", &self.embeddings_regularizer)?;
         checks::input_shape(n, &self.input_shape)
@@ -123,6 +117,23 @@ impl Embedding {
             trainable: true,
             input_shape: None,
         })
+    }
+
+    /// Treats index 0 as padding: the output's mask is `ids != 0` (Keras'
+    /// `mask_zero`), so recurrent layers, attention, average pooling and the
+    /// loss skip padded steps. The ids must then be `(batch, timesteps)`.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{layers::Embedding, Layer};
+    /// let e = Embedding::new(5, 2).mask_zero(true);
+    /// let ids = Var::from_array(ndarray::arr2(&[[4.0f32, 0.0]]));
+    /// assert_eq!(e.compute_mask(&ids, None)?, Some(ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn()));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn mask_zero(mut self, yes: bool) -> Self {
+        self.cfg.mask_zero = yes;
+        self
     }
 
     /// The layer from its configuration (unbuilt; checked when built).
@@ -334,6 +345,15 @@ impl Layer for Embedding {
         ))
     }
 
+    fn supports_masking(&self) -> bool {
+        self.cfg.mask_zero
+    }
+
+    fn compute_mask(&self, x: &Var, mask: Option<&crate::mask::Mask>) -> Result<Option<crate::mask::Mask>> {
+        let _ = mask;
+        mask_of_ids(&self.cfg.name, self.cfg.mask_zero, x)
+    }
+
     fn parameters(&self) -> Vec<Parameter> {
         self.embeddings
             .iter()
@@ -344,4 +364,22 @@ impl Layer for Embedding {
             })
             .collect()
     }
+}
+
+/// The mask `ids != 0` of `(batch, timesteps)` ids when `mask_zero`, else
+/// `None`; ids of another rank are an error naming `layer` (a mask is
+/// `(batch, timesteps)`). Shared with `TokenAndPositionEmbedding`.
+pub(crate) fn mask_of_ids(layer: &str, mask_zero: bool, ids: &Var) -> Result<Option<crate::mask::Mask>> {
+    if !mask_zero {
+        return Ok(None);
+    }
+    let shape = ids.shape();
+    if shape.len() != 2 {
+        return Err(shape_error(
+            layer,
+            "(batch, timesteps) integer ids (mask_zero=true makes a (batch, timesteps) mask)",
+            &shape,
+        ));
+    }
+    Ok(Some(crate::mask::nonzero_ids(&ids.value())))
 }

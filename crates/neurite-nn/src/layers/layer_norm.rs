@@ -5,8 +5,10 @@
 //! (biased) variance taken over those axes; `gamma`, `beta` have the shape of
 //! those axes. Training and inference compute the same thing.
 
-use super::norm_common::{expected_shape, resolve_axis, AxisMove};
-use super::{common_layer_methods, config_error, default_true, regularize, shape_error};
+use super::builders::builder_methods;
+use super::norm_common::{build_gamma_beta, check_gamma_beta, expected_shape, resolve_axis, AxisMove};
+use super::weighted::{named_parameters, ones, regularize_each, zeros};
+use super::{common_layer_methods, config_error, default_true, shape_error};
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
@@ -24,12 +26,6 @@ fn last_axis() -> Vec<isize> {
 }
 fn epsilon() -> f32 {
     1e-3
-}
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
-fn ones() -> Initializer {
-    Initializer::Ones
 }
 
 /// Keras writes `axis` as an int or a list of ints.
@@ -219,15 +215,9 @@ impl LayerNormalization {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().with_name("ln").name(), "ln");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
+    builder_methods! {
+        example: "LayerNormalization::new()";
+        with_name;
     }
 
     /// The normalized axes (counted with the batch axis, negative from the end).
@@ -241,70 +231,20 @@ impl LayerNormalization {
         self
     }
 
-    /// Added to the variance before the square root (positive).
-    ///
-    /// ```
-    /// assert_eq!(neurite_nn::layers::LayerNormalization::new().epsilon(1e-6).config_struct().epsilon, 1e-6);
-    /// ```
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
-        self.cfg.epsilon = epsilon;
-        self
-    }
-
-    /// Whether to add `beta`.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::LayerNormalization::new().center(false).config_struct().center);
-    /// ```
-    pub fn center(mut self, center: bool) -> Self {
-        self.cfg.center = center;
-        self
-    }
-
-    /// Whether to multiply by `gamma`.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::LayerNormalization::new().scale(false).config_struct().scale);
-    /// ```
-    pub fn scale(mut self, scale: bool) -> Self {
-        self.cfg.scale = scale;
-        self
-    }
-
-    /// Sets the penalty on `gamma`.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let ln = neurite_nn::layers::LayerNormalization::new().gamma_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(ln.config_struct().gamma_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn gamma_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.gamma_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the penalty on `beta`.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let ln = neurite_nn::layers::LayerNormalization::new().beta_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(ln.config_struct().beta_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn beta_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.beta_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let ln = neurite_nn::layers::LayerNormalization::new().input_shape([10, 16]);
-    /// assert_eq!(ln.declared_input_shape(), Some(vec![10, 16]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "LayerNormalization::new()";
+        /// Added to the variance before the square root (positive).
+        set epsilon: f32 = "1e-6";
+        /// Whether to add `beta`.
+        set center: bool = "false";
+        /// Whether to multiply by `gamma`.
+        set scale: bool = "false";
+        /// Sets the penalty on `gamma`.
+        regularizer gamma_regularizer;
+        /// Sets the penalty on `beta`.
+        regularizer beta_regularizer;
+        /// Declares the input shape (without the batch axis), as Keras' `input_shape=`.
+        input_shape = "[10, 16]";
     }
 
     /// Installs `gamma` and `beta` (shaped like the normalized axes; given iff `scale` /
@@ -326,31 +266,13 @@ impl LayerNormalization {
         if !self.is_built() {
             return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
         }
-        for (what, var, wanted) in [
-            ("gamma", &gamma, self.cfg.scale),
-            ("beta", &beta, self.cfg.center),
-        ] {
-            match var {
-                Some(v) if wanted && v.shape() != self.sizes => {
-                    return Err(shape_error(
-                        &self.cfg.name,
-                        format!("{what} {:?}", self.sizes),
-                        &v.shape(),
-                    ))
-                }
-                Some(_) if wanted => {}
-                None if !wanted => {}
-                _ => {
-                    return Err(config_error(
-                        &self.cfg.name,
-                        format!(
-                            "{what} must be given iff {}",
-                            if what == "gamma" { "scale" } else { "center" }
-                        ),
-                    ))
-                }
-            }
-        }
+        check_gamma_beta(
+            &self.cfg.name,
+            (&gamma, self.cfg.scale),
+            (&beta, self.cfg.center),
+            &self.sizes,
+            &format!("{:?}", self.sizes),
+        )?;
         self.gamma = gamma;
         self.beta = beta;
         Ok(())
@@ -437,22 +359,13 @@ impl Layer for LayerNormalization {
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
         let (axes, sizes, _) = self.plan(input_shape)?;
         let cfg = &self.cfg;
-        let gamma = if cfg.scale {
-            Some(Var::parameter(
-                cfg.gamma_initializer
-                    .initialize_variable(&sizes, rng, &cfg.name, "gamma")?,
-            ))
-        } else {
-            None
-        };
-        let beta = if cfg.center {
-            Some(Var::parameter(
-                cfg.beta_initializer
-                    .initialize_variable(&sizes, rng, &cfg.name, "beta")?,
-            ))
-        } else {
-            None
-        };
+        let (gamma, beta) = build_gamma_beta(
+            &cfg.name,
+            (cfg.scale, &cfg.gamma_initializer),
+            (cfg.center, &cfg.beta_initializer),
+            &sizes,
+            rng,
+        )?;
         self.gamma = gamma;
         self.beta = beta;
         self.rank = input_shape.len() + 1;
@@ -492,12 +405,13 @@ impl Layer for LayerNormalization {
         if shape.len() != self.rank || self.axes.iter().zip(&self.sizes).any(|(&a, &s)| shape[a] != s) {
             return Err(shape_error(&self.cfg.name, self.expected(), &shape));
         }
-        if let Some(g) = &self.gamma {
-            regularize(ctx, self.cfg.gamma_regularizer, g)?;
-        }
-        if let Some(b) = &self.beta {
-            regularize(ctx, self.cfg.beta_regularizer, b)?;
-        }
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.gamma_regularizer, self.gamma.as_ref()),
+                (self.cfg.beta_regularizer, self.beta.as_ref()),
+            ],
+        )?;
         let d: usize = self.sizes.iter().product();
         let mv = AxisMove::new(&shape, &self.axes);
         let mut xhat = mv.to_rows(&x.value(), d);
@@ -583,16 +497,7 @@ impl Layer for LayerNormalization {
     }
 
     fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        for (suffix, var) in [("gamma", &self.gamma), ("beta", &self.beta)] {
-            if let Some(var) = var {
-                out.push(Parameter {
-                    name: format!("{}.{suffix}", self.cfg.name),
-                    var: var.clone(),
-                    trainable: self.cfg.trainable,
-                });
-            }
-        }
-        out
+        let vars = [("gamma", &self.gamma), ("beta", &self.beta)];
+        named_parameters(&self.cfg.name, self.cfg.trainable, &vars)
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 mod activation_layer;
+mod builders;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -42,12 +43,14 @@ pub use reshape::{Reshape, ReshapeConfig};
 mod batch_norm;
 mod embedding;
 mod layer_norm;
+mod masking;
 mod norm_common;
 pub(crate) mod recurrent;
 
 pub use batch_norm::{BatchNormalization, BatchNormalizationConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use layer_norm::{LayerNormalization, LayerNormalizationConfig};
+pub use masking::{Masking, MaskingConfig};
 pub use recurrent::{
     fused_gru, fused_lstm, fused_simple_rnn, RecurrentConfig, RecurrentOptions, SimpleRNN, GRU, LSTM,
 };
@@ -58,6 +61,7 @@ mod merge;
 mod relu_layers;
 mod spatial_margins;
 mod up_sampling;
+mod weighted;
 mod zero_padding;
 
 pub use cropping::{Cropping2D, Cropping2DConfig};
@@ -102,7 +106,7 @@ mod position_embedding;
 mod token_and_position_embedding;
 mod transformer;
 
-pub use attention::{AttentionCall, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use attention::{AttentionCall, AttentionMasks, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use position_embedding::{PositionEmbedding, PositionEmbeddingConfig};
 pub use token_and_position_embedding::{TokenAndPositionEmbedding, TokenAndPositionEmbeddingConfig};
 pub use transformer::{TransformerBlockConfig, TransformerDecoder, TransformerEncoder};
@@ -135,31 +139,6 @@ pub(crate) fn regularize(ctx: &mut ForwardContext, reg: Option<Regularizer>, x: 
         ctx.add_loss(r.penalty(x)?);
     }
     Ok(())
-}
-
-/// Creates a layer's `kernel` (shape `specs[0]`) and, when `use_bias`, its
-/// `bias` (shape `specs[1]`) through [`crate::initializers::Initializer::initialize_variable`]:
-/// what Dense and Conv2D build.
-pub(crate) fn kernel_and_bias(
-    name: &str,
-    specs: &[(String, Vec<usize>)],
-    kernel_initializer: &crate::initializers::Initializer,
-    bias_initializer: &crate::initializers::Initializer,
-    use_bias: bool,
-    rng: &mut neurite_rand::Generator,
-) -> Result<(Var, Option<Var>)> {
-    let kernel = kernel_initializer.initialize_variable(&specs[0].1, rng, name, "kernel")?;
-    let bias = if use_bias {
-        Some(Var::parameter(bias_initializer.initialize_variable(
-            &specs[1].1,
-            rng,
-            name,
-            "bias",
-        )?))
-    } else {
-        None
-    };
-    Ok((Var::parameter(kernel), bias))
 }
 
 pub(crate) fn default_true() -> bool {

@@ -1,8 +1,14 @@
 //! Helpers shared by `BatchNormalization` and `LayerNormalization`: moving
 //! chosen axes to the end so that the data is a row-major `[rows, cols]`
-//! matrix (no copy when they already are the last axes), and back.
+//! matrix (no copy when they already are the last axes), and back; creating
+//! and checking `gamma` and `beta`.
 
+use super::{config_error, shape_error};
+use crate::error::Result;
+use crate::initializers::Initializer;
 use ndarray::{Array2, IxDyn};
+use neurite_autograd::Var;
+use neurite_rand::Generator;
 use neurite_tensor::Tensor;
 
 /// An axis permutation that puts `trailing` (in the given order) after all other axes.
@@ -90,4 +96,57 @@ pub(crate) fn expected_shape(rank: usize, fixed: &[(usize, usize)]) -> String {
         })
         .collect();
     format!("({})", dims.join(", "))
+}
+
+/// `gamma` (iff `scale`, from `gamma_init`) and `beta` (iff `center`, from
+/// `beta_init`) of shape `shape`, drawn from `rng` in that order: what the
+/// normalization layers build.
+pub(crate) fn build_gamma_beta(
+    layer: &str,
+    (scale, gamma_init): (bool, &Initializer),
+    (center, beta_init): (bool, &Initializer),
+    shape: &[usize],
+    rng: &mut Generator,
+) -> Result<(Option<Var>, Option<Var>)> {
+    let mut make = |wanted: bool, init: &Initializer, what: &str| -> Result<Option<Var>> {
+        Ok(if wanted {
+            Some(Var::parameter(init.initialize_variable(shape, rng, layer, what)?))
+        } else {
+            None
+        })
+    };
+    let gamma = make(scale, gamma_init, "gamma")?;
+    let beta = make(center, beta_init, "beta")?;
+    Ok((gamma, beta))
+}
+
+/// Checks `gamma` and `beta` given to a normalization's `set_weights`: each
+/// given iff `scale` / `center`, with shape `shape` (worded `shape_words`
+/// in the error).
+pub(crate) fn check_gamma_beta(
+    layer: &str,
+    (gamma, scale): (&Option<Var>, bool),
+    (beta, center): (&Option<Var>, bool),
+    shape: &[usize],
+    shape_words: &str,
+) -> Result<()> {
+    for (what, var, wanted) in [("gamma", gamma, scale), ("beta", beta, center)] {
+        match var {
+            Some(v) if wanted && v.shape() != shape => {
+                return Err(shape_error(layer, format!("{what} {shape_words}"), &v.shape()))
+            }
+            Some(_) if wanted => {}
+            None if !wanted => {}
+            _ => {
+                return Err(config_error(
+                    layer,
+                    format!(
+                        "{what} must be given iff {}",
+                        if what == "gamma" { "scale" } else { "center" }
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::mask::{check_mask, Mask, Masked};
 use neurite_autograd::ops::{self, Pool1dParams};
 use neurite_autograd::Var;
 use neurite_rand::Generator;
@@ -316,7 +317,7 @@ impl GlobalPooling1DConfig {
 }
 
 macro_rules! global_pooling1d_layer {
-    ($ty:ident, $class:literal, $default_name:literal, $op:path, $doc:literal) => {
+    ($ty:ident, $class:literal, $default_name:literal, $op:path, $masked:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(Debug, Clone)]
         pub struct $ty {
@@ -428,6 +429,28 @@ macro_rules! global_pooling1d_layer {
                 Ok($op(x, self.cfg.keepdims)?)
             }
 
+            /// Keras: GlobalAveragePooling1D averages over the valid steps
+            /// only; GlobalMaxPooling1D does not support masking (the max
+            /// runs over every step). Neither passes a mask on.
+            fn supports_masking(&self) -> bool {
+                $masked
+            }
+
+            fn compute_mask(&self, _x: &Var, _mask: Option<&Mask>) -> Result<Option<Mask>> {
+                Ok(None)
+            }
+
+            fn forward_masked(&self, x: &Var, mask: Option<&Mask>, ctx: &mut ForwardContext) -> Result<Masked> {
+                match mask.filter(|_| $masked) {
+                    Some(m) => {
+                        self.cfg.out_shape(&x.shape(), true)?;
+                        check_mask(&self.cfg.name, &x.shape(), m)?;
+                        Ok((masked_mean(x, m, self.cfg.keepdims)?, None))
+                    }
+                    None => Ok((self.forward(x, ctx)?, None)),
+                }
+            }
+
             fn parameters(&self) -> Vec<Parameter> {
                 Vec::new()
             }
@@ -435,11 +458,34 @@ macro_rules! global_pooling1d_layer {
     };
 }
 
+/// Keras' masked `GlobalAveragePooling1D`: `sum(x * mask, steps) /
+/// sum(mask, steps)`, so padded steps add nothing and get no gradient (a
+/// sample with no valid step gives NaN, as `0 / 0` in Keras).
+fn masked_mean(x: &Var, mask: &Mask, keepdims: bool) -> Result<Var> {
+    let summed = ops::sum_axis(&crate::mask::zero_masked_steps(x, mask)?, 1, keepdims)?;
+    let counts = crate::mask::valid_counts(mask);
+    let shape: Vec<usize> = if keepdims {
+        vec![counts.len(), 1, 1]
+    } else {
+        vec![counts.len(), 1]
+    };
+    let inv = neurite_tensor::Tensor::from_shape_vec(
+        shape,
+        counts
+            .iter()
+            .map(|&c| if c == 0 { f32::NAN } else { 1.0 / c as f32 })
+            .collect(),
+    )
+    .expect("one count per sample");
+    Ok(ops::mul(&summed, &Var::constant(inv))?)
+}
+
 global_pooling1d_layer!(
     GlobalMaxPooling1D,
     "GlobalMaxPooling1D",
     "global_max_pooling1d",
     ops::global_max_pool1d,
+    false,
     "Keras' `GlobalMaxPooling1D`: the maximum over all steps, `(batch, steps, c) -> (batch, c)`.\n\n\
 ```\n\
 use neurite_autograd::Var;\n\
@@ -457,7 +503,9 @@ global_pooling1d_layer!(
     "GlobalAveragePooling1D",
     "global_average_pooling1d",
     ops::global_avg_pool1d,
-    "Keras' `GlobalAveragePooling1D`: the mean over all steps, `(batch, steps, c) -> (batch, c)`.\n\n\
+    true,
+    "Keras' `GlobalAveragePooling1D`: the mean over all steps, `(batch, steps, c) -> (batch, c)`; \
+with a mask, the mean over the valid steps (see [`crate::mask`]).\n\n\
 ```\n\
 use neurite_autograd::Var;\n\
 use neurite_nn::layers::GlobalAveragePooling1D;\n\

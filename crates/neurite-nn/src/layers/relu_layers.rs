@@ -1,6 +1,8 @@
 //! Rectifier layers: Keras' `ReLU` (with `max_value`, `negative_slope`,
 //! `threshold`), `LeakyReLU` and `PReLU` (a learned slope).
 
+use super::builders::{builder_methods, weightless_layer_methods};
+use super::weighted::{named_parameters, zeros};
 use super::{common_layer_methods, default_true, regularize, shape_error};
 use crate::checks::{self, field_error};
 use crate::context::ForwardContext;
@@ -22,7 +24,7 @@ fn non_negative(layer: &str, field: &str, value: f32) -> Result<()> {
 }
 
 /// Errors unless `x` has a batch axis.
-fn batched(layer: &str, x: &Var) -> Result<()> {
+pub(crate) fn batched(layer: &str, x: &Var) -> Result<()> {
     if x.ndim() == 0 {
         return Err(shape_error(layer, "(batch, ...)", &x.shape()));
     }
@@ -183,26 +185,11 @@ impl ReLU {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::ReLU::new().with_name("r").name(), "r");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Declares the input shape (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::ReLU::new().input_shape([3]).declared_input_shape(), Some(vec![3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "ReLU::new()";
+        with_name;
+        /// Declares the input shape (without the batch axis).
+        input_shape = "[3]";
     }
 
     fn param_specs(&self, _input_shape: &[usize]) -> Result<ParameterShapes> {
@@ -212,14 +199,7 @@ impl ReLU {
 
 impl Layer for ReLU {
     common_layer_methods!("ReLU");
-
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
-        self.cfg.validate()
-    }
-
-    fn is_built(&self) -> bool {
-        true
-    }
+    weightless_layer_methods!();
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.cfg.validate()?;
@@ -234,10 +214,6 @@ impl Layer for ReLU {
             return Ok(ops::relu(x)?);
         }
         Ok(ops::relu_ext(x, &p)?)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        Vec::new()
     }
 }
 
@@ -358,26 +334,11 @@ impl LeakyReLU {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::LeakyReLU::new().with_name("l").name(), "l");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Declares the input shape (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::LeakyReLU::new().input_shape([3]).declared_input_shape(), Some(vec![3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "LeakyReLU::new()";
+        with_name;
+        /// Declares the input shape (without the batch axis).
+        input_shape = "[3]";
     }
 
     fn param_specs(&self, _input_shape: &[usize]) -> Result<ParameterShapes> {
@@ -387,14 +348,7 @@ impl LeakyReLU {
 
 impl Layer for LeakyReLU {
     common_layer_methods!("LeakyReLU");
-
-    fn build(&mut self, _input_shape: &[usize], _rng: &mut Generator) -> Result<()> {
-        self.cfg.validate()
-    }
-
-    fn is_built(&self) -> bool {
-        true
-    }
+    weightless_layer_methods!();
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         self.cfg.validate()?;
@@ -406,14 +360,6 @@ impl Layer for LeakyReLU {
         batched(&self.cfg.name, x)?;
         Ok(ops::leaky_relu(x, self.cfg.negative_slope)?)
     }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        Vec::new()
-    }
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
 }
 
 /// Configuration of a [`PReLU`] layer (Keras' keys; no `alpha_constraint`).
@@ -580,26 +526,11 @@ impl PReLU {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::PReLU::new().with_name("p").name(), "p");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Declares the input shape (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::PReLU::new().input_shape([3]).declared_input_shape(), Some(vec![3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "PReLU::new()";
+        with_name;
+        /// Declares the input shape (without the batch axis).
+        input_shape = "[3]";
     }
 
     /// `alpha`: the sample shape with 1 on the shared axes.
@@ -675,13 +606,6 @@ impl Layer for PReLU {
     }
 
     fn parameters(&self) -> Vec<Parameter> {
-        self.alpha
-            .iter()
-            .map(|a| Parameter {
-                name: format!("{}.alpha", self.cfg.name),
-                var: a.clone(),
-                trainable: self.cfg.trainable,
-            })
-            .collect()
+        named_parameters(&self.cfg.name, self.cfg.trainable, &[("alpha", &self.alpha)])
     }
 }

@@ -3,32 +3,21 @@
 //! `(kh, kw, in, depth_multiplier)`, `pointwise_kernel`
 //! `(1, 1, in * depth_multiplier, filters)` and `bias` `(filters,)`.
 
-use super::conv_family::{check_bias, check_kernel, with_batch_axis};
+use super::builders::{builder_methods, weight_methods};
+use super::conv_family::batch_output;
 use super::depthwise_conv::{depthwise_out_shape, DepthwiseConv2DConfig};
-use super::{common_layer_methods, default_true, padding_serde, regularize, shape_error};
+use super::weighted::{check_bias, check_kernel, check_weight_fields, one, ones2, regularize_each, zeros};
+use super::{common_layer_methods, default_true, padding_serde};
 use crate::activation::Activation;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
-use crate::layer::{Layer, Parameter, ParameterShapes};
+use crate::layer::{Layer, ParameterShapes};
 use crate::regularizers::Regularizer;
 use neurite_autograd::{ops, Var};
-use neurite_rand::Generator;
 use neurite_tensor::{Conv2dParams, Padding};
 use serde::{Deserialize, Serialize};
-
-fn ones2() -> (usize, usize) {
-    (1, 1)
-}
-
-fn one() -> usize {
-    1
-}
-
-fn zeros() -> Initializer {
-    Initializer::Zeros
-}
 
 /// Configuration of a [`SeparableConv2D`] layer (Keras'
 /// `SeparableConv2D.get_config()` keys and defaults).
@@ -114,15 +103,22 @@ impl SeparableConv2DConfig {
         checks::positive_pair(n, "strides", self.strides)?;
         checks::positive_pair(n, "dilation_rate", self.dilation_rate)?;
         checks::positive(n, "depth_multiplier", self.depth_multiplier)?;
-        checks::activation(n, "activation", &self.activation)?;
-        checks::initializer(n, "depthwise_initializer", &self.depthwise_initializer)?;
-        checks::initializer(n, "pointwise_initializer", &self.pointwise_initializer)?;
-        checks::initializer(n, "bias_initializer", &self.bias_initializer)?;
-        checks::regularizer(n, "depthwise_regularizer", &self.depthwise_regularizer)?;
-        checks::regularizer(n, "pointwise_regularizer", &self.pointwise_regularizer)?;
-        checks::regularizer(n, "bias_regularizer", &self.bias_regularizer)?;
-        checks::regularizer(n, "activity_regularizer", &self.activity_regularizer)?;
-        checks::input_shape(n, &self.input_shape)
+        check_weight_fields(
+            n,
+            &self.activation,
+            &[
+                ("depthwise_initializer", &self.depthwise_initializer),
+                ("pointwise_initializer", &self.pointwise_initializer),
+                ("bias_initializer", &self.bias_initializer),
+            ],
+            &[
+                ("depthwise_regularizer", &self.depthwise_regularizer),
+                ("pointwise_regularizer", &self.pointwise_regularizer),
+                ("bias_regularizer", &self.bias_regularizer),
+                ("activity_regularizer", &self.activity_regularizer),
+            ],
+            &self.input_shape,
+        )
     }
 
     /// The depthwise step's configuration (shape arithmetic only).
@@ -230,178 +226,35 @@ impl SeparableConv2D {
         &self.cfg
     }
 
-    /// Sets the layer name (builder form of [`Layer::set_name`]).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// assert_eq!(neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).with_name("s1").name(), "s1");
-    /// ```
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = name.into();
-        self
-    }
-
-    /// Sets the strides.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).strides((2, 2));
-    /// assert_eq!(c.config_struct().strides, (2, 2));
-    /// ```
-    pub fn strides(mut self, strides: (usize, usize)) -> Self {
-        self.cfg.strides = strides;
-        self
-    }
-
-    /// Sets the padding.
-    ///
-    /// ```
-    /// use neurite_tensor::Padding;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).padding(Padding::Same);
-    /// assert_eq!(c.config_struct().padding, Padding::Same);
-    /// ```
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.cfg.padding = padding;
-        self
-    }
-
-    /// Sets the depth multiplier.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).depth_multiplier(3);
-    /// assert_eq!(c.config_struct().depth_multiplier, 3);
-    /// ```
-    pub fn depth_multiplier(mut self, multiplier: usize) -> Self {
-        self.cfg.depth_multiplier = multiplier;
-        self
-    }
-
-    /// Sets the dilation rates.
-    ///
-    /// ```
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).dilation_rate((2, 2));
-    /// assert_eq!(c.config_struct().dilation_rate, (2, 2));
-    /// ```
-    pub fn dilation_rate(mut self, rate: (usize, usize)) -> Self {
-        self.cfg.dilation_rate = rate;
-        self
-    }
-
-    /// Sets the activation.
-    ///
-    /// ```
-    /// use neurite_nn::Activation;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).activation(Activation::Relu);
-    /// assert_eq!(c.config_struct().activation, Activation::Relu);
-    /// ```
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.cfg.activation = activation;
-        self
-    }
-
-    /// Whether to add a bias.
-    ///
-    /// ```
-    /// assert!(!neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).use_bias(false).config_struct().use_bias);
-    /// ```
-    pub fn use_bias(mut self, use_bias: bool) -> Self {
-        self.cfg.use_bias = use_bias;
-        self
-    }
-
-    /// Sets the depthwise kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).depthwise_initializer(Initializer::HeUniform);
-    /// assert_eq!(c.config_struct().depthwise_initializer, Initializer::HeUniform);
-    /// ```
-    pub fn depthwise_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.depthwise_initializer = init;
-        self
-    }
-
-    /// Sets the pointwise kernel initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).pointwise_initializer(Initializer::HeUniform);
-    /// assert_eq!(c.config_struct().pointwise_initializer, Initializer::HeUniform);
-    /// ```
-    pub fn pointwise_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.pointwise_initializer = init;
-        self
-    }
-
-    /// Sets the bias initializer.
-    ///
-    /// ```
-    /// use neurite_nn::initializers::Initializer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).bias_initializer(Initializer::Ones);
-    /// assert_eq!(c.config_struct().bias_initializer, Initializer::Ones);
-    /// ```
-    pub fn bias_initializer(mut self, init: Initializer) -> Self {
-        self.cfg.bias_initializer = init;
-        self
-    }
-
-    /// Sets the depthwise kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).depthwise_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().depthwise_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn depthwise_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.depthwise_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the pointwise kernel regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).pointwise_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().pointwise_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn pointwise_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.pointwise_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the bias regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).bias_regularizer(Regularizer::l2(0.1));
-    /// assert_eq!(c.config_struct().bias_regularizer, Some(Regularizer::l2(0.1)));
-    /// ```
-    pub fn bias_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.bias_regularizer = Some(reg);
-        self
-    }
-
-    /// Sets the activity (output) regularizer.
-    ///
-    /// ```
-    /// use neurite_nn::regularizers::Regularizer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).activity_regularizer(Regularizer::l1(0.1));
-    /// assert_eq!(c.config_struct().activity_regularizer, Some(Regularizer::l1(0.1)));
-    /// ```
-    pub fn activity_regularizer(mut self, reg: Regularizer) -> Self {
-        self.cfg.activity_regularizer = Some(reg);
-        self
-    }
-
-    /// Declares the input shape `[h, w, c]` (without the batch axis).
-    ///
-    /// ```
-    /// use neurite_nn::Layer;
-    /// let c = neurite_nn::layers::SeparableConv2D::new(1, (3, 3)).input_shape([28, 28, 3]);
-    /// assert_eq!(c.declared_input_shape(), Some(vec![28, 28, 3]));
-    /// ```
-    pub fn input_shape<S: AsRef<[usize]>>(mut self, shape: S) -> Self {
-        self.cfg.input_shape = Some(shape.as_ref().to_vec());
-        self
+    builder_methods! {
+        example: "SeparableConv2D::new(1, (3, 3))";
+        with_name;
+        /// Sets the strides.
+        set strides: (usize, usize) = "(2, 2)";
+        /// Sets the padding.
+        set padding: Padding = "neurite_tensor::Padding::Same";
+        /// Sets the depth multiplier.
+        set depth_multiplier: usize = "3";
+        /// Sets the dilation rates.
+        set dilation_rate: (usize, usize) = "(2, 2)";
+        activation;
+        use_bias;
+        /// Sets the depthwise kernel initializer.
+        initializer depthwise_initializer;
+        /// Sets the pointwise kernel initializer.
+        initializer pointwise_initializer;
+        /// Sets the bias initializer.
+        initializer bias_initializer;
+        /// Sets the depthwise kernel regularizer.
+        regularizer depthwise_regularizer;
+        /// Sets the pointwise kernel regularizer.
+        regularizer pointwise_regularizer;
+        /// Sets the bias regularizer.
+        regularizer bias_regularizer;
+        /// Sets the activity (output) regularizer.
+        regularizer activity_regularizer;
+        /// Declares the input shape `[h, w, c]` (without the batch axis).
+        input_shape = "[28, 28, 3]";
     }
 
     /// Installs `depthwise_kernel` `(kh, kw, in, depth_multiplier)`,
@@ -428,7 +281,12 @@ impl SeparableConv2D {
         let (kh, kw) = self.cfg.kernel_size;
         let (m, f) = (self.cfg.depth_multiplier, self.cfg.filters);
         let what = format!("a depthwise kernel of shape ({kh}, {kw}, in, {m})");
-        check_kernel(name, &depthwise_kernel, [Some(kh), Some(kw), None, Some(m)], what)?;
+        check_kernel(
+            name,
+            &depthwise_kernel,
+            &[Some(kh), Some(kw), None, Some(m)],
+            what,
+        )?;
         let mid = checks::mul(
             name,
             "the depthwise output channels",
@@ -439,7 +297,7 @@ impl SeparableConv2D {
         check_kernel(
             name,
             &pointwise_kernel,
-            [Some(1), Some(1), Some(mid), Some(f)],
+            &[Some(1), Some(1), Some(mid), Some(f)],
             what,
         )?;
         check_bias(name, bias.as_ref(), self.cfg.use_bias, f)?;
@@ -515,33 +373,11 @@ impl SeparableConv2D {
 
 impl Layer for SeparableConv2D {
     common_layer_methods!("SeparableConv2D");
-
-    fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
-        let specs = self.param_specs(input_shape)?;
-        let cfg = &self.cfg;
-        let depthwise =
-            cfg.depthwise_initializer
-                .initialize_variable(&specs[0].1, rng, &cfg.name, "depthwise_kernel")?;
-        let pointwise =
-            cfg.pointwise_initializer
-                .initialize_variable(&specs[1].1, rng, &cfg.name, "pointwise_kernel")?;
-        let bias = if cfg.use_bias {
-            let b = cfg
-                .bias_initializer
-                .initialize_variable(&specs[2].1, rng, &cfg.name, "bias")?;
-            Some(Var::parameter(b))
-        } else {
-            None
-        };
-        self.depthwise = Some(Var::parameter(depthwise));
-        self.pointwise = Some(Var::parameter(pointwise));
-        self.bias = bias;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.depthwise.is_some() && self.pointwise.is_some()
-    }
+    weight_methods!(
+        (depthwise, "depthwise_kernel", depthwise_initializer),
+        (pointwise, "pointwise_kernel", pointwise_initializer),
+        (bias, "bias", bias_initializer)
+    );
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
         if !self.is_built() {
@@ -557,17 +393,10 @@ impl Layer for SeparableConv2D {
         let (Some(depthwise), Some(pointwise)) = (&self.depthwise, &self.pointwise) else {
             return Err(NnError::NotBuilt(name.clone()));
         };
-        let shape = x.shape();
         let channels = depthwise.shape()[2];
-        if shape.len() != 4 {
-            return Err(shape_error(
-                name,
-                format!("(batch, height, width, {channels})"),
-                &shape,
-            ));
-        }
-        self.out_shape_for(&shape[1..], Some(channels))
-            .map_err(|e| with_batch_axis(e, &shape))?;
+        batch_output(name, &x.shape(), channels, |s| {
+            self.out_shape_for(s, Some(channels))
+        })?;
         let p = Conv2dParams {
             strides: self.cfg.strides,
             padding: self.cfg.padding,
@@ -577,31 +406,15 @@ impl Layer for SeparableConv2D {
         // The pointwise step is a 1x1 stride-1 convolution: one GEMM per task.
         let y = ops::conv2d(&mid, pointwise, self.bias.as_ref(), &Conv2dParams::default())?;
         let y = self.cfg.activation.apply(&y)?;
-        regularize(ctx, self.cfg.depthwise_regularizer, depthwise)?;
-        regularize(ctx, self.cfg.pointwise_regularizer, pointwise)?;
-        if let Some(b) = &self.bias {
-            regularize(ctx, self.cfg.bias_regularizer, b)?;
-        }
-        regularize(ctx, self.cfg.activity_regularizer, &y)?;
+        regularize_each(
+            ctx,
+            &[
+                (self.cfg.depthwise_regularizer, Some(depthwise)),
+                (self.cfg.pointwise_regularizer, Some(pointwise)),
+                (self.cfg.bias_regularizer, self.bias.as_ref()),
+                (self.cfg.activity_regularizer, Some(&y)),
+            ],
+        )?;
         Ok(y)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        let mut out = Vec::new();
-        let vars = [
-            ("depthwise_kernel", &self.depthwise),
-            ("pointwise_kernel", &self.pointwise),
-            ("bias", &self.bias),
-        ];
-        for (suffix, var) in vars {
-            if let Some(v) = var {
-                out.push(Parameter {
-                    name: format!("{}.{suffix}", self.cfg.name),
-                    var: v.clone(),
-                    trainable: self.cfg.trainable,
-                });
-            }
-        }
-        out
     }
 }

@@ -189,3 +189,15 @@ pub(crate) fn check_data_format(layer: &str, value: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Errors unless `shape` is a batch of images `(batch, height, width, channels)`.
+pub(crate) fn image_batch(layer: &str, shape: &[usize]) -> Result<()> {
+    if shape.len() != 4 {
+        return Err(super::shape_error(
+            layer,
+            "(batch, height, width, channels)",
+            shape,
+        ));
+    }
+    Ok(())
+}

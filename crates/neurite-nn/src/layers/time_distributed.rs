@@ -254,6 +254,12 @@ impl Layer for TimeDistributed {
         Ok(ops::reshape(&y, &[&[n, steps][..], &ys[1..]].concat())?)
     }
 
+    /// Keras' TimeDistributed passes the input's mask on (each step is
+    /// processed on its own, so the time axis is unchanged).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn parameters(&self) -> Vec<Parameter> {
         prefixed(&self.name, self.layer.parameters())
     }

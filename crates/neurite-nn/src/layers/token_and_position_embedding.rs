@@ -38,7 +38,8 @@ pub struct TokenAndPositionEmbeddingConfig {
     /// Initializer of both tables (default keras' "uniform", U(-0.05, 0.05)).
     #[serde(default = "uniform")]
     pub embeddings_initializer: Initializer,
-    /// Masking of id 0 (not supported yet: must be false).
+    /// Masking of id 0 (keras-hub's `mask_zero`): the output carries the mask
+    /// `ids != 0` (see [`crate::mask`]).
     #[serde(default)]
     pub mask_zero: bool,
     /// Whether the tables are trained.
@@ -50,7 +51,7 @@ pub struct TokenAndPositionEmbeddingConfig {
 }
 
 impl TokenAndPositionEmbeddingConfig {
-    /// Checks the fields (sizes >= 1, the initializer, mask_zero false, a
+    /// Checks the fields (sizes >= 1, the initializer, a
     /// declared input shape); errors name the layer and the field.
     ///
     /// ```
@@ -66,14 +67,6 @@ impl TokenAndPositionEmbeddingConfig {
         checks::positive(n, "sequence_length", self.sequence_length)?;
         checks::positive(n, "embedding_dim", self.embedding_dim)?;
         checks::initializer(n, "embeddings_initializer", &self.embeddings_initializer)?;
-        if self.mask_zero {
-            return Err(checks::field_error(
-                n,
-                "mask_zero",
-                "false (masks are not propagated yet, so mask_zero=true is not supported)",
-                true,
-            ));
-        }
         checks::input_shape(n, &self.input_shape)
     }
 }
@@ -123,6 +116,22 @@ impl TokenAndPositionEmbedding {
             trainable: true,
             input_shape: None,
         })
+    }
+
+    /// Treats id 0 as padding (keras-hub's `mask_zero`): the output's mask is
+    /// `ids != 0`, as the token embedding's.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::{layers::TokenAndPositionEmbedding, Layer};
+    /// let e = TokenAndPositionEmbedding::new(10, 4, 2).mask_zero(true);
+    /// let ids = Var::from_array(ndarray::arr2(&[[3.0f32, 0.0]]));
+    /// assert_eq!(e.compute_mask(&ids, None)?, Some(ndarray::arr2(&[[1.0f32, 0.0]]).into_dyn()));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn mask_zero(mut self, yes: bool) -> Self {
+        self.cfg.mask_zero = yes;
+        self
     }
 
     /// The layer from its configuration (unbuilt).
@@ -259,6 +268,15 @@ impl Layer for TokenAndPositionEmbedding {
         let tokens = self.token.forward(x, ctx)?;
         let positions = self.position.forward(&tokens, ctx)?;
         Ok(ops::add(&tokens, &positions)?)
+    }
+
+    fn supports_masking(&self) -> bool {
+        self.cfg.mask_zero
+    }
+
+    fn compute_mask(&self, x: &Var, mask: Option<&crate::mask::Mask>) -> Result<Option<crate::mask::Mask>> {
+        let _ = mask;
+        super::embedding::mask_of_ids(&self.cfg.name, self.cfg.mask_zero, x)
     }
 
     fn parameters(&self) -> Vec<Parameter> {

@@ -3,9 +3,11 @@
 //! ([`neurite_autograd::ops::scaled_dot_product_attention`]).
 
 mod config;
+mod masks;
 mod projection;
 
 pub use config::MultiHeadAttentionConfig;
+pub use masks::AttentionMasks;
 pub(crate) use projection::einsum_dense;
 
 use crate::context::ForwardContext;
@@ -391,10 +393,46 @@ impl MultiHeadAttention {
         call: AttentionCall<'_>,
         ctx: &mut ForwardContext,
     ) -> Result<(Var, Option<Tensor>)> {
+        self.attend_masked(query, value, key, call, AttentionMasks::default(), ctx)
+    }
+
+    /// [`MultiHeadAttention::attend`] with the Keras masks of the query,
+    /// value and key (what a masked input brings, Keras'
+    /// `_compute_attention_mask`): query `i` may attend to key `j` when the
+    /// query mask allows `i`, the value and key masks allow `j`, and the
+    /// explicit and causal masks allow `(i, j)`. A query that may attend to
+    /// no key gets zero attention (Keras 3 zeroes such softmax rows), so its
+    /// output is the output projection's bias.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::{AttentionCall, AttentionMasks, MultiHeadAttention};
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut mha = MultiHeadAttention::new(1, 2);
+    /// mha.build_multi(&[vec![3, 4], vec![3, 4]], &mut neurite_tensor::random::rng_from_seed(1))?;
+    /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 3, 4)));
+    /// let m = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let masks = AttentionMasks { query: Some(&m), value: Some(&m), key: None };
+    /// let (_, p) = mha.attend_masked(&x, &x, None, AttentionCall { return_attention_scores: true, ..Default::default() }, masks, &mut ForwardContext::inference())?;
+    /// let p = p.unwrap();
+    /// assert_eq!(p[[0, 0, 0, 2]], 0.0); // the masked value is never attended to
+    /// assert!(p.slice(ndarray::s![0, 0, 2, ..]).iter().all(|&v| v == 0.0)); // nor does the masked query attend
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn attend_masked(
+        &self,
+        query: &Var,
+        value: &Var,
+        key: Option<&Var>,
+        call: AttentionCall<'_>,
+        masks: AttentionMasks<'_>,
+        ctx: &mut ForwardContext,
+    ) -> Result<(Var, Option<Tensor>)> {
         let cfg = &self.cfg;
         let Some(w) = &self.weights else {
             return Err(NnError::NotBuilt(cfg.name.clone()));
         };
+        let key_given = key.is_some();
         let key = key.unwrap_or(value);
         let (qs, vs, ks) = (query.shape(), value.shape(), key.shape());
         for (what, s) in [("query", &qs), ("value", &vs), ("key", &ks)] {
@@ -443,13 +481,33 @@ impl MultiHeadAttention {
         let v = einsum_dense(value, &w[2].kernel, bias(&w[2]).as_ref(), 1)?;
         debug_assert_eq!(q.shape(), vec![qs[0], plan.tq, h, kd]);
         debug_assert_eq!(v.shape(), vec![qs[0], plan.tk, h, vd]);
+        // Keras ignores the key's mask when no key is given.
+        let masks = AttentionMasks {
+            key: masks.key.filter(|_| key_given),
+            ..masks
+        };
+        let dims = (qs[0], plan.tq, plan.tk);
+        let combined = masks::combine(&cfg.name, &masks, call.attention_mask, dims)?;
+        let mask = combined.as_ref().or(call.attention_mask);
+        let causal = call.use_causal_mask || cfg.use_causal_mask;
         let options = AttentionOptions::new(1.0 / (kd as f32).sqrt())
-            .causal(call.use_causal_mask || cfg.use_causal_mask)
-            .mask(call.attention_mask)
+            .causal(causal)
+            .mask(mask)
             .dropout(cfg.dropout)
             .return_scores(call.return_attention_scores);
         let rng = (ctx.is_training() && cfg.dropout > 0.0).then(|| ctx.rng());
-        let (o, scores) = ops::scaled_dot_product_attention(&q, &k, &v, options, rng)?;
+        let (mut o, mut scores) = ops::scaled_dot_product_attention(&q, &k, &v, options, rng)?;
+        if let Some(keep) = masks::dead_rows(mask, causal, dims) {
+            // Queries that see no key attend to nothing (Keras' zeroed softmax rows).
+            if let Some(s) = scores.as_mut() {
+                let per_head = keep
+                    .view()
+                    .into_shape_with_order((qs[0], 1, plan.tq, 1))
+                    .expect("same size");
+                *s *= &per_head;
+            }
+            o = ops::mul(&o, &Var::constant(keep))?;
+        }
         let y = einsum_dense(&o, &w[3].kernel, bias(&w[3]).as_ref(), 2)?;
         debug_assert_eq!(y.shape()[2..], plan.out_shape[..]);
         for d in w.iter() {
@@ -582,6 +640,51 @@ impl Layer for MultiHeadAttention {
             ..Default::default()
         };
         Ok(self.attend(&xs[0], &xs[1], xs.get(2), call, ctx)?.0)
+    }
+
+    /// The query's, value's and key's masks become the attention mask
+    /// ([`MultiHeadAttention::attend_masked`]); the output carries the
+    /// query's mask (Keras).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn compute_mask_multi(
+        &self,
+        _xs: &[Var],
+        masks: &[Option<crate::mask::Mask>],
+    ) -> Result<Option<crate::mask::Mask>> {
+        Ok(masks.first().cloned().flatten())
+    }
+
+    fn forward_multi_masked(
+        &self,
+        xs: &[Var],
+        masks: &[Option<crate::mask::Mask>],
+        ctx: &mut ForwardContext,
+    ) -> Result<crate::mask::Masked> {
+        if !(2..=4).contains(&xs.len()) {
+            return Err(self.count_error(xs.len()));
+        }
+        if masks.len() != xs.len() {
+            return Err(NnError::Config {
+                layer: self.cfg.name.clone(),
+                message: format!("{} inputs were given with {} masks", xs.len(), masks.len()),
+            });
+        }
+        let explicit = xs.get(3).map(|m| m.to_tensor());
+        let call = AttentionCall {
+            attention_mask: explicit.as_ref(),
+            ..Default::default()
+        };
+        let am = AttentionMasks {
+            query: masks[0].as_ref(),
+            value: masks[1].as_ref(),
+            key: masks.get(2).and_then(|m| m.as_ref()),
+        };
+        let key = xs.get(2);
+        let (y, _) = self.attend_masked(&xs[0], &xs[1], key, call, am, ctx)?;
+        Ok((y, masks[0].clone()))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

@@ -6,6 +6,7 @@ use crate::checks::field_error;
 use crate::error::{NnError, Result};
 use crate::layer::{InputArity, Layer};
 use crate::layers::default_true;
+use crate::mask::Mask;
 use neurite_autograd::{ops, Var};
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +201,35 @@ impl Concatenate {
         let axis = self.sample_axis(shapes[0].len())? + 1;
         let parts: Vec<&Var> = xs.iter().collect();
         Ok(ops::concat(&parts, axis)?)
+    }
+}
+
+impl Concatenate {
+    /// Keras' `Concatenate.compute_mask`: `None` when no input has a mask;
+    /// else an unmasked input counts as all valid, and the masks are joined
+    /// along the time axis (axis 1 of `(batch, T, ...)` inputs) or or-ed
+    /// (any other axis).
+    fn merged_mask(&self, xs: &[Var], masks: &[Option<Mask>]) -> Option<Mask> {
+        if masks.iter().all(Option::is_none) || xs.len() != masks.len() {
+            return None;
+        }
+        let rank = xs[0].ndim().checked_sub(1)?;
+        let axis = self.sample_axis(rank).ok()? + 1;
+        let full: Vec<Mask> = xs
+            .iter()
+            .zip(masks)
+            .map(|(x, m)| match m {
+                Some(m) => crate::mask::normalized(m),
+                None => Mask::ones(x.shape()[..2.min(x.ndim())].to_vec()),
+            })
+            .collect();
+        if axis == 1 {
+            let views: Vec<_> = full.iter().map(|m| m.view()).collect();
+            ndarray::concatenate(ndarray::Axis(1), &views).ok()
+        } else {
+            let all: Vec<Option<Mask>> = full.into_iter().map(Some).collect();
+            crate::mask::or_all(&all)
+        }
     }
 }
 

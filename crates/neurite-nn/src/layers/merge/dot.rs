@@ -108,6 +108,11 @@ pub struct Dot {
 }
 
 impl Dot {
+    /// Keras' `Dot.compute_mask`: no mask.
+    fn merged_mask(&self, _xs: &[Var], _masks: &[Option<crate::mask::Mask>]) -> Option<crate::mask::Mask> {
+        None
+    }
+
     const ARITY: InputArity = InputArity::Exactly(2);
 
     /// A `Dot` layer over `axes`, without normalization, named `"dot"`.

@@ -207,6 +207,18 @@ macro_rules! elementwise_layer {
             }
         }
 
+        impl $ty {
+            /// Keras' `_Merge.compute_mask`: the OR of the inputs' masks,
+            /// `None` unless every input has one.
+            fn merged_mask(
+                &self,
+                _xs: &[neurite_autograd::Var],
+                masks: &[Option<$crate::mask::Mask>],
+            ) -> Option<$crate::mask::Mask> {
+                $crate::mask::or_all(masks)
+            }
+        }
+
         impl Layer for $ty {
             merge_layer_methods!($class);
 

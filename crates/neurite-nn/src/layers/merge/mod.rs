@@ -182,6 +182,20 @@ macro_rules! merge_layer_methods {
         ) -> Result<neurite_autograd::Var> {
             self.merge(xs)
         }
+
+        /// Keras' merge layers support masking: the output's mask combines
+        /// the inputs' (see each layer's `merged_mask`).
+        fn supports_masking(&self) -> bool {
+            true
+        }
+
+        fn compute_mask_multi(
+            &self,
+            xs: &[neurite_autograd::Var],
+            masks: &[Option<$crate::mask::Mask>],
+        ) -> Result<Option<$crate::mask::Mask>> {
+            Ok(self.merged_mask(xs, masks))
+        }
     };
 }
 pub(crate) use merge_layer_methods;

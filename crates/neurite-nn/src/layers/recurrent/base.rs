@@ -4,6 +4,7 @@
 //! hands to [`RnnBase::forward`], so this file never names a cell.
 
 use super::config::{check_weights, RecurrentConfig, RecurrentOptions, RnnKind};
+use super::step_mask::SeqMask;
 use crate::checks;
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
@@ -13,9 +14,10 @@ use crate::layers::regularize;
 use ndarray::s;
 use neurite_autograd::Var;
 use neurite_rand::Generator;
-/// A fused recurrent op: `(x, kernel, recurrent_kernel, bias, options)` to the
-/// layer's output, e.g. [`super::fused_lstm`].
-pub(crate) type FusedOp = fn(&Var, &Var, &Var, Option<&Var>, &RecurrentOptions) -> Result<Var>;
+/// A fused recurrent op: `(x, kernel, recurrent_kernel, bias, options, mask)`
+/// to the layer's output, e.g. `lstm_masked` (what [`super::fused_lstm`] runs).
+pub(crate) type FusedOp =
+    fn(&Var, &Var, &Var, Option<&Var>, &RecurrentOptions, Option<SeqMask>) -> Result<Var>;
 
 /// Configuration and weights shared by the three recurrent layers.
 #[derive(Debug, Clone)]
@@ -252,7 +254,15 @@ impl RnnBase {
 
     /// Runs the layer on `x` through `fused`, the fused op of its kind
     /// (passed in by the layer, so that this file does not import the cells).
-    pub(crate) fn forward(&self, x: &Var, ctx: &mut ForwardContext, fused: FusedOp) -> Result<Var> {
+    /// With a `mask` (`(batch, timesteps)`, checked here), masked steps keep
+    /// the previous state ([`super::step_mask`]).
+    pub(crate) fn forward(
+        &self,
+        x: &Var,
+        ctx: &mut ForwardContext,
+        fused: FusedOp,
+        mask: Option<&neurite_tensor::Tensor>,
+    ) -> Result<Var> {
         let (Some(kernel), Some(recurrent)) = (&self.kernel, &self.recurrent_kernel) else {
             return Err(NnError::NotBuilt(self.cfg.name.clone()));
         };
@@ -263,6 +273,11 @@ impl RnnBase {
         if shape[1] == 0 {
             return Err(self.degenerate_shape_error(&shape, true));
         }
+        crate::mask::check_optional_mask(&self.cfg.name, &shape, mask)?;
+        let mask = mask.map(|mask| SeqMask {
+            mask,
+            zero_output: self.cfg.zero_output_for_mask,
+        });
         let opts = self.options();
         regularize(ctx, self.cfg.kernel_regularizer, kernel)?;
         regularize(ctx, self.cfg.recurrent_regularizer, recurrent)?;
@@ -277,9 +292,10 @@ impl RnnBase {
                 recurrent,
                 self.bias.as_ref(),
                 &opts,
+                mask,
             );
         }
-        fused(x, kernel, recurrent, self.bias.as_ref(), &opts)
+        fused(x, kernel, recurrent, self.bias.as_ref(), &opts, mask)
     }
 
     /// A GRU with `reset_after=false` (bias `(3 units,)`, run on autograd ops).

@@ -59,6 +59,10 @@ fn zeros() -> Initializer {
     Initializer::Zeros
 }
 
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
 fn is_zero(v: &f32) -> bool {
     *v == 0.0
 }
@@ -119,6 +123,11 @@ pub struct RecurrentConfig {
     /// rate is refused by [`RecurrentConfig::validate`], not silently ignored).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recurrent_dropout: f32,
+    /// Keras' `zero_output_for_mask`: with a mask and `return_sequences`,
+    /// masked steps output zeros instead of the previous output (default
+    /// false; `Bidirectional` sets it to `return_sequences`, as Keras).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub zero_output_for_mask: bool,
     /// Penalty on the kernel.
     #[serde(default)]
     pub kernel_regularizer: Option<Regularizer>,
@@ -209,6 +218,7 @@ impl RecurrentConfig {
             reset_after: (kind == RnnKind::Gru).then_some(true),
             dropout: 0.0,
             recurrent_dropout: 0.0,
+            zero_output_for_mask: false,
             kernel_regularizer: None,
             recurrent_regularizer: None,
             bias_regularizer: None,

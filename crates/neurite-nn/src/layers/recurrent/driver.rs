@@ -17,6 +17,7 @@
 
 use super::config::SeqOptions;
 use super::layout::{column_sums, from_time_major, output_from_states};
+use super::step_mask::{zero_masked_outputs, SeqMask, StepMask};
 use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Ix3};
 use neurite_autograd::Var;
 use neurite_tensor::small_gemm::PackedPanels;
@@ -224,6 +225,7 @@ pub(crate) trait ChunkedCell: Send + Sync + 'static {
         rows: Range<usize>,
         opts: SeqOptions,
         single_thread: bool,
+        mask: Option<&StepMask>,
     ) -> neurite_autograd::Result<Self::Chunk>;
 
     /// A chunk's batch rows and hidden states `[(T+1) * rows, units]` (block 0 the initial state).
@@ -232,6 +234,7 @@ pub(crate) trait ChunkedCell: Send + Sync + 'static {
     /// One chunk's backward through time from `grad` (its rows of the output
     /// gradient), with `ut_packed` = `Uᵀ` packed: its rows of `dX` and its
     /// partial weight gradients.
+    #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
         chunk: Self::Chunk,
@@ -240,13 +243,14 @@ pub(crate) trait ChunkedCell: Send + Sync + 'static {
         needs: Needs,
         opts: SeqOptions,
         single_thread: bool,
+        mask: Option<&StepMask>,
     ) -> neurite_autograd::Result<ChunkGrads>;
 }
 
 /// Declares `$cell($weights)` as a [`ChunkedCell`] whose chunks are `$chunk`
 /// (a struct with `rows: Range<usize>` and `hs: Array2<f32>` fields), run by
-/// the functions `$forward(x, rows, &weights, opts, single_thread)` and
-/// `$backward(chunk, grad, &weights, ut_packed, needs, opts, single_thread)`.
+/// the functions `$forward(x, rows, &weights, opts, single_thread, mask)` and
+/// `$backward(chunk, grad, &weights, ut_packed, needs, opts, single_thread, mask)`.
 macro_rules! chunked_cell {
     ($(#[$doc:meta])* $cell:ident($weights:ty), $chunk:ty, $forward:ident, $backward:ident) => {
         $(#[$doc])*
@@ -265,8 +269,9 @@ macro_rules! chunked_cell {
                 rows: std::ops::Range<usize>,
                 opts: $crate::layers::recurrent::config::SeqOptions,
                 single_thread: bool,
+                mask: Option<&$crate::layers::recurrent::step_mask::StepMask>,
             ) -> neurite_autograd::Result<$chunk> {
-                $forward(x, rows, &self.0, opts, single_thread)
+                $forward(x, rows, &self.0, opts, single_thread, mask)
             }
 
             fn states(chunk: &$chunk) -> (&std::ops::Range<usize>, &ndarray::Array2<f32>) {
@@ -281,8 +286,9 @@ macro_rules! chunked_cell {
                 needs: $crate::layers::recurrent::driver::Needs,
                 opts: $crate::layers::recurrent::config::SeqOptions,
                 single_thread: bool,
+                mask: Option<&$crate::layers::recurrent::step_mask::StepMask>,
             ) -> neurite_autograd::Result<$crate::layers::recurrent::driver::ChunkGrads> {
-                $backward(chunk, grad, &self.0, ut_packed, needs, opts, single_thread)
+                $backward(chunk, grad, &self.0, ut_packed, needs, opts, single_thread, mask)
             }
         }
     };
@@ -293,30 +299,44 @@ pub(crate) use chunked_cell;
 /// parents `[x, kernel, recurrent_kernel, (bias)]`: the batch is cut into
 /// chunks ([`plan_chunks`]) whose forward and, later, backward run as
 /// parallel tasks; the output joins the chunks' states along the batch.
+/// With a `mask`, masked steps keep the previous states ([`super::step_mask`]).
 pub(crate) fn chunked_op<C: ChunkedCell>(
     name: &'static str,
     cell: C,
     [x, kernel, recurrent]: [&Var; 3],
     bias: Option<&Var>,
     opts: SeqOptions,
+    mask: Option<SeqMask>,
 ) -> crate::error::Result<Var> {
     let xv = x.value();
     let (batch, steps) = (xv.shape()[0], xv.shape()[1]);
     let rows = plan_chunks(batch);
     let single_thread = rows.len() > 1;
+    let work: Vec<(Range<usize>, Option<StepMask>)> = rows
+        .into_iter()
+        .map(|r| {
+            let m = mask.map(|m| StepMask::for_chunk(&m, r.clone(), opts.go_backwards));
+            (r, m)
+        })
+        .collect();
     let chunks = {
         let (x3, cell) = (input_view(&xv), &cell);
-        map_chunks(rows, |r| cell.forward(x3, r, opts, single_thread))
-            .into_iter()
-            .collect::<std::result::Result<Vec<_>, _>>()?
+        map_chunks(work, |(r, m)| {
+            cell.forward(x3, r, opts, single_thread, m.as_ref())
+                .map(|c| (c, m))
+        })
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()?
     };
     drop(xv);
     let value = concat_batch(
         chunks
             .iter()
-            .map(|c| {
+            .map(|(c, m)| {
                 let (r, hs) = C::states(c);
-                output_from_states(hs, r.len(), steps, opts.return_sequences)
+                let mut out = output_from_states(hs, r.len(), steps, opts.return_sequences);
+                zero_masked_outputs(&mut out, m.as_ref(), opts.return_sequences);
+                out
             })
             .collect(),
     );
@@ -335,9 +355,9 @@ pub(crate) fn chunked_op<C: ChunkedCell>(
         &parents,
         Box::new(move |grad: &Tensor| {
             let ut_packed = PackedPanels::pack(cell.recurrent().t());
-            let parts = map_chunks(chunks, |chunk| {
+            let parts = map_chunks(chunks, |(chunk, m)| {
                 let g = chunk_rows(grad, C::states(&chunk).0.clone());
-                cell.backward(chunk, &g, &ut_packed, needs, opts, single_thread)
+                cell.backward(chunk, &g, &ut_packed, needs, opts, single_thread, m.as_ref())
             })
             .into_iter()
             .collect::<std::result::Result<Vec<_>, _>>()?;

@@ -17,7 +17,8 @@ use super::base::RnnBase;
 use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
 use super::driver::{chunked_cell, chunked_op, input_projection, ChunkBackward, ChunkGrads, Needs};
 use super::layer_macro::recurrent_layer_common;
-use super::layout::{add_output_grad, column_sums};
+use super::layout::column_sums;
+use super::step_mask::{add_output_grad_masked, SeqMask, StepMask};
 use crate::error::Result;
 use ndarray::{Array1, Array2, ArrayView3, Axis, Ix2};
 use neurite_autograd::Var;
@@ -51,7 +52,7 @@ pub struct GRU {
     base: RnnBase,
 }
 
-recurrent_layer_common!(GRU, RnnKind::Gru, fused_gru);
+recurrent_layer_common!(GRU, RnnKind::Gru, gru_masked);
 
 impl GRU {
     /// Keras' `reset_after` (default true): false applies the reset gate to
@@ -100,16 +101,35 @@ pub fn fused_gru(
     bias: Option<&Var>,
     options: &RecurrentOptions,
 ) -> Result<Var> {
+    gru_masked(x, kernel, recurrent_kernel, bias, options, None)
+}
+
+/// [`fused_gru`] with a step mask (what the layer runs; `mask` is checked by the layer).
+pub(crate) fn gru_masked(
+    x: &Var,
+    kernel: &Var,
+    recurrent_kernel: &Var,
+    bias: Option<&Var>,
+    options: &RecurrentOptions,
+    mask: Option<SeqMask>,
+) -> Result<Var> {
     check_operands("fused_gru", RnnKind::Gru, x, kernel, recurrent_kernel, bias)?;
     let opts = SeqOptions::from_options("fused_gru", options)?;
-    gru_op(x, kernel, recurrent_kernel, bias, opts)
+    gru_op(x, kernel, recurrent_kernel, bias, opts, mask)
 }
 
 /// The fused GRU over a whole sequence: one graph node with parents
 /// `[x, kernel, recurrent_kernel, (bias)]`, run in batch chunks ([`chunked_op`]).
-fn gru_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
+fn gru_op(
+    x: &Var,
+    kernel: &Var,
+    recurrent: &Var,
+    bias: Option<&Var>,
+    opts: SeqOptions,
+    mask: Option<SeqMask>,
+) -> Result<Var> {
     let cell = GruCell(GruWeights::read(kernel, recurrent, bias));
-    chunked_op("gru", cell, [x, kernel, recurrent], bias, opts)
+    chunked_op("gru", cell, [x, kernel, recurrent], bias, opts, mask)
 }
 
 chunked_cell!(
@@ -178,6 +198,7 @@ fn gru_chunk_forward(
     weights: &GruWeights,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<GruChunk> {
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
@@ -245,6 +266,10 @@ fn gru_chunk_forward(
                 hn[j] = xzg[j] * hp[j] + (1.0 - xzg[j]) * xh[j];
             }
         }
+        if let Some(m) = mask {
+            // Masked rows carry the previous state over this step.
+            m.keep_previous(step, h_prev, h_new, units);
+        }
     }
     Ok(GruChunk {
         rows,
@@ -258,6 +283,7 @@ fn gru_chunk_forward(
 
 /// One chunk's backward through time, from `grad` (its rows of the output
 /// gradient): its rows of `dX` and its partial weight gradients.
+#[allow(clippy::too_many_arguments)]
 fn gru_chunk_backward(
     chunk: GruChunk,
     grad: &Tensor,
@@ -266,6 +292,7 @@ fn gru_chunk_backward(
     needs: Needs,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<ChunkGrads> {
     let GruChunk {
         rows,
@@ -285,7 +312,7 @@ fn gru_chunk_backward(
     let mut dh = Array2::<f32>::zeros((b, units));
     for step in (0..t).rev() {
         let r0 = step * b;
-        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        add_output_grad_masked(&mut dh, grad, step, t, opts.return_sequences, mask);
         {
             let xs = &mut dzx.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
             let rs = &mut dzr.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
@@ -294,9 +321,15 @@ fn gru_chunk_backward(
             let dhs = dh.as_slice_mut().expect("standard layout");
             for bi in 0..b {
                 let row = &mut xs[bi * g..(bi + 1) * g];
+                let rrow = &mut rs[bi * g..(bi + 1) * g];
+                if mask.is_some_and(|m| !m.valid(step, bi)) {
+                    // A masked step: no gate gradient, dh passes to h_{t-1} unchanged.
+                    row.fill(0.0);
+                    rrow.fill(0.0);
+                    continue;
+                }
                 let (xzr, xh) = row.split_at_mut(2 * units);
                 let (xzg, xrg) = xzr.split_at_mut(units);
-                let rrow = &mut rs[bi * g..(bi + 1) * g];
                 let o_range = bi * units..(bi + 1) * units;
                 let hp = &h_prev[o_range.clone()];
                 let ihs = &rhs[o_range.clone()];

@@ -13,9 +13,11 @@
 //! written with autograd ops, one input GEMM for all steps and two small
 //! GEMMs per step. The common `reset_after=true` keeps the fused kernel.
 //! Steps are taken one by one in processing order (`go_backwards` reads the
-//! last step first), so a per-step mask can be threaded through later.
+//! last step first); a masked step keeps the previous state
+//! (`h_t = h_{t-1} + m_t (h_t' - h_{t-1})`), as the fused kernels.
 
 use super::config::RecurrentOptions;
+use super::step_mask::SeqMask;
 use crate::error::{NnError, Result};
 use neurite_autograd::{ops, Var};
 
@@ -30,6 +32,7 @@ pub(crate) fn gru_reset_before(
     recurrent: &Var,
     bias: Option<&Var>,
     o: &RecurrentOptions,
+    mask: Option<SeqMask>,
 ) -> Result<Var> {
     let (xs, ks, rs) = (x.shape(), kernel.shape(), recurrent.shape());
     let u = rs.first().copied().unwrap_or(0);
@@ -80,9 +83,31 @@ pub(crate) fn gru_reset_before(
         )?;
         let candidate = o.activation.apply(&h_in)?;
         // h = z * h + (1 - z) * ĥ = ĥ + z * (h - ĥ)
-        h = ops::add(&candidate, &ops::mul(&z, &ops::sub(&h, &candidate)?)?)?;
-        if o.return_sequences {
-            states.push(h.clone());
+        let h_new = ops::add(&candidate, &ops::mul(&z, &ops::sub(&h, &candidate)?)?)?;
+        let step_mask = mask.filter(|m| m.mask.slice(ndarray::s![.., step]).iter().any(|&v| v == 0.0));
+        match step_mask {
+            None => {
+                h = h_new;
+                if o.return_sequences {
+                    states.push(h.clone());
+                }
+            }
+            Some(m) => {
+                let valid = m
+                    .mask
+                    .slice(ndarray::s![.., step])
+                    .mapv(|v| if v != 0.0 { 1.0 } else { 0.0 });
+                let mt = Var::constant(valid.into_shape_with_order((n, 1)).expect("n values").into_dyn());
+                // A masked step keeps the previous state (and outputs it, or zero).
+                h = ops::add(&h, &ops::mul(&mt, &ops::sub(&h_new, &h)?)?)?;
+                if o.return_sequences {
+                    states.push(if m.zero_output {
+                        ops::mul(&h, &mt)?
+                    } else {
+                        h.clone()
+                    });
+                }
+            }
         }
     }
     if o.return_sequences {

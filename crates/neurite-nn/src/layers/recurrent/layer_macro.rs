@@ -94,6 +94,17 @@ macro_rules! recurrent_layer_common {
             }
 
             #[doc = concat!(
+                "With a mask and `return_sequences`, masked steps output zeros instead of the previous ",
+                "output (Keras' `zero_output_for_mask`, default false).\n\n",
+                "```\nlet l = neurite_nn::layers::", stringify!($ty), "::new(3).zero_output_for_mask(true);\n",
+                "assert!(l.config_struct().zero_output_for_mask);\n```"
+            )]
+            pub fn zero_output_for_mask(mut self, yes: bool) -> Self {
+                self.base.cfg.zero_output_for_mask = yes;
+                self
+            }
+
+            #[doc = concat!(
                 "Whether the layer has a bias (default true).\n\n```\nuse neurite_nn::Layer;\n",
                 "let mut l = neurite_nn::layers::", stringify!($ty), "::new(3).use_bias(false);\n",
                 "l.build(&[5, 2], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();\n",
@@ -242,7 +253,31 @@ macro_rules! recurrent_layer_common {
                 x: &neurite_autograd::Var,
                 ctx: &mut $crate::context::ForwardContext,
             ) -> $crate::error::Result<neurite_autograd::Var> {
-                self.base.forward(x, ctx, $fused)
+                self.base.forward(x, ctx, $fused, None)
+            }
+
+            /// Masks are consumed (masked steps keep the state) and, with
+            /// `return_sequences`, passed on (Keras' `RNN.compute_mask`).
+            fn supports_masking(&self) -> bool {
+                true
+            }
+
+            fn compute_mask(
+                &self,
+                _x: &neurite_autograd::Var,
+                mask: Option<&$crate::mask::Mask>,
+            ) -> $crate::error::Result<Option<$crate::mask::Mask>> {
+                Ok(if self.base.cfg.return_sequences { mask.cloned() } else { None })
+            }
+
+            fn forward_masked(
+                &self,
+                x: &neurite_autograd::Var,
+                mask: Option<&$crate::mask::Mask>,
+                ctx: &mut $crate::context::ForwardContext,
+            ) -> $crate::error::Result<$crate::mask::Masked> {
+                let y = self.base.forward(x, ctx, $fused, mask)?;
+                Ok((y, self.compute_mask(x, mask)?))
             }
 
             fn parameters(&self) -> Vec<$crate::layer::Parameter> {

@@ -17,7 +17,7 @@ use super::base::RnnBase;
 use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
 use super::driver::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
 use super::layer_macro::recurrent_layer_common;
-use super::layout::add_output_grad;
+use super::step_mask::{add_output_grad_masked, SeqMask, StepMask};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
 use neurite_autograd::Var;
@@ -50,7 +50,7 @@ pub struct LSTM {
     base: RnnBase,
 }
 
-recurrent_layer_common!(LSTM, RnnKind::Lstm, fused_lstm);
+recurrent_layer_common!(LSTM, RnnKind::Lstm, lstm_masked);
 
 impl LSTM {
     /// Whether the forget-gate bias starts at 1 instead of 0 (Keras' `unit_forget_bias`, default true).
@@ -94,16 +94,35 @@ pub fn fused_lstm(
     bias: Option<&Var>,
     options: &RecurrentOptions,
 ) -> Result<Var> {
+    lstm_masked(x, kernel, recurrent_kernel, bias, options, None)
+}
+
+/// [`fused_lstm`] with a step mask (what the layer runs; `mask` is checked by the layer).
+pub(crate) fn lstm_masked(
+    x: &Var,
+    kernel: &Var,
+    recurrent_kernel: &Var,
+    bias: Option<&Var>,
+    options: &RecurrentOptions,
+    mask: Option<SeqMask>,
+) -> Result<Var> {
     check_operands("fused_lstm", RnnKind::Lstm, x, kernel, recurrent_kernel, bias)?;
     let opts = SeqOptions::from_options("fused_lstm", options)?;
-    lstm_op(x, kernel, recurrent_kernel, bias, opts)
+    lstm_op(x, kernel, recurrent_kernel, bias, opts, mask)
 }
 
 /// The fused LSTM over a whole sequence: one graph node with parents
 /// `[x, kernel, recurrent_kernel, (bias)]`, run in batch chunks ([`chunked_op`]).
-fn lstm_op(x: &Var, kernel: &Var, recurrent: &Var, bias: Option<&Var>, opts: SeqOptions) -> Result<Var> {
+fn lstm_op(
+    x: &Var,
+    kernel: &Var,
+    recurrent: &Var,
+    bias: Option<&Var>,
+    opts: SeqOptions,
+    mask: Option<SeqMask>,
+) -> Result<Var> {
     let cell = LstmCell(SeqWeights::read(kernel, recurrent, bias));
-    chunked_op("lstm", cell, [x, kernel, recurrent], bias, opts)
+    chunked_op("lstm", cell, [x, kernel, recurrent], bias, opts, mask)
 }
 
 chunked_cell!(
@@ -135,6 +154,7 @@ fn lstm_chunk_forward(
     weights: &SeqWeights,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<LstmChunk> {
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
@@ -176,6 +196,11 @@ fn lstm_chunk_forward(
                 act,
                 ract,
             );
+            if let Some(m) = mask {
+                // Masked rows carry the previous state over this step.
+                m.keep_previous(step, &c_before[r0 * units..], &mut c_after[..b * units], units);
+                m.keep_previous(step, &h_before[r0 * units..], &mut h_after[..b * units], units);
+            }
         }
     }
     Ok(LstmChunk {
@@ -191,6 +216,7 @@ fn lstm_chunk_forward(
 
 /// One chunk's backward through time, from `grad` (its rows of the output
 /// gradient): its rows of `dX` and its partial weight gradients.
+#[allow(clippy::too_many_arguments)]
 fn lstm_chunk_backward(
     chunk: LstmChunk,
     grad: &Tensor,
@@ -199,6 +225,7 @@ fn lstm_chunk_backward(
     needs: Needs,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<ChunkGrads> {
     let LstmChunk {
         rows,
@@ -219,7 +246,11 @@ fn lstm_chunk_backward(
     let mut scratch = vec![0.0f32; 5 * units];
     for step in (0..t).rev() {
         let r0 = step * b;
-        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        add_output_grad_masked(&mut dh, grad, step, t, opts.return_sequences, mask);
+        // At a masked step the state gradients pass through unchanged.
+        let carried = mask
+            .filter(|m| m.any_masked(step))
+            .map(|m| (m, dh.clone(), dc.clone()));
         let zs = &mut dz.as_slice_mut().expect("standard layout")[r0 * g..(r0 + b) * g];
         lstm_backward_gates(
             zs,
@@ -232,6 +263,10 @@ fn lstm_chunk_backward(
             act,
             ract,
         );
+        if let Some((m, _, dc_in)) = &carried {
+            m.zero_rows(step, zs, g);
+            m.keep_previous(step, dc_in, &mut dc, units);
+        }
         if step > 0 {
             small_gemm(
                 b,
@@ -242,6 +277,10 @@ fn lstm_chunk_backward(
                 units,
                 false,
             )?;
+        }
+        if let Some((m, dh_in, _)) = &carried {
+            let dh_in = dh_in.as_slice().expect("standard layout");
+            m.keep_previous(step, dh_in, dh.as_slice_mut().expect("standard layout"), units);
         }
     }
     ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)

@@ -25,6 +25,7 @@ mod layer_macro;
 mod layout;
 mod lstm;
 mod simple_rnn;
+pub(crate) mod step_mask;
 
 pub use config::{RecurrentConfig, RecurrentOptions};
 pub use gru::{fused_gru, GRU};

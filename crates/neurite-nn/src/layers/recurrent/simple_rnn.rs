@@ -5,7 +5,7 @@ use super::base::RnnBase;
 use super::config::{check_operands, RecurrentOptions, RnnKind, SeqOptions};
 use super::driver::{chunked_cell, chunked_op, input_projection, ChunkGrads, Needs, SeqWeights};
 use super::layer_macro::recurrent_layer_common;
-use super::layout::add_output_grad;
+use super::step_mask::{add_output_grad_masked, SeqMask, StepMask};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView3};
 use neurite_autograd::Var;
@@ -37,7 +37,7 @@ pub struct SimpleRNN {
     base: RnnBase,
 }
 
-recurrent_layer_common!(SimpleRNN, RnnKind::Simple, fused_simple_rnn);
+recurrent_layer_common!(SimpleRNN, RnnKind::Simple, simple_rnn_masked);
 
 /// The SimpleRNN recurrence over a whole sequence as one differentiable op
 /// (what the [`SimpleRNN`] layer runs): `x (batch, timesteps, features)`,
@@ -75,7 +75,28 @@ pub fn fused_simple_rnn(
         bias,
     )?;
     let opts = SeqOptions::from_options("fused_simple_rnn", options)?;
-    simple_rnn_op(x, kernel, recurrent_kernel, bias, opts)
+    simple_rnn_op(x, kernel, recurrent_kernel, bias, opts, None)
+}
+
+/// [`fused_simple_rnn`] with a step mask (what the layer runs; `mask` is checked by the layer).
+pub(crate) fn simple_rnn_masked(
+    x: &Var,
+    kernel: &Var,
+    recurrent_kernel: &Var,
+    bias: Option<&Var>,
+    options: &RecurrentOptions,
+    mask: Option<SeqMask>,
+) -> Result<Var> {
+    check_operands(
+        "fused_simple_rnn",
+        RnnKind::Simple,
+        x,
+        kernel,
+        recurrent_kernel,
+        bias,
+    )?;
+    let opts = SeqOptions::from_options("fused_simple_rnn", options)?;
+    simple_rnn_op(x, kernel, recurrent_kernel, bias, opts, mask)
 }
 
 /// The fused SimpleRNN over a whole sequence: one graph node with parents
@@ -86,9 +107,10 @@ fn simple_rnn_op(
     recurrent: &Var,
     bias: Option<&Var>,
     opts: SeqOptions,
+    mask: Option<SeqMask>,
 ) -> Result<Var> {
     let cell = SimpleCell(SeqWeights::read(kernel, recurrent, bias));
-    chunked_op("simple_rnn", cell, [x, kernel, recurrent], bias, opts)
+    chunked_op("simple_rnn", cell, [x, kernel, recurrent], bias, opts, mask)
 }
 
 chunked_cell!(
@@ -117,6 +139,7 @@ fn simple_chunk_forward(
     weights: &SeqWeights,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<SimpleChunk> {
     let (b, t) = (rows.len(), x.dim().1);
     let units = weights.u.nrows();
@@ -138,9 +161,17 @@ fn simple_chunk_forward(
             small_gemm(b, h_prev, units, &weights.u_packed, zt, units, true)?;
         }
         let zs = &z.as_slice().expect("standard layout")[r0 * units..(r0 + b) * units];
-        let hn = &mut hs.as_slice_mut().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
+        let (h_before, h_after) = hs
+            .as_slice_mut()
+            .expect("standard layout")
+            .split_at_mut((r0 + b) * units);
+        let hn = &mut h_after[..b * units];
         hn.copy_from_slice(zs);
         act.apply_slice(hn);
+        if let Some(m) = mask {
+            // Masked rows carry the previous state over this step.
+            m.keep_previous(step, &h_before[r0 * units..], hn, units);
+        }
     }
     Ok(SimpleChunk {
         rows,
@@ -153,6 +184,7 @@ fn simple_chunk_forward(
 
 /// One chunk's backward through time, from `grad` (its rows of the output
 /// gradient): its rows of `dX` and its partial weight gradients.
+#[allow(clippy::too_many_arguments)]
 fn simple_chunk_backward(
     chunk: SimpleChunk,
     grad: &Tensor,
@@ -161,6 +193,7 @@ fn simple_chunk_backward(
     needs: Needs,
     opts: SeqOptions,
     single_thread: bool,
+    mask: Option<&StepMask>,
 ) -> neurite_autograd::Result<ChunkGrads> {
     let SimpleChunk {
         rows,
@@ -176,13 +209,17 @@ fn simple_chunk_backward(
     let mut dh = Array2::<f32>::zeros((b, units));
     for step in (0..t).rev() {
         let r0 = step * b;
-        add_output_grad(&mut dh, grad, step, t, opts.return_sequences);
+        add_output_grad_masked(&mut dh, grad, step, t, opts.return_sequences, mask);
+        let carried = mask.filter(|m| m.any_masked(step)).map(|m| (m, dh.clone()));
         {
             let h = &hs.as_slice().expect("standard layout")[(r0 + b) * units..(r0 + 2 * b) * units];
             let dzs = &mut dz.as_slice_mut().expect("standard layout")[r0 * units..(r0 + b) * units];
             let dhs = dh.as_slice().expect("standard layout");
             for ((d, &hv), &dv) in dzs.iter_mut().zip(h).zip(dhs) {
                 *d = dv * act.derivative_from_output(hv);
+            }
+            if let Some((m, _)) = &carried {
+                m.zero_rows(step, dzs, units);
             }
         }
         if step > 0 {
@@ -196,6 +233,10 @@ fn simple_chunk_backward(
                 units,
                 false,
             )?;
+        }
+        if let Some((m, dh_in)) = &carried {
+            let dh_in = dh_in.as_slice().expect("standard layout");
+            m.keep_previous(step, dh_in, dh.as_slice_mut().expect("standard layout"), units);
         }
     }
     ChunkGrads::from_shared_gate_grads(&x_tm, &hs, &dz, (b, t), weights, needs, opts, single_thread)

@@ -9,7 +9,7 @@ use crate::error::{NnError, Result};
 use crate::initializers::Initializer;
 use crate::layer::{Layer, Parameter, ParameterShapes};
 use crate::layers::{
-    default_true, shape_error, AttentionCall, Dense, LayerNormalization, MultiHeadAttention,
+    default_true, shape_error, AttentionCall, AttentionMasks, Dense, LayerNormalization, MultiHeadAttention,
 };
 use neurite_autograd::{ops, Var};
 use neurite_rand::Generator;
@@ -373,7 +373,9 @@ impl Block {
     }
 
     /// `x + Dropout(MHA(LN?(x), kv))` then LN unless `normalize_first`; `kv`
-    /// `None` means self-attention on the (normalized) `x`.
+    /// `None` means self-attention on the (normalized) `x`; `masks` are the
+    /// query's and value's padding masks (keras-hub's padding masks).
+    #[allow(clippy::too_many_arguments)]
     pub fn attention_sub_block(
         &self,
         x: &Var,
@@ -381,12 +383,13 @@ impl Block {
         mha: &MultiHeadAttention,
         norm: &LayerNormalization,
         call: AttentionCall<'_>,
+        masks: AttentionMasks<'_>,
         ctx: &mut ForwardContext,
     ) -> Result<Var> {
         let first = self.cfg.normalize_first;
         let q = if first { norm.forward(x, ctx)? } else { x.clone() };
         let kv = kv.unwrap_or(&q).clone();
-        let (y, _) = mha.attend(&q, &kv, None, call, ctx)?;
+        let (y, _) = mha.attend_masked(&q, &kv, None, call, masks, ctx)?;
         let y = self.dropout(y, ctx)?;
         let y = ops::add(&y, x)?;
         if first {

@@ -5,7 +5,8 @@ use super::block::{Block, BlockConfig};
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::layer::{InputArity, Layer, Parameter, ParameterShapes};
-use crate::layers::AttentionCall;
+use crate::layers::{AttentionCall, AttentionMasks};
+use crate::mask::{check_optional_mask, Mask, Masked};
 use neurite_autograd::Var;
 use neurite_rand::Generator;
 
@@ -120,8 +121,43 @@ impl TransformerDecoder {
         use_causal_mask: bool,
         ctx: &mut ForwardContext,
     ) -> Result<Var> {
+        self.decode_masked(x, None, encoder_sequence, None, use_causal_mask, ctx)
+    }
+
+    /// [`TransformerDecoder::decode`] with keras-hub's padding masks
+    /// (`decoder_padding_mask`, `encoder_padding_mask`, `(batch, T)` and
+    /// `(batch, S)`): padded decoder steps are hidden from the
+    /// self-attention (and-ed with the causal mask), padded encoder steps
+    /// from the cross-attention; padded queries attend to nothing. A mask of
+    /// the wrong shape is an error naming the layer.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::TransformerDecoder;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut dec = TransformerDecoder::new(8, 2);
+    /// dec.build(&[3, 4], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let x = Var::from_array(ndarray::Array3::<f32>::ones((1, 3, 4)));
+    /// let pad = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let y = dec.decode_masked(&x, Some(&pad), None, None, true, &mut ForwardContext::inference())?;
+    /// assert_eq!(y.shape(), vec![1, 3, 4]);
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn decode_masked(
+        &self,
+        x: &Var,
+        decoder_mask: Option<&Mask>,
+        encoder_sequence: Option<&Var>,
+        encoder_mask: Option<&Mask>,
+        use_causal_mask: bool,
+        ctx: &mut ForwardContext,
+    ) -> Result<Var> {
         let b = &self.block;
         b.check_input(x)?;
+        check_optional_mask(&b.cfg.name, &x.shape(), decoder_mask)?;
+        if let Some(e) = encoder_sequence {
+            check_optional_mask(&b.cfg.name, &e.shape(), encoder_mask)?;
+        }
         let p = b.parts()?;
         if p.cross.is_some() != encoder_sequence.is_some() {
             return Err(NnError::Config {
@@ -141,9 +177,27 @@ impl TransformerDecoder {
             use_causal_mask,
             ..Default::default()
         };
-        let mut x = b.attention_sub_block(x, None, &p.self_attention, &p.self_attention_norm, call, ctx)?;
+        let self_masks = AttentionMasks {
+            query: decoder_mask,
+            value: decoder_mask,
+            key: None,
+        };
+        let mut x = b.attention_sub_block(
+            x,
+            None,
+            &p.self_attention,
+            &p.self_attention_norm,
+            call,
+            self_masks,
+            ctx,
+        )?;
         if let (Some((mha, norm)), Some(e)) = (&p.cross, encoder_sequence) {
-            x = b.attention_sub_block(&x, Some(e), mha, norm, AttentionCall::default(), ctx)?;
+            let cross_masks = AttentionMasks {
+                query: decoder_mask,
+                value: encoder_mask,
+                key: None,
+            };
+            x = b.attention_sub_block(&x, Some(e), mha, norm, AttentionCall::default(), cross_masks, ctx)?;
         }
         b.feedforward_sub_block(&x, ctx)
     }
@@ -238,6 +292,38 @@ impl Layer for TransformerDecoder {
     fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> Result<Var> {
         self.count_check(xs.len())?;
         self.decode(&xs[0], xs.get(1), true, ctx)
+    }
+
+    /// The decoder's mask (and the encoder sequence's) hide padded steps
+    /// ([`TransformerDecoder::decode_masked`]); the decoder's passes on.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn forward_masked(&self, x: &Var, mask: Option<&Mask>, ctx: &mut ForwardContext) -> Result<Masked> {
+        Ok((self.decode_masked(x, mask, None, None, true, ctx)?, mask.cloned()))
+    }
+
+    fn compute_mask_multi(&self, _xs: &[Var], masks: &[Option<Mask>]) -> Result<Option<Mask>> {
+        Ok(masks.first().cloned().flatten())
+    }
+
+    fn forward_multi_masked(
+        &self,
+        xs: &[Var],
+        masks: &[Option<Mask>],
+        ctx: &mut ForwardContext,
+    ) -> Result<Masked> {
+        self.count_check(xs.len())?;
+        if masks.len() != xs.len() {
+            return Err(NnError::Config {
+                layer: self.block.cfg.name.clone(),
+                message: format!("{} inputs were given with {} masks", xs.len(), masks.len()),
+            });
+        }
+        let enc_mask = masks.get(1).and_then(|m| m.as_ref());
+        let y = self.decode_masked(&xs[0], masks[0].as_ref(), xs.get(1), enc_mask, true, ctx)?;
+        Ok((y, masks[0].clone()))
     }
 
     fn parameters(&self) -> Vec<Parameter> {

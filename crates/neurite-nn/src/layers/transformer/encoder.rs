@@ -5,7 +5,8 @@ use super::block::{Block, BlockConfig};
 use crate::context::ForwardContext;
 use crate::error::Result;
 use crate::layer::{Layer, Parameter, ParameterShapes};
-use crate::layers::AttentionCall;
+use crate::layers::{AttentionCall, AttentionMasks};
+use crate::mask::{check_optional_mask, Mask, Masked};
 use neurite_autograd::Var;
 use neurite_rand::Generator;
 use neurite_tensor::Tensor;
@@ -158,14 +159,60 @@ impl TransformerEncoder {
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     pub fn encode(&self, x: &Var, attention_mask: Option<&Tensor>, ctx: &mut ForwardContext) -> Result<Var> {
+        self.encode_masked(x, None, attention_mask, ctx)
+    }
+
+    /// keras-hub's `call(inputs, padding_mask=..., attention_mask=...)`: a
+    /// `(batch, T)` padding mask (what `Embedding(mask_zero)` brings) hides
+    /// padded keys from every query, and-ed with the optional attention mask;
+    /// padded queries attend to nothing (as Keras' MultiHeadAttention with a
+    /// masked query). A mask of the wrong shape is an error naming the layer.
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::TransformerEncoder;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut enc = TransformerEncoder::new(8, 2);
+    /// enc.build(&[3, 4], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let x = Var::from_array(ndarray::Array3::<f32>::from_shape_fn((1, 3, 4), |(_, t, f)| (t + f) as f32));
+    /// let pad = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let y = enc.encode_masked(&x, Some(&pad), None, &mut ForwardContext::inference())?;
+    /// // The valid steps do not see the padded one: they equal the unpadded run.
+    /// let x2 = Var::from_array(x.to_tensor().slice(ndarray::s![.., 0..2, ..]).to_owned());
+    /// let y2 = enc.encode(&x2, None, &mut ForwardContext::inference())?;
+    /// let d = (&y.to_tensor().slice(ndarray::s![.., 0..2, ..]) - &y2.to_tensor()).mapv(f32::abs);
+    /// assert!(d.iter().all(|&v| v < 1e-5));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    pub fn encode_masked(
+        &self,
+        x: &Var,
+        padding_mask: Option<&Mask>,
+        attention_mask: Option<&Tensor>,
+        ctx: &mut ForwardContext,
+    ) -> Result<Var> {
         let b = &self.block;
         b.check_input(x)?;
+        check_optional_mask(&b.cfg.name, &x.shape(), padding_mask)?;
         let call = AttentionCall {
             attention_mask,
             ..Default::default()
         };
+        let masks = AttentionMasks {
+            query: padding_mask,
+            value: padding_mask,
+            key: None,
+        };
         let p = b.parts()?;
-        let x = b.attention_sub_block(x, None, &p.self_attention, &p.self_attention_norm, call, ctx)?;
+        let x = b.attention_sub_block(
+            x,
+            None,
+            &p.self_attention,
+            &p.self_attention_norm,
+            call,
+            masks,
+            ctx,
+        )?;
         b.feedforward_sub_block(&x, ctx)
     }
 }
@@ -218,6 +265,15 @@ impl Layer for TransformerEncoder {
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
         self.encode(x, None, ctx)
+    }
+
+    /// The padding mask hides padded steps ([`TransformerEncoder::encode_masked`]) and passes on.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn forward_masked(&self, x: &Var, mask: Option<&Mask>, ctx: &mut ForwardContext) -> Result<Masked> {
+        Ok((self.encode_masked(x, mask, None, ctx)?, mask.cloned()))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
