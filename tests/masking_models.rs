@@ -127,15 +127,6 @@ fn check_case<N: Layer>(mut model: Model<N>, c: &Value, metric: Option<&str>, lo
     }
 }
 
-/// Keras' `Dense(units)` on a `(batch, T, features)` input, which passes the
-/// mask on: `TimeDistributed(Dense)` computes the same values with the same
-/// weights (kernel, bias) and passes the mask on today; neurite's `Dense`
-/// does not override `supports_masking` yet (its file is being refactored
-/// elsewhere), so it would drop the mask.
-fn dense_per_step(units: usize) -> TimeDistributed {
-    TimeDistributed::new(Dense::new(units))
-}
-
 fn sparse_ce() -> Loss {
     Loss::SparseCategoricalCrossentropy { from_logits: true }
 }
@@ -145,7 +136,7 @@ fn embedding_bidirectional_lstm_sequences_match_keras() {
     let model = Sequential::new()
         .add(Embedding::new(10, 4).mask_zero(true).input_shape([6]))
         .add(Bidirectional::new(LSTM::new(3).return_sequences(true)).unwrap())
-        .add(dense_per_step(2));
+        .add(Dense::new(2));
     check_case(model, &case("bilstm_seq"), Some("accuracy"), sparse_ce());
 }
 
@@ -175,7 +166,7 @@ fn masking_layer_lstm_and_masked_mse_match_keras() {
     let model = Sequential::new()
         .add(Masking::new(0.0).input_shape([5, 2]))
         .add(LSTM::new(3).return_sequences(true))
-        .add(dense_per_step(1));
+        .add(Dense::new(1));
     check_case(model, &case("masking_lstm"), None, Loss::MeanSquaredError);
 }
 
@@ -187,7 +178,7 @@ fn functional_and_sequential_carry_the_same_masks() {
     let mut seq = Sequential::new()
         .add(Embedding::new(10, 4).mask_zero(true).input_shape([6]))
         .add(Bidirectional::new(LSTM::new(3).return_sequences(true)).unwrap())
-        .add(dense_per_step(2));
+        .add(Dense::new(2));
     seq.build(&[6]).unwrap();
     set_keras_weights(&mut seq, &c["weights"]);
     let ids = Input::new([6]);
@@ -196,7 +187,7 @@ fn functional_and_sequential_carry_the_same_masks() {
         .unwrap()
         .call(&h)
         .unwrap();
-    let y = dense_per_step(2).call(&h).unwrap();
+    let y = Dense::new(2).call(&h).unwrap();
     let mut fun = Model::functional(&ids, &y).unwrap();
     fun.build(&[6]).unwrap();
     set_keras_weights(&mut fun, &c["weights"]);
@@ -217,7 +208,7 @@ fn padded_steps_do_not_change_the_loss() {
         let mut m = Sequential::new()
             .add(Embedding::new(10, 3).mask_zero(true).input_shape([5]))
             .add(LSTM::new(4).return_sequences(true))
-            .add(dense_per_step(2))
+            .add(Dense::new(2))
             .seed(3);
         m.build(&[5]).unwrap();
         m.compile(Adam::new(1e-2), sparse_ce(), &[Metric::Accuracy])

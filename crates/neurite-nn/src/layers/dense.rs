@@ -287,6 +287,11 @@ impl Dense {
 }
 
 impl Layer for Dense {
+    /// Keras' Dense passes the input's mask on (each step is projected on its own).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("Dense");
     weight_methods!(
         (kernel, "kernel", kernel_initializer),

@@ -135,6 +135,11 @@ impl Dropout {
 }
 
 impl Layer for Dropout {
+    /// Keras' Dropout passes the input's mask on (element-wise).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("Dropout");
     weightless_layer_methods!();
 

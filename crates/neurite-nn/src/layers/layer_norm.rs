@@ -354,6 +354,11 @@ impl LayerNormalization {
 }
 
 impl Layer for LayerNormalization {
+    /// Keras' LayerNormalization passes the input's mask on (each step is normalized on its own).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("LayerNormalization");
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {

@@ -198,6 +198,11 @@ impl ReLU {
 }
 
 impl Layer for ReLU {
+    /// Keras' ReLU passes the input's mask on (element-wise).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("ReLU");
     weightless_layer_methods!();
 
@@ -347,6 +352,11 @@ impl LeakyReLU {
 }
 
 impl Layer for LeakyReLU {
+    /// Keras' LeakyReLU passes the input's mask on (element-wise).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("LeakyReLU");
     weightless_layer_methods!();
 
@@ -564,6 +574,11 @@ impl PReLU {
 }
 
 impl Layer for PReLU {
+    /// Keras' PReLU passes the input's mask on (element-wise).
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     common_layer_methods!("PReLU");
 
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> Result<()> {
