@@ -342,9 +342,6 @@ impl BatchNormalization {
     }
 }
 
-/// Whether `layer` is Keras' `ReLU` layer with its defaults (no clip, slope 0,
-/// threshold 0), i.e. `max(x, 0)`.
-
 /// The input of a normalization as saved for the backward: the input itself when its
 /// value is already the `[rows, channels]` buffer, else a copy with the channel axis last.
 enum SavedInput {
