@@ -1,7 +1,8 @@
 //! `cargo xtask bench --e2e` and `cargo xtask bench --compare --python PATH` (issues 9, 22).
 //!
-//! **What runs.** The seven workloads of [`plan::RUNS`] (issue 9's five, issue 16's
-//! `resnet-train/b64` and `resnet-predict/b256`; filter with `--workloads`). For each
+//! **What runs.** The ten workloads of [`plan::RUNS`] (issue 9's five, issue 16's
+//! `resnet-train/b64` and `resnet-predict/b256`, issue 17's `text-conv-train/b32`,
+//! `bilstm-train/b32` and `transformer-train/b32`; filter with `--workloads`). For each
 //! workload, `--rounds R` rounds (default 2); in each round every row runs once, in the
 //! order of [`plan::ROWS`] — neurite, pytorch, keras-tensorflow, keras-jax,
 //! pytorch-bf16, keras-tensorflow-mixed_bfloat16, keras-jax-mixed_bfloat16,

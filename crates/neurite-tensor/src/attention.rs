@@ -10,8 +10,8 @@
 //! transposed copies of Q, K or V) and a softmax over each row while it is in
 //! cache; the (sample, head) pairs run as rayon tasks. Masked scores are
 //! replaced by [`MASKED_SCORE`] (Keras' `where(mask, x, -1e9)`), so a fully
-//! masked row gets uniform weights, as in Keras, and masked scores get no
-//! gradient.
+//! masked row gets uniform weights here (the `MultiHeadAttention` layer then
+//! zeroes such rows, as Keras 3.15 does), and masked scores get no gradient.
 //!
 //! The backward pass is fused the same way: `dV = (P ⊙ D)ᵀ dO`,
 //! `dP = (dO Vᵀ) ⊙ D`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))` (0 where masked),
