@@ -36,8 +36,9 @@ pub const COLS_BUDGET: usize = 1 << 17;
 /// tasks, so that both cores get work and the last task is not a straggler.
 pub const MIN_TASKS: usize = 8;
 
-/// Images per task the Winograd path aims for: its GEMMs have only 9 rows
-/// per 11x11 image (one per 4x4 tile), so fewer would leave them too short.
+/// Images per task the Winograd path aims for: it transforms and multiplies
+/// one image at a time, so this only sets how coarsely the batch is split
+/// into rayon tasks.
 const WINOGRAD_TASK_IMAGES: usize = 8;
 
 /// Output rows a task gets at least (cache budget permitting), so that the
