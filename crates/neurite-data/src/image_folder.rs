@@ -24,6 +24,9 @@ use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io;
 
+/// An image file and its label (the index of its class).
+pub(crate) type LabelledFile = (PathBuf, usize);
+
 /// The largest `height * width` accepted by [`ImageFolder::resize`]: 512 MiB (the image
 /// crate's default allocation limit) over 16 bytes, the largest pixel (RGBA f32).
 pub const MAX_RESIZE_PIXELS: u64 = (512 << 20) / 16;
@@ -31,10 +34,10 @@ pub const MAX_RESIZE_PIXELS: u64 = (512 << 20) / 16;
 /// Builder of an image-folder load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageFolder {
-    root: PathBuf,
-    size: Option<(u32, u32)>,
-    grayscale: bool,
-    scale: bool,
+    pub(crate) root: PathBuf,
+    pub(crate) size: Option<(u32, u32)>,
+    pub(crate) grayscale: bool,
+    pub(crate) scale: bool,
     classes: Option<Vec<String>>,
 }
 
@@ -129,6 +132,63 @@ impl ImageFolder {
     /// without `resize`, a class list that does not match the folders, and memory for the
     /// images that cannot be allocated.
     pub fn load(&self) -> Result<ImageFolderData> {
+        let (classes, files) = self.scan()?;
+        let root = &self.root;
+        let channels = if self.grayscale { 1 } else { 3 };
+        let decoded: Vec<Result<(u32, u32, Vec<u8>)>> =
+            files.par_iter().map(|(p, _)| self.decode(p)).collect();
+        let mut size: Option<(u32, u32, &Path)> = None;
+        let mut pixels = Vec::new();
+        for ((p, _), d) in files.iter().zip(decoded) {
+            let (h, w, px) = d?;
+            match size {
+                None => {
+                    size = Some((h, w, p));
+                    let total = px.len().checked_mul(files.len());
+                    let ok = total
+                        .is_some_and(|t| t <= isize::MAX as usize / 4 && pixels.try_reserve_exact(t).is_ok());
+                    if !ok {
+                        return Err(DataError::format(
+                            root,
+                            format!(
+                                "{} images of {h}x{w}x{channels} cannot be allocated (use \
+                                 ImageFolder::resize to load them smaller)",
+                                files.len()
+                            ),
+                        ));
+                    }
+                }
+                Some((h0, w0, first)) if (h, w) != (h0, w0) => {
+                    return Err(DataError::format(
+                        p,
+                        format!(
+                            "image is {h}x{w} but {} is {h0}x{w0}; use ImageFolder::resize to load images of different sizes",
+                            first.display()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            pixels.extend_from_slice(&px);
+        }
+        let (h, w, _) = size.expect("at least one image");
+        let n = files.len();
+        let x = ArrayD::from_shape_vec(
+            IxDyn(&[n, h as usize, w as usize, channels]),
+            io::u8_to_f32(&pixels, self.scale, root)?,
+        )
+        .map_err(|e| DataError::shape(e.to_string()))?;
+        let y = Array1::from_iter(files.iter().map(|(_, l)| *l as f32));
+        Ok(ImageFolderData {
+            dataset: Dataset::new(x, y)?,
+            classes,
+            paths: files.into_iter().map(|(p, _)| p).collect(),
+        })
+    }
+
+    /// Checks the settings and lists the classes and the image files with their labels (no
+    /// image is read).
+    pub(crate) fn scan(&self) -> Result<(Vec<String>, Vec<LabelledFile>)> {
         if let Some((h, w)) = self.size {
             if h == 0 || w == 0 || h as u64 * w as u64 > MAX_RESIZE_PIXELS {
                 return Err(DataError::arg(format!(
@@ -200,60 +260,11 @@ impl ImageFolder {
                 "no .png/.jpg/.jpeg images in the class folders",
             ));
         }
-        let channels = if self.grayscale { 1 } else { 3 };
-        let decoded: Vec<Result<(u32, u32, Vec<u8>)>> =
-            files.par_iter().map(|(p, _)| self.decode(p)).collect();
-        let mut size: Option<(u32, u32, &Path)> = None;
-        let mut pixels = Vec::new();
-        for ((p, _), d) in files.iter().zip(decoded) {
-            let (h, w, px) = d?;
-            match size {
-                None => {
-                    size = Some((h, w, p));
-                    let total = px.len().checked_mul(files.len());
-                    let ok = total
-                        .is_some_and(|t| t <= isize::MAX as usize / 4 && pixels.try_reserve_exact(t).is_ok());
-                    if !ok {
-                        return Err(DataError::format(
-                            root,
-                            format!(
-                                "{} images of {h}x{w}x{channels} cannot be allocated (use \
-                                 ImageFolder::resize to load them smaller)",
-                                files.len()
-                            ),
-                        ));
-                    }
-                }
-                Some((h0, w0, first)) if (h, w) != (h0, w0) => {
-                    return Err(DataError::format(
-                        p,
-                        format!(
-                            "image is {h}x{w} but {} is {h0}x{w0}; use ImageFolder::resize to load images of different sizes",
-                            first.display()
-                        ),
-                    ));
-                }
-                _ => {}
-            }
-            pixels.extend_from_slice(&px);
-        }
-        let (h, w, _) = size.expect("at least one image");
-        let n = files.len();
-        let x = ArrayD::from_shape_vec(
-            IxDyn(&[n, h as usize, w as usize, channels]),
-            io::u8_to_f32(&pixels, self.scale, root)?,
-        )
-        .map_err(|e| DataError::shape(e.to_string()))?;
-        let y = Array1::from_iter(files.iter().map(|(_, l)| *l as f32));
-        Ok(ImageFolderData {
-            dataset: Dataset::new(x, y)?,
-            classes,
-            paths: files.into_iter().map(|(p, _)| p).collect(),
-        })
+        Ok((classes, files))
     }
 
     /// Decodes one file to `(h, w, HWC u8 pixels)`.
-    fn decode(&self, path: &Path) -> Result<(u32, u32, Vec<u8>)> {
+    pub(crate) fn decode(&self, path: &Path) -> Result<(u32, u32, Vec<u8>)> {
         let bytes = io::read_file(path)?;
         let img = image::load_from_memory(&bytes)
             .map_err(|e| DataError::format(path, format!("cannot decode image: {e}")))?;

@@ -94,6 +94,7 @@ pub mod prelude;
 pub mod preprocessing;
 pub mod rng;
 pub mod split;
+pub mod stream;
 #[cfg(feature = "text")]
 #[cfg_attr(docsrs, doc(cfg(feature = "text")))]
 pub mod text;

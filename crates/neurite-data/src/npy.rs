@@ -22,18 +22,18 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// The element type of an `.npy` file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Bool,
     Int,
     UInt,
     Float,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Dtype {
-    kind: Kind,
-    size: usize,
-    big_endian: bool,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dtype {
+    pub(crate) kind: Kind,
+    pub(crate) size: usize,
+    pub(crate) big_endian: bool,
 }
 
 fn parse_descr(d: &str) -> Option<Dtype> {
@@ -85,7 +85,7 @@ fn half_to_f32(h: u16) -> f32 {
     }
 }
 
-fn convert(body: &[u8], dt: Dtype, scale_u8: bool, path: &Path) -> Result<Vec<f32>> {
+pub(crate) fn convert(body: &[u8], dt: Dtype, scale_u8: bool, path: &Path) -> Result<Vec<f32>> {
     let word = |c: &[u8]| -> u64 {
         let mut v = 0u64;
         if dt.big_endian {
@@ -126,15 +126,15 @@ fn convert(body: &[u8], dt: Dtype, scale_u8: bool, path: &Path) -> Result<Vec<f3
 pub const MAX_HEADER_SIZE: usize = 10_000;
 
 /// A checked `.npy` header.
-struct Header {
-    dt: Dtype,
-    descr: String,
-    fortran: bool,
-    shape: Vec<usize>,
+pub(crate) struct Header {
+    pub(crate) dt: Dtype,
+    pub(crate) descr: String,
+    pub(crate) fortran: bool,
+    pub(crate) shape: Vec<usize>,
     /// Data bytes declared.
-    need: usize,
+    pub(crate) need: usize,
     /// Offset of the data (magic, version, length and header text).
-    start: usize,
+    pub(crate) start: usize,
 }
 
 /// Bytes before the header text: 10 for version 1.0, 12 for 2.0 / 3.0; `None` until enough
@@ -169,7 +169,7 @@ fn preamble(bytes: &[u8], path: &Path) -> Result<(usize, usize)> {
 }
 
 /// Checks the header at the start of `bytes` (which may hold more).
-fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
+pub(crate) fn parse_header(bytes: &[u8], path: &Path) -> Result<Header> {
     let err = |m: String| DataError::format(path, m);
     let (hlen, start) = preamble(bytes, path)?;
     let end = start

@@ -23,6 +23,8 @@ pub(crate) const STREAM_SHUFFLE: u64 = 1;
 pub(crate) const STREAM_AUGMENT: u64 = 2;
 pub(crate) const STREAM_SPLIT: u64 = 3;
 pub(crate) const STREAM_FOLDS: u64 = 4;
+pub(crate) const STREAM_SHARD_ORDER: u64 = 5;
+pub(crate) const STREAM_SHUFFLE_BUFFER: u64 = 6;
 
 /// Fisher-Yates shuffle with our rng (same result on every platform).
 pub(crate) fn shuffle<T>(v: &mut [T], rng: &mut Generator) {
