@@ -28,6 +28,7 @@ pub mod callbacks;
 mod cross_validation;
 mod error;
 pub mod functional;
+pub mod interop;
 mod history;
 mod metric;
 mod model;

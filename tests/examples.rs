@@ -14,9 +14,10 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 12] = [
+const EXAMPLES: [&str; 13] = [
     "cifar10_cnn",
     "dense_binary",
+    "keras_import",
     "kfold",
     "linear_regression",
     "lstm_sequence",
@@ -441,4 +442,42 @@ fn cifar10_cnn_runs_one_epoch_on_a_small_test_batch() {
         Some(18),
         "{json:?}"
     );
+}
+
+#[test]
+fn keras_import_predicts_what_keras_predicted_on_a_fixture() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.neurite.npy");
+    let json = run(
+        "keras_import",
+        &[
+            fixtures.join("cnn.keras").to_str().unwrap(),
+            fixtures.join("cnn.input0.npy").to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        json.get("example"),
+        Some(&Value::from("keras_import")),
+        "{json:?}"
+    );
+    assert_eq!(
+        json.get("class_name"),
+        Some(&Value::from("Sequential")),
+        "{json:?}"
+    );
+    assert!(
+        number(&json, "params") > 0.0 && number(&json, "seconds") >= 0.0,
+        "{json:?}"
+    );
+    let got = neurite::data::npy::read(&out).unwrap();
+    let want = neurite::data::npy::read(fixtures.join("cnn.output.npy")).unwrap();
+    assert_eq!(got.shape(), want.shape());
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1e-5, "largest difference to Keras {worst}");
 }

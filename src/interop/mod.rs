@@ -1,0 +1,4 @@
+//! Exchanging models with other frameworks.
+
+#[cfg(feature = "keras")]
+pub mod keras;
