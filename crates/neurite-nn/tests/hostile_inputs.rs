@@ -525,7 +525,7 @@ fn config_values_that_can_never_work_are_refused_at_load() {
         ),
         (
             "GRU",
-            json!({"name": "gru_1", "units": 2, "recurrent_dropout": 0.5}),
+            json!({"name": "gru_1", "units": 2, "recurrent_dropout": 1.5}),
             "recurrent_dropout",
         ),
         (

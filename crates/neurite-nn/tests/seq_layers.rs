@@ -329,18 +329,28 @@ fn bad_configs_and_inputs_are_errors_naming_the_layer() {
 }
 
 #[test]
-fn recurrent_dropout_is_refused_not_ignored() {
+fn recurrent_dropout_rates_outside_zero_one_are_refused() {
     for class in ["SimpleRNN", "LSTM", "GRU"] {
         for field in ["dropout", "recurrent_dropout"] {
+            for bad in [1.0, 1.5, -0.25] {
+                let mut cfg = serde_json::json!({"name": "r", "units": 2});
+                cfg[field] = serde_json::json!(bad);
+                let e = neurite_nn::layer_from_config(class, &cfg)
+                    .err()
+                    .expect("refused")
+                    .to_string();
+                assert!(
+                    e.contains("r") && e.contains(&format!("\"{field}\"")),
+                    "{class}: {e}"
+                );
+            }
             let mut cfg = serde_json::json!({"name": "r", "units": 2});
             cfg[field] = serde_json::json!(0.25);
-            let e = neurite_nn::layer_from_config(class, &cfg)
-                .err()
-                .expect("refused")
-                .to_string();
-            assert!(
-                e.contains("r") && e.contains(&format!("\"{field}\"")),
-                "{class}: {e}"
+            let l = neurite_nn::layer_from_config(class, &cfg).unwrap();
+            assert_eq!(
+                l.config()[field],
+                serde_json::json!(0.25),
+                "a rate is kept in the config"
             );
             cfg[field] = serde_json::json!(0.0);
             let l = neurite_nn::layer_from_config(class, &cfg).unwrap();

@@ -4,6 +4,7 @@
 //! hands to [`RnnBase::forward`], so this file never names a cell.
 
 use super::config::{check_weights, RecurrentConfig, RecurrentOptions, RnnKind};
+use super::step_loop::{draw_masks, DropoutMasks, LoopCell, StepLoop};
 use super::step_mask::SeqMask;
 use crate::checks;
 use crate::context::ForwardContext;
@@ -12,7 +13,7 @@ use crate::initializers::Initializer;
 use crate::layer::{Parameter, ParameterShapes};
 use crate::layers::regularize;
 use ndarray::s;
-use neurite_autograd::Var;
+use neurite_autograd::{ops, Var};
 use neurite_rand::Generator;
 /// A fused recurrent op: `(x, kernel, recurrent_kernel, bias, options, mask)`
 /// to the layer's output, e.g. `lstm_masked` (what [`super::fused_lstm`] runs).
@@ -284,21 +285,63 @@ impl RnnBase {
         if let Some(bias) = &self.bias {
             regularize(ctx, self.cfg.bias_regularizer, bias)?;
         }
-        if self.reset_before() {
-            return super::gru_reset_before::gru_reset_before(
-                &self.cfg.name,
+        let dropout = self.dropout_masks(&shape, ctx);
+        if self.reset_before() || dropout.recurrent.is_some() {
+            return StepLoop {
+                op: &self.cfg.name,
+                cell: LoopCell::of(self.kind, !self.reset_before()),
                 x,
                 kernel,
                 recurrent,
-                self.bias.as_ref(),
-                &opts,
+                bias: self.bias.as_ref(),
+                options: &opts,
                 mask,
-            );
+                dropout: &dropout,
+            }
+            .run();
         }
-        fused(x, kernel, recurrent, self.bias.as_ref(), &opts, mask)
+        match dropout.input.as_deref() {
+            // One input mask shared by every gate and step (Keras' `implementation=2`).
+            Some([m]) => {
+                let m = Var::constant(
+                    m.clone()
+                        .into_shape_with_order(vec![shape[0], 1, shape[2]])
+                        .expect("batch * features values"),
+                );
+                fused(
+                    &ops::mul(x, &m)?,
+                    kernel,
+                    recurrent,
+                    self.bias.as_ref(),
+                    &opts,
+                    mask,
+                )
+            }
+            _ => fused(x, kernel, recurrent, self.bias.as_ref(), &opts, mask),
+        }
     }
 
-    /// A GRU with `reset_after=false` (bias `(3 units,)`, run on autograd ops).
+    /// This call's dropout masks, as Keras' cells draw them: none in
+    /// inference; with `recurrent_dropout` one mask per gate for the state
+    /// and (with `dropout`) one per gate for the input (`implementation=1`);
+    /// with `dropout` alone one input mask for all gates.
+    fn dropout_masks(&self, shape: &[usize], ctx: &mut ForwardContext) -> DropoutMasks {
+        let (rate, recurrent_rate) = (self.cfg.dropout, self.cfg.recurrent_dropout);
+        if !ctx.is_training() || (rate == 0.0 && recurrent_rate == 0.0) {
+            return DropoutMasks::default();
+        }
+        let (n, f, u) = (shape[0], shape[2], self.cfg.units);
+        let per_gate = if recurrent_rate > 0.0 {
+            self.kind.gates()
+        } else {
+            1
+        };
+        let input = (rate > 0.0).then(|| draw_masks(n, f, rate, per_gate, ctx.rng()));
+        let recurrent = (recurrent_rate > 0.0).then(|| draw_masks(n, u, recurrent_rate, per_gate, ctx.rng()));
+        DropoutMasks { input, recurrent }
+    }
+
+    /// A GRU with `reset_after=false` (bias `(3 units,)`, run by [`StepLoop`]).
     fn reset_before(&self) -> bool {
         self.kind == RnnKind::Gru && self.cfg.reset_after == Some(false)
     }

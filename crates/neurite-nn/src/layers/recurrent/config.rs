@@ -115,12 +115,13 @@ pub struct RecurrentConfig {
     /// kernel; false, the Keras 2 variant with a `(3 units,)` bias, runs on autograd ops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_after: Option<bool>,
-    /// Keras' input dropout rate; only 0 is supported (a non-zero rate is
-    /// refused by [`RecurrentConfig::validate`], not silently ignored).
+    /// Keras' input dropout rate in `[0, 1)`: in training, the input is
+    /// multiplied by a mask drawn once per call and reused at every step.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropout: f32,
-    /// Keras' recurrent-state dropout rate; only 0 is supported (a non-zero
-    /// rate is refused by [`RecurrentConfig::validate`], not silently ignored).
+    /// Keras' recurrent-state dropout rate in `[0, 1)`: in training, each
+    /// gate multiplies the previous state by its own mask, drawn once per
+    /// call (Keras' `implementation=1` cells, run step by step on autograd ops).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recurrent_dropout: f32,
     /// Keras' `zero_output_for_mask`: with a mask and `return_sequences`,
@@ -148,7 +149,7 @@ pub struct RecurrentConfig {
 impl RecurrentConfig {
     /// Checks every field for values that can never work (units 0, an
     /// activation or recurrent_activation other than tanh, sigmoid, relu or
-    /// linear, a non-zero dropout or recurrent_dropout,
+    /// linear, a dropout or recurrent_dropout outside `[0, 1)`,
     /// bad initializer/regularizer parameters, a
     /// declared input shape with a 0 dimension); errors name the layer and
     /// the field. Run by [`crate::layer_from_config`] and by `build`.
@@ -161,6 +162,8 @@ impl RecurrentConfig {
     /// assert!(e.contains("lstm") && e.contains("units"), "{e}");
     /// c.units = 8;
     /// c.recurrent_dropout = 0.2;
+    /// assert!(c.validate().is_ok());
+    /// c.recurrent_dropout = 1.0;
     /// assert!(c.validate().unwrap_err().to_string().contains("recurrent_dropout"));
     /// ```
     pub fn validate(&self) -> Result<()> {
@@ -183,14 +186,8 @@ impl RecurrentConfig {
             ("dropout", self.dropout),
             ("recurrent_dropout", self.recurrent_dropout),
         ] {
-            if rate != 0.0 {
-                return Err(checks::field_error(
-                    n,
-                    field,
-                    "0 (dropout inside recurrent layers is not supported yet; put a Dropout layer before or \
-                     after the recurrent layer)",
-                    rate,
-                ));
+            if !(0.0..1.0).contains(&rate) {
+                return Err(checks::field_error(n, field, "a rate in [0, 1)", rate));
             }
         }
         checks::initializer(n, "kernel_initializer", &self.kernel_initializer)?;

@@ -34,8 +34,8 @@ use std::ops::Range;
 /// `(units, 3 units)`, `<name>.bias` `(2, 3 units)` (input bias, recurrent
 /// bias), columns in Keras' gate order `[z, r, h]`. Initial state zero;
 /// `reset_after=false` ([`GRU::reset_after`]) takes a `(3 units,)` bias and runs
-/// on autograd ops instead of the fused kernel; dropout, `return_state` and
-/// `stateful` are not supported.
+/// step by step on autograd ops instead of the fused kernel, as does
+/// `recurrent_dropout`; `return_state` and `stateful` are not supported.
 ///
 /// ```
 /// use neurite_nn::{layers::GRU, ForwardContext, Layer};

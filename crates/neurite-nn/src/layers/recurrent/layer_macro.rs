@@ -105,6 +105,30 @@ macro_rules! recurrent_layer_common {
             }
 
             #[doc = concat!(
+                "Keras' `dropout`: the fraction of the input dropped in training (default 0), one ",
+                "mask per call reused at every step. A rate outside `[0, 1)` is refused at build.\n\n```\n",
+                "let l = neurite_nn::layers::", stringify!($ty), "::new(3).dropout(0.2);\n",
+                "assert_eq!(l.config_struct().dropout, 0.2);\n```"
+            )]
+            pub fn dropout(mut self, rate: f32) -> Self {
+                self.base.cfg.dropout = rate;
+                self
+            }
+
+            #[doc = concat!(
+                "Keras' `recurrent_dropout`: the fraction of the previous state dropped in training ",
+                "(default 0), one mask per gate per call reused at every step; the layer then runs step ",
+                "by step on autograd ops (Keras' `implementation=1`), slower than its fused kernel. ",
+                "A rate outside `[0, 1)` is refused at build.\n\n```\n",
+                "let l = neurite_nn::layers::", stringify!($ty), "::new(3).recurrent_dropout(0.1);\n",
+                "assert_eq!(l.config_struct().recurrent_dropout, 0.1);\n```"
+            )]
+            pub fn recurrent_dropout(mut self, rate: f32) -> Self {
+                self.base.cfg.recurrent_dropout = rate;
+                self
+            }
+
+            #[doc = concat!(
                 "Whether the layer has a bias (default true).\n\n```\nuse neurite_nn::Layer;\n",
                 "let mut l = neurite_nn::layers::", stringify!($ty), "::new(3).use_bias(false);\n",
                 "l.build(&[5, 2], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();\n",

@@ -33,7 +33,9 @@ use std::ops::Range;
 /// `(units, 4 units)`, `<name>.bias` `(4 units)`, columns in Keras' gate
 /// order `[i, f, c, o]`; glorot-uniform kernel, orthogonal recurrent kernel,
 /// zero bias with the forget-gate block set to 1 (`unit_forget_bias`).
-/// Initial states are zero; dropout, `return_state` and `stateful` are not supported.
+/// Initial states are zero; `dropout` and `recurrent_dropout` as Keras
+/// ([`LSTM::dropout`], [`LSTM::recurrent_dropout`]); `return_state` and
+/// `stateful` are not supported.
 ///
 /// ```
 /// use neurite_nn::{layers::LSTM, ForwardContext, Layer};

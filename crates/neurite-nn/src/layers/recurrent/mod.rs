@@ -20,11 +20,11 @@ pub(crate) mod base;
 pub(crate) mod config;
 pub(crate) mod driver;
 mod gru;
-mod gru_reset_before;
 mod layer_macro;
 mod layout;
 mod lstm;
 mod simple_rnn;
+pub(crate) mod step_loop;
 pub(crate) mod step_mask;
 
 pub use config::{RecurrentConfig, RecurrentOptions};
