@@ -55,6 +55,10 @@ pub enum Error {
     /// The data given to `fit`, `evaluate` or `predict` does not fit the model.
     #[error("input: {0}")]
     Input(String),
+    /// Data-parallel training across processes could not start or go on
+    /// (MPI setup, ranks that disagree); see [`crate::distributed`].
+    #[error("distributed training: {0}")]
+    Distributed(String),
     /// The training loss became NaN or infinite (TerminateOnNaN, or always when unrecoverable).
     #[error("training stopped: the loss is {value} at epoch {epoch}, batch {batch}")]
     NonFiniteLoss {

@@ -26,6 +26,7 @@
 
 pub mod callbacks;
 mod cross_validation;
+pub mod distributed;
 mod error;
 pub mod functional;
 pub mod interop;

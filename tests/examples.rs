@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 13] = [
+const EXAMPLES: [&str; 14] = [
     "cifar10_cnn",
     "dense_binary",
     "keras_import",
@@ -23,6 +23,7 @@ const EXAMPLES: [&str; 13] = [
     "lstm_sequence",
     "mlp",
     "mnist_cnn",
+    "mnist_distributed",
     "multi_task",
     "quickstart",
     "resnet",
@@ -419,6 +420,17 @@ fn mnist_cnn_runs_one_epoch_on_small_idx_files() {
         .as_array()
         .expect("test_accuracy_per_epoch");
     assert_eq!(per_epoch.len(), 1, "{json:?}");
+}
+
+#[test]
+fn mnist_distributed_runs_one_epoch_as_one_process() {
+    // Without mpirun (and with or without the `mpi` feature) the example trains as a world of one.
+    let dir = small_mnist();
+    let data = dir.path().to_str().unwrap();
+    let args = ["--data", data, "--epochs", "1", "--limit", "48", "--batch-size", "16"];
+    let json = run("mnist_distributed", &args);
+    check_contract("mnist_distributed", &json, 1, "test_accuracy");
+    assert_eq!(json["world_size"], 1, "{json:?}");
 }
 
 #[test]

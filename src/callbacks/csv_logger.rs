@@ -69,6 +69,10 @@ fn existing_keys(path: &Path) -> Result<Vec<String>> {
 }
 
 impl Callback for CsvLogger {
+    fn root_only(&self) -> bool {
+        true
+    }
+
     fn on_train_begin(&mut self, _model: &mut dyn ModelHandle) -> Result<()> {
         let had_content = self.append && self.path.metadata().map(|m| m.len() > 0).unwrap_or(false);
         // Keep the existing header's column order (and write no second header).

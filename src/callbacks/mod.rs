@@ -53,6 +53,19 @@ pub trait ModelHandle {
 /// }
 /// ```
 pub trait Callback {
+    /// Whether, in data-parallel training ([`crate::distributed`]), only rank 0
+    /// runs this callback: true for callbacks that only write files
+    /// (ModelCheckpoint, CSVLogger); callbacks that take decisions run on every
+    /// rank, from the same logs. Default false.
+    ///
+    /// ```
+    /// use neurite::callbacks::{Callback, CsvLogger, EarlyStopping};
+    /// assert!(CsvLogger::new("log.csv").root_only());
+    /// assert!(!EarlyStopping::new("val_loss").root_only());
+    /// ```
+    fn root_only(&self) -> bool {
+        false
+    }
     /// Called once per `fit`, before any callback's `on_train_begin`, to
     /// check or claim what the callback will write to, so that a setting
     /// that cannot work fails before training starts (ModelCheckpoint claims

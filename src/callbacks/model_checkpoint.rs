@@ -64,6 +64,10 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn root_only(&self) -> bool {
+        true
+    }
+
     /// Claims the checkpoint directory before training (unless its path is a
     /// `{epoch}` template): a path that is a file, or a directory holding
     /// other things, is refused now rather than after an epoch of training,

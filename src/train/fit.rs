@@ -5,6 +5,7 @@ use super::batches::{check_batch_size, check_pair, epoch_order, gather, mix_seed
 use super::options::FitOptions;
 use super::tracker::{weighted_loss, BatchLosses, Tracker};
 use crate::callbacks::ModelHandle;
+use crate::distributed::session::Session;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::model::Model;
@@ -102,7 +103,24 @@ impl<N: Layer> Model<N> {
         &mut self,
         x: impl Into<Arrays<'a>>,
         y: impl Into<Arrays<'a>>,
+        options: FitOptions<'_>,
+    ) -> Result<History> {
+        // Data-parallel when MPI started several processes (feature `mpi`); see crate::distributed.
+        let mut session = Session::for_fit()?;
+        let result = self.fit_arrays(x.into(), y.into(), options, session.as_mut());
+        match session {
+            Some(s) => s.settle(result),
+            None => result,
+        }
+    }
+
+    /// `fit`'s body; `session` is the data-parallel side (`None` in single-process training).
+    fn fit_arrays<'a>(
+        &mut self,
+        x: Arrays<'a>,
+        y: Arrays<'a>,
         mut options: FitOptions<'_>,
+        mut session: Option<&mut Session>,
     ) -> Result<History> {
         // Reuse freed step buffers instead of page-faulting them back (see neurite_tensor::memory).
         neurite_tensor::memory::tune_allocator();
@@ -175,10 +193,18 @@ impl<N: Layer> Model<N> {
             }
         }
         let weights = self.sample_weights(&data, n_train, &options)?;
+        if let Some(s) = session.as_deref_mut() {
+            self.distributed_start(s, n_train, options.batch_size)?;
+        }
 
         let mut history = History::default();
-        let mut progress = Progress::new(options.verbose);
+        let root = session.as_ref().is_none_or(|s| s.is_root());
+        let mut progress = Progress::new(if root { options.verbose } else { 0 });
         let mut callbacks = std::mem::take(&mut options.callbacks);
+        if !root {
+            // Only rank 0 writes files (checkpoints, CSV logs).
+            callbacks.retain(|cb| !cb.root_only());
+        }
         self.stop_training = false;
         for cb in callbacks.iter_mut() {
             cb.prepare()?;
@@ -226,13 +252,19 @@ impl<N: Layer> Model<N> {
                     .as_ref()
                     .map(|w| Tensor::from_shape_fn(ndarray::IxDyn(&[chunk.len()]), |i| w[chunk[i[0]]]));
                 let step_seed = mix_seed(self.seed ^ 0x5EED, global as u64, batch as u64);
-                let (losses, preds, masks) = self.train_step(xbs, &ybs, wb, step_seed, epoch, batch)?;
+                let (losses, preds, masks) = match session.as_deref_mut() {
+                    Some(s) => self.distributed_step(s, xbs, &ybs, wb, step_seed, epoch, batch)?,
+                    None => self.train_step(xbs, &ybs, wb, step_seed, epoch, batch, None)?,
+                };
                 tracker.add(chunk.len(), &losses, &ybs, &preds, &masks)?;
                 let batch_logs = tracker.logs("");
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(epoch, batch, &batch_logs, self)?;
                 }
                 progress.update(batch, &batch_logs);
+            }
+            if let Some(s) = session.as_deref_mut() {
+                self.distributed_end_epoch(s);
             }
             let mut logs = tracker.logs("");
             if let Some(val) = &validation {
@@ -243,6 +275,9 @@ impl<N: Layer> Model<N> {
             }
             if let Some(lr) = self.learning_rate() {
                 logs.insert("lr".into(), lr as f64);
+            }
+            if let Some(s) = session.as_deref_mut() {
+                self.distributed_logs(s, &mut logs, n_train)?;
             }
             self.epochs_done = global
                 .checked_add(1)
@@ -313,11 +348,14 @@ impl<N: Layer> Model<N> {
         let seed = mix_seed(self.seed ^ 0xBA7C, self.epochs_done as u64, u64::MAX);
         let xs: Vec<Tensor> = data.xs.into_iter().map(Cow::into_owned).collect();
         let ys: Vec<Tensor> = data.ys.into_iter().map(Cow::into_owned).collect();
-        let (losses, preds, _) = self.train_step(xs, &ys, None, seed, self.epochs_done, 0)?;
+        let (losses, preds, _) = self.train_step(xs, &ys, None, seed, self.epochs_done, 0, None)?;
         Ok((losses.total, preds))
     }
 
-    fn train_step(
+    /// One step; with `sync`, the gradients (and the loss) are summed across
+    /// the ranks before the optimizer step, and the loss checked is the sum.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn train_step(
         &mut self,
         xbs: Vec<Tensor>,
         ybs: &[Tensor],
@@ -325,6 +363,7 @@ impl<N: Layer> Model<N> {
         seed: u64,
         epoch: usize,
         batch: usize,
+        mut sync: Option<&mut Session>,
     ) -> Result<(BatchLosses, Vec<Tensor>, Vec<Option<Mask>>)> {
         let mut ctx = ForwardContext::training(seed);
         let xs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
@@ -334,12 +373,12 @@ impl<N: Layer> Model<N> {
         let compiled = self.compiled_mut()?;
         let ys: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
         let w = wb.map(Var::constant);
-        let (mut loss, per_output) = weighted_loss(compiled, &ys, &preds, &masks, w.as_ref())?;
+        let (mut loss, mut per_output) = weighted_loss(compiled, &ys, &preds, &masks, w.as_ref())?;
         for extra in ctx.take_losses() {
             loss = ops::add(&loss, &extra)?;
         }
-        let value = loss.item()?;
-        if !value.is_finite() {
+        let mut value = loss.item()?;
+        if !value.is_finite() && sync.is_none() {
             return Err(Error::NonFiniteLoss { epoch, batch, value });
         }
         if !loss.requires_grad() {
@@ -354,11 +393,16 @@ impl<N: Layer> Model<N> {
             .map(|p| (p.name.as_str(), &p.var))
             .collect();
         let stepped = match loss.backward() {
-            Ok(()) => self
-                .compiled_mut()?
-                .optimizer
-                .step(&trainable)
-                .map_err(Error::from),
+            Ok(()) => match sync.as_deref_mut() {
+                Some(s) => s.reduce_gradients(&trainable, &mut value, &mut per_output, epoch, batch),
+                None => Ok(()),
+            }
+            .and_then(|()| {
+                self.compiled_mut()?
+                    .optimizer
+                    .step(&trainable)
+                    .map_err(Error::from)
+            }),
             Err(e) => Err(e.into()),
         };
         // Forget the gradients whether or not the step worked: a gradient left
@@ -418,7 +462,7 @@ impl<N: Layer> Model<N> {
 }
 
 /// Class index of each of the first `n` targets: sparse labels `(n,)`/`(n, 1)` or one-hot rows (argmax).
-fn class_of_each_sample(y: &Tensor, n: usize) -> Result<Vec<usize>> {
+pub(crate) fn class_of_each_sample(y: &Tensor, n: usize) -> Result<Vec<usize>> {
     let bad = |v: f32| {
         Error::Input(format!(
             "fit: class_weight needs class-index or one-hot targets, found the value {v}"

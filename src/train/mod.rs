@@ -6,7 +6,7 @@ mod evaluate;
 mod fit;
 mod masked;
 mod options;
-mod tracker;
+pub(crate) mod tracker;
 
 pub use arrays::Arrays;
 pub use options::FitOptions;
