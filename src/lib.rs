@@ -40,6 +40,7 @@ pub mod sampling;
 mod save;
 mod summary;
 mod train;
+pub mod tune;
 
 pub use cross_validation::{cross_validate, CrossValidation};
 pub use error::{Error, Result};

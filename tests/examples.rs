@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 14] = [
+const EXAMPLES: [&str; 15] = [
     "cifar10_cnn",
     "dense_binary",
     "keras_import",
@@ -29,6 +29,7 @@ const EXAMPLES: [&str; 14] = [
     "resnet",
     "text_classification",
     "text_generation",
+    "tune_digits",
 ];
 
 /// `target/<profile>/examples`, from this test binary's own path (`target/<profile>/deps/`).
@@ -493,3 +494,27 @@ fn keras_import_predicts_what_keras_predicted_on_a_fixture() {
         .fold(0.0f32, f32::max);
     assert!(worst <= 1e-5, "largest difference to Keras {worst}");
 }
+
+#[test]
+fn tune_digits_searches_two_trials_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tune");
+    let args = ["--trials", "2", "--epochs", "1", "--folds", "2", "--out", out.to_str().unwrap()];
+    let json = run("tune_digits", &args);
+    check_contract("tune_digits", &json, 1, "test_accuracy");
+    assert_eq!(json.get("trials").and_then(Value::as_u64), Some(2), "{json:?}");
+    let best = json["best"].as_object().expect("best");
+    for key in ["units", "dropout", "learning_rate", "optimizer"] {
+        assert!(best.contains_key(key), "{json:?}");
+    }
+    let log = std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2);
+    for svg in ["objective.svg", "parameters.svg"] {
+        assert!(std::fs::read_to_string(out.join(svg)).unwrap().starts_with("<svg"));
+    }
+    // Run again: both trials come from the log, nothing is trained, the same best.
+    let again = run("tune_digits", &args);
+    assert_eq!(again.get("test_accuracy"), json.get("test_accuracy"));
+    assert_eq!(std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap(), log);
+}
+
