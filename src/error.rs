@@ -52,6 +52,10 @@ pub enum Error {
         /// The call that checked (`"fit"`, `"predict"`, ...).
         context: String,
     },
+    /// An ONNX export failed (see [`crate::interop::onnx`]).
+    #[cfg(feature = "onnx")]
+    #[error(transparent)]
+    Onnx(#[from] crate::interop::onnx::OnnxError),
     /// The data given to `fit`, `evaluate` or `predict` does not fit the model.
     #[error("input: {0}")]
     Input(String),

@@ -73,6 +73,7 @@ mod symbolic;
 pub use block::{register_block, Block, BlockLayer};
 pub(crate) use config::from_config as graph_from_config;
 pub use graph::Graph;
+pub(crate) use graph::Slot;
 pub use symbolic::{CallLayer, Input, SharedLayer, SymbolicTensor};
 
 use crate::model::Model;

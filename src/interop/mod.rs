@@ -2,3 +2,5 @@
 
 #[cfg(feature = "keras")]
 pub mod keras;
+#[cfg(feature = "onnx")]
+pub mod onnx;
