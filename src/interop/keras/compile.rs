@@ -168,12 +168,10 @@ pub(crate) fn to_keras(compile: &Value) -> Result<Value, String> {
         .to_string();
     let mut config: Map<String, Value> = opt.as_object().cloned().unwrap_or_default();
     // neurite-only switches Keras' constructors would refuse.
-    for k in ["pytorch_epsilon"] {
-        if config.get(k).is_some_and(|v| v != &json!(false)) {
-            return Err(format!("optimizer option {k} has no Keras equivalent"));
-        }
-        config.remove(k);
+    if config.get("pytorch_epsilon").is_some_and(|v| v != &json!(false)) {
+        return Err("optimizer option pytorch_epsilon has no Keras equivalent".into());
     }
+    config.remove("pytorch_epsilon");
     config.insert("name".into(), json!(class.to_lowercase()));
     let optimizer =
         json!({"module": "keras.optimizers", "class_name": class, "config": config, "registered_name": null});

@@ -142,15 +142,11 @@ fn sequential(model: &Value, config: &Value, name: String) -> Result<Translated,
         }
     }
     if input_shape.is_none() {
-        for s in [
-            config.get("build_input_shape"),
-            model.pointer("/build_config/input_shape"),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let saved = config
+            .get("build_input_shape")
+            .or_else(|| model.pointer("/build_config/input_shape"));
+        if let Some(s) = saved {
             input_shape = Some(shape_without_batch(s, "build_input_shape")?);
-            break;
         }
     }
     let input_shape = input_shape
@@ -241,7 +237,8 @@ fn call_refs(node: &Value, lname: &str) -> Result<Value, String> {
         .map_err(|e| format!("layer {lname:?}: {e}"))?;
     if let Some(kwargs) = node.get("kwargs").and_then(Value::as_object) {
         for (k, v) in kwargs {
-            if !v.is_null() && !(k == "training" && v.is_boolean()) {
+            let harmless = v.is_null() || (k == "training" && v.is_boolean());
+            if !harmless {
                 return Err(format!(
                     "layer {lname:?} is called with the argument {k}={v}, which neurite's import does not support"
                 ));
