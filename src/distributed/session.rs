@@ -16,6 +16,9 @@ use neurite_tensor::Tensor;
 use std::ops::Range;
 use std::time::Instant;
 
+/// Per-sample shapes of each output's predictions, and of its mask if it has one.
+type RowShapes = (Vec<Vec<usize>>, Vec<Option<Vec<usize>>>);
+
 /// Values per all-reduce call: gradients travel in buckets of 4 MiB.
 pub(crate) const BUCKET_VALUES: usize = 1 << 20;
 
@@ -32,7 +35,7 @@ pub(crate) struct Session {
     local: Range<usize>,
     global_rows: usize,
     /// Per-sample shapes of each output's predictions and masks, for a step where this rank has no row.
-    row_shapes: Option<(Vec<Vec<usize>>, Vec<Option<Vec<usize>>>)>,
+    row_shapes: Option<RowShapes>,
     local_steps: u64,
 }
 

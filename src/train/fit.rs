@@ -127,7 +127,12 @@ impl<N: Layer> Model<N> {
         // Flush denormals here and on rayon's threads; the caller's mode is back on return (neurite_tensor::denormals).
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
-        let data = self.resolve_data("fit", x.into(), y.into())?;
+        if let Some(option) = options.stream_only_option() {
+            return Err(Error::Input(format!(
+                "fit: {option} applies to streams: train with fit_stream (e.g. fit_stream(DataStream::indexed(Dataset::new(x, y)?), ...))"
+            )));
+        }
+        let data = self.resolve_data("fit", x, y)?;
         let n_all = data.n;
         check_batch_size("fit", options.batch_size)?;
         if !(0.0..1.0).contains(&options.validation_split) {
@@ -363,7 +368,7 @@ impl<N: Layer> Model<N> {
         seed: u64,
         epoch: usize,
         batch: usize,
-        mut sync: Option<&mut Session>,
+        sync: Option<&mut Session>,
     ) -> Result<(BatchLosses, Vec<Tensor>, Vec<Option<Mask>>)> {
         let mut ctx = ForwardContext::training(seed);
         let xs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
@@ -393,7 +398,7 @@ impl<N: Layer> Model<N> {
             .map(|p| (p.name.as_str(), &p.var))
             .collect();
         let stepped = match loss.backward() {
-            Ok(()) => match sync.as_deref_mut() {
+            Ok(()) => match sync {
                 Some(s) => s.reduce_gradients(&trainable, &mut value, &mut per_output, epoch, batch),
                 None => Ok(()),
             }
