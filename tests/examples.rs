@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 15] = [
+const EXAMPLES: [&str; 16] = [
     "cifar10_cnn",
     "dense_binary",
     "keras_import",
@@ -25,6 +25,7 @@ const EXAMPLES: [&str; 15] = [
     "mnist_cnn",
     "mnist_distributed",
     "multi_task",
+    "onnx_export",
     "quickstart",
     "resnet",
     "text_classification",
@@ -518,3 +519,13 @@ fn tune_digits_searches_two_trials_and_resumes() {
     assert_eq!(std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap(), log);
 }
 
+#[test]
+fn onnx_export_trains_one_epoch_and_writes_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("digits.onnx");
+    let json = run("onnx_export", &["--epochs", "1", "--out", out.to_str().unwrap()]);
+    check_contract("onnx_export", &json, 1, "test_accuracy");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert_eq!(json.get("onnx_bytes").and_then(Value::as_u64), Some(size), "{json:?}");
+    assert!(number(&json, "onnx_nodes") > 0.0, "{json:?}");
+}
