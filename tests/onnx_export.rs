@@ -7,10 +7,10 @@ use neurite::prelude::*;
 use neurite::tensor::resize::Interpolation;
 use proptest::prelude::*;
 use rand::Rng;
-use tract_onnx::tract_core::model::IntoRunnable;
 use tract_onnx::prelude::{
     Datum, Framework, InferenceFact, InferenceModelExt, IntoTValue, Tensor as TractTensor,
 };
+use tract_onnx::tract_core::model::IntoRunnable;
 
 /// `n` values in `[-1, 1)` from `seed`.
 fn uniform(shape: &[usize], seed: u64) -> Tensor {
@@ -60,7 +60,11 @@ fn run_tract(bytes: &[u8], inputs: &[&Tensor]) -> Vec<Tensor> {
         .iter()
         .map(|v| {
             let t: &TractTensor = v;
-            Tensor::from_shape_vec(ndarray::IxDyn(t.shape()), t.to_plain_array_view::<f32>().unwrap().iter().copied().collect()).unwrap()
+            Tensor::from_shape_vec(
+                ndarray::IxDyn(t.shape()),
+                t.to_plain_array_view::<f32>().unwrap().iter().copied().collect(),
+            )
+            .unwrap()
         })
         .collect()
 }
