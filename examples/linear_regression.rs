@@ -52,8 +52,8 @@ fn main() -> neurite::Result<()> {
     let pred = model.predict(&x_test)?;
     let mse = neurite::metrics::mean_squared_error(y_test.view(), pred.view())?;
     let weights = model.get_weights();
-    let kernel: Vec<f32> = weights[0].1.iter().copied().collect();
-    let bias = weights[1].1.iter().copied().next().unwrap_or(f32::NAN);
+    let kernel: Vec<f32> = weights[0].iter().copied().collect();
+    let bias = weights[1].iter().copied().next().unwrap_or(f32::NAN);
     println!("learned kernel {kernel:?} (true {TRUE_W:?}), bias {bias:.4} (true {TRUE_B})");
     println!("test mse {mse:.5}, test mae {:.5}", scores["mae"]);
     let mut line = timing_fields("linear_regression", history.epochs.len(), seconds, 2000);

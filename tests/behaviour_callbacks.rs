@@ -37,10 +37,10 @@ impl Harness {
 }
 
 impl ModelHandle for Harness {
-    fn get_weights(&self) -> Vec<(String, Tensor)> {
+    fn get_weights_by_name(&self) -> Vec<(String, Tensor)> {
         self.weights.clone()
     }
-    fn set_weights(&mut self, weights: &[(String, Tensor)]) -> neurite::Result<()> {
+    fn set_weights_by_name(&mut self, weights: &[(String, Tensor)]) -> neurite::Result<()> {
         self.weights = weights.to_vec();
         Ok(())
     }

@@ -16,11 +16,11 @@ impl Callback for Sabotage {
         model: &mut dyn ModelHandle,
     ) -> neurite::Result<()> {
         if epoch >= 1 {
-            let mut w = model.get_weights();
+            let mut w = model.get_weights_by_name();
             for (_, t) in w.iter_mut() {
                 t.mapv_inplace(|v| -3.0 * v + 0.7);
             }
-            model.set_weights(&w)?;
+            model.set_weights_by_name(&w)?;
         }
         Ok(())
     }
@@ -30,7 +30,7 @@ impl Callback for Sabotage {
 struct Snapshots(Vec<Vec<(String, Tensor)>>);
 impl Callback for Snapshots {
     fn on_epoch_end(&mut self, _epoch: usize, _l: &Logs, m: &mut dyn ModelHandle) -> neurite::Result<()> {
-        self.0.push(m.get_weights());
+        self.0.push(m.get_weights_by_name());
         Ok(())
     }
 }
@@ -59,7 +59,7 @@ fn early_stopping_stops_and_restores_the_best_weights() {
     assert!(best <= 1, "best epoch {best}, losses {losses:?}");
     assert_eq!(es.stopped_epoch(), Some(best + 2), "losses {losses:?}");
     assert_eq!(h.epochs.len(), best + 3);
-    assert_eq!(model.get_weights(), snaps.0[best]);
+    assert_eq!(model.get_weights_by_name(), snaps.0[best]);
 }
 
 /// Keeps each epoch's monitored value and the weights the checkpoint sees at that epoch's end.
@@ -71,7 +71,7 @@ struct Recorder {
 impl Callback for Recorder {
     fn on_epoch_end(&mut self, _epoch: usize, logs: &Logs, m: &mut dyn ModelHandle) -> neurite::Result<()> {
         self.values.push(logs[self.key]);
-        self.weights.push(m.get_weights());
+        self.weights.push(m.get_weights_by_name());
         Ok(())
     }
 }
@@ -124,11 +124,11 @@ fn model_checkpoint_saves_best_only() {
     // The folder holds the best epoch's weights: the worse epochs did not overwrite them.
     let loaded = Sequential::load(&path).unwrap();
     assert_eq!(
-        loaded.get_weights(),
+        loaded.get_weights_by_name(),
         rec.weights[best],
         "best epoch {best}, val_loss per epoch {losses:?}"
     );
-    assert_ne!(loaded.get_weights(), model.get_weights());
+    assert_ne!(loaded.get_weights_by_name(), model.get_weights_by_name());
     // The checkpoint is a working model: its val_loss is the best epoch's.
     let n_train = 90;
     let idx: Vec<usize> = (n_train..120).collect();
@@ -301,7 +301,7 @@ fn custom_layers_train_through_the_same_loop() {
             FitOptions::new().epochs(60).batch_size(16).verbose(0),
         )
         .unwrap();
-    let w = model.get_weights().remove(0).1;
+    let w = model.get_weights_by_name().remove(0).1;
     assert!(
         (w[[0, 0]] - 2.0).abs() < 0.05 && (w[[1, 0]] + 1.0).abs() < 0.05,
         "{w}"

@@ -173,7 +173,7 @@ fn sequential_block_model(seed: u64) -> Sequential {
 }
 
 fn values<N: Layer>(m: &Model<N>) -> Vec<Tensor> {
-    m.get_weights().into_iter().map(|(_, t)| t).collect()
+    m.get_weights_by_name().into_iter().map(|(_, t)| t).collect()
 }
 
 /// The blocks draw the same initial weights as the inline layers (built in
@@ -189,7 +189,7 @@ fn blocks_train_bit_identically_to_the_same_layers_inline() {
     blocks.build(&[12, 12, 1]).unwrap();
     inline.build(&[12, 12, 1]).unwrap();
     assert_eq!(values(&blocks), values(&inline));
-    assert_eq!(blocks.get_weights(), seq.get_weights());
+    assert_eq!(blocks.get_weights_by_name(), seq.get_weights_by_name());
     assert_eq!(blocks.count_params(), inline.count_params());
     for m in [
         &mut blocks as &mut dyn Fit,
@@ -199,7 +199,7 @@ fn blocks_train_bit_identically_to_the_same_layers_inline() {
         m.train(&x, &y);
     }
     assert_eq!(values(&blocks), values(&inline));
-    assert_eq!(blocks.get_weights(), seq.get_weights());
+    assert_eq!(blocks.get_weights_by_name(), seq.get_weights_by_name());
     assert_eq!(blocks.predict(&x).unwrap(), inline.predict(&x).unwrap());
     assert_eq!(seq.predict(&x).unwrap(), inline.predict(&x).unwrap());
 }
@@ -397,10 +397,10 @@ fn save_load_resume<N: Network>(build: impl Fn() -> Model<N>) -> Value {
     first.fit(&x, &y, opts()).unwrap();
     first.save(&path).unwrap();
     let mut loaded = Model::<N>::load(&path).unwrap();
-    assert_eq!(loaded.get_weights(), first.get_weights());
+    assert_eq!(loaded.get_weights_by_name(), first.get_weights_by_name());
     assert_eq!(loaded.predict(&x).unwrap(), first.predict(&x).unwrap());
     loaded.fit(&x, &y, opts()).unwrap();
-    assert_eq!(loaded.get_weights(), straight.get_weights());
+    assert_eq!(loaded.get_weights_by_name(), straight.get_weights_by_name());
     saved_config(&path)
 }
 
@@ -469,7 +469,7 @@ fn a_shared_block_has_one_set_of_weights() {
         .unwrap()
         .seed(1);
     once.build(&[5, 5, 4]).unwrap();
-    assert_eq!(twice.get_weights(), once.get_weights());
+    assert_eq!(twice.get_weights_by_name(), once.get_weights_by_name());
     let x = uniform(&[2, 5, 5, 4], -1.0, 1.0, &mut rng_from_seed(1));
     let after_once = once.predict(&x).unwrap();
     assert_eq!(twice.predict(&x).unwrap(), once.predict(&after_once).unwrap());
@@ -493,17 +493,17 @@ fn a_frozen_block_keeps_its_weights_and_counts_them_as_non_trainable() {
     );
     // (Moving statistics are state, not trained weights.)
     let block_weights = |m: &Sequential| -> Vec<(String, Tensor)> {
-        m.get_weights()
+        m.get_weights_by_name()
             .into_iter()
             .filter(|(n, _)| n.starts_with("residual_block_2/") && !n.contains(".moving_"))
             .collect()
     };
     let before = block_weights(&m);
     let (x, y) = data(32);
-    let others_before = m.get_weights()[0].1.clone();
+    let others_before = m.get_weights_by_name()[0].1.clone();
     m.fit(&x, &y, opts()).unwrap();
     assert_eq!(block_weights(&m), before);
-    assert_ne!(m.get_weights()[0].1, others_before, "the other layers train");
+    assert_ne!(m.get_weights_by_name()[0].1, others_before, "the other layers train");
     // The flag is saved and loaded.
     register_all();
     let dir = tempfile::tempdir().unwrap();

@@ -22,7 +22,7 @@ fn predict_multiplies_rounded_operands_and_accumulates_in_f32() {
     let model = dense_model(DtypePolicy::MixedBfloat16);
     let x = uniform(&[9, 37], -1.0, 1.0, &mut rng_from_seed(1));
     let got = model.predict(&x).unwrap();
-    let weights = model.get_weights();
+    let weights = model.get_weights_by_name();
     let (w, b) = (&weights[0].1, &weights[1].1);
     let mut outside_exact = false;
     for i in 0..9 {
@@ -104,7 +104,7 @@ fn a_cnn_trains_under_mixed_bfloat16_with_f32_weights() {
         accuracy.push(model.evaluate(&x, &y).unwrap()["accuracy"]);
         if policy == DtypePolicy::MixedBfloat16 {
             let has_low_bits = model
-                .get_weights()
+                .get_weights_by_name()
                 .iter()
                 .flat_map(|(_, t)| t.iter().copied().collect::<Vec<_>>())
                 .any(|v| v.to_bits() & 0xffff != 0);
@@ -188,7 +188,7 @@ fn conv_predict_equals_f32_on_rounded_input_and_weights() {
     let got = bf16.predict(x.clone().into_dyn()).unwrap();
     let mut f32_model = build(DtypePolicy::Float32);
     let rounded: Vec<(String, Tensor)> = bf16
-        .get_weights()
+        .get_weights_by_name()
         .into_iter()
         .map(|(n, t)| {
             if n.ends_with("kernel") {
@@ -198,7 +198,7 @@ fn conv_predict_equals_f32_on_rounded_input_and_weights() {
             }
         })
         .collect();
-    f32_model.set_weights(&rounded).unwrap();
+    f32_model.set_weights_by_name(&rounded).unwrap();
     let want = f32_model.predict(x.mapv(round_to_bf16).into_dyn()).unwrap();
     let worst = got
         .iter()

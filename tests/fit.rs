@@ -81,7 +81,7 @@ fn softmax_regression(seed: u64, lr: f32) -> Sequential {
 
 /// The kernel `(2, 3)` and bias `(3,)` of [`softmax_regression`], as f64.
 fn kernel_and_bias(m: &Sequential) -> (Vec<[f64; 3]>, [f64; 3]) {
-    let w = m.get_weights();
+    let w = m.get_weights_by_name();
     let get = |suffix: &str| {
         w.iter()
             .find(|(n, _)| n.ends_with(suffix))
@@ -236,7 +236,7 @@ fn a_zero_sample_weight_removes_the_sample_from_the_gradient() {
                 .verbose(0),
         )
         .unwrap();
-        m.get_weights()
+        m.get_weights_by_name()
     };
     let zeroed = train(&x, &y, &sw);
     // Changing the weight-0 sample's features and label changes nothing.
@@ -298,7 +298,7 @@ fn non_finite_loss_stops_with_an_error_naming_the_batch() {
     model
         .compile(Sgd::new(0.01), Loss::MeanSquaredError, &[])
         .unwrap();
-    let before = model.get_weights();
+    let before = model.get_weights_by_name();
     let mut stop = TerminateOnNan;
     let err = model
         .fit(
@@ -316,7 +316,7 @@ fn non_finite_loss_stops_with_an_error_naming_the_batch() {
         other => panic!("unexpected error {other}"),
     }
     // Batches 0 and 1 were applied; the NaN batch was not.
-    let after = model.get_weights();
+    let after = model.get_weights_by_name();
     assert!(after.iter().all(|(_, t)| t.iter().all(|v| v.is_finite())));
     assert_ne!(before, after);
 }

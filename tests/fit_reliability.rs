@@ -11,7 +11,7 @@ use neurite::prelude::*;
 fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
     let (x, y) = three_classes(90);
     let mut stepwise = classifier(12);
-    let mut weights = vec![stepwise.get_weights()];
+    let mut weights = vec![stepwise.get_weights_by_name()];
     for call in 0..3 {
         let h = stepwise
             .fit(&x, &y, FitOptions::new().epochs(1).verbose(0))
@@ -22,7 +22,7 @@ fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
             "call {call}: Keras numbers each call's epochs from initial_epoch"
         );
         assert_eq!(stepwise.epochs_done(), call + 1);
-        weights.push(stepwise.get_weights());
+        weights.push(stepwise.get_weights_by_name());
         assert_ne!(weights[call], weights[call + 1], "call {call} did not train");
     }
     // Three one-epoch calls are exactly one three-epoch call (same shuffles,
@@ -31,7 +31,7 @@ fn each_fit_call_trains_the_epochs_it_is_asked_for_as_keras() {
     at_once
         .fit(&x, &y, FitOptions::new().epochs(3).verbose(0))
         .unwrap();
-    assert_eq!(at_once.get_weights(), stepwise.get_weights());
+    assert_eq!(at_once.get_weights_by_name(), stepwise.get_weights_by_name());
     // initial_epoch >= epochs trains nothing, as Keras.
     let h = at_once
         .fit(&x, &y, FitOptions::new().epochs(2).initial_epoch(2).verbose(0))
@@ -96,7 +96,7 @@ fn zero_batch_sizes_are_errors_not_empty_results() {
 fn validation_data_of_another_sample_shape_is_refused_before_training() {
     let (x, y) = three_classes(20);
     let mut model = classifier(14);
-    let before = model.get_weights();
+    let before = model.get_weights_by_name();
     let wide = Tensor::zeros(ndarray::IxDyn(&[5, x.shape()[1] + 1]));
     let err = model
         .fit(
@@ -118,7 +118,7 @@ fn validation_data_of_another_sample_shape_is_refused_before_training() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("validation y"), "{err}");
-    assert_eq!(model.get_weights(), before, "a refused fit trained");
+    assert_eq!(model.get_weights_by_name(), before, "a refused fit trained");
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn overflowing_regression(lr: f32) -> (Sequential, Tensor, Tensor) {
 #[test]
 fn a_failed_update_leaves_no_gradient_behind_and_no_broken_checkpoint() {
     let (mut model, x, y) = overflowing_regression(3e38);
-    let good = model.get_weights();
+    let good = model.get_weights_by_name();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
     model.save(&dir).unwrap();
@@ -215,15 +215,15 @@ fn a_failed_update_leaves_no_gradient_behind_and_no_broken_checkpoint() {
     // parameter, and the checkpoint on disk is untouched.
     let err = model.save(&dir).unwrap_err().to_string();
     assert!(err.contains("dense_1."), "{err}");
-    assert_eq!(Sequential::load(&dir).unwrap().get_weights(), good);
+    assert_eq!(Sequential::load(&dir).unwrap().get_weights_by_name(), good);
     // Restoring the good weights and a sane rate trains exactly as a model
     // that never failed (plain SGD has no state besides the step count).
-    model.set_weights(&good).unwrap();
+    model.set_weights_by_name(&good).unwrap();
     model.optimizer_mut().unwrap().set_learning_rate(0.01);
     model.fit(&x, &y, one_step()).unwrap();
     let (mut fresh, _, _) = overflowing_regression(0.01);
     fresh.fit(&x, &y, one_step()).unwrap();
-    assert_eq!(model.get_weights(), fresh.get_weights());
+    assert_eq!(model.get_weights_by_name(), fresh.get_weights_by_name());
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn a_save_never_writes_optimizer_state_a_load_would_refuse() {
         .compile(Adam::new(0.001), Loss::MeanSquaredError, &[])
         .unwrap();
     model
-        .set_weights(&[
+        .set_weights_by_name(&[
             ("dense_1.kernel".into(), ndarray::arr2(&[[0.5f32]]).into_dyn()),
             ("dense_1.bias".into(), ndarray::arr1(&[0.0f32]).into_dyn()),
         ])
@@ -255,7 +255,7 @@ fn a_save_never_writes_optimizer_state_a_load_would_refuse() {
     assert!(err.contains("slot"), "{err}");
     assert!(
         model
-            .get_weights()
+            .get_weights_by_name()
             .iter()
             .all(|(_, t)| t.iter().all(|v| v.is_finite())),
         "this case needs finite weights and a broken slot"

@@ -42,12 +42,12 @@ fn a_chain_graph_trains_exactly_as_the_sequential_of_its_layers() {
     let mut graph = Model::functional(&inputs, &t).unwrap().seed(9);
     seq.build(&[12, 12, 1]).unwrap();
     graph.build(&[12, 12, 1]).unwrap();
-    assert_eq!(seq.get_weights(), graph.get_weights());
+    assert_eq!(seq.get_weights_by_name(), graph.get_weights_by_name());
     let (x, y) = data(96);
     for m in [&mut seq as &mut dyn Trainable, &mut graph as &mut dyn Trainable] {
         m.train(&x, &y);
     }
-    assert_eq!(seq.get_weights(), graph.get_weights());
+    assert_eq!(seq.get_weights_by_name(), graph.get_weights_by_name());
     assert_eq!(seq.predict(&x).unwrap(), graph.predict(&x).unwrap());
 }
 
@@ -78,7 +78,7 @@ fn a_residual_block_computes_its_formula() {
     let y = Add::new().call_many(&[&x_in, &h]).unwrap();
     let mut model = Model::functional(&x_in, &y).unwrap().seed(1);
     model.build(&[5]).unwrap();
-    let w = model.get_weights();
+    let w = model.get_weights_by_name();
     let (kernel, bias) = (&w[0].1, &w[1].1);
     let x = normal(&[7, 5], 0.0, 1.0, &mut rng_from_seed(2));
     let got = model.predict(&x).unwrap();
@@ -120,7 +120,7 @@ fn a_shared_layer_has_one_set_of_weights_and_both_calls_train_it() {
     let mut model = Model::functional(&x_in, &b).unwrap().seed(3);
     model.build(&[3]).unwrap();
     assert_eq!(model.count_params(), (9, 0));
-    let w = model.get_weights()[0]
+    let w = model.get_weights_by_name()[0]
         .1
         .clone()
         .into_dimensionality::<ndarray::Ix2>()
@@ -193,7 +193,7 @@ fn nested_graphs_and_branches_save_load_and_resume_exactly() {
     assert_eq!(resumed.predict(&x).unwrap(), first.predict(&x).unwrap());
     assert!(Sequential::load(&path).is_err());
     resumed.fit(&x, &y, opts()).unwrap();
-    assert_eq!(resumed.get_weights(), straight.get_weights());
+    assert_eq!(resumed.get_weights_by_name(), straight.get_weights_by_name());
     assert!(
         resumed.summary().contains("block (Functional)"),
         "{}",

@@ -75,7 +75,7 @@ fn opts<'a>() -> FitOptions<'a> {
 }
 
 fn weights_with_prefix(m: &Functional, prefix: &str) -> Vec<(String, Tensor)> {
-    m.get_weights()
+    m.get_weights_by_name()
         .into_iter()
         .filter(|(n, _)| n.starts_with(prefix))
         .collect()
@@ -104,7 +104,7 @@ fn disjoint_heads_train_exactly_as_two_separate_models() {
         .compile(Adam::new(0.01), Loss::MeanSquaredError, &[Metric::Mae])
         .unwrap();
     only_a
-        .set_weights(
+        .set_weights_by_name(
             &[
                 weights_with_prefix(&both, "ha."),
                 weights_with_prefix(&both, "class."),
@@ -113,7 +113,7 @@ fn disjoint_heads_train_exactly_as_two_separate_models() {
         )
         .unwrap();
     only_b
-        .set_weights(
+        .set_weights_by_name(
             &[
                 weights_with_prefix(&both, "hb."),
                 weights_with_prefix(&both, "value."),
@@ -142,7 +142,7 @@ fn disjoint_heads_train_exactly_as_two_separate_models() {
             weights_with_prefix(&both, "class.")
         ]
         .concat(),
-        only_a.get_weights()
+        only_a.get_weights_by_name()
     );
     assert_eq!(
         [
@@ -150,7 +150,7 @@ fn disjoint_heads_train_exactly_as_two_separate_models() {
             weights_with_prefix(&both, "value.")
         ]
         .concat(),
-        only_b.get_weights()
+        only_b.get_weights_by_name()
     );
     let preds = both.predict_many([&a, &b]).unwrap();
     assert_eq!(preds[0], only_a.predict(&a).unwrap());
@@ -187,8 +187,8 @@ fn by_name_and_by_order_data_train_identically() {
     let h3 = by_map.fit(&xs, &ys, fit_opts()).unwrap();
     assert_eq!(h1, h2);
     assert_eq!(h1, h3);
-    assert_eq!(by_order.get_weights(), by_name.get_weights());
-    assert_eq!(by_order.get_weights(), by_map.get_weights());
+    assert_eq!(by_order.get_weights_by_name(), by_name.get_weights_by_name());
+    assert_eq!(by_order.get_weights_by_name(), by_map.get_weights_by_name());
     for key in [
         "loss",
         "class_loss",
@@ -288,7 +288,7 @@ proptest! {
         prop_assert!(close(s["class_loss"], wc as f64 * unit["class_loss"]), "{} vs {}", s["class_loss"], unit["class_loss"]);
         prop_assert!(close(s["value_loss"], wv as f64 * unit["value_loss"]));
         prop_assert!(close(s["loss"], s["class_loss"] + s["value_loss"]));
-        let w = m.get_weights();
+        let w = m.get_weights_by_name();
         let kernel = &w.iter().find(|(n, _)| n == "value.kernel").unwrap().1;
         let penalty = 0.01 * kernel.iter().map(|v| (v * v) as f64).sum::<f64>();
         let (total, _) = m.train_on_batch([&a, &b], [&class, &value]).unwrap();
@@ -432,7 +432,7 @@ fn save_load_predict_and_resume_exactly() {
         first.predict_many([&a, &b]).unwrap()
     );
     let h_resumed = fit(&mut resumed);
-    assert_eq!(resumed.get_weights(), straight.get_weights());
+    assert_eq!(resumed.get_weights_by_name(), straight.get_weights_by_name());
     assert_eq!(h_resumed, h_straight);
 }
 

@@ -282,7 +282,7 @@ fn non_finite_weights_are_refused_at_load() {
         (f32::INFINITY, "inf"),
         (f32::NEG_INFINITY, "-inf"),
     ] {
-        let mut weights = model.get_weights();
+        let mut weights = model.get_weights_by_name();
         weights[2].1[[1, 0]] = bad;
         let data: Vec<(String, Vec<u8>, Vec<usize>)> = weights
             .iter()

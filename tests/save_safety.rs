@@ -101,7 +101,7 @@ fn other_files_in_a_checkpoint_directory_survive_every_save() {
     for seed in 4..8 {
         let m = small_model(seed);
         m.save(&dir).unwrap();
-        assert_eq!(Sequential::load(&dir).unwrap().get_weights(), m.get_weights());
+        assert_eq!(Sequential::load(&dir).unwrap().get_weights_by_name(), m.get_weights_by_name());
     }
     // An uncompiled model has no optimizer state: its file goes, nothing else.
     let plain = Sequential::new().add(Dense::new(2).input_dim(3));
@@ -141,7 +141,7 @@ fn checkpoint_and_csv_log_share_a_folder_in_either_order() {
         let log = fs::read_to_string(run.join("log.csv")).unwrap();
         assert_eq!(log.lines().count(), 4, "case {case}: {log}");
         let loaded = Sequential::load(&run).unwrap();
-        assert_eq!(loaded.get_weights(), model.get_weights());
+        assert_eq!(loaded.get_weights_by_name(), model.get_weights_by_name());
     }
 }
 
@@ -152,13 +152,13 @@ fn model_checkpoint_refuses_a_user_folder_before_training() {
     fs::write(tmp.path().join("essay.txt"), b"keep me").unwrap();
     let mut ckpt = ModelCheckpoint::new(tmp.path().to_string_lossy());
     let mut model = classifier(6);
-    let before = model.get_weights();
+    let before = model.get_weights_by_name();
     let err = model
         .fit(&x, &y, FitOptions::new().epochs(2).verbose(0).callback(&mut ckpt))
         .unwrap_err();
     assert!(is_refusal(&err), "{err}");
     assert_eq!(
-        model.get_weights(),
+        model.get_weights_by_name(),
         before,
         "trained although the checkpoint path was refused"
     );
@@ -197,7 +197,7 @@ fn stale_partial_directories_of_dead_writers_are_removed() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert_eq!(hidden, [".neurite.lock"]);
-    assert_eq!(Sequential::load(&dir).unwrap().get_weights(), m.get_weights());
+    assert_eq!(Sequential::load(&dir).unwrap().get_weights_by_name(), m.get_weights_by_name());
 }
 
 #[test]
@@ -212,14 +212,14 @@ fn concurrent_saves_to_one_path_are_serialised() {
                 for _ in 0..4 {
                     m.save(dir).unwrap();
                     // Loads in between always see one complete model.
-                    let w = Sequential::load(dir).unwrap().get_weights();
+                    let w = Sequential::load(dir).unwrap().get_weights_by_name();
                     assert_eq!(w.len(), 4);
                 }
             });
         }
     });
-    let final_weights = Sequential::load(&dir).unwrap().get_weights();
-    assert!(models.iter().any(|m| m.get_weights() == final_weights));
+    let final_weights = Sequential::load(&dir).unwrap().get_weights_by_name();
+    assert!(models.iter().any(|m| m.get_weights_by_name() == final_weights));
     let leftovers: Vec<String> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -275,7 +275,7 @@ fn big_model(seed: u64) -> Sequential {
 fn sigkill_during_save_leaves_the_last_good_model() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
-    let expected = [big_model(1).get_weights(), big_model(2).get_weights()];
+    let expected = [big_model(1).get_weights_by_name(), big_model(2).get_weights_by_name()];
     big_model(1).save(&dir).unwrap();
     fs::write(dir.join("results.csv"), b"epoch,loss\n0,1.0\n").unwrap();
     fs::write(tmp.path().join("beside.txt"), b"untouched").unwrap();
@@ -303,7 +303,7 @@ fn sigkill_during_save_leaves_the_last_good_model() {
         child.wait().unwrap();
         kills += 1;
         let loaded = Sequential::load(&dir).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
-        let w = loaded.get_weights();
+        let w = loaded.get_weights_by_name();
         assert!(
             expected.contains(&w),
             "after kill {kills}: a model that was never saved"

@@ -108,7 +108,7 @@ impl Callback for EarlyStopping {
             self.wait = 0;
             self.best_epoch = Some(epoch);
             if self.restore_best {
-                self.best_weights = Some(model.get_weights());
+                self.best_weights = Some(model.get_weights_by_name());
             }
             return Ok(());
         }
@@ -125,7 +125,7 @@ impl Callback for EarlyStopping {
     /// (stopped early or not) if `restore_best_weights` is set.
     fn on_train_end(&mut self, model: &mut dyn ModelHandle) -> Result<()> {
         if let Some(weights) = self.best_weights.take() {
-            model.set_weights(&weights)?;
+            model.set_weights_by_name(&weights)?;
         }
         Ok(())
     }

@@ -26,10 +26,10 @@ pub type Logs = BTreeMap<String, f64>;
 
 /// What a callback may do to the model being trained.
 pub trait ModelHandle {
-    /// A copy of every variable, by name.
-    fn get_weights(&self) -> Vec<(String, Tensor)>;
-    /// Sets every variable by name.
-    fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()>;
+    /// A copy of every variable, by name (`Model::get_weights_by_name`).
+    fn get_weights_by_name(&self) -> Vec<(String, Tensor)>;
+    /// Sets every variable by name (`Model::set_weights_by_name`).
+    fn set_weights_by_name(&mut self, weights: &[(String, Tensor)]) -> Result<()>;
     /// The optimizer's current learning rate.
     fn learning_rate(&self) -> Option<f32>;
     /// Replaces the optimizer's learning rate by a constant.

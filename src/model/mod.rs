@@ -318,69 +318,78 @@ impl<N: Layer> Model<N> {
         })
     }
 
-    /// A copy of every variable's value, by name (Keras' `get_weights`).
-    pub fn get_weights(&self) -> Vec<(String, Tensor)> {
-        self.parameters()
-            .into_iter()
-            .map(|p| (p.name, p.var.to_tensor()))
-            .collect()
+    /// A copy of every variable's value, in Keras' order (Keras'
+    /// `model.get_weights()`): each layer's [`Layer::get_weights`], layer by
+    /// layer in the model's order.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Dense::new(4).input_dim(3))
+    ///     .add(BatchNormalization::new());
+    /// model.build(&[3])?;
+    /// let shapes: Vec<Vec<usize>> = model.get_weights().iter().map(|w| w.shape().to_vec()).collect();
+    /// // kernel, bias, gamma, beta, moving_mean, moving_variance
+    /// assert_eq!(shapes, [vec![3, 4], vec![4], vec![4], vec![4], vec![4], vec![4]]);
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn get_weights(&self) -> Vec<Tensor> {
+        self.net.get_weights()
     }
 
-    /// Sets variables by name from `weights` (as returned by [`Model::get_weights`]).
-    /// Every variable of the model must be given once, with its shape, and
-    /// nothing else (as Keras refuses a weight list of the wrong length);
-    /// nothing changes when anything is wrong.
+    /// Sets every variable from `weights`, one array per variable in the
+    /// order of [`Model::get_weights`] (Keras' `model.set_weights`). A count
+    /// or shape that differs is an error naming the layer's weight and the
+    /// expected and found count or shape; nothing changes then.
     ///
     /// ```
     /// use neurite::prelude::*;
     /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
     /// model.build(&[3])?;
     /// let mut w = model.get_weights();
+    /// w[1].fill(1.0);
     /// model.set_weights(&w)?;
-    /// w.push(("stowaway".into(), w[0].1.clone()));
-    /// assert!(model.set_weights(&w).unwrap_err().to_string().contains("stowaway"));
+    /// assert_eq!(model.get_weights()[1][[0]], 1.0);
+    /// let e = model.set_weights(&w[..1]).unwrap_err().to_string();
+    /// assert!(e.contains("given 1 array") && e.contains("has 2 weights"), "{e}");
     /// # Ok::<(), neurite::Error>(())
     /// ```
-    pub fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
-        let params = self.parameters();
-        let mut given = std::collections::HashSet::new();
-        for (name, _) in weights {
-            if !given.insert(name.as_str()) {
-                return Err(Error::Model(format!("set_weights: {name} is given twice")));
-            }
-            if !params.iter().any(|p| &p.name == name) {
-                return Err(Error::Model(format!(
-                    "set_weights: the model has no parameter {name} (it has {})",
-                    params
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-        }
-        for p in &params {
-            let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) else {
-                return Err(Error::Model(format!(
-                    "set_weights: no value given for parameter {}",
-                    p.name
-                )));
-            };
-            if w.shape() != p.var.shape().as_slice() {
-                return Err(Error::Model(format!(
-                    "set_weights: parameter {} has shape {:?}, the value given has shape {:?}",
-                    p.name,
-                    p.var.shape(),
-                    w.shape()
-                )));
-            }
-        }
-        for p in params {
-            if let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) {
-                p.var.set_value(w.clone());
-            }
-        }
-        Ok(())
+    pub fn set_weights(&mut self, weights: &[Tensor]) -> Result<()> {
+        Ok(self.net.set_weights(weights)?)
+    }
+
+    /// A copy of every variable's value with its full name
+    /// (`dense_1.kernel`), in the order of [`Model::get_weights`].
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3).with_name("d"));
+    /// model.build(&[3])?;
+    /// assert_eq!(model.get_weights_by_name()[0].0, "d.kernel");
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn get_weights_by_name(&self) -> Vec<(String, Tensor)> {
+        self.net.get_weights_by_name()
+    }
+
+    /// Sets variables by name from `weights` (as returned by
+    /// [`Model::get_weights_by_name`], in any order). Every variable of the
+    /// model must be given once, with its shape, and nothing else (as Keras
+    /// refuses a weight list of the wrong length); nothing changes when
+    /// anything is wrong.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.build(&[3])?;
+    /// let mut w = model.get_weights_by_name();
+    /// model.set_weights_by_name(&w)?;
+    /// w.push(("stowaway".into(), w[0].1.clone()));
+    /// assert!(model.set_weights_by_name(&w).unwrap_err().to_string().contains("stowaway"));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn set_weights_by_name(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        Ok(self.net.set_weights_by_name(weights)?)
     }
 
     /// Forward pass of the network on a batch, recording the graph unless

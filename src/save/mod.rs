@@ -55,7 +55,7 @@ impl<N: Layer> Model<N> {
     /// ```
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let weights = self.get_weights();
+        let weights = self.get_weights_by_name();
         validate::unique_parameter_names(weights.iter().map(|(n, _)| n.as_str()))?;
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
@@ -181,7 +181,7 @@ impl<N: Layer> Model<N> {
                 format!("tensor {extra} in the file matches no parameter of the model"),
             ));
         }
-        self.set_weights(&values)
+        self.set_weights_by_name(&values)
     }
 
     /// Restores the optimizer state saved beside the weights (for resuming
@@ -421,7 +421,7 @@ impl<N: Network> Model<N> {
         if let Some(shapes) = shapes {
             model.build_inputs(&shapes)?;
             let values: Vec<(String, neurite_tensor::Tensor)> = tensors.into_iter().collect();
-            model.set_weights(&values)?;
+            model.set_weights_by_name(&values)?;
         }
         model.epochs_done = epochs_done;
         if let Some((optimizer, losses, metrics)) = compiled {

@@ -508,11 +508,11 @@ pub(crate) fn class_of_each_sample(y: &Tensor, n: usize) -> Result<Vec<usize>> {
 }
 
 impl<N: Layer> ModelHandle for Model<N> {
-    fn get_weights(&self) -> Vec<(String, Tensor)> {
-        Model::get_weights(self)
+    fn get_weights_by_name(&self) -> Vec<(String, Tensor)> {
+        Model::get_weights_by_name(self)
     }
-    fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
-        Model::set_weights(self, weights)
+    fn set_weights_by_name(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        Model::set_weights_by_name(self, weights)
     }
     fn learning_rate(&self) -> Option<f32> {
         Model::learning_rate(self)

@@ -27,6 +27,16 @@ pub enum NnError {
     /// `forward` was called before `build`.
     #[error("layer {0}: used before it was built (call build with the input shape first)")]
     NotBuilt(String),
+    /// Weights given to a layer or model (`set_weights`, a weights file, another
+    /// framework's state) do not fit its variables: a count or a shape differs,
+    /// a name is unknown or missing. Nothing was changed.
+    #[error("{layer}: {message}")]
+    Weights {
+        /// Name of the layer or model.
+        layer: String,
+        /// What did not fit: the weight, the expected and the found count or shape.
+        message: String,
+    },
     /// A differentiation or graph error.
     #[error(transparent)]
     Autograd(#[from] AutogradError),

@@ -157,6 +157,81 @@ pub trait Layer: Send + Sync {
     /// Empty before `build`.
     fn parameters(&self) -> Vec<Parameter>;
 
+    /// A copy of the value of every variable, in Keras' order (Keras'
+    /// `layer.get_weights()`): the order of [`Layer::parameters`], which for
+    /// every built-in layer is Keras 3's `layer.weights` (trainable variables
+    /// first, then the non-trainable ones such as BatchNormalization's moving
+    /// statistics; a container lists its sublayers' weights in their order).
+    /// Empty before `build`.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut bn = neurite_nn::layers::BatchNormalization::new();
+    /// bn.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let w = bn.get_weights(); // gamma, beta, moving_mean, moving_variance
+    /// assert_eq!((w.len(), w[0][[0]], w[3][[0]]), (4, 1.0, 1.0));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn get_weights(&self) -> Vec<neurite_tensor::Tensor> {
+        crate::weights::values(&self.parameters())
+    }
+
+    /// Sets every variable from `weights`, one array per variable in the order
+    /// of [`Layer::get_weights`] (Keras' `layer.set_weights`; values are
+    /// copied). A count or a shape that differs is an error naming the layer,
+    /// the weight and the expected and found count or shape; nothing changes
+    /// then.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut bn = neurite_nn::layers::BatchNormalization::new().with_name("bn");
+    /// bn.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let mut w = bn.get_weights();
+    /// w[2].fill(0.25); // the moving mean
+    /// bn.set_weights(&w)?;
+    /// assert_eq!(bn.get_weights()[2][[1]], 0.25);
+    /// w[3] = ndarray::Array1::<f32>::ones(4).into_dyn();
+    /// let e = bn.set_weights(&w).unwrap_err().to_string();
+    /// assert!(e.contains("bn.moving_variance") && e.contains("[3]") && e.contains("[4]"), "{e}");
+    /// assert_eq!(bn.get_weights()[2][[1]], 0.25); // unchanged by the refused call
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn set_weights(&mut self, weights: &[neurite_tensor::Tensor]) -> Result<()> {
+        crate::weights::assign(self.name(), &self.parameters(), weights)
+    }
+
+    /// A copy of every variable's value with its full name
+    /// (`dense_1.kernel`), in the order of [`Layer::get_weights`].
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut d = neurite_nn::layers::Dense::new(2).with_name("d");
+    /// d.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// assert_eq!(d.get_weights_by_name()[1].0, "d.bias");
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn get_weights_by_name(&self) -> Vec<(String, neurite_tensor::Tensor)> {
+        crate::weights::named_values(&self.parameters())
+    }
+
+    /// Sets the variables by full name, in any order (as
+    /// [`Layer::get_weights_by_name`] returns them): every variable given
+    /// once with its shape, and nothing else; nothing changes on an error.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut d = neurite_nn::layers::Dense::new(2).with_name("d");
+    /// d.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let mut w = d.get_weights_by_name();
+    /// w.swap(0, 1);
+    /// d.set_weights_by_name(&w)?;
+    /// assert!(d.set_weights_by_name(&w[..1]).unwrap_err().to_string().contains("d.kernel"));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn set_weights_by_name(&mut self, weights: &[(String, neurite_tensor::Tensor)]) -> Result<()> {
+        crate::weights::assign_by_name(self.name(), &self.parameters(), weights)
+    }
+
     /// Whether the layer's weights are updated by training (Keras' `trainable`).
     fn trainable(&self) -> bool;
 

@@ -34,6 +34,7 @@ pub mod mask;
 pub mod prelude;
 pub mod registry;
 pub mod regularizers;
+pub mod weights;
 
 pub use activation::Activation;
 pub use context::ForwardContext;

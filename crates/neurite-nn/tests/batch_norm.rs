@@ -72,7 +72,7 @@ fn training_then_inference_follow_the_formulas() {
     bn.build(&[c], &mut rng_from_seed(0)).unwrap();
     let gamma = arr1(&[0.5f32, 2.0, -1.0]);
     let beta = arr1(&[0.1f32, 0.0, 3.0]);
-    bn.set_weights(
+    bn.set_weight_vars(
         Some(Var::parameter(gamma.clone().into_dyn())),
         Some(Var::parameter(beta.clone().into_dyn())),
     )
@@ -209,7 +209,7 @@ proptest! {
         let mut bn = BatchNormalization::new();
         bn.build(&shape[1..], &mut rng_from_seed(seed)).unwrap();
         // Non-trivial gamma/beta and moving statistics.
-        bn.set_weights(Some(Var::parameter(normal(&[c], 1.0, 0.5, &mut rng_from_seed(seed + 1)))),
+        bn.set_weight_vars(Some(Var::parameter(normal(&[c], 1.0, 0.5, &mut rng_from_seed(seed + 1)))),
             Some(Var::parameter(normal(&[c], 0.0, 0.5, &mut rng_from_seed(seed + 2))))).unwrap();
         bn.parameters()[3].var.set_value(normal(&[c], 0.0, 0.3, &mut rng_from_seed(seed + 3)).mapv(|v| 1.0 + v.abs()));
         let x = normal(&shape, 0.5, 2.0, &mut rng_from_seed(seed + 4));
@@ -217,7 +217,7 @@ proptest! {
         inputs.extend(param_values(&bn).into_iter().take(2));
         gradcheck(|v| {
             let mut layer = bn.clone();
-            layer.set_weights(Some(v[1].clone()), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            layer.set_weight_vars(Some(v[1].clone()), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
             let mut ctx = if training { ForwardContext::training(0) } else { ForwardContext::inference() };
             ag(layer.forward(&v[0], &mut ctx))
         }, &inputs, &opts()).unwrap();
@@ -258,7 +258,7 @@ proptest! {
                             let mut layer = bn.clone();
                             let g = if scale { Some(v[1].clone()) } else { None };
                             let b = if center { Some(v[inputs.len() - 1].clone()) } else { None };
-                            layer.set_weights(g, b).map_err(|e| AutogradError::Backward(e.to_string()))?;
+                            layer.set_weight_vars(g, b).map_err(|e| AutogradError::Backward(e.to_string()))?;
                             let mut ctx = if training { ForwardContext::training(0) } else { ForwardContext::inference() };
                             ag(layer.forward(&v[0], &mut ctx))
                         }, &inputs, &gc_util::NormCheck::default());

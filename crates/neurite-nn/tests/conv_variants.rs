@@ -100,7 +100,7 @@ proptest! {
                     let inputs = random_inputs(&[batch, h, h + 1, c], &layer, seed + 1);
                     let forward = |v: &[Var]| {
                         let mut l = layer.clone();
-                        l.set_weights(v[1].clone(), v.get(2).cloned()).map_err(backward_err)?;
+                        l.set_weight_vars(v[1].clone(), v.get(2).cloned()).map_err(backward_err)?;
                         gc_util::ag(l.forward(&v[0], &mut ForwardContext::inference()))
                     };
                     check(&format!("{:?}", layer.config()), forward, &inputs)?;
@@ -129,7 +129,7 @@ proptest! {
                         let inputs = random_inputs(&[batch, h + 2, h, c], &layer, seed + 1);
                         let forward = |v: &[Var]| {
                             let mut l = layer.clone();
-                            l.set_weights(v[1].clone(), v.get(2).cloned()).map_err(backward_err)?;
+                            l.set_weight_vars(v[1].clone(), v.get(2).cloned()).map_err(backward_err)?;
                             gc_util::ag(l.forward(&v[0], &mut ForwardContext::inference()))
                         };
                         check(&format!("{:?}", layer.config()), forward, &inputs)?;
@@ -159,7 +159,7 @@ proptest! {
                         let inputs = random_inputs(&[batch, h + 1, h, c], &layer, seed + 1);
                         let forward = |v: &[Var]| {
                             let mut l = layer.clone();
-                            l.set_weights(v[1].clone(), v[2].clone(), v.get(3).cloned()).map_err(backward_err)?;
+                            l.set_weight_vars(v[1].clone(), v[2].clone(), v.get(3).cloned()).map_err(backward_err)?;
                             gc_util::ag(l.forward(&v[0], &mut ForwardContext::inference()))
                         };
                         check(&format!("{:?}", layer.config()), forward, &inputs)?;

@@ -25,22 +25,22 @@ fn install(class: &str, layer: &mut Box<dyn Layer>, cfg: &Value, weights: Vec<Va
     let typed: Box<dyn Layer> = match class {
         "Conv2DTranspose" => {
             let mut l = Conv2DTranspose::from_config(serde_json::from_value(cfg.clone()).unwrap());
-            l.set_weights(w(0), bias(1)).unwrap();
+            l.set_weight_vars(w(0), bias(1)).unwrap();
             Box::new(l)
         }
         "DepthwiseConv2D" => {
             let mut l = DepthwiseConv2D::from_config(serde_json::from_value(cfg.clone()).unwrap());
-            l.set_weights(w(0), bias(1)).unwrap();
+            l.set_weight_vars(w(0), bias(1)).unwrap();
             Box::new(l)
         }
         "SeparableConv2D" => {
             let mut l = SeparableConv2D::from_config(serde_json::from_value(cfg.clone()).unwrap());
-            l.set_weights(w(0), w(1), bias(2)).unwrap();
+            l.set_weight_vars(w(0), w(1), bias(2)).unwrap();
             Box::new(l)
         }
         "Conv2D" => {
             let mut l = Conv2D::from_config(serde_json::from_value(cfg.clone()).unwrap());
-            l.set_weights(w(0), bias(1)).unwrap();
+            l.set_weight_vars(w(0), bias(1)).unwrap();
             Box::new(l)
         }
         _ => {

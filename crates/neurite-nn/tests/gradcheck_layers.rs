@@ -62,7 +62,7 @@ proptest! {
         inputs.extend(weights(&d));
         gradcheck(|v| {
             let mut layer = d.clone();
-            layer.set_weights(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            layer.set_weight_vars(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
         }, &inputs, &opts()).unwrap();
     }
@@ -81,7 +81,7 @@ proptest! {
         inputs.extend(weights(&conv));
         gradcheck(|v| {
             let mut layer = conv.clone();
-            layer.set_weights(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            layer.set_weight_vars(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
         }, &inputs, &opts()).unwrap();
     }
@@ -197,7 +197,7 @@ proptest! {
                         built.build(&[inp], &mut rng_from_seed(0)).unwrap();
                         move |v: &[Var]| {
                             let mut layer = built.clone();
-                            layer.set_weights(v[1].clone(), v.get(2).cloned())
+                            layer.set_weight_vars(v[1].clone(), v.get(2).cloned())
                                 .map_err(|e| AutogradError::Backward(e.to_string()))?;
                             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
                         }
@@ -249,7 +249,7 @@ proptest! {
                             built.build(&[h, h, c], &mut rng_from_seed(0)).unwrap();
                             move |v: &[Var]| {
                                 let mut layer = built.clone();
-                                layer.set_weights(v[1].clone(), v.get(2).cloned())
+                                layer.set_weight_vars(v[1].clone(), v.get(2).cloned())
                                     .map_err(|e| AutogradError::Backward(e.to_string()))?;
                                 ag(layer.forward(&v[0], &mut ForwardContext::inference()))
                             }
@@ -322,7 +322,7 @@ fn norm_check_catches_a_missing_small_gradient() {
     let f = |v: &[Var]| {
         let mut layer = d.clone();
         layer
-            .set_weights(v[1].clone(), Some(v[2].clone()))
+            .set_weight_vars(v[1].clone(), Some(v[2].clone()))
             .map_err(|e| AutogradError::Backward(e.to_string()))?;
         ag(layer.forward(&v[0], &mut ForwardContext::inference()))
     };

@@ -27,7 +27,7 @@ fn param(t: ndarray::ArrayD<f32>) -> Var {
 #[test]
 fn gru_two_hand_computed_steps() {
     let mut gru = GRU::new(1).return_sequences(true);
-    gru.set_weights(
+    gru.set_weight_vars(
         param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),
         param(arr2(&[[0.4f32, 0.5, 0.6]]).into_dyn()),
         Some(param(arr2(&[[0.1f32, 0.0, -0.1], [0.0, 0.2, 0.3]]).into_dyn())),
@@ -53,7 +53,7 @@ fn gru_matches_scalar_reference_in_every_mode() {
         let mut gru = GRU::new(u)
             .return_sequences(return_sequences)
             .go_backwards(go_backwards);
-        gru.set_weights(param(w.clone()), param(rk.clone()), Some(param(bias.clone())))
+        gru.set_weight_vars(param(w.clone()), param(rk.clone()), Some(param(bias.clone())))
             .unwrap();
         let y = gru
             .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
@@ -106,14 +106,14 @@ fn gru_errors() {
         .unwrap();
     assert_eq!(shapes[2], ("g.bias".to_string(), vec![6]));
     // ...and a (2, 3 units) bias is refused for it.
-    let bad = GRU::new(1).reset_after(false).set_weights(
+    let bad = GRU::new(1).reset_after(false).set_weight_vars(
         param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),
         param(arr2(&[[0.4f32, 0.5, 0.6]]).into_dyn()),
         Some(param(arr2(&[[0.0f32, 0.0, 0.0], [0.0, 0.0, 0.0]]).into_dyn())),
     );
     assert!(matches!(bad, Err(NnError::Shape { .. })), "{bad:?}");
     // A (3 units) bias is refused: GRU's bias is (2, 3 units).
-    let bad = GRU::new(1).set_weights(
+    let bad = GRU::new(1).set_weight_vars(
         param(arr2(&[[0.1f32, 0.2, 0.3]]).into_dyn()),
         param(arr2(&[[0.4f32, 0.5, 0.6]]).into_dyn()),
         Some(param(ndarray::arr1(&[0.0f32, 0.0, 0.0]).into_dyn())),
@@ -163,7 +163,7 @@ proptest! {
         let base = GRU::new(u).use_bias(use_bias);
         gradcheck(|v| {
             let mut layer = base.clone();
-            layer.set_weights(v[1].clone(), v[2].clone(), v.get(3).cloned())
+            layer.set_weight_vars(v[1].clone(), v[2].clone(), v.get(3).cloned())
                 .map_err(|e| neurite_autograd::AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::training(0)))
         }, &inputs, &gc_opts()).unwrap();

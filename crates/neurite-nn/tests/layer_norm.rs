@@ -31,7 +31,7 @@ fn rows_have_mean_zero_variance_one_before_gamma_beta() {
         assert!((row.var(0.0) - v / (v + 1e-3)).abs() < 1e-4 && (row.var(0.0) - 1.0).abs() < 1e-3);
     }
     // gamma = 2, beta = 1: mean 1, standard deviation ~2.
-    ln.set_weights(
+    ln.set_weight_vars(
         Some(Var::parameter(ndarray::ArrayD::from_elem(vec![16], 2.0))),
         Some(Var::parameter(ndarray::ArrayD::from_elem(vec![16], 1.0))),
     )
@@ -159,7 +159,7 @@ proptest! {
         let opts = GradcheckOptions { eps: 5e-3, atol: 1e-2, rtol: 1e-2, seed: 1 };
         gradcheck(|v| {
             let mut layer = ln.clone();
-            layer.set_weights(Some(v[1].clone()), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            layer.set_weight_vars(Some(v[1].clone()), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::training(0)))
         }, &[x, gamma, beta], &opts).unwrap();
     }
@@ -192,7 +192,7 @@ proptest! {
                         let mut layer = ln.clone();
                         let g = if scale { Some(v[1].clone()) } else { None };
                         let be = if center { Some(v[v.len() - 1].clone()) } else { None };
-                        layer.set_weights(g, be).map_err(|e| AutogradError::Backward(e.to_string()))?;
+                        layer.set_weight_vars(g, be).map_err(|e| AutogradError::Backward(e.to_string()))?;
                         ag(layer.forward(&v[0], &mut ForwardContext::training(0)))
                     }, &inputs, &gc_util::NormCheck::default());
                     prop_assert!(r.is_ok(), "axes {:?} center {} scale {}: {:?}", axes, center, scale, r);

@@ -17,7 +17,7 @@ fn infer() -> ForwardContext {
 #[test]
 fn dense_with_fixed_weights() {
     let mut d = Dense::new(2);
-    d.set_weights(
+    d.set_weight_vars(
         Var::parameter(arr2(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]).into_dyn()),
         Some(Var::parameter(arr1(&[0.5f32, -0.5]).into_dyn())),
     )
@@ -27,7 +27,7 @@ fn dense_with_fixed_weights() {
     // [1 - 5 + 0.5, 2 - 6 - 0.5] and [9 + 0.5, 12 - 0.5].
     assert_eq!(y, arr2(&[[-3.5f32, -4.5], [9.5, 11.5]]).into_dyn());
     let mut relu = Dense::new(2).activation(Activation::Relu);
-    relu.set_weights(d.kernel().unwrap().clone(), d.bias().cloned())
+    relu.set_weight_vars(d.kernel().unwrap().clone(), d.bias().cloned())
         .unwrap();
     let y = relu.forward(&x, &mut infer()).unwrap().to_tensor();
     assert_eq!(y, arr2(&[[0.0f32, 0.0], [9.5, 11.5]]).into_dyn());
@@ -433,7 +433,7 @@ fn conv2d_relu_matches_relu_of_linear_conv() {
     let mut relu = Conv2D::new(3, (2, 2))
         .padding(Padding::Same)
         .activation(Activation::Relu);
-    relu.set_weights(lin.kernel().unwrap().clone(), lin.bias().cloned())
+    relu.set_weight_vars(lin.kernel().unwrap().clone(), lin.bias().cloned())
         .unwrap();
     let x = Var::constant(neurite_tensor::random::normal(
         &[2, 4, 4, 2],

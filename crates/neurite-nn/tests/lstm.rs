@@ -26,7 +26,7 @@ fn param(t: ndarray::ArrayD<f32>) -> Var {
 #[test]
 fn lstm_two_hand_computed_steps() {
     let mut lstm = LSTM::new(1).return_sequences(true);
-    lstm.set_weights(
+    lstm.set_weight_vars(
         param(arr2(&[[0.1f32, 0.2, 0.3, 0.4]]).into_dyn()),
         param(arr2(&[[0.5f32, 0.6, 0.7, 0.8]]).into_dyn()),
         Some(param(arr1(&[0.0f32, 1.0, 0.0, 0.0]).into_dyn())),
@@ -51,7 +51,7 @@ fn lstm_matches_scalar_reference_in_every_mode() {
         let mut lstm = LSTM::new(u)
             .return_sequences(return_sequences)
             .go_backwards(go_backwards);
-        lstm.set_weights(param(w.clone()), param(rk.clone()), Some(param(bias.clone())))
+        lstm.set_weight_vars(param(w.clone()), param(rk.clone()), Some(param(bias.clone())))
             .unwrap();
         let y = lstm
             .forward(&Var::constant(x.clone()), &mut ForwardContext::inference())
@@ -210,7 +210,7 @@ proptest! {
         gradcheck(|v| ag(fused_lstm(&v[0], &v[1], &v[2], Some(&v[3]), &opts)), &inputs, &gc_opts()).unwrap();
     }
 
-    /// Gradients through the layer (weights installed with set_weights), default tanh/sigmoid, with and without bias.
+    /// Gradients through the layer (weights installed with set_weight_vars), default tanh/sigmoid, with and without bias.
     #[test]
     fn lstm_layer_gradcheck(seed in 0u64..1000, use_bias in any::<bool>()) {
         let (b, t, f, u) = (2, 3, 4, 3);
@@ -222,7 +222,7 @@ proptest! {
         let base = LSTM::new(u).use_bias(use_bias).return_sequences(true);
         gradcheck(|v| {
             let mut layer = base.clone();
-            layer.set_weights(v[1].clone(), v[2].clone(), v.get(3).cloned())
+            layer.set_weight_vars(v[1].clone(), v[2].clone(), v.get(3).cloned())
                 .map_err(|e| neurite_autograd::AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::training(0)))
         }, &inputs, &gc_opts()).unwrap();

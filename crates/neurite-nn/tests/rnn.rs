@@ -17,7 +17,7 @@ use rnn_util::*;
 #[test]
 fn simple_rnn_two_hand_computed_steps() {
     let mut rnn = SimpleRNN::new(1).return_sequences(true);
-    rnn.set_weights(
+    rnn.set_weight_vars(
         Var::parameter(arr2(&[[0.8f32]]).into_dyn()),
         Var::parameter(arr2(&[[0.3f32]]).into_dyn()),
         Some(Var::parameter(arr1(&[0.1f32]).into_dyn())),
@@ -43,7 +43,7 @@ fn simple_rnn_matches_scalar_reference() {
         let mut rnn = SimpleRNN::new(u)
             .return_sequences(return_sequences)
             .go_backwards(go_backwards);
-        rnn.set_weights(
+        rnn.set_weight_vars(
             Var::parameter(w.clone()),
             Var::parameter(rk.clone()),
             Some(Var::parameter(bias.clone())),

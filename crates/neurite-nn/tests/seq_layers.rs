@@ -78,7 +78,7 @@ proptest! {
         prop_assert_eq!(y.shape()[1..].to_vec(), conv.output_shape(&[len, c]).unwrap());
         gradcheck(|v| {
             let mut layer = conv.clone();
-            layer.set_weights(v[1].clone(), v.get(2).cloned()).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            layer.set_weight_vars(v[1].clone(), v.get(2).cloned()).map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
         }, &inputs, &opts()).unwrap();
     }
@@ -101,7 +101,7 @@ proptest! {
         inputs.extend(td.parameters().iter().map(|p| p.var.to_tensor()));
         gradcheck(|v| {
             let mut dense = Dense::new(units).activation(Activation::Tanh);
-            dense.set_weights(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
+            dense.set_weight_vars(v[1].clone(), Some(v[2].clone())).map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(TimeDistributed::new(dense).forward(&v[0], &mut ForwardContext::inference()))
         }, &inputs, &opts()).unwrap();
     }
@@ -159,7 +159,7 @@ proptest! {
         prop_assert_eq!(inputs.len(), if bias { 4 } else { 3 });
         gradcheck(|v| {
             let mut layer = make();
-            layer.set_weights(v[1].clone(), v[2].clone(), v.get(3).cloned())
+            layer.set_weight_vars(v[1].clone(), v[2].clone(), v.get(3).cloned())
                 .map_err(|e| AutogradError::Backward(e.to_string()))?;
             ag(layer.forward(&v[0], &mut ForwardContext::inference()))
         }, &inputs, &opts()).unwrap();

@@ -257,12 +257,12 @@ impl BatchNormalization {
     /// let mut bn = BatchNormalization::new();
     /// bn.build(&[3], &mut neurite_tensor::random::rng_from_seed(0))?;
     /// let g = Var::parameter(ndarray::Array1::<f32>::from_elem(3, 2.0).into_dyn());
-    /// bn.set_weights(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
+    /// bn.set_weight_vars(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
     /// assert!(bn.parameters()[0].var.same(&g));
-    /// assert!(bn.set_weights(None, None).is_err());
+    /// assert!(bn.set_weight_vars(None, None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
         if !self.is_built() {
             return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
         }
@@ -624,7 +624,7 @@ mod tests {
         let c = bn.channels;
         let gamma = Var::parameter(uniform(&[c], -1.5, 1.5, &mut rng));
         let beta = Var::parameter(uniform(&[c], -0.5, 0.5, &mut rng));
-        bn.set_weights(Some(gamma), Some(beta)).unwrap();
+        bn.set_weight_vars(Some(gamma), Some(beta)).unwrap();
         bn
     }
 

@@ -262,11 +262,11 @@ impl Conv1D {
     /// use neurite_autograd::Var;
     /// use neurite_nn::layers::Conv1D;
     /// let mut c = Conv1D::new(2, 3).use_bias(false);
-    /// c.set_weights(Var::parameter(ndarray::Array3::<f32>::ones((3, 4, 2)).into_dyn()), None)?;
-    /// assert!(c.set_weights(Var::parameter(ndarray::Array3::<f32>::ones((2, 4, 2)).into_dyn()), None).is_err());
+    /// c.set_weight_vars(Var::parameter(ndarray::Array3::<f32>::ones((3, 4, 2)).into_dyn()), None)?;
+    /// assert!(c.set_weight_vars(Var::parameter(ndarray::Array3::<f32>::ones((2, 4, 2)).into_dyn()), None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
         let (k, f) = (self.cfg.kernel_size, self.cfg.filters);
         let what = format!("a kernel of shape ({k}, in, {f})");
         check_kernel(&self.cfg.name, &kernel, &[Some(k), None, Some(f)], what)?;

@@ -222,11 +222,11 @@ impl Conv2D {
     /// use neurite_autograd::Var;
     /// use neurite_nn::layers::Conv2D;
     /// let mut c = Conv2D::new(2, (1, 1)).use_bias(false);
-    /// c.set_weights(Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 3, 2)).into_dyn()), None)?;
-    /// assert!(c.set_weights(Var::parameter(ndarray::Array4::<f32>::ones((3, 3, 3, 2)).into_dyn()), None).is_err());
+    /// c.set_weight_vars(Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 3, 2)).into_dyn()), None)?;
+    /// assert!(c.set_weight_vars(Var::parameter(ndarray::Array4::<f32>::ones((3, 3, 3, 2)).into_dyn()), None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
         let (kh, kw) = self.cfg.kernel_size;
         let f = self.cfg.filters;
         let what = format!("a kernel of shape ({kh}, {kw}, in, {f})");

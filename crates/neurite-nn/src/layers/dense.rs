@@ -211,14 +211,14 @@ impl Dense {
     /// use neurite_autograd::Var;
     /// use neurite_nn::{layers::Dense, ForwardContext, Layer};
     /// let mut d = Dense::new(1);
-    /// d.set_weights(Var::parameter(ndarray::arr2(&[[2.0f32], [3.0]]).into_dyn()),
+    /// d.set_weight_vars(Var::parameter(ndarray::arr2(&[[2.0f32], [3.0]]).into_dyn()),
     ///               Some(Var::parameter(ndarray::arr1(&[1.0f32]).into_dyn())))?;
     /// let y = d.forward(&Var::from_array(ndarray::arr2(&[[1.0f32, 1.0]])), &mut ForwardContext::inference())?;
     /// assert_eq!(y.item()?, 6.0);
-    /// assert!(d.set_weights(Var::scalar(1.0), None).is_err());
+    /// assert!(d.set_weight_vars(Var::scalar(1.0), None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, kernel: Var, bias: Option<Var>) -> Result<()> {
         let units = self.cfg.units;
         let what = format!("a kernel of shape (in, {units})");
         check_kernel(&self.cfg.name, &kernel, &[None, Some(units)], what)?;

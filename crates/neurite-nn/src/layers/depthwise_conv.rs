@@ -221,11 +221,11 @@ impl DepthwiseConv2D {
     /// use neurite_nn::layers::DepthwiseConv2D;
     /// let mut c = DepthwiseConv2D::new((3, 3)).depth_multiplier(2);
     /// let k = Var::parameter(ndarray::Array4::<f32>::ones((3, 3, 4, 2)).into_dyn());
-    /// c.set_weights(k.clone(), Some(Var::parameter(ndarray::Array1::<f32>::zeros(8).into_dyn())))?;
-    /// assert!(c.set_weights(k, Some(Var::parameter(ndarray::Array1::<f32>::zeros(4).into_dyn()))).is_err());
+    /// c.set_weight_vars(k.clone(), Some(Var::parameter(ndarray::Array1::<f32>::zeros(8).into_dyn())))?;
+    /// assert!(c.set_weight_vars(k, Some(Var::parameter(ndarray::Array1::<f32>::zeros(4).into_dyn()))).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, depthwise_kernel: Var, bias: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, depthwise_kernel: Var, bias: Option<Var>) -> Result<()> {
         let (kh, kw) = self.cfg.kernel_size;
         let m = self.cfg.depth_multiplier;
         let what = format!("a depthwise kernel of shape ({kh}, {kw}, in, {m})");

@@ -257,12 +257,12 @@ impl LayerNormalization {
     /// let mut ln = LayerNormalization::new();
     /// ln.build(&[5, 3], &mut neurite_tensor::random::rng_from_seed(0))?;
     /// let g = Var::parameter(ndarray::Array1::<f32>::ones(3).into_dyn());
-    /// ln.set_weights(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
+    /// ln.set_weight_vars(Some(g.clone()), Some(Var::parameter(ndarray::Array1::<f32>::zeros(3).into_dyn())))?;
     /// assert!(ln.parameters()[0].var.same(&g));
-    /// assert!(ln.set_weights(Some(g), None).is_err());
+    /// assert!(ln.set_weight_vars(Some(g), None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
+    pub fn set_weight_vars(&mut self, gamma: Option<Var>, beta: Option<Var>) -> Result<()> {
         if !self.is_built() {
             return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
         }

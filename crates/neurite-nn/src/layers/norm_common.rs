@@ -120,7 +120,7 @@ pub(crate) fn build_gamma_beta(
     Ok((gamma, beta))
 }
 
-/// Checks `gamma` and `beta` given to a normalization's `set_weights`: each
+/// Checks `gamma` and `beta` given to a normalization's `set_weight_vars`: each
 /// given iff `scale` / `center`, with shape `shape` (worded `shape_words`
 /// in the error).
 pub(crate) fn check_gamma_beta(

@@ -267,11 +267,11 @@ impl SeparableConv2D {
     /// use neurite_nn::layers::SeparableConv2D;
     /// let mut c = SeparableConv2D::new(5, (3, 3)).use_bias(false);
     /// let d = Var::parameter(ndarray::Array4::<f32>::ones((3, 3, 2, 1)).into_dyn());
-    /// c.set_weights(d.clone(), Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 2, 5)).into_dyn()), None)?;
-    /// assert!(c.set_weights(d, Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 3, 5)).into_dyn()), None).is_err());
+    /// c.set_weight_vars(d.clone(), Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 2, 5)).into_dyn()), None)?;
+    /// assert!(c.set_weight_vars(d, Var::parameter(ndarray::Array4::<f32>::ones((1, 1, 3, 5)).into_dyn()), None).is_err());
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
-    pub fn set_weights(
+    pub fn set_weight_vars(
         &mut self,
         depthwise_kernel: Var,
         pointwise_kernel: Var,

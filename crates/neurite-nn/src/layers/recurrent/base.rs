@@ -180,7 +180,7 @@ impl RnnBase {
         Ok(())
     }
 
-    pub(crate) fn set_weights(&mut self, kernel: Var, recurrent: Var, bias: Option<Var>) -> Result<()> {
+    pub(crate) fn set_weight_vars(&mut self, kernel: Var, recurrent: Var, bias: Option<Var>) -> Result<()> {
         let name = self.cfg.name.clone();
         if bias.is_some() != self.cfg.use_bias {
             return Err(self.config_error(format!(

@@ -223,17 +223,17 @@ macro_rules! recurrent_layer_common {
                 "l.build(&[5, 2], &mut neurite_tensor::random::rng_from_seed(0)).unwrap();\n",
                 "let p: Vec<_> = l.parameters().into_iter().map(|p| p.var).collect();\n",
                 "let mut other = neurite_nn::layers::", stringify!($ty), "::new(3);\n",
-                "other.set_weights(p[0].clone(), p[1].clone(), Some(p[2].clone())).unwrap();\n",
+                "other.set_weight_vars(p[0].clone(), p[1].clone(), Some(p[2].clone())).unwrap();\n",
                 "assert!(other.is_built());\n",
-                "assert!(other.set_weights(p[1].clone(), p[1].clone(), None).is_err());\n```"
+                "assert!(other.set_weight_vars(p[1].clone(), p[1].clone(), None).is_err());\n```"
             )]
-            pub fn set_weights(
+            pub fn set_weight_vars(
                 &mut self,
                 kernel: neurite_autograd::Var,
                 recurrent_kernel: neurite_autograd::Var,
                 bias: Option<neurite_autograd::Var>,
             ) -> $crate::error::Result<()> {
-                self.base.set_weights(kernel, recurrent_kernel, bias)
+                self.base.set_weight_vars(kernel, recurrent_kernel, bias)
             }
 
             #[doc = concat!(
