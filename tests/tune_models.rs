@@ -15,10 +15,9 @@ fn data() -> (Tensor, Tensor, Vec<usize>) {
         .into_dyn();
     let labels: Vec<usize> = (0..90)
         .map(|i| {
-            let r = x.slice(ndarray::s![i, ..]);
-            if r[0] + r[1] > 1.1 {
+            if x[[i, 0]] + x[[i, 1]] > 1.1 {
                 2
-            } else if r[2] > 0.5 {
+            } else if x[[i, 2]] > 0.5 {
                 1
             } else {
                 0

@@ -64,11 +64,6 @@ impl ResultsLog {
         ))
     }
 
-    /// The log's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one trial as one line with a single write (the file is
     /// opened for appending), then syncs it to disk.
     pub(crate) fn append(&mut self, line: &str) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The search space: named parameters (a choice, an int range with a step,
 //! a float range on a linear or log scale), checked when added.
 
-use super::values::{HyperParameters, Value};
+use super::values::Value;
 use crate::error::{Error, Result};
 use neurite_rand::rand::Rng;
 use neurite_rand::Generator;
@@ -518,10 +518,5 @@ impl SearchSpace {
             )));
         }
         Ok(())
-    }
-
-    /// The hyperparameters of one trial.
-    pub(crate) fn hyperparameters(&self, values: &BTreeMap<String, Value>, seed: u64) -> HyperParameters {
-        HyperParameters::new(seed, values.clone())
     }
 }
