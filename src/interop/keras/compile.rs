@@ -45,7 +45,8 @@ pub(crate) struct Settings {
 
 /// `compile_config` translated, `None` when the model was saved uncompiled.
 pub(crate) fn from_keras(compile: Option<&Value>) -> Result<Option<Settings>, String> {
-    let Some(compile) = compile.filter(|c| !c.is_null()) else {
+    // Keras writes a compile_config without an optimizer for a model never compiled.
+    let Some(compile) = compile.filter(|c| c.get("optimizer").is_some_and(|o| !o.is_null())) else {
         return Ok(None);
     };
     let optimizer = optimizer(
