@@ -28,6 +28,7 @@ pub mod callbacks;
 mod cross_validation;
 pub mod distributed;
 mod error;
+pub mod explain;
 pub mod functional;
 pub mod interop;
 mod history;

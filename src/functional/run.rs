@@ -77,6 +77,20 @@ impl Graph {
         masks: Option<&[Option<Mask>]>,
         ctx: &mut ForwardContext,
     ) -> neurite_nn::Result<(Vec<Masked>, usize)> {
+        self.run_tapped(xs, masks, None, ctx)
+    }
+
+    /// [`Graph::run_counting`] where node `tap.0`'s output value is replaced
+    /// by `tap.1(value)` before any reader sees it (the explain module's
+    /// Grad-CAM puts a gradient-collecting leaf there). No fused run covers
+    /// the tapped node, so its value exists.
+    pub(crate) fn run_tapped(
+        &self,
+        xs: &[Var],
+        masks: Option<&[Option<Mask>]>,
+        mut tap: Option<(usize, &mut dyn FnMut(Var) -> Var)>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<(Vec<Masked>, usize)> {
         if xs.len() != self.inputs.len() || masks.is_some_and(|m| m.len() != xs.len()) {
             return Err(NnError::Config {
                 layer: neurite_nn::Layer::name(self).to_string(),
@@ -108,7 +122,9 @@ impl Graph {
             // A fused run's output carries no mask: fuse only when no mask
             // would pass through the first layer.
             let unmasked = in_masks.iter().all(Option::is_none) || !layer.supports_masking();
-            if self.fuse[i] && unmasked {
+            // A fused run (at most three calls) never hides the tapped node's value.
+            let tapped_ahead = tap.as_ref().is_some_and(|(node, _)| (i..i + 3).contains(node));
+            if self.fuse[i] && unmasked && !tapped_ahead {
                 // The chain of single readers after this call (at most two: conv + norm + relu).
                 let chain =
                     (i + 1..self.nodes.len().min(i + 3)).take_while(|&j| j == i + 1 || self.fuse[j - 1]);
@@ -124,10 +140,13 @@ impl Graph {
                     done = Some((i + 1, (out?, None)));
                 }
             }
-            let (last, out) = match done {
+            let (last, mut out) = match done {
                 Some(fused) => fused,
                 None => (i, Self::run(layer.as_ref(), &inputs, &in_masks, ctx)?),
             };
+            if let Some((_, f)) = tap.as_mut().filter(|(node, _)| *node == last) {
+                out.0 = f(out.0);
+            }
             drop(inputs);
             drop(in_masks);
             values[last] = Some(out);
