@@ -142,12 +142,18 @@ pub fn assign_by_name(owner: &str, params: &[Parameter], weights: &[(String, Ten
     let mut given = std::collections::HashSet::new();
     for (name, _) in weights {
         if !given.insert(name.as_str()) {
-            return Err(weights_error(owner, format!("set_weights: {name} is given twice")));
+            return Err(weights_error(
+                owner,
+                format!("set_weights: {name} is given twice"),
+            ));
         }
         if !params.iter().any(|p| &p.name == name) {
             return Err(weights_error(
                 owner,
-                format!("set_weights: there is no weight {name} (the weights are {})", listing(params)),
+                format!(
+                    "set_weights: there is no weight {name} (the weights are {})",
+                    listing(params)
+                ),
             ));
         }
     }
@@ -156,7 +162,11 @@ pub fn assign_by_name(owner: &str, params: &[Parameter], weights: &[(String, Ten
         let Some((_, w)) = weights.iter().find(|(n, _)| n == &p.name) else {
             return Err(weights_error(
                 owner,
-                format!("set_weights: no value given for weight {} {:?}", p.name, p.var.shape()),
+                format!(
+                    "set_weights: no value given for weight {} {:?}",
+                    p.name,
+                    p.var.shape()
+                ),
             ));
         };
         check_shape(owner, index, p, w)?;

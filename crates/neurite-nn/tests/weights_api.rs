@@ -122,7 +122,10 @@ fn every_layer_class_is_in_the_fixture() {
         .map(|c| c["class_name"].as_str().unwrap().to_string())
         .collect();
     for class in KNOWN_CLASSES {
-        assert!(classes.iter().any(|c| c == class), "no Keras weight order recorded for {class}");
+        assert!(
+            classes.iter().any(|c| c == class),
+            "no Keras weight order recorded for {class}"
+        );
     }
 }
 
@@ -137,7 +140,11 @@ fn get_weights_lists_kerases_weights_in_kerases_order() {
             .unwrap()
             .iter()
             .map(|w| {
-                let shape = w["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize);
+                let shape = w["shape"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize);
                 (
                     leaf(w["path"].as_str().unwrap()).to_string(),
                     shape.collect(),
@@ -151,7 +158,10 @@ fn get_weights_lists_kerases_weights_in_kerases_order() {
             .zip(layer.get_weights())
             .map(|(p, w)| (keras_leaf(&case, leaf(&p.name)), w.shape().to_vec(), p.trainable))
             .collect();
-        assert_eq!(ours, keras, "{id}: neurite's get_weights (left) against Keras' layer.weights (right)");
+        assert_eq!(
+            ours, keras,
+            "{id}: neurite's get_weights (left) against Keras' layer.weights (right)"
+        );
     }
 }
 
@@ -162,7 +172,10 @@ fn a_wrong_count_is_an_error_naming_both_counts_and_nothing_changes() {
     let mut w = before.clone();
     w[0].fill(7.0);
     let e = layer.set_weights(&w[..2]).unwrap_err().to_string();
-    assert!(e.contains("lstm") && e.contains("given 2 arrays") && e.contains("has 3 weights"), "{e}");
+    assert!(
+        e.contains("lstm") && e.contains("given 2 arrays") && e.contains("has 3 weights"),
+        "{e}"
+    );
     w.push(w[2].clone());
     let e = layer.set_weights(&w).unwrap_err().to_string();
     assert!(e.contains("given 4 arrays") && e.contains("has 3 weights"), "{e}");
@@ -173,7 +186,12 @@ fn a_wrong_count_is_an_error_naming_both_counts_and_nothing_changes() {
 
 #[test]
 fn a_wrong_shape_is_an_error_naming_the_weight_and_both_shapes_and_nothing_changes() {
-    let mut layer = built(&cases().into_iter().find(|c| c["id"] == "batch_normalization").unwrap());
+    let mut layer = built(
+        &cases()
+            .into_iter()
+            .find(|c| c["id"] == "batch_normalization")
+            .unwrap(),
+    );
     let before = layer.get_weights();
     let mut w = before.clone();
     w[0].fill(2.0); // a valid gamma, given before the bad moving variance
@@ -183,7 +201,11 @@ fn a_wrong_shape_is_an_error_naming_the_weight_and_both_shapes_and_nothing_chang
         e.contains("batch_normalization.moving_variance") && e.contains("[3]") && e.contains("[4]"),
         "{e}"
     );
-    assert_eq!(layer.get_weights(), before, "a refused set_weights changed the layer");
+    assert_eq!(
+        layer.get_weights(),
+        before,
+        "a refused set_weights changed the layer"
+    );
 }
 
 /// Random arrays of the shapes of `layer`'s weights.
