@@ -134,7 +134,7 @@ fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
 /// let x = ndarray::arr2(&[[3.0f32, -1.0]]).into_dyn();
 /// let ig = IntegratedGradients::new().baseline(Baseline::Value(1.0)).integration(Integration::RiemannTrapezoid).steps(2);
 /// let a = ig.explain(&model, &x, &Target::Unit(0))?;
-/// let w = model.get_weights()[0].1.clone();
+/// let w = model.get_weights()[0].clone();
 /// assert!((a.values[[0, 1]] - (-1.0 - 1.0) * w[[1, 0]]).abs() < 1e-6); // linear: exact
 /// # Ok::<(), neurite::Error>(())
 /// ```

@@ -28,7 +28,7 @@ use neurite_tensor::Tensor;
 /// model.build(&[3])?;
 /// let x = ndarray::arr2(&[[1.0f32, 2.0, 3.0]]).into_dyn();
 /// let a = Occlusion::new([1]).explain(&model, &x, &Target::Unit(0))?;
-/// let w = model.get_weights()[0].1.clone();
+/// let w = model.get_weights()[0].clone();
 /// // A linear model: hiding x_j (baseline 0) removes w_j x_j.
 /// assert!((a.values[[0, 2]] - 3.0 * w[[2, 0]]).abs() < 1e-5);
 /// # Ok::<(), neurite::Error>(())

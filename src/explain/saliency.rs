@@ -19,7 +19,7 @@ use neurite_tensor::Tensor;
 /// model.build(&[2])?;
 /// let x = ndarray::arr2(&[[3.0f32, -1.0]]).into_dyn();
 /// let raw = Saliency::new().abs(false).explain(&model, &x, &Target::Unit(0))?;
-/// let w = model.get_weights()[0].1.clone(); // the kernel, (2, 1)
+/// let w = model.get_weights()[0].clone(); // the kernel, (2, 1)
 /// assert_eq!(raw.values[[0, 1]], w[[1, 0]]);
 /// # Ok::<(), neurite::Error>(())
 /// ```
@@ -82,7 +82,7 @@ impl Saliency {
 /// model.build(&[2])?;
 /// let x = ndarray::arr2(&[[3.0f32, -1.0]]).into_dyn();
 /// let a = GradientXInput::new().explain(&model, &x, &Target::Unit(0))?;
-/// let w = model.get_weights()[0].1.clone();
+/// let w = model.get_weights()[0].clone();
 /// assert_eq!(a.values[[0, 0]], 3.0 * w[[0, 0]]);
 /// # Ok::<(), neurite::Error>(())
 /// ```

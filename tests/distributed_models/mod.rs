@@ -79,7 +79,7 @@ pub fn flat(model: &Sequential) -> Vec<f32> {
     model
         .get_weights()
         .iter()
-        .flat_map(|t| t.tensor().iter().copied())
+        .flat_map(|t| t.iter().copied())
         .collect()
 }
 
