@@ -50,7 +50,7 @@ pub use history::History;
 pub use metric::Metric;
 pub use model::{DtypePolicy, LayerStack, LossWeights, Losses, Metrics, Model, PerOutput, Sequential};
 pub use save::Network;
-pub use train::{Arrays, FitOptions};
+pub use train::{Arrays, DataStream, FitOptions, IntoStreamBatch, StreamBatch};
 
 pub use neurite_autograd as autograd;
 pub use neurite_data as data;

@@ -41,7 +41,7 @@ pub use crate::functional::{CallLayer, Functional, Graph, Input, SharedLayer, Sy
 pub use crate::{
     cross_validate, DtypePolicy, Error, FitOptions, History, LayerStack, Metric, Model, Sequential,
 };
-pub use crate::{Arrays, LossWeights, Losses, Metrics, PerOutput};
+pub use crate::{Arrays, DataStream, LossWeights, Losses, Metrics, PerOutput};
 pub use neurite_autograd::{no_grad, ops, NoGradGuard, Var};
 pub use neurite_nn::activation::Activation;
 pub use neurite_nn::initializers::Initializer;

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 16] = [
+const EXAMPLES: [&str; 17] = [
     "cifar10_cnn",
     "dense_binary",
     "keras_import",
@@ -28,6 +28,7 @@ const EXAMPLES: [&str; 16] = [
     "onnx_export",
     "quickstart",
     "resnet",
+    "streaming_mnist",
     "text_classification",
     "text_generation",
     "tune_digits",
@@ -528,4 +529,33 @@ fn onnx_export_trains_one_epoch_and_writes_the_file() {
     let size = std::fs::metadata(&out).unwrap().len();
     assert_eq!(json.get("onnx_bytes").and_then(Value::as_u64), Some(size), "{json:?}");
     assert!(number(&json, "onnx_nodes") > 0.0, "{json:?}");
+}
+
+#[test]
+fn streaming_mnist_trains_one_epoch_from_generated_shards() {
+    let dir = small_mnist();
+    let scratch = tempfile::tempdir().unwrap();
+    let json = run(
+        "streaming_mnist",
+        &[
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--dir",
+            scratch.path().to_str().unwrap(),
+            "--gib",
+            "0.0005",
+            "--shard-mib",
+            "0",
+            "--compare-samples",
+            "32",
+        ],
+    );
+    check_contract("streaming_mnist", &json, 1, "test_accuracy");
+    // 0.0005 GiB of 3,136-byte samples, one shard per sample (shard-mib 0), all trained on.
+    assert_eq!(number(&json, "samples_on_disk"), 172.0);
+    assert_eq!(number(&json, "shards"), 172.0);
+    assert_eq!(number(&json, "streamed_samples"), 172.0);
+    assert!(number(&json, "streamed_samples_per_sec") > 0.0);
+    // The generated files are deleted.
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
 }

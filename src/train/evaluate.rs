@@ -68,24 +68,30 @@ impl<N: Layer> Model<N> {
             let s = Slice::from(start..(start + batch_size).min(n));
             let xbs: Vec<Tensor> = xs.iter().map(|x| x.slice_axis(Axis(0), s).to_owned()).collect();
             let ybs: Vec<Tensor> = ys.iter().map(|y| y.slice_axis(Axis(0), s).to_owned()).collect();
-            let rows = ybs[0].len_of(Axis(0));
-            type Evaluated = (BatchLosses, Vec<Tensor>, Vec<Option<Mask>>);
-            let (losses, preds, masks) = no_grad(|| -> Result<Evaluated> {
-                let mut ctx = ForwardContext::inference();
-                let xvs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
-                let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
-                    self.forward_many_masked(&xvs, &mut ctx)?.into_iter().unzip();
-                let yvs: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
-                let (total, per_output) = weighted_loss(compiled, &yvs, &preds, &masks, None)?;
-                let losses = BatchLosses {
-                    total: total.item()?,
-                    per_output,
-                };
-                Ok((losses, preds.iter().map(Var::to_tensor).collect(), masks))
-            })?;
-            tracker.add(rows, &losses, &ybs, &preds, &masks)?;
+            self.evaluate_batch(xbs, &ybs, &mut tracker)?;
         }
         Ok(tracker.logs(""))
+    }
+
+    /// Adds one batch's loss and metrics (inference mode, no graph) to `tracker`.
+    pub(crate) fn evaluate_batch(&self, xbs: Vec<Tensor>, ybs: &[Tensor], tracker: &mut Tracker) -> Result<()> {
+        let compiled = self.compiled()?;
+        let rows = ybs[0].len_of(Axis(0));
+        type Evaluated = (BatchLosses, Vec<Tensor>, Vec<Option<Mask>>);
+        let (losses, preds, masks) = no_grad(|| -> Result<Evaluated> {
+            let mut ctx = ForwardContext::inference();
+            let xvs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
+            let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
+                self.forward_many_masked(&xvs, &mut ctx)?.into_iter().unzip();
+            let yvs: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
+            let (total, per_output) = weighted_loss(compiled, &yvs, &preds, &masks, None)?;
+            let losses = BatchLosses {
+                total: total.item()?,
+                per_output,
+            };
+            Ok((losses, preds.iter().map(Var::to_tensor).collect(), masks))
+        })?;
+        tracker.add(rows, &losses, ybs, &preds, &masks)
     }
 
     /// The network's output for `x` (batches of 32, inference mode, no
@@ -184,7 +190,7 @@ impl<N: Layer> Model<N> {
             .collect()
     }
 
-    fn require_built(&self, what: &str) -> Result<()> {
+    pub(crate) fn require_built(&self, what: &str) -> Result<()> {
         if self.net.is_built() {
             Ok(())
         } else {

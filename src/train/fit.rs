@@ -127,6 +127,11 @@ impl<N: Layer> Model<N> {
         // Flush denormals here and on rayon's threads; the caller's mode is back on return (neurite_tensor::denormals).
         let _denormals = neurite_tensor::denormals::DenormalScope::enter();
         let _precision = neurite_tensor::precision::PrecisionScope::enter(self.dtype_policy.precision());
+        if let Some(option) = options.stream_only_option() {
+            return Err(Error::Input(format!(
+                "fit: {option} applies to streams: train with fit_stream (e.g. fit_stream(DataStream::indexed(Dataset::new(x, y)?), ...))"
+            )));
+        }
         let data = self.resolve_data("fit", x, y)?;
         let n_all = data.n;
         check_batch_size("fit", options.batch_size)?;

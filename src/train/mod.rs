@@ -6,7 +6,9 @@ mod evaluate;
 mod fit;
 mod masked;
 mod options;
+mod stream;
 pub(crate) mod tracker;
 
 pub use arrays::Arrays;
 pub use options::FitOptions;
+pub use stream::{DataStream, IntoStreamBatch, StreamBatch};

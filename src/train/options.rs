@@ -25,6 +25,9 @@ pub struct FitOptions<'a> {
     pub(crate) initial_epoch: Option<usize>,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
     pub(crate) augmentation: Option<&'a dyn Augment>,
+    pub(crate) steps_per_epoch: Option<usize>,
+    pub(crate) validation_steps: Option<usize>,
+    pub(crate) validation_stream: Option<super::DataStream>,
 }
 
 impl Default for FitOptions<'_> {
@@ -48,6 +51,9 @@ impl<'a> FitOptions<'a> {
             initial_epoch: None,
             callbacks: Vec::new(),
             augmentation: None,
+            steps_per_epoch: None,
+            validation_steps: None,
+            validation_stream: None,
         }
     }
     /// The epoch to stop before, as Keras' `epochs`: one `fit` trains
