@@ -301,8 +301,8 @@ fn validation_streams_evaluate_and_predict_match_the_array_paths() {
     let val = DataStream::indexed(Dataset::new(vx.clone(), vy.clone()).unwrap()).batch_size(8);
     let first16 = b
         .evaluate_batched(
-            &vx.slice_axis(ndarray::Axis(0), (0..16).into()).to_owned(),
-            &vy.slice_axis(ndarray::Axis(0), (0..16).into()).to_owned(),
+            vx.slice_axis(ndarray::Axis(0), (0..16).into()).to_owned(),
+            vy.slice_axis(ndarray::Axis(0), (0..16).into()).to_owned(),
             8,
         )
         .unwrap();

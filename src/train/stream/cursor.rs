@@ -100,8 +100,11 @@ impl<'s> Cursor<'s> {
 
 /// Checks that every batch of a stream has the same layout as the first one: the same number
 /// of arrays, the same sample shapes, one row count per batch.
+/// The sample shapes of a batch's inputs and of its targets.
+type Layout = (Vec<Vec<usize>>, Vec<Vec<usize>>);
+
 pub(crate) struct BatchShapes {
-    first: Option<(Vec<Vec<usize>>, Vec<Vec<usize>>)>,
+    first: Option<Layout>,
 }
 
 impl BatchShapes {
