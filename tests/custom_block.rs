@@ -503,7 +503,11 @@ fn a_frozen_block_keeps_its_weights_and_counts_them_as_non_trainable() {
     let others_before = m.get_weights_by_name()[0].1.clone();
     m.fit(&x, &y, opts()).unwrap();
     assert_eq!(block_weights(&m), before);
-    assert_ne!(m.get_weights_by_name()[0].1, others_before, "the other layers train");
+    assert_ne!(
+        m.get_weights_by_name()[0].1,
+        others_before,
+        "the other layers train"
+    );
     // The flag is saved and loaded.
     register_all();
     let dir = tempfile::tempdir().unwrap();

@@ -430,7 +430,16 @@ fn mnist_distributed_runs_one_epoch_as_one_process() {
     // Without mpirun (and with or without the `mpi` feature) the example trains as a world of one.
     let dir = small_mnist();
     let data = dir.path().to_str().unwrap();
-    let args = ["--data", data, "--epochs", "1", "--limit", "48", "--batch-size", "16"];
+    let args = [
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--limit",
+        "48",
+        "--batch-size",
+        "16",
+    ];
     let json = run("mnist_distributed", &args);
     check_contract("mnist_distributed", &json, 1, "test_accuracy");
     assert_eq!(json["world_size"], 1, "{json:?}");
@@ -501,7 +510,16 @@ fn keras_import_predicts_what_keras_predicted_on_a_fixture() {
 fn tune_digits_searches_two_trials_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tune");
-    let args = ["--trials", "2", "--epochs", "1", "--folds", "2", "--out", out.to_str().unwrap()];
+    let args = [
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--folds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let json = run("tune_digits", &args);
     check_contract("tune_digits", &json, 1, "test_accuracy");
     assert_eq!(json.get("trials").and_then(Value::as_u64), Some(2), "{json:?}");
@@ -512,12 +530,17 @@ fn tune_digits_searches_two_trials_and_resumes() {
     let log = std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2);
     for svg in ["objective.svg", "parameters.svg"] {
-        assert!(std::fs::read_to_string(out.join(svg)).unwrap().starts_with("<svg"));
+        assert!(std::fs::read_to_string(out.join(svg))
+            .unwrap()
+            .starts_with("<svg"));
     }
     // Run again: both trials come from the log, nothing is trained, the same best.
     let again = run("tune_digits", &args);
     assert_eq!(again.get("test_accuracy"), json.get("test_accuracy"));
-    assert_eq!(std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap(), log);
+    assert_eq!(
+        std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap(),
+        log
+    );
 }
 
 #[test]
@@ -527,7 +550,11 @@ fn onnx_export_trains_one_epoch_and_writes_the_file() {
     let json = run("onnx_export", &["--epochs", "1", "--out", out.to_str().unwrap()]);
     check_contract("onnx_export", &json, 1, "test_accuracy");
     let size = std::fs::metadata(&out).unwrap().len();
-    assert_eq!(json.get("onnx_bytes").and_then(Value::as_u64), Some(size), "{json:?}");
+    assert_eq!(
+        json.get("onnx_bytes").and_then(Value::as_u64),
+        Some(size),
+        "{json:?}"
+    );
     assert!(number(&json, "onnx_nodes") > 0.0, "{json:?}");
 }
 

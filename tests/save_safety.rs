@@ -101,7 +101,10 @@ fn other_files_in_a_checkpoint_directory_survive_every_save() {
     for seed in 4..8 {
         let m = small_model(seed);
         m.save(&dir).unwrap();
-        assert_eq!(Sequential::load(&dir).unwrap().get_weights_by_name(), m.get_weights_by_name());
+        assert_eq!(
+            Sequential::load(&dir).unwrap().get_weights_by_name(),
+            m.get_weights_by_name()
+        );
     }
     // An uncompiled model has no optimizer state: its file goes, nothing else.
     let plain = Sequential::new().add(Dense::new(2).input_dim(3));
@@ -197,7 +200,10 @@ fn stale_partial_directories_of_dead_writers_are_removed() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert_eq!(hidden, [".neurite.lock"]);
-    assert_eq!(Sequential::load(&dir).unwrap().get_weights_by_name(), m.get_weights_by_name());
+    assert_eq!(
+        Sequential::load(&dir).unwrap().get_weights_by_name(),
+        m.get_weights_by_name()
+    );
 }
 
 #[test]
@@ -275,7 +281,10 @@ fn big_model(seed: u64) -> Sequential {
 fn sigkill_during_save_leaves_the_last_good_model() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
-    let expected = [big_model(1).get_weights_by_name(), big_model(2).get_weights_by_name()];
+    let expected = [
+        big_model(1).get_weights_by_name(),
+        big_model(2).get_weights_by_name(),
+    ];
     big_model(1).save(&dir).unwrap();
     fs::write(dir.join("results.csv"), b"epoch,loss\n0,1.0\n").unwrap();
     fs::write(tmp.path().join("beside.txt"), b"untouched").unwrap();

@@ -74,7 +74,12 @@ impl<N: Layer> Model<N> {
     }
 
     /// Adds one batch's loss and metrics (inference mode, no graph) to `tracker`.
-    pub(crate) fn evaluate_batch(&self, xbs: Vec<Tensor>, ybs: &[Tensor], tracker: &mut Tracker) -> Result<()> {
+    pub(crate) fn evaluate_batch(
+        &self,
+        xbs: Vec<Tensor>,
+        ybs: &[Tensor],
+        tracker: &mut Tracker,
+    ) -> Result<()> {
         let compiled = self.compiled()?;
         let rows = ybs[0].len_of(Axis(0));
         type Evaluated = (BatchLosses, Vec<Tensor>, Vec<Option<Mask>>);
