@@ -24,6 +24,7 @@
 //! ```
 
 mod collective;
+#[cfg(any(feature = "mpi", test))]
 mod launcher;
 mod local_group;
 mod model_hooks;
