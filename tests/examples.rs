@@ -14,9 +14,10 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// Every example, so that a new file in `examples/` without a test here is noticed.
-const EXAMPLES: [&str; 17] = [
+const EXAMPLES: [&str; 18] = [
     "cifar10_cnn",
     "dense_binary",
+    "explain_mnist",
     "keras_import",
     "kfold",
     "linear_regression",
@@ -585,4 +586,35 @@ fn streaming_mnist_trains_one_epoch_from_generated_shards() {
     assert!(number(&json, "streamed_samples_per_sec") > 0.0);
     // The generated files are deleted.
     assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn explain_mnist_trains_explains_and_reloads_on_small_idx_files() {
+    let dir = small_mnist();
+    let out = tempfile::tempdir().unwrap();
+    let (data, out_dir) = (dir.path().to_str().unwrap(), out.path().to_str().unwrap());
+    let flags = ["--data", data, "--out", out_dir, "--images", "3", "--steps", "8"];
+    let json = run(
+        "explain_mnist",
+        &[&flags[..], &["--epochs", "1", "--limit", "48"]].concat(),
+    );
+    check_contract("explain_mnist", &json, 1, "test_accuracy");
+    assert_eq!(json["explained_images"], 3, "{json:?}");
+    assert!(number(&json, "ig_completeness_gap_max") < 0.05, "{json:?}");
+    let png = image::open(out.path().join("explain_mnist.png")).expect("a PNG");
+    assert!(
+        png.width() > 4 * 28 * 4 && png.height() > 3 * 28 * 4,
+        "{}x{}",
+        png.width(),
+        png.height()
+    );
+    let svg = std::fs::read_to_string(out.path().join("explain_mnist.svg")).unwrap();
+    assert_eq!(svg.matches("<image ").count(), 3 * 4);
+    assert!(svg.contains("pred ") && svg.contains(" true "));
+    let model = out.path().join("model");
+    let again = run(
+        "explain_mnist",
+        &[&flags[..], &["--model", model.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(again["test_accuracy"], json["test_accuracy"], "{again:?}");
 }

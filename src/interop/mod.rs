@@ -4,3 +4,4 @@
 pub mod keras;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod pytorch;
