@@ -264,7 +264,7 @@ impl TuneResults {
                             }
                             _ => {
                                 let (lo, hi) = p.internal_bounds();
-                                let show = |t: f64| match p.from_internal(t) {
+                                let show = |t: f64| match p.value_at_internal(t) {
                                     v @ super::Value::Int(_) => v.to_string(),
                                     _ => format_float(if p.is_log() { t.exp() } else { t }),
                                 };

@@ -205,7 +205,7 @@ impl Param {
                     Some(s) if *log && !(s.is_finite() && *s > 1.0) => {
                         return Err(self.err("float", format!("a log-scale step is a factor > 1, found {s}")));
                     }
-                    Some(s) if !*log && !(s.is_finite() && *s > 0.0) => {
+                    Some(s) if !(*log || (s.is_finite() && *s > 0.0)) => {
                         return Err(self.err("float", format!("the step must be > 0, found {s}")));
                     }
                     _ => {}
@@ -269,12 +269,12 @@ impl Param {
 
     /// The value at `u` in `[0, 1)`: uniform over choices and steps,
     /// uniform (or log-uniform) over a real range.
-    pub(crate) fn from_unit(&self, u: f64) -> Value {
+    pub(crate) fn value_at_unit(&self, u: f64) -> Value {
         let u = u.clamp(0.0, 1.0);
         match &self.domain {
             Domain::Float { step: None, .. } | Domain::Int { log: true, .. } => {
                 let (lo, hi) = self.internal_bounds();
-                self.from_internal(lo + u * (hi - lo))
+                self.value_at_internal(lo + u * (hi - lo))
             }
             _ => {
                 let n = self.stepped_count().unwrap_or(1);
@@ -322,7 +322,7 @@ impl Param {
 
     /// The value at position `t` of [`Param::internal_bounds`]' axis,
     /// put on the step grid and clamped into the range.
-    pub(crate) fn from_internal(&self, t: f64) -> Value {
+    pub(crate) fn value_at_internal(&self, t: f64) -> Value {
         match &self.domain {
             Domain::Choice(values) => values[(t.round().max(0.0) as usize).min(values.len() - 1)].clone(),
             Domain::Int { low, high, step, log } => {
@@ -405,6 +405,7 @@ impl SearchSpace {
     /// with values (none listed twice); `low <= high`; a step >= 1 for an
     /// int, > 0 for a float, a factor > 1 on a log scale; `low > 0` on a log
     /// scale. Every error names the parameter.
+    #[allow(clippy::should_implement_trait)] // keras-tuner's verb; it can fail, unlike `Add::add`
     pub fn add(mut self, param: Param) -> Result<Self> {
         param.check()?;
         if self.params.iter().any(|p| p.name == param.name) {
@@ -451,7 +452,7 @@ impl SearchSpace {
     pub fn sample(&self, rng: &mut Generator) -> BTreeMap<String, Value> {
         self.params
             .iter()
-            .map(|p| (p.name.clone(), p.from_unit(rng.random::<f64>())))
+            .map(|p| (p.name.clone(), p.value_at_unit(rng.random::<f64>())))
             .collect()
     }
 

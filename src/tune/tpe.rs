@@ -149,13 +149,13 @@ impl Tpe {
                 best = (score, k);
             }
         }
-        p.from_internal(best.1 as f64)
+        p.value_at_internal(best.1 as f64)
     }
 
     fn suggest_numeric(&self, p: &Param, good: &[f64], rest: &[f64], rng: &mut Generator) -> Value {
         let (lo, hi) = p.internal_bounds();
         if hi - lo <= 0.0 {
-            return p.from_internal(lo);
+            return p.value_at_internal(lo);
         }
         let l = Parzen::new(good, lo, hi);
         let g = Parzen::new(rest, lo, hi);
@@ -167,7 +167,7 @@ impl Tpe {
                 best = (score, x);
             }
         }
-        p.from_internal(best.1)
+        p.value_at_internal(best.1)
     }
 }
 

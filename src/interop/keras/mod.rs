@@ -9,7 +9,7 @@
 //! Keras' `keras.saving.load_model` loads. [`Model::load_keras_weights`] /
 //! [`Model::save_keras_weights`] read and write `model.save_weights` files.
 //!
-//! Every refusal is an [`Error::Format`](crate::Error::Format) naming the
+//! Every refusal is an [`Error::Format`] naming the
 //! file and what is wrong: a Keras class neurite does not have (with the
 //! list of those it has), a custom object, a weight missing or of the wrong
 //! shape (layer, weight, both shapes), a corrupt zip or HDF5 file. Writes

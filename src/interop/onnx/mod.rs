@@ -1,6 +1,6 @@
 //! ONNX export of inference graphs (feature `onnx`, on by default).
 //!
-//! [`Sequential`](crate::Sequential) and [`Functional`](crate::Functional) models get
+//! [`Sequential`](crate::Sequential) and [`Functional`](crate::functional::Functional) models get
 //! `to_onnx`, `to_onnx_bytes` and `export_onnx` (an atomic file write). The file declares
 //! opset 17 (or 18, [`OnnxOptions::opset`]) and keeps neurite's data layout: inputs and
 //! outputs are float32, batch first, channels last (`NHWC` images, `(batch, steps, features)`

@@ -146,7 +146,7 @@ impl Shard {
 /// * one shard at a time is read whole and its samples pass through a [`ShuffleBuffer`] of
 ///   [`ShardStream::buffer_size`] samples (seeded by `(seed, epoch)`), which mixes samples
 ///   across shard boundaries;
-/// * batches of [`ShardStream::batch_size`] samples (the last one smaller unless
+/// * batches of `batch_size` samples (the last one smaller unless
 ///   [`ShardStream::drop_last`]).
 ///
 /// Memory holds one shard, the buffer and a batch, whatever the number of shards. Every
