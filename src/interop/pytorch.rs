@@ -1209,6 +1209,9 @@ mod tests {
         assert_ne!(there, k);
         assert_eq!(reorder_flatten_rows(&there, &[2, 2, 3], false), k);
         // neurite row (h=0, w=1, c=2) = 1*3+2 = 5 is PyTorch row c*4 + 1 = 9.
-        assert_eq!(there.index_axis(ndarray::Axis(0), 9), k.index_axis(ndarray::Axis(0), 5));
+        assert_eq!(
+            there.index_axis(ndarray::Axis(0), 9),
+            k.index_axis(ndarray::Axis(0), 5)
+        );
     }
 }
