@@ -124,7 +124,7 @@ fn main() -> neurite::Result<()> {
     let (cam, cam_s) = timed(&|| GradCam::new(layer.as_str()).explain(&model, &x, &Target::Predicted))?;
 
     // Completeness of Integrated Gradients: Σ attributions = f(x) − f(black image).
-    let black = model.predict(&Tensor::zeros(x.raw_dim()))?;
+    let black = model.predict(Tensor::zeros(x.raw_dim()))?;
     let gap = (0..n)
         .map(|i| {
             let t = ig.targets[i];
@@ -133,9 +133,9 @@ fn main() -> neurite::Result<()> {
         .fold(0.0f32, f32::max);
 
     let mut grid = HeatmapGrid::new(&["saliency", "integrated gradients", "grad-cam"]);
-    for i in 0..n {
+    for (i, &label) in truth.iter().enumerate().take(n) {
         grid.add_row(
-            caption(saliency.predicted(i), Some(truth[i])),
+            caption(saliency.predicted(i), Some(label)),
             x.index_axis(ndarray::Axis(0), i),
             vec![saliency.map(i)?, ig.map(i)?, cam.map(i)?],
         )?;

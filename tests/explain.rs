@@ -112,7 +112,7 @@ proptest! {
         let model = mlp(d, 3, seed);
         let x = input(n, d, seed.rotate_left(7));
         let f_x = model.predict(&x)?;
-        let f_b = model.predict(&Tensor::from_elem(x.raw_dim(), base))?;
+        let f_b = model.predict(Tensor::from_elem(x.raw_dim(), base))?;
         let gap = |ig: IntegratedGradients| -> Vec<f32> {
             let a = ig.baseline(Baseline::Value(base)).explain(&model, &x, &Target::Predicted).unwrap();
             (0..n).map(|i| (a.sample(i).sum() - (f_x[[i, a.targets[i]]] - f_b[[i, a.targets[i]]])).abs()).collect()

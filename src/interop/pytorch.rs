@@ -104,20 +104,6 @@ impl TorchModule {
     }
 }
 
-fn units_of(layers: Vec<(String, String, Value, Vec<Parameter>, Option<Vec<usize>>)>) -> Vec<Unit> {
-    layers
-        .into_iter()
-        .filter(|(_, _, _, params, _)| !params.is_empty())
-        .map(|(name, class, config, params, flattened_from)| Unit {
-            name,
-            class,
-            config,
-            params,
-            flattened_from,
-        })
-        .collect()
-}
-
 /// Layers whose output PyTorch holds channels first (`(N, C, ...)`).
 const SPATIAL: &[&str] = &[
     "Conv1D",
@@ -172,13 +158,13 @@ fn units<N: Layer + 'static>(net: &N, input_shape: Option<Vec<usize>>) -> Result
             } else if !KEEPS_LAYOUT.contains(&class) {
                 channels_first = false;
             }
-            layers.push((
-                l.name().to_string(),
-                l.class_name().to_string(),
-                l.config(),
-                l.parameters(),
-                fed,
-            ));
+            layers.push(Unit {
+                name: l.name().to_string(),
+                class: l.class_name().to_string(),
+                config: l.config(),
+                params: l.parameters(),
+                flattened_from: fed,
+            });
             shape = match shape {
                 Some(s) => l.output_shape(&s).ok(),
                 None => None,
@@ -190,24 +176,24 @@ fn units<N: Layer + 'static>(net: &N, input_shape: Option<Vec<usize>>) -> Result
                 continue;
             };
             let l = shared.read()?;
-            layers.push((
-                l.name().to_string(),
-                l.class_name().to_string(),
-                l.config(),
-                l.parameters(),
-                None,
-            ));
+            layers.push(Unit {
+                name: l.name().to_string(),
+                class: l.class_name().to_string(),
+                config: l.config(),
+                params: l.parameters(),
+                flattened_from: None,
+            });
         }
     } else {
-        layers.push((
-            net.name().to_string(),
-            net.class_name().to_string(),
-            net.config(),
-            net.parameters(),
-            None,
-        ));
+        layers.push(Unit {
+            name: net.name().to_string(),
+            class: net.class_name().to_string(),
+            config: net.config(),
+            params: net.parameters(),
+            flattened_from: None,
+        });
     }
-    let units = units_of(layers);
+    let units: Vec<Unit> = layers.into_iter().filter(|u| !u.params.is_empty()).collect();
     if let Some(u) = units
         .iter()
         .find(|u| matches!(u.class.as_str(), "Sequential" | "Functional"))
