@@ -89,9 +89,29 @@ fn check_sequential(what: &str, mut model: Sequential, x: &Tensor, seed: u64) {
     randomize(&model, seed);
     let want = model.predict(x).unwrap();
     let bytes = model.to_onnx_bytes(&OnnxOptions::new()).unwrap();
+    dump(what, &bytes, &[x], &want);
     let got = run_tract(&bytes, &[x]);
     assert_eq!(got.len(), 1);
     assert_close(what, &got[0], &want);
+}
+
+/// With `NEURITE_ONNX_DUMP=DIR`, writes `<what>.onnx`, its inputs and neurite's output as `.npy`
+/// there, so that another runtime (onnxruntime) can be checked against the same files by hand.
+fn dump(what: &str, bytes: &[u8], xs: &[&Tensor], want: &Tensor) {
+    let Some(dir) = std::env::var_os("NEURITE_ONNX_DUMP") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let stem: String = what
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::fs::write(dir.join(format!("{stem}.onnx")), bytes).unwrap();
+    for (i, x) in xs.iter().enumerate() {
+        neurite::data::npy::write(dir.join(format!("{stem}.input{i}.npy")), x).unwrap();
+    }
+    neurite::data::npy::write(dir.join(format!("{stem}.neurite.npy")), want).unwrap();
 }
 
 /// The same for a functional model with any number of inputs and outputs.
@@ -147,7 +167,7 @@ fn every_activation() {
     }
     let model = Sequential::new()
         .add(Dense::new(6))
-        .add(ReLU::new().max_value(0.4).negative_slope(0.1).threshold(-0.2))
+        .add(ReLU::new().max_value(0.4).negative_slope(0.1).threshold(0.2))
         .add(Dense::new(6))
         .add(ReLU::new())
         .add(Dense::new(6))

@@ -63,7 +63,7 @@
 //! ```
 
 mod block;
-mod config;
+pub(crate) mod config;
 mod graph;
 mod picture;
 mod run;

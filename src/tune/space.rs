@@ -105,7 +105,8 @@ impl Param {
 
     /// The grid step: added for an int or a linear float, a factor (> 1)
     /// for a log-scale float, as keras-tuner.
-    pub fn step(mut self, step: f64) -> Self {
+    pub fn step(mut self, step: impl Into<f64>) -> Self {
+        let step: f64 = step.into();
         match &mut self.domain {
             Domain::Int { step: s, .. } => {
                 // Kept as given when not integral, so that `add` can name it.

@@ -28,6 +28,17 @@ const METRICS: &[(&str, Metric)] = &[
     ("auc", Metric::Auc),
 ];
 
+/// neurite's optimizer names and Keras 3's classes.
+const OPTIMIZER_CLASSES: &[(&str, &str)] = &[
+    ("sgd", "SGD"),
+    ("adam", "Adam"),
+    ("adamw", "AdamW"),
+    ("rmsprop", "RMSprop"),
+    ("adagrad", "Adagrad"),
+    ("adamax", "Adamax"),
+    ("nadam", "Nadam"),
+];
+
 /// Keras' loss names (and aliases) and neurite's `Loss` names.
 const LOSS_ALIASES: &[(&str, &str)] = &[
     ("mse", "mean_squared_error"),
@@ -162,18 +173,33 @@ pub(crate) fn to_keras(compile: &Value) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     let opt = compile.get("optimizer").cloned().unwrap_or(Value::Null);
-    let class = opt
+    let name = opt
         .get("name")
         .and_then(Value::as_str)
-        .unwrap_or("Adam")
-        .to_string();
+        .unwrap_or("adam")
+        .to_lowercase();
+    let class = OPTIMIZER_CLASSES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| format!("optimizer {name:?} has no Keras class neurite knows"))?;
     let mut config: Map<String, Value> = opt.as_object().cloned().unwrap_or_default();
-    // neurite-only switches Keras' constructors would refuse.
-    if config.get("pytorch_epsilon").is_some_and(|v| v != &json!(false)) {
-        return Err("optimizer option pytorch_epsilon has no Keras equivalent".into());
+    // neurite-only options Keras' constructors would refuse: written only at their
+    // neutral values (and then left out), otherwise the settings cannot be exported.
+    for key in ["pytorch_epsilon", "l1", "l2"] {
+        let neutral = |v: &Value| v.is_null() || v == &json!(false) || v.as_f64() == Some(0.0);
+        if let Some(v) = config.remove(key).filter(|v| !neutral(v)) {
+            return Err(format!("optimizer option {key} = {v} has no Keras equivalent"));
+        }
     }
-    config.remove("pytorch_epsilon");
-    config.insert("name".into(), json!(class.to_lowercase()));
+    if let Some(lr) = config.get_mut("learning_rate").filter(|v| v.is_object()) {
+        // A schedule: Keras' serialized-object form.
+        if let Some(obj) = lr.as_object_mut() {
+            obj.entry("module").or_insert(json!("keras.optimizers.schedules"));
+            obj.entry("registered_name").or_insert(Value::Null);
+        }
+    }
+    config.insert("name".into(), json!(name));
     let optimizer =
         json!({"module": "keras.optimizers", "class_name": class, "config": config, "registered_name": null});
     let loss = match compile.get("loss") {

@@ -91,15 +91,31 @@ fn keras_tensor(reference: &Value, shapes: &HashMap<(String, u64), Value>) -> Va
     json!({"class_name": "__keras_tensor__", "config": {"shape": shape, "dtype": "float32", "keras_history": reference}})
 }
 
+/// The batch shape of every tensor of a functional graph by `(layer, call)`:
+/// neurite's config does not store them, Keras' `__keras_tensor__` entries
+/// must have one, so the graph is rebuilt from its config (layers called on
+/// symbolic tensors) to read them.
+fn tensor_shapes(config: &Value) -> Result<HashMap<(String, u64), Value>, String> {
+    let graph = crate::functional::config::from_config(config)
+        .map_err(|e| format!("the functional graph cannot be rebuilt to read its shapes: {e}"))?;
+    let mut shapes = HashMap::new();
+    for input in &graph.inputs {
+        shapes.insert((input.name.clone(), 0), batch_shape(&input.shape));
+    }
+    for node in &graph.nodes {
+        let layer = graph.layers[node.layer].name().to_string();
+        shapes.insert((layer, node.call_index as u64), batch_shape(&node.shape));
+    }
+    Ok(shapes)
+}
+
 /// A functional graph's config (neurite's `[layer, call, tensor]` references) in Keras 3's form.
 fn functional(config: &Value) -> Result<Value, String> {
     let entries = config
         .get("layers")
         .and_then(Value::as_array)
         .ok_or("config.layers is missing")?;
-    // Shapes of tensors by (layer, call) are not in neurite's config; Keras only
-    // reads keras_history when it rebuilds the graph, so the shape is left unknown.
-    let shapes: HashMap<(String, u64), Value> = HashMap::new();
+    let shapes = tensor_shapes(config)?;
     let mut layers = Vec::new();
     for entry in entries {
         let class = entry.get("class_name").and_then(Value::as_str).unwrap_or("?");

@@ -42,7 +42,7 @@ const NESTED_LAYER_KEYS: &[&str] = &["layer", "backward_layer"];
 
 /// Keys neurite writes that Keras' constructors do not take (they would be
 /// refused as unexpected keyword arguments), by class (`"*"`: every class).
-const NEURITE_ONLY_KEYS: &[(&str, &[&str])] = &[];
+const NEURITE_ONLY_KEYS: &[(&str, &[&str])] = &[("SimpleRNN", &["recurrent_activation"])];
 
 /// A translation failure: the key (path inside the layer config) and what is wrong.
 pub(crate) type KeyError = String;

@@ -28,7 +28,7 @@
 //! let again = keras::load_model(&path)?;
 //! let x = ndarray::Array2::<f32>::ones((2, 3)).into_dyn();
 //! assert_eq!(again.predict(&x)?, model.predict(&x)?);
-//! # Ok::<(), neurite::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod archive;
@@ -66,7 +66,7 @@ pub const KERAS_VERSION: &str = "3.15.1";
 /// let model = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
 /// assert!(matches!(model, neurite::interop::keras::KerasModel::Sequential(_)));
 /// assert!(model.summary().contains("dense"));
-/// # Ok::<(), neurite::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub enum KerasModel {
@@ -88,7 +88,7 @@ impl KerasModel {
     /// let model = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
     /// let y = model.predict(&ndarray::Array2::<f32>::zeros((4, 3)).into_dyn())?;
     /// assert_eq!(y.shape(), &[4, 2]);
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn predict<'a>(&self, x: impl Into<Arrays<'a>>) -> Result<Tensor> {
         match self {
@@ -107,7 +107,7 @@ impl KerasModel {
     /// # m.save_keras(dir.path().join("m.keras"))?;
     /// let model = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
     /// assert!(model.summary().contains("Total params"));
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn summary(&self) -> String {
         match self {
@@ -126,7 +126,7 @@ impl KerasModel {
     /// # m.save_keras(dir.path().join("m.keras"))?;
     /// let model = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
     /// model.save_keras(dir.path().join("again.keras"))?;
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
         match self {
@@ -319,7 +319,7 @@ impl<N: neurite_nn::Layer> Model<N> {
     /// model.compile(Adam::default(), Loss::MeanSquaredError, &[Metric::Mae])?;
     /// model.save_keras(dir.path().join("m.keras"))?;
     /// let again = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save_keras(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
@@ -358,7 +358,7 @@ impl<N: neurite_nn::Layer> Model<N> {
     /// c.build(&[3])?;
     /// let e = c.load_keras_weights(dir.path().join("a.weights.h5")).unwrap_err().to_string();
     /// assert!(e.contains("dense_1.kernel") && e.contains("[3, 5]"), "{e}");
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn load_keras_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
@@ -385,7 +385,7 @@ impl<N: neurite_nn::Layer> Model<N> {
     /// assert!(model.save_keras_weights(dir.path().join("m.weights.h5")).is_err()); // not built
     /// model.build(&[3])?;
     /// model.save_keras_weights(dir.path().join("m.weights.h5"))?;
-    /// # Ok::<(), neurite::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save_keras_weights(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();

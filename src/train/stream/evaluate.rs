@@ -82,7 +82,8 @@ impl<N: Layer> Model<N> {
     /// ```
     /// use neurite::prelude::*;
     /// use neurite::DataStream;
-    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.build(&[3])?;
     /// let x = Tensor::ones(ndarray::IxDyn(&[7, 3]));
     /// let batches = vec![x.slice_axis(ndarray::Axis(0), (0..4).into()).to_owned(), x.slice_axis(ndarray::Axis(0), (4..7).into()).to_owned()];
     /// let out = model.predict_stream(DataStream::from_iter(batches), None)?;
@@ -106,7 +107,8 @@ impl<N: Layer> Model<N> {
     /// ```
     /// use neurite::prelude::*;
     /// use neurite::DataStream;
-    /// let model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// let mut model = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// model.build(&[3])?;
     /// let stream = DataStream::generator(|_| (0..3).map(|_| Tensor::ones(ndarray::IxDyn(&[2, 3]))));
     /// let out = model.predict_many_stream(stream, Some(2))?;
     /// assert_eq!(out[0].shape(), &[4, 2]);
