@@ -136,24 +136,28 @@ fn check_supported(layer: &LayerView) -> Result<RecurrentConfig, OnnxError> {
     Ok(cfg)
 }
 
-/// `Y` (`(T, 1, n, units)`) as neurite's `(n, T, units)`, in processing order when `processing_order`
-/// and the cell ran backwards.
-fn sequence_output(b: &mut GraphBuilder, y: &str, units: usize, steps: usize, flip: bool) -> String {
+/// `Y` (`(T, 1, n, units)`) as neurite's `(n, T, units)`.
+fn sequence_output(b: &mut GraphBuilder, y: &str, units: usize) -> String {
     let y = b.reshape(y, &[0, -1, units as i64]);
-    let y = if flip { reverse_time(b, &y, steps) } else { y };
     b.transpose(&y, &[1, 0, 2])
 }
 
-/// SimpleRNN, LSTM, GRU. `go_backwards` runs ONNX's `reverse` direction; Keras then returns
-/// the sequence in processing order (last step first), so it is reversed once more.
+/// SimpleRNN, LSTM, GRU. `go_backwards`: Keras returns the sequence in processing order (last
+/// step first), which is a forward cell over the time-reversed input, so the input is reversed
+/// (one `Gather`) and the cell runs forward.
 pub(crate) fn recurrent(b: &mut GraphBuilder, layer: &LayerView, x: Value) -> Result<Value, OnnxError> {
     let cfg = check_supported(layer)?;
     let (steps, features) = (x.shape[0], x.shape[1]);
     let input = x.in_native(b);
     let x_tm = b.transpose(&input, &[1, 0, 2]);
-    let (y, y_h) = cell(b, layer, &x_tm, features, cfg.go_backwards)?;
+    let x_tm = if cfg.go_backwards {
+        reverse_time(b, &x_tm, steps)
+    } else {
+        x_tm
+    };
+    let (y, y_h) = cell(b, layer, &x_tm, features, false)?;
     let out = if cfg.return_sequences {
-        sequence_output(b, &y, cfg.units, steps, cfg.go_backwards)
+        sequence_output(b, &y, cfg.units)
     } else {
         b.reshape(&y_h, &[-1, cfg.units as i64])
     };
@@ -188,7 +192,7 @@ pub(crate) fn bidirectional(b: &mut GraphBuilder, layer: &LayerView, x: Value) -
         let (y, y_h) = cell(b, view, &x_tm, features, cfg.go_backwards)?;
         outs.push(if cfg.return_sequences {
             // Bidirectional puts the sequence back in input order, which is ONNX's order.
-            sequence_output(b, &y, cfg.units, steps, false)
+            sequence_output(b, &y, cfg.units)
         } else {
             b.reshape(&y_h, &[-1, cfg.units as i64])
         });
