@@ -364,8 +364,7 @@ fn recurrent_variants() {
 #[test]
 fn recurrent_activations_are_written() {
     let x = uniform(&[3, 6, 4], 19);
-    let mut model =
-        Sequential::new().add(LSTM::new(4).activation(Activation::Relu).return_sequences(true));
+    let mut model = Sequential::new().add(LSTM::new(4).activation(Activation::Relu).return_sequences(true));
     model.build(&x.shape()[1..]).unwrap();
     randomize(&model, 40);
     let bytes = model.to_onnx_bytes(&OnnxOptions::new()).unwrap();

@@ -54,14 +54,12 @@ fn reorder_bias(bias: &[f32], units: usize, gates: &[usize]) -> Vec<f32> {
         .collect()
 }
 
-/// One recurrent cell over the time-major input `x_tm` (`(T, n, in)`), in direction
-/// `reverse` or forward. Returns ONNX's `Y` (`(T, 1, n, units)`) and `Y_h` (`(1, n, units)`).
+/// One recurrent cell over the time-major input `x_tm` (`(T, n, in)`), forward. Returns ONNX's `Y` (`(T, 1, n, units)`) and `Y_h` (`(1, n, units)`).
 pub(crate) fn cell(
     b: &mut GraphBuilder,
     layer: &LayerView,
     x_tm: &str,
     features: usize,
-    reverse: bool,
 ) -> Result<(String, String), OnnxError> {
     let Some((op, gates)) = op_and_gates(&layer.class) else {
         return Err(layer.unsupported("not a recurrent layer (SimpleRNN, LSTM or GRU)"));
@@ -93,10 +91,7 @@ pub(crate) fn cell(
         &gate_major(&recurrent, units, units, gates),
     );
     let bias = b.constant_f32(&format!("{}.bias", layer.name), &[1, 2 * g], &bias);
-    let mut attrs = vec![
-        int("hidden_size", units as i64),
-        string("direction", if reverse { "reverse" } else { "forward" }),
-    ];
+    let mut attrs = vec![int("hidden_size", units as i64), string("direction", "forward")];
     let (f, h) = (
         onnx_activation(layer, cfg.recurrent_activation)?,
         onnx_activation(layer, cfg.activation)?,
@@ -155,7 +150,7 @@ pub(crate) fn recurrent(b: &mut GraphBuilder, layer: &LayerView, x: Value) -> Re
     } else {
         x_tm
     };
-    let (y, y_h) = cell(b, layer, &x_tm, features, false)?;
+    let (y, y_h) = cell(b, layer, &x_tm, features)?;
     let out = if cfg.return_sequences {
         sequence_output(b, &y, cfg.units)
     } else {
@@ -189,9 +184,20 @@ pub(crate) fn bidirectional(b: &mut GraphBuilder, layer: &LayerView, x: Value) -
     let x_tm = b.transpose(&input, &[1, 0, 2]);
     let mut outs = Vec::new();
     for (view, cfg) in [(&fwd, &fcfg), (&bwd, &bcfg)] {
-        let (y, y_h) = cell(b, view, &x_tm, features, cfg.go_backwards)?;
+        // A forward cell over the reversed input (not ONNX's `reverse` direction, which
+        // tract 0.23 mis-runs), its sequence put back in input order as Keras does.
+        let input = if cfg.go_backwards {
+            reverse_time(b, &x_tm, steps)
+        } else {
+            x_tm.clone()
+        };
+        let (y, y_h) = cell(b, view, &input, features)?;
         outs.push(if cfg.return_sequences {
-            // Bidirectional puts the sequence back in input order, which is ONNX's order.
+            let y = if cfg.go_backwards {
+                reverse_time(b, &y, steps)
+            } else {
+                y
+            };
             sequence_output(b, &y, cfg.units)
         } else {
             b.reshape(&y_h, &[-1, cfg.units as i64])
