@@ -65,6 +65,35 @@ fn check(name: &str, mut model: Sequential, input_shape: &[usize], modules: Opti
     }
     let y = model.predict(&x).unwrap();
     assert_close(name, &y, &io(name).1);
+    // Export: the state_dict neurite writes is PyTorch's own, name for name and value for value
+    // (BatchNorm's `num_batches_tracked`, an int64 counter PyTorch keeps, is not a weight).
+    let bytes = std::fs::read(&file).unwrap();
+    let torch = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut want: Vec<String> = torch
+        .names()
+        .into_iter()
+        .filter(|n| !n.ends_with("num_batches_tracked"))
+        .cloned()
+        .collect();
+    let exported = model.pytorch_state_dict(modules).unwrap();
+    let mut got: Vec<String> = exported.iter().map(|(n, _)| n.clone()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{name}: exported state_dict keys");
+    for (key, value) in &exported {
+        let t = torch.tensor(key).unwrap();
+        let data: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(value.shape(), t.shape(), "{name}: {key} shape");
+        assert_eq!(
+            value.iter().copied().collect::<Vec<f32>>(),
+            data,
+            "{name}: {key} values"
+        );
+    }
 }
 
 #[test]
