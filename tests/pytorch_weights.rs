@@ -73,7 +73,7 @@ fn check(name: &str, mut model: Sequential, input_shape: &[usize], modules: Opti
         .names()
         .into_iter()
         .filter(|n| !n.ends_with("num_batches_tracked"))
-        .cloned()
+        .map(str::to_string)
         .collect();
     let exported = model.pytorch_state_dict(modules).unwrap();
     let mut got: Vec<String> = exported.iter().map(|(n, _)| n.clone()).collect();
