@@ -65,35 +65,72 @@ fn check(name: &str, mut model: Sequential, input_shape: &[usize], modules: Opti
     }
     let y = model.predict(&x).unwrap();
     assert_close(name, &y, &io(name).1);
-    // Export: the state_dict neurite writes is PyTorch's own, name for name and value for value
-    // (BatchNorm's `num_batches_tracked`, an int64 counter PyTorch keeps, is not a weight).
+    // Export: the state_dict neurite writes holds PyTorch's own tensors, module by module in
+    // module order (neurite numbers only the modules with weights, where an nn.Sequential also
+    // counts ReLU and Flatten), and each recurrent layer's bias_ih + bias_hh sum (neurite keeps
+    // one bias, exported as bias_ih with a zero bias_hh). BatchNorm's `num_batches_tracked`, an
+    // int64 counter, is not a weight.
     let bytes = std::fs::read(&file).unwrap();
     let torch = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut want: Vec<String> = torch
-        .names()
-        .into_iter()
-        .filter(|n| !n.ends_with("num_batches_tracked"))
-        .map(str::to_string)
-        .collect();
-    let exported = model.pytorch_state_dict(modules).unwrap();
-    let mut got: Vec<String> = exported.iter().map(|(n, _)| n.clone()).collect();
-    want.sort();
-    got.sort();
-    assert_eq!(got, want, "{name}: exported state_dict keys");
-    for (key, value) in &exported {
+    let read = |key: &str| {
         let t = torch.tensor(key).unwrap();
         let data: Vec<f32> = t
             .data()
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        assert_eq!(value.shape(), t.shape(), "{name}: {key} shape");
-        assert_eq!(
-            value.iter().copied().collect::<Vec<f32>>(),
-            data,
-            "{name}: {key} values"
-        );
+        Tensor::from_shape_vec(ndarray::IxDyn(t.shape()), data).unwrap()
+    };
+    let rank = |module: &str| match modules {
+        Some(m) => m.iter().position(|n| *n == module).unwrap(),
+        None => module.parse::<usize>().unwrap(),
+    };
+    let keyed = |key: &str, t: Tensor| {
+        let (module, local) = key.rsplit_once('.').unwrap();
+        (rank(module), local.to_string(), t)
+    };
+    let mut want: Vec<(usize, String, Tensor)> = torch
+        .names()
+        .into_iter()
+        .filter(|n| !n.ends_with("num_batches_tracked"))
+        .map(|n| keyed(n, read(n)))
+        .collect();
+    let mut got: Vec<(usize, String, Tensor)> = model
+        .pytorch_state_dict(modules)
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| keyed(&n, t))
+        .collect();
+    want.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    got.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let (want, got) = (group_modules(&want), group_modules(&got));
+    assert_eq!(got.len(), want.len(), "{name}: modules with weights");
+    for (g, w) in got.iter().zip(&want) {
+        let names = |m: &[(String, Tensor)]| m.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
+        assert_eq!(names(g), names(w), "{name}: parameters of a module");
+        let value = |m: &[(String, Tensor)], l: &str| m.iter().find(|(n, _)| n == l).unwrap().1.clone();
+        for (local, t) in g {
+            if let Some(suffix) = local.strip_prefix("bias_ih") {
+                let hh = format!("bias_hh{suffix}");
+                let sum = |m: &[(String, Tensor)]| &value(m, local) + &value(m, &hh);
+                assert_close(&format!("{name}: {local} + {hh}"), &sum(g), &sum(w));
+            } else if !local.starts_with("bias_hh") {
+                assert_eq!(t, &value(w, local), "{name}: {local}");
+            }
+        }
     }
+}
+
+/// `(module rank, parameter, tensor)` sorted by rank, as one list per module.
+fn group_modules(v: &[(usize, String, Tensor)]) -> Vec<Vec<(String, Tensor)>> {
+    let mut out: Vec<Vec<(String, Tensor)>> = Vec::new();
+    for (i, (m, local, t)) in v.iter().enumerate() {
+        if i == 0 || v[i - 1].0 != *m {
+            out.push(Vec::new());
+        }
+        out.last_mut().unwrap().push((local.clone(), t.clone()));
+    }
+    out
 }
 
 #[test]
