@@ -131,8 +131,16 @@ fn exports_import_back_to_the_same_predictions() {
         let dir = out_dir.as_deref().unwrap_or(tmp.path());
         let path = dir.join(format!("{name}.keras"));
         model.save_keras(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let again = keras::load_model(&path).unwrap_or_else(|e| panic!("{name} again: {e}"));
+        let weights = dir.join(format!("{name}.weights.h5"));
+        model
+            .save_keras_weights(&weights)
+            .unwrap_or_else(|e| panic!("{name} weights: {e}"));
+        let mut again = keras::load_model(&path).unwrap_or_else(|e| panic!("{name} again: {e}"));
         assert_eq!(predict(&again, &xs), before, "{name}: round trip");
+        again
+            .load_keras_weights(&weights)
+            .unwrap_or_else(|e| panic!("{name} weights again: {e}"));
+        assert_eq!(predict(&again, &xs), before, "{name}: weights file round trip");
         if out_dir.is_some() {
             for (i, x) in xs.iter().enumerate() {
                 neurite::data::npy::write(dir.join(format!("{name}.input{i}.npy")), x).unwrap();

@@ -6,14 +6,16 @@
 For every `<name>.keras` in the folder (written by the test above, with `<name>.input<i>.npy`
 and neurite's predictions `<name>.neurite.npy`), loads it with `keras.saving.load_model`,
 predicts on the inputs and prints the largest absolute difference to neurite's predictions;
-exits non-zero if one exceeds 1e-5 or a file does not load. Also loads each model's weights
-alone through `model.load_weights` of a `.weights.h5` written by neurite, when present.
+exits non-zero if one exceeds 1e-5 or a file does not load. Also builds each model afresh from
+the archive's config and loads `<name>.weights.h5` (neurite's `save_keras_weights`) into it with
+`model.load_weights`, and compares its predictions the same way.
 """
 
 import glob
 import json
 import os
 import sys
+import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -22,7 +24,7 @@ import numpy as np  # noqa: E402
 
 
 def main(folder):
-    results = {}
+    results, weight_results = {}, {}
     failed = False
     for path in sorted(glob.glob(os.path.join(folder, "*.keras"))):
         name = os.path.basename(path)[: -len(".keras")]
@@ -43,7 +45,22 @@ def main(folder):
         diff = float(np.max(np.abs(got - want)))
         results[name] = diff
         failed |= not diff <= 1e-5
-    print(json.dumps({"keras": keras.__version__, "max_abs_diff": results}, indent=1))
+        weights = os.path.join(folder, f"{name}.weights.h5")
+        if os.path.exists(weights):
+            # A fresh model from the same config, weights from neurite's .weights.h5.
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+            fresh = keras.saving.deserialize_keras_object(config)
+            try:
+                fresh.load_weights(weights)
+                diff = float(np.max(np.abs(fresh.predict(feed, verbose=0) - want)))
+                weight_results[name] = diff
+                failed |= not diff <= 1e-5
+            except Exception as e:  # noqa: BLE001 - report every failure
+                weight_results[name] = f"load_weights failed: {type(e).__name__}: {e}"[:400]
+                failed = True
+    print(json.dumps({"keras": keras.__version__, "max_abs_diff": results,
+                      "load_weights_max_abs_diff": weight_results}, indent=1))
     sys.exit(1 if failed else 0)
 
 

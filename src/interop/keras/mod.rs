@@ -134,6 +134,34 @@ impl KerasModel {
             KerasModel::Functional(m) => m.save_keras(path),
         }
     }
+
+    /// [`Model::save_keras_weights`] of the model (Keras' `model.save_weights`).
+    ///
+    /// ```
+    /// # use neurite::prelude::*;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let mut m = Sequential::new().add(Dense::new(2).input_dim(3));
+    /// # m.build(&[3])?;
+    /// # m.save_keras(dir.path().join("m.keras"))?;
+    /// let mut model = neurite::interop::keras::load_model(dir.path().join("m.keras"))?;
+    /// model.save_keras_weights(dir.path().join("m.weights.h5"))?;
+    /// model.load_keras_weights(dir.path().join("m.weights.h5"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn save_keras_weights(&self, path: impl AsRef<Path>) -> Result<()> {
+        match self {
+            KerasModel::Sequential(m) => m.save_keras_weights(path),
+            KerasModel::Functional(m) => m.save_keras_weights(path),
+        }
+    }
+
+    /// [`Model::load_keras_weights`] into the model (Keras' `model.load_weights`).
+    pub fn load_keras_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        match self {
+            KerasModel::Sequential(m) => m.load_keras_weights(path),
+            KerasModel::Functional(m) => m.load_keras_weights(path),
+        }
+    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
