@@ -81,9 +81,12 @@ fn main() -> neurite::Result<()> {
         .log_file(out.join("tune_digits.jsonl"));
     let tuner = Tuner::new(search, build).evaluation(Evaluation::CrossValidation(splits));
 
+    // Trials already in the log (a resumed search) are not trained again.
+    let logged_before = std::fs::read_to_string(out.join("tune_digits.jsonl"))
+        .map(|log| log.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0);
     let start = Instant::now();
     let results = tuner.search(&train.x, &train.y)?;
-    let seconds = start.elapsed().as_secs_f64();
     println!("{}", results.summary(10));
     results.plot_objective(out.join("objective.svg"))?;
     results.plot_parameters(out.join("parameters.svg"))?;
@@ -91,6 +94,7 @@ fn main() -> neurite::Result<()> {
     println!("best configuration: {}", results.best_hyperparameters()?);
     println!("pictures and log in {}", out.display());
     let (best_model, _) = tuner.fit_best(&results, &train.x, &train.y)?;
+    let seconds = start.elapsed().as_secs_f64(); // the search and the final training
     let test_scores = best_model.evaluate(&test.x, &test.y)?;
     let test_accuracy = test_scores.get("accuracy").copied().unwrap_or(f64::NAN);
     println!(
@@ -99,8 +103,10 @@ fn main() -> neurite::Result<()> {
         test.len()
     );
 
-    // Samples trained per epoch over every trial run now and every fold.
-    let trained_per_epoch = results.trials().len() * folds * (train.len() - train.len() / folds);
+    // Samples trained per epoch: every fold of every trial run now (not those resumed from the
+    // log), and the best configuration's final training on the whole 80%.
+    let run_now = results.trials().len().saturating_sub(logged_before);
+    let trained_per_epoch = run_now * folds * (train.len() - train.len() / folds) + train.len();
     let mut line = timing_fields("tune_digits", epochs, seconds, trained_per_epoch);
     let params: serde_json::Map<String, serde_json::Value> = best
         .params

@@ -537,6 +537,7 @@ fn tune_digits_searches_two_trials_and_resumes() {
     }
     // Run again: both trials come from the log, nothing is trained, the same best.
     let again = run("tune_digits", &args);
+    check_contract("tune_digits", &again, 1, "test_accuracy");
     assert_eq!(again.get("test_accuracy"), json.get("test_accuracy"));
     assert_eq!(
         std::fs::read_to_string(out.join("tune_digits.jsonl")).unwrap(),
