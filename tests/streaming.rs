@@ -428,3 +428,50 @@ fn bad_streams_and_options_are_errors() {
     ));
     assert!(e.contains("validation stream") && e.contains("epoch 2"), "{e}");
 }
+
+/// A text folder read and vectorized batch by batch trains the same weights as its eagerly
+/// loaded, vectorized texts as arrays.
+#[test]
+fn a_lazy_text_folder_trains_bit_identically_to_arrays() {
+    use neurite::data::stream::LazyTextFolder;
+    use neurite::data::text::{TextFolder, TextVectorization};
+    let dir = tempfile::tempdir().unwrap();
+    let words = ["good", "fine", "bad", "dull", "film", "plot", "a", "very"];
+    for i in 0..30usize {
+        let class = ["neg", "pos"][i % 2];
+        std::fs::create_dir_all(dir.path().join(class)).unwrap();
+        let text: Vec<&str> = (0..(3 + i % 5))
+            .map(|j| words[(i * 7 + j * 3) % words.len()])
+            .collect();
+        std::fs::write(dir.path().join(class).join(format!("{i:02}.txt")), text.join(" ")).unwrap();
+    }
+    let eager = TextFolder::new(dir.path()).load().unwrap();
+    let mut vectorizer = TextVectorization::new().output_sequence_length(6);
+    vectorizer.adapt(&eager.texts).unwrap();
+    let x = vectorizer.call(&eager.texts).unwrap().into_dyn();
+    let y = eager.labels_f32().into_dyn();
+    let model = || {
+        let mut m = Sequential::new()
+            .add(Embedding::new(vectorizer.vocabulary_size(), 4).input_shape([6]))
+            .add(GlobalAveragePooling1D::new())
+            .add(Dense::new(2).activation(Activation::Softmax))
+            .seed(9);
+        m.compile(
+            Adam::new(0.05),
+            Loss::SparseCategoricalCrossentropy { from_logits: false },
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+        m
+    };
+    let opts = || FitOptions::new().epochs(2).batch_size(8).verbose(0);
+    let mut from_arrays = model();
+    from_arrays.fit(&x, &y, opts()).unwrap();
+    let lazy = LazyTextFolder::open(TextFolder::new(dir.path()))
+        .unwrap()
+        .vectorizer(vectorizer.clone())
+        .unwrap();
+    let mut from_files = model();
+    from_files.fit_stream(DataStream::indexed(lazy), opts()).unwrap();
+    assert_eq!(bits(&from_arrays), bits(&from_files));
+}

@@ -6,7 +6,8 @@
 //!
 //! * [`IndexedSource`]: random access to sample `i` ([`Dataset`], memory-mapped `.npy`
 //!   files [`MmapNpyDataset`] (one pair or many shards), a lazily decoded image folder
-//!   [`LazyImageFolder`]). Whoever batches it chooses the order, so training from an indexed
+//!   [`LazyImageFolder`], a text folder read and vectorized batch by batch
+//!   [`LazyTextFolder`]). Whoever batches it chooses the order, so training from an indexed
 //!   source can follow exactly the order training from arrays would.
 //! * [`EpochSource`]: batches produced epoch by epoch, for data that cannot be indexed
 //!   cheaply: [`ShardStream`] (`.npy`, `.npz`, IDX or CSV shard files, one shard in memory at a
@@ -35,6 +36,8 @@ mod epoch_source;
 mod indexed;
 #[cfg(feature = "image")]
 mod lazy_image_folder;
+#[cfg(feature = "text")]
+mod lazy_text_folder;
 mod mmap_npy;
 mod prefetch;
 mod shards;
@@ -45,6 +48,9 @@ pub use indexed::IndexedSource;
 #[cfg(feature = "image")]
 #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
 pub use lazy_image_folder::LazyImageFolder;
+#[cfg(feature = "text")]
+#[cfg_attr(docsrs, doc(cfg(feature = "text")))]
+pub use lazy_text_folder::LazyTextFolder;
 pub use mmap_npy::{MmapNpy, MmapNpyDataset};
 pub use prefetch::{prefetch, Prefetch};
 pub use shards::{Shard, ShardStream};

@@ -95,7 +95,7 @@ fn text_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     let len = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?.len();
     if len > MAX_TEXT_FILE_BYTES {
         return Err(DataError::format(
@@ -150,6 +150,27 @@ impl TextFolder {
 
     /// Reads every file (in parallel), in class order then path order.
     pub fn load(&self) -> Result<TextFolderData> {
+        let (classes, files, labels) = self.scan()?;
+        let texts = files
+            .par_iter()
+            .map(|p| read_text(p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TextFolderData {
+            texts,
+            labels,
+            classes,
+            paths: files,
+        })
+    }
+
+    /// The folder's root.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The classes, and every `.txt` file with its label, without reading them (the checks of
+    /// [`TextFolder::load`] on the folder layout).
+    pub(crate) fn scan(&self) -> Result<(Vec<String>, Vec<PathBuf>, Vec<usize>)> {
         let root = &self.root;
         let classes = match &self.classes {
             Some(given) => {
@@ -195,16 +216,7 @@ impl TextFolder {
             }
             labels.resize(files.len(), label);
         }
-        let texts = files
-            .par_iter()
-            .map(|p| read_text(p))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(TextFolderData {
-            texts,
-            labels,
-            classes,
-            paths: files,
-        })
+        Ok((classes, files, labels))
     }
 }
 

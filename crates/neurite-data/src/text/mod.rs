@@ -18,7 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod folder;
+pub(crate) mod folder;
 mod persist;
 mod standardize;
 mod tokens;
