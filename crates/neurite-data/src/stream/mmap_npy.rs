@@ -199,15 +199,20 @@ impl MmapNpy {
     fn account(&self, bytes: usize) {
         let before = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
         if before + bytes >= RELEASE_EVERY_BYTES {
-            self.read_since_release.store(0, Ordering::Relaxed);
-            #[cfg(unix)]
-            {
-                // SAFETY: the mapping is shared and read-only, so dropping its pages loses
-                // nothing: the next read faults them back in from the file (page cache). Slices
-                // of the map are only held inside `rows_into`, and a concurrent read there just
-                // faults the page again.
-                let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
-            }
+            self.release();
+        }
+    }
+
+    /// Hands the mapped pages back to the kernel now (they stay in the page cache).
+    fn release(&self) {
+        self.read_since_release.store(0, Ordering::Relaxed);
+        #[cfg(unix)]
+        {
+            // SAFETY: the mapping is shared and read-only, so dropping its pages loses
+            // nothing: the next read faults them back in from the file (page cache). Slices
+            // of the map are only held inside `rows_into`, and a concurrent read there just
+            // faults the page again.
+            let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }
 }
@@ -237,6 +242,10 @@ pub struct MmapNpyDataset {
     shards: Vec<(MmapNpy, MmapNpy)>,
     /// Index of each shard's first sample, then the total.
     starts: Vec<usize>,
+    /// Bytes read from all shards since every shard's pages were last handed back: each file
+    /// counting only its own reads would let resident memory grow with the number of shards
+    /// (a shuffled epoch over 17 shards of 256 MiB peaked at 4.3 GiB).
+    read_since_release: AtomicUsize,
 }
 
 impl MmapNpyDataset {
@@ -298,7 +307,11 @@ impl MmapNpyDataset {
             starts.push(end);
             shards.push((x, y));
         }
-        Ok(MmapNpyDataset { shards, starts })
+        Ok(MmapNpyDataset {
+            shards,
+            starts,
+            read_since_release: AtomicUsize::new(0),
+        })
     }
 
     /// Number of shards (pairs of files).
@@ -330,6 +343,15 @@ impl IndexedSource for MmapNpyDataset {
             let row = i - self.starts[s];
             x.rows_into(&[row], &mut xs)?;
             y.rows_into(&[row], &mut ys)?;
+        }
+        let bytes = 4 * (xs.len() + ys.len());
+        let before = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
+        if self.shards.len() > 1 && before + bytes >= RELEASE_EVERY_BYTES {
+            self.read_since_release.store(0, Ordering::Relaxed);
+            for (x, y) in &self.shards {
+                x.release();
+                y.release();
+            }
         }
         let shape = |sample: Vec<usize>| {
             let mut s = vec![indices.len()];
