@@ -18,6 +18,13 @@ use crate::npy::{self, Dtype, Kind};
 /// stays bounded however much of the file one epoch reads.
 const RELEASE_EVERY_BYTES: usize = 64 << 20;
 
+/// What one read of a row maps, at least: a page fault on a file mapping maps the pages around
+/// it that are in the page cache too (Linux's fault-around, 64 KiB by default), so a shuffled
+/// read of a 3 KiB row costs up to 64 KiB of resident memory. Counting rows at this size keeps
+/// the release period honest (counting row bytes let a 1 GiB set become fully resident
+/// between two releases).
+const MAPPED_PER_ROW_READ: usize = 64 << 10;
+
 /// One `.npy` file, memory-mapped: its header is checked when it is opened (dtype, C order,
 /// a data size that matches the shape exactly, so a truncated file is an error naming it), and
 /// rows (samples along axis 0) are converted to `f32` when read. Reads the same dtypes as
@@ -190,7 +197,7 @@ impl MmapNpy {
                 out.extend(npy::convert(bytes, self.dtype, self.scale_u8, &self.path)?);
             }
         }
-        self.account(indices.len() * self.row_bytes);
+        self.account(indices.len() * self.row_bytes.max(MAPPED_PER_ROW_READ));
         Ok(())
     }
 
@@ -344,7 +351,7 @@ impl IndexedSource for MmapNpyDataset {
             x.rows_into(&[row], &mut xs)?;
             y.rows_into(&[row], &mut ys)?;
         }
-        let bytes = 4 * (xs.len() + ys.len());
+        let bytes = indices.len() * 2 * MAPPED_PER_ROW_READ;
         let before = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
         if self.shards.len() > 1 && before + bytes >= RELEASE_EVERY_BYTES {
             self.read_since_release.store(0, Ordering::Relaxed);
