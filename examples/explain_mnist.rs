@@ -26,29 +26,6 @@ use neurite::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn cnn(seed: u64) -> neurite::Result<Sequential> {
-    let mut model = Sequential::new()
-        .seed(seed)
-        .add(
-            Conv2D::new(32, (3, 3))
-                .activation(Activation::Relu)
-                .input_shape([28, 28, 1]),
-        )
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(Flatten::new())
-        .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10).activation(Activation::Softmax));
-    model.compile(
-        Adam::default(),
-        Loss::SparseCategoricalCrossentropy { from_logits: false },
-        &[Metric::Accuracy],
-    )?;
-    Ok(model)
-}
-
 fn main() -> neurite::Result<()> {
     let args = Args::parse(
         "explain_mnist",
@@ -92,7 +69,7 @@ fn main() -> neurite::Result<()> {
 
     let (model, history, seconds, trained) = match args.string("model", "").as_str() {
         "" => {
-            let mut model = cnn(seed)?;
+            let mut model = common::mnist_cnn(seed, DtypePolicy::default())?;
             let options = FitOptions::new().epochs(epochs).batch_size(32).verbose(0);
             let (history, seconds) = timed_fit(&mut model, &train.x, &train.y, options)?;
             model.save(out.join("model"))?;

@@ -51,26 +51,7 @@ fn main() -> neurite::Result<()> {
     }
     println!("MNIST: {} training and {} test images", train.len(), test.len());
 
-    let mut model = Sequential::new()
-        .seed(seed)
-        .add(
-            Conv2D::new(32, (3, 3))
-                .activation(Activation::Relu)
-                .input_shape([28, 28, 1]),
-        )
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(Flatten::new())
-        .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10).activation(Activation::Softmax))
-        .dtype_policy(policy);
-    model.compile(
-        Adam::default(),
-        Loss::SparseCategoricalCrossentropy { from_logits: false },
-        &[Metric::Accuracy],
-    )?;
+    let mut model = common::mnist_cnn(seed, policy)?;
     model.print_summary();
 
     // As the Keras tutorial: the test set is evaluated after every epoch (logged as val_*).

@@ -104,25 +104,7 @@ fn main() -> neurite::Result<()> {
         }
     }
 
-    let mut model = Sequential::new()
-        .seed(seed)
-        .add(
-            Conv2D::new(32, (3, 3))
-                .activation(Activation::Relu)
-                .input_shape([28, 28, 1]),
-        )
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(Flatten::new())
-        .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10).activation(Activation::Softmax));
-    model.compile(
-        Adam::default(),
-        Loss::SparseCategoricalCrossentropy { from_logits: false },
-        &[Metric::Accuracy],
-    )?;
+    let mut model = common::mnist_cnn(seed, DtypePolicy::default())?;
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(batch_size)

@@ -136,29 +136,6 @@ fn generate(
     Ok(pairs)
 }
 
-fn mnist_cnn(seed: u64) -> neurite::Result<Sequential> {
-    let mut model = Sequential::new()
-        .seed(seed)
-        .add(
-            Conv2D::new(32, (3, 3))
-                .activation(Activation::Relu)
-                .input_shape([28, 28, 1]),
-        )
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(Flatten::new())
-        .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10).activation(Activation::Softmax));
-    model.compile(
-        Adam::default(),
-        Loss::SparseCategoricalCrossentropy { from_logits: false },
-        &[Metric::Accuracy],
-    )?;
-    Ok(model)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -280,7 +257,7 @@ fn main() -> neurite::Result<()> {
     }
 
     // 3. One epoch from disk; peak memory measured from here.
-    let mut model = mnist_cnn(seed)?;
+    let mut model = common::mnist_cnn(seed, DtypePolicy::default())?;
     let stream: DataStream = if source == "mmap" {
         DataStream::indexed(MmapNpyDataset::open_shards(&pairs)?)
     } else {
@@ -325,7 +302,7 @@ fn main() -> neurite::Result<()> {
         neurite::data::npy::write(&yp, &part.y)?;
         let (mut in_memory, mut streamed) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let mut m = mnist_cnn(seed)?;
+            let mut m = common::mnist_cnn(seed, DtypePolicy::default())?;
             let t = Instant::now();
             m.fit(
                 &part.x,
@@ -333,7 +310,7 @@ fn main() -> neurite::Result<()> {
                 FitOptions::new().epochs(1).batch_size(batch_size).verbose(0),
             )?;
             in_memory.push(n as f64 / t.elapsed().as_secs_f64());
-            let mut m = mnist_cnn(seed)?;
+            let mut m = common::mnist_cnn(seed, DtypePolicy::default())?;
             let stream = DataStream::indexed(MmapNpyDataset::open(&xp, &yp)?);
             let t = Instant::now();
             m.fit_stream(

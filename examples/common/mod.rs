@@ -193,3 +193,30 @@ pub fn finish(
     }
     print_json(serde_json::Value::Object(line));
 }
+
+/// The seed programs' MNIST CNN (Keras' example: Conv2D 32 → pool → Conv2D 64 → pool →
+/// Conv2D 64 → Dense 64 → Dense 10 softmax), compiled with Adam, sparse categorical
+/// cross-entropy and accuracy, under the dtype `policy`.
+pub fn mnist_cnn(seed: u64, policy: DtypePolicy) -> neurite::Result<Sequential> {
+    let mut model = Sequential::new()
+        .seed(seed)
+        .add(
+            Conv2D::new(32, (3, 3))
+                .activation(Activation::Relu)
+                .input_shape([28, 28, 1]),
+        )
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(Flatten::new())
+        .add(Dense::new(64).activation(Activation::Relu))
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .dtype_policy(policy);
+    model.compile(
+        Adam::default(),
+        Loss::SparseCategoricalCrossentropy { from_logits: false },
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
