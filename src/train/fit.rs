@@ -4,7 +4,7 @@ use super::arrays::{common_samples, label, Arrays};
 use super::batches::{check_batch_size, check_pair, epoch_order, gather, mix_seed};
 use super::options::FitOptions;
 use super::tracker::{weighted_loss, BatchLosses, Tracker};
-use crate::callbacks::ModelHandle;
+use crate::callbacks::{Callback, Logs, ModelHandle};
 use crate::distributed::session::Session;
 use crate::error::{Error, Result};
 use crate::history::History;
@@ -284,19 +284,42 @@ impl<N: Layer> Model<N> {
             if let Some(s) = session.as_deref_mut() {
                 self.distributed_logs(s, &mut logs, n_train)?;
             }
-            self.epochs_done = global
-                .checked_add(1)
-                .ok_or_else(|| Error::Model("fit: the epoch counter would overflow".into()))?;
-            history.push(epoch, &logs);
-            for cb in callbacks.iter_mut() {
-                cb.on_epoch_end(epoch, &logs, self)?;
-            }
-            progress.end_epoch(epoch, options.epochs, &logs);
+            self.end_epoch(
+                "fit",
+                (epoch, global, options.epochs),
+                &logs,
+                &mut history,
+                &mut callbacks,
+                &mut progress,
+            )?;
         }
         for cb in callbacks.iter_mut() {
             cb.on_train_end(self)?;
         }
         Ok(history)
+    }
+
+    /// The end of an epoch, the same for arrays and streams: the epoch counter, the history,
+    /// the callbacks' `on_epoch_end` and the progress line. `epochs` is `(epoch, global
+    /// epoch, epochs to train)`.
+    pub(crate) fn end_epoch(
+        &mut self,
+        what: &str,
+        (epoch, global, total): (usize, usize, usize),
+        logs: &Logs,
+        history: &mut History,
+        callbacks: &mut [&mut dyn Callback],
+        progress: &mut Progress,
+    ) -> Result<()> {
+        self.epochs_done = global
+            .checked_add(1)
+            .ok_or_else(|| Error::Model(format!("{what}: the epoch counter would overflow")))?;
+        history.push(epoch, logs);
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_end(epoch, logs, self)?;
+        }
+        progress.end_epoch(epoch, total, logs);
+        Ok(())
     }
 
     /// One gradient step on a batch: forward, loss (+ regularization

@@ -234,14 +234,14 @@ impl<N: Layer> Model<N> {
             if let Some(lr) = self.learning_rate() {
                 logs.insert("lr".into(), lr as f64);
             }
-            self.epochs_done = global
-                .checked_add(1)
-                .ok_or_else(|| Error::Model("fit_stream: the epoch counter would overflow".into()))?;
-            history.push(epoch, &logs);
-            for cb in callbacks.iter_mut() {
-                cb.on_epoch_end(epoch, &logs, self)?;
-            }
-            progress.end_epoch(epoch, options.epochs, &logs);
+            self.end_epoch(
+                "fit_stream",
+                (epoch, global, options.epochs),
+                &logs,
+                &mut history,
+                &mut callbacks,
+                &mut progress,
+            )?;
         }
         for cb in callbacks.iter_mut() {
             cb.on_train_end(self)?;
