@@ -995,7 +995,7 @@ impl<N: Layer + 'static> Model<N> {
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), "pt".to_string());
         let bytes = state_dict_bytes(&state, meta)?;
-        write_atomic(path, &bytes)
+        Ok(neurite_data::write_atomic(path, &bytes)?)
     }
 }
 
@@ -1031,40 +1031,6 @@ fn state_dict_bytes(state: &[(String, Tensor)], meta: HashMap<String, String>) -
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, Some(meta)).map_err(|e| Error::Model(format!("PyTorch weights: {e}")))
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// synced, then renamed over the target: the target holds its old content or
-/// the whole new file, never a part.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    if path.is_dir() {
-        return Err(Error::format(
-            path,
-            "is a directory, not a file to write the weights to",
-        ));
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::format(path, "names no file"))?
-        .to_string_lossy()
-        .to_string();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(".{name}.{}.pt-tmp", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
 }
 
 /// The float tensors of a safetensors state dict (F32, F64, F16 or BF16, as
