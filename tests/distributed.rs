@@ -89,6 +89,20 @@ fn data_parallel_fit_equals_single_process_fit() {
                 }
             }
         }
+        // Gradient buckets of 16 values, sent as the backward pass completes them: the same training.
+        let small_buckets = simulate(ranks, |_| {
+            neurite::distributed::set_gradient_bucket_bytes(64).unwrap();
+            let mut model = dense_adam(7);
+            model.fit(&x, &y, options()).unwrap();
+            (flat(&model), neurite::distributed::last_fit_stats())
+        });
+        for (w, stats) in &small_buckets {
+            assert_eq!(bits(w), bits(&results[0].0), "{ranks} ranks, small buckets");
+            assert!(
+                stats.buckets_sent_during_backward >= stats.steps,
+                "{ranks} ranks: {stats:?}: no bucket was sent during the backward pass"
+            );
+        }
         let stats_steps = simulate(ranks, |_| {
             let mut model = dense_adam(7);
             model

@@ -113,6 +113,19 @@ fn rank_main(scenario: &str, dir: &Path) {
         .fit(&x, &y, options().epochs(2).callback(&mut save).callback(&mut log))
         .unwrap();
     write_weights(dir, "dense2", rank, &flat(&model));
+    // The same two epochs with gradient buckets of 16 values: sent while the backward pass runs.
+    neurite::distributed::set_gradient_bucket_bytes(64).unwrap();
+    let mut small = dense_adam(7);
+    small
+        .fit(&x, &y, FitOptions::new().epochs(2).batch_size(10).verbose(0))
+        .unwrap();
+    let stats = neurite::distributed::last_fit_stats();
+    assert!(
+        stats.buckets_sent_during_backward >= stats.steps,
+        "rank {rank}: {stats:?}: no bucket overlapped the backward pass"
+    );
+    neurite::distributed::set_gradient_bucket_bytes(25 << 20).unwrap();
+    write_weights(dir, "buckets2", rank, &flat(&small));
     let mut resumed = if world.is_root() {
         Sequential::load(&ckpt).unwrap()
     } else {
@@ -215,7 +228,7 @@ fn mpirun_data_parallel_training() {
         let (ok, output, took) = run_ranks(np, "train", dir.path(), Duration::from_secs(300));
         assert!(ok, "mpirun -np {np} failed:\n{output}");
         eprintln!("mpirun -np {np}: {took:?}");
-        for (name, reference) in [("dense2", &two), ("dense4", &four)] {
+        for (name, reference) in [("dense2", &two), ("buckets2", &two), ("dense4", &four)] {
             let rank0 = read_weights(dir.path(), name, 0);
             for rank in 1..np {
                 assert_eq!(

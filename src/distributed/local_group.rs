@@ -2,7 +2,7 @@
 //! as MPI's, so the data-parallel training code runs and is tested without
 //! an MPI library or launcher.
 
-use super::collective::Collective;
+use super::collective::{Collective, Finished, PendingSum};
 use super::World;
 use std::cell::RefCell;
 use std::sync::{Arc, Barrier, Mutex};
@@ -83,6 +83,12 @@ impl Collective for LocalRank {
                 *b += x;
             }
         }
+    }
+    /// Threads sum at once (a blocking exchange): the order of the sums is
+    /// what the simulation checks, not their overlap.
+    fn begin_sum_f32(&self, mut values: Vec<f32>) -> Box<dyn PendingSum + '_> {
+        self.sum_f32(&mut values);
+        Box::new(Finished(values))
     }
     fn sum_f64(&self, buf: &mut [f64]) {
         let all = self.exchange(buf.iter().flat_map(|x| x.to_le_bytes()).collect());

@@ -24,6 +24,7 @@
 //! ```
 
 mod collective;
+mod gradient_buckets;
 #[cfg(any(feature = "mpi", test))]
 mod launcher;
 mod local_group;
@@ -35,6 +36,7 @@ mod shard;
 mod stats;
 mod strategy;
 
+pub use gradient_buckets::{gradient_bucket_bytes, set_gradient_bucket_bytes};
 pub use local_group::simulate;
 pub use shard::{gradient_scale, shard_range};
 pub use stats::{last_fit_stats, FitStats};

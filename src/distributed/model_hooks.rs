@@ -93,7 +93,8 @@ impl<N: Layer> Model<N> {
         }
         let mut total = 0.0;
         let mut per_output = vec![0.0; self.compiled()?.outputs.len().max(1)];
-        let reduced = session.reduce_gradients(&trainable, &mut total, &mut per_output, epoch, batch);
+        let reduced =
+            session.backward_and_reduce(None, &trainable, &mut total, &mut per_output, epoch, batch);
         let stepped = reduced.and_then(|()| {
             self.compiled_mut()?
                 .optimizer

@@ -2,7 +2,7 @@
 //! initialization with its checks, the collectives, and ending the job on a
 //! panic.
 
-use super::collective::Collective;
+use super::collective::{Collective, PendingSum};
 use super::launcher;
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
@@ -145,6 +145,9 @@ impl Collective for MpiWorld {
         let send = buf.to_vec();
         self.comm.all_reduce_into(&send[..], buf, SystemOperation::sum());
     }
+    fn begin_sum_f32(&self, values: Vec<f32>) -> Box<dyn PendingSum + '_> {
+        Box::new(MpiPendingSum::start(&self.comm, values))
+    }
     fn sum_f64(&self, buf: &mut [f64]) {
         let send = buf.to_vec();
         self.comm.all_reduce_into(&send[..], buf, SystemOperation::sum());
@@ -180,5 +183,88 @@ impl Collective for MpiWorld {
             self.info.rank, self.info.size
         );
         self.comm.abort(1)
+    }
+}
+
+/// Values per nonblocking all-reduce call (MPI counts are C ints).
+const MAX_CALL_VALUES: usize = 1 << 30;
+
+/// A nonblocking all-reduce (MPI_Iallreduce, sum of f32) in flight: it owns
+/// the send and receive buffers until MPI is done with them.
+struct MpiPendingSum {
+    send: Vec<f32>,
+    recv: Vec<f32>,
+    requests: Vec<mpi::ffi::MPI_Request>,
+    complete: bool,
+}
+
+impl MpiPendingSum {
+    fn start(comm: &SimpleCommunicator, send: Vec<f32>) -> Self {
+        let mut recv = vec![0.0f32; send.len()];
+        let mut requests = Vec::with_capacity(send.len().div_ceil(MAX_CALL_VALUES));
+        for (s, r) in send.chunks(MAX_CALL_VALUES).zip(recv.chunks_mut(MAX_CALL_VALUES)) {
+            let mut request = std::mem::MaybeUninit::<mpi::ffi::MPI_Request>::uninit();
+            // SAFETY: the buffers are owned by `self` and neither moved (a
+            // Vec's heap block stays put) nor freed until MPI reports the
+            // request complete (or the job is ended, see Drop); the count fits
+            // a C int; RSMPI_FLOAT/RSMPI_SUM are MPI's predefined handles.
+            unsafe {
+                mpi::ffi::MPI_Iallreduce(
+                    s.as_ptr().cast(),
+                    r.as_mut_ptr().cast(),
+                    s.len() as Count,
+                    mpi::ffi::RSMPI_FLOAT,
+                    mpi::ffi::RSMPI_SUM,
+                    comm.as_raw(),
+                    request.as_mut_ptr(),
+                );
+                requests.push(request.assume_init());
+            }
+        }
+        MpiPendingSum {
+            complete: requests.is_empty(),
+            send,
+            recv,
+            requests,
+        }
+    }
+}
+
+impl PendingSum for MpiPendingSum {
+    fn progress(&mut self) -> bool {
+        if !self.complete {
+            let mut all = true;
+            for request in &mut self.requests {
+                let mut flag: std::os::raw::c_int = 0;
+                // SAFETY: a request of this sum (MPI sets it to MPI_REQUEST_NULL
+                // once complete; testing a null request reports it complete).
+                unsafe { mpi::ffi::MPI_Test(request, &mut flag, mpi::ffi::RSMPI_STATUS_IGNORE) };
+                all &= flag != 0;
+            }
+            self.complete = all;
+        }
+        self.complete
+    }
+
+    fn wait(mut self: Box<Self>) -> Vec<f32> {
+        for request in &mut self.requests {
+            // SAFETY: as in `progress`; waiting on a completed (null) request returns at once.
+            unsafe { mpi::ffi::MPI_Wait(request, mpi::ffi::RSMPI_STATUS_IGNORE) };
+        }
+        self.complete = true;
+        std::mem::take(&mut self.recv)
+    }
+}
+
+impl Drop for MpiPendingSum {
+    fn drop(&mut self) {
+        if !self.complete {
+            // Only when training failed on this rank, which then ends the job
+            // (MPI_Abort): waiting could hang on ranks that will never join,
+            // and freeing buffers MPI may still write is unsound, so they are
+            // leaked instead.
+            std::mem::forget(std::mem::take(&mut self.send));
+            std::mem::forget(std::mem::take(&mut self.recv));
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! of weights, and what happens when a rank fails.
 
 use super::collective::Collective;
+use super::gradient_buckets::{gradient_bucket_bytes, GradientBuckets};
 use super::shard::{gradient_scale, shard_range};
 use super::stats::{record, FitStats};
 use super::strategy::{current_strategy, Strategy};
@@ -219,13 +220,18 @@ impl Session {
         }
     }
 
-    /// The summed gradients: each rank's mean gradient over its rows, scaled
-    /// by `rows / global rows` and summed over the ranks — the mean over the
-    /// global batch. The loss values travel with the last bucket and become
-    /// the global batch's; a non-finite global loss is an error on every rank.
-    /// Parameters without a gradient on every rank keep none.
-    pub(crate) fn reduce_gradients(
+    /// The backward pass of `loss` (none on a rank with no row in the
+    /// batch) and the gradients summed across ranks: each rank's mean
+    /// gradient over its rows, scaled by `rows / global rows` and summed
+    /// over the ranks — the mean over the global batch. Buckets of gradients
+    /// are sent while the backward pass runs (see [`GradientBuckets`]). The
+    /// loss values are summed last and become the global batch's; a
+    /// non-finite global loss is an error on every rank. Parameters without
+    /// a gradient on every rank keep none.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_and_reduce(
         &mut self,
+        loss: Option<&Var>,
         trainable: &[(&str, &Var)],
         value: &mut f32,
         per_output: &mut [f32],
@@ -233,42 +239,22 @@ impl Session {
         batch: usize,
     ) -> Result<()> {
         let scale = gradient_scale(self.local.len(), self.global_rows);
-        let mut flat: Vec<f32> =
-            Vec::with_capacity(trainable.iter().map(|(_, v)| v.len()).sum::<usize>() + 64);
-        for (_, var) in trainable {
-            var.with_grad(|g| match g {
-                Some(g) => flat.extend(g.iter().map(|&x| x * scale)),
-                None => flat.extend(std::iter::repeat_n(0.0, var.len())),
-            });
+        let vars: Vec<&Var> = trainable.iter().map(|(_, v)| *v).collect();
+        let mut buckets = GradientBuckets::new(&*self.comm, vars, scale, gradient_bucket_bytes());
+        if let Some(loss) = loss {
+            loss.backward_observed(&mut buckets)?;
         }
-        let grads_len = flat.len();
-        for (_, var) in trainable {
-            flat.push(if var.with_grad(|g| g.is_some()) { 1.0 } else { 0.0 });
-        }
-        flat.push(*value * scale);
-        flat.extend(per_output.iter().map(|&l| l * scale));
-        let t = Instant::now();
-        for bucket in flat.chunks_mut(BUCKET_VALUES) {
-            self.comm.sum_f32(bucket);
-        }
-        self.stats.communication_seconds += t.elapsed().as_secs_f64();
-        self.stats.reduced_values += flat.len() as u64;
+        let sent_during_backward = buckets.sent_during_backward;
+        let (reduced, seconds) = {
+            let seconds = buckets.seconds_in_calls;
+            let t = Instant::now();
+            let reduced = buckets.finish(value, per_output)?;
+            (reduced, seconds + t.elapsed().as_secs_f64())
+        };
+        self.stats.communication_seconds += seconds;
+        self.stats.reduced_values += reduced;
+        self.stats.buckets_sent_during_backward += sent_during_backward;
         self.stats.steps += 1;
-        let (grads, tail) = flat.split_at(grads_len);
-        let (present, losses) = tail.split_at(trainable.len());
-        let mut at = 0;
-        for ((_, var), &has) in trainable.iter().zip(present) {
-            let shape = var.shape();
-            let n = var.len();
-            let grad = (has > 0.0)
-                .then(|| Tensor::from_shape_vec(ndarray::IxDyn(&shape), grads[at..at + n].to_vec()))
-                .transpose()
-                .map_err(|e| Error::Distributed(format!("gradient of shape {shape:?}: {e}")))?;
-            var.set_grad(grad);
-            at += n;
-        }
-        *value = losses[0];
-        per_output.copy_from_slice(&losses[1..]);
         if !value.is_finite() {
             self.agreed = true;
             return Err(Error::NonFiniteLoss {

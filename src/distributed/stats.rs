@@ -16,10 +16,16 @@ pub struct FitStats {
     pub world_size: usize,
     /// Training steps taken (gradient all-reduces, or local steps in federated averaging).
     pub steps: u64,
-    /// Seconds spent in collective operations (all-reduce, broadcast, gather), waiting included.
+    /// Seconds spent in collective operations (all-reduce, broadcast, gather), waiting included;
+    /// for gradient all-reduces that overlap the backward pass, only the
+    /// time inside the calls (starting, progressing, and the final wait).
     pub communication_seconds: f64,
     /// f32 values all-reduced (gradients, losses, averaged weights).
     pub reduced_values: u64,
+    /// Gradient buckets whose all-reduce started before their step's
+    /// backward pass ended (overlapping it); see
+    /// [`set_gradient_bucket_bytes`](super::set_gradient_bucket_bytes).
+    pub buckets_sent_during_backward: u64,
 }
 
 impl FitStats {

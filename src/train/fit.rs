@@ -420,19 +420,18 @@ impl<N: Layer> Model<N> {
             .filter(|p| p.trainable)
             .map(|p| (p.name.as_str(), &p.var))
             .collect();
-        let stepped = match loss.backward() {
-            Ok(()) => match sync {
-                Some(s) => s.reduce_gradients(&trainable, &mut value, &mut per_output, epoch, batch),
-                None => Ok(()),
+        let backward = match sync {
+            Some(s) => {
+                s.backward_and_reduce(Some(&loss), &trainable, &mut value, &mut per_output, epoch, batch)
             }
-            .and_then(|()| {
-                self.compiled_mut()?
-                    .optimizer
-                    .step(&trainable)
-                    .map_err(Error::from)
-            }),
-            Err(e) => Err(e.into()),
+            None => loss.backward().map_err(Error::from),
         };
+        let stepped = backward.and_then(|()| {
+            self.compiled_mut()?
+                .optimizer
+                .step(&trainable)
+                .map_err(Error::from)
+        });
         // Forget the gradients whether or not the step worked: a gradient left
         // by a failed step would be added to the next step's.
         for p in &params {

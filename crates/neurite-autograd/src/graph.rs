@@ -2,6 +2,7 @@
 //! accumulation into leaves, and freeing the graph as it is consumed.
 
 use crate::error::{AutogradError, Result};
+use crate::observer::{BackwardObserver, LeafWatch};
 use crate::var::GradFn;
 use crate::var::Var;
 use neurite_tensor::Tensor;
@@ -25,14 +26,39 @@ impl Var {
     /// # Ok::<(), neurite_autograd::AutogradError>(())
     /// ```
     pub fn backward(&self) -> Result<()> {
+        self.run_backward(self.unit_gradient("backward()")?, None)
+    }
+
+    /// [`Var::backward`], telling `observer` when each parameter's gradient
+    /// is complete (see [`BackwardObserver`]): the gradients are the same as
+    /// `backward()`'s.
+    ///
+    /// ```
+    /// use neurite_autograd::{ops, BackwardObserver, Var};
+    /// struct Count(usize);
+    /// impl BackwardObserver for Count {
+    ///     fn leaf_ready(&mut self, _: &Var) -> neurite_autograd::Result<()> {
+    ///         self.0 += 1;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let w = Var::parameter(ndarray::arr1(&[3.0f32]).into_dyn());
+    /// let mut count = Count(0);
+    /// ops::sum_all(&ops::mul(&w, &w)?)?.backward_observed(&mut count)?;
+    /// assert_eq!((count.0, w.grad().unwrap()[[0]]), (1, 6.0));
+    /// # Ok::<(), neurite_autograd::AutogradError>(())
+    /// ```
+    pub fn backward_observed(&self, observer: &mut dyn BackwardObserver) -> Result<()> {
+        self.run_backward(self.unit_gradient("backward_observed()")?, Some(observer))
+    }
+
+    /// The gradient of a one-element output with respect to itself.
+    fn unit_gradient(&self, what: &'static str) -> Result<Tensor> {
         let shape = self.shape();
         if shape.iter().product::<usize>() != 1 {
-            return Err(AutogradError::NotOneElement {
-                what: "backward()",
-                shape,
-            });
+            return Err(AutogradError::NotOneElement { what, shape });
         }
-        self.backward_with(Tensor::ones(ndarray::IxDyn(&shape)))
+        Ok(Tensor::ones(ndarray::IxDyn(&shape)))
     }
 
     /// Back-propagates from any `Var` with an explicit upstream gradient of
@@ -59,6 +85,10 @@ impl Var {
     /// # Ok::<(), neurite_autograd::AutogradError>(())
     /// ```
     pub fn backward_with(&self, gradient: Tensor) -> Result<()> {
+        self.run_backward(gradient, None)
+    }
+
+    fn run_backward(&self, gradient: Tensor, observer: Option<&mut dyn BackwardObserver>) -> Result<()> {
         let shape = self.shape();
         if gradient.shape() != shape.as_slice() {
             return Err(AutogradError::Backward(format!(
@@ -71,12 +101,17 @@ impl Var {
         }
         if self.is_leaf() {
             // d self / d self: the gradient itself.
-            return accumulate(self, gradient, "backward_with");
+            accumulate(self, gradient, "backward_with")?;
+            return match observer {
+                Some(observer) => LeafWatch::new(observer, &[]).root_leaf(self),
+                None => Ok(()),
+            };
         }
         let pass = NEXT_PASS.fetch_add(1, Ordering::Relaxed);
         let order = topological_order(self, pass);
+        let mut watch = observer.map(|o| LeafWatch::new(o, &order));
         *self.node.grad.lock() = Some(gradient);
-        let result = propagate(&order);
+        let result = propagate(&order, watch.as_mut());
         if result.is_err() {
             // Leave no half-collected gradients behind in the op results.
             for var in &order {
@@ -93,10 +128,14 @@ static NEXT_PASS: AtomicUsize = AtomicUsize::new(1);
 /// Runs the backward closures of `order` (op results, parents before
 /// children) from the last to the first. Each op result's collected gradient
 /// sits in its own `grad` slot (no map); gradients for leaves are added to
-/// the leaves at once.
-fn propagate(order: &[Var]) -> Result<()> {
+/// the leaves at once. `watch` hears of every op done.
+fn propagate(order: &[Var], mut watch: Option<&mut LeafWatch<'_>>) -> Result<()> {
     for var in order.iter().rev() {
         let Some(grad) = var.node.grad.lock().take() else {
+            if let Some(watch) = watch.as_mut() {
+                let parents = var.node.grad_fn.lock().as_ref().map(|g| g.parents.clone());
+                watch.op_done(parents.as_deref().unwrap_or_default())?;
+            }
             continue;
         };
         let grad_fn = var
@@ -139,6 +178,9 @@ fn propagate(order: &[Var]) -> Result<()> {
             }
             // Leaves keep it; op results hand it on when their turn comes.
             accumulate(parent, pgrad, name)?;
+        }
+        if let Some(watch) = watch.as_mut() {
+            watch.op_done(&parents)?;
         }
     }
     Ok(())
