@@ -12,9 +12,13 @@
 //! `--limit N` trains on the first N training images; `--federated-every K`
 //! trains with federated averaging instead: each rank keeps its own slice of
 //! the training images and the weights are averaged every K local steps.
+//! `--bucket-kib K` sets the gradient buckets' size (default 25 MiB: this
+//! CNN's 373 KB of gradients travel in one all-reduce after the backward
+//! pass; smaller buckets start during it).
 //! `--bench-allreduce R` first times all-reduces of 1e3..4e6 f32 (R runs each).
 //! Only rank 0 prints; its JSON line adds `world_size`, `steps`,
-//! `communication_ms_per_step` and `reduced_values_per_step`. One thread per
+//! `communication_ms_per_step`, `reduced_values_per_step` and
+//! `buckets_sent_during_backward_per_step`. One thread per
 //! process: `RAYON_NUM_THREADS=1` (with OpenMPI: `mpirun -x RAYON_NUM_THREADS=1`).
 
 mod common;
@@ -34,6 +38,7 @@ fn main() -> neurite::Result<()> {
             ("seed", "N"),
             ("federated-every", "K"),
             ("bench-allreduce", "REPEATS"),
+            ("bucket-kib", "K"),
         ],
     );
     let epochs: usize = args.number("epochs", 1);
@@ -42,6 +47,8 @@ fn main() -> neurite::Result<()> {
     let seed: u64 = args.number("seed", 0);
     let federated_every: usize = args.number("federated-every", 0);
     let bench_repeats: usize = args.number("bench-allreduce", 0);
+    let bucket_kib: usize = args.number("bucket-kib", distributed::gradient_bucket_bytes() >> 10);
+    distributed::set_gradient_bucket_bytes(bucket_kib << 10)?;
 
     let world = distributed::world()?;
     if !cfg!(feature = "mpi") && world.size() == 1 {
@@ -115,10 +122,12 @@ fn main() -> neurite::Result<()> {
     if world.is_root() {
         let steps = stats.steps.max(1) as f64;
         println!(
-            "{} steps, communication {:.2} ms per step, {:.0} values all-reduced per step",
+            "{} steps, communication {:.2} ms per step, {:.0} values all-reduced per step, {:.1} gradient \
+             buckets per step sent during the backward pass",
             stats.steps,
             stats.communication_per_step() * 1e3,
-            stats.reduced_values as f64 / steps
+            stats.reduced_values as f64 / steps,
+            stats.buckets_sent_during_backward as f64 / steps
         );
         let extra = serde_json::json!({
             "seed": seed,
@@ -128,6 +137,8 @@ fn main() -> neurite::Result<()> {
             "steps": stats.steps,
             "communication_ms_per_step": common::round_to(stats.communication_per_step() * 1e3, 3),
             "reduced_values_per_step": (stats.reduced_values as f64 / steps).round(),
+            "bucket_kib": bucket_kib,
+            "buckets_sent_during_backward_per_step": common::round_to(stats.buckets_sent_during_backward as f64 / steps, 2),
             "allreduce_ms": allreduce_ms,
         });
         finish(

@@ -99,8 +99,9 @@ pub(crate) struct GradientBuckets<'c> {
     next_to_send: usize,
     in_flight: Vec<(usize, Box<dyn PendingSum + 'c>)>,
     scale: f32,
-    /// Buckets sent before the backward pass ended.
-    pub(crate) sent_during_backward: u64,
+    /// Ops of the backward pass done so far, and when each sent bucket went out.
+    ops_done: u64,
+    sent_after_ops: Vec<u64>,
     /// Seconds spent inside communication calls (sending, progress, waiting).
     pub(crate) seconds_in_calls: f64,
 }
@@ -142,7 +143,8 @@ impl<'c> GradientBuckets<'c> {
             next_to_send: 0,
             in_flight: Vec::new(),
             scale,
-            sent_during_backward: 0,
+            ops_done: 0,
+            sent_after_ops: Vec::new(),
             seconds_in_calls: 0.0,
         }
     }
@@ -182,8 +184,19 @@ impl<'c> GradientBuckets<'c> {
             let pending = self.comm.begin_sum_f32(values);
             self.seconds_in_calls += t.elapsed().as_secs_f64();
             self.in_flight.push((self.next_to_send, pending));
+            self.sent_after_ops.push(self.ops_done);
             self.next_to_send += 1;
         }
+    }
+
+    /// Buckets sent while the backward pass still had at least one more op
+    /// to run after the one that completed them (their all-reduce overlapped
+    /// the pass). Read before [`GradientBuckets::finish`].
+    pub(crate) fn sent_during_backward(&self) -> u64 {
+        self.sent_after_ops
+            .iter()
+            .filter(|&&at| self.ops_done >= at + 2)
+            .count() as u64
     }
 
     /// Sends what is left, waits for every sum, then sums the presence flags
@@ -241,13 +254,12 @@ impl BackwardObserver for GradientBuckets<'_> {
         for i in indices {
             self.fill(i);
         }
-        let before = self.next_to_send;
         self.send_ready();
-        self.sent_during_backward += (self.next_to_send - before) as u64;
         Ok(())
     }
 
     fn after_op(&mut self) -> neurite_autograd::Result<()> {
+        self.ops_done += 1;
         if !self.in_flight.is_empty() {
             let t = Instant::now();
             for (_, pending) in &mut self.in_flight {

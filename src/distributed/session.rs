@@ -244,7 +244,7 @@ impl Session {
         if let Some(loss) = loss {
             loss.backward_observed(&mut buckets)?;
         }
-        let sent_during_backward = buckets.sent_during_backward;
+        let sent_during_backward = buckets.sent_during_backward();
         let (reduced, seconds) = {
             let seconds = buckets.seconds_in_calls;
             let t = Instant::now();

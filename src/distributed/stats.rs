@@ -22,8 +22,8 @@ pub struct FitStats {
     pub communication_seconds: f64,
     /// f32 values all-reduced (gradients, losses, averaged weights).
     pub reduced_values: u64,
-    /// Gradient buckets whose all-reduce started before their step's
-    /// backward pass ended (overlapping it); see
+    /// Gradient buckets whose all-reduce started while their step's
+    /// backward pass still had ops to run (overlapping them); see
     /// [`set_gradient_bucket_bytes`](super::set_gradient_bucket_bytes).
     pub buckets_sent_during_backward: u64,
 }
