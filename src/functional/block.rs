@@ -52,7 +52,7 @@
 use super::{Graph, Input, SymbolicTensor};
 use crate::model::stack::snake_case;
 use neurite_autograd::Var;
-use neurite_nn::layer::ParameterShapes;
+use neurite_nn::layer::{InputArity, ParameterShapes};
 use neurite_nn::registry::{check_user_class_name, parse_config, register_layer_type};
 use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
 use neurite_rand::Generator;
@@ -109,9 +109,60 @@ pub trait Block: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// (`ResidualBlock` -> `residual_block`, made unique as `residual_block_1`, ...).
     const CLASS_NAME: &'static str;
 
+    /// How many inputs the block takes (1 unless set). A block of several
+    /// inputs implements [`Block::call_many`] and is called on a list
+    /// (`block.into_layer().call_many(&[&a, &b])`), as Keras' merge layers.
+    const INPUTS: usize = 1;
+
     /// Wires the block's sub-layers on `x` (one sample's shape, no batch
-    /// axis) and returns the block's output.
-    fn call(&self, x: &SymbolicTensor) -> crate::Result<SymbolicTensor>;
+    /// axis) and returns the block's output. A block of one input implements
+    /// this; by default it is an error saying so.
+    fn call(&self, x: &SymbolicTensor) -> crate::Result<SymbolicTensor> {
+        let _ = x;
+        Err(crate::Error::Model(format!(
+            "{}: a block of one input implements Block::call (a block of several inputs sets INPUTS and \
+             implements Block::call_many)",
+            Self::CLASS_NAME
+        )))
+    }
+
+    /// Wires the block's sub-layers on its [`Block::INPUTS`] inputs (in
+    /// call order) and returns the block's output. By default, [`Block::call`]
+    /// on the one input.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// /// `a + W b`: a skip connection with a projected second input.
+    /// #[derive(neurite::serde::Serialize, neurite::serde::Deserialize)]
+    /// #[serde(crate = "neurite::serde")]
+    /// struct Project {}
+    /// impl Block for Project {
+    ///     const CLASS_NAME: &'static str = "Project";
+    ///     const INPUTS: usize = 2;
+    ///     fn call_many(&self, xs: &[&SymbolicTensor]) -> neurite::Result<SymbolicTensor> {
+    ///         let projected = Dense::new(xs[0].shape()[0]).call(xs[1])?;
+    ///         Add::new().call_many(&[xs[0], &projected])
+    ///     }
+    /// }
+    /// let (a, b) = (Input::new([4]), Input::new([7]));
+    /// let y = Project {}.into_layer().call_many(&[&a, &b])?;
+    /// assert_eq!(y.shape(), &[4]);
+    /// let mut model = Model::functional_many(&[&a, &b], &[&y])?;
+    /// model.build_inputs(&[vec![4], vec![7]])?;
+    /// assert_eq!(model.parameters().len(), 2); // the Dense's kernel and bias
+    /// assert!(Project {}.into_layer().call(&a).is_err()); // two inputs, not one
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    fn call_many(&self, xs: &[&SymbolicTensor]) -> crate::Result<SymbolicTensor> {
+        match xs {
+            [x] => self.call(x),
+            _ => Err(crate::Error::Model(format!(
+                "{}: called on {} inputs; a block of several inputs implements Block::call_many",
+                Self::CLASS_NAME,
+                xs.len()
+            ))),
+        }
+    }
 
     /// Refuses hyperparameters that can never work, before anything is
     /// traced or loaded: the message names the field (`field "filters":
@@ -158,7 +209,7 @@ pub fn register_block<B: Block>() -> crate::Result<()> {
 /// The traced graph of a built block, and the input shape it was built for.
 struct Built {
     graph: Graph,
-    input_shape: Vec<usize>,
+    input_shapes: Vec<Vec<usize>>,
 }
 
 /// A [`Block`] as a [`Layer`] (made by [`Block::into_layer`]). `build`
@@ -358,36 +409,55 @@ impl<B: Block> BlockLayer<B> {
 
     /// The block's `call` traced on an input of `input_shape`, as a graph
     /// named after the block (unbuilt: its sub-layers are new).
-    fn trace(&self, input_shape: &[usize]) -> neurite_nn::Result<Graph> {
+    fn trace(&self, input_shapes: &[Vec<usize>]) -> neurite_nn::Result<Graph> {
         check_user_class_name(B::CLASS_NAME).map_err(|e| self.error(e.to_string()))?;
+        if input_shapes.len() != B::INPUTS {
+            return Err(self.error(format!(
+                "{} takes {} input(s), got {} (shapes {input_shapes:?})",
+                B::CLASS_NAME,
+                B::INPUTS,
+                input_shapes.len()
+            )));
+        }
         self.block
             .validate()
             .map_err(|e| self.error(format!("invalid {} config: {e}", B::CLASS_NAME)))?;
         self.fields()?;
-        let failed = |e: crate::Error| {
-            self.error(format!(
-                "{}::call on an input of shape {input_shape:?} failed: {e}",
-                B::CLASS_NAME
-            ))
+        let shown = match input_shapes {
+            [one] => format!("an input of shape {one:?}"),
+            many => format!("inputs of shapes {many:?}"),
         };
-        let x = Input::try_new(input_shape).map_err(failed)?;
-        let y = self.block.call(&x).map_err(failed)?;
-        let mut graph = Graph::new(&[&x], &[&y]).map_err(failed)?;
+        let failed = |e: crate::Error| self.error(format!("{}::call on {shown} failed: {e}", B::CLASS_NAME));
+        let xs = input_shapes
+            .iter()
+            .map(Input::try_new)
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(failed)?;
+        let refs: Vec<&SymbolicTensor> = xs.iter().collect();
+        let y = self.block.call_many(&refs).map_err(failed)?;
+        let mut graph = Graph::new(&refs, &[&y]).map_err(failed)?;
         graph.set_name(self.name.clone());
         Ok(graph)
     }
 
-    /// The built graph when it was built for `input_shape`, else a new trace.
+    /// The built graph when it was built for `input_shapes`, else a new trace.
     fn with_graph<T>(
         &self,
-        input_shape: &[usize],
+        input_shapes: &[Vec<usize>],
         f: impl FnOnce(&Graph) -> neurite_nn::Result<T>,
     ) -> neurite_nn::Result<T> {
         match &self.built {
-            Some(b) if b.input_shape == input_shape => f(&b.graph),
-            _ => f(&self.trace(input_shape)?),
+            Some(b) if b.input_shapes == input_shapes => f(&b.graph),
+            _ => f(&self.trace(input_shapes)?),
         }
         .map_err(|e| self.within(e))
+    }
+
+    fn built_graph(&self) -> neurite_nn::Result<&Graph> {
+        self.built
+            .as_ref()
+            .map(|b| &b.graph)
+            .ok_or_else(|| NnError::NotBuilt(self.name.clone()))
     }
 }
 
@@ -411,22 +481,11 @@ impl<B: Block> Layer for BlockLayer<B> {
     /// layers in call order from `rng` (so a block draws its initial weights
     /// exactly as the same layers written inline in a functional model).
     fn build(&mut self, input_shape: &[usize], rng: &mut Generator) -> neurite_nn::Result<()> {
-        let mut graph = self.trace(input_shape)?;
-        graph.build(input_shape, rng).map_err(|e| self.within(e))?;
-        self.built = Some(Built {
-            graph,
-            input_shape: input_shape.to_vec(),
-        });
-        Ok(())
+        self.build_multi(&[input_shape.to_vec()], rng)
     }
 
     fn parameter_shapes(&self, input_shape: &[usize]) -> neurite_nn::Result<Option<ParameterShapes>> {
-        let shapes = self.with_graph(input_shape, |g| g.parameter_shapes(input_shape))?;
-        Ok(shapes.map(|s| {
-            s.into_iter()
-                .map(|(name, shape)| (format!("{}/{name}", self.name), shape))
-                .collect()
-        }))
+        self.parameter_shapes_multi(&[input_shape.to_vec()])
     }
 
     fn is_built(&self) -> bool {
@@ -434,15 +493,79 @@ impl<B: Block> Layer for BlockLayer<B> {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> neurite_nn::Result<Vec<usize>> {
-        self.with_graph(input_shape, |g| g.output_shape(input_shape))
+        self.output_shape_multi(&[input_shape.to_vec()])
     }
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
-        let built = self
-            .built
-            .as_ref()
-            .ok_or_else(|| NnError::NotBuilt(self.name.clone()))?;
-        built.graph.forward(x, ctx).map_err(|e| self.within(e))
+        self.forward_multi(std::slice::from_ref(x), ctx)
+    }
+
+    /// [`Block::INPUTS`]: one, or exactly that many.
+    fn input_arity(&self) -> InputArity {
+        match B::INPUTS {
+            1 => InputArity::One,
+            n => InputArity::Exactly(n),
+        }
+    }
+
+    fn build_multi(&mut self, input_shapes: &[Vec<usize>], rng: &mut Generator) -> neurite_nn::Result<()> {
+        let mut graph = self.trace(input_shapes)?;
+        graph.build_multi(input_shapes, rng).map_err(|e| self.within(e))?;
+        self.built = Some(Built {
+            graph,
+            input_shapes: input_shapes.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn output_shape_multi(&self, input_shapes: &[Vec<usize>]) -> neurite_nn::Result<Vec<usize>> {
+        self.with_graph(input_shapes, |g| g.output_shape_multi(input_shapes))
+    }
+
+    fn parameter_shapes_multi(
+        &self,
+        input_shapes: &[Vec<usize>],
+    ) -> neurite_nn::Result<Option<ParameterShapes>> {
+        let shapes = self.with_graph(input_shapes, |g| g.parameter_shapes_multi(input_shapes))?;
+        Ok(shapes.map(|s| {
+            s.into_iter()
+                .map(|(name, shape)| (format!("{}/{name}", self.name), shape))
+                .collect()
+        }))
+    }
+
+    fn forward_multi(&self, xs: &[Var], ctx: &mut ForwardContext) -> neurite_nn::Result<Var> {
+        self.built_graph()?
+            .forward_multi(xs, ctx)
+            .map_err(|e| self.within(e))
+    }
+
+    /// Masks flow through the block's sub-layers as through a functional
+    /// model's (Keras 3 keeps a mask on the tensors a layer's `call` passes
+    /// between its sub-layers): the output's mask is the one its last
+    /// sub-layer gives.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&neurite_nn::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
+        self.forward_multi_masked(std::slice::from_ref(x), &[mask.cloned()], ctx)
+    }
+
+    fn forward_multi_masked(
+        &self,
+        xs: &[Var],
+        masks: &[Option<neurite_nn::mask::Mask>],
+        ctx: &mut ForwardContext,
+    ) -> neurite_nn::Result<neurite_nn::mask::Masked> {
+        self.built_graph()?
+            .forward_multi_masked(xs, masks, ctx)
+            .map_err(|e| self.within(e))
     }
 
     fn parameters(&self) -> Vec<Parameter> {
