@@ -5,6 +5,10 @@
 //! sqrt(var + epsilon) + beta` (biased variance), and the moving statistics
 //! become `moving * momentum + batch * (1 - momentum)`. Inference (or a
 //! frozen layer, as Keras): the moving statistics are used instead.
+//!
+//! With a mask (Keras 3's `call(inputs, training, mask)`, see
+//! `batch_norm_masked.rs`), a training pass takes the batch statistics over
+//! the unmasked positions only; the layer passes the mask on.
 
 use super::builders::builder_methods;
 use super::norm_common::{build_gamma_beta, check_gamma_beta, expected_shape, resolve_axis, AxisMove};
@@ -22,6 +26,9 @@ use neurite_rand::Generator;
 use neurite_tensor::batch_norm;
 use neurite_tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+#[path = "batch_norm_masked.rs"]
+mod masked;
 
 fn minus_one() -> isize {
     -1
@@ -362,6 +369,19 @@ fn as_rows<'a>(mv: &AxisMove, t: &'a Tensor, c: usize, owned: &'a mut Vec<f32>) 
 }
 
 impl BatchNormalization {
+    /// Errors unless `shape` (with the batch axis) has the rank and the
+    /// channel count the layer was built for.
+    fn check_input_shape(&self, shape: &[usize]) -> Result<()> {
+        if shape.len() != self.rank || shape[self.axis] != self.channels {
+            return Err(shape_error(
+                &self.cfg.name,
+                expected_shape(self.rank, &[(self.axis, self.channels)]),
+                shape,
+            ));
+        }
+        Ok(())
+    }
+
     /// The layer's pass (`relu`: with a ReLU after it): the statistics (the batch's in
     /// training, the moving ones otherwise), one scale-and-shift pass
     /// (`neurite_tensor::batch_norm`), and a hand-written backward that recomputes the
@@ -371,13 +391,7 @@ impl BatchNormalization {
             return Err(crate::NnError::NotBuilt(self.cfg.name.clone()));
         };
         let shape = x.shape();
-        if shape.len() != self.rank || shape[self.axis] != self.channels {
-            return Err(shape_error(
-                &self.cfg.name,
-                expected_shape(self.rank, &[(self.axis, self.channels)]),
-                &shape,
-            ));
-        }
+        self.check_input_shape(&shape)?;
         regularize_each(
             ctx,
             &[
@@ -562,6 +576,57 @@ impl Layer for BatchNormalization {
 
     fn forward(&self, x: &Var, ctx: &mut ForwardContext) -> Result<Var> {
         self.normalize(x, ctx, false)
+    }
+
+    /// Keras' `BatchNormalization` supports masking: the mask is passed on.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    /// Keras 3's `call(inputs, training, mask)`: a mask must have one axis
+    /// less than the input (`(batch, timesteps)` for `(batch, timesteps,
+    /// features)`; else an error naming the layer and both shapes); in a
+    /// training pass of a trainable layer, the batch mean and variance are
+    /// taken over the unmasked positions only (each divided by the number of
+    /// valid positions + `1e-7`, as Keras), the moving statistics are updated
+    /// from them and every position is normalized with them. In inference
+    /// the mask changes nothing; without a mask this is [`Layer::forward`].
+    ///
+    /// ```
+    /// use neurite_autograd::Var;
+    /// use neurite_nn::layers::BatchNormalization;
+    /// use neurite_nn::{ForwardContext, Layer};
+    /// let mut bn = BatchNormalization::new().momentum(0.0);
+    /// bn.build(&[3, 1], &mut neurite_tensor::random::rng_from_seed(0))?;
+    /// let x = Var::from_array(ndarray::arr3(&[[[1.0f32], [3.0], [100.0]]]));
+    /// let m = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let (y, out_mask) = bn.forward_masked(&x, Some(&m), &mut ForwardContext::training(0))?;
+    /// assert_eq!(out_mask, Some(m.clone()));
+    /// // Mean 2 and variance 1 of the two valid steps: the padded 100 is ignored.
+    /// assert!((bn.get_weights()[2][[0]] - 2.0).abs() < 1e-5 && (bn.get_weights()[3][[0]] - 1.0).abs() < 1e-5);
+    /// assert!((y.value()[[0, 0, 0]] + 1.0).abs() < 1e-3); // (1 - 2) / sqrt(1 + 1e-3)
+    /// // A mask with as many axes as the input is refused.
+    /// let e = bn.forward_masked(&x, Some(&ndarray::Array3::<f32>::ones((1, 3, 1)).into_dyn()), &mut ForwardContext::inference());
+    /// assert!(e.unwrap_err().to_string().contains("batch_normalization"));
+    /// # Ok::<(), neurite_nn::NnError>(())
+    /// ```
+    fn forward_masked(
+        &self,
+        x: &Var,
+        mask: Option<&crate::mask::Mask>,
+        ctx: &mut ForwardContext,
+    ) -> Result<crate::mask::Masked> {
+        let Some(m) = mask else {
+            return Ok((self.forward(x, ctx)?, None));
+        };
+        self.check_call_mask(&x.shape(), m)?;
+        let training = ctx.is_training() && self.cfg.trainable && x.shape().iter().product::<usize>() > 0;
+        let y = if training {
+            self.normalize_masked(x, m, ctx)?
+        } else {
+            self.forward(x, ctx)?
+        };
+        Ok((y, Some(m.clone())))
     }
 
     /// A plain `ReLU` layer after this one runs in the same pass (`max(y, 0)` while

@@ -4,13 +4,26 @@
 //! the batch axis) are aligned on their last axes, each pair of axes must
 //! be equal or one of them 1, and a lower-rank input gets new axes of size
 //! 1 right after its batch axis (Keras' `expand_dims(x, axis=1)`).
+//!
+//! With masked inputs ([`Layer::forward_multi_masked`]) they do what Keras
+//! 3's `_merge_function`s do: `Multiply` puts ones at an input's masked
+//! steps and, when every input has a mask, zeros the output where all are
+//! masked; `Maximum` and `Minimum` take the other inputs' values at an
+//! input's masked steps (`Merge._apply_merge_op_and_or_mask`); `Add`,
+//! `Subtract` and `Average` ignore the masks. The output mask is the OR of
+//! the inputs' masks. Keras broadcasts a mask over a last features axis;
+//! here over every axis after the time axis.
 
 use super::{check_count, merge_layer_methods, sample_shapes};
 use crate::context::ForwardContext;
 use crate::error::{NnError, Result};
 use crate::layer::{InputArity, Layer};
 use crate::layers::default_true;
+use crate::mask::Mask;
+use ndarray::{IxDyn, Zip};
 use neurite_autograd::{ops, Var};
+use neurite_tensor::broadcast::broadcast_shape;
+use neurite_tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the element-wise merge layers ([`Add`], [`Subtract`],
@@ -91,14 +104,15 @@ fn elementwise_shape(layer: &str, shapes: &[Vec<usize>]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// The forward pass of an element-wise merge layer.
-fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, xs: &[Var]) -> Result<Var> {
+/// The inputs of an element-wise merge after the checks (count, batch sizes,
+/// shapes that broadcast), each lower-rank input with new axes of size 1
+/// right after its batch axis (Keras' `expand_dims(x, axis=1)`).
+fn checked_inputs(layer: &str, class: &str, arity: InputArity, xs: &[Var]) -> Result<Vec<Var>> {
     check_count(layer, class, arity, xs.len())?;
     let shapes = sample_shapes(layer, xs)?;
     elementwise_shape(layer, &shapes)?;
     let rank = xs.iter().map(Var::ndim).max().unwrap_or(0);
-    let expanded: Vec<Var> = xs
-        .iter()
+    xs.iter()
         .map(|x| {
             let s = x.shape();
             if s.len() == rank {
@@ -107,11 +121,15 @@ fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, x
             let mut t = vec![s[0]];
             t.extend(std::iter::repeat_n(1, rank - s.len()));
             t.extend_from_slice(&s[1..]);
-            ops::reshape(x, &t)
+            Ok(ops::reshape(x, &t)?)
         })
-        .collect::<std::result::Result<_, _>>()?;
-    let mut acc = expanded[0].clone();
-    for x in &expanded[1..] {
+        .collect()
+}
+
+/// `op` folded left to right over `inputs` (the unmasked merge).
+fn fold(op: MergeOp, inputs: &[Var]) -> Result<Var> {
+    let mut acc = inputs[0].clone();
+    for x in &inputs[1..] {
         acc = match op {
             MergeOp::Add | MergeOp::Average => ops::add(&acc, x)?,
             MergeOp::Subtract => ops::sub(&acc, x)?,
@@ -121,9 +139,147 @@ fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, x
         };
     }
     if op == MergeOp::Average {
-        acc = ops::mul_scalar(&acc, 1.0 / xs.len() as f32)?;
+        acc = ops::mul_scalar(&acc, 1.0 / inputs.len() as f32)?;
     }
     Ok(acc)
+}
+
+/// The forward pass of an element-wise merge layer.
+fn elementwise_merge(layer: &str, class: &str, arity: InputArity, op: MergeOp, xs: &[Var]) -> Result<Var> {
+    fold(op, &checked_inputs(layer, class, arity, xs)?)
+}
+
+/// A `(batch, timesteps)` mask as a 0/1 condition of `rank` axes,
+/// `(batch, timesteps, 1, ..., 1)` (Keras' `expand_dims(mask, -1)`
+/// broadcast over the features).
+fn condition(mask: &Mask, rank: usize) -> Tensor {
+    let mut shape = mask.shape().to_vec();
+    shape.resize(rank.max(2), 1);
+    crate::mask::normalized(mask)
+        .into_shape_with_order(IxDyn(&shape))
+        .expect("same number of elements")
+}
+
+/// The element-wise OR of two 0/1 conditions, broadcast together (Keras'
+/// `logical_or`).
+fn or_conditions(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let shape = broadcast_shape("logical_or", a.shape(), b.shape())?;
+    let (va, vb) = (a.broadcast(IxDyn(&shape)), b.broadcast(IxDyn(&shape)));
+    let (Some(va), Some(vb)) = (va, vb) else {
+        return Err(neurite_tensor::TensorError::shape(
+            "logical_or",
+            a.shape(),
+            b.shape(),
+            "masks do not broadcast",
+        )
+        .into());
+    };
+    Ok(Zip::from(&va)
+        .and(&vb)
+        .map_collect(|&x, &y| if x != 0.0 || y != 0.0 { 1.0 } else { 0.0 }))
+}
+
+/// A rank-0 constant.
+fn scalar(v: f32) -> Var {
+    Var::constant(Tensor::from_elem(IxDyn(&[]), v))
+}
+
+/// Keras 3's `Multiply._merge_function` with masks: each masked input has
+/// ones at its masked steps; when every input has a mask, the product is
+/// zeroed where all of them are masked (outside the OR of the masks).
+fn multiply_masked(inputs: &[Var], conds: &[Option<Tensor>]) -> Result<Var> {
+    let every = conds.iter().all(Option::is_some);
+    let one = scalar(1.0);
+    let mut out: Option<Var> = None;
+    let mut out_cond: Option<Tensor> = None;
+    for (x, c) in inputs.iter().zip(conds) {
+        let x = match c {
+            Some(c) => {
+                if every {
+                    out_cond = Some(match out_cond {
+                        None => c.clone(),
+                        Some(o) => or_conditions(&o, c)?,
+                    });
+                }
+                ops::where_select(c, x, &one)?
+            }
+            None => x.clone(),
+        };
+        out = Some(match out {
+            None => x,
+            Some(o) => ops::mul(&o, &x)?,
+        });
+    }
+    let out = out.expect("a merge has at least one input");
+    Ok(match out_cond {
+        Some(c) => ops::where_select(&c, &out, &scalar(0.0))?,
+        None => out,
+    })
+}
+
+/// Keras 3's `Merge._apply_merge_op_and_or_mask` (`Maximum`, `Minimum`):
+/// folding left to right, the masked steps of the next input take the
+/// running result's value and the masked steps of the running result take
+/// the (substituted) input's, so a step masked on one side is the other
+/// side's value; the running mask is the OR of the masks while every input
+/// so far has one, and none after an input without.
+fn max_min_masked(op: MergeOp, inputs: &[Var], conds: &[Option<Tensor>]) -> Result<Var> {
+    let mut out = inputs[0].clone();
+    let mut out_cond = conds[0].clone();
+    for (x, c) in inputs[1..].iter().zip(&conds[1..]) {
+        let x = match c {
+            Some(c) => ops::where_select(c, x, &out)?,
+            None => x.clone(),
+        };
+        if let Some(o) = &out_cond {
+            out = ops::where_select(o, &out, &x)?;
+        }
+        out_cond = match (c, out_cond) {
+            (Some(c), Some(o)) => Some(or_conditions(&o, c)?),
+            _ => None,
+        };
+        out = match op {
+            MergeOp::Maximum => ops::maximum(&out, &x)?,
+            _ => ops::minimum(&out, &x)?,
+        };
+    }
+    Ok(out)
+}
+
+/// The forward pass with one mask (or `None`) per input, as Keras 3's
+/// `_merge_function`s: `Multiply` puts ones at masked steps and, when every
+/// input has a mask, zeros where all are masked ([`multiply_masked`]);
+/// `Maximum` and `Minimum` take the other inputs' values at masked steps
+/// ([`max_min_masked`]); `Add`, `Subtract` and `Average` ignore the masks.
+/// An input of lower rank than the others loses its mask here, as Keras'
+/// `expand_dims` does (a new tensor has no `_keras_mask`).
+fn elementwise_merge_masked(
+    layer: &str,
+    class: &str,
+    arity: InputArity,
+    op: MergeOp,
+    xs: &[Var],
+    masks: &[Option<Mask>],
+) -> Result<Var> {
+    let inputs = checked_inputs(layer, class, arity, xs)?;
+    let rank = xs.iter().map(Var::ndim).max().unwrap_or(0);
+    let conds: Vec<Option<Tensor>> = xs
+        .iter()
+        .zip(masks)
+        .map(|(x, m)| {
+            m.as_ref()
+                .filter(|_| x.ndim() == rank)
+                .map(|m| condition(m, rank))
+        })
+        .collect();
+    if conds.iter().all(Option::is_none) {
+        return fold(op, &inputs);
+    }
+    match op {
+        MergeOp::Multiply => multiply_masked(&inputs, &conds),
+        MergeOp::Maximum | MergeOp::Minimum => max_min_masked(op, &inputs, &conds),
+        MergeOp::Add | MergeOp::Subtract | MergeOp::Average => fold(op, &inputs),
+    }
 }
 
 /// `Add` of two inputs of one shape followed by a plain `ReLU`: one node of
@@ -222,6 +378,33 @@ macro_rules! elementwise_layer {
         impl Layer for $ty {
             merge_layer_methods!($class);
 
+            /// Keras 3's merge with masked inputs (each mask `(batch,
+            /// timesteps)` of its input, else an error naming the layer and
+            /// both shapes): `Multiply` uses ones at an input's masked steps
+            /// and, when every input has a mask, zeros where all are masked;
+            /// `Maximum`/`Minimum` take the other inputs' values at an
+            /// input's masked steps; `Add`, `Subtract` and `Average` merge as
+            /// without masks. The output mask is the OR of the masks (`None`
+            /// unless every input has one).
+            fn forward_multi_masked(
+                &self,
+                xs: &[Var],
+                masks: &[Option<$crate::mask::Mask>],
+                _ctx: &mut ForwardContext,
+            ) -> Result<$crate::mask::Masked> {
+                if masks.len() != xs.len() {
+                    return Err(NnError::Config {
+                        layer: self.cfg.name.clone(),
+                        message: format!("{} inputs were given with {} masks", xs.len(), masks.len()),
+                    });
+                }
+                for (x, m) in xs.iter().zip(masks) {
+                    $crate::mask::check_optional_mask(&self.cfg.name, &x.shape(), m.as_ref())?;
+                }
+                let y = elementwise_merge_masked(&self.cfg.name, $class, Self::ARITY, $op, xs, masks)?;
+                Ok((y, self.merged_mask(xs, masks)))
+            }
+
             fn forward_multi_fused(
                 &self,
                 next: &dyn Layer,
@@ -279,6 +462,13 @@ elementwise_layer!(
     /// let a = Var::from_array(ndarray::arr2(&[[2.0f32, 3.0]]));
     /// let y = Multiply::new().forward_multi(&[a.clone(), a.clone(), a], &mut ForwardContext::inference())?;
     /// assert_eq!(y.to_tensor(), ndarray::arr2(&[[8.0f32, 27.0]]).into_dyn());
+    /// // With masks (Keras 3): ones at an input's masked steps, zero where every input is masked.
+    /// let x = Var::from_array(ndarray::arr3(&[[[2.0f32], [3.0], [5.0]]]));
+    /// let ma = ndarray::arr2(&[[1.0f32, 0.0, 0.0]]).into_dyn();
+    /// let mb = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let (y, m) = Multiply::new().forward_multi_masked(&[x.clone(), x], &[Some(ma), Some(mb.clone())], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor().into_raw_vec_and_offset().0, vec![4.0, 3.0, 0.0]);
+    /// assert_eq!(m, Some(mb));
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     Multiply, "Multiply", "multiply", InputArity::AtLeast(2), MergeOp::Multiply
@@ -318,6 +508,13 @@ elementwise_layer!(
     /// ops::sum_all(&y)?.backward()?;
     /// assert_eq!(a.grad().unwrap(), ndarray::arr2(&[[0.0f32, 1.0, 1.0]]).into_dyn()); // the tie goes to `a`
     /// assert_eq!(b.grad().unwrap(), ndarray::arr2(&[[1.0f32, 0.0, 0.0]]).into_dyn());
+    /// // With masks (Keras 3): a step masked in one input is the other input's value.
+    /// let a = Var::from_array(ndarray::arr3(&[[[1.0f32], [9.0], [4.0]]]));
+    /// let b = Var::from_array(ndarray::arr3(&[[[3.0f32], [2.0], [7.0]]]));
+    /// let ma = ndarray::arr2(&[[1.0f32, 0.0, 0.0]]).into_dyn();
+    /// let mb = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
+    /// let (y, _) = Maximum::new().forward_multi_masked(&[a, b], &[Some(ma), Some(mb)], &mut ForwardContext::inference())?;
+    /// assert_eq!(y.to_tensor().into_raw_vec_and_offset().0, vec![3.0, 2.0, 4.0]);
     /// # Ok::<(), neurite_nn::NnError>(())
     /// ```
     Maximum, "Maximum", "maximum", InputArity::AtLeast(2), MergeOp::Maximum

@@ -6,6 +6,9 @@
 //! They implement the `_multi` methods of [`crate::Layer`]
 //! ([`crate::Layer::forward_multi`], ...); their single-input methods return
 //! an error ("Add takes a list of 2 or more inputs, got one tensor").
+//! With masked inputs they follow Keras 3: the output mask is the OR of the
+//! inputs' masks, and `Multiply`, `Maximum` and `Minimum` substitute the
+//! masked steps of their inputs (see `elementwise.rs`).
 //!
 //! ```
 //! use neurite_autograd::Var;
