@@ -4,7 +4,10 @@
 
 mod distributed_models;
 
-use distributed_models::{bits, bn_dropout_adam, data, dense_adam, flat, relative_difference};
+use distributed_models::{
+    bits, bn_dropout_adam, data, dense_adam, flat, masked_sequence_model, padded_sequences,
+    relative_difference,
+};
 use neurite::callbacks::{CsvLogger, ModelCheckpoint};
 use neurite::distributed::{gradient_scale, shard_range, simulate, Strategy};
 use neurite::prelude::*;
@@ -289,4 +292,42 @@ fn federated_averaging_keeps_private_shards_and_ends_identical() {
     });
     let mean: Vec<f32> = a.iter().zip(&b).map(|(u, v)| (u + v) / 2.0).collect();
     assert!(relative_difference(&averaged[0], &mean) <= 1e-6);
+}
+
+/// A masked sequence output: its loss is the mean over the global batch's
+/// valid steps, which the ranks' shards hold in different numbers (and a
+/// rank may hold none). 2 and 3 simulated ranks train as one process.
+#[test]
+fn masked_losses_are_the_global_batch_mean_over_valid_steps() {
+    let (x, y) = padded_sequences(29);
+    let options = || FitOptions::new().epochs(3).batch_size(7).verbose(0);
+    let mut single = masked_sequence_model(3);
+    let single_history = single.fit(&x, &y, options()).unwrap();
+    let reference = flat(&single);
+    for ranks in [2, 3] {
+        let results = simulate(ranks, |_| {
+            let mut model = masked_sequence_model(3);
+            let history = model.fit(&x, &y, options()).unwrap();
+            (flat(&model), history)
+        });
+        for (w, h) in &results {
+            assert_eq!(bits(w), bits(&results[0].0), "{ranks} ranks differ");
+            let d = relative_difference(w, &reference);
+            assert!(
+                d <= 1e-5,
+                "{ranks} ranks: weights differ from single-process training by {d:e}"
+            );
+            for (u, v) in h
+                .get("loss")
+                .unwrap()
+                .iter()
+                .zip(single_history.get("loss").unwrap())
+            {
+                assert!(
+                    (u - v).abs() <= 1e-5 * v.abs().max(1.0),
+                    "{ranks} ranks: loss {u} vs {v}"
+                );
+            }
+        }
+    }
 }

@@ -91,6 +91,8 @@ impl<N: Layer> Model<N> {
         for (_, v) in &trainable {
             v.zero_grad();
         }
+        // Takes part in the sum of valid-step counts that ranks with rows make.
+        session.masked_loss_shares(&[], &[], self.compiled()?.outputs.len());
         let mut total = 0.0;
         let mut per_output = vec![0.0; self.compiled()?.outputs.len().max(1)];
         let reduced =

@@ -10,7 +10,9 @@ use super::stats::{record, FitStats};
 use super::strategy::{current_strategy, Strategy};
 use crate::callbacks::Logs;
 use crate::error::{Error, Result};
+use crate::train::masked::applies;
 use neurite_autograd::Var;
+use neurite_nn::mask::Mask;
 use neurite_nn::Parameter;
 use neurite_optim::{Optimizer, OptimizerState};
 use neurite_tensor::Tensor;
@@ -218,6 +220,43 @@ impl Session {
             0 => seed,
             r => crate::train::batches::mix_seed(seed, 0xD157_0000 + r as u64, 0x5EED),
         }
+    }
+
+    /// Per output, the factor that makes this rank's masked loss its exact
+    /// share of the global batch's: a masked loss is the mean over valid
+    /// steps, and the ranks hold different numbers of them, so the factor is
+    /// `(local valid / global valid) / (local rows / global rows)` (the row
+    /// share is applied to every gradient later). The valid-step counts are
+    /// summed across ranks every step (one value per output; a rank with no
+    /// row passes `preds` empty and takes part). 1 for unmasked outputs.
+    pub(crate) fn masked_loss_shares(
+        &mut self,
+        preds: &[Var],
+        masks: &[Option<Mask>],
+        outputs: usize,
+    ) -> Vec<f32> {
+        let mut counts = vec![0.0f32; outputs];
+        for (i, (p, m)) in preds.iter().zip(masks).enumerate().take(outputs) {
+            if let Some(m) = m.as_ref().filter(|m| applies(Some(m), &p.shape()).is_some()) {
+                counts[i] = m.iter().filter(|&&v| v != 0.0).count() as f32;
+            }
+        }
+        let mut global = counts.clone();
+        let t = Instant::now();
+        self.comm.sum_f32(&mut global);
+        self.stats.communication_seconds += t.elapsed().as_secs_f64();
+        let row_share = gradient_scale(self.local.len(), self.global_rows);
+        counts
+            .iter()
+            .zip(&global)
+            .map(|(&local, &all)| {
+                if local > 0.0 && all > 0.0 && row_share > 0.0 {
+                    (local / all) / row_share
+                } else {
+                    1.0
+                }
+            })
+            .collect()
     }
 
     /// The backward pass of `loss` (none on a rank with no row in the

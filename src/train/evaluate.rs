@@ -89,7 +89,7 @@ impl<N: Layer> Model<N> {
             let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
                 self.forward_many_masked(&xvs, &mut ctx)?.into_iter().unzip();
             let yvs: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
-            let (total, per_output) = weighted_loss(compiled, &yvs, &preds, &masks, None)?;
+            let (total, per_output) = weighted_loss(compiled, &yvs, &preds, &masks, None, None)?;
             let losses = BatchLosses {
                 total: total.item()?,
                 per_output,

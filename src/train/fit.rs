@@ -391,17 +391,22 @@ impl<N: Layer> Model<N> {
         seed: u64,
         epoch: usize,
         batch: usize,
-        sync: Option<&mut Session>,
+        mut sync: Option<&mut Session>,
     ) -> Result<(BatchLosses, Vec<Tensor>, Vec<Option<Mask>>)> {
         let mut ctx = ForwardContext::training(seed);
         let xs: Vec<Var> = xbs.into_iter().map(Var::constant).collect();
         let (preds, masks): (Vec<Var>, Vec<Option<Mask>>) =
             self.forward_many_masked(&xs, &mut ctx)?.into_iter().unzip();
         drop(xs);
+        let shares = match sync.as_mut() {
+            Some(s) => Some(s.masked_loss_shares(&preds, &masks, self.compiled()?.outputs.len())),
+            None => None,
+        };
         let compiled = self.compiled_mut()?;
         let ys: Vec<Var> = ybs.iter().map(|y| Var::constant(y.clone())).collect();
         let w = wb.map(Var::constant);
-        let (mut loss, mut per_output) = weighted_loss(compiled, &ys, &preds, &masks, w.as_ref())?;
+        let (mut loss, mut per_output) =
+            weighted_loss(compiled, &ys, &preds, &masks, w.as_ref(), shares.as_deref())?;
         for extra in ctx.take_losses() {
             loss = ops::add(&loss, &extra)?;
         }

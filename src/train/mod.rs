@@ -4,7 +4,7 @@ pub(crate) mod arrays;
 pub(crate) mod batches;
 mod evaluate;
 mod fit;
-mod masked;
+pub(crate) mod masked;
 mod options;
 mod stream;
 pub(crate) mod tracker;

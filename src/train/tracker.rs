@@ -110,20 +110,30 @@ pub(crate) struct BatchLosses {
 /// `Σ weight_i · loss_i(y_i, pred_i)` (a weight of 1 multiplies nothing, so
 /// one output's loss is exactly its loss), with each weighted term's value.
 /// An output whose mask fits it (`masks[i]`, `(batch, timesteps)` of the
-/// prediction) has Keras 3's masked loss: the mean over its valid steps.
+/// prediction) has Keras 3's masked loss: the mean over its valid steps,
+/// multiplied by `masked_shares[i]` when given (data-parallel training: this
+/// rank's share of the global batch's valid steps, see
+/// `Session::masked_loss_shares`).
 pub(crate) fn weighted_loss(
     compiled: &Compiled,
     ys: &[Var],
     preds: &[Var],
     masks: &[Option<Mask>],
     weights: Option<&Var>,
+    masked_shares: Option<&[f32]>,
 ) -> Result<(Var, Vec<f32>)> {
     let mut total: Option<Var> = None;
     let mut values = Vec::with_capacity(ys.len());
     for (i, ((spec, y), p)) in compiled.outputs.iter().zip(ys).zip(preds).enumerate() {
         let mask = masks.get(i).and_then(|m| m.as_ref());
         let mut term = match mask.filter(|m| applies(Some(m), &p.shape()).is_some()) {
-            Some(m) => masked_loss(&spec.loss, y, p, m, weights)?,
+            Some(m) => {
+                let term = masked_loss(&spec.loss, y, p, m, weights)?;
+                match masked_shares.and_then(|s| s.get(i)).filter(|&&s| s != 1.0) {
+                    Some(&share) => ops::mul_scalar(&term, share)?,
+                    None => term,
+                }
+            }
             None => spec.loss.compute(y, p, weights, Reduction::Mean)?,
         };
         if spec.weight != 1.0 {

@@ -98,3 +98,31 @@ pub fn relative_difference(a: &[f32], b: &[f32]) -> f64 {
 pub fn bits(w: &[f32]) -> Vec<u32> {
     w.iter().map(|v| v.to_bits()).collect()
 }
+
+/// `n` token sequences of length 6 (ids 1..10, then zero padding of 0 to 5
+/// steps, so that shards hold different numbers of valid steps) with a
+/// label per step (the id's parity).
+pub fn padded_sequences(n: usize) -> (Tensor, Tensor) {
+    let x = Array2::<f32>::from_shape_fn((n, 6), |(i, t)| {
+        let len = 1 + (i * 7) % 6;
+        if t < len {
+            (1 + (i * 3 + t * 5) % 9) as f32
+        } else {
+            0.0
+        }
+    });
+    let y = x.mapv(|id| (id as usize % 2) as f32);
+    (x.into_dyn(), y.into_dyn())
+}
+
+/// Embedding(mask_zero) -> LSTM(return_sequences) -> Dense per step: a
+/// masked output whose loss is the mean over the valid steps.
+pub fn masked_sequence_model(seed: u64) -> Sequential {
+    compiled(
+        Sequential::new()
+            .seed(seed)
+            .add(Embedding::new(10, 4).mask_zero(true).input_shape([6]))
+            .add(LSTM::new(5).return_sequences(true))
+            .add(Dense::new(2).activation(Activation::Softmax)),
+    )
+}
