@@ -40,6 +40,7 @@ mod progress;
 pub mod sampling;
 mod save;
 mod summary;
+mod text_model;
 mod train;
 pub mod tune;
 
@@ -50,6 +51,7 @@ pub use history::History;
 pub use metric::Metric;
 pub use model::{DtypePolicy, LayerStack, LossWeights, Losses, Metrics, Model, PerOutput, Sequential};
 pub use save::Network;
+pub use text_model::{TextModel, VECTORIZER_FILE};
 pub use train::{Arrays, DataStream, FitOptions, IntoStreamBatch, StreamBatch};
 
 pub use neurite_autograd as autograd;

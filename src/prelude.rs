@@ -38,6 +38,7 @@ pub use crate::callbacks::{
 };
 pub use crate::functional::{Block, BlockLayer};
 pub use crate::functional::{CallLayer, Functional, Graph, Input, SharedLayer, SymbolicTensor};
+pub use crate::TextModel;
 pub use crate::{
     cross_validate, DtypePolicy, Error, FitOptions, History, LayerStack, Metric, Model, Sequential,
 };

@@ -205,10 +205,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Links (or, where links are unsupported, copies) the current checkpoint's
 /// files into a fresh `.neurite-previous`.
-fn back_up(dir: &Path) -> Result<()> {
+fn back_up(dir: &Path, attachments: &[&str]) -> Result<()> {
     let tmp = staging_path(dir, "-backup");
     fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    for name in CHECKPOINT_FILES {
+    for name in CHECKPOINT_FILES.iter().chain(attachments) {
         let from = dir.join(name);
         if from.is_file() {
             let to = tmp.join(name);
@@ -239,6 +239,14 @@ fn retire(dir: &Path, previous: &Path) -> Result<()> {
 /// Writes `files` (name, bytes; `config.json` last) as the checkpoint in
 /// `dir`, replacing the checkpoint files there and nothing else.
 pub(crate) fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
+    write_dir_with(dir, files, &[])
+}
+
+/// [`write_dir`] for a checkpoint with attachments: files beside the model's
+/// (e.g. a `TextModel`'s `vectorizer.json`, listed in `files` before
+/// `config.json`), which the backup then holds too, so that a save cut short
+/// leaves the previous model and its attachments together.
+pub(crate) fn write_dir_with(dir: &Path, files: &[(&str, Vec<u8>)], attachments: &[&str]) -> Result<()> {
     debug_assert_eq!(files.last().map(|f| f.0), Some("config.json"));
     claim(dir)?;
     let _lock = DirLock::exclusive(dir)?;
@@ -263,7 +271,7 @@ pub(crate) fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
         retire(dir, &previous)?;
     }
     if !previous.exists() && dir.join("config.json").is_file() {
-        if let Err(e) = back_up(dir) {
+        if let Err(e) = back_up(dir, attachments) {
             let _ = fs::remove_dir_all(&staging);
             return Err(e);
         }

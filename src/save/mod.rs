@@ -10,6 +10,7 @@
 //! parameters — before it allocates any weight ([`validate`]).
 
 mod atomic;
+pub(crate) mod attachments;
 mod checkpoint;
 mod lock;
 mod manifest;
@@ -28,6 +29,9 @@ use std::path::Path;
 pub(crate) use atomic::claim as claim_checkpoint_dir;
 
 const FORMAT: &str = "neurite-model";
+
+/// A file of a checkpoint: its name and its bytes.
+pub(crate) type NamedBytes = (&'static str, Vec<u8>);
 const VERSION: u64 = 1;
 
 impl<N: Layer> Model<N> {
@@ -54,7 +58,15 @@ impl<N: Layer> Model<N> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
+        let (mut files, config) = self.checkpoint_files()?;
+        let config = serde_json::to_vec_pretty(&config).map_err(|e| Error::Model(format!("save: {e}")))?;
+        files.push(("config.json", config));
+        atomic::write_dir(dir.as_ref(), &files)
+    }
+
+    /// What [`Model::save`] writes: the weights and optimizer files, and the
+    /// `config.json` value (with their manifest) to be written last.
+    pub(crate) fn checkpoint_files(&self) -> Result<(Vec<NamedBytes>, Value)> {
         let weights = self.get_weights_by_name();
         validate::unique_parameter_names(weights.iter().map(|(n, _)| n.as_str()))?;
         let mut meta = HashMap::new();
@@ -71,9 +83,7 @@ impl<N: Layer> Model<N> {
             )));
         }
         config["files"] = manifest::of(&files);
-        let config = serde_json::to_vec_pretty(&config).map_err(|e| Error::Model(format!("save: {e}")))?;
-        files.push(("config.json", config));
-        atomic::write_dir(dir, &files)
+        Ok((files, config))
     }
 
     /// The content of `config.json` (without the manifest of the other files,
