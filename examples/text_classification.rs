@@ -3,7 +3,7 @@
 //! `../shared/data/text/fortunes` (4,311 texts, 6 classes).
 //!
 //! ```text
-//! cargo run --release --example text_classification -- --data ../shared/data/text/fortunes [--model conv|lstm|transformer] [--epochs N]
+//! cargo run --release --example text_classification -- --data ../shared/data/text/fortunes [--model conv|lstm|transformer] [--epochs N] [--save DIR]
 //! ```
 //!
 //! A stratified 80/20 split (seed 42), a `TextVectorization` (words, 20,000 tokens, 100 per
@@ -20,7 +20,10 @@
 //! Adam, sparse categorical cross-entropy, batch 32. Prints the per-class report, the confusion
 //! matrix and, last, the examples' JSON line (with `test_accuracy`). `--save-split FILE` writes
 //! the split (paths relative to `--data`) for `benches/reference/keras_text_classification.py`,
-//! which trains the same model in Keras on the same files.
+//! which trains the same model in Keras on the same files. `--save DIR` saves the trained model
+//! with its vectorizer as one `TextModel` (a model that takes raw strings), loads it back and
+//! checks that the loaded model's predictions on the test texts equal the trained model's
+//! (the JSON line then has `"saved": DIR`).
 
 mod common;
 
@@ -100,6 +103,7 @@ fn main() -> neurite::Result<()> {
             ("batch-size", "B"),
             ("seed", "N"),
             ("save-split", "FILE"),
+            ("save", "DIR"),
         ],
     );
     let root = std::path::PathBuf::from(args.string("data", "../shared/data/text/fortunes"));
@@ -153,13 +157,45 @@ fn main() -> neurite::Result<()> {
         "{}",
         common::confusion_table(&y_test, &model.predict(&x_test)?, names.len(), Some(&names))?
     );
+    let mut extra = serde_json::json!({"model": kind, "classes": names.len(), "vocabulary_size": vectorizer.vocabulary_size()});
+    let save_dir = args.string("save", "");
+    if !save_dir.is_empty() {
+        save_and_check(vectorizer, model, Path::new(&save_dir), &test.texts)?;
+        extra["saved"] = save_dir.into();
+    }
     finish(
         "text_classification",
         &history,
         seconds,
         train.len(),
         &scores,
-        serde_json::json!({"model": kind, "classes": names.len(), "vocabulary_size": vectorizer.vocabulary_size()}),
+        extra,
+    );
+    Ok(())
+}
+
+/// Saves the vectorizer and the trained model as one `TextModel` in `dir`, loads it back and
+/// checks that the loaded model predicts exactly what the trained one does on `texts`.
+fn save_and_check(
+    vectorizer: TextVectorization,
+    model: Sequential,
+    dir: &Path,
+    texts: &[String],
+) -> neurite::Result<()> {
+    let text_model = TextModel::new(vectorizer, model)?;
+    text_model.save(dir)?;
+    let loaded: TextModel = TextModel::load(dir)?;
+    let (trained, reloaded) = (text_model.predict_texts(texts)?, loaded.predict_texts(texts)?);
+    if trained != reloaded {
+        return Err(neurite::Error::Model(format!(
+            "the model loaded from {} predicts differently from the trained one",
+            dir.display()
+        )));
+    }
+    println!(
+        "saved to {}; loaded back, its predictions on the {} test texts equal the trained model's",
+        dir.display(),
+        texts.len()
     );
     Ok(())
 }
