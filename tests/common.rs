@@ -45,3 +45,24 @@ pub fn classifier(seed: u64) -> Sequential {
         .unwrap();
     model
 }
+
+/// Every file under `dir` (relative path -> bytes), hidden ones included.
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), b"<dir>".to_vec());
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}

@@ -6,27 +6,7 @@ mod common;
 
 use common::*;
 use neurite::prelude::*;
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// Every file under `dir` (relative path -> bytes), hidden ones included.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), b"<dir>".to_vec());
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
 
 fn small_model(seed: u64) -> Sequential {
     let mut m = Sequential::new()
@@ -58,11 +38,11 @@ fn saving_over_a_folder_of_user_files_is_refused_and_changes_nothing() {
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, bytes).unwrap();
         }
-        let before = snapshot(&dir);
+        let before = common::snapshot(&dir);
         let err = small_model(1).save(&dir).unwrap_err();
         assert!(is_refusal(&err), "case {i}: {err}");
         assert!(err.to_string().contains(&format!("user{i}")), "{err}");
-        assert_eq!(snapshot(&dir), before, "case {i}: the folder changed");
+        assert_eq!(common::snapshot(&dir), before, "case {i}: the folder changed");
     }
     // Nothing was created beside them either.
     let names: Vec<_> = fs::read_dir(tmp.path())
@@ -78,10 +58,10 @@ fn saving_over_a_regular_file_is_refused_and_changes_nothing() {
     for name in ["weights.bin", "model", "m.safetensors"] {
         let path = tmp.path().join(name);
         fs::write(&path, b"precious").unwrap();
-        let before = snapshot(tmp.path());
+        let before = common::snapshot(tmp.path());
         let err = small_model(2).save(&path).unwrap_err();
         assert!(is_refusal(&err), "{err}");
-        assert_eq!(snapshot(tmp.path()), before);
+        assert_eq!(common::snapshot(tmp.path()), before);
         // Every later attempt is refused the same way, never half-done.
         assert!(small_model(2).save(&path).is_err());
         assert_eq!(fs::read(&path).unwrap(), b"precious");

@@ -3,12 +3,13 @@
 //! kept, hostile directories refused with errors naming the file or layer,
 //! and failed saves leaving the previous save as it was.
 
+mod common;
+
 use neurite::data::text::TextVectorization;
 use neurite::prelude::*;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TEXTS: [&str; 12] = [
     "the team won the game",
@@ -85,24 +86,6 @@ fn trained(bidirectional: bool) -> TextModel {
         )
         .unwrap();
     text_model
-}
-
-/// Every file under `dir` (relative path -> bytes), hidden ones included.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), b"<dir>".to_vec());
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn load(dir: &Path) -> neurite::Result<TextModel> {
@@ -373,7 +356,7 @@ fn a_failed_save_leaves_the_previous_save_intact() {
     let text_model = trained(false);
     text_model.save(&dir).unwrap();
     fs::write(dir.join("notes.md"), b"mine").unwrap();
-    let before = snapshot(&dir);
+    let before = common::snapshot(&dir);
     let expected = text_model.predict_texts(&UNSEEN).unwrap();
 
     // The pair no longer fits (the embedding replaced by a smaller one): refused before writing.
@@ -384,24 +367,24 @@ fn a_failed_save_leaves_the_previous_save_intact() {
         err.contains("\"tiny\"") && err.contains("nothing was written"),
         "{err}"
     );
-    assert_eq!(snapshot(&dir), before);
+    assert_eq!(common::snapshot(&dir), before);
 
     // Two layers of one name: the model's own save refuses.
     let mut twins = trained(false);
     twins.model_mut().layers_mut()[2] = Box::new(Dense::new(2).with_name("words"));
     assert!(twins.save(&dir).is_err());
-    assert_eq!(snapshot(&dir), before);
+    assert_eq!(common::snapshot(&dir), before);
 
     // A folder of someone else's files is refused and left as it was.
     let user = tmp.path().join("user");
     fs::create_dir(&user).unwrap();
     fs::write(user.join("thesis.tex"), b"chapter 1").unwrap();
-    let user_before = snapshot(&user);
+    let user_before = common::snapshot(&user);
     assert!(matches!(
         text_model.save(&user),
         Err(neurite::Error::SaveRefused { .. })
     ));
-    assert_eq!(snapshot(&user), user_before);
+    assert_eq!(common::snapshot(&user), user_before);
 
     assert_eq!(load(&dir).unwrap().predict_texts(&UNSEEN).unwrap(), expected);
     // A successful save over it replaces the pair and keeps the user's file.
