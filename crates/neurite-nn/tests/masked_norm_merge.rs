@@ -194,7 +194,13 @@ proptest! {
             .unwrap();
         let want = plain.forward(&Var::constant(x.clone()), &mut ForwardContext::training(0)).unwrap();
         let d = max_diff(&y.to_tensor(), &want.to_tensor());
-        prop_assert!(d < 2e-5, "output differs by {}", d);
+        // Keras divides the masked sums by (valid count + 1e-7): an all-ones
+        // mask moves a channel's mean by about 1e-7 of its values, which the
+        // division by sqrt(variance + 1e-3) turns into up to ~3.2e-6 |x gamma|
+        // (a channel of one value: variance 0).
+        let largest = |t: &Tensor| t.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let bound = 2e-5 + 4e-6 * largest(&x) * largest(&masked.get_weights()[0]);
+        prop_assert!(d < bound, "output differs by {} (bound {})", d, bound);
         for (a, p) in masked.get_weights().iter().zip(plain.get_weights().iter()) {
             prop_assert!(max_diff(a, p) < 1e-5);
         }
