@@ -73,6 +73,73 @@ impl Generator {
     }
 }
 
+impl Generator {
+    /// Fills `out` with the values that `out.len()` successive calls of
+    /// `rng.random::<f32>()` would return (uniform in `[0, 1)`, 24 random
+    /// bits each), drawn in bulk from the ChaCha stream: faster than the
+    /// calls, and the generator ends where they would leave it.
+    ///
+    /// ```
+    /// use neurite_rand::rand::Rng;
+    /// use neurite_rand::Generator;
+    /// let (mut a, mut b) = (Generator::seed_from_u64(3), Generator::seed_from_u64(3));
+    /// let mut bulk = [0.0f32; 100];
+    /// a.fill_uniform_f32(&mut bulk);
+    /// let one_by_one: Vec<f32> = (0..100).map(|_| b.random::<f32>()).collect();
+    /// assert_eq!(bulk.to_vec(), one_by_one);
+    /// assert_eq!(a.random::<u32>(), b.random::<u32>());
+    /// ```
+    pub fn fill_uniform_f32(&mut self, out: &mut [f32]) {
+        const WORDS: usize = 64;
+        let mut bytes = [0u8; WORDS * 4];
+        for chunk in out.chunks_mut(WORDS) {
+            let bytes = &mut bytes[..chunk.len() * 4];
+            self.0.fill_bytes(bytes);
+            for (v, word) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
+                let bits = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                *v = unit_f32(bits);
+            }
+        }
+    }
+
+    /// The position in the stream, in 32-bit words drawn since the seed
+    /// (`random::<f32>()` draws one word, `next_u64` two).
+    ///
+    /// ```
+    /// use neurite_rand::rand::RngCore;
+    /// let mut g = neurite_rand::Generator::seed_from_u64(1);
+    /// g.next_u64();
+    /// assert_eq!(g.word_pos(), 2);
+    /// ```
+    pub fn word_pos(&self) -> u128 {
+        self.0.get_word_pos()
+    }
+
+    /// Moves to word `pos` of the same stream: with [`Self::word_pos`], lets
+    /// several threads draw disjoint parts of one stream and give exactly the
+    /// numbers a single thread would.
+    ///
+    /// ```
+    /// use neurite_rand::rand::RngCore;
+    /// let mut a = neurite_rand::Generator::seed_from_u64(9);
+    /// let mut b = a.clone();
+    /// a.next_u32();
+    /// let second = a.next_u32();
+    /// b.set_word_pos(1);
+    /// assert_eq!(b.next_u32(), second);
+    /// ```
+    pub fn set_word_pos(&mut self, pos: u128) {
+        self.0.set_word_pos(pos)
+    }
+}
+
+/// `rand`'s `StandardUniform` `f32` from one 32-bit word: its top 24 bits
+/// times `2^-24`.
+#[inline]
+fn unit_f32(bits: u32) -> f32 {
+    (bits >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
 impl RngCore for Generator {
     #[inline]
     fn next_u32(&mut self) -> u32 {
@@ -147,6 +214,30 @@ mod tests {
             c.fill_bytes(&mut b);
             prop_assert_eq!(a, b);
             prop_assert_eq!(<Generator as SeedableRng>::seed_from_u64(seed), Generator::seed_from_u64(seed));
+        }
+
+        /// Bulk uniform draws are the one-by-one draws, and leave the stream
+        /// where they would; word positions split the stream exactly.
+        #[test]
+        fn bulk_uniform_is_the_sequential_stream(seed in any::<u64>(), skip in 0usize..5, n in 0usize..300) {
+            use rand::Rng;
+            let mut a = Generator::seed_from_u64(seed);
+            let mut b = Generator::seed_from_u64(seed);
+            for _ in 0..skip {
+                a.next_u32();
+                b.next_u32();
+            }
+            let mut bulk = vec![0.0f32; n];
+            a.fill_uniform_f32(&mut bulk);
+            let single: Vec<f32> = (0..n).map(|_| b.random::<f32>()).collect();
+            prop_assert_eq!(&bulk, &single);
+            prop_assert_eq!(a.word_pos(), (skip + n) as u128);
+            prop_assert_eq!(a.next_u64(), b.next_u64());
+            let mut c = Generator::seed_from_u64(seed);
+            c.set_word_pos((skip + n / 2) as u128);
+            let mut tail = vec![0.0f32; n - n / 2];
+            c.fill_uniform_f32(&mut tail);
+            prop_assert_eq!(&tail[..], &single[n / 2..]);
         }
 
         /// Seeds derived from different coordinates differ (no collision in

@@ -161,3 +161,68 @@ pub fn try_truncated_normal(shape: &[usize], mean: f32, std: f32, rng: &mut impl
     check_fill("truncated_normal", shape, &[("mean", mean), ("std", std)])?;
     Ok(truncated_normal(shape, mean, std, rng))
 }
+
+/// Values drawn per parallel task by [`dropout_multipliers`].
+const DROPOUT_CHUNK: usize = 1 << 15;
+
+/// Inverted-dropout multipliers for `len` elements: each is `0` with
+/// probability `rate`, else `1 / (1 - rate)`. Element `i` is kept when the
+/// `i`-th `rng.random::<f32>()` is `>= rate` — exactly the mask of a loop
+/// drawing one value per element — but the uniforms are drawn in bulk, in
+/// parallel over disjoint parts of the stream (so the result does not depend
+/// on the thread count), and `rng` ends after the `len` draws.
+///
+/// # Panics
+/// If `rate` is not in `[0, 1)` (callers check it and return an error).
+///
+/// ```
+/// use neurite_tensor::random::{dropout_multipliers, rng_from_seed};
+/// use rand::Rng;
+/// let m = dropout_multipliers(100_000, 0.25, &mut rng_from_seed(1));
+/// let mut rng = rng_from_seed(1);
+/// let expected: Vec<f32> = (0..100_000)
+///     .map(|_| if rng.random::<f32>() >= 0.25 { 1.0 / 0.75 } else { 0.0 })
+///     .collect();
+/// assert_eq!(m, expected);
+/// ```
+pub fn dropout_multipliers(len: usize, rate: f32, rng: &mut Generator) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert!((0.0..1.0).contains(&rate), "dropout rate {rate} not in [0, 1)");
+    let keep = 1.0 / (1.0 - rate);
+    let mut out = vec![0.0f32; len];
+    let fill = |part: &mut [f32], g: &mut Generator| {
+        g.fill_uniform_f32(part);
+        for v in part.iter_mut() {
+            *v = if *v >= rate { keep } else { 0.0 };
+        }
+    };
+    if len <= DROPOUT_CHUNK {
+        fill(&mut out, rng);
+        return out;
+    }
+    let start = rng.word_pos();
+    let base = &*rng;
+    out.par_chunks_mut(DROPOUT_CHUNK)
+        .enumerate()
+        .for_each(|(i, part)| {
+            let mut g = base.clone();
+            g.set_word_pos(start + (i * DROPOUT_CHUNK) as u128);
+            fill(part, &mut g);
+        });
+    rng.set_word_pos(start + len as u128);
+    out
+}
+
+/// [`dropout_multipliers`] as a tensor of `shape`.
+///
+/// ```
+/// use neurite_tensor::random::{dropout_mask, rng_from_seed};
+/// let m = dropout_mask(&[2, 3], 0.5, &mut rng_from_seed(0));
+/// assert_eq!(m.shape(), &[2, 3]);
+/// assert!(m.iter().all(|&v| v == 0.0 || v == 2.0));
+/// ```
+pub fn dropout_mask(shape: &[usize], rate: f32, rng: &mut Generator) -> Tensor {
+    let len = shape.iter().product();
+    Tensor::from_shape_vec(shape, dropout_multipliers(len, rate, rng))
+        .expect("the multipliers have the shape's element count")
+}

@@ -81,3 +81,52 @@ fn empty_and_rank0_shapes() {
     assert_eq!(normal(&[0, 3], 0.0, 1.0, &mut rng_from_seed(0)).len(), 0);
     assert_eq!(uniform(&[], 0.0, 1.0, &mut rng_from_seed(0)).ndim(), 0);
 }
+
+mod dropout {
+    use neurite_tensor::random::{dropout_mask, dropout_multipliers, rng_from_seed};
+    use proptest::prelude::*;
+    use rand::Rng;
+
+    /// The plainly written mask: one `random::<f32>()` per element, in order.
+    fn reference(len: usize, rate: f32, rng: &mut neurite_tensor::random::Generator) -> Vec<f32> {
+        let keep = 1.0 / (1.0 - rate);
+        (0..len)
+            .map(|_| if rng.random::<f32>() >= rate { keep } else { 0.0 })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// Bulk, parallel multipliers equal the element-by-element loop on
+        /// every length (across the parallel chunk boundary too), and leave
+        /// the generator where the loop leaves it.
+        #[test]
+        fn multipliers_equal_the_sequential_loop(
+            seed in any::<u64>(),
+            skip in 0usize..3,
+            len in prop_oneof![0usize..200, 32_700usize..33_000, 70_000usize..100_000],
+            rate in 0.0f32..0.95,
+        ) {
+            let mut a = rng_from_seed(seed);
+            let mut b = rng_from_seed(seed);
+            for _ in 0..skip {
+                a.random::<u32>();
+                b.random::<u32>();
+            }
+            let fast = dropout_multipliers(len, rate, &mut a);
+            let slow = reference(len, rate, &mut b);
+            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(a.random::<u64>(), b.random::<u64>());
+        }
+    }
+
+    #[test]
+    fn same_mask_on_one_thread_and_many() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let one = pool.install(|| dropout_mask(&[300, 500], 0.3, &mut rng_from_seed(4)));
+        let many = dropout_mask(&[300, 500], 0.3, &mut rng_from_seed(4));
+        assert_eq!(one, many);
+        let kept = many.iter().filter(|&&v| v != 0.0).count() as f64 / many.len() as f64;
+        assert!((kept - 0.7).abs() < 0.01, "kept fraction {kept}");
+    }
+}

@@ -9,7 +9,6 @@ use neurite_tensor::attention::{
     attention_backward, attention_forward, AttentionConfig, AttentionMask, NeedGrads,
 };
 use neurite_tensor::{Tensor, TensorError};
-use rand::Rng;
 
 /// The settings of [`scaled_dot_product_attention`].
 ///
@@ -169,12 +168,7 @@ pub fn scaled_dot_product_attention(
     let dropout: Option<Vec<f32>> = match rng {
         Some(rng) if rate > 0.0 => {
             let n = qs[0] * qs[2] * qs[1] * ks[1];
-            let keep = 1.0 / (1.0 - rate);
-            Some(
-                (0..n)
-                    .map(|_| if rng.random::<f32>() >= rate { keep } else { 0.0 })
-                    .collect(),
-            )
+            Some(neurite_tensor::random::dropout_multipliers(n, rate, rng))
         }
         _ => None,
     };

@@ -7,7 +7,6 @@ use ndarray::{IxDyn, Zip};
 use neurite_rand::Generator;
 use neurite_tensor::broadcast::broadcast_shape;
 use neurite_tensor::{Tensor, TensorError};
-use rand::Rng;
 
 /// Picks `a` where `cond != 0` and `b` elsewhere; `cond` (a constant mask),
 /// `a` and `b` broadcast together. The gradient flows to `a` where the
@@ -96,15 +95,7 @@ pub fn dropout(x: &Var, rate: f32, rng: &mut Generator) -> Result<Var> {
     if rate == 0.0 {
         return Ok(x.clone());
     }
-    let scale = 1.0 / (1.0 - rate);
-    let shape = x.shape();
-    let mask = Tensor::from_shape_simple_fn(IxDyn(&shape), || {
-        if rng.random::<f32>() >= rate {
-            scale
-        } else {
-            0.0
-        }
-    });
+    let mask = neurite_tensor::random::dropout_mask(&x.shape(), rate, rng);
     let value = &*x.value() * &mask;
     Ok(Var::from_op(
         value,

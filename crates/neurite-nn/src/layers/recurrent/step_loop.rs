@@ -29,7 +29,6 @@ use crate::error::{NnError, Result};
 use neurite_autograd::{ops, Var};
 use neurite_rand::Generator;
 use neurite_tensor::Tensor;
-use rand::Rng;
 
 /// Which cell the loop runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,17 +78,8 @@ pub(crate) fn draw_masks(
     count: usize,
     rng: &mut Generator,
 ) -> Vec<Tensor> {
-    let scale = 1.0 / (1.0 - rate);
     (0..count)
-        .map(|_| {
-            Tensor::from_shape_simple_fn(ndarray::IxDyn(&[rows, cols]), || {
-                if rng.random::<f32>() >= rate {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-        })
+        .map(|_| neurite_tensor::random::dropout_mask(&[rows, cols], rate, rng))
         .collect()
 }
 
