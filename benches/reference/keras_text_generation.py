@@ -19,6 +19,15 @@ windows start at 0. Models:
                Dense(256, relu) -> Dense(128); add; LayerNormalization(1e-5); no dropout), written with Keras'
                layers -> Dense(V, softmax)
 Adam (1e-3), sparse categorical cross-entropy, batch 64, --epochs (10).
+
+Backends and the Embedding's gradient (issue #17, session 13): on the TensorFlow backend the Embedding's
+gradient is a `tf.IndexedSlices` holding one row per occurrence of an id in the batch, and Keras 3's Adam
+squares those rows before adding them up (`ops.square` maps the slices' values), so the second moment `v` of
+an embedding row gets the sum of the squares of its per-occurrence gradients instead of the square of their
+sum. For a character seen n times in a batch with gradients of one sign that makes `v` up to n times smaller
+and the row's step up to sqrt(n) times larger than Adam's. The JAX backend (dense gradients) runs plain Adam,
+as neurite and PyTorch do. `--dense-gradients` densifies the slices before Adam on the TensorFlow backend
+(plain Adam there too), for a like-for-like comparison with neurite.
 """
 import argparse
 import json
@@ -54,7 +63,21 @@ def windows(ids, length, offset):
     return ids[idx], ids[idx + 1]
 
 
-def build(model, vocab, seq_len):
+def dense_gradient_adam(learning_rate):
+    """Keras' Adam with every `tf.IndexedSlices` gradient made dense first (duplicate ids summed)."""
+    import keras
+    import tensorflow as tf
+
+    class DenseGradientAdam(keras.optimizers.Adam):
+        def apply_gradients(self, grads_and_vars):
+            return super().apply_gradients(
+                [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v) for g, v in grads_and_vars]
+            )
+
+    return DenseGradientAdam(learning_rate)
+
+
+def build(model, vocab, seq_len, dense_gradients=False):
     import keras
     from keras import layers
 
@@ -80,7 +103,8 @@ def build(model, vocab, seq_len):
             x = layers.LayerNormalization(epsilon=1e-5)(layers.Add()([x, f]))
     outputs = layers.Dense(vocab, activation="softmax")(x)
     m = keras.Model(inputs, outputs)
-    m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    optimizer = dense_gradient_adam(1e-3) if dense_gradients else keras.optimizers.Adam(1e-3)
+    m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     return m
 
 
@@ -93,8 +117,13 @@ def main():
     ap.add_argument("--seq-len", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dense-gradients", action="store_true",
+                    help="TensorFlow backend: densify the Embedding's IndexedSlices gradient before Adam")
     args = ap.parse_args()
     import keras
+
+    if args.dense_gradients and keras.backend.backend() != "tensorflow":
+        ap.error("--dense-gradients is for the TensorFlow backend (the other backends' gradients are dense)")
 
     keras.utils.set_random_seed(args.seed)
     with open(args.split) as f:
@@ -106,7 +135,7 @@ def main():
     train_ids = np.array([index[c] for c in train_text], dtype=np.int32)
     val_ids = np.array([index.get(c, 1) for c in val_text], dtype=np.int32)
     x_val, y_val = windows(val_ids, args.seq_len, 0)
-    m = build(args.model, len(vocab), args.seq_len)
+    m = build(args.model, len(vocab), args.seq_len, args.dense_gradients)
     rng = np.random.default_rng(args.seed)
     losses, seconds = [], 0.0
     for epoch in range(args.epochs):
@@ -119,6 +148,7 @@ def main():
         print(f"epoch {epoch + 1}/{args.epochs}: val_loss {loss:.4f} (perplexity {math.exp(loss):.2f})", flush=True)
     print(json.dumps({
         "framework": "keras-" + keras.backend.backend(),
+        "dense_gradients": args.dense_gradients,
         "model": args.model,
         "epochs": args.epochs,
         "vocabulary_size": len(vocab),
