@@ -29,6 +29,7 @@
 //! ```
 
 use crate::error::{Result, TensorError};
+use crate::exp::softmax_row_in_place;
 use crate::gemm::gemm_single_thread;
 use ndarray::{s, Array2, Array4, ArrayView2, ArrayView4, ArrayViewD, ArrayViewMut2};
 use rayon::prelude::*;
@@ -116,6 +117,25 @@ impl AttentionMask {
         let (b, i, j) = (b % db, i % dq, j % dk);
         self.allowed[(b * dq + i) * dk + j]
     }
+
+    /// Writes `value` into the entries of `row` (the keys of query `i` of
+    /// sample `b`) that this mask hides.
+    fn fill_hidden(&self, row: &mut [f32], b: usize, i: usize, value: f32) {
+        let [db, dq, dk] = self.dims;
+        let start = ((b % db) * dq + i % dq) * dk;
+        let allowed = &self.allowed[start..start + dk];
+        if dk == 1 {
+            if !allowed[0] {
+                row.fill(value);
+            }
+        } else {
+            for (s, &a) in row.iter_mut().zip(allowed) {
+                if !a {
+                    *s = value;
+                }
+            }
+        }
+    }
 }
 
 /// How the scores are formed: `scale` (Keras: `1/sqrt(key_dim)`), the causal
@@ -147,8 +167,16 @@ impl AttentionConfig {
         (!self.causal || j <= i) && self.mask.as_ref().is_none_or(|m| m.allows(b, i, j))
     }
 
-    fn any_mask(&self) -> bool {
-        self.causal || self.mask.is_some()
+    /// Writes `value` into the entries of `row` (the keys of query `i` of
+    /// sample `b`) that may not be attended.
+    fn fill_hidden(&self, row: &mut [f32], b: usize, i: usize, value: f32) {
+        if self.causal {
+            let first_hidden = (i + 1).min(row.len());
+            row[first_hidden..].fill(value);
+        }
+        if let Some(m) = &self.mask {
+            m.fill_hidden(row, b, i, value);
+        }
     }
 }
 
@@ -242,25 +270,39 @@ fn dims(
 /// Row-wise masked softmax of `p` (`Tq` rows of `Tk` scores) in place.
 fn masked_softmax_rows(p: &mut [f32], tk: usize, cfg: &AttentionConfig, b: usize) {
     for (i, row) in p.chunks_exact_mut(tk).enumerate() {
-        if cfg.any_mask() {
-            for (j, s) in row.iter_mut().enumerate() {
-                if !cfg.allows(b, i, j) {
-                    *s = MASKED_SCORE;
-                }
-            }
+        cfg.fill_hidden(row, b, i, MASKED_SCORE);
+        softmax_row_in_place(row);
+    }
+}
+
+/// `dS = P ⊙ (dP − rowsum(dP ⊙ P))` in place of `dp` (`Tq` rows of `Tk`),
+/// 0 where the pair is masked.
+fn softmax_backward_rows(dp: &mut [f32], p: &[f32], tk: usize, cfg: &AttentionConfig, b: usize) {
+    for (i, (row, prow)) in dp.chunks_exact_mut(tk).zip(p.chunks_exact(tk)).enumerate() {
+        let dot = dot_lanes(row, prow);
+        for (s, &pj) in row.iter_mut().zip(prow) {
+            *s = pj * (*s - dot);
         }
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for s in row.iter_mut() {
-            let e = (*s - max).exp();
-            *s = e;
-            sum += e;
-        }
-        let inv = 1.0 / sum;
-        for s in row.iter_mut() {
-            *s *= inv;
+        cfg.fill_hidden(row, b, i, 0.0);
+    }
+}
+
+/// `Σ a_i b_i` over 8 partial sums (so the loop vectorizes).
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
         }
     }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// The `(T, D)` matrix of sample `b`, head `h` of a `(batch, T, heads, D)` array (a strided view).
@@ -468,16 +510,12 @@ pub fn attention_backward(
             if let Some(d) = &drop {
                 ds *= d;
             }
-            for (i, (mut row, prow)) in ds.outer_iter_mut().zip(p.outer_iter()).enumerate() {
-                let dot: f32 = row.iter().zip(prow.iter()).map(|(&a, &b)| a * b).sum();
-                for (j, (s, &pj)) in row.iter_mut().zip(prow.iter()).enumerate() {
-                    *s = if cfg.any_mask() && !cfg.allows(bi, i, j) {
-                        0.0
-                    } else {
-                        pj * (*s - dot)
-                    };
-                }
-            }
+            let p_standard = p.as_standard_layout();
+            let p_rows = p_standard
+                .as_slice()
+                .expect("a standard-layout array is contiguous");
+            let ds_rows = ds.as_slice_mut().expect("a fresh array is contiguous");
+            softmax_backward_rows(ds_rows, p_rows, tk, cfg, bi);
             let dq_block = if need.q {
                 let mut out = Array2::<f32>::zeros((tq, dk));
                 gemm_single_thread(

@@ -29,6 +29,7 @@ pub mod conv;
 pub mod denormals;
 pub mod elementwise;
 pub mod error;
+pub mod exp;
 mod fill;
 pub mod gemm;
 pub mod memory;
