@@ -23,6 +23,8 @@ const MIN_ARG: f32 = -87.336_54;
 /// The largest argument whose `n` fits the exponent (`n <= 127`).
 const MAX_ARG: f32 = 88.376_26;
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
+/// 1.5·2^23: adding it rounds to an integer (to nearest even) in the low mantissa bits.
+const ROUNDER: f32 = 12_582_912.0;
 /// `ln 2` split in two (Cephes' `C1`, `C2`): `n * LN2_HI` is exact.
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
@@ -42,16 +44,23 @@ const LANES: usize = 16;
 /// ```
 #[inline(always)]
 pub fn exp_approx(x: f32) -> f32 {
-    let n = (x * LOG2_E).round();
-    let r = x - n * LN2_HI - n * LN2_LO;
+    // Clamped so that `n` stays in [-128, 130] (NaN passes: comparisons are false).
+    let xc = if x < -88.5 { -88.5 } else { x };
+    let xc = if xc > 89.5 { 89.5 } else { xc };
+    // Rounding by the 1.5·2^23 trick: `t`'s low mantissa bits are `n`, so
+    // no float-to-int conversion (Rust's is saturating, and does not vectorize).
+    let t = xc * LOG2_E + ROUNDER;
+    let n = t - ROUNDER;
+    let n_bits = t.to_bits().wrapping_sub(ROUNDER.to_bits());
+    let r = xc - n * LN2_HI - n * LN2_LO;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let p = p * r2 + r + 1.0;
-    // `n` is in [-126, 127] whenever the result is used; NaN casts to 0.
-    let scale = f32::from_bits(((n as i32 + 127).clamp(1, 254) as u32) << 23);
+    // 2^n in the exponent bits; `n` is in [-126, 127] whenever the result is used.
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     let y = p * scale;
     let y = if x < MIN_ARG { 0.0 } else { y };
     if x > MAX_ARG {
