@@ -334,18 +334,7 @@ impl Layer for Dense {
         if shape.len() < 2 || shape[shape.len() - 1] != in_dim {
             return Err(shape_error(name, format!("(batch, ..., {in_dim})"), &shape));
         }
-        let mut y = if shape.len() == 2 {
-            ops::matmul(x, kernel)?
-        } else {
-            let rows: usize = shape[..shape.len() - 1].iter().product();
-            let flat = ops::reshape(x, &[rows, in_dim])?;
-            let mut out_shape = shape.clone();
-            *out_shape.last_mut().expect("rank >= 2") = self.cfg.units;
-            ops::reshape(&ops::matmul(&flat, kernel)?, &out_shape)?
-        };
-        if let Some(b) = &self.bias {
-            y = ops::add(&y, b)?;
-        }
+        let y = ops::linear(x, kernel, self.bias.as_ref(), 1)?;
         let y = self.cfg.activation.apply(&y)?;
         regularize_each(
             ctx,
