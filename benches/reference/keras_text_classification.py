@@ -13,9 +13,28 @@ Embedding(20000, 64, mask_zero) ->
   lstm:        Bidirectional(LSTM(64)) -> Dense(classes, softmax)
   transformer: + learned position embedding -> TransformerEncoder(2 heads, intermediate 128) ->
                GlobalAveragePooling1D -> Dense(classes, softmax)
-Adam (1e-3), sparse categorical cross-entropy, batch 32, --epochs (10).
+Adam (1e-3), sparse categorical cross-entropy, batch 32, --epochs (10). Keras' default initialisers, as
+neurite's: Embedding/TokenAndPositionEmbedding uniform(-0.05, 0.05); LSTM glorot_uniform kernel, orthogonal
+recurrent kernel, unit forget bias; TransformerEncoder (keras-hub 0.32: post-norm, relu, epsilon 1e-5,
+dropout 0.1 on the attention probabilities and after each sub-block) glorot_uniform kernels, zero biases.
+`transformer` needs keras-hub (`pip install --no-deps keras-hub regex tokenizers kagglehub sentencepiece`
+keeps the installed keras/tensorflow; keras-hub's full requirements pull tensorflow-text and with it the
+`tensorflow` package next to `tensorflow_cpu`).
 The mask of id 0 (padding) reaches the LSTMs, the attention and the average pooling; Conv1D drops it
 (Keras' Conv1D does not support masking), as neurite's layers do.
+
+`--threads N` (default 1) limits TensorFlow to N intra-op and N inter-op threads (set before TensorFlow
+starts; also pass TF_NUM_INTRAOP_THREADS/TF_NUM_INTEROP_THREADS/OMP_NUM_THREADS to be sure), and with 1
+sets XLA_FLAGS for one thread under `KERAS_BACKEND=jax`, so an accuracy run stays on one core as
+neurite's `RAYON_NUM_THREADS=1` does.
+
+Backends differ in one way that matters here: on TensorFlow the Embedding's gradient is a
+`tf.IndexedSlices` with one slice per occurrence of a token, and Keras 3's Adam squares it slice by slice
+(`ops.square` keeps the slices) before `scatter_add`, so a token seen k times in a batch gets
+v += (1 - beta_2) * sum(g_i^2) instead of (sum g_i)^2: its step is smaller than textbook Adam's. JAX (and
+neurite) apply Adam to the dense gradient. With equal weights and batches, neurite follows Keras-JAX
+(batch losses within 1e-6 over 40 Adam steps for lstm, 2e-5 over 20 for transformer without dropout),
+while Keras-TF's embedding table leaves it at the first step; tests/text_adam_keras.rs pins this.
 """
 import argparse
 import json
@@ -70,8 +89,19 @@ def main():
     ap.add_argument("--model", default="conv", choices=["conv", "lstm", "transformer"])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(var, str(args.threads))
+    if args.threads == 1:  # JAX backend (KERAS_BACKEND=jax): XLA's CPU client on one thread
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     keras.utils.set_random_seed(args.seed)
     with open(args.split) as f:
@@ -98,6 +128,7 @@ def main():
         "test_samples": len(test_x),
         "test_accuracy": round(float(accuracy), 4),
         "fit_seconds": round(seconds, 1),
+        "threads": args.threads,
     }))
 
 
