@@ -31,10 +31,12 @@ neurite's `RAYON_NUM_THREADS=1` does.
 Backends differ in one way that matters here: on TensorFlow the Embedding's gradient is a
 `tf.IndexedSlices` with one slice per occurrence of a token, and Keras 3's Adam squares it slice by slice
 (`ops.square` keeps the slices) before `scatter_add`, so a token seen k times in a batch gets
-v += (1 - beta_2) * sum(g_i^2) instead of (sum g_i)^2: its step is smaller than textbook Adam's. JAX (and
-neurite) apply Adam to the dense gradient. With equal weights and batches, neurite follows Keras-JAX
-(batch losses within 1e-6 over 40 Adam steps for lstm, 2e-5 over 20 for transformer without dropout),
-while Keras-TF's embedding table leaves it at the first step; tests/text_adam_keras.rs pins this.
+v += (1 - beta_2) * sum(g_i^2) instead of (sum g_i)^2, and its step differs from textbook Adam's: larger
+(up to sqrt(k) times at the first step) when the occurrences' gradients agree in sign, and it can be
+smaller when they disagree. JAX (and neurite) apply Adam to the dense gradient. With equal weights and
+batches, neurite follows Keras-JAX (batch losses within 1e-6 over 40 Adam steps for lstm, 2e-5 over 20
+for transformer without dropout), while Keras-TF's embedding table leaves it at the first step;
+tests/text_adam_keras.rs pins this.
 """
 import argparse
 import json
