@@ -171,9 +171,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
     /// The backward with EVERY option: axes (last, last two, 1) × center ×
-    /// scale, norm-checked (see `gc_util`).
+    /// scale, norm-checked (see `gc_util`). Groups of at least 3 values: a
+    /// group of 2 normalizes to about ±1 whatever the input, a function whose
+    /// gradient f32 finite differences cannot follow when the two are close
+    /// (failed at n=2 a=2 b=3 seed=844 on axis 1; the input gradient's
+    /// arithmetic is the same as before the row kernels were parallelized).
+    /// 600 cases pass with groups of 3 or more.
     #[test]
-    fn gradients_with_every_option(n in 1usize..4, a in 2usize..4, b in 2usize..4, seed in 0u64..1000) {
+    fn gradients_with_every_option(n in 1usize..4, a in 3usize..5, b in 3usize..5, seed in 0u64..1000) {
         let mut cases = 0;
         for axes in [vec![-1isize], vec![-2, -1], vec![1]] {
             for center in [false, true] {
@@ -201,5 +206,80 @@ proptest! {
             }
         }
         prop_assert_eq!(cases, 12);
+    }
+}
+
+/// Many rows (several parallel blocks of the row kernels): values and the
+/// gamma/beta/input gradients against plainly written f64 formulas, and the
+/// same results on one thread and on many.
+#[test]
+fn many_rows_match_the_f64_reference_on_any_thread_count() {
+    let (rows, d) = (300usize, 12usize);
+    let x = normal(&[rows, d], 0.5, 2.0, &mut rng_from_seed(7));
+    let upstream = normal(&[rows, d], 0.0, 1.0, &mut rng_from_seed(8));
+    let run = || {
+        let mut ln = LayerNormalization::new();
+        ln.build(&[d], &mut rng_from_seed(0)).unwrap();
+        let p = ln.parameters();
+        p[0].var.set_value(normal(&[d], 1.0, 0.3, &mut rng_from_seed(9)));
+        let xv = Var::parameter(x.clone());
+        let y = ln.forward(&xv, &mut ForwardContext::training(0)).unwrap();
+        let loss = neurite_autograd::ops::sum_all(
+            &neurite_autograd::ops::mul(&y, &Var::from_array(upstream.clone())).unwrap(),
+        )
+        .unwrap();
+        loss.backward().unwrap();
+        let value = y.value().clone();
+        let gamma = p[0].var.value().clone();
+        (
+            value,
+            xv.grad().unwrap(),
+            p[0].var.grad().unwrap(),
+            p[1].var.grad().unwrap(),
+            gamma,
+        )
+    };
+    let many = run();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(run);
+    assert_eq!(many.0, one.0);
+    assert_eq!(many.1, one.1);
+    assert_eq!(many.2, one.2);
+    assert_eq!(many.3, one.3);
+    let (y, dx, dgamma, dbeta, gamma) = many;
+    let eps = 1e-3f64;
+    let mut want_dgamma = vec![0.0f64; d];
+    let mut want_dbeta = vec![0.0f64; d];
+    for r in 0..rows {
+        let xr: Vec<f64> = (0..d).map(|j| x[[r, j]] as f64).collect();
+        let gr: Vec<f64> = (0..d).map(|j| upstream[[r, j]] as f64).collect();
+        let mean = xr.iter().sum::<f64>() / d as f64;
+        let var = xr.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (var + eps).sqrt();
+        let h: Vec<f64> = xr.iter().map(|v| (v - mean) * inv).collect();
+        let g: Vec<f64> = (0..d).map(|j| gr[j] * gamma[[j]] as f64).collect();
+        let mg = g.iter().sum::<f64>() / d as f64;
+        let mgh = g.iter().zip(&h).map(|(a, b)| a * b).sum::<f64>() / d as f64;
+        for j in 0..d {
+            assert!(
+                (y[[r, j]] as f64 - (gamma[[j]] as f64 * h[j])).abs() < 1e-4,
+                "y[{r}, {j}]"
+            );
+            let want = inv * (g[j] - mg - h[j] * mgh);
+            assert!(
+                (dx[[r, j]] as f64 - want).abs() < 1e-4,
+                "dx[{r}, {j}]: {} vs {want}",
+                dx[[r, j]]
+            );
+            want_dgamma[j] += gr[j] * h[j];
+            want_dbeta[j] += gr[j];
+        }
+    }
+    for j in 0..d {
+        assert!((dgamma[[j]] as f64 - want_dgamma[j]).abs() < 1e-3, "dgamma[{j}]");
+        assert!((dbeta[[j]] as f64 - want_dbeta[j]).abs() < 1e-3, "dbeta[{j}]");
     }
 }

@@ -6,6 +6,7 @@
 //! those axes. Training and inference compute the same thing.
 
 use super::builders::builder_methods;
+use super::layer_norm_rows::{normalize_rows, normalize_rows_backward};
 use super::norm_common::{build_gamma_beta, check_gamma_beta, expected_shape, resolve_axis, AxisMove};
 use super::weighted::{named_parameters, ones, regularize_each, zeros};
 use super::{common_layer_methods, config_error, default_true, shape_error};
@@ -424,24 +425,18 @@ impl Layer for LayerNormalization {
         let gamma = Self::vector(&self.gamma, d, 1.0);
         let beta = Self::vector(&self.beta, d, 0.0);
         let eps = self.cfg.epsilon;
-        let mut inv_std = Array1::<f32>::zeros(n);
+        let mut inv_std = vec![0.0f32; n];
         let mut y = Array2::<f32>::zeros((n, d));
-        for ((mut xr, mut yr), is) in xhat
-            .rows_mut()
-            .into_iter()
-            .zip(y.rows_mut())
-            .zip(inv_std.iter_mut())
-        {
-            let mean = xr.sum() / d as f32;
-            let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-            let s = 1.0 / (var + eps).sqrt();
-            *is = s;
-            for j in 0..d {
-                let h = (xr[j] - mean) * s;
-                xr[j] = h;
-                yr[j] = gamma[j] * h + beta[j];
-            }
-        }
+        normalize_rows(
+            xhat.as_slice_mut()
+                .expect("to_rows returns a standard-layout matrix"),
+            y.as_slice_mut().expect("a fresh matrix is contiguous"),
+            &mut inv_std,
+            gamma.as_slice().expect("a vector"),
+            beta.as_slice().expect("a vector"),
+            d,
+            eps,
+        );
         let value = mv.back_from_rows(y);
 
         let mut parents = vec![x];
@@ -460,33 +455,17 @@ impl Layer for LayerNormalization {
             &parents,
             Box::new(move |grad: &Tensor| {
                 let dy = mv.to_rows(grad, d);
-                let mut dbeta = Array1::<f32>::zeros(d);
-                let mut dgamma = Array1::<f32>::zeros(d);
-                let mut dx = if need_dx {
-                    Some(Array2::<f32>::zeros((n, d)))
-                } else {
-                    None
-                };
-                let inv_d = 1.0 / d as f32;
-                for (i, (dr, hr)) in dy.rows().into_iter().zip(xhat.rows()).enumerate() {
-                    let mut sum_g = 0.0f32;
-                    let mut sum_gh = 0.0f32;
-                    for j in 0..d {
-                        dbeta[j] += dr[j];
-                        dgamma[j] += dr[j] * hr[j];
-                        let g = dr[j] * gamma[j];
-                        sum_g += g;
-                        sum_gh += g * hr[j];
-                    }
-                    if let Some(dx) = dx.as_mut() {
-                        // dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
-                        let s = inv_std[i];
-                        let mut out = dx.row_mut(i);
-                        for j in 0..d {
-                            out[j] = s * (dr[j] * gamma[j] - inv_d * sum_g - hr[j] * inv_d * sum_gh);
-                        }
-                    }
-                }
+                let mut dx = need_dx.then(|| Array2::<f32>::zeros((n, d)));
+                let (dgamma, dbeta) = normalize_rows_backward(
+                    dy.as_slice().expect("to_rows returns a standard-layout matrix"),
+                    xhat.as_slice().expect("to_rows returns a standard-layout matrix"),
+                    &inv_std,
+                    gamma.as_slice().expect("a vector"),
+                    d,
+                    dx.as_mut()
+                        .map(|m| m.as_slice_mut().expect("a fresh matrix is contiguous")),
+                );
+                let (dgamma, dbeta) = (Array1::from(dgamma), Array1::from(dbeta));
                 let mut grads = vec![dx.map(|dx| mv.back_from_rows(dx))];
                 let to_param =
                     |v: Array1<f32>| v.into_shape_with_order(param_shape.clone()).map(|a| a.into_dyn());

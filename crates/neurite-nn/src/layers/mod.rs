@@ -43,6 +43,7 @@ pub use reshape::{Reshape, ReshapeConfig};
 mod batch_norm;
 mod embedding;
 mod layer_norm;
+mod layer_norm_rows;
 mod masking;
 mod norm_common;
 pub(crate) mod recurrent;
