@@ -66,3 +66,58 @@ pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::
     }
     out
 }
+
+/// A tensor of a Keras fixture: `{"shape": [...], "data": [...]}` (the JSON
+/// written by the `tests/fixtures/keras_*.py` scripts).
+pub fn fixture_tensor(v: &serde_json::Value) -> Tensor {
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .expect("a fixture tensor has a shape")
+        .iter()
+        .map(|d| d.as_u64().expect("an axis length") as usize)
+        .collect();
+    let data: Vec<f32> = v["data"]
+        .as_array()
+        .expect("a fixture tensor has data")
+        .iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect();
+    Tensor::from_shape_vec(ndarray::IxDyn(&shape), data).expect("data fits the shape")
+}
+
+/// The case named `name` of a fixture's `"cases"` list (`fixture` is the JSON text).
+pub fn fixture_case(fixture: &str, name: &str) -> serde_json::Value {
+    let fixture: serde_json::Value = serde_json::from_str(fixture).expect("the fixture is JSON");
+    fixture["cases"]
+        .as_array()
+        .expect("the fixture has a cases list")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+        .clone()
+}
+
+/// Asserts equal shapes and `|got - want| / (1 + |want|) <= tol` everywhere.
+pub fn assert_close_relative(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= tol,
+        "{what}: largest relative difference {worst} > {tol}"
+    );
+}
+
+/// Keras' weights (in `model.weights` order, neurite's parameter order too) set on `model`.
+pub fn set_keras_weights<N: Layer>(model: &mut Model<N>, weights: &serde_json::Value) {
+    let names: Vec<String> = model.parameters().into_iter().map(|p| p.name).collect();
+    let ws = weights.as_array().expect("a list of weights");
+    assert_eq!(names.len(), ws.len(), "{names:?}");
+    let pairs: Vec<(String, Tensor)> = names.into_iter().zip(ws.iter().map(fixture_tensor)).collect();
+    model
+        .set_weights_by_name(&pairs)
+        .expect("Keras' weights fit the model");
+}

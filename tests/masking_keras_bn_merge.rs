@@ -10,50 +10,10 @@ use neurite::prelude::*;
 use neurite_nn::mask::Mask;
 use serde_json::Value;
 
+mod common;
+use common::{assert_close_relative as assert_close, fixture_tensor as tensor, set_keras_weights};
+
 const FIXTURE: &str = include_str!("fixtures/keras_masking_bn_merge.json");
-
-fn fixture() -> Value {
-    serde_json::from_str(FIXTURE).unwrap()
-}
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(ndarray::IxDyn(&shape), data).unwrap()
-}
-
-fn case(name: &str) -> Value {
-    fixture()["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no case {name}"))
-        .clone()
-}
-
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= tol,
-        "{what}: largest relative difference {worst} > {tol}"
-    );
-}
 
 fn assert_mask(what: &str, got: Option<Mask>, want: &Value) {
     match (want, got) {
@@ -61,15 +21,6 @@ fn assert_mask(what: &str, got: Option<Mask>, want: &Value) {
         (want, Some(m)) => assert_eq!(m, tensor(want), "{what}: output mask"),
         (_, None) => panic!("{what}: Keras' output has a mask"),
     }
-}
-
-/// Keras' weights (in `model.weights` order, neurite's parameter order too) set on `model`.
-fn set_keras_weights<N: Layer>(model: &mut Model<N>, weights: &Value) {
-    let names: Vec<String> = model.parameters().into_iter().map(|p| p.name).collect();
-    let ws = weights.as_array().unwrap();
-    assert_eq!(names.len(), ws.len(), "{names:?}");
-    let pairs: Vec<(String, Tensor)> = names.into_iter().zip(ws.iter().map(tensor)).collect();
-    model.set_weights_by_name(&pairs).unwrap();
 }
 
 fn check_bn_case(name: &str, axis: isize, momentum: f32) {
@@ -218,4 +169,13 @@ fn the_keras_merges_differ_from_unmasked_ones() {
             .fold(0.0f32, f32::max);
         assert!(worst > 1e-3, "{name}: the unmasked merge already equals Keras'");
     }
+}
+
+fn fixture() -> Value {
+    serde_json::from_str(FIXTURE).unwrap()
+}
+
+/// The fixture's case `name`.
+fn case(name: &str) -> Value {
+    common::fixture_case(FIXTURE, name)
 }

@@ -7,56 +7,10 @@ use neurite::prelude::*;
 use neurite_nn::mask::Mask;
 use serde_json::Value;
 
+mod common;
+use common::{assert_close_relative as assert_close, fixture_tensor as tensor, set_keras_weights};
+
 const FIXTURE: &str = include_str!("fixtures/keras_masking.json");
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(ndarray::IxDyn(&shape), data).unwrap()
-}
-
-fn case(name: &str) -> Value {
-    let fixture: Value = serde_json::from_str(FIXTURE).unwrap();
-    fixture["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()
-        .clone()
-}
-
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= tol,
-        "{what}: largest relative difference {worst} > {tol}"
-    );
-}
-
-/// Keras' weights (in `model.weights` order, neurite's parameter order too) set on `model`.
-fn set_keras_weights<N: Layer>(model: &mut Model<N>, weights: &Value) {
-    let names: Vec<String> = model.parameters().into_iter().map(|p| p.name).collect();
-    let ws = weights.as_array().unwrap();
-    assert_eq!(names.len(), ws.len(), "{names:?}");
-    let pairs: Vec<(String, Tensor)> = names.into_iter().zip(ws.iter().map(tensor)).collect();
-    model.set_weights_by_name(&pairs).unwrap();
-}
 
 fn output_and_mask<N: Layer>(model: &Model<N>, x: &Tensor) -> (Tensor, Option<Mask>) {
     let (y, m) = no_grad(|| {
@@ -228,4 +182,9 @@ fn padded_steps_do_not_change_the_loss() {
     let (la, lb) = (a.evaluate(&x, &y1).unwrap(), b.evaluate(&x, &y2).unwrap());
     assert_eq!(la["loss"], lb["loss"]);
     assert_eq!(la["accuracy"], lb["accuracy"]);
+}
+
+/// The fixture's case `name`.
+fn case(name: &str) -> Value {
+    common::fixture_case(FIXTURE, name)
 }

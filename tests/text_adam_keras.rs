@@ -9,47 +9,10 @@
 use neurite::prelude::*;
 use serde_json::Value;
 
+mod common;
+use common::{assert_close_relative as assert_close, fixture_tensor as tensor};
+
 const FIXTURE: &str = include_str!("fixtures/keras_text_adam.json");
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_shape_vec(ndarray::IxDyn(&shape), data).unwrap()
-}
-
-fn case(name: &str) -> Value {
-    let fixture: Value = serde_json::from_str(FIXTURE).unwrap();
-    fixture["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()
-        .clone()
-}
-
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= tol,
-        "{what}: largest relative difference {worst} > {tol}"
-    );
-}
 
 /// Sets Keras' weights (in `model.weights` order, neurite's parameter order too), runs the three
 /// Adam(0.01) steps and compares each loss and every weight after them.
@@ -115,4 +78,9 @@ fn masked_transformer_classifier_trains_as_keras_jax() {
         .add(GlobalAveragePooling1D::new())
         .add(Dense::new(3).activation(Activation::Softmax));
     check_case(model, &case("transformer"));
+}
+
+/// The fixture's case `name`.
+fn case(name: &str) -> Value {
+    common::fixture_case(FIXTURE, name)
 }

@@ -90,13 +90,15 @@ impl Generator {
     /// assert_eq!(a.random::<u32>(), b.random::<u32>());
     /// ```
     pub fn fill_uniform_f32(&mut self, out: &mut [f32]) {
+        use rand::Rng;
         const WORDS: usize = 64;
-        let mut bytes = [0u8; WORDS * 4];
+        let mut words = [0u32; WORDS];
         for chunk in out.chunks_mut(WORDS) {
-            let bytes = &mut bytes[..chunk.len() * 4];
-            self.0.fill_bytes(bytes);
-            for (v, word) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
-                let bits = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            let words = &mut words[..chunk.len()];
+            // `fill` on `[u32]` is `fill_bytes` on the words' bytes, read
+            // little-endian: the words `next_u32` would return, in order.
+            self.fill(words);
+            for (v, &bits) in chunk.iter_mut().zip(words.iter()) {
                 *v = unit_f32(bits);
             }
         }
