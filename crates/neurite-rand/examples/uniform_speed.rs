@@ -39,5 +39,8 @@ fn main() {
     for _ in 0..ROUNDS * VALUES {
         sum = sum.wrapping_add(g.next_u32());
     }
-    println!("next_u32:         {:.2} ns per word (checksum {sum})", per_value(t));
+    println!(
+        "next_u32:         {:.2} ns per word (checksum {sum})",
+        per_value(t)
+    );
 }
