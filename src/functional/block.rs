@@ -61,7 +61,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Config keys a [`BlockLayer`] adds to its block's fields.
-const RESERVED_KEYS: [&str; 3] = ["name", "trainable", "input_shape"];
+const RESERVED_KEYS: [&str; 4] = ["name", "trainable", "input_shape", "frozen_layers"];
 
 /// A user-written layer made of other layers: its hyperparameters (the
 /// struct's fields, saved as its config), its Keras class name, and `call`,
@@ -244,6 +244,9 @@ pub struct BlockLayer<B: Block> {
     name: String,
     trainable: bool,
     input_shape: Option<Vec<usize>>,
+    /// Paths of sub-layers to freeze when `build` traces the block (set
+    /// before it is built, or read from a saved config).
+    frozen: Vec<String>,
     built: Option<Built>,
 }
 
@@ -268,6 +271,7 @@ impl<B: Block> BlockLayer<B> {
             name: snake_case(B::CLASS_NAME),
             trainable: true,
             input_shape: None,
+            frozen: Vec::new(),
             built: None,
         }
     }
@@ -509,8 +513,18 @@ impl<B: Block> Layer for BlockLayer<B> {
     }
 
     fn build_multi(&mut self, input_shapes: &[Vec<usize>], rng: &mut Generator) -> neurite_nn::Result<()> {
+        // A rebuild traces new sub-layers: those frozen before stay frozen.
+        let frozen = self.frozen_sublayers();
         let mut graph = self.trace(input_shapes)?;
+        for path in &frozen {
+            graph.set_sublayer_trainable(path, false).map_err(|e| {
+                self.error(format!(
+                    "cannot freeze `{path}` (from frozen_layers or set_sublayer_trainable): {e}"
+                ))
+            })?;
+        }
         graph.build_multi(input_shapes, rng).map_err(|e| self.within(e))?;
+        self.frozen.clear();
         self.built = Some(Built {
             graph,
             input_shapes: input_shapes.to_vec(),
@@ -592,15 +606,45 @@ impl<B: Block> Layer for BlockLayer<B> {
         self.trainable = trainable;
     }
 
-    /// The block's fields plus `name`, `trainable` and a declared
-    /// `input_shape` (a block whose fields are not a JSON object, which
-    /// `build` refuses, saves only those three).
+    /// Built: freezes the sub-layer at once. Not built yet (its sub-layers
+    /// are made when `build` traces `call`): remembered, and `build` fails
+    /// naming the path if the traced block has no such layer.
+    fn set_sublayer_trainable(&mut self, path: &str, trainable: bool) -> neurite_nn::Result<()> {
+        if let Some(built) = &mut self.built {
+            let result = built.graph.set_sublayer_trainable(path, trainable);
+            return result.map_err(|e| self.within(e));
+        }
+        if path.split('/').any(str::is_empty) {
+            return Err(self.error(format!("`{path}` is not a path of layer names separated by `/`")));
+        }
+        self.frozen.retain(|p| p != path);
+        if !trainable {
+            self.frozen.push(path.to_string());
+        }
+        Ok(())
+    }
+
+    fn frozen_sublayers(&self) -> Vec<String> {
+        match &self.built {
+            Some(built) => built.graph.frozen_sublayers(),
+            None => self.frozen.clone(),
+        }
+    }
+
+    /// The block's fields plus `name`, `trainable`, a declared
+    /// `input_shape` and, when some of its sub-layers are frozen, their
+    /// paths as `frozen_layers` (a block whose fields are not a JSON object,
+    /// which `build` refuses, saves only these).
     fn config(&self) -> Value {
         let mut config = self.fields().unwrap_or_default();
         config.insert("name".into(), Value::from(self.name.clone()));
         config.insert("trainable".into(), Value::from(self.trainable));
         if let Some(shape) = &self.input_shape {
             config.insert("input_shape".into(), Value::from(shape.clone()));
+        }
+        let frozen = self.frozen_sublayers();
+        if !frozen.is_empty() {
+            config.insert("frozen_layers".into(), Value::from(frozen));
         }
         Value::Object(config)
     }
@@ -662,6 +706,18 @@ fn rebuild<B: Block>(config: &Value) -> neurite_nn::Result<Box<dyn Layer>> {
             Some(shape)
         }
     };
+    let frozen = match fields.remove("frozen_layers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value::<Vec<String>>(v.clone())
+            .ok()
+            .filter(|paths| paths.iter().all(|p| !p.split('/').any(str::is_empty)))
+            .ok_or_else(|| {
+                field_error(
+                    "frozen_layers",
+                    format!("expected a list of layer paths (names separated by `/`), found {v}"),
+                )
+            })?,
+    };
     let block: B = parse_config(&label, B::CLASS_NAME, &Value::Object(fields))?;
     block.validate().map_err(|e| NnError::Config {
         layer: label.clone(),
@@ -672,6 +728,7 @@ fn rebuild<B: Block>(config: &Value) -> neurite_nn::Result<Box<dyn Layer>> {
         name,
         trainable,
         input_shape,
+        frozen,
         built: None,
     }))
 }

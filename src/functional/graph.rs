@@ -2,6 +2,7 @@
 
 use super::symbolic::{SharedLayer, Source, SymbolicTensor};
 use crate::model::stack::snake_case;
+use crate::model::sublayers;
 use neurite_autograd::Var;
 use neurite_nn::layer::{InputArity, ParameterShapes};
 use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
@@ -660,6 +661,28 @@ impl Layer for Graph {
 
     fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;
+    }
+
+    fn set_sublayer_trainable(&mut self, path: &str, trainable: bool) -> neurite_nn::Result<()> {
+        let (first, rest) = sublayers::split_path(path);
+        match self
+            .layers
+            .iter()
+            .find(|l| l.name() == first && !first.is_empty())
+        {
+            Some(layer) => sublayers::set_within(layer.write()?.as_mut(), rest, trainable),
+            None => Err(sublayers::no_such_layer(
+                &self.name,
+                path,
+                first,
+                &self.layer_names(),
+            )),
+        }
+    }
+
+    fn frozen_sublayers(&self) -> Vec<String> {
+        let guards: Vec<_> = self.layers.iter().filter_map(|l| l.read().ok()).collect();
+        sublayers::frozen_paths(guards.iter().map(|g| g.as_ref()))
     }
 
     fn config(&self) -> serde_json::Value {

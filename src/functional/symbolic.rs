@@ -278,6 +278,34 @@ impl SharedLayer {
         self.read().map(|l| l.class_name()).unwrap_or("?")
     }
 
+    /// Whether the layer's weights are trained (Keras' `trainable`).
+    ///
+    /// ```
+    /// assert!(neurite::functional::SharedLayer::new(neurite::nn::layers::Dense::new(2)).trainable());
+    /// ```
+    pub fn trainable(&self) -> bool {
+        self.read().map(|l| l.trainable()).unwrap_or(false)
+    }
+
+    /// Freezes (`false`) or unfreezes the layer, in every graph that
+    /// shares it (Keras' `layer.trainable = False`); with a `/` path,
+    /// the layer at that path inside it (see
+    /// [`neurite_nn::Layer::set_sublayer_trainable`]).
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let x = Input::new([3]);
+    /// let y = Dense::new(2).call(&x)?;
+    /// let graph = Graph::new(&[&x], &[&y])?;
+    /// graph.layer("dense_1").unwrap().set_trainable(false)?;
+    /// assert!(!graph.layer("dense_1").unwrap().trainable());
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn set_trainable(&self, trainable: bool) -> crate::Result<()> {
+        self.write()?.set_trainable(trainable);
+        Ok(())
+    }
+
     /// Read access to the layer.
     pub(crate) fn read(&self) -> neurite_nn::Result<RwLockReadGuard<'_, Box<dyn Layer>>> {
         self.0.read().map_err(|_| poisoned())

@@ -5,6 +5,7 @@ pub(crate) mod compile;
 mod dtype_policy;
 mod io;
 pub(crate) mod stack;
+pub(crate) mod sublayers;
 
 pub use compile::{LossWeights, Losses, Metrics, PerOutput};
 pub use dtype_policy::DtypePolicy;
@@ -305,6 +306,30 @@ impl<N: Layer> Model<N> {
     /// All variables of the network with their full names.
     pub fn parameters(&self) -> Vec<Parameter> {
         self.net.parameters()
+    }
+
+    /// Freezes (`false`) or unfreezes the layer at `path`: a layer's name
+    /// (`dense_1`), or a path of names separated by `/` to a layer inside a
+    /// block or a nested model (`residual_block_1/conv2d_1`), as in the
+    /// parameter names. Keras' `model.get_layer(name).trainable = False`,
+    /// PyTorch's `model.get_submodule(path).requires_grad_(False)`. Frozen
+    /// layers stay frozen through `save`/`load`; `fit` trains only the
+    /// trainable weights (as Keras after `compile`, no recompiling needed).
+    /// An unknown name is an error listing the names there are.
+    ///
+    /// ```
+    /// use neurite::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(4).input_dim(3)).add(Dense::new(1));
+    /// model.build(&[3])?;
+    /// model.set_layer_trainable("dense_1", false)?;
+    /// assert_eq!(model.count_params(), (5, 16));
+    /// let err = model.set_layer_trainable("dense_9", false).unwrap_err();
+    /// assert!(err.to_string().contains("dense_9") && err.to_string().contains("dense_2"));
+    /// # Ok::<(), neurite::Error>(())
+    /// ```
+    pub fn set_layer_trainable(&mut self, path: &str, trainable: bool) -> Result<()> {
+        self.net.set_sublayer_trainable(path, trainable)?;
+        Ok(())
     }
 
     /// Number of scalar weights: (trainable, non-trainable).

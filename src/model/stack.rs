@@ -1,5 +1,6 @@
 //! `LayerStack`: the layer container behind `Sequential`, itself a `Layer`.
 
+use super::sublayers;
 use neurite_autograd::Var;
 use neurite_nn::{ForwardContext, Layer, NnError, Parameter};
 use neurite_rand::Generator;
@@ -220,6 +221,23 @@ impl Layer for LayerStack {
 
     fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;
+    }
+
+    fn set_sublayer_trainable(&mut self, path: &str, trainable: bool) -> neurite_nn::Result<()> {
+        let (first, rest) = sublayers::split_path(path);
+        let names: Vec<String> = self.layers.iter().map(|l| l.name().to_string()).collect();
+        match self
+            .layers
+            .iter_mut()
+            .find(|l| l.name() == first && !first.is_empty())
+        {
+            Some(layer) => sublayers::set_within(layer.as_mut(), rest, trainable),
+            None => Err(sublayers::no_such_layer(&self.name, path, first, &names)),
+        }
+    }
+
+    fn frozen_sublayers(&self) -> Vec<String> {
+        sublayers::frozen_paths(self.layers.iter().map(|l| l.as_ref()))
     }
 
     fn config(&self) -> serde_json::Value {

@@ -238,6 +238,43 @@ pub trait Layer: Send + Sync {
     /// Freezes (`false`) or unfreezes the layer's weights.
     fn set_trainable(&mut self, trainable: bool);
 
+    /// Freezes (`false`) or unfreezes one layer inside this one, found by
+    /// its path of names separated by `/` (as in parameter names:
+    /// `residual_block_1/conv2d_1`), for layers made of layers (models,
+    /// blocks); PyTorch's `get_submodule(path).requires_grad_(flag)`. A
+    /// layer with no sub-layers (this default) refuses every path, naming
+    /// itself and the path.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// let mut d = neurite_nn::layers::Dense::new(2).with_name("d");
+    /// let err = d.set_sublayer_trainable("inner", false).unwrap_err();
+    /// assert!(err.to_string().contains("d") && err.to_string().contains("inner"));
+    /// ```
+    fn set_sublayer_trainable(&mut self, path: &str, trainable: bool) -> Result<()> {
+        let _ = trainable;
+        Err(crate::NnError::Config {
+            layer: self.name().to_string(),
+            message: format!(
+                "has no sub-layer `{path}` (a {} is not made of other layers)",
+                self.class_name()
+            ),
+        })
+    }
+
+    /// Paths (names separated by `/`) of the frozen layers inside this one,
+    /// at any depth, in layer order: what a layer made of layers saves so
+    /// that its sub-layers stay frozen after loading. Empty (the default)
+    /// for a layer with no sub-layers.
+    ///
+    /// ```
+    /// use neurite_nn::Layer;
+    /// assert!(neurite_nn::layers::Dense::new(2).frozen_sublayers().is_empty());
+    /// ```
+    fn frozen_sublayers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The layer's configuration (Keras-like keys), enough to rebuild it with
     /// [`crate::layer_from_config`].
     fn config(&self) -> serde_json::Value;
