@@ -385,8 +385,18 @@ pub fn matmul_t(
     let (k2, n) = op_shape(&b, transpose_b);
     check_inner("matmul", [m, k], [k2, n])?;
     checked_len("matmul", "the product", &[m, n])?;
-    let mut c = Array2::<f32>::zeros((m, n));
     let precision = crate::precision::current();
+    // The f32 product through the gemm crate writes every element of a fresh
+    // output (beta = 0 is not read): skip zero-filling it first (bit-identical,
+    // the same call as below).
+    #[cfg(all(feature = "gemm-crate", not(feature = "openblas")))]
+    if precision == Precision::F32 && m > 0 && n > 0 && k > 0 {
+        let a = if transpose_a { a.reversed_axes() } else { a };
+        let b = if transpose_b { b.reversed_axes() } else { b };
+        let data = crate::fill::par_build_with(m * n, 0, |_, c| gemm_into_uninit(a, b, c, false));
+        return Ok(Array2::from_shape_vec((m, n), data).expect("m * n elements"));
+    }
+    let mut c = Array2::<f32>::zeros((m, n));
     gemm_at(
         precision,
         false,

@@ -186,31 +186,52 @@ const DROPOUT_CHUNK: usize = 1 << 15;
 /// assert_eq!(m, expected);
 /// ```
 pub fn dropout_multipliers(len: usize, rate: f32, rng: &mut Generator) -> Vec<f32> {
-    use rayon::prelude::*;
     assert!((0.0..1.0).contains(&rate), "dropout rate {rate} not in [0, 1)");
     let keep = 1.0 / (1.0 - rate);
-    let mut out = vec![0.0f32; len];
-    let fill = |part: &mut [f32], g: &mut Generator| {
-        g.fill_uniform_f32(part);
-        for v in part.iter_mut() {
-            *v = if *v >= rate { keep } else { 0.0 };
-        }
-    };
+    let threshold = keep_threshold(rate);
     if len <= DROPOUT_CHUNK {
-        fill(&mut out, rng);
+        let mut out = vec![0.0f32; len];
+        write_multipliers(&mut out, threshold, keep, rng);
         return out;
     }
     let start = rng.word_pos();
     let base = &*rng;
-    out.par_chunks_mut(DROPOUT_CHUNK)
-        .enumerate()
-        .for_each(|(i, part)| {
-            let mut g = base.clone();
-            g.set_word_pos(start + (i * DROPOUT_CHUNK) as u128);
-            fill(part, &mut g);
-        });
+    // Each task fills its own chunk (in cache) rather than one zeroing pass
+    // over the whole buffer first.
+    let out = crate::fill::par_build(len, DROPOUT_CHUNK, 0.0f32, |i, part| {
+        let mut g = base.clone();
+        g.set_word_pos(start + (i * DROPOUT_CHUNK) as u128);
+        write_multipliers(part, threshold, keep, &mut g);
+    });
     rng.set_word_pos(start + len as u128);
     out
+}
+
+/// The smallest `t` with `t * 2^-24 >= rate`: a uniform drawn from a word
+/// `bits` (`random::<f32>()` is `(bits >> 8) * 2^-24`, exactly) is `>= rate`
+/// exactly when `bits >> 8 >= t`, so the keep decision is one integer
+/// comparison on the raw word.
+fn keep_threshold(rate: f32) -> u32 {
+    // rate * 2^24 is exact in f64 (an f32 times a power of two) and <= 2^24.
+    (f64::from(rate) * f64::from(1u32 << 24)).ceil() as u32
+}
+
+/// Words drawn at a time by [`write_multipliers`].
+const WORDS: usize = 512;
+
+/// Writes `part[i] = keep` when the `i`-th word `w` of `rng` has
+/// `w >> 8 >= threshold`, else `0`.
+fn write_multipliers(part: &mut [f32], threshold: u32, keep: f32, rng: &mut Generator) {
+    let mut words = [0u32; WORDS];
+    for chunk in part.chunks_mut(WORDS) {
+        let words = &mut words[..chunk.len()];
+        // `fill` on `[u32]` gives the words `next_u32` would, in order
+        // (as `Generator::fill_uniform_f32` reads them).
+        rng.fill(words);
+        for (v, &bits) in chunk.iter_mut().zip(words.iter()) {
+            *v = if bits >> 8 >= threshold { keep } else { 0.0 };
+        }
+    }
 }
 
 /// [`dropout_multipliers`] as a tensor of `shape`.
@@ -225,4 +246,51 @@ pub fn dropout_mask(shape: &[usize], rate: f32, rng: &mut Generator) -> Tensor {
     let len = shape.iter().product();
     Tensor::from_shape_vec(shape, dropout_multipliers(len, rate, rng))
         .expect("the multipliers have the shape's element count")
+}
+
+#[cfg(test)]
+mod keep_threshold_tests {
+    use super::keep_threshold;
+    use proptest::prelude::*;
+
+    /// `random::<f32>()` of a word whose top 24 bits are `k`.
+    fn unit(k: u32) -> f32 {
+        k as f32 * (1.0 / (1u32 << 24) as f32)
+    }
+
+    /// The integer decision is the float one: `unit(k) >= rate` exactly
+    /// when `k >= keep_threshold(rate)`, checked on both sides of the
+    /// threshold (random rates never land a word there).
+    fn check(rate: f32) {
+        let t = keep_threshold(rate);
+        assert!(t <= 1 << 24, "rate {rate}: threshold {t}");
+        if t < 1 << 24 {
+            assert!(unit(t) >= rate, "rate {rate}: unit({t}) = {} < rate", unit(t));
+        }
+        if t > 0 {
+            assert!(unit(t - 1) < rate, "rate {rate}: unit({}) >= rate", t - 1);
+        }
+    }
+
+    #[test]
+    fn exact_grid_rates_and_their_neighbours() {
+        for k in [0u32, 1, 2, 3, 1 << 20, 1 << 22, 1 << 23, (1 << 24) - 1] {
+            let rate = unit(k);
+            check(rate);
+            check(f32::from_bits(rate.to_bits() + 1));
+            if rate > 0.0 {
+                check(f32::from_bits(rate.to_bits() - 1));
+            }
+        }
+        for rate in [0.1f32, 0.25, 0.5, 0.9, 0.99999994] {
+            check(rate);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_rate_in_zero_one(bits in 0u32..0x3f80_0000) {
+            check(f32::from_bits(bits));
+        }
+    }
 }
