@@ -62,6 +62,16 @@ proptest! {
         prop_assert!(close(&got, &naive(&a, ta, &b, tb)), "backend {}", backend());
     }
 
+    /// A new product (written without zero-filling its output first, on the
+    /// gemm crate) is bit for bit `gemm` into a zeroed matrix with beta = 0.
+    #[test]
+    fn matmul_t_is_gemm_into_zeros_bit_for_bit((a, ta, b, tb) in operands()) {
+        let got = matmul_t(a.view(), ta, b.view(), tb).unwrap();
+        let mut want = Array2::<f32>::zeros(got.dim());
+        gemm(1.0, a.view(), ta, b.view(), tb, 0.0, &mut want.view_mut()).unwrap();
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn gemm_alpha_beta_accumulate((a, ta, b, tb) in operands(), alpha in -2.0f32..2.0, beta in prop::sample::select(vec![0.0f32, 1.0, -0.5])) {
         let prod = naive(&a, ta, &b, tb);
