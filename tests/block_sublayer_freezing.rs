@@ -11,6 +11,9 @@ use neurite::Network;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+mod common;
+use common::compiled_adam as compiled;
+
 /// `x + W2 relu(W1 x)`: sub-layers `dense_1`, `dense_2`, `add_1`.
 #[derive(Serialize, Deserialize)]
 #[serde(crate = "neurite::serde")]
@@ -55,16 +58,6 @@ fn data(n: usize) -> (Tensor, Tensor) {
         ((x[[i[0], 0]] + x[[i[0], 1]] > 0.0) as usize + (x[[i[0], 2]] > 0.5) as usize) as f32
     });
     (x, y)
-}
-
-fn compiled<N: Layer>(mut m: Model<N>) -> Model<N> {
-    m.compile(
-        Adam::new(0.01),
-        Loss::sparse_categorical_crossentropy(),
-        &[Metric::Accuracy],
-    )
-    .unwrap();
-    m
 }
 
 fn opts() -> FitOptions<'static> {

@@ -29,21 +29,27 @@ pub fn three_classes(n: usize) -> (Tensor, Tensor) {
     (x.into_dyn(), y.into_dyn())
 }
 
-/// A small classifier with dropout, compiled with Adam.
-pub fn classifier(seed: u64) -> Sequential {
-    let mut model = Sequential::new()
-        .seed(seed)
-        .add(Dense::new(16).activation(Activation::Relu).input_dim(2))
-        .add(Dropout::new(0.1))
-        .add(Dense::new(3).activation(Activation::Softmax));
+/// `model` compiled with Adam(0.01), sparse categorical cross-entropy and accuracy.
+pub fn compiled_adam<N: Layer>(mut model: Model<N>) -> Model<N> {
     model
         .compile(
             Adam::new(0.01),
-            Loss::SparseCategoricalCrossentropy { from_logits: false },
+            Loss::sparse_categorical_crossentropy(),
             &[Metric::Accuracy],
         )
         .unwrap();
     model
+}
+
+/// A small classifier with dropout, compiled with Adam.
+pub fn classifier(seed: u64) -> Sequential {
+    compiled_adam(
+        Sequential::new()
+            .seed(seed)
+            .add(Dense::new(16).activation(Activation::Relu).input_dim(2))
+            .add(Dropout::new(0.1))
+            .add(Dense::new(3).activation(Activation::Softmax)),
+    )
 }
 
 /// Every file under `dir` (relative path -> bytes), hidden ones included.

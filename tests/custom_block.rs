@@ -15,6 +15,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::path::Path;
 
+mod common;
+use common::compiled_adam as compiled;
+
 /// The residual unit: conv-BN-ReLU, conv-BN, the input (projected by
 /// a strided 1x1 conv + BN when the shape changes) added, then ReLU. Written
 /// once as a function, so the block and the inline model are the same code.
@@ -120,16 +123,6 @@ fn data(n: usize) -> (Tensor, Tensor) {
         ((s / 12.0) as usize % 3) as f32
     });
     (x, y)
-}
-
-fn compiled<N: Layer>(mut m: Model<N>) -> Model<N> {
-    m.compile(
-        Adam::new(0.01),
-        Loss::sparse_categorical_crossentropy(),
-        &[Metric::Accuracy],
-    )
-    .unwrap();
-    m
 }
 
 fn opts() -> FitOptions<'static> {
