@@ -21,6 +21,9 @@
 use neurite::prelude::*;
 use serde_json::Value;
 
+mod common;
+use common::{fixture_tensor as tensor, worst_relative as worst};
+
 const FIXTURE: &str = include_str!("fixtures/keras_char_lm_steps.json");
 const VOCABULARY: usize = 40;
 const EMBEDDING: usize = 8;
@@ -41,25 +44,6 @@ fn tensor_of(shape: &[usize], data: &Value) -> Tensor {
         .map(|x| x.as_f64().unwrap() as f32)
         .collect();
     Tensor::from_shape_vec(ndarray::IxDyn(shape), data).unwrap()
-}
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    tensor_of(&shape, &v["data"])
-}
-
-/// The largest `|a - b| / (1 + |b|)`.
-fn worst(got: &Tensor, want: &Tensor) -> f32 {
-    assert_eq!(got.shape(), want.shape());
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max)
 }
 
 /// The example's LSTM model at the fixture's size with Keras' initial weights.

@@ -103,14 +103,19 @@ pub fn fixture_case(fixture: &str, name: &str) -> serde_json::Value {
         .clone()
 }
 
+/// The largest `|got - want| / (1 + |want|)` (the shapes must be equal).
+pub fn worst_relative(got: &Tensor, want: &Tensor) -> f32 {
+    assert_eq!(got.shape(), want.shape(), "shapes differ");
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(0.0f32, f32::max)
+}
+
 /// Asserts equal shapes and `|got - want| / (1 + |want|) <= tol` everywhere.
 pub fn assert_close_relative(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
+    let worst = worst_relative(got, want);
     assert!(
         worst <= tol,
         "{what}: largest relative difference {worst} > {tol}"

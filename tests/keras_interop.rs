@@ -14,6 +14,8 @@ use neurite::prelude::*;
 use neurite::{Arrays, LayerStack};
 use std::path::{Path, PathBuf};
 
+mod common;
+
 const TOL: f32 = 1e-5;
 const MODELS: &[&str] = &[
     "mlp",
@@ -58,16 +60,7 @@ fn values(m: &Sequential) -> Vec<(String, Tensor)> {
 }
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= TOL,
-        "{what}: largest relative difference {worst} > {TOL}"
-    );
+    common::assert_close_relative(what, got, want, TOL);
 }
 
 #[test]

@@ -11,6 +11,8 @@ use neurite::tensor::Tensor;
 use proptest::prelude::*;
 use std::path::PathBuf;
 
+mod common;
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/pytorch")
@@ -44,16 +46,7 @@ fn channels_last(x: &Tensor) -> Tensor {
 }
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= 1e-5,
-        "{what}: largest relative difference {worst} > 1e-5"
-    );
+    common::assert_close_relative(what, got, want, 1e-5);
 }
 
 fn check(name: &str, mut model: Sequential, input_shape: &[usize], modules: Option<&[&str]>, x: Tensor) {
