@@ -40,7 +40,7 @@ pub(crate) fn gather(x: &Tensor, indices: &[usize]) -> Tensor {
     let Some(src) = x.as_slice() else {
         return x.select(Axis(0), indices);
     };
-    let row = if n == 0 { 0 } else { src.len() / n };
+    let row = src.len().checked_div(n).unwrap_or(0);
     let mut out = Vec::with_capacity(indices.len() * row);
     for (k, &i) in indices.iter().enumerate() {
         if let Some(&ahead) = indices.get(k + PREFETCH_AHEAD) {
