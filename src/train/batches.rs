@@ -24,51 +24,14 @@ pub(crate) fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: usize) -> V
     order
 }
 
-/// Rows `indices` of `x` (axis 0), as a new contiguous array.
-///
-/// Rows of a contiguous `x` are copied as slices, with the rows
-/// [`PREFETCH_AHEAD`] indices further already requested from memory: a
-/// shuffled batch reads rows scattered over the whole set, and a set larger
-/// than the caches makes each row a cache miss that a plain copy would wait
-/// for one after another (ndarray's `select` spent 40% of `mlp-train`'s
-/// step there). Other layouts go through `select`.
+/// Rows `indices` of `x` (axis 0), as a new contiguous array
+/// ([`neurite_data::gather_rows`], or `x` itself in order when `indices` is
+/// every row in order).
 pub(crate) fn gather(x: &Tensor, indices: &[usize]) -> Tensor {
-    let n = x.len_of(Axis(0));
-    if indices.len() == n && indices.iter().enumerate().all(|(i, &j)| i == j) {
+    if indices.len() == x.len_of(Axis(0)) && indices.iter().enumerate().all(|(i, &j)| i == j) {
         return x.as_standard_layout().into_owned();
     }
-    let Some(src) = x.as_slice() else {
-        return x.select(Axis(0), indices);
-    };
-    let row = src.len().checked_div(n).unwrap_or(0);
-    let mut out = Vec::with_capacity(indices.len() * row);
-    for (k, &i) in indices.iter().enumerate() {
-        if let Some(&ahead) = indices.get(k + PREFETCH_AHEAD) {
-            prefetch(src.get(ahead * row..(ahead + 1) * row).unwrap_or(&[]));
-        }
-        out.extend_from_slice(&src[i * row..(i + 1) * row]);
-    }
-    let mut shape = x.shape().to_vec();
-    shape[0] = indices.len();
-    Tensor::from_shape_vec(shape, out).expect("rows times the row shape")
-}
-
-/// How many rows ahead [`gather`] asks the memory for.
-const PREFETCH_AHEAD: usize = 8;
-
-/// Asks the CPU to bring every cache line of `row` towards L1 (a hint: no
-/// effect on results; nothing on other architectures).
-#[inline(always)]
-fn prefetch(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for at in (0..row.len()).step_by(16).chain(row.len().checked_sub(1)) {
-        // SAFETY: prefetching never faults and reads nothing; the pointer is in `row`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(row[at..].as_ptr().cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
+    neurite_data::gather_rows(x, indices)
 }
 
 /// Refuses a batch size of 0 (it would silently process nothing).
@@ -121,24 +84,6 @@ mod tests {
             prop_assert_eq!(o.clone(), epoch_order(n, true, seed, epoch));
             o.sort_unstable();
             prop_assert_eq!(o, (0..n).collect::<Vec<_>>());
-        }
-
-        /// The slice-copying gather equals ndarray's `select` for any shape,
-        /// any indices (repeated, any order) and layouts that are not contiguous.
-        #[test]
-        fn gather_equals_select(
-            shape in proptest::collection::vec(1usize..6, 1..4),
-            picks in proptest::collection::vec(0usize..1000, 0..40),
-            transposed: bool,
-        ) {
-            let len: usize = shape.iter().product();
-            let x = Tensor::from_shape_vec(shape.clone(), (0..len).map(|v| v as f32 * 0.5 - 3.0).collect()).unwrap();
-            let x = if transposed { x.reversed_axes() } else { x };
-            let n = x.len_of(Axis(0));
-            let indices: Vec<usize> = picks.iter().map(|p| p % n).collect();
-            let (got, want) = (gather(&x, &indices), x.select(Axis(0), &indices));
-            prop_assert_eq!(got.shape(), want.shape());
-            prop_assert_eq!(got, want);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`Dataset`]: features and targets as two `ArrayD<f32>` sharing their first (sample) axis.
 
+use crate::rows::gather_rows;
 use ndarray::{ArrayD, ArrayView2, ArrayView4, Axis, Ix2, Ix4, IxDyn};
 
 use crate::error::{DataError, Result};
@@ -156,8 +157,8 @@ impl Dataset {
             )));
         }
         Ok(Dataset {
-            x: gather(&self.x, indices),
-            y: gather(&self.y, indices),
+            x: gather_rows(&self.x, indices),
+            y: gather_rows(&self.y, indices),
         })
     }
 
@@ -198,8 +199,8 @@ impl Dataset {
         self.validate("shuffled")?;
         let perm = rng::permutation(self.len(), &mut rng::rng_for(seed, &[STREAM_SPLIT, 0]));
         Ok(Dataset {
-            x: gather(&self.x, &perm),
-            y: gather(&self.y, &perm),
+            x: gather_rows(&self.x, &perm),
+            y: gather_rows(&self.y, &perm),
         })
     }
 
@@ -298,21 +299,5 @@ impl Dataset {
             .into_shape_with_order(IxDyn(&shape))
             .map_err(|e| DataError::shape(e.to_string()))?;
         Ok(Dataset { x, y: self.y.clone() })
-    }
-}
-
-/// Rows `indices` of `a` along axis 0, as a new standard-layout array. Indices must be in range.
-pub(crate) fn gather(a: &ArrayD<f32>, indices: &[usize]) -> ArrayD<f32> {
-    let mut shape = a.shape().to_vec();
-    shape[0] = indices.len();
-    let row: usize = a.shape()[1..].iter().product();
-    if let Some(src) = a.as_slice() {
-        let mut out = Vec::with_capacity(indices.len() * row);
-        for &i in indices {
-            out.extend_from_slice(&src[i * row..(i + 1) * row]);
-        }
-        ArrayD::from_shape_vec(IxDyn(&shape), out).expect("gather shape")
-    } else {
-        a.select(Axis(0), indices)
     }
 }

@@ -93,6 +93,7 @@ pub mod npy;
 pub mod prelude;
 pub mod preprocessing;
 pub mod rng;
+mod rows;
 pub mod split;
 pub mod stream;
 #[cfg(feature = "text")]
@@ -108,6 +109,7 @@ pub use image_folder::{ImageFolder, ImageFolderData};
 pub use io::write_atomic;
 pub use loader::{Batch, Batches, DataLoader};
 pub use preprocessing::{one_hot, LabelEncoder, MinMaxScaler, StandardScaler};
+pub use rows::gather_rows;
 pub use split::{
     stratified_train_test_split, train_test_split, GroupKFold, KFold, LeaveOneOut, Split, StratifiedKFold,
 };

@@ -49,9 +49,10 @@ use ndarray::{ArrayD, ArrayViewMut3, IxDyn};
 use rayon::prelude::*;
 
 use crate::augment::{sample_rng, Augment};
-use crate::dataset::{gather, Dataset};
+use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::rng::{self, STREAM_SHUFFLE};
+use crate::rows::gather_rows;
 
 /// One mini-batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -302,7 +303,7 @@ impl DataLoader {
         let x = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("batch shape");
         Batch {
             x,
-            y: gather(&d.y, idx),
+            y: gather_rows(&d.y, idx),
             indices: idx.to_vec(),
         }
     }

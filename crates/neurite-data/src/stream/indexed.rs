@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::dataset::{gather, Dataset};
+use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::loader::Batch;
+use crate::rows::gather_rows;
 
 /// A data set whose samples can be read by index without holding them all in memory (or
 /// held in memory, for [`Dataset`]). Whoever batches it chooses the order: a training loop
@@ -69,8 +70,8 @@ impl IndexedSource for Dataset {
         self.validate("gather")?;
         check_indices(indices, Dataset::len(self), "the dataset")?;
         Ok(Batch {
-            x: gather(&self.x, indices),
-            y: gather(&self.y, indices),
+            x: gather_rows(&self.x, indices),
+            y: gather_rows(&self.y, indices),
             indices: indices.to_vec(),
         })
     }
